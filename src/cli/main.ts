@@ -1,0 +1,163 @@
+#!/usr/bin/env node
+/**
+ * `orgbox` command line. Flags map 1:1 to {@link OrgboxConfig} keys and to
+ * `ORGBOX_*` variables; precedence is defaults < --config file < env < flags.
+ */
+import { Command, Option } from "commander";
+import { createLogger } from "../common/logger.ts";
+import { ConfigError } from "../common/errors.ts";
+import { resolveConfig, type OrgboxConfig, type OrgboxConfigInput } from "../config/config.ts";
+import { ensureLocalTls } from "../common/tls.ts";
+import { createOrgbox, type OrgboxInstance } from "../server/create-orgbox.ts";
+
+interface StartFlags {
+  port?: string;
+  host?: string;
+  publicHost?: string;
+  data?: string;
+  inMemory?: boolean;
+  http?: boolean;
+  caDir?: string;
+  config?: string;
+  logLevel?: string;
+  seed?: boolean;
+  json?: boolean;
+}
+
+function toInput(flags: StartFlags): OrgboxConfigInput {
+  const input: OrgboxConfigInput = {};
+  if (flags.port !== undefined) input.port = flags.port;
+  if (flags.host !== undefined) input.host = flags.host;
+  if (flags.publicHost !== undefined) input.publicHost = flags.publicHost;
+  if (flags.data !== undefined) input.dataDir = flags.data;
+  if (flags.inMemory) input.inMemory = true;
+  if (flags.http) input.http = true;
+  if (flags.caDir !== undefined) input.caDir = flags.caDir;
+  if (flags.config !== undefined) input.configFile = flags.config;
+  if (flags.logLevel !== undefined) input.logLevel = flags.logLevel;
+  if (flags.seed === false) input.seedDemo = false;
+  return input;
+}
+
+function wantsJson(flags: StartFlags): boolean {
+  const env = process.env.ORGBOX_JSON;
+  return flags.json === true || env === "1" || env === "true";
+}
+
+/** Trust instructions for the local CA, per client stack. */
+export function trustLines(caCertPath: string): string[] {
+  return [
+    `Node.js:  export NODE_EXTRA_CA_CERTS=${caCertPath}`,
+    `Python:   export REQUESTS_CA_BUNDLE=${caCertPath}   # or msal: verify="${caCertPath}"`,
+    `curl:     curl --cacert ${caCertPath} …`,
+  ];
+}
+
+function banner(orgbox: OrgboxInstance): string {
+  const lines = [
+    "",
+    "  orgbox is ready — a Dynamics 365 org and its Entra ID tenant, in a box",
+    "",
+    `  Identity URL    ${orgbox.url}`,
+    `  Authority       ${orgbox.authority}`,
+    `  Tenant          ${orgbox.tenantDomain} (${orgbox.tenantId})`,
+    `  Org URL         ${orgbox.orgUrl}`,
+    `  Web API         ${orgbox.apiUrl}`,
+    `  Demo client id  ${orgbox.demo.clientId}`,
+    `  Demo secret     ${orgbox.demo.clientSecret}`,
+    `  Demo admin      ${orgbox.demo.username} / ${orgbox.demo.password}`,
+  ];
+  if (orgbox.caCertPath) {
+    lines.push(`  CA certificate  ${orgbox.caCertPath}`, "", "  Trust it:", ...trustLines(orgbox.caCertPath).map((l) => `    ${l}`));
+  } else {
+    lines.push("  TLS             off (--http)");
+  }
+  lines.push("", "  Stop with Ctrl+C.", "");
+  return lines.join("\n");
+}
+
+async function start(flags: StartFlags): Promise<void> {
+  const config = resolveConfig(toInput(flags), process.env);
+  const json = wantsJson(flags);
+  const logger = createLogger(config.logLevel);
+  const orgbox = await createOrgbox(config, logger);
+  if (json) {
+    process.stdout.write(
+      `${JSON.stringify({
+        event: "ready",
+        url: orgbox.url,
+        tenantId: orgbox.tenantId,
+        tenantDomain: orgbox.tenantDomain,
+        authority: orgbox.authority,
+        orgUrl: orgbox.orgUrl,
+        apiUrl: orgbox.apiUrl,
+        caCertPath: orgbox.caCertPath ?? null,
+        demo: orgbox.demo,
+      })}\n`,
+    );
+  } else {
+    process.stdout.write(`${banner(orgbox)}\n`);
+  }
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "stopping");
+    orgbox.close().then(
+      () => {
+        logger.flush();
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, "error while stopping");
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGINT", () => stop("SIGINT"));
+  process.once("SIGTERM", () => stop("SIGTERM"));
+}
+
+async function cert(flags: StartFlags): Promise<void> {
+  const config: OrgboxConfig = resolveConfig(toInput(flags), process.env);
+  const tls = await ensureLocalTls(config.caDir);
+  if (wantsJson(flags)) {
+    process.stdout.write(`${JSON.stringify({ caCertPath: tls.caCertPath, caDir: config.caDir, node: `NODE_EXTRA_CA_CERTS=${tls.caCertPath}`, python: `REQUESTS_CA_BUNDLE=${tls.caCertPath}`, curl: `--cacert ${tls.caCertPath}` })}\n`);
+    return;
+  }
+  process.stdout.write(["", `  orgbox local CA: ${tls.caCertPath}`, "", ...trustLines(tls.caCertPath).map((l) => `  ${l}`), "", "  The server certificate covers localhost, 127.0.0.1 and ::1.", ""].join("\n") + "\n");
+}
+
+function withCommonOptions(command: Command): Command {
+  return command
+    .option("--data <dir>", "data folder (SQLite file and CA); env ORGBOX_DATA", undefined)
+    .option("--in-memory", "keep the store in memory; env ORGBOX_IN_MEMORY")
+    .option("--ca-dir <dir>", "folder of the local CA; env ORGBOX_CA_DIR")
+    .option("--config <file>", "JSON config file; env ORGBOX_CONFIG")
+    .option("--json", "machine-readable output on stdout; env ORGBOX_JSON");
+}
+
+const program = new Command("orgbox").description("A Dynamics 365 organization and its Microsoft Entra ID tenant, in a box.").showHelpAfterError();
+
+withCommonOptions(
+  program
+    .command("start")
+    .description("start orgbox (HTTPS by default) with the demo tenant and org")
+    .option("--port <port>", "TCP port, 0 picks a free one (default 8443); env ORGBOX_PORT")
+    .option("--host <host>", "interface to listen on (default 127.0.0.1); env ORGBOX_HOST")
+    .option("--public-host <name>", "host name in emitted URLs (default localhost); env ORGBOX_PUBLIC_HOST")
+    .option("--http", "serve plain HTTP instead of HTTPS; env ORGBOX_HTTP")
+    .addOption(new Option("--log-level <level>", "log level (default info); env ORGBOX_LOG_LEVEL").choices(["fatal", "error", "warn", "info", "debug", "trace", "silent"]))
+    .option("--no-seed", "do not seed the demo environment; env ORGBOX_SEED_DEMO=false"),
+).action(start);
+
+withCommonOptions(program.command("cert").description("print the local CA path and how to trust it (creates the CA if needed)")).action(cert);
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    console.error(`orgbox: ${error.message}`);
+    process.exit(2);
+  }
+  console.error(`orgbox: ${(error as Error).message}`);
+  process.exit(1);
+});

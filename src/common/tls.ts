@@ -1,0 +1,126 @@
+import { mkdir, readFile, rename, rm, writeFile, mkdtemp } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { join, dirname } from "node:path";
+import { webcrypto } from "node:crypto";
+import { x509, newSerial, privateKeyPem } from "./x509.ts";
+
+/** The local certificate authority and the server certificate it signed. */
+export interface LocalTls {
+  /** Absolute path of the CA certificate (PEM): what clients trust. */
+  caCertPath: string;
+  /** CA certificate, PEM. */
+  caCert: string;
+  /** Server certificate chain (leaf then CA), PEM. */
+  cert: string;
+  /** Server private key, PEM. */
+  key: string;
+}
+
+const EC = { name: "ECDSA", namedCurve: "P-256" } as const;
+const EC_SIGN = { name: "ECDSA", hash: "SHA-256" } as const;
+const DAY = 24 * 3600_000;
+
+/**
+ * Loads the local CA from `caDir`, creating it on first use, and issues a
+ * server certificate for `localhost`, `127.0.0.1` and `::1` (plus `extraNames`).
+ *
+ * Creation is atomic (a temporary folder renamed into place), so several
+ * processes starting at once agree on one CA.
+ *
+ * Files: `ca.pem` (trust this), `ca-key.pem`, `server.pem`, `server-key.pem`.
+ * @throws when the folder cannot be written.
+ */
+export async function ensureLocalTls(caDir: string, extraNames: string[] = []): Promise<LocalTls> {
+  const caCertPath = join(caDir, "ca.pem");
+  if (!existsSync(caCertPath)) await createCa(caDir);
+  const caCert = await readFile(caCertPath, "utf8");
+  const caKeyPem = await readFile(join(caDir, "ca-key.pem"), "utf8");
+  const names = ["localhost", "127.0.0.1", "::1", ...extraNames];
+  const serverPath = join(caDir, "server.pem");
+  const serverKeyPath = join(caDir, "server-key.pem");
+  const namesPath = join(caDir, "server-names.txt");
+  const wanted = names.join(",");
+  if (existsSync(serverPath) && existsSync(serverKeyPath) && existsSync(namesPath) && (await readFile(namesPath, "utf8")) === wanted) {
+    const cert = await readFile(serverPath, "utf8");
+    if (certValid(cert)) return { caCertPath, caCert, cert: `${cert}${caCert}`, key: await readFile(serverKeyPath, "utf8") };
+  }
+  const issued = await issueServerCert(caCert, caKeyPem, names);
+  await atomicWrite(serverKeyPath, issued.key);
+  await atomicWrite(serverPath, issued.cert);
+  await atomicWrite(namesPath, wanted);
+  return { caCertPath, caCert, cert: `${issued.cert}${caCert}`, key: issued.key };
+}
+
+function certValid(pem: string): boolean {
+  try {
+    const cert = new x509.X509Certificate(pem);
+    return cert.notAfter.getTime() > Date.now() + DAY;
+  } catch {
+    return false;
+  }
+}
+
+async function createCa(caDir: string): Promise<void> {
+  await mkdir(dirname(caDir), { recursive: true });
+  const tmp = await mkdtemp(`${caDir}.tmp-`);
+  const keys = (await webcrypto.subtle.generateKey(EC, true, ["sign", "verify"])) as webcrypto.CryptoKeyPair;
+  const now = Date.now();
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: newSerial(),
+    name: "CN=orgbox local CA, O=orgbox",
+    notBefore: new Date(now - DAY),
+    notAfter: new Date(now + 10 * 365 * DAY),
+    signingAlgorithm: EC_SIGN,
+    keys,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
+  });
+  await writeFile(join(tmp, "ca-key.pem"), await privateKeyPem(keys.privateKey), { mode: 0o600 });
+  await writeFile(join(tmp, "ca.pem"), cert.toString("pem") + "\n");
+  try {
+    await rename(tmp, caDir);
+  } catch (error) {
+    // Another process won the race (or an empty folder exists): keep theirs.
+    await rm(tmp, { recursive: true, force: true });
+    if (!existsSync(join(caDir, "ca.pem"))) {
+      await mkdir(caDir, { recursive: true });
+      const again = await mkdtemp(`${caDir}.tmp-`);
+      await rm(again, { recursive: true, force: true });
+      throw Object.assign(new Error(`cannot create the local CA in ${caDir}: the folder exists without ca.pem`), { cause: error });
+    }
+  }
+}
+
+async function issueServerCert(caCertPem: string, caKeyPem: string, names: string[]): Promise<{ cert: string; key: string }> {
+  const caCert = new x509.X509Certificate(caCertPem);
+  const caKey = await webcrypto.subtle.importKey("pkcs8", x509.PemConverter.decodeFirst(caKeyPem), EC, false, ["sign"]);
+  const keys = (await webcrypto.subtle.generateKey(EC, true, ["sign", "verify"])) as webcrypto.CryptoKeyPair;
+  const now = Date.now();
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: newSerial(),
+    subject: "CN=localhost",
+    issuer: caCert.subject,
+    notBefore: new Date(now - DAY),
+    notAfter: new Date(now + 397 * DAY),
+    signingAlgorithm: EC_SIGN,
+    publicKey: keys.publicKey,
+    signingKey: caKey,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+      new x509.SubjectAlternativeNameExtension(names.map((value) => ({ type: /^[\d.]+$|:/.test(value) ? "ip" : "dns", value }))),
+      await x509.AuthorityKeyIdentifierExtension.create(caCert),
+    ],
+  });
+  return { cert: cert.toString("pem") + "\n", key: await privateKeyPem(keys.privateKey) };
+}
+
+async function atomicWrite(path: string, data: string): Promise<void> {
+  const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+  await writeFile(tmp, data, { mode: 0o600 });
+  await rename(tmp, path);
+}

@@ -1,0 +1,35 @@
+import { describe, expect, it } from "vitest";
+import { resolveConfig, configFromEnv } from "./config.ts";
+import { ConfigError } from "../common/errors.ts";
+
+describe("resolveConfig", () => {
+  it("applies documented defaults", () => {
+    const config = resolveConfig({});
+    expect(config.port).toBe(8443);
+    expect(config.host).toBe("127.0.0.1");
+    expect(config.http).toBe(false);
+    expect(config.caDir.endsWith("/.orgbox/ca")).toBe(true);
+  });
+
+  it("maps ORGBOX_* variables 1:1 and lets explicit options win", () => {
+    const env = { ORGBOX_PORT: "9000", ORGBOX_HTTP: "true", ORGBOX_HOST: "0.0.0.0" };
+    expect(configFromEnv(env)).toEqual({ port: "9000", http: "true", host: "0.0.0.0" });
+    const config = resolveConfig({ port: 0 }, env);
+    expect(config.port).toBe(0);
+    expect(config.http).toBe(true);
+    expect(config.host).toBe("0.0.0.0");
+  });
+
+  it("rejects a bad port with the key named", () => {
+    expect(() => resolveConfig({ port: "99999" })).toThrow(/port/);
+    expect(() => resolveConfig({}, { ORGBOX_PORT: "abc" })).toThrow(ConfigError);
+  });
+
+  it("rejects --in-memory combined with --data", () => {
+    expect(() => resolveConfig({ inMemory: true, dataDir: "/tmp/x" })).toThrow(/cannot be combined/);
+  });
+
+  it("puts the CA in a shared temp folder when in memory", () => {
+    expect(resolveConfig({ inMemory: true }).caDir).toMatch(/orgbox-ca$/);
+  });
+});

@@ -1,0 +1,149 @@
+import { readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { z } from "zod";
+import { ConfigError } from "../common/errors.ts";
+
+/**
+ * Everything that shapes one orgbox instance. Every key maps 1:1 to a CLI flag
+ * of `orgbox start` and to an `ORGBOX_*` environment variable (see
+ * {@link CONFIG_KEYS}); precedence is defaults < config file < environment < flags.
+ */
+export interface OrgboxConfig {
+  /** TCP port; 0 picks a free one. Default 8443. */
+  port: number;
+  /** Interface to listen on. Default `127.0.0.1`. */
+  host: string;
+  /** Host name used in every URL orgbox emits (issuer, org URL). Default `localhost`. */
+  publicHost: string;
+  /** Folder for the SQLite file and the local CA. Default `./.orgbox`. */
+  dataDir: string;
+  /** Keep the store in memory (nothing written but the CA). CLI default false; `startOrgbox` default true. */
+  inMemory: boolean;
+  /** Serve plain HTTP instead of HTTPS. Default false. */
+  http: boolean;
+  /** Folder of the local CA. Default `{dataDir}/ca`, or `{tmpdir}/orgbox-ca` when in memory. */
+  caDir: string;
+  /** Optional config file (JSON) that was loaded. */
+  configFile: string | undefined;
+  /** Log level (pino). Default `info` for the CLI, `silent` for `startOrgbox`. */
+  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  /** Seed the deterministic demo tenant, org and data on first start. Default true. */
+  seedDemo: boolean;
+  /** Access-token lifetime in seconds. Default 3599 (Entra's 60–90 min range is not simulated). */
+  accessTokenLifetimeSeconds: number;
+}
+
+/** Documented defaults; `dataDir`-relative defaults are resolved in {@link resolveConfig}. */
+export const DEFAULTS = {
+  port: 8443,
+  host: "127.0.0.1",
+  publicHost: "localhost",
+  dataDir: "./.orgbox",
+  inMemory: false,
+  http: false,
+  logLevel: "info",
+  seedDemo: true,
+  accessTokenLifetimeSeconds: 3599,
+} as const;
+
+/** Config key → environment variable. */
+export const CONFIG_KEYS = {
+  port: "ORGBOX_PORT",
+  host: "ORGBOX_HOST",
+  publicHost: "ORGBOX_PUBLIC_HOST",
+  dataDir: "ORGBOX_DATA",
+  inMemory: "ORGBOX_IN_MEMORY",
+  http: "ORGBOX_HTTP",
+  caDir: "ORGBOX_CA_DIR",
+  configFile: "ORGBOX_CONFIG",
+  logLevel: "ORGBOX_LOG_LEVEL",
+  seedDemo: "ORGBOX_SEED_DEMO",
+  accessTokenLifetimeSeconds: "ORGBOX_ACCESS_TOKEN_LIFETIME",
+} as const satisfies Record<keyof Omit<OrgboxConfig, never>, string>;
+
+const bool = z.union([z.boolean(), z.enum(["true", "false", "1", "0", "yes", "no"]).transform((v) => v === "true" || v === "1" || v === "yes")]);
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const Schema = z
+  .object({
+    port: int(0, 65535),
+    host: z.string().min(1),
+    publicHost: z.string().regex(/^[A-Za-z0-9.-]+$|^\[[0-9a-fA-F:]+\]$/, "a host name or IP"),
+    dataDir: z.string().min(1),
+    inMemory: bool,
+    http: bool,
+    caDir: z.string().min(1),
+    configFile: z.string().min(1),
+    logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
+    seedDemo: bool,
+    accessTokenLifetimeSeconds: int(300, 86400),
+  })
+  .partial()
+  .strict();
+
+/** Input accepted from flags, env, files and `startOrgbox` options: every key optional. */
+export type OrgboxConfigInput = Partial<{ [K in keyof OrgboxConfig]: OrgboxConfig[K] | string }>;
+
+/** Reads `ORGBOX_*` variables into a partial config. */
+export function configFromEnv(env: NodeJS.ProcessEnv): OrgboxConfigInput {
+  const out: Record<string, string> = {};
+  for (const [key, name] of Object.entries(CONFIG_KEYS)) {
+    const value = env[name];
+    if (value !== undefined && value !== "") out[key] = value;
+  }
+  return out as OrgboxConfigInput;
+}
+
+function parse(input: OrgboxConfigInput, source: string): Partial<OrgboxConfig> {
+  const result = Schema.safeParse(input);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
+    throw new ConfigError(`invalid configuration in ${source}: ${problems}`);
+  }
+  return result.data as Partial<OrgboxConfig>;
+}
+
+/** Reads the server settings of a JSON config file (`{"server": {...}}` or top-level keys). */
+export function configFromFile(path: string): OrgboxConfigInput {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new ConfigError(`cannot read config file ${path}: ${(error as Error).message}`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(error as Error).message}`);
+  }
+  if (typeof data !== "object" || data === null || Array.isArray(data)) throw new ConfigError(`config file ${path}: the top level must be an object`);
+  const record = data as Record<string, unknown>;
+  const server = (record.server ?? record) as Record<string, unknown>;
+  const picked: Record<string, unknown> = {};
+  for (const key of Object.keys(CONFIG_KEYS)) if (key in server && key !== "configFile") picked[key] = server[key];
+  return picked as OrgboxConfigInput;
+}
+
+/**
+ * Merges the layers (defaults < file < env < explicit) and validates the result.
+ * @param explicit flags or `startOrgbox` options.
+ * @param env environment (pass `{}` to ignore it).
+ * @param base defaults that differ by entry point (CLI vs programmatic).
+ * @throws ConfigError naming the bad key, or a bad combination (e.g. `inMemory` with an explicit `dataDir`).
+ */
+export function resolveConfig(explicit: OrgboxConfigInput, env: NodeJS.ProcessEnv = {}, base: Partial<OrgboxConfig> = {}): OrgboxConfig {
+  const fromEnv = parse(configFromEnv(env), "environment (ORGBOX_*)");
+  const fromExplicit = parse(explicit, "options");
+  const configFile = fromExplicit.configFile ?? fromEnv.configFile;
+  const fromFile = configFile ? parse(configFromFile(configFile), configFile) : {};
+  const merged = { ...DEFAULTS, ...base, ...fromFile, ...fromEnv, ...fromExplicit };
+  const dataDirGiven = [fromFile, fromEnv, fromExplicit].some((layer) => layer.dataDir !== undefined);
+  if (merged.inMemory && dataDirGiven && [fromFile, fromEnv, fromExplicit].some((l) => l.inMemory === true)) {
+    throw new ConfigError("--in-memory and --data cannot be combined: an in-memory store has no data folder");
+  }
+  const dataDir = resolve(merged.dataDir);
+  const caDir = resolve(merged.caDir ?? (merged.inMemory ? join(tmpdir(), "orgbox-ca") : join(dataDir, "ca")));
+  return { ...merged, dataDir, caDir, configFile } as OrgboxConfig;
+}

@@ -1,0 +1,38 @@
+import type { FastifyInstance } from "fastify";
+import type { Clock } from "../common/clock.ts";
+import type { TokenTrust } from "./auth.ts";
+import { OperationRegistry, whoAmI } from "./functions.ts";
+import type { Org } from "./model.ts";
+import { dataverseRoutes } from "./routes.ts";
+import { DataverseService, type DirectoryLookup } from "./service.ts";
+import type { DataverseStore } from "./store.ts";
+
+export type { TokenTrust, AccessTokenVerifier, Caller } from "./auth.ts";
+export type { DirectoryLookup } from "./service.ts";
+export { DataverseService } from "./service.ts";
+export type { Org } from "./model.ts";
+
+/** Options for {@link createDataverse}. */
+export interface DataverseOptions {
+  store: DataverseStore;
+  clock: Clock;
+  trust: TokenTrust;
+  directory: DirectoryLookup;
+  /** `{base}/org/{name}`. */
+  orgUrl: (org: Org) => string;
+}
+
+/** The Dataverse surface: org administration and the Web API routes. */
+export interface Dataverse {
+  service: DataverseService;
+  register(app: FastifyInstance): Promise<void>;
+}
+
+export function createDataverse(options: DataverseOptions): Dataverse {
+  const service = new DataverseService(options.store, options.clock, options.directory);
+  const operations = new OperationRegistry().register(whoAmI);
+  return {
+    service,
+    register: (app) => dataverseRoutes(app, { store: options.store, service, trust: options.trust, operations, orgUrl: options.orgUrl }),
+  };
+}

@@ -1,0 +1,319 @@
+import type { AttributeMetadata, AttributeType, EntityMetadata, OptionMetadata, OwnershipType } from "./types.ts";
+
+type AttrOptions = Partial<Omit<AttributeMetadata, "logicalName" | "type">>;
+
+/** Builds an attribute with Dataverse-like defaults (schema name = logical name in PascalCase-ish). */
+function attr(logicalName: string, type: AttributeType, displayName: string, options: AttrOptions = {}): AttributeMetadata {
+  return {
+    logicalName,
+    schemaName: options.schemaName ?? logicalName.replace(/(^|_)([a-z])/g, (_m, p: string, c: string) => p + c.toUpperCase()),
+    type,
+    displayName,
+    requiredLevel: "None",
+    isValidForCreate: true,
+    isValidForUpdate: true,
+    isCustomAttribute: false,
+    ...options,
+  };
+}
+
+const str = (name: string, display: string, maxLength: number, o: AttrOptions = {}) => attr(name, "String", display, { maxLength, ...o });
+const memo = (name: string, display: string, maxLength: number) => attr(name, "Memo", display, { maxLength });
+const lookup = (name: string, display: string, targets: string[], o: AttrOptions = {}) => attr(name, "Lookup", display, { targets, ...o });
+const system = { isValidForCreate: false, isValidForUpdate: false } as const;
+const options = (...labels: [number, string][]): OptionMetadata[] => labels.map(([value, label]) => ({ value, label }));
+const bool = (name: string, display: string, falseLabel = "No", trueLabel = "Yes") => attr(name, "Boolean", display, { options: options([0, falseLabel], [1, trueLabel]) });
+
+/** Columns every table has: audit columns and the row version. */
+function auditColumns(): AttributeMetadata[] {
+  return [
+    attr("createdon", "DateTime", "Created On", { ...system, dateTimeBehavior: "UserLocal" }),
+    attr("modifiedon", "DateTime", "Modified On", { ...system, dateTimeBehavior: "UserLocal" }),
+    lookup("createdby", "Created By", ["systemuser"], system),
+    lookup("modifiedby", "Modified By", ["systemuser"], system),
+    attr("versionnumber", "BigInt", "Version Number", system),
+  ];
+}
+
+/** Ownership columns of user- or team-owned tables. */
+function ownerColumns(): AttributeMetadata[] {
+  return [
+    attr("ownerid", "Owner", "Owner", { targets: ["systemuser", "team"], requiredLevel: "SystemRequired" }),
+    attr("owneridtype", "EntityName", "Owner Type", system),
+    lookup("owninguser", "Owning User", ["systemuser"], system),
+    lookup("owningteam", "Owning Team", ["team"], system),
+    lookup("owningbusinessunit", "Owning Business Unit", ["businessunit"], system),
+  ];
+}
+
+function stateStatus(states: [number, string][], statuses: [number, string][]): AttributeMetadata[] {
+  return [attr("statecode", "State", "Status", { options: options(...states) }), attr("statuscode", "Status", "Status Reason", { options: options(...statuses) })];
+}
+
+interface TableSpec {
+  logicalName: string;
+  entitySetName: string;
+  displayName: string;
+  displayCollectionName: string;
+  primaryNameAttribute: string;
+  ownershipType: OwnershipType;
+  objectTypeCode: number;
+  isIntersect?: boolean;
+  schemaName?: string;
+  primaryIdAttribute?: string;
+  columns: AttributeMetadata[];
+}
+
+function table(spec: TableSpec): EntityMetadata {
+  const pk = spec.primaryIdAttribute ?? `${spec.logicalName}id`;
+  const owned = spec.ownershipType === "UserOwned";
+  const columns = [attr(pk, "Uniqueidentifier", spec.displayName, { isPrimaryId: true, isValidForUpdate: false }), ...spec.columns];
+  const primaryName = columns.find((c) => c.logicalName === spec.primaryNameAttribute);
+  if (primaryName) primaryName.isPrimaryName = true;
+  return {
+    logicalName: spec.logicalName,
+    schemaName: spec.schemaName ?? spec.logicalName.charAt(0).toUpperCase() + spec.logicalName.slice(1),
+    entitySetName: spec.entitySetName,
+    displayName: spec.displayName,
+    displayCollectionName: spec.displayCollectionName,
+    primaryIdAttribute: pk,
+    primaryNameAttribute: spec.primaryNameAttribute,
+    ownershipType: spec.ownershipType,
+    objectTypeCode: spec.objectTypeCode,
+    isCustomEntity: false,
+    isIntersect: spec.isIntersect ?? false,
+    attributes: [...columns, ...(spec.isIntersect ? [] : auditColumns()), ...(owned ? ownerColumns() : [])],
+  };
+}
+
+const address = (): AttributeMetadata[] => [
+  str("address1_line1", "Street 1", 250),
+  str("address1_city", "City", 80),
+  str("address1_stateorprovince", "State/Province", 50),
+  str("address1_postalcode", "ZIP/Postal Code", 20),
+  str("address1_country", "Country/Region", 80),
+];
+
+/**
+ * The standard tables, with their real logical names, entity set names,
+ * primary keys, primary name columns and object type codes
+ * (learn.microsoft.com/power-apps/developer/data-platform/reference/entities/*).
+ */
+export const STANDARD_TABLES: EntityMetadata[] = [
+  table({
+    logicalName: "organization",
+    entitySetName: "organizations",
+    displayName: "Organization",
+    displayCollectionName: "Organizations",
+    primaryNameAttribute: "name",
+    ownershipType: "OrganizationOwned",
+    objectTypeCode: 1019,
+    columns: [str("name", "Name", 160), lookup("basecurrencyid", "Currency", ["transactioncurrency"])],
+  }),
+  table({
+    logicalName: "transactioncurrency",
+    entitySetName: "transactioncurrencies",
+    displayName: "Currency",
+    displayCollectionName: "Currencies",
+    primaryNameAttribute: "currencyname",
+    ownershipType: "OrganizationOwned",
+    objectTypeCode: 9105,
+    schemaName: "TransactionCurrency",
+    columns: [
+      str("currencyname", "Currency Name", 100, { requiredLevel: "SystemRequired" }),
+      str("isocurrencycode", "Currency Code", 5, { requiredLevel: "SystemRequired" }),
+      str("currencysymbol", "Currency Symbol", 13),
+      attr("exchangerate", "Decimal", "Exchange Rate", { precision: 10 }),
+      attr("currencyprecision", "Integer", "Currency Precision"),
+      ...stateStatus([[0, "Active"], [1, "Inactive"]], [[1, "Active"], [2, "Inactive"]]),
+    ],
+  }),
+  table({
+    logicalName: "businessunit",
+    entitySetName: "businessunits",
+    displayName: "Business Unit",
+    displayCollectionName: "Business Units",
+    primaryNameAttribute: "name",
+    ownershipType: "BusinessOwned",
+    objectTypeCode: 10,
+    schemaName: "BusinessUnit",
+    columns: [str("name", "Name", 160, { requiredLevel: "SystemRequired" }), lookup("parentbusinessunitid", "Parent Business", ["businessunit"]), bool("isdisabled", "Is Disabled")],
+  }),
+  table({
+    logicalName: "team",
+    entitySetName: "teams",
+    displayName: "Team",
+    displayCollectionName: "Teams",
+    primaryNameAttribute: "name",
+    ownershipType: "BusinessOwned",
+    objectTypeCode: 9,
+    columns: [
+      str("name", "Team Name", 160, { requiredLevel: "SystemRequired" }),
+      lookup("businessunitid", "Business Unit", ["businessunit"], { requiredLevel: "SystemRequired" }),
+      attr("teamtype", "Picklist", "Team Type", { options: options([0, "Owner"], [1, "Access"], [2, "Security Group"], [3, "Office Group"]) }),
+      bool("isdefault", "Is Default"),
+      lookup("administratorid", "Administrator", ["systemuser"]),
+    ],
+  }),
+  table({
+    logicalName: "systemuser",
+    entitySetName: "systemusers",
+    displayName: "User",
+    displayCollectionName: "Users",
+    primaryNameAttribute: "fullname",
+    ownershipType: "BusinessOwned",
+    objectTypeCode: 8,
+    schemaName: "SystemUser",
+    columns: [
+      str("fullname", "Full Name", 200, system),
+      str("firstname", "First Name", 256),
+      str("lastname", "Last Name", 256),
+      str("domainname", "User Name", 1024),
+      str("internalemailaddress", "Primary Email", 100),
+      attr("applicationid", "Uniqueidentifier", "Application ID"),
+      str("applicationiduri", "Application ID URI", 1024, system),
+      attr("azureactivedirectoryobjectid", "Uniqueidentifier", "Azure AD Object ID", system),
+      bool("isdisabled", "Status", "Enabled", "Disabled"),
+      attr("accessmode", "Picklist", "Access Mode", {
+        options: options([0, "Read-Write"], [1, "Administrative"], [2, "Read"], [3, "Support User"], [4, "Non-interactive"], [5, "Delegated Admin"]),
+      }),
+      lookup("businessunitid", "Business Unit", ["businessunit"], { requiredLevel: "SystemRequired" }),
+    ],
+  }),
+  table({
+    logicalName: "role",
+    entitySetName: "roles",
+    displayName: "Security Role",
+    displayCollectionName: "Security Roles",
+    primaryNameAttribute: "name",
+    ownershipType: "BusinessOwned",
+    objectTypeCode: 1036,
+    columns: [
+      str("name", "Name", 100, { requiredLevel: "SystemRequired" }),
+      lookup("businessunitid", "Business Unit", ["businessunit"], { requiredLevel: "SystemRequired" }),
+      lookup("parentrootroleid", "Parent Root Role", ["role"], system),
+      attr("roletemplateid", "Uniqueidentifier", "Role Template", system),
+      bool("ismanaged", "Is Managed"),
+    ],
+  }),
+  table({
+    logicalName: "privilege",
+    entitySetName: "privileges",
+    displayName: "Privilege",
+    displayCollectionName: "Privileges",
+    primaryNameAttribute: "name",
+    ownershipType: "None",
+    objectTypeCode: 1023,
+    columns: [str("name", "Name", 100), attr("accessright", "Integer", "Access Right"), bool("canbebasic", "Can Be Basic"), bool("canbelocal", "Can Be Local"), bool("canbedeep", "Can Be Deep"), bool("canbeglobal", "Can Be Global")],
+  }),
+  table({
+    logicalName: "roleprivileges",
+    entitySetName: "roleprivilegescollection",
+    displayName: "Role Privilege",
+    displayCollectionName: "Role Privileges",
+    primaryNameAttribute: "roleprivilegeid",
+    primaryIdAttribute: "roleprivilegeid",
+    ownershipType: "None",
+    objectTypeCode: 1037,
+    isIntersect: true,
+    schemaName: "RolePrivileges",
+    columns: [lookup("roleid", "Role", ["role"]), lookup("privilegeid", "Privilege", ["privilege"]), attr("privilegedepthmask", "Integer", "Privilege Depth Mask")],
+  }),
+  table({
+    logicalName: "systemuserroles",
+    entitySetName: "systemuserrolescollection",
+    displayName: "User Role",
+    displayCollectionName: "User Roles",
+    primaryNameAttribute: "systemuserroleid",
+    primaryIdAttribute: "systemuserroleid",
+    ownershipType: "None",
+    objectTypeCode: 15,
+    isIntersect: true,
+    schemaName: "SystemUserRoles",
+    columns: [lookup("systemuserid", "User", ["systemuser"]), lookup("roleid", "Role", ["role"])],
+  }),
+  table({
+    logicalName: "account",
+    entitySetName: "accounts",
+    displayName: "Account",
+    displayCollectionName: "Accounts",
+    primaryNameAttribute: "name",
+    ownershipType: "UserOwned",
+    objectTypeCode: 1,
+    columns: [
+      str("name", "Account Name", 160, { requiredLevel: "ApplicationRequired" }),
+      str("accountnumber", "Account Number", 20),
+      str("telephone1", "Main Phone", 50),
+      str("emailaddress1", "Email", 100),
+      str("websiteurl", "Website", 200),
+      ...address(),
+      memo("description", "Description", 2000),
+      attr("revenue", "Money", "Annual Revenue", { precision: 2 }),
+      attr("numberofemployees", "Integer", "Number of Employees"),
+      attr("industrycode", "Picklist", "Industry", { options: options([1, "Accounting"], [7, "Consulting"], [13, "Financial"], [25, "Manufacturing"], [33, "Retail"], [27, "Services"], [31, "Technology"]) }),
+      attr("customertypecode", "Picklist", "Relationship Type", { options: options([1, "Competitor"], [3, "Customer"], [6, "Partner"], [11, "Prospect"]) }),
+      bool("creditonhold", "Credit Hold"),
+      lookup("primarycontactid", "Primary Contact", ["contact"]),
+      lookup("parentaccountid", "Parent Account", ["account"]),
+      lookup("transactioncurrencyid", "Currency", ["transactioncurrency"]),
+      ...stateStatus([[0, "Active"], [1, "Inactive"]], [[1, "Active"], [2, "Inactive"]]),
+    ],
+  }),
+  table({
+    logicalName: "contact",
+    entitySetName: "contacts",
+    displayName: "Contact",
+    displayCollectionName: "Contacts",
+    primaryNameAttribute: "fullname",
+    ownershipType: "UserOwned",
+    objectTypeCode: 2,
+    columns: [
+      str("fullname", "Full Name", 160, system),
+      str("firstname", "First Name", 50),
+      str("lastname", "Last Name", 50, { requiredLevel: "ApplicationRequired" }),
+      str("emailaddress1", "Email", 100),
+      str("telephone1", "Business Phone", 50),
+      str("mobilephone", "Mobile Phone", 50),
+      str("jobtitle", "Job Title", 100),
+      ...address(),
+      memo("description", "Description", 2000),
+      attr("birthdate", "DateTime", "Birthday", { dateTimeBehavior: "DateOnly" }),
+      attr("gendercode", "Picklist", "Gender", { options: options([1, "Male"], [2, "Female"]) }),
+      attr("parentcustomerid", "Customer", "Company Name", { targets: ["account", "contact"] }),
+      attr("parentcustomeridtype", "EntityName", "Parent Customer Type", system),
+      lookup("transactioncurrencyid", "Currency", ["transactioncurrency"]),
+      ...stateStatus([[0, "Active"], [1, "Inactive"]], [[1, "Active"], [2, "Inactive"]]),
+    ],
+  }),
+  table({
+    logicalName: "lead",
+    entitySetName: "leads",
+    displayName: "Lead",
+    displayCollectionName: "Leads",
+    primaryNameAttribute: "fullname",
+    ownershipType: "UserOwned",
+    objectTypeCode: 4,
+    columns: [
+      str("subject", "Topic", 300, { requiredLevel: "ApplicationRequired" }),
+      str("fullname", "Name", 160, system),
+      str("firstname", "First Name", 50),
+      str("lastname", "Last Name", 50, { requiredLevel: "ApplicationRequired" }),
+      str("companyname", "Company Name", 100),
+      str("jobtitle", "Job Title", 100),
+      str("emailaddress1", "Email", 100),
+      str("telephone1", "Business Phone", 50),
+      ...address(),
+      memo("description", "Description", 2000),
+      attr("leadsourcecode", "Picklist", "Lead Source", { options: options([1, "Advertisement"], [2, "Employee Referral"], [3, "External Referral"], [4, "Partner"], [7, "Trade Show"], [8, "Web"], [10, "Other"]) }),
+      attr("leadqualitycode", "Picklist", "Rating", { options: options([1, "Hot"], [2, "Warm"], [3, "Cold"]) }),
+      attr("estimatedamount", "Money", "Est. Value", { precision: 2 }),
+      lookup("parentaccountid", "Parent Account for lead", ["account"]),
+      lookup("parentcontactid", "Parent Contact for lead", ["contact"]),
+      lookup("transactioncurrencyid", "Currency", ["transactioncurrency"]),
+      ...stateStatus(
+        [[0, "Open"], [1, "Qualified"], [2, "Disqualified"]],
+        [[1, "New"], [2, "Contacted"], [3, "Qualified"], [4, "Lost"], [5, "Cannot Contact"], [6, "No Longer Interested"], [7, "Canceled"]],
+      ),
+    ],
+  }),
+];

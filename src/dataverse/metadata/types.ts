@@ -1,0 +1,77 @@
+/**
+ * Table and column metadata, named as Dataverse's `EntityMetadata` and
+ * `AttributeMetadata` (learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/entitymetadata).
+ */
+
+/** `AttributeTypeCode` values orgbox models. */
+export type AttributeType =
+  | "Uniqueidentifier"
+  | "String"
+  | "Memo"
+  | "Integer"
+  | "BigInt"
+  | "Decimal"
+  | "Double"
+  | "Money"
+  | "DateTime"
+  | "Boolean"
+  | "Picklist"
+  | "State"
+  | "Status"
+  | "Lookup"
+  | "Customer"
+  | "Owner"
+  | "EntityName";
+
+/** An option of a choice column (value and its label). */
+export interface OptionMetadata {
+  value: number;
+  label: string;
+}
+
+export interface AttributeMetadata {
+  logicalName: string;
+  schemaName: string;
+  type: AttributeType;
+  displayName: string;
+  requiredLevel: "None" | "ApplicationRequired" | "SystemRequired";
+  /** String/Memo: maximum characters. */
+  maxLength?: number;
+  /** Lookup/Customer/Owner: the tables it may point to. */
+  targets?: string[];
+  /** Picklist/State/Status/Boolean: the options (Boolean: 0 false, 1 true). */
+  options?: OptionMetadata[];
+  /** Decimal/Money: digits after the point. */
+  precision?: number;
+  /** DateTime behaviour. */
+  dateTimeBehavior?: "UserLocal" | "DateOnly" | "TimeZoneIndependent";
+  isPrimaryId?: boolean;
+  isPrimaryName?: boolean;
+  /** Set by the platform only (createdon, versionnumber, …). */
+  isValidForCreate: boolean;
+  isValidForUpdate: boolean;
+  isCustomAttribute: boolean;
+}
+
+export type OwnershipType = "UserOwned" | "OrganizationOwned" | "BusinessOwned" | "None";
+
+export interface EntityMetadata {
+  logicalName: string;
+  schemaName: string;
+  entitySetName: string;
+  displayName: string;
+  displayCollectionName: string;
+  primaryIdAttribute: string;
+  primaryNameAttribute: string;
+  ownershipType: OwnershipType;
+  objectTypeCode: number;
+  isCustomEntity: boolean;
+  /** N:N intersect table (no Web API entity set of its own in most cases). */
+  isIntersect: boolean;
+  attributes: AttributeMetadata[];
+}
+
+/** True for the column types whose Web API name is `_x_value`. */
+export function isLookupType(type: AttributeType): boolean {
+  return type === "Lookup" || type === "Customer" || type === "Owner";
+}

@@ -1,0 +1,47 @@
+import { isLookupType, type AttributeMetadata, type EntityMetadata } from "../metadata/types.ts";
+import type { Row } from "../model.ts";
+
+/** Web API property name of a column: lookups are `_x_value`. */
+export function propertyName(attribute: AttributeMetadata): string {
+  return isLookupType(attribute.type) ? `_${attribute.logicalName}_value` : attribute.logicalName;
+}
+
+/** Converts one SQL value to its JSON form by column type. */
+function jsonValue(attribute: AttributeMetadata, value: unknown): unknown {
+  if (value === null || value === undefined) return null;
+  switch (attribute.type) {
+    case "Boolean":
+      return value === true || value === 1 || value === "1";
+    case "Integer":
+    case "Picklist":
+    case "State":
+    case "Status":
+    case "Decimal":
+    case "Money":
+    case "Double":
+      return Number(value);
+    case "BigInt":
+      return typeof value === "bigint" ? value.toString() : String(value);
+    case "Uniqueidentifier":
+    case "Lookup":
+    case "Customer":
+    case "Owner":
+      return String(value).toLowerCase();
+    default:
+      return value;
+  }
+}
+
+/**
+ * Serialises a record with `odata.metadata=minimal`: `@odata.etag` (`W/"versionnumber"`),
+ * then the selected properties; the primary key is always present.
+ */
+export function serializeRow(entity: EntityMetadata, attributes: AttributeMetadata[], row: Row): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (row.versionnumber !== undefined && row.versionnumber !== null) out["@odata.etag"] = `W/"${String(row.versionnumber)}"`;
+  for (const attribute of attributes) {
+    if (attribute.logicalName === "versionnumber" && !attributes.includes(attribute)) continue;
+    out[propertyName(attribute)] = jsonValue(attribute, row[attribute.logicalName]);
+  }
+  return out;
+}

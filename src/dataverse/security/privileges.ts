@@ -1,0 +1,47 @@
+import { createHash } from "node:crypto";
+import type { EntityMetadata } from "../metadata/types.ts";
+
+/** Privilege verbs with their `AccessRights` values (learn.microsoft.com/dotnet/api/microsoft.crm.sdk.messages.accessrights). */
+export const ACCESS_RIGHTS = {
+  Read: 1,
+  Write: 2,
+  Append: 4,
+  AppendTo: 16,
+  Create: 32,
+  Delete: 65536,
+  Share: 262144,
+  Assign: 524288,
+} as const;
+
+export type PrivilegeVerb = keyof typeof ACCESS_RIGHTS;
+
+/** `privilegedepthmask` bits (`roleprivileges`): Basic/User 1, Local/BU 2, Deep/Parent:Child 4, Global/Org 8. */
+export const DEPTH = { Basic: 1, Local: 2, Deep: 4, Global: 8 } as const;
+export type Depth = keyof typeof DEPTH;
+
+/** The name used in privilege names: the schema name, except `systemuser` → `User`. */
+export function privilegeEntityName(entity: EntityMetadata): string {
+  return entity.logicalName === "systemuser" ? "User" : entity.schemaName;
+}
+
+/** `prv{Verb}{Entity}`, e.g. `prvReadAccount`. */
+export function privilegeName(verb: PrivilegeVerb, entity: EntityMetadata): string {
+  return `prv${verb}${privilegeEntityName(entity)}`;
+}
+
+/** A stable GUID for a privilege name, so every org and every run agree. */
+export function privilegeId(name: string): string {
+  const h = createHash("sha1").update(`orgbox:privilege:${name}`).digest("hex");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+/** Privilege definition rows for a table: the verbs its ownership allows. */
+export function privilegesFor(entity: EntityMetadata): { name: string; verb: PrivilegeVerb; accessRight: number; basic: boolean }[] {
+  if (entity.isIntersect || entity.ownershipType === "None") return [];
+  const userOwned = entity.ownershipType === "UserOwned";
+  const verbs: PrivilegeVerb[] = userOwned ? ["Create", "Read", "Write", "Delete", "Append", "AppendTo", "Assign", "Share"] : ["Create", "Read", "Write", "Delete", "Append", "AppendTo"];
+  return verbs.map((verb) => ({ name: privilegeName(verb, entity), verb, accessRight: ACCESS_RIGHTS[verb], basic: userOwned }));
+}
+
+/** Misc privileges that are not per table. */
+export const MISC_PRIVILEGES = ["prvActOnBehalfOfAnotherUser", "prvBulkDelete", "prvReadEntity"] as const;

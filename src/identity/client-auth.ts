@@ -1,0 +1,61 @@
+import { verifySecret } from "../common/secrets.ts";
+import type { Clock } from "../common/clock.ts";
+import { aad } from "./errors.ts";
+import type { Application, ServicePrincipal, Tenant } from "./model.ts";
+import type { IdentityStore } from "./store.ts";
+
+/** A confidential client that proved who it is. */
+export interface AuthenticatedClient {
+  app: Application;
+  /** The client's service principal in the request's tenant. */
+  servicePrincipal: ServicePrincipal;
+  /** `appidacr`: "1" secret, "2" certificate. */
+  method: "1" | "2";
+}
+
+/**
+ * Reads client credentials from the form body (`client_secret_post`) or the
+ * `Authorization: Basic` header (`client_secret_basic`, RFC 6749 §2.3.1, with
+ * form-urlencoded id and secret).
+ */
+export function readClientCredentials(form: Record<string, string>, authorization: string | undefined): { clientId?: string; clientSecret?: string } {
+  if (authorization?.toLowerCase().startsWith("basic ")) {
+    const decoded = Buffer.from(authorization.slice(6).trim(), "base64").toString("utf8");
+    const colon = decoded.indexOf(":");
+    if (colon > 0) {
+      return { clientId: decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, " ")), clientSecret: decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, " ")) };
+    }
+  }
+  return { clientId: form.client_id, clientSecret: form.client_secret };
+}
+
+/**
+ * Authenticates a confidential client in `tenant`: the app must exist and have
+ * a service principal there (else AADSTS700016), and the secret must match an
+ * unexpired password credential (AADSTS7000215 / 7000222), compared in constant time.
+ */
+export async function authenticateConfidentialClient(
+  store: IdentityStore,
+  clock: Clock,
+  tenant: Tenant,
+  clientId: string,
+  clientSecret: string | undefined,
+): Promise<AuthenticatedClient> {
+  const app = await store.findApplicationByAppId(clientId);
+  const servicePrincipal = app ? await store.findServicePrincipal(tenant.id, app.appId) : undefined;
+  if (!app || !servicePrincipal) throw aad.applicationNotFound(clientId, tenant.defaultDomain);
+  if (clientSecret === undefined || clientSecret === "") throw aad.missingClientCredential();
+  const credentials = await store.listPasswordCredentials(app.id);
+  const now = clock.now();
+  let expiredMatch = false;
+  for (const credential of credentials) {
+    if (!verifySecret(clientSecret, credential.secretHash)) continue;
+    if (credential.endDateTime <= now || credential.startDateTime > now) {
+      expiredMatch = true;
+      continue;
+    }
+    return { app, servicePrincipal, method: "1" };
+  }
+  if (expiredMatch) throw aad.expiredClientSecret(app.appId);
+  throw aad.invalidClientSecret(app.appId);
+}

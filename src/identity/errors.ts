@@ -1,0 +1,65 @@
+import { OrgboxError } from "../common/errors.ts";
+
+/**
+ * An Entra (AADSTS) protocol error. Rendered by the identity error hook as
+ * `{error, error_description, error_codes, timestamp, trace_id, correlation_id, error_uri}`.
+ * Source: learn.microsoft.com/entra/identity-platform/reference-error-codes;
+ * wording from live responses quoted in `shared/reference/identity.md` §3.
+ */
+export class AadError extends OrgboxError {
+  /** The AADSTS number, e.g. 7000215. */
+  readonly code: number;
+  /** The OAuth `error` value, e.g. `invalid_client`. */
+  readonly error: string;
+  /** Optional `suberror` (MSAL maps `consent_required` to interaction required). */
+  readonly suberror: string | undefined;
+
+  constructor(code: number, error: string, message: string, options?: { status?: number; suberror?: string }) {
+    super(options?.status ?? (error === "invalid_client" ? 401 : 400), `AADSTS${code}: ${message}`);
+    this.code = code;
+    this.error = error;
+    this.suberror = options?.suberror;
+  }
+}
+
+/** Constructors for the AADSTS errors orgbox raises, one per code. */
+export const aad = {
+  missingParameter: (name: string) => new AadError(900144, "invalid_request", `The request body must contain the following parameter: '${name}'.`),
+  unsupportedGrantType: (grant: string) => new AadError(70003, "unsupported_grant_type", `The app requested an unsupported grant type '${grant}'.`),
+  resourceParameterNotSupported: () => new AadError(901002, "invalid_request", "The 'resource' request parameter isn't supported."),
+  invalidScope: (scope: string) => new AadError(70011, "invalid_scope", `The provided value for the input parameter 'scope' is not valid. The scope ${scope} is not valid.`),
+  scopeNeedsDefault: (scope: string) =>
+    new AadError(1002012, "invalid_scope", `The provided value for scope ${scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`),
+  tenantNotFound: (tenant: string) =>
+    new AadError(90002, "invalid_tenant", `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant.`),
+  malformedTenant: (tenant: string) => new AadError(900023, "invalid_request", `Specified tenant identifier '${tenant}' is neither a valid DNS name, nor a valid external domain.`),
+  noTenantForAppOnly: () => new AadError(50059, "invalid_request", "No tenant-identifying information found in either the request or implied by any provided credentials."),
+  applicationNotFound: (appId: string, tenant: string) =>
+    new AadError(
+      700016,
+      "unauthorized_client",
+      `Application with identifier '${appId}' was not found in the directory '${tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.`,
+    ),
+  invalidClientSecret: (appId: string) =>
+    new AadError(7000215, "invalid_client", `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${appId}'.`),
+  expiredClientSecret: (appId: string) =>
+    new AadError(
+      7000222,
+      "invalid_client",
+      `The provided client secret keys for app '${appId}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds.`,
+    ),
+  missingClientCredential: () => new AadError(7000218, "invalid_client", "The request body must contain the following parameter: 'client_assertion' or 'client_secret'."),
+  resourceNotFound: (resource: string, tenantName: string) =>
+    new AadError(
+      500011,
+      "invalid_resource",
+      `The resource principal named ${resource} was not found in the tenant named ${tenantName}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.`,
+    ),
+  invalidInstance: () => new AadError(50049, "invalid_instance", "Unknown or invalid instance."),
+  unsupportedMediaType: () => new AadError(900144, "invalid_request", "The request body must contain the following parameter: 'grant_type'."),
+};
+
+/** Formats a timestamp the way Entra does in error bodies: `2023-05-06 06:03:00Z`. */
+export function aadTimestamp(ms: number): string {
+  return new Date(ms).toISOString().replace("T", " ").replace(/\.\d{3}Z$/, "Z");
+}

@@ -1,0 +1,75 @@
+import { epochSeconds } from "../../common/clock.ts";
+import { authenticateConfidentialClient, readClientCredentials } from "../client-auth.ts";
+import { aad } from "../errors.ts";
+import { resolveResource } from "../resources.ts";
+import { appOnlyClaims } from "../tokens/claims.ts";
+import type { Grant, GrantContext, TokenRequest, TokenResponseBody } from "./grant.ts";
+
+/**
+ * `grant_type=client_credentials` (RFC 6749 §4.4), Entra flavour:
+ * v2 takes `scope={resource}/.default` (learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow),
+ * v1 takes `resource={resource}` (…/azuread-dev/v1-oauth2-client-creds-grant-flow).
+ * Issues an app-only v1.0 access token (Dataverse is a v1 resource): `aud` is the
+ * resource exactly as requested, `oid`/`sub` the client's service principal.
+ */
+export const clientCredentialsGrant: Grant = {
+  type: "client_credentials",
+  async handle(request: TokenRequest, ctx: GrantContext): Promise<TokenResponseBody> {
+    const { form } = request;
+    const requested = requestedResource(request);
+    const { clientId, clientSecret } = readClientCredentials(form, request.authorization);
+    if (!clientId) throw aad.missingParameter("client_id");
+    if (request.tenant.kind !== "tenant") throw aad.noTenantForAppOnly();
+    const tenant = request.tenant.tenant;
+    const client = await authenticateConfidentialClient(ctx.store, ctx.clock, tenant, clientId, clientSecret);
+
+    const resource = await resolveResource(ctx.store, ctx.resources, requested);
+    const resourceSp = resource ? await ctx.store.findServicePrincipal(tenant.id, resource.app.appId) : undefined;
+    if (!resource || !resourceSp) throw aad.resourceNotFound(requested, tenant.defaultDomain);
+
+    const issuedAt = epochSeconds(ctx.clock);
+    const lifetime = ctx.accessTokenLifetimeSeconds;
+    const claims = appOnlyClaims({
+      version: "1.0",
+      audience: resource.identifier,
+      issuer: ctx.urls.issuerV1(tenant.id),
+      tenantId: tenant.id,
+      clientAppId: client.app.appId,
+      clientAuth: client.method,
+      servicePrincipalId: client.servicePrincipal.id,
+      roles: [],
+      issuedAt,
+      lifetimeSeconds: lifetime,
+    });
+    const accessToken = await ctx.signer.sign(claims, "1.0");
+    if (request.version === 2) {
+      return { token_type: "Bearer", expires_in: lifetime, ext_expires_in: lifetime, access_token: accessToken };
+    }
+    return {
+      token_type: "Bearer",
+      expires_in: String(lifetime),
+      ext_expires_in: String(lifetime),
+      expires_on: String(issuedAt + lifetime),
+      not_before: String(issuedAt),
+      resource: resource.identifier,
+      access_token: accessToken,
+    };
+  },
+};
+
+/** The resource named by `scope` (v2, must be a single `…/.default`) or `resource` (v1). */
+function requestedResource(request: TokenRequest): string {
+  const { form } = request;
+  if (request.version === 1) {
+    if (!form.resource) throw aad.missingParameter("resource");
+    return form.resource;
+  }
+  if (form.resource !== undefined) throw aad.resourceParameterNotSupported();
+  if (!form.scope) throw aad.missingParameter("scope");
+  const scopes = form.scope.split(/\s+/).filter((s) => s.length > 0);
+  const resources = scopes.filter((s) => !["openid", "profile", "email", "offline_access"].includes(s));
+  const [scope] = resources;
+  if (!scope || resources.length !== 1) throw aad.invalidScope(form.scope);
+  if (!scope.endsWith("/.default")) throw aad.scopeNeedsDefault(scope);
+  return scope.slice(0, -"/.default".length);
+}

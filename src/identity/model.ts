@@ -1,0 +1,95 @@
+/**
+ * Directory objects, named as Microsoft Graph names them
+ * (learn.microsoft.com/graph/api/resources/application, …/serviceprincipal).
+ * Times are ms since the Unix epoch (UTC).
+ */
+
+/** `signInAudience` values orgbox supports. */
+export type SignInAudience = "AzureADMyOrg" | "AzureADMultipleOrgs";
+
+export interface Tenant {
+  id: string;
+  displayName: string;
+  /** The initial `*.onmicrosoft.com` domain. */
+  defaultDomain: string;
+  /** All verified domains, lower-case, default first. */
+  domains: string[];
+}
+
+export interface User {
+  id: string;
+  tenantId: string;
+  userPrincipalName: string;
+  displayName: string;
+  givenName: string | null;
+  surname: string | null;
+  accountEnabled: boolean;
+  /** Directory role template ids (the `wids` claim), e.g. Global Administrator. */
+  directoryRoles: string[];
+  passwordChangedAt: number;
+}
+
+/** A delegated permission (`api.oauth2PermissionScopes`). */
+export interface PermissionScope {
+  id: string;
+  value: string;
+  adminConsentDisplayName: string;
+  adminConsentDescription: string;
+  type: "User" | "Admin";
+}
+
+/** An application permission / app role (`appRoles`). */
+export interface AppRole {
+  id: string;
+  value: string;
+  displayName: string;
+  description: string;
+  allowedMemberTypes: ("Application" | "User")[];
+}
+
+/** `requiredResourceAccess` entry: permissions the app asks of one resource. */
+export interface RequiredResourceAccess {
+  resourceAppId: string;
+  resourceAccess: { id: string; type: "Scope" | "Role" }[];
+}
+
+export interface Application {
+  /** Object id. */
+  id: string;
+  /** Client id. */
+  appId: string;
+  /** Home tenant (where it was registered). */
+  tenantId: string;
+  displayName: string;
+  signInAudience: SignInAudience;
+  identifierUris: string[];
+  web: { redirectUris: string[] };
+  spa: { redirectUris: string[] };
+  publicClient: { redirectUris: string[] };
+  /** The manifest's `allowPublicClient`. */
+  isFallbackPublicClient: boolean;
+  requiredResourceAccess: RequiredResourceAccess[];
+  appRoles: AppRole[];
+  api: { oauth2PermissionScopes: PermissionScope[] };
+  publisherDomain: string | null;
+}
+
+/** A client secret's public shape; the value itself is only ever returned once. */
+export interface PasswordCredential {
+  keyId: string;
+  applicationId: string;
+  displayName: string | null;
+  /** First three characters of the value. */
+  hint: string;
+  startDateTime: number;
+  endDateTime: number;
+}
+
+export interface ServicePrincipal {
+  id: string;
+  tenantId: string;
+  appId: string;
+  appOwnerOrganizationId: string;
+  displayName: string;
+  appRoleAssignmentRequired: boolean;
+}

@@ -1,0 +1,154 @@
+import { newClientSecret, hashPassword, hashSecret } from "../common/secrets.ts";
+import { newGuid } from "../common/ids.ts";
+import type { Clock } from "../common/clock.ts";
+import { OrgboxError } from "../common/errors.ts";
+import type { Application, PasswordCredential, ServicePrincipal, SignInAudience, Tenant, User } from "./model.ts";
+import type { IdentityStore } from "./store.ts";
+import { FIRST_PARTY_APPS, FIRST_PARTY_TENANT_ID } from "./well-known.ts";
+
+/** A directory operation that cannot be done (duplicate, missing reference). */
+export class DirectoryError extends OrgboxError {
+  constructor(message: string, status = 400) {
+    super(status, message);
+  }
+}
+
+/** Input for {@link IdentityService.registerApplication}. */
+export interface RegisterApplicationInput {
+  tenantId: string;
+  displayName: string;
+  appId?: string;
+  objectId?: string;
+  /** Fixed object id of the home-tenant service principal (seeds). */
+  servicePrincipalId?: string;
+  signInAudience?: SignInAudience;
+  identifierUris?: string[];
+  webRedirectUris?: string[];
+  spaRedirectUris?: string[];
+  publicClientRedirectUris?: string[];
+  isFallbackPublicClient?: boolean;
+  requiredResourceAccess?: Application["requiredResourceAccess"];
+}
+
+/**
+ * Directory management: what the Azure portal, Graph and `orgbox` CLI do.
+ * Used by the seed, the CLI, the portal and the `startOrgbox` handle.
+ */
+export class IdentityService {
+  private readonly store: IdentityStore;
+  private readonly clock: Clock;
+
+  constructor(store: IdentityStore, clock: Clock) {
+    this.store = store;
+    this.clock = clock;
+}
+
+  /** Registers the first-party apps (Dynamics CRM, Microsoft Graph) once. */
+  async ensureFirstPartyApps(): Promise<void> {
+    for (const app of FIRST_PARTY_APPS) {
+      if (!(await this.store.findApplicationByAppId(app.appId))) await this.store.createApplication(app, this.clock.now());
+    }
+  }
+
+  /**
+   * Creates a tenant with its `*.onmicrosoft.com` domain, and the first-party
+   * service principals every tenant has.
+   */
+  async createTenant(input: { id?: string; displayName: string; defaultDomain: string; domains?: string[] }): Promise<Tenant> {
+    const domain = input.defaultDomain.toLowerCase();
+    if (await this.store.findTenant(domain)) throw new DirectoryError(`a tenant with the domain '${domain}' already exists`, 409);
+    const tenant: Tenant = { id: (input.id ?? newGuid()).toLowerCase(), displayName: input.displayName, defaultDomain: domain, domains: [domain, ...(input.domains ?? []).map((d) => d.toLowerCase())] };
+    await this.store.createTenant(tenant, this.clock.now());
+    for (const app of FIRST_PARTY_APPS) await this.createServicePrincipal(tenant.id, app.appId, FIRST_PARTY_TENANT_ID);
+    return tenant;
+  }
+
+  async findTenant(idOrDomain: string): Promise<Tenant | undefined> {
+    return this.store.findTenant(idOrDomain);
+  }
+
+  /** Creates a user; the password is stored as a scrypt hash. */
+  async createUser(input: { tenantId: string; userPrincipalName: string; displayName: string; password: string; id?: string; givenName?: string; surname?: string; directoryRoles?: string[] }): Promise<User> {
+    if (await this.store.findUserByUpn(input.userPrincipalName)) throw new DirectoryError(`a user '${input.userPrincipalName}' already exists`, 409);
+    const user: User = {
+      id: (input.id ?? newGuid()).toLowerCase(),
+      tenantId: input.tenantId,
+      userPrincipalName: input.userPrincipalName.toLowerCase(),
+      displayName: input.displayName,
+      givenName: input.givenName ?? null,
+      surname: input.surname ?? null,
+      accountEnabled: true,
+      directoryRoles: input.directoryRoles ?? [],
+      passwordChangedAt: this.clock.now(),
+    };
+    await this.store.createUser(user, await hashPassword(input.password), this.clock.now());
+    return user;
+  }
+
+  /** Registers an application in its home tenant and creates its service principal there. */
+  async registerApplication(input: RegisterApplicationInput): Promise<{ application: Application; servicePrincipal: ServicePrincipal }> {
+    const tenant = await this.store.findTenant(input.tenantId);
+    if (!tenant) throw new DirectoryError(`tenant '${input.tenantId}' does not exist`, 404);
+    const application: Application = {
+      id: (input.objectId ?? newGuid()).toLowerCase(),
+      appId: (input.appId ?? newGuid()).toLowerCase(),
+      tenantId: tenant.id,
+      displayName: input.displayName,
+      signInAudience: input.signInAudience ?? "AzureADMyOrg",
+      identifierUris: input.identifierUris ?? [],
+      web: { redirectUris: input.webRedirectUris ?? [] },
+      spa: { redirectUris: input.spaRedirectUris ?? [] },
+      publicClient: { redirectUris: input.publicClientRedirectUris ?? [] },
+      isFallbackPublicClient: input.isFallbackPublicClient ?? false,
+      requiredResourceAccess: input.requiredResourceAccess ?? [],
+      appRoles: [],
+      api: { oauth2PermissionScopes: [] },
+      publisherDomain: tenant.defaultDomain,
+    };
+    if (await this.store.findApplicationByAppId(application.appId)) throw new DirectoryError(`an application with appId '${application.appId}' already exists`, 409);
+    await this.store.createApplication(application, this.clock.now());
+    const servicePrincipal = await this.createServicePrincipal(tenant.id, application.appId, tenant.id, input.servicePrincipalId);
+    return { application, servicePrincipal };
+  }
+
+  /** Creates the service principal (enterprise application) of `appId` in `tenantId`. */
+  async createServicePrincipal(tenantId: string, appId: string, ownerTenantId?: string, id?: string): Promise<ServicePrincipal> {
+    const existing = await this.store.findServicePrincipal(tenantId, appId);
+    if (existing) return existing;
+    const app = await this.store.findApplicationByAppId(appId);
+    if (!app) throw new DirectoryError(`application '${appId}' does not exist`, 404);
+    const sp: ServicePrincipal = { id: (id ?? newGuid()).toLowerCase(), tenantId: tenantId.toLowerCase(), appId: app.appId, appOwnerOrganizationId: ownerTenantId ?? app.tenantId, displayName: app.displayName, appRoleAssignmentRequired: false };
+    await this.store.createServicePrincipal(sp, this.clock.now());
+    return sp;
+  }
+
+  async findServicePrincipal(tenantId: string, appId: string): Promise<ServicePrincipal | undefined> {
+    return this.store.findServicePrincipal(tenantId, appId);
+  }
+
+  /**
+   * Adds a client secret. The value is returned once and stored as a hash.
+   * @param input.endDateTime expiry, ms since epoch (UTC); default 180 days, as the portal suggests.
+   * @param input.value a known value (seeds, tests); default a new random secret.
+   */
+  async addPassword(input: { appId: string; displayName?: string; endDateTime?: number; startDateTime?: number; value?: string; keyId?: string }): Promise<PasswordCredential & { secretText: string }> {
+    const app = await this.store.findApplicationByAppId(input.appId);
+    if (!app) throw new DirectoryError(`application '${input.appId}' does not exist`, 404);
+    const now = this.clock.now();
+    const secretText = input.value ?? newClientSecret();
+    const credential = {
+      keyId: (input.keyId ?? newGuid()).toLowerCase(),
+      applicationId: app.id,
+      displayName: input.displayName ?? null,
+      hint: secretText.slice(0, 3),
+      startDateTime: input.startDateTime ?? now,
+      endDateTime: input.endDateTime ?? now + 180 * 24 * 3600_000,
+    };
+    await this.store.addPasswordCredential({ ...credential, secretHash: hashSecret(secretText) }, now);
+    return { ...credential, secretText };
+  }
+
+  async findApplication(appId: string): Promise<Application | undefined> {
+    return this.store.findApplicationByAppId(appId);
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * orgbox's programmatic API, for test suites:
+ *
+ * ```ts
+ * import { startOrgbox } from "orgbox";
+ * const orgbox = await startOrgbox();          // in memory, free port, silent
+ * // orgbox.authority, orgbox.orgUrl, orgbox.demo.clientId, orgbox.caCert …
+ * await orgbox.close();
+ * ```
+ */
+import { createLogger } from "./common/logger.ts";
+import { resolveConfig, type OrgboxConfigInput } from "./config/config.ts";
+import { createOrgbox, type OrgboxInstance } from "./server/create-orgbox.ts";
+
+export type { OrgboxConfig, OrgboxConfigInput } from "./config/config.ts";
+export type { OrgboxInstance, DemoInfo } from "./server/create-orgbox.ts";
+export { DEMO } from "./server/demo.ts";
+
+/** Options of {@link startOrgbox}: the same keys as the CLI flags (see the README's configuration table). */
+export type StartOptions = OrgboxConfigInput;
+
+/**
+ * Starts orgbox in process. Defaults differ from the CLI for test suites:
+ * in memory, port 0 (a free port), logs silent. `ORGBOX_*` variables are not read;
+ * pass options explicitly.
+ * @throws ConfigError for invalid options; errors from listening (port in use).
+ */
+export async function startOrgbox(options: StartOptions = {}): Promise<OrgboxInstance> {
+  const config = resolveConfig(options, {}, { inMemory: options.dataDir === undefined, port: 0, logLevel: "silent" });
+  return createOrgbox(config, createLogger(config.logLevel));
+}

@@ -1,0 +1,72 @@
+/**
+ * Kysely table types for the fixed (non-Dataverse) tables. Times are integer
+ * milliseconds since the Unix epoch (UTC); JSON columns are text.
+ *
+ * Dataverse record tables are created per org at run time from metadata and
+ * are addressed through the dynamic query builder in `dataverse-store.ts`.
+ */
+export interface Schema {
+  tenants: { id: string; display_name: string; default_domain: string; created_at: number };
+  tenant_domains: { domain: string; tenant_id: string; is_default: number };
+  users: {
+    id: string;
+    tenant_id: string;
+    upn: string;
+    display_name: string;
+    given_name: string | null;
+    surname: string | null;
+    password_hash: string;
+    enabled: number;
+    directory_roles: string;
+    password_changed_at: number;
+    created_at: number;
+  };
+  applications: {
+    id: string;
+    app_id: string;
+    tenant_id: string;
+    display_name: string;
+    sign_in_audience: string;
+    identifier_uris: string;
+    web_redirect_uris: string;
+    spa_redirect_uris: string;
+    public_client_redirect_uris: string;
+    is_fallback_public_client: number;
+    required_resource_access: string;
+    app_roles: string;
+    oauth2_permission_scopes: string;
+    publisher_domain: string | null;
+    created_at: number;
+  };
+  /** Index of `applications.identifier_uris`, lower-case, for resource lookup. */
+  identifier_uris: { uri: string; application_id: string };
+  password_credentials: {
+    key_id: string;
+    application_id: string;
+    display_name: string | null;
+    hint: string;
+    secret_hash: string;
+    start_at: number;
+    end_at: number;
+    created_at: number;
+  };
+  service_principals: {
+    id: string;
+    tenant_id: string;
+    app_id: string;
+    app_owner_tenant_id: string;
+    display_name: string;
+    app_role_assignment_required: number;
+    created_at: number;
+  };
+  signing_keys: {
+    kid: string;
+    private_key_pem: string;
+    certificate_b64: string;
+    created_at: number;
+    activates_at: number;
+    retires_at: number | null;
+  };
+  orgs: { id: string; name: string; tenant_id: string; display_name: string; table_prefix: string; created_at: number };
+  entity_definitions: { org_id: string; logical_name: string; definition: string; created_at: number };
+}
