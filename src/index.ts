@@ -9,15 +9,23 @@
  * ```
  */
 import { createLogger } from "./common/logger.ts";
+import { systemClock, type Clock } from "./common/clock.ts";
 import { resolveConfig, type OrgboxConfigInput } from "./config/config.ts";
 import { createOrgbox, type OrgboxInstance } from "./server/create-orgbox.ts";
 
 export type { OrgboxConfig, OrgboxConfigInput } from "./config/config.ts";
 export type { OrgboxInstance, DemoInfo } from "./server/create-orgbox.ts";
 export { DEMO } from "./server/demo.ts";
+export { ManualClock, type Clock } from "./common/clock.ts";
 
 /** Options of {@link startOrgbox}: the same keys as the CLI flags (see the README's configuration table). */
 export type StartOptions = OrgboxConfigInput;
+
+/** Runtime hooks that are not configuration: for tests that move time. */
+export interface StartRuntime {
+  /** Source of "now" for token lifetimes, secret expiry and record timestamps. Default: the wall clock. */
+  clock?: Clock;
+}
 
 /**
  * Starts orgbox in process. Defaults differ from the CLI for test suites:
@@ -25,7 +33,7 @@ export type StartOptions = OrgboxConfigInput;
  * pass options explicitly.
  * @throws ConfigError for invalid options; errors from listening (port in use).
  */
-export async function startOrgbox(options: StartOptions = {}): Promise<OrgboxInstance> {
+export async function startOrgbox(options: StartOptions = {}, runtime: StartRuntime = {}): Promise<OrgboxInstance> {
   const config = resolveConfig(options, {}, { inMemory: options.dataDir === undefined, port: 0, logLevel: "silent" });
-  return createOrgbox(config, createLogger(config.logLevel));
+  return createOrgbox(config, createLogger(config.logLevel), runtime.clock ?? systemClock);
 }

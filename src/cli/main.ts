@@ -81,23 +81,7 @@ async function start(flags: StartFlags): Promise<void> {
   const json = wantsJson(flags);
   const logger = createLogger(config.logLevel);
   const orgbox = await createOrgbox(config, logger);
-  if (json) {
-    process.stdout.write(
-      `${JSON.stringify({
-        event: "ready",
-        url: orgbox.url,
-        tenantId: orgbox.tenantId,
-        tenantDomain: orgbox.tenantDomain,
-        authority: orgbox.authority,
-        orgUrl: orgbox.orgUrl,
-        apiUrl: orgbox.apiUrl,
-        caCertPath: orgbox.caCertPath ?? null,
-        demo: orgbox.demo,
-      })}\n`,
-    );
-  } else {
-    process.stdout.write(`${banner(orgbox)}\n`);
-  }
+  // Handlers first: a supervisor may signal as soon as it reads the ready output.
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -116,6 +100,23 @@ async function start(flags: StartFlags): Promise<void> {
   };
   process.once("SIGINT", () => stop("SIGINT"));
   process.once("SIGTERM", () => stop("SIGTERM"));
+  if (json) {
+    process.stdout.write(
+      `${JSON.stringify({
+        event: "ready",
+        url: orgbox.url,
+        tenantId: orgbox.tenantId,
+        tenantDomain: orgbox.tenantDomain,
+        authority: orgbox.authority,
+        orgUrl: orgbox.orgUrl,
+        apiUrl: orgbox.apiUrl,
+        caCertPath: orgbox.caCertPath ?? null,
+        demo: orgbox.demo,
+      })}\n`,
+    );
+  } else {
+    process.stdout.write(`${banner(orgbox)}\n`);
+  }
 }
 
 async function cert(flags: StartFlags): Promise<void> {

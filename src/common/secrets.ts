@@ -42,12 +42,12 @@ export async function verifyPassword(password: string, stored: string): Promise<
 const SECRET_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.";
 
 /**
- * A new client secret value in Entra's shape: 40 characters, `~` as the
- * fourth. The first three characters are the `hint` shown in listings.
+ * A new client secret value in Entra's shape: 40 characters, `{3 chars}8Q~{34 chars}`.
+ * The first three characters are the `hint` shown in listings.
  */
 export function newClientSecret(): string {
-  const bytes = randomBytes(39);
+  const bytes = randomBytes(37);
   let out = "";
   for (const byte of bytes) out += SECRET_ALPHABET[byte % SECRET_ALPHABET.length];
-  return `${out.slice(0, 3)}8Q~${out.slice(3, 39 - 3)}`.slice(0, 40);
+  return `${out.slice(0, 3)}8Q~${out.slice(3)}`;
 }

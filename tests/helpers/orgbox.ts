@@ -1,14 +1,14 @@
 import { afterAll, beforeAll } from "vitest";
-import { startOrgbox, type OrgboxInstance, type StartOptions } from "../../src/index.ts";
+import { startOrgbox, type OrgboxInstance, type StartOptions, type StartRuntime } from "../../src/index.ts";
 
 /**
  * Starts a fresh in-memory orgbox on port 0 for the current test file and
  * closes it afterwards. Returns a getter (the instance exists only after beforeAll).
  */
-export function useOrgbox(options: StartOptions = {}): () => OrgboxInstance {
+export function useOrgbox(options: StartOptions = {}, runtime: StartRuntime = {}): () => OrgboxInstance {
   let instance: OrgboxInstance | undefined;
   beforeAll(async () => {
-    instance = await startOrgbox(options);
+    instance = await startOrgbox(options, runtime);
   });
   afterAll(async () => {
     await instance?.close();
