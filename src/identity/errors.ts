@@ -56,6 +56,59 @@ export const aad = {
       `The resource principal named ${resource} was not found in the tenant named ${tenantName}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.`,
     ),
   invalidInstance: () => new AadError(50049, "invalid_instance", "Unknown or invalid instance."),
+  publicClientSentSecret: () => new AadError(700025, "invalid_client", "Client is public so neither 'client_assertion' nor 'client_secret' should be presented."),
+  invalidCredentials: () => new AadError(50126, "invalid_grant", "Error validating credentials due to invalid username or password."),
+  userNotFound: (tenantName: string) =>
+    new AadError(
+      50034,
+      "invalid_grant",
+      `The user account {EmailHidden} does not exist in the ${tenantName} directory. To sign into this application, the account must be added to the directory.`,
+    ),
+  userDisabled: () => new AadError(50057, "invalid_grant", "The user account is disabled."),
+  consentRequired: (appId: string, appName: string) =>
+    new AadError(
+      65001,
+      "invalid_grant",
+      `The user or administrator has not consented to use the application with ID '${appId}' named '${appName}'. Send an interactive authorization request for this user and resource.`,
+      { suberror: "consent_required" },
+    ),
+  scopeNotOnResource: (appName: string, scope: string, resourceAppId: string) =>
+    new AadError(650053, "invalid_client", `The application '${appName}' asked for scope '${scope}' that doesn't exist on the resource '${resourceAppId}'. Contact the app vendor.`),
+  multipleResources: (scope: string) => new AadError(28000, "invalid_scope", `Provided value for the input parameter scope is not valid because it contains more than one resource. Scope ${scope} is not valid.`),
+  invalidGrant: () => new AadError(70000, "invalid_grant", "Provided grant is invalid or malformed."),
+  refreshTokenExpired: (issuedAt: string, inactive: string) =>
+    new AadError(700082, "invalid_grant", `The refresh token has expired due to inactivity. The token was issued on ${issuedAt} and was inactive for ${inactive}.`),
+  grantRevokedByPasswordChange: (issuedAt: string, validFrom: string) =>
+    new AadError(
+      50173,
+      "invalid_grant",
+      `The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password. The grant was issued on '${issuedAt}' and the TokensValidFrom date (before which tokens are not valid) for this user is '${validFrom}'.`,
+    ),
+  codeExpired: () => new AadError(70008, "invalid_grant", "The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource."),
+  codeRedeemed: () => new AadError(54005, "invalid_grant", "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token."),
+  pkceMismatch: () => new AadError(501481, "invalid_grant", "The Code_Verifier does not match the code_challenge supplied in the authorization request."),
+  redirectUriMismatchOnRedeem: (sent: string, original: string) =>
+    new AadError(500112, "invalid_grant", `The reply address '${sent}' does not match the reply address '${original}' provided when requesting Authorization code.`),
+  redirectUriNotRegistered: (uri: string, appId: string) =>
+    new AadError(
+      50011,
+      "invalid_request",
+      `The redirect URI '${uri}' specified in the request does not match the redirect URIs configured for the application '${appId}'. Make sure the redirect URI sent in the request matches one added to your application in the Azure portal. Navigate to https://aka.ms/redirectUriMismatchError to learn more about how to fix this.`,
+    ),
+  pkceRequired: () => new AadError(9002325, "invalid_request", "Proof Key for Code Exchange is required for cross-origin authorization code redemption."),
+  invalidCodeChallengeMethod: () => new AadError(50149, "invalid_request", "Invalid Code_Challenge_method parameter."),
+  invalidCodeChallengeSize: () => new AadError(501491, "invalid_request", "Invalid size of Code_Challenge parameter."),
+  unsupportedResponseType: (type: string) => new AadError(700054, "unsupported_response_type", `response_type '${type}' is not enabled for the application.`),
+  unsupportedResponseMode: (mode: string) => new AadError(900005, "invalid_request", `The response_mode '${mode}' is not supported.`),
+  loginRequired: () => new AadError(50058, "login_required", "A silent sign-in request was sent but no user is signed in."),
+  interactionRequired: (appId: string, appName: string) =>
+    new AadError(
+      65001,
+      "interaction_required",
+      `The user or administrator has not consented to use the application with ID '${appId}' named '${appName}'. Send an interactive authorization request for this user and resource.`,
+      { suberror: "consent_required" },
+    ),
+  consentDeclined: () => new AadError(65004, "access_denied", "User declined to consent to access the app."),
   unsupportedMediaType: () => new AadError(900144, "invalid_request", "The request body must contain the following parameter: 'grant_type'."),
 };
 

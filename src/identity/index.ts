@@ -1,7 +1,12 @@
 import type { FastifyInstance } from "fastify";
 import type { Clock } from "../common/clock.ts";
 import { epochSeconds } from "../common/clock.ts";
+import { randomBytes } from "node:crypto";
+import { authorizeRoutes } from "./authorize.ts";
+import { authorizationCodeGrant } from "./grants/authorization-code.ts";
 import { clientCredentialsGrant } from "./grants/client-credentials.ts";
+import { passwordGrant } from "./grants/password.ts";
+import { refreshTokenGrant } from "./grants/refresh-token.ts";
 import { GrantRegistry } from "./grants/grant.ts";
 import type { ResourceCatalog } from "./resources.ts";
 import { identityRoutes } from "./routes.ts";
@@ -26,6 +31,8 @@ export interface IdentityOptions {
   resources: ResourceCatalog;
   /** Access-token lifetime, seconds. */
   accessTokenLifetimeSeconds: number;
+  /** Refresh-token inactivity lifetime, seconds. Default 90 days (Entra's). */
+  refreshTokenLifetimeSeconds?: number;
 }
 
 /** The identity surface: admin service, routes, and a verifier for resource servers. */
@@ -45,14 +52,21 @@ export async function createIdentity(options: IdentityOptions): Promise<Identity
   const keys = new KeyRing(store, clock);
   await keys.load();
   const signer = new TokenSigner(keys);
-  const grants = new GrantRegistry().register(clientCredentialsGrant);
+  const grants = new GrantRegistry().register(clientCredentialsGrant).register(passwordGrant).register(refreshTokenGrant).register(authorizationCodeGrant);
   const service = new IdentityService(store, clock);
   await service.ensureFirstPartyApps();
-  const grantContext = { store, clock, signer, urls, resources: options.resources, accessTokenLifetimeSeconds: options.accessTokenLifetimeSeconds };
+  const csrfKey = randomBytes(32);
+  const grantContext = { store, clock, signer, urls, resources: options.resources, accessTokenLifetimeSeconds: options.accessTokenLifetimeSeconds,
+    refreshTokenLifetimeSeconds: options.refreshTokenLifetimeSeconds ?? 90 * 24 * 3600,
+    authorizationCodeLifetimeSeconds: 600,
+  };
   return {
     service,
     urls,
     verifier: createTokenVerifier(keys, () => epochSeconds(clock)),
-    register: (app) => identityRoutes(app, { store, clock, urls, keys, grants, grantContext }),
+    register: async (app) => {
+      await identityRoutes(app, { store, clock, urls, keys, grants, grantContext });
+      await authorizeRoutes(app, { store, clock, grantContext, csrfKey });
+    },
   };
 }

@@ -93,3 +93,18 @@ export interface ServicePrincipal {
   displayName: string;
   appRoleAssignmentRequired: boolean;
 }
+
+/**
+ * Delegated consent (learn.microsoft.com/graph/api/resources/oauth2permissiongrant):
+ * `clientId` and `resourceId` are service principal object ids; `scope` is space-separated.
+ */
+export interface OAuth2PermissionGrant {
+  id: string;
+  tenantId: string;
+  clientId: string;
+  consentType: "AllPrincipals" | "Principal";
+  /** The user, for `Principal` grants; null for `AllPrincipals`. */
+  principalId: string | null;
+  resourceId: string;
+  scope: string;
+}

@@ -149,7 +149,7 @@ export async function identityRoutes(app: FastifyInstance, deps: IdentityRouteDe
     if (!grantType) throw aad.missingParameter("grant_type");
     const grant = deps.grants.get(grantType);
     if (!grant) throw aad.unsupportedGrantType(grantType);
-    const body = await grant.handle({ version, tenant: ref, form, authorization: request.headers.authorization }, deps.grantContext);
+    const body = await grant.handle({ version, tenant: ref, form, authorization: request.headers.authorization, clientIp: request.ip }, deps.grantContext);
     reply.headers(TOKEN_HEADERS);
     return body;
   };

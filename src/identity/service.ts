@@ -2,7 +2,7 @@ import { newClientSecret, hashPassword, hashSecret } from "../common/secrets.ts"
 import { newGuid } from "../common/ids.ts";
 import type { Clock } from "../common/clock.ts";
 import { OrgboxError } from "../common/errors.ts";
-import type { Application, PasswordCredential, ServicePrincipal, SignInAudience, Tenant, User } from "./model.ts";
+import type { Application, OAuth2PermissionGrant, PasswordCredential, ServicePrincipal, SignInAudience, Tenant, User } from "./model.ts";
 import type { IdentityStore } from "./store.ts";
 import { FIRST_PARTY_APPS, FIRST_PARTY_TENANT_ID } from "./well-known.ts";
 
@@ -148,7 +148,57 @@ export class IdentityService {
     return { ...credential, secretText };
   }
 
+  /**
+   * Changes a user's password (what a reset in the portal does). Refresh tokens
+   * and sign-in sessions from before now stop working (AADSTS50173).
+   * @throws DirectoryError 404 for an unknown user.
+   */
+  async resetPassword(userId: string, password: string): Promise<void> {
+    if (!(await this.store.findUserById(userId))) throw new DirectoryError(`user '${userId}' does not exist`, 404);
+    await this.store.setUserPassword(userId, await hashPassword(password), this.clock.now());
+  }
+
+  /** Enables or blocks sign-in for a user (`accountEnabled`). @throws DirectoryError 404 for an unknown user. */
+  async setAccountEnabled(userId: string, enabled: boolean): Promise<void> {
+    if (!(await this.store.findUserById(userId))) throw new DirectoryError(`user '${userId}' does not exist`, 404);
+    await this.store.setUserAccountEnabled(userId, enabled);
+  }
+
+  /**
+   * Grants delegated permissions of `resourceAppId` to `clientAppId` in a tenant
+   * (an `oauth2PermissionGrant`): for everyone (`AllPrincipals`, admin consent)
+   * or, with `principalId`, for one user. Scopes merge with an existing grant.
+   * @throws DirectoryError 404 when either app has no service principal in the tenant.
+   */
+  async grantConsent(input: { tenantId: string; clientAppId: string; resourceAppId: string; scopes: string[]; principalId?: string }): Promise<OAuth2PermissionGrant> {
+    const client = await this.store.findServicePrincipal(input.tenantId, input.clientAppId);
+    const resource = await this.store.findServicePrincipal(input.tenantId, input.resourceAppId);
+    if (!client || !resource) throw new DirectoryError(`no service principal for '${client ? input.resourceAppId : input.clientAppId}' in tenant '${input.tenantId}'`, 404);
+    return recordConsent(this.store, this.clock.now(), input.tenantId, client.id, resource.id, input.scopes, input.principalId ?? null);
+  }
+
   async findApplication(appId: string): Promise<Application | undefined> {
     return this.store.findApplicationByAppId(appId);
   }
+}
+
+/**
+ * Adds `scopes` to the grant of (client SP, resource SP, consent type, principal),
+ * creating it if needed. Shared by {@link IdentityService.grantConsent} and the consent page.
+ */
+export async function recordConsent(store: IdentityStore, now: number, tenantId: string, clientSpId: string, resourceSpId: string, scopes: string[], principalId: string | null): Promise<OAuth2PermissionGrant> {
+  const consentType = principalId === null ? "AllPrincipals" : "Principal";
+  const existing = (await store.listPermissionGrants(tenantId, clientSpId, resourceSpId)).find((g) => g.consentType === consentType && g.principalId === principalId);
+  const merged = new Set([...(existing?.scope.split(/\s+/).filter(Boolean) ?? []), ...scopes]);
+  const grant: OAuth2PermissionGrant = {
+    id: existing?.id ?? newGuid(),
+    tenantId: tenantId.toLowerCase(),
+    clientId: clientSpId,
+    consentType,
+    principalId,
+    resourceId: resourceSpId,
+    scope: [...merged].join(" "),
+  };
+  await store.upsertPermissionGrant(grant, now);
+  return grant;
 }

@@ -1,9 +1,72 @@
 import type { StoredSigningKey } from "../common/keys.ts";
-import type { Application, PasswordCredential, ServicePrincipal, Tenant, User } from "./model.ts";
+import type { Application, OAuth2PermissionGrant, PasswordCredential, ServicePrincipal, Tenant, User } from "./model.ts";
 
 /** A stored password credential with its hash (never leaves identity/). */
 export interface StoredPasswordCredential extends PasswordCredential {
   secretHash: string;
+}
+
+/** How a client proved itself when a code was issued: by redirect URI platform. */
+export type ClientKind = "web" | "spa" | "public";
+
+/** A stored authorization code (the value itself is never stored, only its SHA-256). Times in ms. */
+export interface StoredAuthorizationCode {
+  id: string;
+  codeHash: string;
+  tenantId: string;
+  /** The client's app id. */
+  clientId: string;
+  userId: string;
+  redirectUri: string;
+  clientKind: ClientKind;
+  /** Endpoint version the code was requested on. */
+  version: 1 | 2;
+  /** v2 `scope` as requested (space-separated). */
+  scope: string | null;
+  /** v1 `resource`, if given at /authorize. */
+  resource: string | null;
+  nonce: string | null;
+  codeChallenge: string | null;
+  codeChallengeMethod: "S256" | "plain" | null;
+  authTime: number;
+  issuedAt: number;
+  expiresAt: number;
+  redeemedAt: number | null;
+}
+
+/** A stored refresh token (hash only). Times in ms. */
+export interface StoredRefreshToken {
+  id: string;
+  tokenHash: string;
+  tenantId: string;
+  clientId: string;
+  userId: string;
+  /** Issued to a public client (no client authentication on redemption). */
+  publicClient: boolean;
+  /** The scopes last requested (v2 form, space-separated), or the v1 permission names. */
+  scope: string;
+  /** The resource identifier last requested (default for a refresh without scope/resource). */
+  resource: string;
+  /** Authentication methods of the original sign-in, e.g. `["pwd"]`. */
+  amr: string[];
+  /** When the user originally authenticated; carried across rotations. */
+  authTime: number;
+  /** The authorization code this chain came from (revoked together on code replay). */
+  codeId: string | null;
+  issuedAt: number;
+  expiresAt: number;
+  revokedAt: number | null;
+}
+
+/** A browser sign-in session (hash of the cookie value only). Times in ms. */
+export interface StoredSignInSession {
+  id: string;
+  tokenHash: string;
+  tenantId: string;
+  userId: string;
+  authTime: number;
+  expiresAt: number;
+  revokedAt: number | null;
 }
 
 /** The directory's persistence port. `src/store/` implements it for each SQL dialect. */
@@ -28,6 +91,31 @@ export interface IdentityStore {
 
   createServicePrincipal(sp: ServicePrincipal, now: number): Promise<void>;
   findServicePrincipal(tenantId: string, appId: string): Promise<ServicePrincipal | undefined>;
+
+  /** Replaces a user's password hash and records when (revokes refresh tokens and sessions issued before). */
+  setUserPassword(userId: string, passwordHash: string, changedAt: number): Promise<void>;
+  setUserAccountEnabled(userId: string, enabled: boolean): Promise<void>;
+
+  createAuthorizationCode(code: StoredAuthorizationCode): Promise<void>;
+  findAuthorizationCode(codeHash: string): Promise<StoredAuthorizationCode | undefined>;
+  /** Marks a code redeemed if it is not yet; true only for the call that redeemed it. */
+  redeemAuthorizationCode(id: string, now: number): Promise<boolean>;
+
+  createRefreshToken(token: StoredRefreshToken): Promise<void>;
+  findRefreshToken(tokenHash: string): Promise<StoredRefreshToken | undefined>;
+  /** Atomically revokes `oldId` (if still active) and stores `next`; false if `oldId` was already revoked. */
+  rotateRefreshToken(oldId: string, next: StoredRefreshToken, now: number): Promise<boolean>;
+  /** Revokes every refresh token descended from an authorization code; returns how many. */
+  revokeRefreshTokensOfCode(codeId: string, now: number): Promise<number>;
+
+  createSignInSession(session: StoredSignInSession): Promise<void>;
+  findSignInSession(tokenHash: string): Promise<StoredSignInSession | undefined>;
+  revokeSignInSession(id: string, now: number): Promise<void>;
+
+  /** Delegated grants from client SP `clientId` to resource SP `resourceId` in a tenant. */
+  listPermissionGrants(tenantId: string, clientId: string, resourceId: string): Promise<OAuth2PermissionGrant[]>;
+  /** Inserts a grant, or replaces the scope of the grant with the same (client, consentType, principal, resource). */
+  upsertPermissionGrant(grant: OAuth2PermissionGrant, now: number): Promise<void>;
 
   listSigningKeys(): Promise<StoredSigningKey[]>;
   addSigningKey(key: StoredSigningKey): Promise<void>;

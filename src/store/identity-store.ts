@@ -1,7 +1,7 @@
 import type { Kysely, Selectable } from "kysely";
 import type { StoredSigningKey } from "../common/keys.ts";
-import type { Application, ServicePrincipal, Tenant, User } from "../identity/model.ts";
-import type { IdentityStore, StoredPasswordCredential } from "../identity/store.ts";
+import type { Application, OAuth2PermissionGrant, ServicePrincipal, Tenant, User } from "../identity/model.ts";
+import type { ClientKind, IdentityStore, StoredAuthorizationCode, StoredPasswordCredential, StoredRefreshToken, StoredSignInSession } from "../identity/store.ts";
 import type { Schema } from "./schema.ts";
 
 const json = (value: unknown): string => JSON.stringify(value);
@@ -154,6 +154,153 @@ export class SqlIdentityStore implements IdentityStore {
     return r ? { id: r.id, tenantId: r.tenant_id, appId: r.app_id, appOwnerOrganizationId: r.app_owner_tenant_id, displayName: r.display_name, appRoleAssignmentRequired: r.app_role_assignment_required === 1 } : undefined;
   }
 
+  async setUserPassword(userId: string, passwordHash: string, changedAt: number): Promise<void> {
+    await this.db.updateTable("users").set({ password_hash: passwordHash, password_changed_at: changedAt }).where("id", "=", userId.toLowerCase()).execute();
+  }
+
+  async setUserAccountEnabled(userId: string, enabled: boolean): Promise<void> {
+    await this.db.updateTable("users").set({ enabled: enabled ? 1 : 0 }).where("id", "=", userId.toLowerCase()).execute();
+  }
+
+  async createAuthorizationCode(c: StoredAuthorizationCode): Promise<void> {
+    await this.db
+      .insertInto("authorization_codes")
+      .values({
+        id: c.id,
+        code_hash: c.codeHash,
+        tenant_id: c.tenantId,
+        client_id: c.clientId,
+        user_id: c.userId,
+        redirect_uri: c.redirectUri,
+        client_kind: c.clientKind,
+        version: c.version,
+        scope: c.scope,
+        resource: c.resource,
+        nonce: c.nonce,
+        code_challenge: c.codeChallenge,
+        code_challenge_method: c.codeChallengeMethod,
+        auth_time: c.authTime,
+        issued_at: c.issuedAt,
+        expires_at: c.expiresAt,
+        redeemed_at: c.redeemedAt,
+      })
+      .execute();
+  }
+
+  async findAuthorizationCode(codeHash: string): Promise<StoredAuthorizationCode | undefined> {
+    const r = await this.db.selectFrom("authorization_codes").selectAll().where("code_hash", "=", codeHash).executeTakeFirst();
+    if (!r) return undefined;
+    return {
+      id: r.id,
+      codeHash: r.code_hash,
+      tenantId: r.tenant_id,
+      clientId: r.client_id,
+      userId: r.user_id,
+      redirectUri: r.redirect_uri,
+      clientKind: r.client_kind as ClientKind,
+      version: Number(r.version) === 1 ? 1 : 2,
+      scope: r.scope,
+      resource: r.resource,
+      nonce: r.nonce,
+      codeChallenge: r.code_challenge,
+      codeChallengeMethod: r.code_challenge_method as StoredAuthorizationCode["codeChallengeMethod"],
+      authTime: Number(r.auth_time),
+      issuedAt: Number(r.issued_at),
+      expiresAt: Number(r.expires_at),
+      redeemedAt: r.redeemed_at === null ? null : Number(r.redeemed_at),
+    };
+  }
+
+  async redeemAuthorizationCode(id: string, now: number): Promise<boolean> {
+    const result = await this.db.updateTable("authorization_codes").set({ redeemed_at: now }).where("id", "=", id).where("redeemed_at", "is", null).executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  async createRefreshToken(t: StoredRefreshToken): Promise<void> {
+    await this.db.insertInto("refresh_tokens").values(refreshTokenRow(t)).execute();
+  }
+
+  async findRefreshToken(tokenHash: string): Promise<StoredRefreshToken | undefined> {
+    const r = await this.db.selectFrom("refresh_tokens").selectAll().where("token_hash", "=", tokenHash).executeTakeFirst();
+    if (!r) return undefined;
+    return {
+      id: r.id,
+      tokenHash: r.token_hash,
+      tenantId: r.tenant_id,
+      clientId: r.client_id,
+      userId: r.user_id,
+      publicClient: r.public_client === 1,
+      scope: r.scope,
+      resource: r.resource,
+      amr: parse<string[]>(r.amr),
+      authTime: Number(r.auth_time),
+      codeId: r.code_id,
+      issuedAt: Number(r.issued_at),
+      expiresAt: Number(r.expires_at),
+      revokedAt: r.revoked_at === null ? null : Number(r.revoked_at),
+    };
+  }
+
+  async rotateRefreshToken(oldId: string, next: StoredRefreshToken, now: number): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const result = await trx.updateTable("refresh_tokens").set({ revoked_at: now }).where("id", "=", oldId).where("revoked_at", "is", null).executeTakeFirst();
+      if (Number(result.numUpdatedRows) !== 1) return false;
+      await trx.insertInto("refresh_tokens").values(refreshTokenRow(next)).execute();
+      return true;
+    });
+  }
+
+  async revokeRefreshTokensOfCode(codeId: string, now: number): Promise<number> {
+    const result = await this.db.updateTable("refresh_tokens").set({ revoked_at: now }).where("code_id", "=", codeId).where("revoked_at", "is", null).executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  async createSignInSession(s: StoredSignInSession): Promise<void> {
+    await this.db
+      .insertInto("sign_in_sessions")
+      .values({ id: s.id, token_hash: s.tokenHash, tenant_id: s.tenantId, user_id: s.userId, auth_time: s.authTime, expires_at: s.expiresAt, revoked_at: s.revokedAt })
+      .execute();
+  }
+
+  async findSignInSession(tokenHash: string): Promise<StoredSignInSession | undefined> {
+    const r = await this.db.selectFrom("sign_in_sessions").selectAll().where("token_hash", "=", tokenHash).executeTakeFirst();
+    return r
+      ? { id: r.id, tokenHash: r.token_hash, tenantId: r.tenant_id, userId: r.user_id, authTime: Number(r.auth_time), expiresAt: Number(r.expires_at), revokedAt: r.revoked_at === null ? null : Number(r.revoked_at) }
+      : undefined;
+  }
+
+  async revokeSignInSession(id: string, now: number): Promise<void> {
+    await this.db.updateTable("sign_in_sessions").set({ revoked_at: now }).where("id", "=", id).execute();
+  }
+
+  async listPermissionGrants(tenantId: string, clientId: string, resourceId: string): Promise<OAuth2PermissionGrant[]> {
+    const rows = await this.db
+      .selectFrom("oauth2_permission_grants")
+      .selectAll()
+      .where("tenant_id", "=", tenantId.toLowerCase())
+      .where("client_id", "=", clientId.toLowerCase())
+      .where("resource_id", "=", resourceId.toLowerCase())
+      .orderBy("created_at")
+      .execute();
+    return rows.map((r) => ({ id: r.id, tenantId: r.tenant_id, clientId: r.client_id, consentType: r.consent_type as OAuth2PermissionGrant["consentType"], principalId: r.principal_id, resourceId: r.resource_id, scope: r.scope }));
+  }
+
+  async upsertPermissionGrant(g: OAuth2PermissionGrant, now: number): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      let query = trx.selectFrom("oauth2_permission_grants").select("id").where("tenant_id", "=", g.tenantId).where("client_id", "=", g.clientId).where("resource_id", "=", g.resourceId).where("consent_type", "=", g.consentType);
+      query = g.principalId === null ? query.where("principal_id", "is", null) : query.where("principal_id", "=", g.principalId);
+      const existing = await query.executeTakeFirst();
+      if (existing) {
+        await trx.updateTable("oauth2_permission_grants").set({ scope: g.scope }).where("id", "=", existing.id).execute();
+      } else {
+        await trx
+          .insertInto("oauth2_permission_grants")
+          .values({ id: g.id, tenant_id: g.tenantId, client_id: g.clientId, consent_type: g.consentType, principal_id: g.principalId, resource_id: g.resourceId, scope: g.scope, created_at: now })
+          .execute();
+      }
+    });
+  }
+
   async listSigningKeys(): Promise<StoredSigningKey[]> {
     const rows = await this.db.selectFrom("signing_keys").selectAll().orderBy("activates_at").execute();
     return rows.map((r) => ({ kid: r.kid, privateKeyPem: r.private_key_pem, certificateB64: r.certificate_b64, createdAt: Number(r.created_at), activatesAt: Number(r.activates_at), retiresAt: r.retires_at === null ? null : Number(r.retires_at) }));
@@ -162,6 +309,25 @@ export class SqlIdentityStore implements IdentityStore {
   async addSigningKey(k: StoredSigningKey): Promise<void> {
     await this.db.insertInto("signing_keys").values({ kid: k.kid, private_key_pem: k.privateKeyPem, certificate_b64: k.certificateB64, created_at: k.createdAt, activates_at: k.activatesAt, retires_at: k.retiresAt }).execute();
   }
+}
+
+function refreshTokenRow(t: StoredRefreshToken): Schema["refresh_tokens"] {
+  return {
+    id: t.id,
+    token_hash: t.tokenHash,
+    tenant_id: t.tenantId,
+    client_id: t.clientId,
+    user_id: t.userId,
+    public_client: t.publicClient ? 1 : 0,
+    scope: t.scope,
+    resource: t.resource,
+    amr: json(t.amr),
+    auth_time: t.authTime,
+    code_id: t.codeId,
+    issued_at: t.issuedAt,
+    expires_at: t.expiresAt,
+    revoked_at: t.revokedAt,
+  };
 }
 
 function toUser(row: Selectable<Schema["users"]>): User {

@@ -69,4 +69,45 @@ export interface Schema {
   };
   orgs: { id: string; name: string; tenant_id: string; display_name: string; table_prefix: string; created_at: number };
   entity_definitions: { org_id: string; logical_name: string; definition: string; created_at: number };
+  /** Authorization codes (hash only), single use. Times in ms. */
+  authorization_codes: {
+    id: string;
+    code_hash: string;
+    tenant_id: string;
+    client_id: string;
+    user_id: string;
+    redirect_uri: string;
+    client_kind: string;
+    version: number;
+    scope: string | null;
+    resource: string | null;
+    nonce: string | null;
+    code_challenge: string | null;
+    code_challenge_method: string | null;
+    auth_time: number;
+    issued_at: number;
+    expires_at: number;
+    redeemed_at: number | null;
+  };
+  /** Refresh tokens (hash only), rotated on each use. Times in ms. */
+  refresh_tokens: {
+    id: string;
+    token_hash: string;
+    tenant_id: string;
+    client_id: string;
+    user_id: string;
+    public_client: number;
+    scope: string;
+    resource: string;
+    amr: string;
+    auth_time: number;
+    code_id: string | null;
+    issued_at: number;
+    expires_at: number;
+    revoked_at: number | null;
+  };
+  /** Browser sign-in sessions behind the `orgbox_session` cookie (hash only). */
+  sign_in_sessions: { id: string; token_hash: string; tenant_id: string; user_id: string; auth_time: number; expires_at: number; revoked_at: number | null };
+  /** Delegated consent (`oauth2PermissionGrant`): client/resource are service principal object ids. */
+  oauth2_permission_grants: { id: string; tenant_id: string; client_id: string; consent_type: string; principal_id: string | null; resource_id: string; scope: string; created_at: number };
 }

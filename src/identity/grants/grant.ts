@@ -14,6 +14,8 @@ export interface TokenRequest {
   form: Record<string, string>;
   /** The `Authorization` header, for `client_secret_basic`. */
   authorization: string | undefined;
+  /** The caller's IP address (the `ipaddr` claim of user tokens). */
+  clientIp?: string;
 }
 
 /** What grants may use. */
@@ -24,6 +26,10 @@ export interface GrantContext {
   urls: IdentityUrls;
   resources: ResourceCatalog;
   accessTokenLifetimeSeconds: number;
+  /** Refresh-token inactivity lifetime, seconds (Entra: 90 days); each rotation restarts it. */
+  refreshTokenLifetimeSeconds: number;
+  /** Authorization-code lifetime, seconds (Entra: 10 minutes). */
+  authorizationCodeLifetimeSeconds: number;
 }
 
 /** The JSON body of a successful token response (shape differs by endpoint version). */

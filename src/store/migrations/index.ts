@@ -1,9 +1,11 @@
 import type { Migration } from "kysely";
 import * as m001 from "./001_identity.ts";
 import * as m002 from "./002_dataverse.ts";
+import * as m003 from "./003_identity_sessions.ts";
 
 /** Numbered migrations, applied in key order on every start. Never edit a landed one; add the next number. */
 export const migrations: Record<string, Migration> = {
   "001_identity": m001,
   "002_dataverse": m002,
+  "003_identity_sessions": m003,
 };

@@ -1,0 +1,84 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import { hashSecret } from "../../common/secrets.ts";
+import { assertUserActive, authenticateUserFlowClient, evaluateConsent, issueUserTokens, normaliseIp, resolveTarget } from "../delegated.ts";
+import { aad } from "../errors.ts";
+import type { Tenant } from "../model.ts";
+import type { StoredAuthorizationCode } from "../store.ts";
+import { requestedDelegation } from "./delegation-request.ts";
+import type { Grant, GrantContext, TokenRequest, TokenResponseBody } from "./grant.ts";
+
+/**
+ * `grant_type=authorization_code` (RFC 6749 §4.1.3, RFC 7636;
+ * learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#redeem-a-code-for-an-access-token).
+ * Codes are single use and short-lived: a replay fails with AADSTS54005 and
+ * revokes every refresh token issued from the code; an expired code fails with
+ * 70008. `redirect_uri` must equal the one used at /authorize (500112), the
+ * PKCE verifier must match (501481). Web-platform redirect URIs make the client
+ * confidential (secret required); SPA and public-client ones make it public.
+ */
+export const authorizationCodeGrant: Grant = {
+  type: "authorization_code",
+  async handle(request: TokenRequest, ctx: GrantContext): Promise<TokenResponseBody> {
+    const { form } = request;
+    if (!form.code) throw aad.missingParameter("code");
+    const stored = await ctx.store.findAuthorizationCode(hashSecret(form.code));
+    if (!stored) throw aad.invalidGrant();
+    let tenant: Tenant | undefined;
+    if (request.tenant.kind === "tenant") {
+      if (request.tenant.tenant.id !== stored.tenantId) throw aad.invalidGrant();
+      tenant = request.tenant.tenant;
+    } else {
+      tenant = await ctx.store.findTenant(stored.tenantId);
+    }
+    if (!tenant) throw aad.invalidGrant();
+    const now = ctx.clock.now();
+    if (stored.redeemedAt !== null) {
+      await ctx.store.revokeRefreshTokensOfCode(stored.id, now);
+      throw aad.codeRedeemed();
+    }
+    if (stored.expiresAt <= now) throw aad.codeExpired();
+    const client = await authenticateUserFlowClient(ctx, tenant, form, request.authorization, () => stored.clientKind !== "web");
+    if (client.app.appId !== stored.clientId) throw aad.invalidGrant();
+    if (form.redirect_uri === undefined) throw aad.missingParameter("redirect_uri");
+    if (form.redirect_uri !== stored.redirectUri) throw aad.redirectUriMismatchOnRedeem(form.redirect_uri, stored.redirectUri);
+    if (!verifierMatches(stored, form.code_verifier)) throw aad.pkceMismatch();
+    if (!(await ctx.store.redeemAuthorizationCode(stored.id, now))) {
+      await ctx.store.revokeRefreshTokensOfCode(stored.id, now);
+      throw aad.codeRedeemed();
+    }
+    const user = await ctx.store.findUserById(stored.userId);
+    if (!user) throw aad.invalidGrant();
+    assertUserActive(user, stored.authTime);
+
+    const delegation = requestedDelegation(request, { scope: stored.scope, resource: stored.resource });
+    const target = await resolveTarget(ctx, tenant, client.app, delegation.resource, delegation.permissions);
+    const consent = await evaluateConsent(ctx.store, tenant.id, client.servicePrincipal, client.app, target, user.id);
+    if (consent.missing.length > 0) throw aad.consentRequired(client.app.appId, client.app.displayName);
+
+    return issueUserTokens(ctx, {
+      version: request.version,
+      tenant,
+      user,
+      client,
+      target,
+      scopes: consent.granted,
+      oidc: delegation.oidc,
+      nonce: stored.nonce ?? undefined,
+      amr: ["pwd"],
+      authTime: stored.authTime,
+      ipAddress: normaliseIp(request.clientIp),
+      wantsClientInfo: form.client_info === "1",
+      codeId: stored.id,
+    });
+  },
+};
+
+/** RFC 7636 §4.6: S256 compares base64url(SHA-256(verifier)); plain compares as is. No challenge: nothing to check. */
+export function verifierMatches(code: Pick<StoredAuthorizationCode, "codeChallenge" | "codeChallengeMethod">, verifier: string | undefined): boolean {
+  if (!code.codeChallenge) return true;
+  if (!verifier) return false;
+  const computed = code.codeChallengeMethod === "plain" ? verifier : createHash("sha256").update(verifier, "ascii").digest("base64url");
+  const a = Buffer.from(computed);
+  const b = Buffer.from(code.codeChallenge);
+  return a.length === b.length && timingSafeEqual(a, b);
+}

@@ -1,0 +1,58 @@
+import { verifyPassword } from "../../common/secrets.ts";
+import { assertUserActive, authenticateUserFlowClient, evaluateConsent, issueUserTokens, normaliseIp, resolveTarget } from "../delegated.ts";
+import { aad } from "../errors.ts";
+import type { Tenant } from "../model.ts";
+import type { Grant, GrantContext, TokenRequest, TokenResponseBody } from "./grant.ts";
+import { requestedDelegation } from "./delegation-request.ts";
+
+/**
+ * `grant_type=password` (ROPC, RFC 6749 §4.3), Entra flavour
+ * (learn.microsoft.com/entra/identity-platform/v2-oauth-ropc): v2 takes `scope`,
+ * v1 takes `resource`. Public clients (`allowPublicClient`) send no secret
+ * (AADSTS700025 if they do); confidential clients authenticate. The user must
+ * exist in the tenant (AADSTS50034), know the password (50126) and be enabled
+ * (50057); consent must already exist (65001, suberror `consent_required`),
+ * since ROPC cannot show a consent prompt.
+ */
+export const passwordGrant: Grant = {
+  type: "password",
+  async handle(request: TokenRequest, ctx: GrantContext): Promise<TokenResponseBody> {
+    const { form } = request;
+    const delegation = requestedDelegation(request);
+    if (!form.username) throw aad.missingParameter("username");
+    if (form.password === undefined) throw aad.missingParameter("password");
+
+    const user = await ctx.store.findUserByUpn(form.username);
+    let tenant: Tenant | undefined;
+    if (request.tenant.kind === "tenant") tenant = request.tenant.tenant;
+    else if (user) tenant = await ctx.store.findTenant(user.tenantId);
+    const directory = tenant?.defaultDomain ?? form.username.split("@")[1] ?? request.tenant.segment;
+    if (!tenant) throw aad.userNotFound(directory);
+
+    const client = await authenticateUserFlowClient(ctx, tenant, form, request.authorization);
+    if (!user || user.tenantId !== tenant.id) throw aad.userNotFound(directory);
+    if (!(await verifyPassword(form.password, user.passwordHash))) throw aad.invalidCredentials();
+    assertUserActive(user);
+
+    const target = await resolveTarget(ctx, tenant, client.app, delegation.resource, delegation.permissions);
+    const consent = await evaluateConsent(ctx.store, tenant.id, client.servicePrincipal, client.app, target, user.id);
+    if (consent.missing.length > 0 || (target.isDefault && consent.granted.length === 0)) throw aad.consentRequired(client.app.appId, client.app.displayName);
+
+    return issueUserTokens(ctx, {
+      version: request.version,
+      tenant,
+      user,
+      client,
+      target,
+      scopes: consent.granted,
+      oidc: delegation.oidc,
+      nonce: undefined,
+      amr: ["pwd"],
+      authTime: ctx.clock.now(),
+      ipAddress: normaliseIp(request.clientIp),
+      wantsClientInfo: form.client_info === "1",
+      codeId: null,
+    });
+  },
+};
+
