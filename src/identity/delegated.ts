@@ -4,7 +4,7 @@ import { newGuid } from "../common/ids.ts";
 import { hashSecret } from "../common/secrets.ts";
 import { authenticateConfidentialClient, readClientCredentials } from "./client-auth.ts";
 import { aad, aadTimestamp } from "./errors.ts";
-import type { GrantContext, TokenResponseBody } from "./grants/grant.ts";
+import type { GrantContext, TokenRequest, TokenResponseBody } from "./grants/grant.ts";
 import type { Application, ServicePrincipal, Tenant, User } from "./model.ts";
 import { resolveResource, type ResolvedResource } from "./resources.ts";
 import type { IdentityStore, StoredRefreshToken } from "./store.ts";
@@ -302,4 +302,19 @@ export async function issueUserTokens(ctx: GrantContext, input: IssueUserTokensI
 export function normaliseIp(ip: string | undefined): string | undefined {
   if (!ip) return undefined;
   return ip.startsWith("::ffff:") ? ip.slice(7) : ip;
+}
+
+/**
+ * The tenant a stored grant (code or refresh token) belongs to. On a tenant
+ * endpoint it must be that tenant; on `common`/`organizations` it is the grant's.
+ * @throws AadError 70000 (`invalid_grant`) when the grant belongs to another tenant.
+ */
+export async function tenantOfGrant(ctx: GrantContext, request: TokenRequest, grantTenantId: string): Promise<Tenant> {
+  if (request.tenant.kind === "tenant") {
+    if (request.tenant.tenant.id !== grantTenantId) throw aad.invalidGrant();
+    return request.tenant.tenant;
+  }
+  const tenant = await ctx.store.findTenant(grantTenantId);
+  if (!tenant) throw aad.invalidGrant();
+  return tenant;
 }

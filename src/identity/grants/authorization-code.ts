@@ -1,8 +1,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { hashSecret } from "../../common/secrets.ts";
-import { assertUserActive, authenticateUserFlowClient, evaluateConsent, issueUserTokens, normaliseIp, resolveTarget } from "../delegated.ts";
+import { assertUserActive, authenticateUserFlowClient, evaluateConsent, issueUserTokens, normaliseIp, resolveTarget, tenantOfGrant } from "../delegated.ts";
 import { aad } from "../errors.ts";
-import type { Tenant } from "../model.ts";
 import type { StoredAuthorizationCode } from "../store.ts";
 import { requestedDelegation } from "./delegation-request.ts";
 import type { Grant, GrantContext, TokenRequest, TokenResponseBody } from "./grant.ts";
@@ -23,14 +22,7 @@ export const authorizationCodeGrant: Grant = {
     if (!form.code) throw aad.missingParameter("code");
     const stored = await ctx.store.findAuthorizationCode(hashSecret(form.code));
     if (!stored) throw aad.invalidGrant();
-    let tenant: Tenant | undefined;
-    if (request.tenant.kind === "tenant") {
-      if (request.tenant.tenant.id !== stored.tenantId) throw aad.invalidGrant();
-      tenant = request.tenant.tenant;
-    } else {
-      tenant = await ctx.store.findTenant(stored.tenantId);
-    }
-    if (!tenant) throw aad.invalidGrant();
+    const tenant = await tenantOfGrant(ctx, request, stored.tenantId);
     const now = ctx.clock.now();
     if (stored.redeemedAt !== null) {
       await ctx.store.revokeRefreshTokensOfCode(stored.id, now);

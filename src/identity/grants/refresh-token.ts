@@ -1,7 +1,6 @@
 import { hashSecret } from "../../common/secrets.ts";
-import { assertUserActive, authenticateUserFlowClient, evaluateConsent, issueUserTokens, normaliseIp, resolveTarget } from "../delegated.ts";
+import { assertUserActive, authenticateUserFlowClient, evaluateConsent, issueUserTokens, normaliseIp, resolveTarget, tenantOfGrant } from "../delegated.ts";
 import { aad, aadTimestamp } from "../errors.ts";
-import type { Tenant } from "../model.ts";
 import { requestedDelegation } from "./delegation-request.ts";
 import type { Grant, GrantContext, TokenRequest, TokenResponseBody } from "./grant.ts";
 
@@ -21,14 +20,7 @@ export const refreshTokenGrant: Grant = {
     if (!form.refresh_token) throw aad.missingParameter("refresh_token");
     const stored = await ctx.store.findRefreshToken(hashSecret(form.refresh_token));
     if (!stored) throw aad.invalidGrant();
-    let tenant: Tenant | undefined;
-    if (request.tenant.kind === "tenant") {
-      if (request.tenant.tenant.id !== stored.tenantId) throw aad.invalidGrant();
-      tenant = request.tenant.tenant;
-    } else {
-      tenant = await ctx.store.findTenant(stored.tenantId);
-    }
-    if (!tenant) throw aad.invalidGrant();
+    const tenant = await tenantOfGrant(ctx, request, stored.tenantId);
     const client = await authenticateUserFlowClient(ctx, tenant, form, request.authorization, () => stored.publicClient);
     if (client.app.appId !== stored.clientId) throw aad.invalidGrant();
     if (stored.revokedAt !== null) throw aad.invalidGrant();
