@@ -33,6 +33,6 @@ export function createDataverse(options: DataverseOptions): Dataverse {
   const operations = new OperationRegistry().register(whoAmI);
   return {
     service,
-    register: (app) => dataverseRoutes(app, { store: options.store, service, trust: options.trust, operations, orgUrl: options.orgUrl }),
+    register: (app) => dataverseRoutes(app, { store: options.store, service, trust: options.trust, operations, orgUrl: options.orgUrl, clock: options.clock }),
   };
 }

@@ -1,10 +1,13 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { authenticate, type TokenTrust } from "./auth.ts";
+import { authorizeRequest, type TokenTrust } from "./auth.ts";
 import { DataverseError, dv } from "./errors.ts";
 import type { OperationRegistry } from "./functions.ts";
-import { MAX_PAGE_SIZE, readCollection, readEntity } from "./handlers/records.ts";
+import { systemClock, type Clock } from "../common/clock.ts";
+import { countCollection, readCollection, readEntity } from "./handlers/records.ts";
+import { createRecordWriter, handleWrite, isWriteSideRequest } from "./handlers/writes.ts";
 import type { Org } from "./model.ts";
 import { parseResourcePath } from "./odata/path.ts";
+import { parsePrefer } from "./odata/prefer.ts";
 import { parseQueryOptions, splitQuery } from "./odata/query-options.ts";
 import type { DataverseService } from "./service.ts";
 import type { DataverseStore } from "./store.ts";
@@ -17,6 +20,8 @@ export interface DataverseRouteDeps {
   operations: OperationRegistry;
   /** `{base}/org/{name}` for an org. */
   orgUrl: (org: Org) => string;
+  /** "Now" for date query functions (`Today`, `LastXDays`, …); the wall clock when absent. */
+  clock?: Clock;
 }
 
 const JSON_TYPE = "application/json; odata.metadata=minimal; odata.streaming=true; IEEE754Compatible=false; charset=utf-8";
@@ -30,6 +35,7 @@ type Params = { org: string; version: string; "*": string };
  * with one error hook rendering `{"error":{"code","message"}}`.
  */
 export async function dataverseRoutes(app: FastifyInstance, deps: DataverseRouteDeps): Promise<void> {
+  const writer = createRecordWriter(deps.service);
   app.setErrorHandler((error, request, reply) => renderError(error, request, reply));
   app.setNotFoundHandler((request, reply) => renderError(dv.segmentNotFound(request.url.split("?")[0] ?? ""), request, reply));
 
@@ -62,7 +68,8 @@ export async function dataverseRoutes(app: FastifyInstance, deps: DataverseRoute
     const orgUrl = deps.orgUrl(org);
     const apiUrl = `${orgUrl}/api/data/${version}`;
     const md = deps.service.metadataFor(org);
-    const caller = await authenticate(request.headers, org, orgUrl, deps.trust, deps.store, md);
+    const security = await authorizeRequest(request.headers, org, orgUrl, deps.trust, deps.store, md);
+    const caller = security.caller;
 
     const rest = request.params["*"] ?? "";
     const query = request.url.includes("?") ? request.url.slice(request.url.indexOf("?") + 1) : "";
@@ -81,24 +88,34 @@ export async function dataverseRoutes(app: FastifyInstance, deps: DataverseRoute
       return operation.invoke({ org, caller, apiUrl }, path.kind === "call" ? path.args : "");
     }
     const entity = md.entityBySet(path.name);
-    if (!entity || path.kind === "call") throw dv.segmentNotFound(path.name);
-    if (request.method !== "GET") throw new DataverseError(405, "0x80060888", `The HTTP method '${request.method}' is not supported by orgbox yet for '${path.name}'.`);
+    if (!entity) throw dv.segmentNotFound(path.name);
+    if (isWriteSideRequest(request.method, path, md, entity)) {
+      const result = await handleWrite({ method: request.method, path, entity, body: request.body, headers: request.headers, params, org, md, caller, security, apiUrl, store: deps.store, writer });
+      reply.status(result.status).headers(result.headers);
+      return result.body === undefined ? reply.send() : result.body;
+    }
+    if (path.kind === "call") throw dv.segmentNotFound(path.name);
     const options = parseQueryOptions(params);
-    if (path.kind === "entity") return readEntity({ store: deps.store, org, md, entity, id: path.id, options, apiUrl });
-    const maxPageSize = preferredPageSize(headerValue(request.headers.prefer));
-    if (maxPageSize !== undefined) reply.header("Preference-Applied", `odata.maxpagesize=${maxPageSize}`);
-    return readCollection({ store: deps.store, org, md, entity, options, apiUrl, maxPageSize: maxPageSize ?? MAX_PAGE_SIZE });
+    const prefer = parsePrefer(headerValue(request.headers.prefer));
+    const now = (deps.clock ?? systemClock).now();
+    if (path.kind === "entity") {
+      const body = await readEntity({ store: deps.store, org, md, entity, id: path.id, options, apiUrl, prefer, security });
+      if (prefer.includeAnnotations !== undefined) reply.header("Preference-Applied", `odata.include-annotations="${prefer.includeAnnotations}"`);
+      return body;
+    }
+    if (path.kind === "bound") {
+      if (path.segments.length !== 1 || path.segments[0] !== "$count") throw dv.segmentNotFound(path.segments[0] ?? "");
+      const count = await countCollection({ store: deps.store, org, md, entity, options, caller, security, now });
+      return reply.type("text/plain; charset=utf-8").send(String(count));
+    }
+    if (path.kind !== "collection") throw dv.segmentNotFound(path.segments[0] ?? path.name);
+    const resourceUrl = `${apiUrl}/${rest.replace(/^\/+/, "")}`;
+    const result = await readCollection({ store: deps.store, org, md, entity, options, apiUrl, caller, security, now, prefer, resourceUrl, rawQuery: query });
+    if (result.preferenceApplied) reply.header("Preference-Applied", result.preferenceApplied);
+    return result.body;
   };
   app.route({ method: ["GET", "POST", "PATCH", "PUT", "DELETE"], url: "/:org/api/data/:version/*", handler: handle });
   app.route({ method: ["GET"], url: "/:org/api/data/:version", handler: handle });
-}
-
-/** `Prefer: odata.maxpagesize=N` (one of possibly several comma-separated preferences). */
-function preferredPageSize(prefer: string | undefined): number | undefined {
-  const match = prefer ? /odata\.maxpagesize\s*=\s*"?(\d+)"?/i.exec(prefer) : null;
-  if (!match) return undefined;
-  const size = Number(match[1]);
-  return size > 0 ? Math.min(size, MAX_PAGE_SIZE) : undefined;
 }
 
 function renderError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {

@@ -7,6 +7,8 @@ import { STANDARD_TABLES } from "./metadata/standard.ts";
 import type { EntityMetadata } from "./metadata/types.ts";
 import type { Org, Row } from "./model.ts";
 import { DEPTH, MISC_PRIVILEGES, privilegeId, privilegesFor, type Depth } from "./security/privileges.ts";
+import { defaultRoles } from "./security/default-roles.ts";
+import type { Expr } from "./store.ts";
 import type { DataverseStore } from "./store.ts";
 
 /** What Dataverse needs to know of the directory: it asks, as the real service asks Entra. */
@@ -33,6 +35,17 @@ export interface CreateOrgInput {
   baseCurrencyId?: string;
 }
 
+/** Behaviour switches of {@link DataverseService}. */
+export interface DataverseServiceOptions {
+  /**
+   * The legacy rule of the 2019 server-to-server documentation: "The application user cannot be
+   * associated with one of the default Dataverse security roles. You must create a custom security
+   * role." (learn.microsoft.com/power-apps/developer/data-platform/use-multi-tenant-server-server-authentication).
+   * Off by default: current tooling routinely gives application users System Administrator.
+   */
+  forbidDefaultRolesForApplicationUsers?: boolean;
+}
+
 const ORG_NAME_RE = /^[a-z][a-z0-9]{0,31}$/;
 
 /**
@@ -47,11 +60,14 @@ export class DataverseService {
   private readonly clock: Clock;
   private readonly directory: DirectoryLookup;
 
-  constructor(store: DataverseStore, clock: Clock, directory: DirectoryLookup) {
+  private readonly options: DataverseServiceOptions;
+
+  constructor(store: DataverseStore, clock: Clock, directory: DirectoryLookup, options: DataverseServiceOptions = {}) {
     this.store = store;
     this.clock = clock;
     this.directory = directory;
-}
+    this.options = options;
+  }
 
   /** Monotonic row version (`versionnumber`). */
   nextVersion(): number {
@@ -69,6 +85,15 @@ export class DataverseService {
     return md;
   }
 
+  /**
+   * Forgets in-memory state that mirrors the store (per-org metadata), after the
+   * store was restored from a snapshot. The `versionnumber` counter is kept: it only
+   * moves forward, so restored rows never share a version with later writes.
+   */
+  invalidateCaches(): void {
+    this.metadata.clear();
+  }
+
   async findOrg(name: string): Promise<Org | undefined> {
     return this.store.findOrg(name);
   }
@@ -83,7 +108,7 @@ export class DataverseService {
    * and the System Administrator role.
    * @throws OrgModelError for a bad or taken name.
    */
-  async createOrg(input: CreateOrgInput): Promise<{ org: Org; rootBusinessUnitId: string; systemAdministratorRoleId: string }> {
+  async createOrg(input: CreateOrgInput): Promise<{ org: Org; rootBusinessUnitId: string; systemAdministratorRoleId: string; defaultRoleIds: Record<string, string> }> {
     const name = input.name.toLowerCase();
     if (!ORG_NAME_RE.test(name)) throw new OrgModelError(`org name '${input.name}' must be 1–32 lower-case letters and digits, starting with a letter`);
     if (await this.store.findOrg(name)) throw new OrgModelError(`an org named '${name}' already exists`, 409);
@@ -106,14 +131,11 @@ export class DataverseService {
     for (const misc of MISC_PRIVILEGES) {
       await this.insert(org, "privilege", { privilegeid: privilegeId(misc), name: misc, accessright: 0, canbebasic: false, canbelocal: false, canbedeep: false, canbeglobal: true });
     }
-    const allPrivileges = [...md.entities().flatMap((e) => privilegesFor(e).map((p) => p.name)), ...MISC_PRIVILEGES];
-    const systemAdministratorRoleId = await this.createRole(org, {
-      name: "System Administrator",
-      businessUnitId: rootBusinessUnitId,
-      roleTemplateId: "627090ff-40a3-4053-8790-584edc5be201",
-      privileges: allPrivileges.map((p) => ({ name: p, depth: "Global" as const })),
-    });
-    return { org, rootBusinessUnitId, systemAdministratorRoleId };
+    const defaultRoleIds: Record<string, string> = {};
+    for (const role of defaultRoles(md.entities())) {
+      defaultRoleIds[role.name] = await this.createRole(org, { name: role.name, businessUnitId: rootBusinessUnitId, roleTemplateId: role.templateId, privileges: role.privileges });
+    }
+    return { org, rootBusinessUnitId, systemAdministratorRoleId: defaultRoleIds["System Administrator"] as string, defaultRoleIds };
   }
 
   /**
@@ -133,8 +155,12 @@ export class DataverseService {
     return roleId;
   }
 
-  /** Gives a user a role (`systemuserroles_association`). */
+  /**
+   * Gives a user a role (`systemuserroles_association`).
+   * @throws OrgModelError under the legacy application-user rule (see {@link assertRoleAssignable}).
+   */
   async assignRole(org: Org, systemUserId: string, roleId: string): Promise<void> {
+    await this.assertRoleAssignable(org, systemUserId, roleId);
     await this.insert(org, "systemuserroles", { systemuserroleid: newGuid(), systemuserid: systemUserId.toLowerCase(), roleid: roleId.toLowerCase() });
   }
 
@@ -165,6 +191,84 @@ export class DataverseService {
     return id;
   }
 
+  // ── Security model: business units, teams, users and role assignments ──────────
+
+  /**
+   * Refuses a role assignment the org would refuse: with
+   * {@link DataverseServiceOptions.forbidDefaultRolesForApplicationUsers}, an application user
+   * (a systemuser with `applicationid`) may not hold a predefined role (one with a `roletemplateid`).
+   * Web API associations (`systemuserroles_association/$ref`) call this too.
+   * @throws OrgModelError (400) naming the rule; 404 for an unknown user or role.
+   */
+  async assertRoleAssignable(org: Org, systemUserId: string, roleId: string): Promise<void> {
+    const md = this.metadataFor(org);
+    const [role] = await this.store.selectRows(org, { entity: md.entity("role") as EntityMetadata, columns: ["roleid", "name", "roletemplateid"], where: eqExpr("roleid", roleId.toLowerCase()), orderBy: [], limit: 1 });
+    if (!role) throw new OrgModelError(`role With Id = ${roleId.toLowerCase()} Does Not Exist`, 404);
+    if (!this.options.forbidDefaultRolesForApplicationUsers || !role.roletemplateid) return;
+    const [user] = await this.store.selectRows(org, { entity: md.entity("systemuser") as EntityMetadata, columns: ["applicationid"], where: eqExpr("systemuserid", systemUserId.toLowerCase()), orderBy: [], limit: 1 });
+    if (user?.applicationid) {
+      throw new OrgModelError(`The application user ${systemUserId.toLowerCase()} cannot be associated with the default security role '${String(role.name)}'. You must create a custom security role.`);
+    }
+  }
+
+  /** Takes a role from a user (deletes the `systemuserroles` row). Takes effect on the user's next request. */
+  async removeRole(org: Org, systemUserId: string, roleId: string): Promise<boolean> {
+    const where: Expr = { kind: "and", left: eqExpr("systemuserid", systemUserId.toLowerCase()), right: eqExpr("roleid", roleId.toLowerCase()) };
+    return (await this.store.deleteRows(org, this.metadataFor(org).entity("systemuserroles") as EntityMetadata, where)) > 0;
+  }
+
+  /**
+   * Creates a business unit under `parentBusinessUnitId`, with its default team (an owner
+   * team named after the unit, `isdefault`), as Dataverse does
+   * (learn.microsoft.com/power-platform/admin/create-edit-business-units).
+   * @returns the business unit id and its default team id.
+   */
+  async createBusinessUnit(org: Org, input: { name: string; parentBusinessUnitId: string; id?: string; defaultTeamId?: string }): Promise<{ businessUnitId: string; defaultTeamId: string }> {
+    const md = this.metadataFor(org);
+    const parent = await this.store.countRows(org, { entity: md.entity("businessunit") as EntityMetadata, where: eqExpr("businessunitid", input.parentBusinessUnitId.toLowerCase()) });
+    if (parent === 0) throw new OrgModelError(`businessunit With Id = ${input.parentBusinessUnitId.toLowerCase()} Does Not Exist`, 404);
+    const businessUnitId = await this.insert(org, "businessunit", { businessunitid: input.id, name: input.name, parentbusinessunitid: input.parentBusinessUnitId.toLowerCase(), isdisabled: false });
+    const defaultTeamId = await this.insert(org, "team", { teamid: input.defaultTeamId, name: input.name, businessunitid: businessUnitId, teamtype: 0, isdefault: true });
+    return { businessUnitId, defaultTeamId };
+  }
+
+  /** Creates a team (owner team by default) in a business unit. */
+  async createTeam(org: Org, input: { name: string; businessUnitId: string; id?: string; teamType?: 0 | 1 | 2 | 3 }): Promise<string> {
+    return this.insert(org, "team", { teamid: input.id, name: input.name, businessunitid: input.businessUnitId.toLowerCase(), teamtype: input.teamType ?? 0, isdefault: false });
+  }
+
+  /** Adds users to a team (`teammembership`, what `AddMembersTeam` does). */
+  async addTeamMembers(org: Org, teamId: string, systemUserIds: string[]): Promise<void> {
+    for (const id of systemUserIds) await this.insert(org, "teammembership", { teammembershipid: newGuid(), teamid: teamId.toLowerCase(), systemuserid: id.toLowerCase() });
+  }
+
+  /** Removes a user from a team. */
+  async removeTeamMember(org: Org, teamId: string, systemUserId: string): Promise<boolean> {
+    const where: Expr = { kind: "and", left: eqExpr("teamid", teamId.toLowerCase()), right: eqExpr("systemuserid", systemUserId.toLowerCase()) };
+    return (await this.store.deleteRows(org, this.metadataFor(org).entity("teammembership") as EntityMetadata, where)) > 0;
+  }
+
+  /** Gives a team a role (`teamroles_association`); every member gets its privileges. */
+  async assignTeamRole(org: Org, teamId: string, roleId: string): Promise<void> {
+    await this.insert(org, "teamroles", { teamroleid: newGuid(), teamid: teamId.toLowerCase(), roleid: roleId.toLowerCase() });
+  }
+
+  /** Creates an interactive (licensed) user, optionally linked to an Entra user by object id. */
+  async createSystemUser(org: Org, input: { businessUnitId: string; firstName?: string; lastName: string; id?: string; domainName?: string; azureActiveDirectoryObjectId?: string; roleIds?: string[] }): Promise<string> {
+    const id = await this.insert(org, "systemuser", {
+      systemuserid: input.id,
+      firstname: input.firstName ?? null,
+      lastname: input.lastName,
+      domainname: input.domainName ?? null,
+      azureactivedirectoryobjectid: input.azureActiveDirectoryObjectId?.toLowerCase() ?? null,
+      isdisabled: false,
+      accessmode: 0,
+      businessunitid: input.businessUnitId.toLowerCase(),
+    });
+    for (const roleId of input.roleIds ?? []) await this.assignRole(org, id, roleId);
+    return id;
+  }
+
   /**
    * Inserts a record with platform columns filled: id, created/modified on and
    * by, `versionnumber`, owner columns and computed `fullname`.
@@ -172,10 +276,23 @@ export class DataverseService {
   async insert(org: Org, logicalName: string, values: Row, callerId?: string, owner?: { id: string; businessUnitId: string }): Promise<string> {
     const entity = this.metadataFor(org).entity(logicalName);
     if (!entity) throw new OrgModelError(`table '${logicalName}' does not exist`);
+    const row = this.stampNew(entity, values, callerId, owner);
+    await this.store.insertRow(org, entity, row);
+    return String(row[entity.primaryIdAttribute]);
+  }
+
+  /**
+   * A new record's row with the platform columns Dataverse fills on Create: the
+   * primary key (lower-case), `createdon`/`modifiedon` (second precision, `Z`),
+   * `createdby`/`modifiedby`, `versionnumber`, the owner columns, the computed
+   * `fullname` and the default `statecode`/`statuscode`
+   * (learn.microsoft.com/power-apps/developer/data-platform/webapi/create-entity-web-api).
+   * Values already in `values` win, except `versionnumber`.
+   */
+  stampNew(entity: EntityMetadata, values: Row, callerId?: string, owner?: { id: string; businessUnitId: string }): Row {
     const now = formatDateTime(this.clock.now());
     const row: Row = { ...values };
-    const id = String(row[entity.primaryIdAttribute] ?? newGuid()).toLowerCase();
-    row[entity.primaryIdAttribute] = id;
+    row[entity.primaryIdAttribute] = String(row[entity.primaryIdAttribute] ?? newGuid()).toLowerCase();
     if (!entity.isIntersect) {
       row.createdon ??= now;
       row.modifiedon ??= now;
@@ -186,18 +303,45 @@ export class DataverseService {
     if (entity.ownershipType === "UserOwned" && owner) {
       row.ownerid ??= owner.id;
       row.owneridtype ??= "systemuser";
-      row.owninguser ??= owner.id;
+      if (row.owneridtype === "systemuser") row.owninguser ??= row.ownerid;
       row.owningbusinessunit ??= owner.businessUnitId;
     }
     if (entity.attributes.some((a) => a.logicalName === "fullname") && row.fullname === undefined) {
-      const full = [row.firstname, row.lastname].filter((v) => typeof v === "string" && v.length > 0).join(" ");
+      const full = fullName(row);
       if (full) row.fullname = full;
     }
     if (entity.attributes.some((a) => a.logicalName === "statecode") && row.statecode === undefined) {
       row.statecode = 0;
       row.statuscode ??= 1;
     }
-    await this.store.insertRow(org, entity, row);
-    return id;
+    return row;
   }
+
+  /**
+   * The columns an Update writes besides `changes`: `modifiedon`, `modifiedby`, a new
+   * `versionnumber`, and `fullname` recomputed when the first or last name changed
+   * (`existing` is the stored row, at least its `firstname`/`lastname`).
+   */
+  stampUpdate(entity: EntityMetadata, changes: Row, existing: Row, callerId: string): Row {
+    const row: Row = { ...changes };
+    if (!entity.isIntersect) {
+      row.modifiedon = formatDateTime(this.clock.now());
+      row.modifiedby = callerId;
+      row.versionnumber = this.nextVersion();
+    }
+    const computesFullName = entity.attributes.some((a) => a.logicalName === "fullname" && !a.isValidForUpdate);
+    if (computesFullName && ("firstname" in changes || "lastname" in changes)) {
+      row.fullname = fullName({ ...existing, ...changes }) || null;
+    }
+    return row;
+  }
+}
+
+/** Dataverse's default full-name format: "First Last". */
+function fullName(row: Row): string {
+  return [row.firstname, row.lastname].filter((v) => typeof v === "string" && v.length > 0).join(" ");
+}
+
+function eqExpr(column: string, value: string): Expr {
+  return { kind: "compare", op: "eq", left: { kind: "column", name: column }, right: { kind: "value", value } };
 }

@@ -14,12 +14,32 @@ export type Operand = { kind: "column"; name: string } | { kind: "value"; value:
 export type Expr =
   | { kind: "and" | "or"; left: Expr; right: Expr }
   | { kind: "not"; operand: Expr }
-  | { kind: "compare"; op: "eq" | "ne" | "gt" | "ge" | "lt" | "le"; left: Operand; right: Operand }
+  /** `caseInsensitive` compares `lower()` of both sides (string columns: Dataverse's SQL collation is case-insensitive). */
+  | { kind: "compare"; op: "eq" | "ne" | "gt" | "ge" | "lt" | "le"; left: Operand; right: Operand; caseInsensitive?: boolean }
   /** Case-insensitive SQL LIKE; `pattern` uses `%` and `_`, already escaped by the caller with `\`. */
   | { kind: "like"; column: string; pattern: string }
-  | { kind: "in"; column: string; values: Scalar[] }
+  | { kind: "in"; column: string; values: Scalar[]; caseInsensitive?: boolean }
+  /**
+   * Correlated `EXISTS (SELECT 1 FROM entity WHERE entity.innerColumn = outer.outerColumn AND where)`:
+   * lookup paths (`primarycontactid/fullname eq 'x'`). Columns inside `where` belong to `entity`.
+   */
+  | { kind: "exists"; entity: EntityMetadata; innerColumn: string; outerColumn: string; where?: Expr }
   | { kind: "true" }
   | { kind: "false" };
+
+/**
+ * A value read through a lookup in the same SQL statement (correlated scalar subquery):
+ * `(SELECT target.targetColumn FROM target WHERE target.pk = row.column) AS alias`.
+ * Used for lookup formatted values and money currency symbols.
+ */
+export interface RelatedValue {
+  /** Result column name in the returned row. */
+  alias: string;
+  /** Lookup column of the queried table. */
+  column: string;
+  target: EntityMetadata;
+  targetColumn: string;
+}
 
 /** A read of one table: one SQL statement. */
 export interface RecordQuery {
@@ -27,7 +47,10 @@ export interface RecordQuery {
   /** SQL column names (attribute logical names) to return. */
   columns: string[];
   where?: Expr;
-  orderBy: { column: string; descending: boolean }[];
+  /** `caseInsensitive` sorts by `lower(column)` (string columns). */
+  orderBy: { column: string; descending: boolean; caseInsensitive?: boolean }[];
+  /** Values read through lookups in the same statement. */
+  related?: RelatedValue[];
   /** Maximum rows. */
   limit?: number;
   /** Rows to skip (paging cookies; never exposed as `$skip`). */
@@ -45,6 +68,16 @@ export interface DataverseStore {
   /** Creates the SQL table for a Dataverse table (one real column per attribute, indexes on keys and lookups). */
   createRecordTable(org: Org, entity: EntityMetadata): Promise<void>;
   insertRow(org: Org, entity: EntityMetadata, row: Row): Promise<void>;
+  /** Sets `values` on the rows matching `where`; returns how many rows changed. */
+  updateRows(org: Org, entity: EntityMetadata, where: Expr, values: Row): Promise<number>;
+  /** Deletes the rows matching `where`; returns how many were deleted. */
+  deleteRows(org: Org, entity: EntityMetadata, where: Expr): Promise<number>;
+  /**
+   * Runs `work` atomically against a store bound to one SQL transaction: everything
+   * it wrote is rolled back when it throws. Nested calls join the outer transaction.
+   */
+  transaction<T>(work: (store: DataverseStore) => Promise<T>): Promise<T>;
   selectRows(org: Org, query: RecordQuery): Promise<Row[]>;
-  countRows(org: Org, query: Pick<RecordQuery, "entity" | "where">): Promise<number>;
+  /** Counts matching rows; with `limit`, counts at most `limit` rows (Dataverse caps counts at 5000). */
+  countRows(org: Org, query: Pick<RecordQuery, "entity" | "where"> & { limit?: number }): Promise<number>;
 }

@@ -47,9 +47,13 @@ export class SqlDataverseStore implements DataverseStore {
   private readonly db: Kysely<Schema>;
   private readonly afterDdl: () => void;
 
-  constructor(db: Kysely<Schema>, afterDdl: () => void) {
+  /** True for a store bound to an open transaction (see {@link transaction}). */
+  private readonly inTransaction: boolean;
+
+  constructor(db: Kysely<Schema>, afterDdl: () => void, inTransaction = false) {
     this.db = db;
     this.afterDdl = afterDdl;
+    this.inTransaction = inTransaction;
     this.dyn = db as unknown as Kysely<DynamicDb>;
   }
 
@@ -94,35 +98,98 @@ export class SqlDataverseStore implements DataverseStore {
     await this.dyn.insertInto(`${org.tablePrefix}${entity.logicalName}`).values(row).execute();
   }
 
+  async updateRows(org: Org, entity: EntityMetadata, where: Expr, values: Row): Promise<number> {
+    if (Object.keys(values).length === 0) return 0;
+    const result = await this.dyn
+      .updateTable(`${org.tablePrefix}${entity.logicalName}`)
+      .set(values)
+      .where((eb) => compile(eb, where))
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  async deleteRows(org: Org, entity: EntityMetadata, where: Expr): Promise<number> {
+    const result = await this.dyn
+      .deleteFrom(`${org.tablePrefix}${entity.logicalName}`)
+      .where((eb) => compile(eb, where))
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
+  async transaction<T>(work: (store: DataverseStore) => Promise<T>): Promise<T> {
+    if (this.inTransaction) return work(this);
+    return this.db.transaction().execute((trx) => work(new SqlDataverseStore(trx, this.afterDdl, true)));
+  }
+
   async selectRows(org: Org, query: RecordQuery): Promise<Row[]> {
     const table = `${org.tablePrefix}${query.entity.logicalName}`;
-    let q = this.dyn.selectFrom(table).select(query.columns);
+    const scope: Scope = { prefix: org.tablePrefix, alias: ROOT, depth: 0 };
+    let q = this.dyn.selectFrom(`${table} as ${ROOT}`).select(query.columns.map((c) => sql.ref(`${ROOT}.${c}`).as(c)));
+    for (const [i, related] of (query.related ?? []).entries()) {
+      const alias = `r${i}`;
+      const target = `${org.tablePrefix}${related.target.logicalName}`;
+      q = q.select((eb) =>
+        eb
+          .selectFrom(`${target} as ${alias}`)
+          .select(sql.ref(`${alias}.${related.targetColumn}`).as("v"))
+          .where(sql.ref(`${alias}.${related.target.primaryIdAttribute}`), "=", sql.ref(`${ROOT}.${related.column}`))
+          .limit(1)
+          .as(related.alias),
+      );
+    }
     if (query.where) {
       const where = query.where;
-      q = q.where((eb) => compile(eb, where));
+      q = q.where((eb) => compile(eb, where, scope));
     }
-    for (const order of query.orderBy) q = q.orderBy(order.column, order.descending ? "desc" : "asc");
+    for (const order of query.orderBy) {
+      const ref = sql.ref(`${ROOT}.${order.column}`);
+      q = q.orderBy(order.caseInsensitive ? sql`lower(${ref})` : ref, order.descending ? "desc" : "asc");
+    }
     if (query.limit !== undefined) q = q.limit(query.limit);
     if (query.offset !== undefined && query.offset > 0) q = q.offset(query.offset);
     return (await q.execute()) as Row[];
   }
 
-  async countRows(org: Org, query: Pick<RecordQuery, "entity" | "where">): Promise<number> {
+  async countRows(org: Org, query: Pick<RecordQuery, "entity" | "where"> & { limit?: number }): Promise<number> {
     const table = `${org.tablePrefix}${query.entity.logicalName}`;
-    let q = this.dyn.selectFrom(table).select((eb) => eb.fn.countAll<number>().as("n"));
-    if (query.where) {
-      const where = query.where;
-      q = q.where((eb) => compile(eb, where));
+    const scope: Scope = { prefix: org.tablePrefix, alias: ROOT, depth: 0 };
+    const where = query.where;
+    if (query.limit === undefined) {
+      let q = this.dyn.selectFrom(`${table} as ${ROOT}`).select((eb) => eb.fn.countAll<number>().as("n"));
+      if (where) q = q.where((eb) => compile(eb, where, scope));
+      const row = await q.executeTakeFirstOrThrow();
+      return Number(row.n);
     }
-    const row = await q.executeTakeFirstOrThrow();
+    // Capped count: COUNT(*) over at most `limit` matching rows, so large tables stop early.
+    let inner = this.dyn.selectFrom(`${table} as ${ROOT}`).select(sql.lit(1).as("one"));
+    if (where) inner = inner.where((eb) => compile(eb, where, scope));
+    const row = await this.dyn
+      .selectFrom(inner.limit(query.limit).as("capped"))
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .executeTakeFirstOrThrow();
     return Number(row.n);
   }
 }
 
+/** Alias of the queried table in record reads. */
+const ROOT = "t0";
+
+/** Where column names of an expression resolve: the table alias, and the org's table prefix for subqueries. */
+interface Scope {
+  prefix: string;
+  alias: string;
+  depth: number;
+}
+
 type Eb = ExpressionBuilder<DynamicDb, string>;
 
-function operand(eb: Eb, o: Operand): Expression<unknown> {
-  return o.kind === "column" ? eb.ref(o.name) : eb.val(sqlValue(o.value));
+function columnRef(name: string, scope: Scope | undefined): Expression<unknown> {
+  return sql.ref(scope ? `${scope.alias}.${name}` : name);
+}
+
+function operand(eb: Eb, o: Operand, scope: Scope | undefined, lower = false): Expression<unknown> {
+  const e = o.kind === "column" ? columnRef(o.name, scope) : eb.val(sqlValue(o.value));
+  return lower ? sql`lower(${e})` : e;
 }
 
 function sqlValue(value: Scalar): Scalar {
@@ -131,28 +198,49 @@ function sqlValue(value: Scalar): Scalar {
 
 const OPS = { eq: "=", ne: "<>", gt: ">", ge: ">=", lt: "<", le: "<=" } as const;
 
-/** Compiles the predicate AST to a Kysely expression (parameterised; no string SQL from input). */
-function compile(eb: Eb, expr: Expr): Expression<SqlBool> {
+/**
+ * Compiles the predicate AST to a Kysely expression (parameterised; no string SQL from input).
+ * Without a scope, column names are unqualified (single-table statements); with one they are
+ * qualified by the scope's alias, which `exists` subqueries need.
+ */
+function compile(eb: Eb, expr: Expr, scope?: Scope): Expression<SqlBool> {
   switch (expr.kind) {
     case "and":
-      return eb.and([compile(eb, expr.left), compile(eb, expr.right)]);
+      return eb.and([compile(eb, expr.left, scope), compile(eb, expr.right, scope)]);
     case "or":
-      return eb.or([compile(eb, expr.left), compile(eb, expr.right)]);
+      return eb.or([compile(eb, expr.left, scope), compile(eb, expr.right, scope)]);
     case "not":
-      return eb.not(compile(eb, expr.operand));
+      return eb.not(compile(eb, expr.operand, scope));
     case "compare": {
       const isNull = (o: Operand) => o.kind === "value" && o.value === null;
       if (isNull(expr.right) || isNull(expr.left)) {
         const other = isNull(expr.right) ? expr.left : expr.right;
-        if (expr.op === "eq") return eb(operand(eb, other), "is", null);
-        if (expr.op === "ne") return eb(operand(eb, other), "is not", null);
+        if (expr.op === "eq") return eb(operand(eb, other, scope), "is", null);
+        if (expr.op === "ne") return eb(operand(eb, other, scope), "is not", null);
       }
-      return eb(operand(eb, expr.left), OPS[expr.op], operand(eb, expr.right));
+      const lower = expr.caseInsensitive === true;
+      return eb(operand(eb, expr.left, scope, lower), OPS[expr.op], operand(eb, expr.right, scope, lower));
     }
     case "like":
-      return sql<SqlBool>`lower(${eb.ref(expr.column)}) like lower(${expr.pattern}) escape '\\'`;
-    case "in":
-      return expr.values.length === 0 ? sql<SqlBool>`1 = 0` : eb(eb.ref(expr.column), "in", expr.values.map(sqlValue));
+      return sql<SqlBool>`lower(${columnRef(expr.column, scope)}) like lower(${expr.pattern}) escape '\\'`;
+    case "in": {
+      if (expr.values.length === 0) return sql<SqlBool>`1 = 0`;
+      const lower = expr.caseInsensitive === true;
+      const column = lower ? sql`lower(${columnRef(expr.column, scope)})` : columnRef(expr.column, scope);
+      const values = expr.values.map((v) => (lower && typeof v === "string" ? v.toLowerCase() : sqlValue(v)));
+      return eb(column, "in", values);
+    }
+    case "exists": {
+      if (!scope) throw new Error("an exists predicate needs a table scope");
+      const inner: Scope = { prefix: scope.prefix, alias: `s${scope.depth + 1}`, depth: scope.depth + 1 };
+      let sub = eb
+        .selectFrom(`${scope.prefix}${expr.entity.logicalName} as ${inner.alias}`)
+        .select(sql.lit(1).as("one"))
+        .where(columnRef(expr.innerColumn, inner), "=", columnRef(expr.outerColumn, scope));
+      const where = expr.where;
+      if (where) sub = sub.where((sb) => compile(sb as unknown as Eb, where, inner));
+      return eb.exists(sub);
+    }
     case "true":
       return sql<SqlBool>`1 = 1`;
     case "false":

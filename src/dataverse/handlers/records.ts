@@ -2,9 +2,17 @@ import { dv } from "../errors.ts";
 import type { OrgMetadata } from "../metadata/registry.ts";
 import type { AttributeMetadata, EntityMetadata } from "../metadata/types.ts";
 import type { Org } from "../model.ts";
+import { annotateRecord, planAnnotations } from "../odata/annotations.ts";
+import { parseFilter } from "../odata/filter.ts";
+import { FilterBinder, type FilterCaller } from "../odata/filter-binder.ts";
+import { parseOrderBy } from "../odata/orderby.ts";
+import { decodeSkipToken, encodeSkipToken, nextLink } from "../odata/paging.ts";
+import { AnnotationSelection, type ReadPreferences } from "../odata/prefer.ts";
 import type { QueryOptions } from "../odata/query-options.ts";
 import { propertyName, serializeRow } from "../odata/serializer.ts";
-import type { DataverseStore } from "../store.ts";
+import type { DataverseStore, Expr } from "../store.ts";
+import type { SecurityContext } from "../security/context.ts";
+import { withScope } from "../security/scope.ts";
 
 /** Dataverse's default and maximum page size. */
 export const MAX_PAGE_SIZE = 5000;
@@ -21,6 +29,9 @@ export function selectedAttributes(md: OrgMetadata, entity: EntityMetadata, sele
   }
   const pk = md.attribute(entity, entity.primaryIdAttribute) as AttributeMetadata;
   if (!chosen.includes(pk)) chosen.push(pk);
+  // Selecting a money column also returns the row's currency (select-columns.md).
+  const currency = md.attribute(entity, "transactioncurrencyid");
+  if (currency && chosen.some((a) => a.type === "Money") && !chosen.includes(currency)) chosen.push(currency);
   return chosen;
 }
 
@@ -35,34 +46,136 @@ function sqlColumns(entity: EntityMetadata, attributes: AttributeMetadata[]): st
   return cols;
 }
 
+/** What a collection read needs besides the store: the caller (query functions), now, and the request URL (nextLink). */
+export interface ReadRequest {
+  store: DataverseStore;
+  org: Org;
+  md: OrgMetadata;
+  entity: EntityMetadata;
+  options: QueryOptions;
+  apiUrl: string;
+  caller: FilterCaller;
+  /** The caller's security context: privilege check and the rows it may read (ANDed into the SQL). */
+  security: SecurityContext;
+  /** "Now" in ms (date query functions). */
+  now: number;
+  prefer: ReadPreferences;
+  /** `{apiUrl}/{path}` as requested, without the query string. */
+  resourceUrl: string;
+  /** The raw query string as received (kept verbatim in `@odata.nextLink`). */
+  rawQuery: string;
+}
+
+/** A read's JSON body and the `Preference-Applied` value to send. */
+export interface ReadResult {
+  body: Record<string, unknown>;
+  preferenceApplied: string | undefined;
+}
+
+/** Dataverse caps `$count` and `/$count` at 5000 (learn.microsoft.com/power-apps/developer/data-platform/webapi/query/count-rows). */
+export const MAX_COUNT = 5000;
+
+/** The `$filter` predicate of a read, bound to the table (undefined without `$filter`). */
+function wherePredicate(request: Pick<ReadRequest, "md" | "entity" | "options" | "caller" | "now">): Expr | undefined {
+  const { options } = request;
+  if (options.filter === undefined) return undefined;
+  return new FilterBinder({ md: request.md, entity: request.entity, caller: request.caller, now: request.now }).bind(parseFilter(options.filter, options.aliases));
+}
+
+function preferenceApplied(parts: (string | undefined)[]): string | undefined {
+  const applied = parts.filter((p): p is string => p !== undefined);
+  return applied.length > 0 ? applied.join(",") : undefined;
+}
+
 /**
- * `GET /{set}`: one SQL statement with `$select`, `$top` and the page size
- * (`Prefer: odata.maxpagesize`). Rows come back in primary-key order.
+ * `GET /{set}`: `$select`, `$filter`, `$orderby`, `$top`, `$count` and server-driven paging
+ * compiled to one SQL statement (plus one capped COUNT for `$count=true`).
+ * Page size: `Prefer: odata.maxpagesize` (default and maximum 5000); while more rows remain the
+ * body carries `@odata.nextLink` with a `$skiptoken` paging cookie, and on the last page it does not.
+ * `$top` returns at most `$top` rows in one response and disables paging (page-results.md).
  */
-export async function readCollection(args: { store: DataverseStore; org: Org; md: OrgMetadata; entity: EntityMetadata; options: QueryOptions; apiUrl: string; maxPageSize: number }): Promise<Record<string, unknown>> {
-  const { store, org, md, entity, options, apiUrl } = args;
+export async function readCollection(request: ReadRequest): Promise<ReadResult> {
+  const { store, org, md, entity, options, apiUrl, prefer } = request;
   const attributes = selectedAttributes(md, entity, options.select);
-  const pageSize = Math.min(args.maxPageSize, MAX_PAGE_SIZE);
-  const limit = options.top !== undefined ? Math.min(options.top, pageSize) : pageSize;
-  const rows = await store.selectRows(org, { entity, columns: sqlColumns(entity, attributes), orderBy: [{ column: entity.primaryIdAttribute, descending: false }], limit });
+  const where = withScope(await request.security.scope("Read", entity), wherePredicate(request));
+  const orderBy = parseOrderBy(md, entity, options.orderBy);
+  const selection = new AnnotationSelection(prefer.includeAnnotations);
+  const plan = planAnnotations(md, entity, attributes, selection);
+  const cookie = options.skipToken !== undefined ? decodeSkipToken(options.skipToken) : undefined;
+  const paged = options.top === undefined;
+  const pageSize = Math.min(prefer.maxPageSize ?? MAX_PAGE_SIZE, MAX_PAGE_SIZE);
+  const limit = paged ? pageSize + 1 : Math.min(options.top as number, MAX_PAGE_SIZE);
+  const offset = cookie?.skip ?? 0;
+  const rows = await store.selectRows(org, {
+    entity,
+    columns: sqlColumns(entity, attributes),
+    ...(where ? { where } : {}),
+    orderBy,
+    limit,
+    ...(offset > 0 ? { offset } : {}),
+    ...(plan.related.length > 0 ? { related: plan.related } : {}),
+  });
+  const more = paged && rows.length > pageSize;
+  if (more) rows.pop();
+
+  const body: Record<string, unknown> = { "@odata.context": `${apiUrl}/$metadata#${entity.entitySetName}${contextSuffix(options.select)}` };
+  if (options.count) {
+    const total = await store.countRows(org, { entity, ...(where ? { where } : {}), limit: MAX_COUNT + 1 });
+    body["@odata.count"] = Math.min(total, MAX_COUNT);
+    if (selection.has("Microsoft.Dynamics.CRM.totalrecordcount")) body["@Microsoft.Dynamics.CRM.totalrecordcount"] = Math.min(total, MAX_COUNT);
+    if (selection.has("Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded")) body["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"] = total > MAX_COUNT;
+  }
+  body.value = rows.map((row) => annotateRecord(attributes, row, serializeRow(entity, attributes, row), plan));
+  if (more) {
+    const pk = entity.primaryIdAttribute;
+    const first = String(rows[0]?.[pk] ?? "");
+    const last = String(rows[rows.length - 1]?.[pk] ?? "");
+    const token = encodeSkipToken({ pageNumber: (cookie?.pageNumber ?? 1) + 1, skip: offset + rows.length }, pk, first, last);
+    body["@odata.nextLink"] = nextLink(request.resourceUrl, request.rawQuery, token);
+  }
   return {
-    "@odata.context": `${apiUrl}/$metadata#${entity.entitySetName}${contextSuffix(options.select)}`,
-    value: rows.map((row) => serializeRow(entity, attributes, row)),
+    body,
+    preferenceApplied: preferenceApplied([
+      prefer.includeAnnotations !== undefined ? `odata.include-annotations="${prefer.includeAnnotations}"` : undefined,
+      paged && prefer.maxPageSize !== undefined ? `odata.maxpagesize=${pageSize}` : undefined,
+    ]),
   };
 }
 
-/** `GET /{set}({id})`. @throws DataverseError 404 `0x80040217` when the row does not exist. */
-export async function readEntity(args: { store: DataverseStore; org: Org; md: OrgMetadata; entity: EntityMetadata; id: string; options: QueryOptions; apiUrl: string }): Promise<Record<string, unknown>> {
+/**
+ * `GET /{set}/$count`: the number of rows matching `$filter`, capped at 5000, sent as text/plain
+ * (learn.microsoft.com/power-apps/developer/data-platform/webapi/query/count-rows).
+ */
+export async function countCollection(request: Pick<ReadRequest, "store" | "org" | "md" | "entity" | "options" | "caller" | "security" | "now">): Promise<number> {
+  const { options } = request;
+  for (const option of ["select", "orderBy", "top", "skipToken"] as const) if (options[option] !== undefined) throw dv.queryOptionNotSupported(`${option === "orderBy" ? "$orderby" : `$${option.toLowerCase()}`} with /$count`);
+  const where = withScope(await request.security.scope("Read", request.entity), wherePredicate(request));
+  const total = await request.store.countRows(request.org, { entity: request.entity, ...(where ? { where } : {}), limit: MAX_COUNT + 1 });
+  return Math.min(total, MAX_COUNT);
+}
+
+/**
+ * `GET /{set}({id})`. With `security`, the caller needs `prvRead{Entity}` and access to the record.
+ * @throws DataverseError 404 `0x80040217` when the row does not exist; 403 `0x80040220` / `0x80048306` (security).
+ */
+export async function readEntity(args: { store: DataverseStore; org: Org; md: OrgMetadata; entity: EntityMetadata; id: string; options: QueryOptions; apiUrl: string; prefer?: ReadPreferences; security?: SecurityContext }): Promise<Record<string, unknown>> {
   const { store, org, md, entity, id, options, apiUrl } = args;
+  await args.security?.assertRecordAccess("Read", entity, id);
   if (options.top !== undefined) throw dv.queryOptionNotSupported("$top on a single record");
+  if (options.filter !== undefined) throw dv.queryOptionNotSupported("$filter on a single record");
+  if (options.orderBy !== undefined) throw dv.queryOptionNotSupported("$orderby on a single record");
+  if (options.count !== undefined) throw dv.queryOptionNotSupported("$count on a single record");
+  if (options.skipToken !== undefined) throw dv.queryOptionNotSupported("$skiptoken on a single record");
   const attributes = selectedAttributes(md, entity, options.select);
+  const plan = planAnnotations(md, entity, attributes, new AnnotationSelection(args.prefer?.includeAnnotations));
   const [row] = await store.selectRows(org, {
     entity,
     columns: sqlColumns(entity, attributes),
     where: { kind: "compare", op: "eq", left: { kind: "column", name: entity.primaryIdAttribute }, right: { kind: "value", value: id } },
     orderBy: [],
     limit: 1,
+    ...(plan.related.length > 0 ? { related: plan.related } : {}),
   });
   if (!row) throw dv.recordNotFound(entity.logicalName, id);
-  return { "@odata.context": `${apiUrl}/$metadata#${entity.entitySetName}${contextSuffix(options.select)}/$entity`, ...serializeRow(entity, attributes, row) };
+  return { "@odata.context": `${apiUrl}/$metadata#${entity.entitySetName}${contextSuffix(options.select)}/$entity`, ...annotateRecord(attributes, row, serializeRow(entity, attributes, row), plan) };
 }

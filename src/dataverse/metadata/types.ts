@@ -53,6 +53,15 @@ export interface AttributeMetadata {
   isCustomAttribute: boolean;
 }
 
+/**
+ * An alternate key: columns whose values identify a record, usable in URLs as
+ * `accounts(accountnumber='A-1')` (learn.microsoft.com/power-apps/developer/data-platform/define-alternate-keys-entity).
+ */
+export interface EntityKeyMetadata {
+  logicalName: string;
+  keyAttributes: string[];
+}
+
 export type OwnershipType = "UserOwned" | "OrganizationOwned" | "BusinessOwned" | "None";
 
 export interface EntityMetadata {
@@ -69,6 +78,8 @@ export interface EntityMetadata {
   /** N:N intersect table (no Web API entity set of its own in most cases). */
   isIntersect: boolean;
   attributes: AttributeMetadata[];
+  /** Alternate keys (`EntityMetadata.Keys`); none on the standard tables by default. */
+  keys?: EntityKeyMetadata[];
 }
 
 /** True for the column types whose Web API name is `_x_value`. */

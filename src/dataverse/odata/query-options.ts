@@ -6,10 +6,20 @@ export interface QueryOptions {
   select?: string[];
   /** `$top`. */
   top?: number;
+  /** `$filter` text, bound to a table by the handler. */
+  filter?: string;
+  /** `$orderby` text. */
+  orderBy?: string;
+  /** `$count=true`. */
+  count?: boolean;
+  /** `$skiptoken` (a paging cookie orgbox issued in `@odata.nextLink`). */
+  skipToken?: string;
+  /** Parameter aliases (`@p1` → its literal text) referenced by `$filter`. */
+  aliases: Map<string, string>;
 }
 
 /** Options Dataverse knows that orgbox does not implement yet: each fails naming itself. */
-const NOT_YET = new Set(["$filter", "$orderby", "$expand", "$count", "$skiptoken", "$apply", "$search", "fetchXml", "savedQuery", "userQuery", "$levels", "$compute", "$format"]);
+const NOT_YET = new Set(["$expand", "$apply", "$search", "fetchXml", "savedQuery", "userQuery", "$levels", "$compute", "$format"]);
 
 /**
  * Splits a raw query string without treating `+` as a space (OData literals keep `+`).
@@ -32,11 +42,12 @@ export function splitQuery(raw: string): Map<string, string> {
 }
 
 /**
- * Parses `$select` and `$top`. `$skip` is refused as Dataverse refuses it;
+ * Parses `$select`, `$top`, `$filter`, `$orderby`, `$count`, `$skiptoken` and `@alias` values.
+ * `$skip` is refused as Dataverse refuses it (learn.microsoft.com/power-apps/developer/data-platform/webapi/query/page-results);
  * options not implemented yet are refused by name, never ignored.
  */
 export function parseQueryOptions(params: Map<string, string>): QueryOptions {
-  const options: QueryOptions = {};
+  const options: QueryOptions = { aliases: new Map() };
   for (const [key, value] of params) {
     if (key === "$select") {
       const columns = value.split(",").map((c) => c.trim()).filter((c) => c.length > 0);
@@ -45,8 +56,20 @@ export function parseQueryOptions(params: Map<string, string>): QueryOptions {
     } else if (key === "$top") {
       if (!/^\d+$/.test(value)) throw dv.querySyntax(`the value '${value}' of $top is not a non-negative integer`);
       options.top = Number(value);
+    } else if (key === "$filter") {
+      options.filter = value;
+    } else if (key === "$orderby") {
+      options.orderBy = value;
+    } else if (key === "$count") {
+      if (value !== "true" && value !== "false") throw dv.querySyntax(`the value '${value}' of $count is not 'true' or 'false'`);
+      options.count = value === "true";
+    } else if (key === "$skiptoken") {
+      options.skipToken = value;
     } else if (key === "$skip") {
       throw dv.queryOptionNotSupported("$skip");
+    } else if (key.startsWith("@")) {
+      if (!/^@[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw dv.querySyntax(`'${key}' is not a valid parameter alias name`);
+      options.aliases.set(key, value);
     } else if (NOT_YET.has(key)) {
       throw dv.queryOptionNotSupported(`${key} (not implemented by orgbox yet)`);
     } else if (key.startsWith("$")) {

@@ -45,3 +45,41 @@ export function privilegesFor(entity: EntityMetadata): { name: string; verb: Pri
 
 /** Misc privileges that are not per table. */
 export const MISC_PRIVILEGES = ["prvActOnBehalfOfAnotherUser", "prvBulkDelete", "prvReadEntity"] as const;
+
+/** Depths from narrowest to widest. */
+export const DEPTHS: readonly Depth[] = ["Basic", "Local", "Deep", "Global"];
+
+/** The widest depth set in a `privilegedepthmask` (roles are cumulative), or undefined for 0. */
+export function widestDepth(mask: number): Depth | undefined {
+  for (let i = DEPTHS.length - 1; i >= 0; i--) {
+    const depth = DEPTHS[i] as Depth;
+    if ((mask & DEPTH[depth]) !== 0) return depth;
+  }
+  return undefined;
+}
+
+/**
+ * A mask that holds `depth` also holds every narrower depth: a role with Global
+ * read reads what a Basic reader reads (learn.microsoft.com/power-platform/admin/security-roles-privileges).
+ */
+export function coversDepth(mask: number, depth: Depth): boolean {
+  const widest = widestDepth(mask);
+  return widest !== undefined && DEPTHS.indexOf(widest) >= DEPTHS.indexOf(depth);
+}
+
+/** The role template id of System Administrator (`roletemplateid`), the same in every environment. */
+export const SYSTEM_ADMINISTRATOR_TEMPLATE_ID = "627090ff-40a3-4053-8790-584edc5be201";
+
+/**
+ * Tables without privileges of their own (ownership None: the role and membership
+ * intersects) are guarded by the privilege of the table they describe. orgbox's
+ * rule, after Dataverse's: reading a role's privileges needs `prvReadRole`, reading
+ * user or team membership needs `prvReadUser` / `prvReadTeam`.
+ */
+export const PRIVILEGE_PROXY: Readonly<Record<string, string>> = {
+  privilege: "role",
+  roleprivileges: "role",
+  teamroles: "role",
+  systemuserroles: "systemuser",
+  teammembership: "team",
+};

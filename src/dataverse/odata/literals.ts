@@ -1,0 +1,109 @@
+import { dv, type DataverseError } from "../errors.ts";
+import { formatDateTime } from "../format.ts";
+import { isLookupType, type AttributeMetadata, type AttributeType } from "../metadata/types.ts";
+import type { Scalar } from "../store.ts";
+import type { ComparisonOperator, Literal } from "./filter.ts";
+
+/** Edm type name of a column, as Dataverse names it in type errors. */
+export function edmType(type: AttributeType, attribute?: AttributeMetadata): string {
+  switch (type) {
+    case "String":
+    case "Memo":
+    case "EntityName":
+      return "Edm.String";
+    case "Integer":
+    case "Picklist":
+    case "State":
+    case "Status":
+      return "Edm.Int32";
+    case "BigInt":
+      return "Edm.Int64";
+    case "Decimal":
+    case "Money":
+      return "Edm.Decimal";
+    case "Double":
+      return "Edm.Double";
+    case "DateTime":
+      return attribute?.dateTimeBehavior === "DateOnly" ? "Edm.Date" : "Edm.DateTimeOffset";
+    case "Boolean":
+      return "Edm.Boolean";
+    case "Uniqueidentifier":
+    case "Lookup":
+    case "Customer":
+    case "Owner":
+      return "Edm.Guid";
+  }
+}
+
+function literalEdm(literal: Literal): string {
+  switch (literal.type) {
+    case "string":
+      return "Edm.String";
+    case "number":
+      return Number.isInteger(literal.value) ? "Edm.Int32" : "Edm.Decimal";
+    case "boolean":
+      return "Edm.Boolean";
+    case "null":
+      return "null";
+    case "guid":
+      return "Edm.Guid";
+    case "date":
+      return "Edm.Date";
+    case "datetime":
+      return "Edm.DateTimeOffset";
+  }
+}
+
+const OPERATOR_KIND: Record<ComparisonOperator, string> = { eq: "Equal", ne: "NotEqual", gt: "GreaterThan", ge: "GreaterThanOrEqual", lt: "LessThan", le: "LessThanOrEqual" };
+
+export function incompatible(left: string, right: string, op: ComparisonOperator): DataverseError {
+  return dv.querySyntax(`A binary operator with incompatible types was detected. Found operand types '${left}' and '${right}' for operator kind '${OPERATOR_KIND[op]}'.`);
+}
+
+export const isStringType = (type: AttributeType) => type === "String" || type === "Memo" || type === "EntityName";
+export const isNumericType = (type: AttributeType) => ["Integer", "Picklist", "State", "Status", "BigInt", "Decimal", "Money", "Double"].includes(type);
+export const isGuidType = (type: AttributeType) => type === "Uniqueidentifier" || isLookupType(type);
+
+/** Parses an OData date or datetime literal to epoch ms; undefined when it is not one. */
+export function parseDateLiteral(text: string): number | undefined {
+  const date = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
+  const ms = date ? Date.UTC(Number(date[1]), Number(date[2]) - 1, Number(date[3])) : /^\d{4}-\d{2}-\d{2}T/.test(text) ? Date.parse(text) : Number.NaN;
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+/**
+ * Converts a literal to the SQL value of a column of `attribute`'s type: dates become
+ * `YYYY-MM-DDTHH:MM:SSZ` text, GUIDs lower case, booleans stay booleans (the store writes 0/1).
+ * String literals are accepted for every type (the query functions pass `PropertyValues` as strings).
+ * @throws DataverseError 400 on a type mismatch.
+ */
+export function coerceLiteral(attribute: AttributeMetadata, literal: Literal, op: ComparisonOperator = "eq"): Scalar {
+  if (literal.type === "null") return null;
+  const type = attribute.type;
+  const mismatch = () => incompatible(edmType(type, attribute), literalEdm(literal), op);
+  if (isStringType(type)) {
+    if (literal.type !== "string") throw mismatch();
+    return literal.value;
+  }
+  if (isNumericType(type)) {
+    if (literal.type === "number") return literal.value;
+    if (literal.type === "string" && /^-?\d+(\.\d+)?$/.test(literal.value.trim())) return Number(literal.value);
+    throw mismatch();
+  }
+  if (isGuidType(type)) {
+    if (literal.type === "guid") return literal.value;
+    if (literal.type === "string" && /^\{?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}?$/.test(literal.value.trim())) return literal.value.trim().replace(/[{}]/g, "").toLowerCase();
+    throw mismatch();
+  }
+  if (type === "Boolean") {
+    if (literal.type === "boolean") return literal.value;
+    if (literal.type === "string" && /^(true|false|1|0)$/i.test(literal.value)) return /^(true|1)$/i.test(literal.value);
+    throw mismatch();
+  }
+  // DateTime
+  if (literal.type !== "date" && literal.type !== "datetime" && literal.type !== "string") throw mismatch();
+  const ms = parseDateLiteral(literal.value);
+  if (ms === undefined) throw mismatch();
+  return formatDateTime(ms);
+}
+

@@ -1,0 +1,252 @@
+import type { Caller } from "../auth.ts";
+import type { OrgMetadata } from "../metadata/registry.ts";
+import type { EntityMetadata } from "../metadata/types.ts";
+import type { Org, Row } from "../model.ts";
+import type { DataverseStore, Expr } from "../store.ts";
+import { accessDenied, privilegeDenied } from "./errors.ts";
+import { DEPTH, PRIVILEGE_PROXY, SYSTEM_ADMINISTRATOR_TEMPLATE_ID, privilegeId, privilegeName, type PrivilegeVerb } from "./privileges.ts";
+import { accessFilter, businessUnitSubtree, canAccessRow, type AccessPrincipal, type PrivilegeSource } from "./scope.ts";
+
+/** A role the principal holds, directly or through a team. */
+export interface RoleHolding {
+  roleId: string;
+  roleTemplateId: string | null;
+  /** Set when the role is held through this team. */
+  teamId?: string;
+  /** The business unit the role's depths count from: the user's, or the team's. */
+  businessUnitId: string;
+}
+
+const eq = (column: string, value: string): Expr => ({ kind: "compare", op: "eq", left: { kind: "column", name: column }, right: { kind: "value", value } });
+const and = (left: Expr, right: Expr): Expr => ({ kind: "and", left, right });
+
+function table(md: OrgMetadata, logicalName: string): EntityMetadata {
+  const entity = md.entity(logicalName);
+  if (!entity) throw new Error(`the standard table '${logicalName}' is missing from the org's metadata`);
+  return entity;
+}
+
+/**
+ * The Dataverse security model for one request: privilege check, then access check
+ * (learn.microsoft.com/power-platform/admin/how-record-access-determined). Built once per
+ * request for the caller the request acts as; it caches the caller's roles and the
+ * privileges it looked up for that request only, so a role removed between two requests
+ * takes effect on the next one.
+ *
+ * Roles come from the user (`systemuserroles`) and from the user's teams
+ * (`teammembership` → `teamroles`); a privilege is looked up with one SQL statement joining
+ * `roleprivileges` to `privilege` by name. A holder of System Administrator passes every
+ * privilege check at Global depth (Dataverse adds every new table's privileges to that role).
+ */
+export class SecurityContext {
+  /** The user the request acts as (the impersonated user, when impersonating). */
+  readonly caller: Caller;
+  private readonly store: DataverseStore;
+  private readonly org: Org;
+  private readonly md: OrgMetadata;
+
+  private holdings?: Promise<RoleHolding[]>;
+  private readonly sourcesByPrivilege = new Map<string, Promise<PrivilegeSource[]>>();
+  private units?: Promise<{ id: string; parentId: string | null }[]>;
+  private teams?: Promise<string[]>;
+
+  constructor(deps: { store: DataverseStore; org: Org; md: OrgMetadata; caller: Caller }) {
+    this.store = deps.store;
+    this.org = deps.org;
+    this.md = deps.md;
+    this.caller = deps.caller;
+  }
+
+  /** The caller's roles: its own (`systemuserroles`) and its teams' (`teamroles`), two SQL statements per request. */
+  roles(): Promise<RoleHolding[]> {
+    this.holdings ??= this.loadRoles();
+    return this.holdings;
+  }
+
+  private async loadRoles(): Promise<RoleHolding[]> {
+    const me = this.caller.systemUserId;
+    const role = table(this.md, "role");
+    const direct = await this.store.selectRows(this.org, {
+      entity: table(this.md, "systemuserroles"),
+      columns: ["roleid"],
+      related: [{ alias: "roletemplateid", column: "roleid", target: role, targetColumn: "roletemplateid" }],
+      where: eq("systemuserid", me),
+      orderBy: [],
+    });
+    const viaTeams = await this.store.selectRows(this.org, {
+      entity: table(this.md, "teamroles"),
+      columns: ["teamid", "roleid"],
+      related: [
+        { alias: "roletemplateid", column: "roleid", target: role, targetColumn: "roletemplateid" },
+        { alias: "teambusinessunitid", column: "teamid", target: table(this.md, "team"), targetColumn: "businessunitid" },
+      ],
+      where: { kind: "exists", entity: table(this.md, "teammembership"), innerColumn: "teamid", outerColumn: "teamid", where: eq("systemuserid", me) },
+      orderBy: [],
+    });
+    const template = (r: Row) => (r.roletemplateid === null || r.roletemplateid === undefined ? null : String(r.roletemplateid).toLowerCase());
+    return [
+      ...direct.map((r) => ({ roleId: String(r.roleid), roleTemplateId: template(r), businessUnitId: this.caller.businessUnitId })),
+      ...viaTeams.map((r) => ({ roleId: String(r.roleid), roleTemplateId: template(r), teamId: String(r.teamid), businessUnitId: String(r.teambusinessunitid ?? this.caller.businessUnitId) })),
+    ];
+  }
+
+  /** Distinct roles held (the `roleCount` of PrivilegeDenied). */
+  async roleCount(): Promise<number> {
+    return new Set((await this.roles()).map((h) => h.roleId)).size;
+  }
+
+  /** True when one of the caller's roles (own or team) is System Administrator. */
+  async isSystemAdministrator(): Promise<boolean> {
+    return (await this.roles()).some((h) => h.roleTemplateId === SYSTEM_ADMINISTRATOR_TEMPLATE_ID);
+  }
+
+  /**
+   * Where the caller holds privilege `name`: one source per holding role, with its
+   * `privilegedepthmask` and the business unit its depth counts from. Empty: not held.
+   */
+  sources(name: string): Promise<PrivilegeSource[]> {
+    let sources = this.sourcesByPrivilege.get(name);
+    if (!sources) {
+      sources = this.loadSources(name);
+      this.sourcesByPrivilege.set(name, sources);
+    }
+    return sources;
+  }
+
+  private async loadSources(name: string): Promise<PrivilegeSource[]> {
+    const holdings = await this.roles();
+    if (holdings.some((h) => h.roleTemplateId === SYSTEM_ADMINISTRATOR_TEMPLATE_ID)) return [{ mask: DEPTH.Global, businessUnitId: this.caller.businessUnitId }];
+    if (holdings.length === 0) return [];
+    // roleprivileges ⋈ privilege (by name), restricted to the caller's roles: one statement.
+    const rows = await this.store.selectRows(this.org, {
+      entity: table(this.md, "roleprivileges"),
+      columns: ["roleid", "privilegedepthmask"],
+      where: and(
+        { kind: "in", column: "roleid", values: [...new Set(holdings.map((h) => h.roleId))] },
+        { kind: "exists", entity: table(this.md, "privilege"), innerColumn: "privilegeid", outerColumn: "privilegeid", where: eq("name", name) },
+      ),
+      orderBy: [],
+    });
+    const maskByRole = new Map<string, number>();
+    for (const r of rows) maskByRole.set(String(r.roleid), (maskByRole.get(String(r.roleid)) ?? 0) | Number(r.privilegedepthmask));
+    const sources: PrivilegeSource[] = [];
+    for (const h of holdings) {
+      const mask = maskByRole.get(h.roleId);
+      if (mask) sources.push({ mask, businessUnitId: h.businessUnitId, ...(h.teamId ? { teamId: h.teamId } : {}) });
+    }
+    return sources;
+  }
+
+  /** The table whose privilege guards `entity` (itself, or the table an intersect describes). */
+  privilegeEntity(entity: EntityMetadata): EntityMetadata {
+    const proxy = PRIVILEGE_PROXY[entity.logicalName];
+    return (proxy ? this.md.entity(proxy) : undefined) ?? entity;
+  }
+
+  /**
+   * Privilege check: the caller must hold `prv{verb}{Entity}` at some depth.
+   * @returns the sources holding it (for the access check).
+   * @throws DataverseError 403 `0x80040220` naming the missing privilege.
+   */
+  async assertPrivilege(verb: PrivilegeVerb, entity: EntityMetadata): Promise<PrivilegeSource[]> {
+    const guard = this.privilegeEntity(entity);
+    const name = privilegeName(verb, guard);
+    const sources = await this.sources(name);
+    if (sources.length === 0) throw await this.denied(name, guard);
+    return sources;
+  }
+
+  /**
+   * Privilege check for a privilege not tied to a table (`prvActOnBehalfOfAnotherUser`).
+   * @throws DataverseError 403 `0x80040220` with `OTC=0 for entity ''`.
+   */
+  async assertNamedPrivilege(name: string): Promise<void> {
+    if ((await this.sources(name)).length === 0) throw await this.denied(name, undefined);
+  }
+
+  /**
+   * Privilege check, then the rows the caller may `verb` as a predicate to AND into
+   * the read's SQL (`undefined`: every row). See {@link accessFilter} for the rules.
+   */
+  async scope(verb: PrivilegeVerb, entity: EntityMetadata): Promise<Expr | undefined> {
+    const sources = await this.assertPrivilege(verb, entity);
+    return accessFilter(entity, await this.principal(sources));
+  }
+
+  /**
+   * Privilege check, then access check for one record: an id (checked in SQL; an id that
+   * does not exist passes, so the caller's 404 stays a 404) or a row in hand with its
+   * ownership columns (a record about to be created or assigned).
+   * @throws DataverseError 403 `0x80040220` (privilege) or `0x80048306` (access).
+   */
+  async assertRecordAccess(verb: PrivilegeVerb, entity: EntityMetadata, record: string | Row): Promise<void> {
+    const sources = await this.assertPrivilege(verb, entity);
+    const principal = await this.principal(sources);
+    if (typeof record === "string") {
+      const filter = accessFilter(entity, principal);
+      if (!filter) return;
+      const byId = eq(entity.primaryIdAttribute, record.toLowerCase());
+      if ((await this.store.countRows(this.org, { entity, where: and(byId, filter), limit: 1 })) > 0) return;
+      if ((await this.store.countRows(this.org, { entity, where: byId, limit: 1 })) === 0) return;
+      throw accessDenied(this.caller.systemUserId, verb, record.toLowerCase(), entity.logicalName);
+    }
+    if (!canAccessRow(entity, principal, await this.teamIds(), record)) {
+      throw accessDenied(this.caller.systemUserId, verb, String(record[entity.primaryIdAttribute] ?? "00000000-0000-0000-0000-000000000000"), entity.logicalName);
+    }
+  }
+
+  /** Teams the caller is a member of. */
+  teamIds(): Promise<string[]> {
+    this.teams ??= this.store
+      .selectRows(this.org, { entity: table(this.md, "teammembership"), columns: ["teamid"], where: eq("systemuserid", this.caller.systemUserId), orderBy: [] })
+      .then((rows) => rows.map((r) => String(r.teamid)));
+    return this.teams;
+  }
+
+  private async principal(sources: PrivilegeSource[]): Promise<AccessPrincipal> {
+    const needsTree = sources.some((s) => (s.mask & DEPTH.Deep) !== 0 && (s.mask & DEPTH.Global) === 0);
+    const units = needsTree ? await this.businessUnits() : [];
+    return {
+      systemUserId: this.caller.systemUserId,
+      businessUnitId: this.caller.businessUnitId,
+      sources,
+      subtree: (root) => businessUnitSubtree(units, root),
+      teamMembership: table(this.md, "teammembership"),
+    };
+  }
+
+  /** Every business unit with its parent (a small table), for Deep depth; once per request. */
+  private businessUnits(): Promise<{ id: string; parentId: string | null }[]> {
+    this.units ??= this.store
+      .selectRows(this.org, { entity: table(this.md, "businessunit"), columns: ["businessunitid", "parentbusinessunitid"], orderBy: [] })
+      .then((rows) => rows.map((r) => ({ id: String(r.businessunitid), parentId: r.parentbusinessunitid ? String(r.parentbusinessunitid) : null })));
+    return this.units;
+  }
+
+  /** Builds PrivilegeDenied with the counts Dataverse reports (error path only). */
+  private async denied(name: string, entity: EntityMetadata | undefined) {
+    const roleIds = [...new Set((await this.roles()).map((h) => h.roleId))];
+    const privileges = roleIds.length
+      ? await this.store.selectRows(this.org, { entity: table(this.md, "roleprivileges"), columns: ["privilegeid"], where: { kind: "in", column: "roleid", values: roleIds }, orderBy: [] })
+      : [];
+    const [user] = await this.store.selectRows(this.org, { entity: table(this.md, "systemuser"), columns: ["accessmode"], where: eq("systemuserid", this.caller.systemUserId), orderBy: [], limit: 1 });
+    const [privilege] = await this.store.selectRows(this.org, { entity: table(this.md, "privilege"), columns: ["privilegeid"], where: eq("name", name), orderBy: [], limit: 1 });
+    return privilegeDenied(
+      { systemUserId: this.caller.systemUserId, roleCount: roleIds.length, privilegeCount: new Set(privileges.map((p) => String(p.privilegeid))).size, accessMode: Number(user?.accessmode ?? 0) },
+      { name, id: privilege ? String(privilege.privilegeid) : privilegeId(name) },
+      entity,
+      this.caller.callingUserId ?? this.caller.systemUserId,
+    );
+  }
+}
+
+/**
+ * The one call a handler makes before touching a table: privilege check for `verb` on
+ * `entity`, and, with `record` (an id, or a row with its ownership columns), the access
+ * check for that record. Reads use {@link SecurityContext.scope} instead, to filter in SQL.
+ * @throws DataverseError 403 `0x80040220` (missing privilege) or `0x80048306` (record out of reach).
+ */
+export async function assertPrivilege(ctx: SecurityContext, verb: PrivilegeVerb, entity: EntityMetadata, record?: string | Row): Promise<void> {
+  if (record === undefined) await ctx.assertPrivilege(verb, entity);
+  else await ctx.assertRecordAccess(verb, entity, record);
+}

@@ -1,0 +1,253 @@
+import { newGuid } from "../common/ids.ts";
+import type { Caller } from "./auth.ts";
+import { DataverseError, dv } from "./errors.ts";
+import type { OrgMetadata } from "./metadata/registry.ts";
+import type { EntityMetadata } from "./metadata/types.ts";
+import type { Org, Row } from "./model.ts";
+import type { SecurityContext } from "./security/context.ts";
+import { navigationFor, type OneToMany, type SingleNavigation } from "./navigation.ts";
+import type { EntityKey } from "./odata/path.ts";
+import type { DataverseService } from "./service.ts";
+import type { DataverseStore, Expr, Scalar } from "./store.ts";
+import { writeErrors, type ParsedRecord, type RecordReference } from "./validation.ts";
+
+/** The privileges a write needs (`prv<Verb><Entity>`). */
+export type WriteVerb = "Create" | "Write" | "Delete" | "Append" | "AppendTo";
+
+/** One write request's context; `store` is bound to the request's transaction. */
+export interface WriteScope {
+  store: DataverseStore;
+  org: Org;
+  md: OrgMetadata;
+  caller: Caller;
+  /** The caller's security context, for the {@link WriteAuthorizer}. */
+  security?: SecurityContext;
+}
+
+/**
+ * The privilege check of the write path: every record the request creates, changes,
+ * deletes or links passes through it. Throw a 403 `DataverseError` to refuse.
+ * (learn.microsoft.com/power-platform/admin/how-record-access-determined)
+ */
+export type WriteAuthorizer = (scope: WriteScope, verb: WriteVerb, entity: EntityMetadata, recordId?: string) => Promise<void>;
+
+/** Tables the Web API cannot create, update or delete rows of. */
+const PLATFORM_ONLY = new Set(["organization", "privilege"]);
+const UNDELETABLE = new Set(["organization", "privilege", "systemuser"]);
+
+const eq = (column: string, value: Scalar): Expr => ({ kind: "compare", op: "eq", left: { kind: "column", name: column }, right: { kind: "value", value } });
+
+/**
+ * Record writes with Dataverse semantics: Create (with lookups, deep insert and
+ * associate-on-create), Update, Delete (with the relationships' cascade rules) and
+ * lookup (dis)association. Runs inside the caller's transaction (`scope.store`);
+ * platform columns come from {@link DataverseService.stampNew}/`stampUpdate`.
+ */
+export class RecordWriter {
+  private readonly service: DataverseService;
+  private readonly authorizer: WriteAuthorizer;
+
+  constructor(service: DataverseService, authorizer: WriteAuthorizer = async () => {}) {
+    this.service = service;
+    this.authorizer = authorizer;
+  }
+
+  /** The single privilege-check point of the write path. */
+  async authorize(scope: WriteScope, verb: WriteVerb, entity: EntityMetadata, recordId?: string): Promise<void> {
+    await this.authorizer(scope, verb, entity, recordId);
+  }
+
+  /**
+   * Finds a record by primary or alternate key. Alternate keys must match one of the
+   * table's `keys` exactly (lookups may be named `_x_value`).
+   * @throws DataverseError 400 when the key columns are not an alternate key of the table.
+   */
+  async find(scope: WriteScope, entity: EntityMetadata, key: EntityKey, columns: string[] = []): Promise<Row | undefined> {
+    const cols = [...new Set([entity.primaryIdAttribute, ...columns])];
+    const where = key.kind === "id" ? eq(entity.primaryIdAttribute, key.id) : alternateKeyWhere(scope.md, entity, key.values);
+    const [row] = await scope.store.selectRows(scope.org, { entity, columns: cols, where, orderBy: [], limit: 2 });
+    return row;
+  }
+
+  /** Like {@link find}, but a missing record is a 404 `0x80040217`. */
+  async require(scope: WriteScope, entity: EntityMetadata, key: EntityKey, columns: string[] = []): Promise<Row> {
+    const row = await this.find(scope, entity, key, columns);
+    if (!row) throw dv.recordNotFound(entity.logicalName, key.kind === "id" ? key.id : key.values.map((v) => `${v.name}=${String(v.value)}`).join(","));
+    return row;
+  }
+
+  /**
+   * Creates a record and what hangs off it: bound lookups are checked to exist,
+   * nested single-valued records are created first, nested children and bound
+   * children after. `implicit` holds columns set by a parent (deep insert).
+   * @returns the new record's id.
+   * @throws DataverseError 412 `0x80040237` for a taken primary key, 404 for a missing bound record.
+   */
+  async create(scope: WriteScope, record: ParsedRecord, implicit: Row = {}): Promise<string> {
+    const { entity } = record;
+    if (PLATFORM_ONLY.has(entity.logicalName) || entity.isIntersect) throw writeErrors.notSupported("Create", entity.logicalName);
+    await this.authorize(scope, "Create", entity);
+    const values: Row = { ...record.values, ...implicit };
+    const requestedId = values[entity.primaryIdAttribute];
+    if (typeof requestedId === "string" && (await this.find(scope, entity, { kind: "id", id: requestedId }))) throw writeErrors.duplicate();
+    for (const bind of record.binds) Object.assign(values, await this.lookupColumns(scope, entity, bind.navigation, bind.reference));
+    for (const deep of record.deepSingles) {
+      const childId = await this.create(scope, deep.record);
+      Object.assign(values, lookupValues(entity, deep.navigation, deep.record.entity, childId, undefined));
+    }
+    const row = this.service.stampNew(entity, { ...values, [entity.primaryIdAttribute]: requestedId ?? newGuid() }, scope.caller.systemUserId, { id: scope.caller.systemUserId, businessUnitId: scope.caller.businessUnitId });
+    await checkAlternateKeysFree(scope, entity, row, undefined);
+    await scope.store.insertRow(scope.org, entity, row);
+    const id = String(row[entity.primaryIdAttribute]);
+    for (const deep of record.deepCollections) {
+      for (const child of deep.records) await this.create(scope, child, childLink(scope.md, deep.relationship, entity, id));
+    }
+    for (const bind of record.collectionBinds) {
+      for (const reference of bind.references) await this.linkChild(scope, bind.relationship, entity, id, reference);
+    }
+    return id;
+  }
+
+  /**
+   * Updates an existing record (`existing` holds at least its primary key).
+   * Sets `modifiedon`, `modifiedby` and a new `versionnumber`.
+   */
+  async update(scope: WriteScope, record: ParsedRecord, existing: Row): Promise<void> {
+    const { entity } = record;
+    if (PLATFORM_ONLY.has(entity.logicalName) || entity.isIntersect) throw writeErrors.notSupported("Update", entity.logicalName);
+    const id = String(existing[entity.primaryIdAttribute]);
+    await this.authorize(scope, "Write", entity, id);
+    const values: Row = { ...record.values };
+    delete values[entity.primaryIdAttribute];
+    for (const bind of record.binds) Object.assign(values, await this.lookupColumns(scope, entity, bind.navigation, bind.reference));
+    const names = await this.find(scope, entity, { kind: "id", id }, entity.attributes.filter((a) => a.logicalName === "firstname" || a.logicalName === "lastname").map((a) => a.logicalName));
+    const row = this.service.stampUpdate(entity, values, names ?? existing, scope.caller.systemUserId);
+    await checkAlternateKeysFree(scope, entity, { ...existing, ...row }, id);
+    await scope.store.updateRows(scope.org, entity, eq(entity.primaryIdAttribute, id), row);
+  }
+
+  /**
+   * Deletes a record, applying each one-to-many relationship's delete rule to the
+   * rows that point at it: `Cascade` deletes them (parental, e.g. an account's
+   * contacts through `contact_customer_accounts`), `RemoveLink` clears the lookup,
+   * `Restrict` refuses while such rows exist.
+   * @throws DataverseError 400 for tables Dataverse never deletes from, or a restricted delete.
+   */
+  async delete(scope: WriteScope, entity: EntityMetadata, id: string, visited: Set<string> = new Set()): Promise<void> {
+    if (UNDELETABLE.has(entity.logicalName) || entity.isIntersect) throw writeErrors.notSupported("Delete", entity.logicalName);
+    if (visited.has(id)) return;
+    visited.add(id);
+    await this.authorize(scope, "Delete", entity, id);
+    for (const rel of navigationFor(scope.md).referencing(entity)) {
+      const child = scope.md.entity(rel.referencingEntity) as EntityMetadata;
+      const where = eq(rel.referencingAttribute, id);
+      if (rel.cascadeDelete === "Restrict") {
+        const count = await scope.store.countRows(scope.org, { entity: child, where });
+        if (count > 0) throw new DataverseError(400, "0x80040203", `The ${entity.logicalName} record ${id} cannot be deleted: ${count} ${child.logicalName} record(s) reference it through '${rel.referencingAttribute}' (relationship ${rel.schemaName}, delete behaviour Restrict).`);
+      } else if (rel.cascadeDelete === "Cascade") {
+        const rows = await scope.store.selectRows(scope.org, { entity: child, columns: [child.primaryIdAttribute], where, orderBy: [] });
+        for (const row of rows) await this.delete(scope, child, String(row[child.primaryIdAttribute]), visited);
+      } else {
+        const cleared = this.service.stampUpdate(child, clearedLookup(child, rel.referencingAttribute), {}, scope.caller.systemUserId);
+        await scope.store.updateRows(scope.org, child, where, cleared);
+      }
+    }
+    await scope.store.deleteRows(scope.org, entity, eq(entity.primaryIdAttribute, id));
+  }
+
+  /**
+   * Points the child of a one-to-many relationship at a parent (`POST …/{collection}/$ref`,
+   * associate-on-create): an update of the child's lookup.
+   */
+  async linkChild(scope: WriteScope, relationship: OneToMany, parent: EntityMetadata, parentId: string, reference: RecordReference): Promise<void> {
+    const child = await this.require(scope, reference.entity, reference.key);
+    await this.authorize(scope, "AppendTo", parent, parentId);
+    await this.authorize(scope, "Append", reference.entity, String(child[reference.entity.primaryIdAttribute]));
+    const values = childLink(scope.md, relationship, parent, parentId);
+    await this.update(scope, { entity: reference.entity, values, binds: [], deepSingles: [], deepCollections: [], collectionBinds: [] }, child);
+  }
+
+  /** Clears the child's lookup of a one-to-many relationship if it points at the parent. */
+  async unlinkChild(scope: WriteScope, relationship: OneToMany, parentId: string, child: EntityMetadata, childRow: Row): Promise<void> {
+    if (String(childRow[relationship.referencingAttribute] ?? "").toLowerCase() !== parentId) {
+      throw dv.recordNotFound(child.logicalName, String(childRow[child.primaryIdAttribute]));
+    }
+    await this.update(scope, { entity: child, values: clearedLookup(child, relationship.referencingAttribute), binds: [], deepSingles: [], deepCollections: [], collectionBinds: [] }, childRow);
+  }
+
+  /** SQL columns for setting (or clearing) a lookup through a navigation property; checks the target exists. */
+  private async lookupColumns(scope: WriteScope, entity: EntityMetadata, navigation: SingleNavigation, reference: RecordReference | null): Promise<Row> {
+    if (!reference) return clearedLookup(entity, navigation.attribute.logicalName);
+    const target = reference.entity;
+    const extra = navigation.attribute.type === "Owner" && target.attributes.some((a) => a.logicalName === "businessunitid") ? ["businessunitid"] : [];
+    const row = await this.require(scope, target, reference.key, extra);
+    const targetId = String(row[target.primaryIdAttribute]);
+    await this.authorize(scope, "Append", entity);
+    await this.authorize(scope, "AppendTo", target, targetId);
+    return lookupValues(entity, navigation, target, targetId, row.businessunitid === undefined || row.businessunitid === null ? undefined : String(row.businessunitid));
+  }
+}
+
+/** Columns that make `navigation` of `entity` point at `targetId`, including type and owning* columns. */
+function lookupValues(entity: EntityMetadata, navigation: SingleNavigation, target: EntityMetadata, targetId: string, targetBusinessUnit: string | undefined): Row {
+  const name = navigation.attribute.logicalName;
+  const values: Row = { [name]: targetId };
+  const has = (column: string) => entity.attributes.some((a) => a.logicalName === column);
+  if (navigation.attribute.type === "Owner") {
+    values.owneridtype = target.logicalName;
+    if (has("owninguser")) values.owninguser = target.logicalName === "systemuser" ? targetId : null;
+    if (has("owningteam")) values.owningteam = target.logicalName === "team" ? targetId : null;
+    if (has("owningbusinessunit") && targetBusinessUnit) values.owningbusinessunit = targetBusinessUnit;
+  } else if (has(`${name}type`)) {
+    values[`${name}type`] = target.logicalName;
+  }
+  return values;
+}
+
+/** Columns that clear lookup `attribute` of `entity` (and its type column). */
+function clearedLookup(entity: EntityMetadata, attribute: string): Row {
+  const values: Row = { [attribute]: null };
+  if (entity.attributes.some((a) => a.logicalName === `${attribute}type`)) values[`${attribute}type`] = null;
+  return values;
+}
+
+/** The child's lookup columns for a one-to-many relationship pointing at `parentId`. */
+function childLink(md: OrgMetadata, relationship: OneToMany, parent: EntityMetadata, parentId: string): Row {
+  const child = md.entity(relationship.referencingEntity) as EntityMetadata;
+  const values: Row = { [relationship.referencingAttribute]: parentId };
+  if (child.attributes.some((a) => a.logicalName === `${relationship.referencingAttribute}type`)) values[`${relationship.referencingAttribute}type`] = parent.logicalName;
+  return values;
+}
+
+/** WHERE for an alternate key; the names must be exactly one of the table's keys. */
+function alternateKeyWhere(md: OrgMetadata, entity: EntityMetadata, values: { name: string; value: Scalar }[]): Expr {
+  const columns = values.map((v) => {
+    const lookup = /^_(.+)_value$/.exec(v.name);
+    return { column: lookup ? (lookup[1] as string) : v.name, value: typeof v.value === "string" ? v.value.toLowerCase() : v.value, raw: v };
+  });
+  const names = columns.map((c) => c.column).sort();
+  const key = (entity.keys ?? []).find((k) => k.keyAttributes.length === names.length && [...k.keyAttributes].sort().every((n, i) => n === names[i]));
+  if (!key) {
+    const defined = (entity.keys ?? []).map((k) => `(${k.keyAttributes.join(",")})`).join(", ") || "none";
+    throw new DataverseError(400, "0x80060888", `The key (${names.join(",")}) is not an alternate key of the table '${entity.logicalName}'. Alternate keys defined: ${defined}.`);
+  }
+  let where: Expr | undefined;
+  for (const c of columns) {
+    const attribute = md.attribute(entity, c.column);
+    const value = attribute && attribute.type !== "String" && attribute.type !== "Memo" ? c.raw.value : c.value;
+    const part: Expr = { kind: "compare", op: "eq", left: { kind: "column", name: c.column }, right: { kind: "value", value }, caseInsensitive: attribute?.type === "String" };
+    where = where ? { kind: "and", left: where, right: part } : part;
+  }
+  return where as Expr;
+}
+
+/** Alternate keys are unique: a create or update may not take another record's key values. */
+async function checkAlternateKeysFree(scope: WriteScope, entity: EntityMetadata, row: Row, ownId: string | undefined): Promise<void> {
+  for (const key of entity.keys ?? []) {
+    const values = key.keyAttributes.map((name) => ({ name, value: (row[name] ?? null) as Scalar }));
+    if (values.some((v) => v.value === null || v.value === undefined)) continue;
+    const where = alternateKeyWhere(scope.md, entity, values);
+    const rows = await scope.store.selectRows(scope.org, { entity, columns: [entity.primaryIdAttribute], where, orderBy: [], limit: 2 });
+    if (rows.some((r) => String(r[entity.primaryIdAttribute]) !== ownId)) throw new DataverseError(412, "0x80060892", "A record that has the attribute values " + values.map((v) => `${v.name}=${String(v.value)}`).join(", ") + " already exists. The entity key " + key.logicalName + " requires that this set of attributes contains unique values.");
+  }
+}
