@@ -12,14 +12,25 @@ import { createLogger } from "./common/logger.ts";
 import { systemClock, type Clock } from "./common/clock.ts";
 import { resolveConfig, type OrgboxConfigInput } from "./config/config.ts";
 import { createOrgbox, type OrgboxInstance } from "./server/create-orgbox.ts";
+import type { OrgboxEnvironment } from "./environment/schema.ts";
 
 export type { OrgboxConfig, OrgboxConfigInput } from "./config/config.ts";
-export type { OrgboxInstance, DemoInfo } from "./server/create-orgbox.ts";
+export type { OrgboxInstance, DemoInfo, OrgboxSnapshot } from "./server/create-orgbox.ts";
+export type { OrgboxEnvironment } from "./environment/schema.ts";
+export { defineEnvironment } from "./environment/schema.ts";
+export type { LoadedEnvironment } from "./environment/load.ts";
+export { loadEnvironmentFile } from "./environment/load.ts";
+export { EnvironmentError } from "./environment/read.ts";
 export { DEMO } from "./server/demo.ts";
 export { ManualClock, type Clock } from "./common/clock.ts";
 
 /** Options of {@link startOrgbox}: the same keys as the CLI flags (see the README's configuration table). */
-export type StartOptions = OrgboxConfigInput;
+export type StartOptions = OrgboxConfigInput & {
+  /** Config or environment file (`.json`, `.yaml`, `.ts`/`.js`): the same as `configFile`, as `--config`. */
+  config?: string;
+  /** An environment given as data, applied at start (the demo is then skipped unless it says `seedDemo: true`). */
+  environment?: OrgboxEnvironment;
+};
 
 /** Runtime hooks that are not configuration: for tests that move time. */
 export interface StartRuntime {
@@ -34,6 +45,8 @@ export interface StartRuntime {
  * @throws ConfigError for invalid options; errors from listening (port in use).
  */
 export async function startOrgbox(options: StartOptions = {}, runtime: StartRuntime = {}): Promise<OrgboxInstance> {
-  const config = resolveConfig(options, {}, { inMemory: options.dataDir === undefined, port: 0, logLevel: "silent" });
-  return createOrgbox(config, createLogger(config.logLevel), runtime.clock ?? systemClock);
+  const { config: configPath, environment, ...rest } = options;
+  const input: OrgboxConfigInput = configPath !== undefined && rest.configFile === undefined ? { ...rest, configFile: configPath } : rest;
+  const config = resolveConfig(input, {}, { inMemory: options.dataDir === undefined, port: 0, logLevel: "silent" });
+  return createOrgbox(config, createLogger(config.logLevel), runtime.clock ?? systemClock, environment ? { environment } : {});
 }

@@ -22,6 +22,7 @@ interface StartFlags {
   logLevel?: string;
   seed?: boolean;
   json?: boolean;
+  adminKey?: string;
 }
 
 function toInput(flags: StartFlags): OrgboxConfigInput {
@@ -36,6 +37,7 @@ function toInput(flags: StartFlags): OrgboxConfigInput {
   if (flags.config !== undefined) input.configFile = flags.config;
   if (flags.logLevel !== undefined) input.logLevel = flags.logLevel;
   if (flags.seed === false) input.seedDemo = false;
+  if (flags.adminKey !== undefined) input.adminKey = flags.adminKey;
   return input;
 }
 
@@ -134,7 +136,7 @@ function withCommonOptions(command: Command): Command {
     .option("--data <dir>", "data folder (SQLite file and CA); env ORGBOX_DATA", undefined)
     .option("--in-memory", "keep the store in memory; env ORGBOX_IN_MEMORY")
     .option("--ca-dir <dir>", "folder of the local CA; env ORGBOX_CA_DIR")
-    .option("--config <file>", "JSON config file; env ORGBOX_CONFIG")
+    .option("--config <file>", "config or environment file (.json, .yaml, .ts/.js); env ORGBOX_CONFIG")
     .option("--json", "machine-readable output on stdout; env ORGBOX_JSON");
 }
 
@@ -149,7 +151,8 @@ withCommonOptions(
     .option("--public-host <name>", "host name in emitted URLs (default localhost); env ORGBOX_PUBLIC_HOST")
     .option("--http", "serve plain HTTP instead of HTTPS; env ORGBOX_HTTP")
     .addOption(new Option("--log-level <level>", "log level (default info); env ORGBOX_LOG_LEVEL").choices(["fatal", "error", "warn", "info", "debug", "trace", "silent"]))
-    .option("--no-seed", "do not seed the demo environment; env ORGBOX_SEED_DEMO=false"),
+    .option("--no-seed", "do not seed the demo environment; env ORGBOX_SEED_DEMO=false")
+    .option("--admin-key <key>", "enable POST /_orgbox/reset and /_orgbox/snapshots for 'Authorization: Bearer <key>'; env ORGBOX_ADMIN_KEY"),
 ).action(start);
 
 withCommonOptions(program.command("cert").description("print the local CA path and how to trust it (creates the CA if needed)")).action(cert);

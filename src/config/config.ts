@@ -1,8 +1,8 @@
-import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import { ConfigError } from "../common/errors.ts";
+import { readDocument } from "../environment/read.ts";
 
 /**
  * Everything that shapes one orgbox instance. Every key maps 1:1 to a CLI flag
@@ -24,7 +24,7 @@ export interface OrgboxConfig {
   http: boolean;
   /** Folder of the local CA. Default `{dataDir}/ca`, or `{tmpdir}/orgbox-ca` when in memory. */
   caDir: string;
-  /** Optional config file (JSON) that was loaded. */
+  /** Optional config file that was loaded (`.json`, `.yaml`/`.yml`, `.ts`/`.js`); it may also describe an environment. */
   configFile: string | undefined;
   /** Log level (pino). Default `info` for the CLI, `silent` for `startOrgbox`. */
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -32,6 +32,8 @@ export interface OrgboxConfig {
   seedDemo: boolean;
   /** Access-token lifetime in seconds. Default 3599 (Entra's 60–90 min range is not simulated). */
   accessTokenLifetimeSeconds: number;
+  /** Enables the `/_orgbox/` admin endpoints (reset, snapshots); requests send `Authorization: Bearer {adminKey}`. Default: off. */
+  adminKey: string | undefined;
 }
 
 /** Documented defaults; `dataDir`-relative defaults are resolved in {@link resolveConfig}. */
@@ -60,6 +62,7 @@ export const CONFIG_KEYS = {
   logLevel: "ORGBOX_LOG_LEVEL",
   seedDemo: "ORGBOX_SEED_DEMO",
   accessTokenLifetimeSeconds: "ORGBOX_ACCESS_TOKEN_LIFETIME",
+  adminKey: "ORGBOX_ADMIN_KEY",
 } as const satisfies Record<keyof Omit<OrgboxConfig, never>, string>;
 
 const bool = z.union([z.boolean(), z.enum(["true", "false", "1", "0", "yes", "no"]).transform((v) => v === "true" || v === "1" || v === "yes")]);
@@ -78,6 +81,7 @@ const Schema = z
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
     seedDemo: bool,
     accessTokenLifetimeSeconds: int(300, 86400),
+    adminKey: z.string().min(8, { error: "must be at least 8 characters" }),
   })
   .partial()
   .strict();
@@ -104,25 +108,21 @@ function parse(input: OrgboxConfigInput, source: string): Partial<OrgboxConfig> 
   return result.data as Partial<OrgboxConfig>;
 }
 
-/** Reads the server settings of a JSON config file (`{"server": {...}}` or top-level keys). */
+/**
+ * Reads the server settings of a config file (`{"server": {...}}` or top-level keys):
+ * JSON, YAML, or a TS/JS module with a default export. The same file may describe
+ * an environment (tenants, apps, orgs); that part is read by `loadEnvironmentFile`.
+ * In an environment file, `seedDemo` defaults to false.
+ */
 export function configFromFile(path: string): OrgboxConfigInput {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (error) {
-    throw new ConfigError(`cannot read config file ${path}: ${(error as Error).message}`);
-  }
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (error) {
-    throw new ConfigError(`config file ${path} is not valid JSON: ${(error as Error).message}`);
-  }
+  const data = readDocument(path);
   if (typeof data !== "object" || data === null || Array.isArray(data)) throw new ConfigError(`config file ${path}: the top level must be an object`);
   const record = data as Record<string, unknown>;
   const server = (record.server ?? record) as Record<string, unknown>;
   const picked: Record<string, unknown> = {};
   for (const key of Object.keys(CONFIG_KEYS)) if (key in server && key !== "configFile") picked[key] = server[key];
+  const describesEnvironment = ["tenants", "apps", "orgs"].some((k) => k in record);
+  if (describesEnvironment) picked.seedDemo = record.seedDemo ?? server.seedDemo ?? false;
   return picked as OrgboxConfigInput;
 }
 

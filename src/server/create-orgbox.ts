@@ -1,4 +1,6 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
+import { dirname, resolve } from "node:path";
+import { performance } from "node:perf_hooks";
 import type { AddressInfo } from "node:net";
 import Fastify, { LogController, type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
@@ -11,6 +13,10 @@ import { createIdentity, DYNAMICS_CRM_APP_ID, type Identity } from "../identity/
 import { openDatabase, type Database } from "../store/database.ts";
 import { SqlDataverseStore } from "../store/dataverse-store.ts";
 import { SqlIdentityStore } from "../store/identity-store.ts";
+import { applyEnvironment } from "../environment/apply.ts";
+import { isEnvironmentDocument, validateEnvironment, type LoadedEnvironment } from "../environment/load.ts";
+import { readDocument } from "../environment/read.ts";
+import type { OrgboxEnvironment } from "../environment/schema.ts";
 import { DEMO } from "./demo.ts";
 import { seedDemo } from "./seed.ts";
 
@@ -20,6 +26,19 @@ export interface DemoInfo {
   clientSecret: string;
   username: string;
   password: string;
+}
+
+/** A named checkpoint of a running orgbox (see {@link OrgboxInstance.snapshot}). */
+export interface OrgboxSnapshot {
+  name: string;
+  /** When it was taken (ms since the epoch, orgbox's clock). */
+  takenAt: number;
+}
+
+/** Options of {@link createOrgbox} that are not configuration. */
+export interface CreateOrgboxOptions {
+  /** An environment given as data (instead of, or before, the config file's). */
+  environment?: OrgboxEnvironment;
 }
 
 /** A running orgbox: URLs, the CA to trust, the services, and `close()`. */
@@ -42,8 +61,20 @@ export interface OrgboxInstance {
   config: OrgboxConfig;
   identity: Identity;
   dataverse: Dataverse;
+  /** The environment applied at start (from the config file or the `environment` option), validated and with every id resolved. */
+  environment: LoadedEnvironment | undefined;
   /** URL of an org by name. */
   orgUrlOf(name: string): string;
+  /**
+   * Puts every tenant, app, org and row back to the state right after start
+   * (environment and demo applied), in one store transaction: milliseconds, no restart.
+   * Tokens already issued stay valid (signing keys are kept).
+   */
+  reset(): Promise<void>;
+  /** Checkpoints the current state under `name` (default `snapshot-N`); a name already taken is replaced. */
+  snapshot(name?: string): Promise<OrgboxSnapshot>;
+  /** Goes back to a checkpoint of {@link snapshot}. @throws Error for an unknown name. */
+  restore(snapshot: OrgboxSnapshot | string): Promise<void>;
   /** Stops listening and closes the store. Idempotent. */
   close(): Promise<void>;
 }
@@ -54,7 +85,9 @@ export interface OrgboxInstance {
  * listens. The only place that knows both surfaces.
  * @throws when the port is taken, the data folder is not writable, or a migration fails.
  */
-export async function createOrgbox(config: OrgboxConfig, logger: Logger, clock: Clock = systemClock): Promise<OrgboxInstance> {
+export async function createOrgbox(config: OrgboxConfig, logger: Logger, clock: Clock = systemClock, options: CreateOrgboxOptions = {}): Promise<OrgboxInstance> {
+  // The whole environment is validated before anything is opened or applied.
+  const environment = loadEnvironment(config, options);
   const database = await openDatabase({ inMemory: config.inMemory, dataDir: config.dataDir });
   let server: FastifyInstance | undefined;
   try {
@@ -96,9 +129,25 @@ export async function createOrgbox(config: OrgboxConfig, logger: Logger, clock: 
       },
     });
 
-    if (config.seedDemo && !(await identity.service.findTenant(DEMO.tenantId))) {
+    const wantsDemo = config.seedDemo && (environment ? environment.seedDemo : true);
+    if (wantsDemo && !(await identity.service.findTenant(DEMO.tenantId))) {
       await seedDemo(identity.service, dataverse.service, clock.now());
     }
+    if (environment && !(await alreadyApplied(environment, identity))) {
+      // All or nothing: a failure half-way (e.g. a persisted store holding a conflicting object) leaves the store as it was.
+      const before = await database.snapshots.take();
+      try {
+        await applyEnvironment(environment, identity.service, dataverse.service, clock.now());
+      } catch (error) {
+        await database.snapshots.restore(before);
+        dataverse.service.invalidateCaches();
+        throw new Error(`cannot apply the environment of ${environment.source}: ${(error as Error).message}`, { cause: error });
+      } finally {
+        await database.snapshots.drop(before);
+      }
+      logger.debug({ source: environment.source, tenants: environment.tenants.length, apps: environment.apps.length, orgs: environment.orgs.length }, "environment applied");
+    }
+    const checkpoints = new Checkpoints(database, dataverse, clock, await database.snapshots.take());
 
     const app = Fastify({
       loggerInstance: logger,
@@ -113,6 +162,7 @@ export async function createOrgbox(config: OrgboxConfig, logger: Logger, clock: 
     }) as unknown as FastifyInstance;
     server = app;
     app.get("/_orgbox/health", async () => ({ status: "ok" }));
+    if (config.adminKey) await registerAdmin(app, config.adminKey, checkpoints);
     await app.register(async (scope) => identity.register(scope));
     await app.register(async (scope) => dataverse.register(scope), { prefix: "/org" });
     app.setNotFoundHandler((request, reply) => reply.status(404).send({ error: "not_found", error_description: `orgbox has no endpoint at ${request.method} ${request.url.split("?")[0]}`, correlation_id: request.id }));
@@ -120,7 +170,7 @@ export async function createOrgbox(config: OrgboxConfig, logger: Logger, clock: 
     await app.listen({ port: config.port, host: config.host });
     const port = (app.server.address() as AddressInfo).port;
     base = `${config.http ? "http" : "https"}://${config.publicHost}:${port}`;
-    return buildInstance(config, base, port, tls, identity, dataverse, app, database);
+    return buildInstance(config, base, port, tls, identity, dataverse, app, database, environment, checkpoints);
   } catch (error) {
     await server?.close().catch(() => undefined);
     await database.close().catch(() => undefined);
@@ -128,24 +178,48 @@ export async function createOrgbox(config: OrgboxConfig, logger: Logger, clock: 
   }
 }
 
-function buildInstance(config: OrgboxConfig, base: string, port: number, tls: LocalTls | undefined, identity: Identity, dataverse: Dataverse, app: FastifyInstance, database: Database): OrgboxInstance {
+function buildInstance(
+  config: OrgboxConfig,
+  base: string,
+  port: number,
+  tls: LocalTls | undefined,
+  identity: Identity,
+  dataverse: Dataverse,
+  app: FastifyInstance,
+  database: Database,
+  environment: LoadedEnvironment | undefined,
+  checkpoints: Checkpoints,
+): OrgboxInstance {
   let closing: Promise<void> | undefined;
-  const orgUrl = `${base}/org/${DEMO.org.name}`;
+  // Without the demo, the first tenant and org of the environment fill the well-known fields.
+  const demoSeeded = !environment || (config.seedDemo && environment.seedDemo);
+  const tenant = demoSeeded ? { id: DEMO.tenantId, domain: DEMO.tenantDomain } : { id: environment.tenants[0]?.id ?? DEMO.tenantId, domain: environment.tenants[0]?.defaultDomain ?? DEMO.tenantDomain };
+  const orgName = demoSeeded ? DEMO.org.name : (environment.orgs[0]?.name ?? DEMO.org.name);
+  const orgUrl = `${base}/org/${orgName}`;
+  const firstApp = environment?.apps.find((a) => a.secrets.length > 0);
+  const firstUser = environment?.tenants.flatMap((t) => t.users)[0];
+  const demo = demoSeeded
+    ? { clientId: DEMO.app.clientId, clientSecret: DEMO.app.clientSecret, username: DEMO.admin.username, password: DEMO.admin.password }
+    : { clientId: firstApp?.appId ?? "", clientSecret: firstApp?.secrets[0]?.value ?? "", username: firstUser?.userPrincipalName ?? "", password: firstUser?.password ?? "" };
   return {
     url: base,
     port,
-    tenantId: DEMO.tenantId,
-    tenantDomain: DEMO.tenantDomain,
-    authority: `${base}/${DEMO.tenantId}`,
+    tenantId: tenant.id,
+    tenantDomain: tenant.domain,
+    authority: `${base}/${tenant.id}`,
     orgUrl,
     apiUrl: `${orgUrl}/api/data/v9.2`,
     caCert: tls?.caCert,
     caCertPath: tls?.caCertPath,
-    demo: { clientId: DEMO.app.clientId, clientSecret: DEMO.app.clientSecret, username: DEMO.admin.username, password: DEMO.admin.password },
+    demo,
     config,
     identity,
     dataverse,
+    environment,
     orgUrlOf: (name) => `${base}/org/${name.toLowerCase()}`,
+    reset: () => checkpoints.reset(),
+    snapshot: (name) => checkpoints.take(name),
+    restore: (snapshot) => checkpoints.restore(typeof snapshot === "string" ? snapshot : snapshot.name),
     close() {
       closing ??= (async () => {
         await app.close();
@@ -154,4 +228,125 @@ function buildInstance(config: OrgboxConfig, base: string, port: number, tls: Lo
       return closing;
     },
   };
+}
+
+/** The environment to apply: the `environment` option, else the config file when it describes one. */
+function loadEnvironment(config: OrgboxConfig, options: CreateOrgboxOptions): LoadedEnvironment | undefined {
+  if (options.environment) return validateEnvironment(options.environment, "(environment option)", process.cwd());
+  if (!config.configFile) return undefined;
+  const document = readDocument(config.configFile);
+  return isEnvironmentDocument(document) ? validateEnvironment(document, config.configFile, dirname(resolve(config.configFile))) : undefined;
+}
+
+/** A persisted store that already holds the environment's first tenant was set up by an earlier start. */
+async function alreadyApplied(environment: LoadedEnvironment, identity: Identity): Promise<boolean> {
+  const first = environment.tenants[0];
+  return first !== undefined && (await identity.service.findTenant(first.id)) !== undefined;
+}
+
+const SNAPSHOT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** The start checkpoint and the named ones, over the store's dialect-neutral snapshots. */
+class Checkpoints {
+  private readonly database: Database;
+  private readonly dataverse: Dataverse;
+  private readonly clock: Clock;
+  private readonly baseline: string;
+  private readonly named = new Map<string, { handle: string; takenAt: number }>();
+  private counter = 0;
+
+  constructor(database: Database, dataverse: Dataverse, clock: Clock, baseline: string) {
+    this.database = database;
+    this.dataverse = dataverse;
+    this.clock = clock;
+    this.baseline = baseline;
+  }
+
+  async reset(): Promise<void> {
+    await this.database.snapshots.restore(this.baseline);
+    this.dataverse.service.invalidateCaches();
+  }
+
+  async take(name?: string): Promise<OrgboxSnapshot> {
+    const chosen = name ?? `snapshot-${++this.counter}`;
+    if (!SNAPSHOT_NAME.test(chosen)) throw new SnapshotNameError(`snapshot names are 1–64 letters, digits, '.', '_' or '-' (got '${chosen}')`);
+    const handle = await this.database.snapshots.take();
+    const previous = this.named.get(chosen);
+    const takenAt = this.clock.now();
+    this.named.set(chosen, { handle, takenAt });
+    if (previous) await this.database.snapshots.drop(previous.handle);
+    return { name: chosen, takenAt };
+  }
+
+  async restore(name: string): Promise<void> {
+    const found = this.named.get(name);
+    if (!found) throw new UnknownSnapshotError(`no snapshot named '${name}'`);
+    await this.database.snapshots.restore(found.handle);
+    this.dataverse.service.invalidateCaches();
+  }
+}
+
+class SnapshotNameError extends Error {}
+class UnknownSnapshotError extends Error {}
+
+/** `Authorization: Bearer {key}`, compared in constant time (digests of equal length). */
+function adminAuthorized(header: string | undefined, key: string): boolean {
+  const match = /^Bearer (.+)$/i.exec(header ?? "");
+  if (!match) return false;
+  const given = createHash("sha256").update(match[1] as string).digest();
+  const expected = createHash("sha256").update(key).digest();
+  return timingSafeEqual(given, expected);
+}
+
+/**
+ * The admin surface, only when `adminKey` is configured (404 otherwise, as for any
+ * unknown path): `POST /_orgbox/reset`, `POST /_orgbox/snapshots` (`{"name"?}` → `{name}`),
+ * `POST /_orgbox/snapshots/{name}/restore`.
+ */
+async function registerAdmin(app: FastifyInstance, key: string, checkpoints: Checkpoints): Promise<void> {
+  await app.register(async (scope) => {
+    // Bodies are optional: accept an empty body whatever the content type says.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser("*", { parseAs: "string" }, (_request, body, done) => {
+      const text = typeof body === "string" ? body.trim() : "";
+      if (text === "") return done(null, undefined);
+      try {
+        done(null, JSON.parse(text) as unknown);
+      } catch {
+        done(null, undefined);
+      }
+    });
+    scope.addHook("onRequest", async (request, reply) => {
+      if (!adminAuthorized(request.headers.authorization, key)) {
+        return reply.status(401).header("www-authenticate", 'Bearer realm="orgbox-admin"').send({ error: "unauthorized", error_description: "send Authorization: Bearer {adminKey}" });
+      }
+      return undefined;
+    });
+    scope.post("/_orgbox/reset", async (_request, reply) => {
+      const started = performance.now();
+      await checkpoints.reset();
+      return reply.send({ status: "reset", ms: Math.round((performance.now() - started) * 100) / 100 });
+    });
+    scope.post("/_orgbox/snapshots", async (request, reply) => {
+      const body = request.body as { name?: unknown } | undefined;
+      const query = request.query as { name?: string };
+      const name = typeof body?.name === "string" ? body.name : query.name;
+      try {
+        const snapshot = await checkpoints.take(name);
+        return reply.status(201).send({ name: snapshot.name });
+      } catch (error) {
+        if (error instanceof SnapshotNameError) return reply.status(400).send({ error: "invalid_request", error_description: error.message });
+        throw error;
+      }
+    });
+    scope.post("/_orgbox/snapshots/:name/restore", async (request, reply) => {
+      try {
+        await checkpoints.restore((request.params as { name: string }).name);
+        return reply.send({ status: "restored" });
+      } catch (error) {
+        if (error instanceof UnknownSnapshotError) return reply.status(404).send({ error: "not_found", error_description: error.message });
+        throw error;
+      }
+    });
+  });
 }

@@ -2,11 +2,26 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { Kysely, SqliteDialect, Migrator, type Migration, type MigrationProvider } from "kysely";
 import { NodeSqliteDatabase } from "./sqlite/node-sqlite.ts";
+import { SqliteSnapshots } from "./sqlite/snapshot.ts";
 import { migrations } from "./migrations/index.ts";
 import type { Schema } from "./schema.ts";
 
 /** Which SQL engine backs the store. PostgreSQL follows; no SQLite-only SQL lives outside `sqlite/`. */
 export type StoreDialect = "sqlite";
+
+/**
+ * Checkpoints of the whole store (every table, every org), dialect-neutral:
+ * `take()` copies the current state, `restore()` puts it back in one
+ * transaction, much faster than re-applying an environment.
+ */
+export interface StoreSnapshots {
+  /** Copies the current state; returns an opaque handle. */
+  take(): Promise<string>;
+  /** Restores the state of `take()`'s handle. @throws Error for an unknown handle. */
+  restore(handle: string): Promise<void>;
+  /** Frees a snapshot. */
+  drop(handle: string): Promise<void>;
+}
 
 /** An open store: the Kysely instance plus dialect facts the repositories need. */
 export interface Database {
@@ -14,6 +29,8 @@ export interface Database {
   readonly dialect: StoreDialect;
   /** Invalidates cached prepared statements after DDL. */
   afterDdl(): void;
+  /** Checkpoints of the whole store. */
+  readonly snapshots: StoreSnapshots;
   close(): Promise<void>;
 }
 
@@ -38,10 +55,14 @@ export async function openDatabase(options: { inMemory: boolean; dataDir: string
     await db.destroy();
     throw new Error(`store migration ${failed?.migrationName ?? "?"} failed: ${(error as Error).message}`, { cause: error });
   }
+  const afterDdl = () => sqlite.clearStatementCache();
+  // Kysely's SQLite driver has one connection behind a mutex: holding it keeps requests and transactions out.
+  const exclusive = <T>(work: () => T): Promise<T> => db.connection().execute(async () => work());
   return {
     db,
     dialect: "sqlite",
-    afterDdl: () => sqlite.clearStatementCache(),
+    afterDdl,
+    snapshots: new SqliteSnapshots(sqlite.raw, exclusive, afterDdl),
     close: () => db.destroy(),
   };
 }

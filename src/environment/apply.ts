@@ -1,0 +1,112 @@
+import type { DataverseService } from "../dataverse/index.ts";
+import type { IdentityService } from "../identity/index.ts";
+import { BUILTIN_ROLE, type LoadedEnvironment } from "./load.ts";
+
+/**
+ * Applies a validated environment through the services' public methods, in
+ * dependency order: tenants and users, apps with secrets, consent (a service
+ * principal in each consenting tenant, plus delegated `oauth2PermissionGrants`
+ * for the app's `apiPermissions`), then per org: the org, business units, roles,
+ * interactive and application users with their roles, and data rows in file order.
+ * Meant for an empty store (the loader already checked every reference).
+ * @param now start time (ms), the default start of secrets.
+ * @throws the service's error if the store already holds a conflicting object.
+ */
+export async function applyEnvironment(env: LoadedEnvironment, identity: IdentityService, dataverse: DataverseService, now: number): Promise<void> {
+  for (const tenant of env.tenants) {
+    await identity.createTenant({ id: tenant.id, displayName: tenant.displayName, defaultDomain: tenant.defaultDomain, domains: tenant.domains });
+    for (const user of tenant.users) {
+      await identity.createUser({
+        tenantId: tenant.id,
+        id: user.id,
+        userPrincipalName: user.userPrincipalName,
+        displayName: user.displayName,
+        ...(user.givenName !== undefined ? { givenName: user.givenName } : {}),
+        ...(user.surname !== undefined ? { surname: user.surname } : {}),
+        password: user.password,
+        directoryRoles: user.directoryRoles,
+      });
+    }
+  }
+
+  for (const app of env.apps) {
+    await identity.registerApplication({
+      tenantId: app.tenantId,
+      appId: app.appId,
+      ...(app.objectId ? { objectId: app.objectId } : {}),
+      ...(app.servicePrincipalId ? { servicePrincipalId: app.servicePrincipalId } : {}),
+      displayName: app.displayName,
+      signInAudience: app.signInAudience,
+      identifierUris: app.identifierUris,
+      webRedirectUris: app.webRedirectUris,
+      spaRedirectUris: app.spaRedirectUris,
+      publicClientRedirectUris: app.publicClientRedirectUris,
+      isFallbackPublicClient: app.publicClient,
+      requiredResourceAccess: app.permissions.map((p) => ({ resourceAppId: p.resourceAppId, resourceAccess: p.scopes.map((s) => ({ id: s.id, type: "Scope" as const })) })),
+    });
+    for (const secret of app.secrets) {
+      await identity.addPassword({
+        appId: app.appId,
+        value: secret.value,
+        ...(secret.keyId ? { keyId: secret.keyId } : {}),
+        ...(secret.displayName !== undefined ? { displayName: secret.displayName } : {}),
+        startDateTime: secret.starts ?? now - 60_000,
+        ...(secret.expires !== undefined ? { endDateTime: secret.expires } : {}),
+      });
+    }
+    for (const consent of app.consents) {
+      if (consent.tenantId !== app.tenantId) await identity.createServicePrincipal(consent.tenantId, app.appId, app.tenantId, consent.servicePrincipalId);
+      for (const permission of app.permissions) {
+        if (permission.scopes.length === 0) continue;
+        await identity.grantConsent({
+          tenantId: consent.tenantId,
+          clientAppId: app.appId,
+          resourceAppId: permission.resourceAppId,
+          scopes: permission.scopes.map((s) => s.value),
+          ...(consent.how === "user" && consent.userId ? { principalId: consent.userId } : {}),
+        });
+      }
+    }
+  }
+
+  for (const spec of env.orgs) {
+    const { org, rootBusinessUnitId, defaultRoleIds } = await dataverse.createOrg({
+      name: spec.name,
+      id: spec.id,
+      tenantId: spec.tenantId,
+      displayName: spec.displayName,
+      rootBusinessUnitId: spec.rootBusinessUnitId,
+      baseCurrencyId: spec.baseCurrencyId,
+    });
+    for (const unit of spec.businessUnits) await dataverse.createBusinessUnit(org, { id: unit.id, name: unit.name, parentBusinessUnitId: unit.parentId });
+    for (const role of spec.roles) await dataverse.createRole(org, { id: role.id, name: role.name, businessUnitId: role.businessUnitId, privileges: role.privileges });
+    const roleId = (ref: string): string => {
+      if (!ref.startsWith(BUILTIN_ROLE)) return ref;
+      const id = defaultRoleIds[ref.slice(BUILTIN_ROLE.length)];
+      if (!id) throw new Error(`org ${spec.name} has no predefined role '${ref.slice(BUILTIN_ROLE.length)}'`);
+      return id;
+    };
+    for (const user of spec.users) {
+      await dataverse.insert(org, "systemuser", {
+        systemuserid: user.id,
+        firstname: user.firstname ?? null,
+        lastname: user.lastname ?? user.userPrincipalName,
+        domainname: user.userPrincipalName,
+        internalemailaddress: user.userPrincipalName,
+        azureactivedirectoryobjectid: user.directoryUserId,
+        isdisabled: false,
+        accessmode: 0,
+        businessunitid: user.businessUnitId,
+      });
+      for (const ref of user.roleIds) await dataverse.assignRole(org, user.id, roleId(ref));
+    }
+    for (const user of spec.applicationUsers) {
+      await dataverse.createApplicationUser(org, { applicationId: user.appId, businessUnitId: user.businessUnitId, id: user.id, ...(user.fullName ? { fullName: user.fullName } : {}), roleIds: user.roleIds.map(roleId) });
+    }
+    const businessUnitOf = new Map<string, string>([...spec.users, ...spec.applicationUsers].map((u) => [u.id, u.businessUnitId]));
+    for (const row of spec.rows) {
+      const owner = row.ownerId ? { id: row.ownerId, businessUnitId: businessUnitOf.get(row.ownerId) ?? rootBusinessUnitId } : undefined;
+      await dataverse.insert(org, row.table, row.values, row.ownerId, owner);
+    }
+  }
+}

@@ -1,0 +1,665 @@
+import { readFileSync } from "node:fs";
+import { dirname, extname, relative, resolve } from "node:path";
+import type { z } from "zod";
+import { newGuid } from "../common/ids.ts";
+import { STANDARD_TABLES } from "../dataverse/metadata/standard.ts";
+import type { AttributeMetadata, EntityMetadata } from "../dataverse/metadata/types.ts";
+import { isLookupType } from "../dataverse/metadata/types.ts";
+import { defaultRoles } from "../dataverse/security/default-roles.ts";
+import { MISC_PRIVILEGES, privilegesFor, type Depth } from "../dataverse/security/privileges.ts";
+import { DYNAMICS_CRM_APP_ID, FIRST_PARTY_APPS, GLOBAL_ADMINISTRATOR_ROLE, MICROSOFT_GRAPH_APP_ID } from "../identity/well-known.ts";
+import { CONFIG_KEYS } from "../config/config.ts";
+import { parseCsv } from "./csv.ts";
+import { EnvironmentError, readDocument } from "./read.ts";
+import { ENVIRONMENT_KEYS, EnvironmentSchema, type BusinessUnitInput, type Cell, type OrgboxEnvironment } from "./schema.ts";
+
+/** Prefix of a role reference resolved at apply time: a predefined role createOrg makes (`builtin:System Administrator`). */
+export const BUILTIN_ROLE = "builtin:";
+/** Names of the predefined roles every org has. */
+export const BUILTIN_ROLE_NAMES: readonly string[] = defaultRoles(STANDARD_TABLES).map((r) => r.name);
+
+/** A directory user, ready to create. */
+export interface ResolvedUser {
+  id: string;
+  userPrincipalName: string;
+  displayName: string;
+  givenName: string | undefined;
+  surname: string | undefined;
+  password: string;
+  directoryRoles: string[];
+}
+
+export interface ResolvedTenant {
+  id: string;
+  displayName: string;
+  defaultDomain: string;
+  /** Further verified domains. */
+  domains: string[];
+  users: ResolvedUser[];
+}
+
+export interface ResolvedConsent {
+  tenantId: string;
+  how: "admin" | "user";
+  /** Object id of the consenting user (`how: user`). */
+  userId: string | undefined;
+  servicePrincipalId: string | undefined;
+}
+
+export interface ResolvedApp {
+  appId: string;
+  objectId: string | undefined;
+  servicePrincipalId: string | undefined;
+  displayName: string;
+  tenantId: string;
+  signInAudience: "AzureADMyOrg" | "AzureADMultipleOrgs";
+  identifierUris: string[];
+  webRedirectUris: string[];
+  spaRedirectUris: string[];
+  publicClientRedirectUris: string[];
+  publicClient: boolean;
+  secrets: { value: string; keyId: string | undefined; displayName: string | undefined; starts: number | undefined; expires: number | undefined }[];
+  /** Delegated permissions by resource app id (canonical values). */
+  permissions: { resourceAppId: string; scopes: { id: string; value: string }[] }[];
+  consents: ResolvedConsent[];
+}
+
+/** A data row, with references resolved and values typed. */
+export interface ResolvedRow {
+  table: string;
+  values: Record<string, unknown>;
+  /** systemuserid of the owner (user-owned tables). */
+  ownerId: string | undefined;
+}
+
+export interface ResolvedOrg {
+  name: string;
+  id: string;
+  tenantId: string;
+  displayName: string;
+  rootBusinessUnitId: string;
+  baseCurrencyId: string;
+  /** Parents before children. */
+  businessUnits: { id: string; name: string; parentId: string }[];
+  roles: { id: string; name: string; businessUnitId: string; privileges: { name: string; depth: Depth }[] }[];
+  /** Role ids, or `builtin:{name}` for a predefined role ({@link BUILTIN_ROLE}). */
+  applicationUsers: { id: string; appId: string; businessUnitId: string; fullName: string | undefined; roleIds: string[] }[];
+  users: { id: string; directoryUserId: string; userPrincipalName: string; firstname: string | undefined; lastname: string | undefined; businessUnitId: string; roleIds: string[] }[];
+  rows: ResolvedRow[];
+}
+
+/** A validated environment with every id known and every reference resolved. */
+export interface LoadedEnvironment {
+  /** The file it came from, or `(inline)`. */
+  source: string;
+  seedDemo: boolean;
+  /** Server settings found in the file. */
+  server: Record<string, unknown>;
+  tenants: ResolvedTenant[];
+  apps: ResolvedApp[];
+  orgs: ResolvedOrg[];
+}
+
+/** True when a parsed config document describes an environment (tenants, apps or orgs). */
+export function isEnvironmentDocument(data: unknown): boolean {
+  return typeof data === "object" && data !== null && !Array.isArray(data) && ENVIRONMENT_KEYS.some((k) => k in data);
+}
+
+/**
+ * Reads and validates an environment file (`.json`, `.yaml`/`.yml`, `.ts`/`.js`):
+ * shape, then every cross reference (tenants, users, apps, roles, privileges,
+ * tables, columns, ids, `@ref` lookups), then the data files it names.
+ * Nothing is applied.
+ * @throws EnvironmentError listing every problem as `file: path: problem`.
+ */
+export function loadEnvironmentFile(path: string): LoadedEnvironment {
+  return validateEnvironment(readDocument(path), path, dirname(resolve(path)));
+}
+
+/**
+ * Validates an environment given as data (see {@link loadEnvironmentFile}).
+ * @param source name used in error messages.
+ * @param baseDir folder that `file:` data references are relative to.
+ */
+export function validateEnvironment(data: unknown, source = "(inline)", baseDir = process.cwd()): LoadedEnvironment {
+  let document = data;
+  let server: Record<string, unknown> = {};
+  if (typeof data === "object" && data !== null && !Array.isArray(data)) {
+    const record = { ...(data as Record<string, unknown>) };
+    // Server keys may sit at the top level (plain config files) instead of under `server`.
+    for (const key of Object.keys(CONFIG_KEYS)) {
+      if (key in record && key !== "seedDemo") {
+        server[key] = record[key];
+        delete record[key];
+      }
+    }
+    if (typeof record.server === "object" && record.server !== null) server = { ...server, ...(record.server as Record<string, unknown>) };
+    document = record;
+  }
+  const parsed = EnvironmentSchema.safeParse(document);
+  if (!parsed.success) throw new EnvironmentError(parsed.error.issues.map((issue) => `${source}: ${formatPath(issue.path)}: ${issueMessage(issue)}`));
+  const resolver = new Resolver(source, baseDir);
+  const loaded = resolver.resolve(parsed.data as OrgboxEnvironment);
+  if (resolver.problems.length > 0) throw new EnvironmentError(resolver.problems);
+  const seedDemo = parsed.data.seedDemo ?? (typeof server.seedDemo === "boolean" ? server.seedDemo : false);
+  return { source, seedDemo, server, ...loaded };
+}
+
+function issueMessage(issue: z.core.$ZodIssue): string {
+  if (issue.code === "unrecognized_keys") return `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `'${k}'`).join(", ")}`;
+  if (issue.code === "invalid_union") return "expected a list of rows, or { file: \"rows.csv\" }";
+  return issue.message;
+}
+
+/** `orgs[0].roles[1].privileges.prvReadAccount` */
+export function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  let out = "";
+  for (const part of path) {
+    if (typeof part === "number") out += `[${part}]`;
+    else if (typeof part === "string" && /^[A-Za-z_$@][\w$@]*$/.test(part)) out += out ? `.${part}` : part;
+    else out += `[${JSON.stringify(String(part))}]`;
+  }
+  return out || "(top level)";
+}
+
+const TABLES = new Map(STANDARD_TABLES.map((t) => [t.logicalName, t]));
+const PRIVILEGES = new Set<string>([...STANDARD_TABLES.flatMap((t) => privilegesFor(t).map((p) => p.name)), ...MISC_PRIVILEGES]);
+const RESOURCE_ALIASES: Record<string, string> = { dynamics: DYNAMICS_CRM_APP_ID, "dynamics crm": DYNAMICS_CRM_APP_ID, "common data service": DYNAMICS_CRM_APP_ID, dataverse: DYNAMICS_CRM_APP_ID, graph: MICROSOFT_GRAPH_APP_ID, "microsoft graph": MICROSOFT_GRAPH_APP_ID };
+const REF_PREFIX = "@ref:";
+
+type Where = (string | number)[];
+
+/** One pass over the parsed document, collecting problems instead of stopping at the first. */
+class Resolver {
+  readonly problems: string[] = [];
+  private readonly source: string;
+  private readonly baseDir: string;
+  private readonly tenantsByKey = new Map<string, ResolvedTenant>();
+  private readonly usersByUpn = new Map<string, { user: ResolvedUser; tenant: ResolvedTenant }>();
+  private readonly directoryIds = new Map<string, string>();
+
+  constructor(source: string, baseDir: string) {
+    this.source = source;
+    this.baseDir = baseDir;
+  }
+
+  private fail(where: Where | string, problem: string, file = this.source): void {
+    this.problems.push(`${file}: ${typeof where === "string" ? where : formatPath(where)}: ${problem}`);
+  }
+
+  /** Records a directory object id; reports a duplicate. */
+  private claimDirectoryId(id: string, where: Where): void {
+    const first = this.directoryIds.get(id);
+    if (first) this.fail(where, `duplicate id '${id}' (also used at ${first})`);
+    else this.directoryIds.set(id, formatPath(where));
+  }
+
+  resolve(env: OrgboxEnvironment): Pick<LoadedEnvironment, "tenants" | "apps" | "orgs"> {
+    const tenants = (env.tenants ?? []).map((t, i) => this.tenant(t, ["tenants", i]));
+    const apps: ResolvedApp[] = [];
+    const appIds = new Map<string, string>();
+    (env.apps ?? []).forEach((a, i) => {
+      const app = this.app(a, ["apps", i]);
+      if (!app) return;
+      const first = appIds.get(app.appId);
+      if (first) this.fail(["apps", i, "appId"], `duplicate id '${app.appId}' (also used at ${first})`);
+      appIds.set(app.appId, formatPath(["apps", i]));
+      apps.push(app);
+    });
+    const orgNames = new Map<string, string>();
+    const orgs: ResolvedOrg[] = [];
+    (env.orgs ?? []).forEach((o, i) => {
+      const first = orgNames.get(o.name);
+      if (first) this.fail(["orgs", i, "name"], `duplicate org name '${o.name}' (also used at ${first})`);
+      orgNames.set(o.name, formatPath(["orgs", i]));
+      const org = this.org(o, ["orgs", i], apps);
+      if (org) orgs.push(org);
+    });
+    return { tenants, apps, orgs };
+  }
+
+  private tenantRef(key: string, where: Where): ResolvedTenant | undefined {
+    const tenant = this.tenantsByKey.get(key.toLowerCase());
+    if (!tenant) this.fail(where, `no tenant '${key}' in tenants (give its id or one of its domains)`);
+    return tenant;
+  }
+
+  private tenant(t: NonNullable<OrgboxEnvironment["tenants"]>[number], where: Where): ResolvedTenant {
+    const id = (t.id ?? newGuid()).toLowerCase();
+    this.claimDirectoryId(id, [...where, "id"]);
+    const domains = t.domains.map((d) => d.toLowerCase());
+    const tenant: ResolvedTenant = { id, displayName: t.displayName, defaultDomain: domains[0] as string, domains: domains.slice(1), users: [] };
+    for (const [i, key] of [id, ...domains].entries()) {
+      if (this.tenantsByKey.has(key)) this.fail(i === 0 ? [...where, "id"] : [...where, "domains", i - 1], `'${key}' already names another tenant`);
+      else this.tenantsByKey.set(key, tenant);
+    }
+    (t.users ?? []).forEach((u, i) => {
+      const userWhere = [...where, "users", i];
+      const userId = (u.id ?? newGuid()).toLowerCase();
+      this.claimDirectoryId(userId, [...userWhere, "id"]);
+      const name = u.userPrincipalName.toLowerCase();
+      const userDomain = name.slice(name.indexOf("@") + 1);
+      if (!domains.includes(userDomain)) this.fail([...userWhere, "userPrincipalName"], `the domain '${userDomain}' is not one of the tenant's domains (${domains.join(", ")})`);
+      if (this.usersByUpn.has(name)) this.fail([...userWhere, "userPrincipalName"], `duplicate user '${name}'`);
+      const roles = [...(u.globalAdministrator ? [GLOBAL_ADMINISTRATOR_ROLE] : []), ...(u.directoryRoles ?? []).map((r) => r.toLowerCase())];
+      const user: ResolvedUser = { id: userId, userPrincipalName: name, displayName: u.displayName ?? name.slice(0, name.indexOf("@")), givenName: u.givenName, surname: u.surname, password: u.password, directoryRoles: [...new Set(roles)] };
+      this.usersByUpn.set(name, { user, tenant });
+      tenant.users.push(user);
+    });
+    return tenant;
+  }
+
+  private app(a: NonNullable<OrgboxEnvironment["apps"]>[number], where: Where): ResolvedApp | undefined {
+    const home = this.tenantRef(a.tenant, [...where, "tenant"]);
+    const appId = (a.appId ?? newGuid()).toLowerCase();
+    if (FIRST_PARTY_APPS.some((f) => f.appId === appId)) this.fail([...where, "appId"], `'${appId}' is the app id of a first-party app`);
+    for (const key of ["objectId", "servicePrincipalId"] as const) {
+      const value = a[key];
+      if (value) this.claimDirectoryId(value.toLowerCase(), [...where, key]);
+    }
+    const permissions: ResolvedApp["permissions"] = [];
+    (a.apiPermissions ?? []).forEach((p, i) => {
+      const resourceAppId = RESOURCE_ALIASES[p.resource.toLowerCase()] ?? p.resource.toLowerCase();
+      const resource = FIRST_PARTY_APPS.find((f) => f.appId === resourceAppId);
+      if (!resource) {
+        this.fail([...where, "apiPermissions", i, "resource"], `unknown resource '${p.resource}' (use 'Dynamics CRM' or 'Microsoft Graph')`);
+        return;
+      }
+      const scopes: { id: string; value: string }[] = [];
+      (p.scopes ?? []).forEach((s, j) => {
+        const scope = resource.api.oauth2PermissionScopes.find((x) => x.value.toLowerCase() === s.toLowerCase());
+        if (!scope) this.fail([...where, "apiPermissions", i, "scopes", j], `${resource.displayName} has no delegated permission '${s}' (it has ${resource.api.oauth2PermissionScopes.map((x) => x.value).join(", ")})`);
+        else scopes.push({ id: scope.id, value: scope.value });
+      });
+      permissions.push({ resourceAppId, scopes });
+    });
+    const consents: ResolvedConsent[] = [];
+    (a.consentedTenants ?? []).forEach((c, i) => {
+      const cWhere = [...where, "consentedTenants", i];
+      const tenant = this.tenantRef(c.tenant, [...cWhere, "tenant"]);
+      if (!tenant) return;
+      if (home && tenant.id !== home.id && (a.signInAudience ?? "AzureADMyOrg") === "AzureADMyOrg") this.fail([...cWhere, "tenant"], `the app is single-tenant (signInAudience AzureADMyOrg); only its home tenant can consent. Use signInAudience: AzureADMultipleOrgs`);
+      if (consents.some((x) => x.tenantId === tenant.id)) this.fail([...cWhere, "tenant"], `tenant '${c.tenant}' is listed twice`);
+      const how = c.how ?? "admin";
+      let userId: string | undefined;
+      if (how === "user") {
+        if (!c.user) this.fail([...cWhere, "user"], "how: user needs the user who consented");
+        else {
+          const found = this.usersByUpn.get(c.user.toLowerCase());
+          if (!found || found.tenant.id !== tenant.id) this.fail([...cWhere, "user"], `no user '${c.user}' in tenant '${c.tenant}'`);
+          else userId = found.user.id;
+        }
+      } else if (c.user) this.fail([...cWhere, "user"], "user is only for how: user");
+      if (c.servicePrincipalId) {
+        this.claimDirectoryId(c.servicePrincipalId.toLowerCase(), [...cWhere, "servicePrincipalId"]);
+        if (home && tenant.id === home.id) this.fail([...cWhere, "servicePrincipalId"], "the home tenant's service principal id is the app's servicePrincipalId");
+      }
+      consents.push({ tenantId: tenant.id, how, userId, servicePrincipalId: c.servicePrincipalId?.toLowerCase() });
+    });
+    if (!home) return undefined;
+    const date = (value: string | undefined) => (value === undefined ? undefined : Date.parse(value.length === 10 ? `${value}T23:59:59Z` : value));
+    return {
+      appId,
+      objectId: a.objectId?.toLowerCase(),
+      servicePrincipalId: a.servicePrincipalId?.toLowerCase(),
+      displayName: a.displayName,
+      tenantId: home.id,
+      signInAudience: a.signInAudience ?? "AzureADMyOrg",
+      identifierUris: a.identifierUris ?? [],
+      webRedirectUris: a.redirectUris?.web ?? [],
+      spaRedirectUris: a.redirectUris?.spa ?? [],
+      publicClientRedirectUris: a.redirectUris?.publicClient ?? [],
+      publicClient: a.publicClient ?? false,
+      secrets: (a.secrets ?? []).map((s) => ({ value: s.value, keyId: s.keyId?.toLowerCase(), displayName: s.displayName, starts: s.starts === undefined ? undefined : Date.parse(s.starts), expires: date(s.expires) })),
+      permissions,
+      consents,
+    };
+  }
+
+  private org(o: NonNullable<OrgboxEnvironment["orgs"]>[number], where: Where, apps: ResolvedApp[]): ResolvedOrg | undefined {
+    const tenant = this.tenantRef(o.tenant, [...where, "tenant"]);
+    if (!tenant) return undefined;
+    const org: ResolvedOrg = {
+      name: o.name,
+      id: (o.id ?? newGuid()).toLowerCase(),
+      tenantId: tenant.id,
+      displayName: o.displayName ?? o.name,
+      rootBusinessUnitId: (o.rootBusinessUnitId ?? newGuid()).toLowerCase(),
+      baseCurrencyId: (o.baseCurrencyId ?? newGuid()).toLowerCase(),
+      businessUnits: [],
+      roles: [],
+      applicationUsers: [],
+      users: [],
+      rows: [],
+    };
+    /** Known primary ids per table (rows the org will have), for duplicate and lookup checks. */
+    const ids = new Map<string, Map<string, string>>();
+    const claim = (table: string, id: string, at: Where | string, file?: string): void => {
+      let byId = ids.get(table);
+      if (!byId) ids.set(table, (byId = new Map()));
+      const label = typeof at === "string" ? at : formatPath(at);
+      const first = byId.get(id);
+      if (first) this.fail(at, `duplicate id '${id}' in table ${table} (also used at ${first})`, file);
+      else byId.set(id, file && file !== this.source ? `${file} ${label}` : label);
+    };
+    claim("organization", org.id, [...where, "id"]);
+    claim("businessunit", org.rootBusinessUnitId, [...where, "rootBusinessUnitId"]);
+    claim("transactioncurrency", org.baseCurrencyId, [...where, "baseCurrencyId"]);
+
+    const buByName = new Map<string, string>([[o.name.toLowerCase(), org.rootBusinessUnitId]]);
+    const walk = (units: BusinessUnitInput[], parentId: string, at: Where): void => {
+      units.forEach((unit, i) => {
+        const id = (unit.id ?? newGuid()).toLowerCase();
+        claim("businessunit", id, [...at, i, "id"]);
+        if (buByName.has(unit.name.toLowerCase())) this.fail([...at, i, "name"], `duplicate business unit name '${unit.name}'`);
+        buByName.set(unit.name.toLowerCase(), id);
+        org.businessUnits.push({ id, name: unit.name, parentId });
+        walk(unit.children ?? [], id, [...at, i, "children"]);
+      });
+    };
+    walk(o.businessUnits ?? [], org.rootBusinessUnitId, [...where, "businessUnits"]);
+    const bu = (name: string | undefined, at: Where): string => {
+      if (name === undefined) return org.rootBusinessUnitId;
+      const id = buByName.get(name.toLowerCase()) ?? (ids.get("businessunit")?.has(name.toLowerCase()) ? name.toLowerCase() : undefined);
+      if (!id) this.fail(at, `no business unit '${name}' in this org`);
+      return id ?? org.rootBusinessUnitId;
+    };
+
+    const roleByName = new Map<string, string>(BUILTIN_ROLE_NAMES.map((n) => [n.toLowerCase(), `${BUILTIN_ROLE}${n}`]));
+    (o.roles ?? []).forEach((r, i) => {
+      const at = [...where, "roles", i];
+      const id = (r.id ?? newGuid()).toLowerCase();
+      claim("role", id, [...at, "id"]);
+      if (roleByName.has(r.name.toLowerCase())) this.fail([...at, "name"], `duplicate role name '${r.name}'`);
+      roleByName.set(r.name.toLowerCase(), id);
+      roleByName.set(id, id);
+      const privileges: { name: string; depth: Depth }[] = [];
+      for (const [name, depth] of Object.entries(r.privileges)) {
+        if (!PRIVILEGES.has(name)) this.fail([...at, "privileges", name], `the privilege '${name}' does not exist${suggestPrivilege(name)}`);
+        else privileges.push({ name, depth });
+      }
+      org.roles.push({ id, name: r.name, businessUnitId: bu(r.businessUnit, [...at, "businessUnit"]), privileges });
+    });
+    const roles = (names: string[] | undefined, at: Where): string[] =>
+      (names ?? []).flatMap((name, i) => {
+        const id = roleByName.get(name.toLowerCase());
+        if (!id) this.fail([...at, i], `no role '${name}' in this org (known: ${[...BUILTIN_ROLE_NAMES, ...org.roles.map((r) => r.name)].join(", ")})`);
+        return id ? [id] : [];
+      });
+
+    /** Owners by user principal name or client id. */
+    const owners = new Map<string, { id: string; businessUnitId: string }>();
+    (o.applicationUsers ?? []).forEach((u, i) => {
+      const at = [...where, "applicationUsers", i];
+      const app = apps.find((a) => a.appId === u.app.toLowerCase() || a.displayName.toLowerCase() === u.app.toLowerCase());
+      if (!app) {
+        this.fail([...at, "app"], `no app '${u.app}' in apps`);
+        return;
+      }
+      if (app.tenantId !== tenant.id && !app.consents.some((c) => c.tenantId === tenant.id)) {
+        this.fail([...at, "app"], `the app '${app.displayName}' has no service principal in the org's tenant: add { tenant: ${tenant.defaultDomain} } to its consentedTenants`);
+      }
+      const id = (u.id ?? newGuid()).toLowerCase();
+      claim("systemuser", id, [...at, "id"]);
+      const businessUnitId = bu(u.businessUnit, [...at, "businessUnit"]);
+      if (org.applicationUsers.some((x) => x.appId === app.appId)) this.fail([...at, "app"], `the app '${app.displayName}' already has an application user in this org`);
+      org.applicationUsers.push({ id, appId: app.appId, businessUnitId, fullName: u.fullName, roleIds: roles(u.roles, [...at, "roles"]) });
+      owners.set(app.appId, { id, businessUnitId });
+    });
+    (o.users ?? []).forEach((u, i) => {
+      const at = [...where, "users", i];
+      const found = this.usersByUpn.get(u.user.toLowerCase());
+      if (!found || found.tenant.id !== tenant.id) {
+        this.fail([...at, "user"], `no user '${u.user}' in the org's tenant (${tenant.defaultDomain})`);
+        return;
+      }
+      const id = (u.id ?? newGuid()).toLowerCase();
+      claim("systemuser", id, [...at, "id"]);
+      if (org.users.some((x) => x.directoryUserId === found.user.id)) this.fail([...at, "user"], `'${u.user}' is listed twice`);
+      const businessUnitId = bu(u.businessUnit, [...at, "businessUnit"]);
+      org.users.push({
+        id,
+        directoryUserId: found.user.id,
+        userPrincipalName: found.user.userPrincipalName,
+        firstname: u.firstname ?? found.user.givenName,
+        lastname: u.lastname ?? found.user.surname ?? found.user.displayName,
+        businessUnitId,
+        roleIds: roles(u.roles, [...at, "roles"]),
+      });
+      owners.set(found.user.userPrincipalName, { id, businessUnitId });
+    });
+    let defaultOwner = org.users[0] ? { id: org.users[0].id, businessUnitId: org.users[0].businessUnitId } : undefined;
+    if (o.defaultOwner !== undefined) {
+      defaultOwner = owners.get(o.defaultOwner.toLowerCase());
+      if (!defaultOwner) this.fail([...where, "defaultOwner"], `'${o.defaultOwner}' is neither a user principal name in users nor a client id in applicationUsers`);
+    }
+    this.data(o, where, org, claim, ids, owners, defaultOwner);
+    return org;
+  }
+
+  /** Reads data rows (inline and files), then resolves `@ref` lookups and types values. */
+  private data(
+    o: NonNullable<OrgboxEnvironment["orgs"]>[number],
+    where: Where,
+    org: ResolvedOrg,
+    claim: (table: string, id: string, at: Where | string, file?: string) => void,
+    ids: Map<string, Map<string, string>>,
+    owners: Map<string, { id: string; businessUnitId: string }>,
+    defaultOwner: { id: string; businessUnitId: string } | undefined,
+  ): void {
+    interface Pending {
+      entity: EntityMetadata;
+      cells: Record<string, Cell>;
+      file: string;
+      at: (column?: string) => string;
+      row: ResolvedRow;
+    }
+    const pending: Pending[] = [];
+    const keys = new Map<string, { table: string; id: string; at: string }>();
+    for (const [table, spec] of Object.entries(o.data ?? {})) {
+      const tableWhere = [...where, "data", table];
+      const entity = TABLES.get(table);
+      if (!entity) {
+        const bySet = STANDARD_TABLES.find((t) => t.entitySetName === table);
+        this.fail(tableWhere, `unknown table '${table}'${bySet ? ` (did you mean '${bySet.logicalName}'? data is keyed by logical name)` : ""}`);
+        continue;
+      }
+      let rows: { cells: Record<string, Cell>; file: string; at: (column?: string) => string }[];
+      if (Array.isArray(spec)) {
+        rows = spec.map((cells, i) => ({ cells, file: this.source, at: (column?: string) => formatPath(column === undefined ? [...tableWhere, i] : [...tableWhere, i, column]) }));
+      } else {
+        const loaded = this.readDataFile(spec.file, [...tableWhere, "file"]);
+        if (!loaded) continue;
+        rows = loaded;
+      }
+      for (const { cells, file, at } of rows) {
+        const row: ResolvedRow = { table, values: {}, ownerId: undefined };
+        const pk = entity.primaryIdAttribute;
+        const given = cells[pk];
+        let id: string;
+        if (given === undefined || given === null || given === "") id = newGuid();
+        else if (typeof given !== "string" || !/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/.test(given)) {
+          this.fail(at(pk), "must be a GUID", file);
+          id = newGuid();
+        } else id = given.toLowerCase();
+        claim(table, id, at(pk), file);
+        row.values[pk] = id;
+        const key = cells["@key"];
+        if (key !== undefined && key !== null && key !== "") {
+          const name = String(key);
+          const first = keys.get(name);
+          if (first) this.fail(at("@key"), `duplicate key '${name}' (also used at ${first.at})`, file);
+          else keys.set(name, { table, id, at: file === this.source ? at() : `${file} ${at()}` });
+        }
+        const owner = cells["@owner"];
+        if (owner !== undefined && owner !== null && owner !== "") {
+          const found = owners.get(String(owner).toLowerCase());
+          if (!found) this.fail(at("@owner"), `'${String(owner)}' is neither a user principal name in users nor a client id in applicationUsers`, file);
+          else row.ownerId = found.id;
+          if (entity.ownershipType !== "UserOwned") this.fail(at("@owner"), `table ${table} is not user-owned`, file);
+        } else if (entity.ownershipType === "UserOwned" && cells.ownerid === undefined) row.ownerId = defaultOwner?.id;
+        org.rows.push(row);
+        pending.push({ entity, cells, file, at, row });
+      }
+    }
+    const tableOfId = (id: string): string | undefined => {
+      for (const [table, byId] of ids) if (byId.has(id)) return table;
+      return undefined;
+    };
+    for (const { entity, cells, file, at, row } of pending) {
+      for (const [column, cell] of Object.entries(cells)) {
+        if (column === "@key" || column === "@owner" || column === entity.primaryIdAttribute) continue;
+        const attribute = entity.attributes.find((a) => a.logicalName === column);
+        if (!attribute) {
+          this.fail(at(column), `table ${entity.logicalName} has no column '${column}'${column.startsWith("_") && column.endsWith("_value") ? ` (write the lookup as '${column.slice(1, -6)}')` : ""}`, file);
+          continue;
+        }
+        if (cell === null || cell === "") continue;
+        if (typeof cell === "string" && cell.startsWith(REF_PREFIX)) {
+          const name = cell.slice(REF_PREFIX.length);
+          if (!isLookupType(attribute.type)) {
+            this.fail(at(column), `'${cell}': only lookup columns take @ref values (${column} is ${attribute.type})`, file);
+            continue;
+          }
+          const target = keys.get(name);
+          if (!target) {
+            this.fail(at(column), `lookup to a missing row: no row has @key '${name}'`, file);
+            continue;
+          }
+          if (!(attribute.targets ?? []).includes(target.table)) {
+            this.fail(at(column), `'${cell}' is a ${target.table} row; ${column} points to ${(attribute.targets ?? []).join(" or ")}`, file);
+            continue;
+          }
+          row.values[column] = target.id;
+          this.setLookupType(entity, attribute, target.table, cells, row);
+          continue;
+        }
+        const value = this.typed(attribute, cell, at(column), file);
+        if (value === undefined) continue;
+        if (isLookupType(attribute.type) && typeof value === "string") {
+          const table = tableOfId(value);
+          const targets = attribute.targets ?? [];
+          if (!table || !targets.includes(table)) {
+            this.fail(at(column), `lookup to a missing row: no ${targets.join(" or ")} row with id '${value}' in this org`, file);
+            continue;
+          }
+          this.setLookupType(entity, attribute, table, cells, row);
+        }
+        row.values[column] = value;
+      }
+    }
+  }
+
+  private setLookupType(entity: EntityMetadata, attribute: AttributeMetadata, table: string, cells: Record<string, Cell>, row: ResolvedRow): void {
+    const typeColumn = `${attribute.logicalName}type`;
+    if ((attribute.targets ?? []).length > 1 && entity.attributes.some((a) => a.logicalName === typeColumn) && (cells[typeColumn] === undefined || cells[typeColumn] === "")) row.values[typeColumn] = table;
+  }
+
+  /** A cell converted to the column's type; undefined (after a reported problem) when it does not fit. */
+  private typed(attribute: AttributeMetadata, cell: Exclude<Cell, null>, at: string, file: string): unknown {
+    const bad = (expected: string): undefined => {
+      this.fail(at, `expected ${expected}, got ${JSON.stringify(cell)}`, file);
+      return undefined;
+    };
+    switch (attribute.type) {
+      case "Integer":
+      case "BigInt":
+      case "Picklist":
+      case "State":
+      case "Status": {
+        const n = typeof cell === "string" ? Number(cell.trim()) : cell;
+        if (typeof n !== "number" || !Number.isInteger(n)) return bad("an integer");
+        if (attribute.options && !attribute.options.some((opt) => opt.value === n)) {
+          this.fail(at, `${n} is not an option of ${attribute.logicalName} (${attribute.options.map((opt) => `${opt.value} ${opt.label}`).join(", ")})`, file);
+          return undefined;
+        }
+        return n;
+      }
+      case "Decimal":
+      case "Double":
+      case "Money": {
+        const n = typeof cell === "string" ? Number(cell.trim()) : cell;
+        return typeof n === "number" && Number.isFinite(n) ? n : bad("a number");
+      }
+      case "Boolean": {
+        if (typeof cell === "boolean") return cell;
+        const s = String(cell).trim().toLowerCase();
+        if (["true", "1", "yes"].includes(s)) return true;
+        if (["false", "0", "no"].includes(s)) return false;
+        return bad("true or false");
+      }
+      case "Uniqueidentifier":
+      case "Lookup":
+      case "Customer":
+      case "Owner":
+        return typeof cell === "string" && /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/.test(cell) ? cell.toLowerCase() : bad(`a GUID or ${REF_PREFIX}KEY`);
+      case "DateTime":
+        return typeof cell === "string" && !Number.isNaN(Date.parse(cell)) ? cell : bad("an ISO 8601 date or date-time");
+      default: {
+        const s = typeof cell === "string" ? cell : String(cell);
+        if (attribute.maxLength !== undefined && s.length > attribute.maxLength) {
+          this.fail(at, `${s.length} characters; ${attribute.logicalName} takes at most ${attribute.maxLength}`, file);
+          return undefined;
+        }
+        return s;
+      }
+    }
+  }
+
+  /** Rows of a `file:` reference: CSV (header line) or a JSON array of objects. */
+  private readDataFile(name: string, where: Where): { cells: Record<string, Cell>; file: string; at: (column?: string) => string }[] | undefined {
+    const path = resolve(this.baseDir, name);
+    const label = relative(process.cwd(), path) || name;
+    let text: string;
+    try {
+      text = readFileSync(path, "utf8");
+    } catch (error) {
+      this.fail(where, `cannot read data file '${name}': ${(error as Error).message}`);
+      return undefined;
+    }
+    const ext = extname(path).toLowerCase();
+    if (ext === ".csv") {
+      try {
+        return parseCsv(text).map((r) => ({ cells: r.values, file: label, at: (column?: string) => `line ${r.line}${column === undefined ? "" : `, column ${column}`}` }));
+      } catch (error) {
+        this.fail("(csv)", (error as Error).message, label);
+        return undefined;
+      }
+    }
+    if (ext === ".json") {
+      let data: unknown;
+      try {
+        data = JSON.parse(text);
+      } catch (error) {
+        this.fail("(top level)", `not valid JSON: ${(error as Error).message}`, label);
+        return undefined;
+      }
+      if (!Array.isArray(data)) {
+        this.fail("(top level)", "must be an array of row objects", label);
+        return undefined;
+      }
+      const rows: { cells: Record<string, Cell>; file: string; at: (column?: string) => string }[] = [];
+      data.forEach((item: unknown, i) => {
+        if (typeof item !== "object" || item === null || Array.isArray(item)) {
+          this.fail(`[${i}]`, "must be an object", label);
+          return;
+        }
+        const cells: Record<string, Cell> = {};
+        for (const [k, v] of Object.entries(item)) {
+          if (v === null || typeof v === "string" || typeof v === "number" || typeof v === "boolean") cells[k] = v;
+          else this.fail(`[${i}].${k}`, "must be a string, number, boolean or null", label);
+        }
+        rows.push({ cells, file: label, at: (column?: string) => (column === undefined ? `[${i}]` : `[${i}].${column}`) });
+      });
+      return rows;
+    }
+    this.fail(where, `data file '${name}' must be .csv or .json`);
+    return undefined;
+  }
+}
+
+function suggestPrivilege(name: string): string {
+  const lower = name.toLowerCase();
+  const close = [...PRIVILEGES].find((p) => p.toLowerCase() === lower);
+  return close ? ` (did you mean '${close}'?)` : "";
+}

@@ -1,0 +1,195 @@
+/**
+ * The environment file: one document that describes tenants, users, app
+ * registrations, consent, orgs, business units, security roles, application and
+ * interactive users, and data rows. `orgbox start --config FILE` and
+ * `startOrgbox({ config: FILE })` validate the whole file, then apply it to an
+ * empty store.
+ *
+ * The zod schema below is the single source: the TypeScript type
+ * {@link OrgboxEnvironment} and the published JSON Schema
+ * (`schema/orgbox-environment.schema.json`) are derived from it.
+ *
+ * References between data rows: give a row a key with the `@key` column, and
+ * write `@ref:KEY` as the value of a lookup column of another row (or of the same
+ * table). The loader replaces it with the referenced row's primary id, and fills
+ * the `…type` column of polymorphic lookups (e.g. `parentcustomeridtype`).
+ * Keys are unique per org. `@owner` names the owner of a row (the user principal
+ * name of one of the org's interactive users, or the client id of an application
+ * user); without it, the org's `defaultOwner` owns the row.
+ */
+import { z } from "zod";
+
+const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+
+const guid = z.string().regex(GUID, { error: "must be a GUID (8-4-4-4-12 hex digits)" });
+const nonEmpty = z.string().min(1, { error: "must not be empty" });
+const domain = z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$/, { error: "must be a DNS domain name" });
+const upn = z.string().regex(/^[^@\s]+@[^@\s]+$/, { error: "must be a user principal name (name@domain)" });
+const instant = z.string().refine((v) => !Number.isNaN(Date.parse(v)), { error: "must be an ISO 8601 date or date-time (e.g. 2099-12-31 or 2099-12-31T23:59:59Z)" });
+
+/** A privilege depth: Basic (user), Local (business unit), Deep (parent: child business units), Global (organization). */
+export const DepthSchema = z.enum(["Basic", "Local", "Deep", "Global"]);
+
+/** A directory user. */
+export const UserSchema = z.strictObject({
+  /** Object id; generated when omitted. */
+  id: guid.optional(),
+  userPrincipalName: upn.describe("Sign-in name; its domain must be one of the tenant's domains."),
+  displayName: nonEmpty.optional().describe("Default: the part of the user principal name before @."),
+  givenName: z.string().optional(),
+  surname: z.string().optional(),
+  password: nonEmpty.describe("Known password (stored as a hash)."),
+  globalAdministrator: z.boolean().optional().describe("Holds the Global Administrator directory role."),
+  directoryRoles: z.array(guid).optional().describe("Further directory role template ids (the `wids` claim)."),
+});
+
+/** An Entra tenant (directory). */
+export const TenantSchema = z.strictObject({
+  id: guid.optional().describe("Tenant id; generated when omitted."),
+  displayName: nonEmpty,
+  domains: z.array(domain).min(1, { error: "needs at least one domain" }).describe("Verified domains; the first is the initial `*.onmicrosoft.com` domain."),
+  users: z.array(UserSchema).optional(),
+  groups: z.never({ error: "groups are not supported yet: orgbox's directory has no group objects" }).optional().describe("Not supported yet."),
+});
+
+/** A client secret with a known value. */
+export const SecretSchema = z.strictObject({
+  value: nonEmpty.describe("The secret value clients send (stored as a hash)."),
+  keyId: guid.optional(),
+  displayName: z.string().optional(),
+  starts: instant.optional().describe("Default: one minute before start."),
+  expires: instant.optional().describe("Default: 180 days after start, as the portal suggests."),
+});
+
+/** Permissions an app asks of one resource (`requiredResourceAccess`). */
+export const ApiPermissionSchema = z.strictObject({
+  resource: nonEmpty.describe("`Dynamics CRM` (alias `dynamics`), `Microsoft Graph` (alias `graph`), or a first-party app id."),
+  scopes: z.array(nonEmpty).optional().describe("Delegated permissions by value, e.g. `user_impersonation`."),
+});
+
+/** A tenant where the app has a service principal (someone consented). */
+export const ConsentSchema = z.strictObject({
+  tenant: nonEmpty.describe("Tenant id or domain."),
+  how: z.enum(["admin", "user"]).optional().describe("`admin` (default): tenant-wide consent; `user`: one user's consent."),
+  user: upn.optional().describe("With `how: user`: the user who consented."),
+  servicePrincipalId: guid.optional().describe("Object id of the service principal created in that tenant."),
+});
+
+/** An app registration. */
+export const AppSchema = z.strictObject({
+  appId: guid.optional().describe("Application (client) id; generated when omitted."),
+  objectId: guid.optional(),
+  servicePrincipalId: guid.optional().describe("Object id of the service principal in the home tenant."),
+  displayName: nonEmpty,
+  tenant: nonEmpty.describe("Home tenant: id or domain."),
+  signInAudience: z.enum(["AzureADMyOrg", "AzureADMultipleOrgs"]).optional().describe("Default AzureADMyOrg."),
+  identifierUris: z.array(nonEmpty).optional(),
+  redirectUris: z
+    .strictObject({ web: z.array(nonEmpty).optional(), spa: z.array(nonEmpty).optional(), publicClient: z.array(nonEmpty).optional() })
+    .optional()
+    .describe("Redirect URIs by platform."),
+  publicClient: z.boolean().optional().describe("Allow public client flows (`allowPublicClient`)."),
+  secrets: z.array(SecretSchema).optional(),
+  apiPermissions: z.array(ApiPermissionSchema).optional(),
+  consentedTenants: z.array(ConsentSchema).optional().describe("Tenants that consented. The home tenant always has a service principal; list it to grant delegated permissions there."),
+});
+
+/** A business unit below the root business unit. */
+export interface BusinessUnitInput {
+  name: string;
+  id?: string;
+  children?: BusinessUnitInput[];
+}
+
+export const BusinessUnitSchema: z.ZodType<BusinessUnitInput, BusinessUnitInput> = z.strictObject({
+  name: nonEmpty,
+  id: guid.optional(),
+  get children() {
+    return z.array(BusinessUnitSchema).optional();
+  },
+});
+
+/** A security role. */
+export const RoleSchema = z.strictObject({
+  id: guid.optional(),
+  name: nonEmpty,
+  businessUnit: nonEmpty.optional().describe("Name of the business unit; default the root."),
+  privileges: z.record(z.string().regex(/^prv[A-Za-z]+$/, { error: "privilege names look like prv{Verb}{Table}, e.g. prvReadAccount" }), DepthSchema).describe("Privilege name → depth, e.g. `prvReadAccount: Global`."),
+});
+
+/** An application user: an app's identity inside the org. */
+export const ApplicationUserSchema = z.strictObject({
+  id: guid.optional().describe("systemuserid"),
+  app: nonEmpty.describe("Client id (or display name) of an app in `apps`."),
+  businessUnit: nonEmpty.optional(),
+  fullName: nonEmpty.optional(),
+  roles: z.array(nonEmpty).optional().describe("Role names (or ids), e.g. `System Administrator`."),
+});
+
+/** An interactive user: a directory user mapped to a systemuser. */
+export const OrgUserSchema = z.strictObject({
+  id: guid.optional().describe("systemuserid"),
+  user: upn.describe("User principal name of a user of the org's tenant."),
+  businessUnit: nonEmpty.optional(),
+  firstname: z.string().optional(),
+  lastname: z.string().optional(),
+  roles: z.array(nonEmpty).optional(),
+});
+
+/** A column value of a data row. Strings `@ref:KEY` reference another row. */
+export const CellSchema = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+export const RowSchema = z.record(z.string(), CellSchema);
+
+/** Rows of one table: inline, or `{ file: "rows.csv" }` (CSV with a header line, or a JSON array) relative to the environment file. */
+export const TableDataSchema = z.union([z.array(RowSchema), z.strictObject({ file: nonEmpty })]);
+
+/** A Dataverse organization (environment). */
+export const OrgSchema = z.strictObject({
+  name: z.string().regex(/^[a-z][a-z0-9]{0,31}$/, { error: "must be 1–32 lower-case letters and digits, starting with a letter" }).describe("URL name: {base}/org/{name}."),
+  id: guid.optional().describe("organizationid"),
+  tenant: nonEmpty.describe("Tenant id or domain."),
+  displayName: nonEmpty.optional(),
+  rootBusinessUnitId: guid.optional(),
+  baseCurrencyId: guid.optional(),
+  businessUnits: z.array(BusinessUnitSchema).optional().describe("Business units below the root, as a tree."),
+  roles: z.array(RoleSchema).optional().describe("Custom roles; `System Administrator` always exists."),
+  applicationUsers: z.array(ApplicationUserSchema).optional(),
+  users: z.array(OrgUserSchema).optional(),
+  defaultOwner: nonEmpty.optional().describe("Owner of data rows without `@owner`: a user principal name from `users` or a client id from `applicationUsers`. Default: the first interactive user."),
+  data: z.record(z.string(), TableDataSchema).optional().describe("Rows per table logical name, inserted in file order."),
+});
+
+/** The whole environment file. */
+export const EnvironmentSchema = z.strictObject({
+  $schema: z.string().optional(),
+  server: z.record(z.string(), z.unknown()).optional().describe("Server settings (port, host, http, adminKey, …), as in a plain config file."),
+  seedDemo: z.boolean().optional().describe("Also seed the demo environment (default false when the file describes tenants, apps or orgs)."),
+  tenants: z.array(TenantSchema).optional(),
+  apps: z.array(AppSchema).optional(),
+  orgs: z.array(OrgSchema).optional(),
+});
+
+/** An environment as written by hand (the shape of the file, every default optional). */
+export type OrgboxEnvironment = z.input<typeof EnvironmentSchema>;
+export type TenantInput = z.input<typeof TenantSchema>;
+export type AppInput = z.input<typeof AppSchema>;
+export type OrgInput = z.input<typeof OrgSchema>;
+export type RowInput = z.input<typeof RowSchema>;
+export type Cell = z.input<typeof CellSchema>;
+
+/** Top-level keys that make a config file an environment file. */
+export const ENVIRONMENT_KEYS = ["tenants", "apps", "orgs"] as const;
+
+/**
+ * Types an environment written in TypeScript: `export default defineEnvironment({ … })`.
+ * Returns its argument unchanged.
+ */
+export function defineEnvironment(environment: OrgboxEnvironment): OrgboxEnvironment {
+  return environment;
+}
+
+/** The JSON Schema (draft 2020-12) of environment files, derived from {@link EnvironmentSchema}. */
+export function environmentJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(EnvironmentSchema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+  return { ...schema, $id: "https://github.com/orgbox/orgbox/schema/orgbox-environment.schema.json", title: "orgbox environment" };
+}
