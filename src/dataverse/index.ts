@@ -2,6 +2,8 @@ import type { FastifyInstance } from "fastify";
 import type { Clock } from "../common/clock.ts";
 import type { TokenTrust } from "./auth.ts";
 import { OperationRegistry, whoAmI } from "./functions.ts";
+import { retrieveTotalRecordCount, retrieveVersion } from "./metadata/operations.ts";
+import { securityOperations } from "./security/functions.ts";
 import type { Org } from "./model.ts";
 import { dataverseRoutes } from "./routes.ts";
 import { DataverseService, type DirectoryLookup } from "./service.ts";
@@ -30,7 +32,8 @@ export interface Dataverse {
 
 export function createDataverse(options: DataverseOptions): Dataverse {
   const service = new DataverseService(options.store, options.clock, options.directory);
-  const operations = new OperationRegistry().register(whoAmI);
+  const operations = new OperationRegistry().register(whoAmI).register(retrieveVersion).register(retrieveTotalRecordCount(service, options.store));
+  for (const operation of securityOperations(service, options.store)) operations.register(operation);
   return {
     service,
     register: (app) => dataverseRoutes(app, { store: options.store, service, trust: options.trust, operations, orgUrl: options.orgUrl, clock: options.clock }),

@@ -1,8 +1,11 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { IncomingHttpHeaders } from "node:http";
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { authorizeRequest, type TokenTrust } from "./auth.ts";
 import { DataverseError, dv } from "./errors.ts";
-import type { OperationRegistry } from "./functions.ts";
+import { invokeOperation, resolveOperation, type OperationRegistry } from "./functions.ts";
 import { systemClock, type Clock } from "../common/clock.ts";
+import { handleBatch } from "./handlers/batch.ts";
+import { handleMetadata, isMetadataPath } from "./handlers/metadata.ts";
 import { countCollection, readCollection, readEntity } from "./handlers/records.ts";
 import { createRecordWriter, handleWrite, isWriteSideRequest } from "./handlers/writes.ts";
 import type { Org } from "./model.ts";
@@ -30,6 +33,61 @@ const EXPOSED = "OData-Version, OData-EntityId, Location, ETag, Preference-Appli
 
 type Params = { org: string; version: string; "*": string };
 
+/** One Web API request as {@link Dispatch} sees it: a top-level request or a `$batch` part. */
+export interface ApiRequest {
+  method: string;
+  /** Path and raw query as received: `/org/{name}/api/data/{version}/{path}?{query}`. */
+  url: string;
+  params: Params;
+  headers: IncomingHttpHeaders;
+  /** Parsed JSON, raw text, or undefined when there is none. */
+  body: unknown;
+}
+
+/** A Web API response: status, headers (lower-case names) and a JSON value, text, or no body. */
+export interface ApiResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: unknown;
+}
+
+/**
+ * Runs one Web API request (auth, security, handlers) against `store` — a transaction-bound store
+ * for `$batch` change sets — and returns its response; errors become the Dataverse error envelope.
+ */
+export type Dispatch = (request: ApiRequest, store: DataverseStore, log?: FastifyBaseLogger) => Promise<ApiResponse>;
+
+/** Collects what a route sets on its reply (the subset of Fastify's reply the routes use). */
+class ResponseBuilder {
+  private code = 200;
+  private readonly values: Record<string, string> = {};
+  private payload: unknown;
+
+  status(code: number): this {
+    this.code = code;
+    return this;
+  }
+  header(name: string, value: string): this {
+    this.values[name.toLowerCase()] = value;
+    return this;
+  }
+  headers(values: Record<string, string>): this {
+    for (const [name, value] of Object.entries(values)) this.header(name, value);
+    return this;
+  }
+  type(contentType: string): this {
+    return this.header("content-type", contentType);
+  }
+  send(payload?: unknown): this {
+    this.payload = payload;
+    return this;
+  }
+  /** The response, given what the route returned (this builder after `send`, or a body). */
+  result(returned: unknown): ApiResponse {
+    return { status: this.code, headers: { ...this.values }, body: returned === this ? this.payload : returned };
+  }
+}
+
 /**
  * Registers the Dataverse Web API under `/org/{name}/api/data/v{8.0–9.2}/` (register with prefix `/org`),
  * with one error hook rendering `{"error":{"code","message"}}`.
@@ -37,6 +95,8 @@ type Params = { org: string; version: string; "*": string };
 export async function dataverseRoutes(app: FastifyInstance, deps: DataverseRouteDeps): Promise<void> {
   const writer = createRecordWriter(deps.service);
   app.setErrorHandler((error, request, reply) => renderError(error, request, reply));
+  // $batch bodies: kept as text for the batch parser.
+  app.addContentTypeParser("multipart/mixed", { parseAs: "string" }, (_request, body, done) => done(null, body));
   app.setNotFoundHandler((request, reply) => renderError(dv.segmentNotFound(request.url.split("?")[0] ?? ""), request, reply));
 
   app.addHook("onSend", async (request, reply) => {
@@ -60,37 +120,46 @@ export async function dataverseRoutes(app: FastifyInstance, deps: DataverseRoute
     return reply.status(204).send();
   });
 
-  const handle = async (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {
+  const route = async (request: ApiRequest, reply: ResponseBuilder, store: DataverseStore): Promise<unknown> => {
     const { version } = request.params;
     if (!VERSION_RE.test(version)) throw dv.segmentNotFound(version);
-    const org = await deps.service.findOrg(request.params.org);
+    const org = await store.findOrg(request.params.org);
     if (!org) throw dv.orgNotFound(request.params.org);
     const orgUrl = deps.orgUrl(org);
     const apiUrl = `${orgUrl}/api/data/${version}`;
-    const md = deps.service.metadataFor(org);
-    const security = await authorizeRequest(request.headers, org, orgUrl, deps.trust, deps.store, md);
+    const md = await deps.service.loadMetadata(org, store);
+    const security = await authorizeRequest(request.headers, org, orgUrl, deps.trust, store, md);
     const caller = security.caller;
 
     const rest = request.params["*"] ?? "";
     const query = request.url.includes("?") ? request.url.slice(request.url.indexOf("?") + 1) : "";
     const params = splitQuery(query);
     reply.type(JSON_TYPE);
+    if (rest === "$batch") {
+      if (request.method !== "POST") throw dv.methodNotAllowed(request.method);
+      const batch = await handleBatch({ request, body: typeof request.body === "string" ? request.body : "", store, dispatch });
+      return reply.status(batch.status).headers(batch.headers).send(batch.body);
+    }
 
     if (rest === "" || rest === "/") {
       if (request.method !== "GET") throw dv.methodNotAllowed(request.method);
       return { "@odata.context": `${apiUrl}/$metadata`, value: md.entities().filter((e) => !e.isIntersect).map((e) => ({ name: e.entitySetName, kind: "EntitySet", url: e.entitySetName })) };
     }
+    if (isMetadataPath(rest)) {
+      const result = await handleMetadata({ method: request.method, path: rest, params, body: request.body, org, md, security, apiUrl, service: deps.service, store, operations: deps.operations });
+      reply.status(result.status).headers(result.headers);
+      return result.body === undefined ? reply.send() : result.body;
+    }
     const path = parseResourcePath(rest);
-    const operation = deps.operations.get(path.name);
-    if (operation && (path.kind === "collection" || path.kind === "call")) {
-      const expected = operation.kind === "function" ? "GET" : "POST";
-      if (request.method !== expected) throw dv.methodNotAllowed(request.method);
-      return operation.invoke({ org, caller, apiUrl }, path.kind === "call" ? path.args : "");
+    const call = resolveOperation(deps.operations, md, path);
+    if (call) {
+      const output = await invokeOperation(call, request.method, { org, caller, apiUrl, aliases: parseQueryOptions(params).aliases, store, security, body: request.body });
+      return output === undefined ? reply.status(204).send() : output;
     }
     const entity = md.entityBySet(path.name);
     if (!entity) throw dv.segmentNotFound(path.name);
     if (isWriteSideRequest(request.method, path, md, entity)) {
-      const result = await handleWrite({ method: request.method, path, entity, body: request.body, headers: request.headers, params, org, md, caller, security, apiUrl, store: deps.store, writer });
+      const result = await handleWrite({ method: request.method, path, entity, body: request.body, headers: request.headers, params, org, md, caller, security, apiUrl, store, writer });
       reply.status(result.status).headers(result.headers);
       return result.body === undefined ? reply.send() : result.body;
     }
@@ -99,26 +168,44 @@ export async function dataverseRoutes(app: FastifyInstance, deps: DataverseRoute
     const prefer = parsePrefer(headerValue(request.headers.prefer));
     const now = (deps.clock ?? systemClock).now();
     if (path.kind === "entity") {
-      const body = await readEntity({ store: deps.store, org, md, entity, id: path.id, options, apiUrl, prefer, security });
+      const body = await readEntity({ store, org, md, entity, id: path.id, options, apiUrl, prefer, security });
       if (prefer.includeAnnotations !== undefined) reply.header("Preference-Applied", `odata.include-annotations="${prefer.includeAnnotations}"`);
       return body;
     }
     if (path.kind === "bound") {
       if (path.segments.length !== 1 || path.segments[0] !== "$count") throw dv.segmentNotFound(path.segments[0] ?? "");
-      const count = await countCollection({ store: deps.store, org, md, entity, options, caller, security, now });
+      const count = await countCollection({ store, org, md, entity, options, caller, security, now });
       return reply.type("text/plain; charset=utf-8").send(String(count));
     }
     if (path.kind !== "collection") throw dv.segmentNotFound(path.segments[0] ?? path.name);
     const resourceUrl = `${apiUrl}/${rest.replace(/^\/+/, "")}`;
-    const result = await readCollection({ store: deps.store, org, md, entity, options, apiUrl, caller, security, now, prefer, resourceUrl, rawQuery: query });
+    const result = await readCollection({ store, org, md, entity, options, apiUrl, caller, security, now, prefer, resourceUrl, rawQuery: query });
     if (result.preferenceApplied) reply.header("Preference-Applied", result.preferenceApplied);
     return result.body;
+  };
+  const dispatch: Dispatch = async (request, store, log = app.log) => {
+    const reply = new ResponseBuilder();
+    try {
+      return reply.result(await route(request, reply, store));
+    } catch (error) {
+      return errorResponse(error, log);
+    }
+  };
+  const handle = async (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {
+    const result = await dispatch({ method: request.method, url: request.url, params: request.params, headers: request.headers, body: request.body }, deps.store, request.log);
+    return reply.status(result.status).headers(result.headers).send(result.body);
   };
   app.route({ method: ["GET", "POST", "PATCH", "PUT", "DELETE"], url: "/:org/api/data/:version/*", handler: handle });
   app.route({ method: ["GET"], url: "/:org/api/data/:version", handler: handle });
 }
 
 function renderError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const result = errorResponse(error, request.log);
+  return reply.status(result.status).headers(result.headers).send(result.body);
+}
+
+/** Any error → the Dataverse error envelope `{"error":{"code","message"}}` (unexpected ones logged as 500s). */
+function errorResponse(error: unknown, log: FastifyBaseLogger): ApiResponse {
   let dvError: DataverseError;
   if (error instanceof DataverseError) {
     dvError = error;
@@ -127,16 +214,12 @@ function renderError(error: unknown, request: FastifyRequest, reply: FastifyRepl
     if (status && status >= 400 && status < 500) {
       dvError = new DataverseError(status, "0x80048d19", `Error identified in Payload provided by the user for Entity :'', For more information on this error please follow this help link https://go.microsoft.com/fwlink/?linkid=2195293  ----> InnerException : ${(error as Error).message}`);
     } else {
-      request.log.error({ err: error }, "dataverse request failed");
+      log.error({ err: error }, "dataverse request failed");
       dvError = dv.unexpected();
     }
   }
-  if (dvError.status >= 500) request.log.error({ code: dvError.code }, dvError.message);
-  return reply
-    .status(dvError.status)
-    .headers(dvError.headers)
-    .type(JSON_TYPE)
-    .send({ error: { code: dvError.code, message: dvError.message } });
+  if (dvError.status >= 500) log.error({ code: dvError.code }, dvError.message);
+  return { status: dvError.status, headers: { ...dvError.headers, "content-type": JSON_TYPE }, body: { error: { code: dvError.code, message: dvError.message } } };
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {

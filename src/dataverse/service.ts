@@ -3,10 +3,11 @@ import type { Clock } from "../common/clock.ts";
 import { OrgboxError } from "../common/errors.ts";
 import { formatDateTime } from "./format.ts";
 import { OrgMetadata } from "./metadata/registry.ts";
-import { STANDARD_TABLES } from "./metadata/standard.ts";
-import type { EntityMetadata } from "./metadata/types.ts";
+import { metadataErrors } from "./metadata/custom.ts";
+import { STANDARD_TABLES, attr } from "./metadata/standard.ts";
+import type { AttributeMetadata, EntityMetadata } from "./metadata/types.ts";
 import type { Org, Row } from "./model.ts";
-import { DEPTH, MISC_PRIVILEGES, privilegeId, privilegesFor, type Depth } from "./security/privileges.ts";
+import { DEPTH, MISC_PRIVILEGES, SYSTEM_ADMINISTRATOR_TEMPLATE_ID, privilegeId, privilegesFor, type Depth } from "./security/privileges.ts";
 import { defaultRoles } from "./security/default-roles.ts";
 import type { Expr } from "./store.ts";
 import type { DataverseStore } from "./store.ts";
@@ -48,12 +49,17 @@ export interface DataverseServiceOptions {
 
 const ORG_NAME_RE = /^[a-z][a-z0-9]{0,31}$/;
 
+/** Metadata of an org without custom tables (shared: it never changes). */
+const STANDARD_METADATA = new OrgMetadata(STANDARD_TABLES);
+
 /**
  * Org administration: what the Power Platform admin center and the Dataverse
  * settings pages do. Used by the seed, the CLI and the `startOrgbox` handle.
  */
 export class DataverseService {
   private readonly metadata = new Map<string, OrgMetadata>();
+  /** Bumped whenever cached metadata is dropped, so a load racing with a change is not cached. */
+  private metadataGeneration = 0;
   private version = 0;
 
   private readonly store: DataverseStore;
@@ -75,13 +81,31 @@ export class DataverseService {
     return this.version;
   }
 
-  /** The org's metadata (standard tables plus its custom ones). */
+  /**
+   * The org's metadata as last loaded by {@link loadMetadata}: the standard tables plus its custom
+   * ones. Before the org's custom definitions were loaded (and after {@link invalidateCaches}) it is
+   * the standard tables only, so a custom table is then unknown (a 404 or an error naming it, never
+   * a wrong table). Orgs handed out by {@link findOrg} and {@link listOrgs} are loaded already.
+   */
   metadataFor(org: Org): OrgMetadata {
-    let md = this.metadata.get(org.id);
-    if (!md) {
-      md = new OrgMetadata(STANDARD_TABLES);
-      this.metadata.set(org.id, md);
-    }
+    return this.metadata.get(org.id) ?? STANDARD_METADATA;
+  }
+
+  /**
+   * The org's metadata, loading its custom table definitions (`entity_definitions`) once and
+   * caching the result until a definition changes or {@link invalidateCaches} runs. `store` is the
+   * one to read through (a `$batch` change set's transaction).
+   */
+  async loadMetadata(org: Org, store: DataverseStore = this.store): Promise<OrgMetadata> {
+    const cached = this.metadata.get(org.id);
+    if (cached) return cached;
+    const generation = this.metadataGeneration;
+    const custom = await store.listEntityDefinitions(org);
+    // A stored definition of a standard table (one that got custom columns) replaces the built-in one.
+    const stored = new Map(custom.map((e) => [e.logicalName, e]));
+    const md = custom.length === 0 ? STANDARD_METADATA : new OrgMetadata([...STANDARD_TABLES.map((e) => stored.get(e.logicalName) ?? e), ...custom.filter((e) => e.isCustomEntity)]);
+    // A definition change or a snapshot restore while loading makes this result stale: do not cache it.
+    if (generation === this.metadataGeneration) this.metadata.set(org.id, md);
     return md;
   }
 
@@ -92,14 +116,19 @@ export class DataverseService {
    */
   invalidateCaches(): void {
     this.metadata.clear();
+    this.metadataGeneration++;
   }
 
   async findOrg(name: string): Promise<Org | undefined> {
-    return this.store.findOrg(name);
+    const org = await this.store.findOrg(name);
+    if (org) await this.loadMetadata(org);
+    return org;
   }
 
   async listOrgs(): Promise<Org[]> {
-    return this.store.listOrgs();
+    const orgs = await this.store.listOrgs();
+    for (const org of orgs) await this.loadMetadata(org);
+    return orgs;
   }
 
   /**
@@ -124,9 +153,7 @@ export class DataverseService {
     await this.insert(org, "businessunit", { businessunitid: rootBusinessUnitId, name, parentbusinessunitid: null, isdisabled: false });
     await this.insert(org, "team", { teamid: newGuid(), name, businessunitid: rootBusinessUnitId, teamtype: 0, isdefault: true });
     for (const entity of md.entities()) {
-      for (const p of privilegesFor(entity)) {
-        await this.insert(org, "privilege", { privilegeid: privilegeId(p.name), name: p.name, accessright: p.accessRight, canbebasic: p.basic, canbelocal: p.basic, canbedeep: p.basic, canbeglobal: true });
-      }
+      for (const p of privilegesFor(entity)) await this.insert(org, "privilege", privilegeRow(p));
     }
     for (const misc of MISC_PRIVILEGES) {
       await this.insert(org, "privilege", { privilegeid: privilegeId(misc), name: misc, accessright: 0, canbebasic: false, canbelocal: false, canbedeep: false, canbeglobal: true });
@@ -171,24 +198,129 @@ export class DataverseService {
    * @throws OrgModelError when that tenant has no service principal for the app (nobody consented).
    */
   async createApplicationUser(org: Org, input: { applicationId: string; businessUnitId: string; id?: string; fullName?: string; roleIds?: string[] }): Promise<string> {
-    const sp = await this.directory.servicePrincipal(org.tenantId, input.applicationId);
-    if (!sp) throw new OrgModelError(`The application '${input.applicationId}' has no service principal in the tenant of this organization. An administrator of that tenant must consent to the application first.`);
+    const columns = await this.directoryColumns(org, input.applicationId);
+    await this.assertApplicationUserFree(org, input.applicationId, this.store);
     const id = (input.id ?? newGuid()).toLowerCase();
-    const name = input.fullName ?? `# ${sp.displayName}`;
-    await this.insert(org, "systemuser", {
-      systemuserid: id,
-      fullname: name,
-      lastname: name,
-      domainname: `${input.applicationId.toLowerCase()}@orgbox.local`,
-      applicationid: input.applicationId.toLowerCase(),
-      applicationiduri: sp.applicationIdUri,
-      azureactivedirectoryobjectid: sp.objectId,
-      isdisabled: false,
-      accessmode: 4,
-      businessunitid: input.businessUnitId,
-    });
+    const name = input.fullName ?? String(columns.fullname);
+    await this.insert(org, "systemuser", { ...columns, systemuserid: id, fullname: name, lastname: name, isdisabled: false, businessunitid: input.businessUnitId });
     for (const roleId of input.roleIds ?? []) await this.assignRole(org, id, roleId);
     return id;
+  }
+
+  /**
+   * The columns the server fills for an application user of `applicationId`: read-only
+   * `applicationiduri` and `azureactivedirectoryobjectid` from the app's service principal in the
+   * org's tenant, a `# {app name}` full name, `accessmode` 4 (Non-interactive). Used by
+   * {@link createApplicationUser} and by `POST systemusers` with `applicationid` (Web API), so both
+   * agree. Asks the directory: call it outside a store transaction.
+   * @throws OrgModelError (400) when the tenant has no service principal for the app (nobody consented).
+   */
+  async directoryColumns(org: Org, applicationId: string): Promise<Row> {
+    const appId = applicationId.toLowerCase();
+    const sp = await this.directory.servicePrincipal(org.tenantId, appId);
+    if (!sp) throw new OrgModelError(`The application '${appId}' has no service principal in the tenant of this organization. An administrator of that tenant must consent to the application first.`);
+    const name = `# ${sp.displayName}`;
+    return { fullname: name, lastname: name, domainname: `${appId}@orgbox.local`, applicationid: appId, applicationiduri: sp.applicationIdUri, azureactivedirectoryobjectid: sp.objectId, accessmode: 4 };
+  }
+
+  /**
+   * An org has at most one application user per app.
+   * @throws OrgModelError (412) when `store` already holds one for `applicationId`.
+   */
+  async assertApplicationUserFree(org: Org, applicationId: string, store: DataverseStore): Promise<void> {
+    const appId = applicationId.toLowerCase();
+    const taken = await store.countRows(org, { entity: this.metadataFor(org).entity("systemuser") as EntityMetadata, where: eqExpr("applicationid", appId), limit: 1 });
+    if (taken > 0) throw new OrgModelError(`The organization already has an application user for the application '${appId}'.`, 412);
+  }
+
+  /** A privilege by id: its name and whether it allows Basic depth (user-owned tables). */
+  async findPrivilege(org: Org, privilegeId: string, store: DataverseStore = this.store): Promise<{ id: string; name: string; canBeBasic: boolean } | undefined> {
+    const [row] = await store.selectRows(org, { entity: this.metadataFor(org).entity("privilege") as EntityMetadata, columns: ["privilegeid", "name", "canbebasic"], where: eqExpr("privilegeid", privilegeId.toLowerCase()), orderBy: [], limit: 1 });
+    return row ? { id: String(row.privilegeid), name: String(row.name), canBeBasic: row.canbebasic === 1 || row.canbebasic === true } : undefined;
+  }
+
+  /** The org's security roles (id, name, template id), by name. */
+  async listRoles(org: Org): Promise<{ id: string; name: string; roleTemplateId: string | null; businessUnitId: string }[]> {
+    const rows = await this.store.selectRows(org, { entity: this.metadataFor(org).entity("role") as EntityMetadata, columns: ["roleid", "name", "roletemplateid", "businessunitid"], orderBy: [{ column: "name", descending: false }] });
+    return rows.map((r) => ({ id: String(r.roleid), name: String(r.name), roleTemplateId: r.roletemplateid ? String(r.roletemplateid) : null, businessUnitId: String(r.businessunitid) }));
+  }
+
+  /** The root business unit of an org (the one without a parent). */
+  async rootBusinessUnitId(org: Org): Promise<string> {
+    const [row] = await this.store.selectRows(org, { entity: this.metadataFor(org).entity("businessunit") as EntityMetadata, columns: ["businessunitid"], where: eqExpr("parentbusinessunitid", null), orderBy: [], limit: 1 });
+    if (!row) throw new OrgModelError(`the org '${org.name}' has no root business unit`, 500);
+    return String(row.businessunitid);
+  }
+
+  // ── Customization: custom tables and columns (EntityDefinitions) ──────────────
+
+  /**
+   * Creates a custom table, what `POST EntityDefinitions` does
+   * (learn.microsoft.com/power-apps/developer/data-platform/webapi/create-update-entity-definitions-using-web-api):
+   * its SQL table, its definition in `entity_definitions` (it survives restarts), its privileges
+   * (`prvCreatenew_Project`, … from {@link privilegesFor}) and those privileges at Global depth in
+   * every System Administrator role. One transaction: nothing is left behind on failure.
+   * `build` receives the next free object type code (custom tables start at 10000); `outer` is the
+   * store to work through (a `$batch` change set's transaction).
+   * @throws DataverseError 400 `0x80040237` when the logical or entity set name is taken.
+   */
+  async createCustomTable(org: Org, build: (objectTypeCode: number) => EntityMetadata, outer: DataverseStore = this.store): Promise<EntityMetadata> {
+    const md = await this.loadMetadata(org, outer);
+    const codes = md.entities().filter((e) => e.isCustomEntity).map((e) => e.objectTypeCode);
+    const entity = build(Math.max(9999, ...codes) + 1);
+    if (md.entity(entity.logicalName)) throw metadataErrors.duplicate(`An entity with the specified name already exists: '${entity.logicalName}'. Specify a unique name.`);
+    if (md.entityBySet(entity.entitySetName)) throw metadataErrors.duplicate(`The entity set name '${entity.entitySetName}' is already used by another table. Specify a unique EntitySetName.`);
+    const privilegeTable = md.entity("privilege") as EntityMetadata;
+    const rolePrivileges = md.entity("roleprivileges") as EntityMetadata;
+    try {
+      await outer.transaction(async (store) => {
+        await store.createRecordTable(org, entity);
+        await store.saveEntityDefinition(org, entity, this.clock.now());
+        const admins = await store.selectRows(org, { entity: md.entity("role") as EntityMetadata, columns: ["roleid"], where: eqExpr("roletemplateid", SYSTEM_ADMINISTRATOR_TEMPLATE_ID), orderBy: [] });
+        for (const p of privilegesFor(entity)) {
+          await store.insertRow(org, privilegeTable, this.stampNew(privilegeTable, privilegeRow(p)));
+          for (const admin of admins) {
+            await store.insertRow(org, rolePrivileges, this.stampNew(rolePrivileges, { roleid: admin.roleid, privilegeid: privilegeId(p.name), privilegedepthmask: DEPTH.Global }));
+          }
+        }
+      });
+    } finally {
+      this.forgetMetadata(org);
+    }
+    return entity;
+  }
+
+  /**
+   * Adds a column to a table, what `POST EntityDefinitions(…)/Attributes` does
+   * (learn.microsoft.com/power-apps/developer/data-platform/webapi/create-update-column-definitions-using-web-api):
+   * `ALTER TABLE … ADD COLUMN` and the table's updated definition in `entity_definitions`. A
+   * money column on a table without a currency also adds `transactioncurrencyid`, as Dataverse does.
+   * Standard tables may get custom columns too (their extended definition is stored).
+   * @throws DataverseError 404 for an unknown table, 400 `0x80040237` for a taken column name.
+   */
+  async addCustomColumn(org: Org, entityLogicalName: string, attribute: AttributeMetadata, outer: DataverseStore = this.store): Promise<AttributeMetadata> {
+    const md = await this.loadMetadata(org, outer);
+    const entity = md.entity(entityLogicalName);
+    if (!entity) throw metadataErrors.entityNotFound(entityLogicalName);
+    if (md.attribute(entity, attribute.logicalName)) throw metadataErrors.duplicate(`An attribute with the specified name already exists: '${attribute.logicalName}' on entity '${entity.logicalName}'. Specify a unique name.`);
+    const added = [attribute];
+    if (attribute.type === "Money" && !md.attribute(entity, "transactioncurrencyid")) added.push(attr("transactioncurrencyid", "Lookup", "Currency", { targets: ["transactioncurrency"], schemaName: "TransactionCurrencyId" }));
+    const updated: EntityMetadata = { ...entity, attributes: [...entity.attributes, ...added] };
+    try {
+      await outer.transaction(async (store) => {
+        for (const a of added) await store.addColumn(org, entity, a);
+        await store.saveEntityDefinition(org, updated, this.clock.now());
+      });
+    } finally {
+      this.forgetMetadata(org);
+    }
+    return attribute;
+  }
+
+  /** Drops the org's cached metadata after a definition change. */
+  private forgetMetadata(org: Org): void {
+    this.metadata.delete(org.id);
+    this.metadataGeneration++;
   }
 
   // ── Security model: business units, teams, users and role assignments ──────────
@@ -197,15 +329,16 @@ export class DataverseService {
    * Refuses a role assignment the org would refuse: with
    * {@link DataverseServiceOptions.forbidDefaultRolesForApplicationUsers}, an application user
    * (a systemuser with `applicationid`) may not hold a predefined role (one with a `roletemplateid`).
-   * Web API associations (`systemuserroles_association/$ref`) call this too.
+   * Web API associations (`systemuserroles_association/$ref`) call this too, reading through their
+   * transaction's `store`.
    * @throws OrgModelError (400) naming the rule; 404 for an unknown user or role.
    */
-  async assertRoleAssignable(org: Org, systemUserId: string, roleId: string): Promise<void> {
+  async assertRoleAssignable(org: Org, systemUserId: string, roleId: string, store: DataverseStore = this.store): Promise<void> {
     const md = this.metadataFor(org);
-    const [role] = await this.store.selectRows(org, { entity: md.entity("role") as EntityMetadata, columns: ["roleid", "name", "roletemplateid"], where: eqExpr("roleid", roleId.toLowerCase()), orderBy: [], limit: 1 });
+    const [role] = await store.selectRows(org, { entity: md.entity("role") as EntityMetadata, columns: ["roleid", "name", "roletemplateid"], where: eqExpr("roleid", roleId.toLowerCase()), orderBy: [], limit: 1 });
     if (!role) throw new OrgModelError(`role With Id = ${roleId.toLowerCase()} Does Not Exist`, 404);
     if (!this.options.forbidDefaultRolesForApplicationUsers || !role.roletemplateid) return;
-    const [user] = await this.store.selectRows(org, { entity: md.entity("systemuser") as EntityMetadata, columns: ["applicationid"], where: eqExpr("systemuserid", systemUserId.toLowerCase()), orderBy: [], limit: 1 });
+    const [user] = await store.selectRows(org, { entity: md.entity("systemuser") as EntityMetadata, columns: ["applicationid"], where: eqExpr("systemuserid", systemUserId.toLowerCase()), orderBy: [], limit: 1 });
     if (user?.applicationid) {
       throw new OrgModelError(`The application user ${systemUserId.toLowerCase()} cannot be associated with the default security role '${String(role.name)}'. You must create a custom security role.`);
     }
@@ -274,7 +407,7 @@ export class DataverseService {
    * by, `versionnumber`, owner columns and computed `fullname`.
    */
   async insert(org: Org, logicalName: string, values: Row, callerId?: string, owner?: { id: string; businessUnitId: string }): Promise<string> {
-    const entity = this.metadataFor(org).entity(logicalName);
+    const entity = (await this.loadMetadata(org)).entity(logicalName);
     if (!entity) throw new OrgModelError(`table '${logicalName}' does not exist`);
     const row = this.stampNew(entity, values, callerId, owner);
     await this.store.insertRow(org, entity, row);
@@ -335,6 +468,20 @@ export class DataverseService {
     }
     return row;
   }
+
+  /**
+   * One page of a table's rows in primary-key order, for full scans (`orgbox export`):
+   * the rows whose primary key sorts after `after` (all rows when omitted), at most
+   * `limit`, every stored column. One SQL statement; page on with the last row's key.
+   * @throws OrgModelError for an unknown table.
+   */
+  async listRows(org: Org, logicalName: string, page: { after?: string; limit: number }): Promise<Row[]> {
+    const entity = (await this.loadMetadata(org)).entity(logicalName);
+    if (!entity) throw new OrgModelError(`table '${logicalName}' does not exist`);
+    const pk = entity.primaryIdAttribute;
+    const where: Expr | undefined = page.after === undefined ? undefined : { kind: "compare", op: "gt", left: { kind: "column", name: pk }, right: { kind: "value", value: page.after } };
+    return this.store.selectRows(org, { entity, columns: entity.attributes.map((a) => a.logicalName), ...(where ? { where } : {}), orderBy: [{ column: pk, descending: false }], limit: page.limit });
+  }
 }
 
 /** Dataverse's default full-name format: "First Last". */
@@ -342,6 +489,11 @@ function fullName(row: Row): string {
   return [row.firstname, row.lastname].filter((v) => typeof v === "string" && v.length > 0).join(" ");
 }
 
-function eqExpr(column: string, value: string): Expr {
+/** The `privilege` row of a table privilege (Basic/Local/Deep only for user-owned tables). */
+function privilegeRow(p: ReturnType<typeof privilegesFor>[number]): Row {
+  return { privilegeid: privilegeId(p.name), name: p.name, accessright: p.accessRight, canbebasic: p.basic, canbelocal: p.basic, canbedeep: p.basic, canbeglobal: true };
+}
+
+function eqExpr(column: string, value: string | null): Expr {
   return { kind: "compare", op: "eq", left: { kind: "column", name: column }, right: { kind: "value", value } };
 }

@@ -1,4 +1,4 @@
-import type { EntityMetadata } from "./metadata/types.ts";
+import type { AttributeMetadata, EntityMetadata } from "./metadata/types.ts";
 import type { Org, Row } from "./model.ts";
 
 /** A literal in a query. Dates are ISO strings (`YYYY-MM-DDTHH:MM:SSZ`). */
@@ -24,6 +24,8 @@ export type Expr =
    * lookup paths (`primarycontactid/fullname eq 'x'`). Columns inside `where` belong to `entity`.
    */
   | { kind: "exists"; entity: EntityMetadata; innerColumn: string; outerColumn: string; where?: Expr }
+  /** `(column & mask) <> 0`: a bit of a flags column (`principalobjectaccess.accessrightsmask`) is set. */
+  | { kind: "bitand"; column: string; mask: number }
   | { kind: "true" }
   | { kind: "false" };
 
@@ -59,6 +61,8 @@ export interface RecordQuery {
 
 /** Dataverse persistence port; `src/store/` implements it per SQL dialect. */
 export interface DataverseStore {
+  /** True for a store bound to an open transaction (reads through other stores of the same database would wait for it). */
+  readonly inTransaction?: boolean;
   createOrg(org: Org, now: number): Promise<void>;
   findOrg(name: string): Promise<Org | undefined>;
   listOrgs(): Promise<Org[]>;
@@ -67,6 +71,12 @@ export interface DataverseStore {
 
   /** Creates the SQL table for a Dataverse table (one real column per attribute, indexes on keys and lookups). */
   createRecordTable(org: Org, entity: EntityMetadata): Promise<void>;
+  /** Adds one column to a table's SQL table (`ALTER TABLE … ADD COLUMN`); existing rows get NULL. */
+  addColumn(org: Org, entity: EntityMetadata, attribute: AttributeMetadata): Promise<void>;
+  /** Inserts or replaces the definition of a custom table (`entity_definitions`, JSON of the metadata). */
+  saveEntityDefinition(org: Org, entity: EntityMetadata, now: number): Promise<void>;
+  /** The org's custom table definitions, in creation order. */
+  listEntityDefinitions(org: Org): Promise<EntityMetadata[]>;
   insertRow(org: Org, entity: EntityMetadata, row: Row): Promise<void>;
   /** Sets `values` on the rows matching `where`; returns how many rows changed. */
   updateRows(org: Org, entity: EntityMetadata, where: Expr, values: Row): Promise<number>;

@@ -4,7 +4,10 @@ import { DataverseError, dv } from "./errors.ts";
 import type { OrgMetadata } from "./metadata/registry.ts";
 import type { EntityMetadata } from "./metadata/types.ts";
 import type { Org, Row } from "./model.ts";
+import { OrgboxError } from "../common/errors.ts";
 import type { SecurityContext } from "./security/context.ts";
+import type { PrivilegeVerb } from "./security/privileges.ts";
+import type { ManyToMany, ManyToManySide } from "./security/relationships.ts";
 import { navigationFor, type OneToMany, type SingleNavigation } from "./navigation.ts";
 import type { EntityKey } from "./odata/path.ts";
 import type { DataverseService } from "./service.ts";
@@ -12,7 +15,7 @@ import type { DataverseStore, Expr, Scalar } from "./store.ts";
 import { writeErrors, type ParsedRecord, type RecordReference } from "./validation.ts";
 
 /** The privileges a write needs (`prv<Verb><Entity>`). */
-export type WriteVerb = "Create" | "Write" | "Delete" | "Append" | "AppendTo";
+export type WriteVerb = Exclude<PrivilegeVerb, "Read">;
 
 /** One write request's context; `store` is bound to the request's transaction. */
 export interface WriteScope {
@@ -22,18 +25,48 @@ export interface WriteScope {
   caller: Caller;
   /** The caller's security context, for the {@link WriteAuthorizer}. */
   security?: SecurityContext;
+  /** Directory columns of application users to create, by app id (see {@link RecordWriter.resolveDirectory}). */
+  directory?: ReadonlyMap<string, Row>;
 }
 
 /**
  * The privilege check of the write path: every record the request creates, changes,
- * deletes or links passes through it. Throw a 403 `DataverseError` to refuse.
+ * deletes or links passes through it. `record` is an existing record's id (access check
+ * in SQL), a new record's row with its owner columns (Create), or absent (privilege only).
+ * Throw a 403 `DataverseError` to refuse.
  * (learn.microsoft.com/power-platform/admin/how-record-access-determined)
  */
-export type WriteAuthorizer = (scope: WriteScope, verb: WriteVerb, entity: EntityMetadata, recordId?: string) => Promise<void>;
+export type WriteAuthorizer = (scope: WriteScope, verb: WriteVerb, entity: EntityMetadata, record?: string | Row) => Promise<void>;
 
 /** Tables the Web API cannot create, update or delete rows of. */
-const PLATFORM_ONLY = new Set(["organization", "privilege"]);
-const UNDELETABLE = new Set(["organization", "privilege", "systemuser"]);
+const PLATFORM_ONLY = new Set(["organization", "privilege", "principalobjectaccess"]);
+const UNDELETABLE = new Set(["organization", "privilege", "systemuser", "principalobjectaccess"]);
+
+/**
+ * Columns the platform fills on Create for some tables, by logical name (after the payload,
+ * before the platform columns): an application user's read-only directory columns, a role's root.
+ */
+const CREATE_DEFAULTS: Readonly<Record<string, (service: DataverseService, scope: WriteScope, values: Row, id: string) => Promise<Row>>> = {
+  systemuser: async (service, scope, values) => {
+    if (typeof values.applicationid !== "string") return {};
+    const columns = scope.directory?.get(values.applicationid.toLowerCase());
+    if (!columns) throw new DataverseError(400, "0x80040203", "An application user (a systemuser with applicationid) can only be created by a request of its own: POST systemusers, outside $batch change sets, deep inserts and bulk operations.");
+    await modelErrors(() => service.assertApplicationUserFree(scope.org, values.applicationid as string, scope.store));
+    return columns;
+  },
+  role: async (_service, _scope, _values, id) => ({ parentrootroleid: id }),
+};
+
+/** Runs org-model code, rendering its {@link OrgboxError}s as Dataverse errors (400 `0x80040203`, 404 `0x80040217`, 412 `0x80040237`). */
+export async function modelErrors<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof DataverseError || !(error instanceof OrgboxError)) throw error;
+    const code = error.status === 404 ? "0x80040217" : error.status === 412 ? "0x80040237" : "0x80040203";
+    throw new DataverseError(error.status, code, error.message);
+  }
+}
 
 const eq = (column: string, value: Scalar): Expr => ({ kind: "compare", op: "eq", left: { kind: "column", name: column }, right: { kind: "value", value } });
 
@@ -52,9 +85,21 @@ export class RecordWriter {
     this.authorizer = authorizer;
   }
 
-  /** The single privilege-check point of the write path. */
-  async authorize(scope: WriteScope, verb: WriteVerb, entity: EntityMetadata, recordId?: string): Promise<void> {
-    await this.authorizer(scope, verb, entity, recordId);
+  /**
+   * Asks the directory, before the write's transaction opens, for the columns of an application user
+   * `record` would create (`systemuser` with `applicationid`): the directory lives in the same store,
+   * which a transaction holds. Empty for other records, and inside a transaction (`$batch` change sets).
+   * @throws DataverseError 400 `0x80040203` when the app has no service principal in the org's tenant.
+   */
+  async resolveDirectory(store: DataverseStore, org: Org, record: ParsedRecord): Promise<ReadonlyMap<string, Row>> {
+    const appId = record.values.applicationid;
+    if (record.entity.logicalName !== "systemuser" || typeof appId !== "string" || store.inTransaction === true) return new Map();
+    return new Map([[appId.toLowerCase(), await modelErrors(() => this.service.directoryColumns(org, appId))]]);
+  }
+
+  /** The single privilege-check point of the write path (see {@link WriteAuthorizer}). */
+  async authorize(scope: WriteScope, verb: WriteVerb, entity: EntityMetadata, record?: string | Row): Promise<void> {
+    await this.authorizer(scope, verb, entity, record);
   }
 
   /**
@@ -95,7 +140,11 @@ export class RecordWriter {
       const childId = await this.create(scope, deep.record);
       Object.assign(values, lookupValues(entity, deep.navigation, deep.record.entity, childId, undefined));
     }
-    const row = this.service.stampNew(entity, { ...values, [entity.primaryIdAttribute]: requestedId ?? newGuid() }, scope.caller.systemUserId, { id: scope.caller.systemUserId, businessUnitId: scope.caller.businessUnitId });
+    const newId = typeof requestedId === "string" ? requestedId.toLowerCase() : newGuid();
+    const defaults = (await CREATE_DEFAULTS[entity.logicalName]?.(this.service, scope, values, newId)) ?? {};
+    const row = this.service.stampNew(entity, { ...defaults, ...values, [entity.primaryIdAttribute]: newId }, scope.caller.systemUserId, { id: scope.caller.systemUserId, businessUnitId: scope.caller.businessUnitId });
+    // Access check of Create: the new record's owner (or business unit) must be within the caller's Create depth.
+    await this.authorize(scope, "Create", entity, row);
     await checkAlternateKeysFree(scope, entity, row, undefined);
     await scope.store.insertRow(scope.org, entity, row);
     const id = String(row[entity.primaryIdAttribute]);
@@ -116,10 +165,14 @@ export class RecordWriter {
     const { entity } = record;
     if (PLATFORM_ONLY.has(entity.logicalName) || entity.isIntersect) throw writeErrors.notSupported("Update", entity.logicalName);
     const id = String(existing[entity.primaryIdAttribute]);
-    await this.authorize(scope, "Write", entity, id);
+    // Setting `ownerid` is an Assign; anything else needs Write.
+    const assigns = record.binds.some((b) => b.navigation.attribute.type === "Owner");
+    const writes = record.binds.some((b) => b.navigation.attribute.type !== "Owner") || record.deepSingles.length > 0 || Object.keys(record.values).some((k) => k !== entity.primaryIdAttribute);
+    if (writes || !assigns) await this.authorize(scope, "Write", entity, id);
+    if (assigns) await this.authorize(scope, "Assign", entity, id);
     const values: Row = { ...record.values };
     delete values[entity.primaryIdAttribute];
-    for (const bind of record.binds) Object.assign(values, await this.lookupColumns(scope, entity, bind.navigation, bind.reference));
+    for (const bind of record.binds) Object.assign(values, await this.lookupColumns(scope, entity, bind.navigation, bind.reference, id));
     const names = await this.find(scope, entity, { kind: "id", id }, entity.attributes.filter((a) => a.logicalName === "firstname" || a.logicalName === "lastname").map((a) => a.logicalName));
     const row = this.service.stampUpdate(entity, values, names ?? existing, scope.caller.systemUserId);
     await checkAlternateKeysFree(scope, entity, { ...existing, ...row }, id);
@@ -153,6 +206,49 @@ export class RecordWriter {
       }
     }
     await scope.store.deleteRows(scope.org, entity, eq(entity.primaryIdAttribute, id));
+    // The record's shares go with it.
+    const shares = scope.md.entity("principalobjectaccess");
+    if (shares && entity.ownershipType === "UserOwned") await scope.store.deleteRows(scope.org, shares, eq("objectid", id));
+  }
+
+  /**
+   * Links two records through an N:N relationship (`POST set(id)/rel/$ref`): a new intersect
+   * row. Needs Append on both records (learn.microsoft.com/power-platform/admin/how-record-access-determined).
+   * @throws DataverseError 404 for a missing record, 412 `0x80040237` when already linked, 400 when the org refuses it.
+   */
+  async associate(scope: WriteScope, relationship: ManyToMany, ends: { side: ManyToManySide; id: string }[]): Promise<void> {
+    const ids = await this.manyToManyEnds(scope, ends);
+    const intersect = scope.md.entity(relationship.intersect) as EntityMetadata;
+    const where = intersectWhere(ends, ids);
+    if ((await scope.store.countRows(scope.org, { entity: intersect, where, limit: 1 })) > 0) throw writeErrors.duplicate();
+    await modelErrors(async () => relationship.beforeAssociate?.(this.service, scope.org, scope.store, ids));
+    const extra = (await relationship.extraColumns?.(this.service, scope.org, scope.store, ids)) ?? {};
+    const row: Row = { ...extra };
+    for (const end of ends) row[end.side.intersectColumn] = ids[end.side.entity];
+    await scope.store.insertRow(scope.org, intersect, this.service.stampNew(intersect, row, scope.caller.systemUserId));
+  }
+
+  /**
+   * Removes an N:N link (`DELETE set(id)/rel(otherId)/$ref`). Needs Append on both records.
+   * @throws DataverseError 404 when either record is missing.
+   * @returns false when the records were not linked (Dataverse answers 204 all the same).
+   */
+  async disassociate(scope: WriteScope, relationship: ManyToMany, ends: { side: ManyToManySide; id: string }[]): Promise<boolean> {
+    const ids = await this.manyToManyEnds(scope, ends);
+    const intersect = scope.md.entity(relationship.intersect) as EntityMetadata;
+    return (await scope.store.deleteRows(scope.org, intersect, intersectWhere(ends, ids))) > 0;
+  }
+
+  /** Checks both records of an N:N link exist and the caller may Append each; ids by logical name. */
+  private async manyToManyEnds(scope: WriteScope, ends: { side: ManyToManySide; id: string }[]): Promise<Record<string, string>> {
+    const ids: Record<string, string> = {};
+    for (const end of ends) {
+      const entity = scope.md.entity(end.side.entity) as EntityMetadata;
+      const row = await this.require(scope, entity, { kind: "id", id: end.id });
+      ids[end.side.entity] = String(row[entity.primaryIdAttribute]);
+    }
+    for (const end of ends) await this.authorize(scope, "Append", scope.md.entity(end.side.entity) as EntityMetadata, ids[end.side.entity]);
+    return ids;
   }
 
   /**
@@ -176,14 +272,17 @@ export class RecordWriter {
   }
 
   /** SQL columns for setting (or clearing) a lookup through a navigation property; checks the target exists. */
-  private async lookupColumns(scope: WriteScope, entity: EntityMetadata, navigation: SingleNavigation, reference: RecordReference | null): Promise<Row> {
+  private async lookupColumns(scope: WriteScope, entity: EntityMetadata, navigation: SingleNavigation, reference: RecordReference | null, sourceId?: string): Promise<Row> {
     if (!reference) return clearedLookup(entity, navigation.attribute.logicalName);
     const target = reference.entity;
     const extra = navigation.attribute.type === "Owner" && target.attributes.some((a) => a.logicalName === "businessunitid") ? ["businessunitid"] : [];
     const row = await this.require(scope, target, reference.key, extra);
     const targetId = String(row[target.primaryIdAttribute]);
-    await this.authorize(scope, "Append", entity);
-    await this.authorize(scope, "AppendTo", target, targetId);
+    // The owner is not an Append/AppendTo link: Create's depth check and Assign cover it.
+    if (navigation.attribute.type !== "Owner") {
+      await this.authorize(scope, "Append", entity, sourceId);
+      await this.authorize(scope, "AppendTo", target, targetId);
+    }
     return lookupValues(entity, navigation, target, targetId, row.businessunitid === undefined || row.businessunitid === null ? undefined : String(row.businessunitid));
   }
 }
@@ -202,6 +301,12 @@ function lookupValues(entity: EntityMetadata, navigation: SingleNavigation, targ
     values[`${name}type`] = target.logicalName;
   }
   return values;
+}
+
+/** WHERE of the intersect row linking `ids` (one column per end). */
+function intersectWhere(ends: { side: ManyToManySide }[], ids: Record<string, string>): Expr {
+  const parts = ends.map((end) => eq(end.side.intersectColumn, ids[end.side.entity] as string));
+  return parts.reduce((left, right) => ({ kind: "and", left, right }));
 }
 
 /** Columns that clear lookup `attribute` of `entity` (and its type column). */

@@ -48,7 +48,7 @@ export class SqlDataverseStore implements DataverseStore {
   private readonly afterDdl: () => void;
 
   /** True for a store bound to an open transaction (see {@link transaction}). */
-  private readonly inTransaction: boolean;
+  readonly inTransaction: boolean;
 
   constructor(db: Kysely<Schema>, afterDdl: () => void, inTransaction = false) {
     this.db = db;
@@ -92,6 +92,30 @@ export class SqlDataverseStore implements DataverseStore {
       }
     }
     this.afterDdl();
+  }
+
+  async addColumn(org: Org, entity: EntityMetadata, attribute: AttributeMetadata): Promise<void> {
+    const name = `${org.tablePrefix}${entity.logicalName}`;
+    await this.db.schema.alterTable(name).addColumn(attribute.logicalName, columnType(attribute)).execute();
+    if (attribute.type === "Lookup" || attribute.type === "Customer" || attribute.type === "Owner") {
+      await this.db.schema.createIndex(`${name}_${attribute.logicalName}`).on(name).column(attribute.logicalName).execute();
+    }
+    this.afterDdl();
+  }
+
+  async saveEntityDefinition(org: Org, entity: EntityMetadata, now: number): Promise<void> {
+    const definition = JSON.stringify(entity);
+    await this.db
+      .insertInto("entity_definitions")
+      .values({ org_id: org.id, logical_name: entity.logicalName, definition, created_at: now })
+      .onConflict((oc) => oc.columns(["org_id", "logical_name"]).doUpdateSet({ definition }))
+      .execute();
+  }
+
+  async listEntityDefinitions(org: Org): Promise<EntityMetadata[]> {
+    const rows = await this.db.selectFrom("entity_definitions").select(["definition"]).where("org_id", "=", org.id).orderBy("created_at").orderBy("logical_name").execute();
+    // Written by saveEntityDefinition from validated metadata only.
+    return rows.map((r) => JSON.parse(r.definition) as EntityMetadata);
   }
 
   async insertRow(org: Org, entity: EntityMetadata, row: Row): Promise<void> {
@@ -241,6 +265,8 @@ function compile(eb: Eb, expr: Expr, scope?: Scope): Expression<SqlBool> {
       if (where) sub = sub.where((sb) => compile(sb as unknown as Eb, where, inner));
       return eb.exists(sub);
     }
+    case "bitand":
+      return sql<SqlBool>`(${columnRef(expr.column, scope)} & ${expr.mask}) <> 0`;
     case "true":
       return sql<SqlBool>`1 = 1`;
     case "false":

@@ -1,6 +1,6 @@
 import { DynamicsWebApi } from "dynamics-web-api";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { OrgboxInstance } from "../../src/index.ts";
+import { DEMO, type OrgboxInstance } from "../../src/index.ts";
 import { demoToken, useOrgbox } from "../helpers/orgbox.ts";
 
 /**
@@ -43,6 +43,11 @@ describe("Dataverse Web API writes", () => {
 
   beforeAll(async () => {
     const instance: OrgboxInstance = orgbox();
+    // The demo role has no Delete privilege (writes are privilege-checked): give the demo app one for the delete tests.
+    const org = await instance.dataverse.service.findOrg(DEMO.org.name);
+    if (!org) throw new Error("no demo org");
+    const deleter = await instance.dataverse.service.createRole(org, { name: "Test deleter", businessUnitId: DEMO.org.rootBusinessUnitId, privileges: ["Account", "Contact", "Lead"].map((t) => ({ name: `prvDelete${t}`, depth: "Global" as const })) });
+    await instance.dataverse.service.assignRole(org, DEMO.org.applicationUserId, deleter);
     token = await demoToken(instance);
     api = new DynamicsWebApi({ serverUrl: `${instance.orgUrl}/`, dataApi: { version: "9.2" }, onTokenRefresh: async () => token });
     const who = await call("GET", "WhoAmI");

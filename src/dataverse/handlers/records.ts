@@ -64,6 +64,8 @@ export interface ReadRequest {
   resourceUrl: string;
   /** The raw query string as received (kept verbatim in `@odata.nextLink`). */
   rawQuery: string;
+  /** Rows the resource path restricts the read to (the related rows of a navigation property), ANDed into the SQL. */
+  within?: Expr;
 }
 
 /** A read's JSON body and the `Preference-Applied` value to send. */
@@ -97,7 +99,7 @@ function preferenceApplied(parts: (string | undefined)[]): string | undefined {
 export async function readCollection(request: ReadRequest): Promise<ReadResult> {
   const { store, org, md, entity, options, apiUrl, prefer } = request;
   const attributes = selectedAttributes(md, entity, options.select);
-  const where = withScope(await request.security.scope("Read", entity), wherePredicate(request));
+  const where = withScope(withScope(await request.security.scope("Read", entity), request.within), wherePredicate(request));
   const orderBy = parseOrderBy(md, entity, options.orderBy);
   const selection = new AnnotationSelection(prefer.includeAnnotations);
   const plan = planAnnotations(md, entity, attributes, selection);

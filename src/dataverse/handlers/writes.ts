@@ -11,10 +11,12 @@ import { parsePrefer } from "../odata/prefer.ts";
 import { parseQueryOptions } from "../odata/query-options.ts";
 import { propertyName, serializeRow } from "../odata/serializer.ts";
 import type { DataverseService } from "../service.ts";
-import type { DataverseStore } from "../store.ts";
+import type { DataverseStore, Expr } from "../store.ts";
 import { parseRecord, parseReference, writeErrors } from "../validation.ts";
 import { RecordWriter, type WriteScope } from "../writer.ts";
-import { readEntity } from "./records.ts";
+import { securityAuthorizer } from "../security/write-authorizer.ts";
+import { readCollection, readEntity } from "./records.ts";
+import { manyToMany, type ManyToMany, type ManyToManySide } from "../security/relationships.ts";
 
 /**
  * The write side of the Web API: Create, Update/upsert, Delete, single-property
@@ -53,9 +55,9 @@ export interface WriteResponse {
 
 const BULK = new Set(["CreateMultiple", "UpdateMultiple", "UpsertMultiple"]);
 
-/** Creates the write path's record writer (the privilege check plugs in here). */
+/** Creates the write path's record writer, with the security model's privilege and access checks. */
 export function createRecordWriter(service: DataverseService): RecordWriter {
-  return new RecordWriter(service);
+  return new RecordWriter(service, securityAuthorizer);
 }
 
 /**
@@ -71,6 +73,7 @@ export function isWriteSideRequest(method: string, path: ResourcePath, md: OrgMe
   if (first === undefined) return false;
   const attribute = attributeByProperty(md, entity, first);
   if (attribute) return path.segments.length === 1 || (second === "$value" && path.segments.length === 2);
+  if (manyToMany(entity.logicalName, first) && path.segments.length === 1) return true;
   return navigationFor(md).singleValued(entity, first) !== undefined && second === "$ref" && path.segments.length === 2;
 }
 
@@ -140,7 +143,8 @@ function attributeByProperty(md: OrgMetadata, entity: EntityMetadata, property: 
 
 async function createRecord(req: WriteRequest): Promise<WriteResponse> {
   const record = parseRecord(req.md, req.entity, req.body, "create");
-  const id = await req.store.transaction((store) => req.writer.create(scopeOf(req, store), record));
+  const directory = await req.writer.resolveDirectory(req.store, req.org, record);
+  const id = await req.store.transaction((store) => req.writer.create({ ...scopeOf(req, store), directory }, record));
   return created(req, req.entity, id, 201);
 }
 
@@ -291,7 +295,12 @@ async function memberRequest(req: WriteRequest, key: EntityKey, segments: string
     if (second === "$ref" && segments.length === 2) return collectionRefRequest(req, key, collection, childKeyText);
     if (segments.length === 1 && childKeyText === undefined && req.method === "POST") return createRelated(req, key, collection);
   }
-  if (attribute || single || collection) throw dv.methodNotAllowed(req.method);
+  const nn = collMatch ? manyToMany(entity.logicalName, collMatch[1] as string) : undefined;
+  if (nn && collMatch) {
+    if (second === "$ref" && segments.length === 2) return manyToManyRefRequest(req, key, nn, collMatch[2]);
+    if (segments.length === 1 && collMatch[2] === undefined && req.method === "GET") return manyToManyRead(req, key, nn);
+  }
+  if (attribute || single || collection || nn) throw dv.methodNotAllowed(req.method);
   throw dv.segmentNotFound(third !== undefined || second !== undefined ? segments.join("/") : first);
 }
 
@@ -402,6 +411,78 @@ async function collectionRefRequest(req: WriteRequest, key: EntityKey, relations
     return { status: 204, headers: {} };
   }
   throw dv.methodNotAllowed(req.method);
+}
+
+/**
+ * N:N `$ref` (learn.microsoft.com/power-apps/developer/data-platform/webapi/associate-disassociate-entities-using-web-api):
+ * `POST set(key)/rel/$ref {"@odata.id":"<url>"}` associates, `DELETE set(key)/rel(otherId)/$ref`
+ * (or `…/rel/$ref?$id=<url>`) disassociates. Append is checked on both records.
+ */
+async function manyToManyRefRequest(req: WriteRequest, key: EntityKey, nn: { relationship: ManyToMany; self: ManyToManySide; other: ManyToManySide }, otherKeyText: string | undefined): Promise<WriteResponse> {
+  const { entity, md } = req;
+  const other = md.entity(nn.other.entity) as EntityMetadata;
+  const name = nn.relationship.schemaName;
+  let otherKey: EntityKey;
+  if (req.method === "POST" && otherKeyText === undefined) {
+    const sent = req.body as Record<string, unknown> | null;
+    if (!sent || typeof sent !== "object" || typeof sent["@odata.id"] !== "string") throw writeErrors.payload(entity, `POST ${entity.entitySetName}(…)/${name}/$ref needs a body {"@odata.id": "<url of the record>"}.`);
+    const reference = parseReference(md, entity, sent["@odata.id"]);
+    if (reference.entity.logicalName !== other.logicalName) throw writeErrors.payload(entity, `A resource of type 'Microsoft.Dynamics.CRM.${reference.entity.logicalName}' cannot be added to '${name}', which holds 'Microsoft.Dynamics.CRM.${other.logicalName}'.`);
+    otherKey = reference.key;
+  } else if (req.method === "DELETE") {
+    const idParam = req.params.get("$id");
+    if (otherKeyText !== undefined) otherKey = parseEntityKey(otherKeyText);
+    else if (idParam) otherKey = parseReference(md, entity, idParam).key;
+    else throw writeErrors.payload(entity, `DELETE …/${name}/$ref needs the related record in the URL (…/${name}(<id>)/$ref) or as ?$id=<url>.`);
+  } else {
+    throw dv.methodNotAllowed(req.method);
+  }
+  await req.store.transaction(async (store) => {
+    const scope = scopeOf(req, store);
+    const self = await req.writer.require(scope, entity, key);
+    const related = await req.writer.require(scope, other, otherKey);
+    const ends = [
+      { side: nn.self, id: String(self[entity.primaryIdAttribute]) },
+      { side: nn.other, id: String(related[other.primaryIdAttribute]) },
+    ];
+    if (req.method === "POST") await req.writer.associate(scope, nn.relationship, ends);
+    else await req.writer.disassociate(scope, nn.relationship, ends);
+  });
+  return { status: 204, headers: {} };
+}
+
+/** `GET set(key)/rel`: the records linked through an N:N relationship, as a collection read (query options apply). */
+async function manyToManyRead(req: WriteRequest, key: EntityKey, nn: { relationship: ManyToMany; self: ManyToManySide; other: ManyToManySide }): Promise<WriteResponse> {
+  const { entity, md } = req;
+  if (!req.security) throw new Error("a navigation read needs the caller's security context");
+  const other = md.entity(nn.other.entity) as EntityMetadata;
+  const self = await req.writer.require(scopeOf(req, req.store), entity, key);
+  const selfId = String(self[entity.primaryIdAttribute]);
+  await req.security.assertRecordAccess("Read", entity, selfId);
+  const within: Expr = {
+    kind: "exists",
+    entity: md.entity(nn.relationship.intersect) as EntityMetadata,
+    innerColumn: nn.other.intersectColumn,
+    outerColumn: other.primaryIdAttribute,
+    where: { kind: "compare", op: "eq", left: { kind: "column", name: nn.self.intersectColumn }, right: { kind: "value", value: selfId } },
+  };
+  const rawQuery = [...req.params].map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join("&");
+  const result = await readCollection({
+    store: req.store,
+    org: req.org,
+    md,
+    entity: other,
+    options: parseQueryOptions(req.params),
+    apiUrl: req.apiUrl,
+    caller: req.caller,
+    security: req.security,
+    now: Date.now(),
+    prefer: parsePrefer(header(req.headers, "prefer")),
+    resourceUrl: `${entityUrl(req, entity, selfId)}/${nn.relationship.schemaName}`,
+    rawQuery,
+    within,
+  });
+  return { status: 200, headers: result.preferenceApplied ? { "Preference-Applied": result.preferenceApplied } : {}, body: result.body };
 }
 
 /** `POST set(key)/collection`: creates a child already linked to the parent. */

@@ -1,9 +1,10 @@
 import type { AttributeMetadata, AttributeType, EntityMetadata, OptionMetadata, OwnershipType } from "./types.ts";
 
-type AttrOptions = Partial<Omit<AttributeMetadata, "logicalName" | "type">>;
+/** Optional properties of {@link attr}. */
+export type AttrOptions = Partial<Omit<AttributeMetadata, "logicalName" | "type">>;
 
 /** Builds an attribute with Dataverse-like defaults (schema name = logical name in PascalCase-ish). */
-function attr(logicalName: string, type: AttributeType, displayName: string, options: AttrOptions = {}): AttributeMetadata {
+export function attr(logicalName: string, type: AttributeType, displayName: string, options: AttrOptions = {}): AttributeMetadata {
   return {
     logicalName,
     schemaName: options.schemaName ?? logicalName.replace(/(^|_)([a-z])/g, (_m, p: string, c: string) => p + c.toUpperCase()),
@@ -46,11 +47,13 @@ function ownerColumns(): AttributeMetadata[] {
   ];
 }
 
-function stateStatus(states: [number, string][], statuses: [number, string][]): AttributeMetadata[] {
+/** `statecode` and `statuscode` with their options (value, label). */
+export function stateStatus(states: [number, string][], statuses: [number, string][]): AttributeMetadata[] {
   return [attr("statecode", "State", "Status", { options: options(...states) }), attr("statuscode", "Status", "Status Reason", { options: options(...statuses) })];
 }
 
-interface TableSpec {
+/** What {@link table} needs to build a table's metadata. */
+export interface TableSpec {
   logicalName: string;
   entitySetName: string;
   displayName: string;
@@ -64,7 +67,12 @@ interface TableSpec {
   columns: AttributeMetadata[];
 }
 
-function table(spec: TableSpec): EntityMetadata {
+/**
+ * A table with its primary key, the primary-name flag, the audit columns (`createdon`, …,
+ * `versionnumber`) and, for user-owned tables, the owner columns: the platform columns every
+ * Dataverse table has. Custom tables are built with it too.
+ */
+export function table(spec: TableSpec): EntityMetadata {
   const pk = spec.primaryIdAttribute ?? `${spec.logicalName}id`;
   const owned = spec.ownershipType === "UserOwned";
   const columns = [attr(pk, "Uniqueidentifier", spec.displayName, { isPrimaryId: true, isValidForUpdate: false }), ...spec.columns];
@@ -257,6 +265,26 @@ export const STANDARD_TABLES: EntityMetadata[] = [
     isIntersect: true,
     schemaName: "TeamRoles",
     columns: [lookup("teamid", "Team", ["team"]), lookup("roleid", "Role", ["role"])],
+  }),
+  table({
+    // Sharing: one row per (record, principal) with the rights granted (GrantAccess/ModifyAccess).
+    // `objectid`/`principalid` are polymorphic lookups without relationships (no navigation, indexed).
+    logicalName: "principalobjectaccess",
+    entitySetName: "principalobjectaccessset",
+    displayName: "Principal Object Access",
+    displayCollectionName: "Principal Object Access",
+    primaryNameAttribute: "principalobjectaccessid",
+    ownershipType: "None",
+    objectTypeCode: 11,
+    schemaName: "PrincipalObjectAccess",
+    columns: [
+      lookup("objectid", "Object", [], system),
+      attr("objecttypecode", "EntityName", "Object Type", system),
+      lookup("principalid", "Principal", [], system),
+      attr("principaltypecode", "EntityName", "Principal Type", system),
+      attr("accessrightsmask", "Integer", "Access Rights", system),
+      attr("inheritedaccessrightsmask", "Integer", "Inherited Access Rights", system),
+    ],
   }),
   table({
     logicalName: "account",

@@ -51,6 +51,11 @@ export interface AttributeMetadata {
   isValidForCreate: boolean;
   isValidForUpdate: boolean;
   isCustomAttribute: boolean;
+  /** Integer/Decimal/Double/Money: the allowed range (custom columns; the type's range when absent). */
+  minValue?: number;
+  maxValue?: number;
+  /** Description label (custom columns). */
+  description?: string;
 }
 
 /**
@@ -80,6 +85,11 @@ export interface EntityMetadata {
   attributes: AttributeMetadata[];
   /** Alternate keys (`EntityMetadata.Keys`); none on the standard tables by default. */
   keys?: EntityKeyMetadata[];
+  /** `HasActivities` / `HasNotes` of a custom table (false when absent). */
+  hasActivities?: boolean;
+  hasNotes?: boolean;
+  /** Description label (custom tables). */
+  description?: string;
 }
 
 /** True for the column types whose Web API name is `_x_value`. */

@@ -66,8 +66,14 @@ export const isGuidType = (type: AttributeType) => type === "Uniqueidentifier" |
 
 /** Parses an OData date or datetime literal to epoch ms; undefined when it is not one. */
 export function parseDateLiteral(text: string): number | undefined {
-  const date = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
-  const ms = date ? Date.UTC(Number(date[1]), Number(date[2]) - 1, Number(date[3])) : /^\d{4}-\d{2}-\d{2}T/.test(text) ? Date.parse(text) : Number.NaN;
+  const date = /^(\d{4})-(\d{2})-(\d{2})(?:$|T)/.exec(text);
+  if (!date) return undefined;
+  const [year, month, day] = [Number(date[1]), Number(date[2]), Number(date[3])];
+  // Date.UTC rolls 2024-13-45 over into 2025; a literal must name a real calendar day.
+  const midnight = Date.UTC(year, month - 1, day);
+  const real = new Date(midnight);
+  if (real.getUTCFullYear() !== year || real.getUTCMonth() !== month - 1 || real.getUTCDate() !== day) return undefined;
+  const ms = text.length === 10 ? midnight : Date.parse(text);
   return Number.isNaN(ms) ? undefined : ms;
 }
 

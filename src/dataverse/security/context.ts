@@ -4,7 +4,7 @@ import type { EntityMetadata } from "../metadata/types.ts";
 import type { Org, Row } from "../model.ts";
 import type { DataverseStore, Expr } from "../store.ts";
 import { accessDenied, privilegeDenied } from "./errors.ts";
-import { DEPTH, PRIVILEGE_PROXY, SYSTEM_ADMINISTRATOR_TEMPLATE_ID, privilegeId, privilegeName, type PrivilegeVerb } from "./privileges.ts";
+import { ACCESS_RIGHTS, DEPTH, PRIVILEGE_PROXY, SYSTEM_ADMINISTRATOR_TEMPLATE_ID, privilegeId, privilegeName, type PrivilegeVerb } from "./privileges.ts";
 import { accessFilter, businessUnitSubtree, canAccessRow, type AccessPrincipal, type PrivilegeSource } from "./scope.ts";
 
 /** A role the principal holds, directly or through a team. */
@@ -26,6 +26,14 @@ function table(md: OrgMetadata, logicalName: string): EntityMetadata {
   return entity;
 }
 
+/** What a {@link SecurityContext} caches for one request. */
+interface SecurityCache {
+  holdings?: Promise<RoleHolding[]>;
+  sourcesByPrivilege: Map<string, Promise<PrivilegeSource[]>>;
+  units?: Promise<{ id: string; parentId: string | null }[]>;
+  teams?: Promise<string[]>;
+}
+
 /**
  * The Dataverse security model for one request: privilege check, then access check
  * (learn.microsoft.com/power-platform/admin/how-record-access-determined). Built once per
@@ -45,22 +53,29 @@ export class SecurityContext {
   private readonly org: Org;
   private readonly md: OrgMetadata;
 
-  private holdings?: Promise<RoleHolding[]>;
-  private readonly sourcesByPrivilege = new Map<string, Promise<PrivilegeSource[]>>();
-  private units?: Promise<{ id: string; parentId: string | null }[]>;
-  private teams?: Promise<string[]>;
+  /** Per-request caches, shared with the contexts {@link bind} makes. */
+  private readonly cache: SecurityCache;
 
-  constructor(deps: { store: DataverseStore; org: Org; md: OrgMetadata; caller: Caller }) {
+  constructor(deps: { store: DataverseStore; org: Org; md: OrgMetadata; caller: Caller }, cache: SecurityCache = { sourcesByPrivilege: new Map() }) {
     this.store = deps.store;
     this.org = deps.org;
     this.md = deps.md;
     this.caller = deps.caller;
+    this.cache = cache;
+  }
+
+  /**
+   * The same context reading through `store` (a write's transaction: a read through the root
+   * store would wait for that transaction to end). Shares this context's caches.
+   */
+  bind(store: DataverseStore): SecurityContext {
+    return store === this.store ? this : new SecurityContext({ store, org: this.org, md: this.md, caller: this.caller }, this.cache);
   }
 
   /** The caller's roles: its own (`systemuserroles`) and its teams' (`teamroles`), two SQL statements per request. */
   roles(): Promise<RoleHolding[]> {
-    this.holdings ??= this.loadRoles();
-    return this.holdings;
+    this.cache.holdings ??= this.loadRoles();
+    return this.cache.holdings;
   }
 
   private async loadRoles(): Promise<RoleHolding[]> {
@@ -105,10 +120,10 @@ export class SecurityContext {
    * `privilegedepthmask` and the business unit its depth counts from. Empty: not held.
    */
   sources(name: string): Promise<PrivilegeSource[]> {
-    let sources = this.sourcesByPrivilege.get(name);
+    let sources = this.cache.sourcesByPrivilege.get(name);
     if (!sources) {
       sources = this.loadSources(name);
-      this.sourcesByPrivilege.set(name, sources);
+      this.cache.sourcesByPrivilege.set(name, sources);
     }
     return sources;
   }
@@ -170,7 +185,7 @@ export class SecurityContext {
    */
   async scope(verb: PrivilegeVerb, entity: EntityMetadata): Promise<Expr | undefined> {
     const sources = await this.assertPrivilege(verb, entity);
-    return accessFilter(entity, await this.principal(sources));
+    return accessFilter(entity, await this.principal(sources, verb));
   }
 
   /**
@@ -181,7 +196,7 @@ export class SecurityContext {
    */
   async assertRecordAccess(verb: PrivilegeVerb, entity: EntityMetadata, record: string | Row): Promise<void> {
     const sources = await this.assertPrivilege(verb, entity);
-    const principal = await this.principal(sources);
+    const principal = await this.principal(sources, verb);
     if (typeof record === "string") {
       const filter = accessFilter(entity, principal);
       if (!filter) return;
@@ -197,30 +212,32 @@ export class SecurityContext {
 
   /** Teams the caller is a member of. */
   teamIds(): Promise<string[]> {
-    this.teams ??= this.store
+    this.cache.teams ??= this.store
       .selectRows(this.org, { entity: table(this.md, "teammembership"), columns: ["teamid"], where: eq("systemuserid", this.caller.systemUserId), orderBy: [] })
       .then((rows) => rows.map((r) => String(r.teamid)));
-    return this.teams;
+    return this.cache.teams;
   }
 
-  private async principal(sources: PrivilegeSource[]): Promise<AccessPrincipal> {
+  private async principal(sources: PrivilegeSource[], verb: PrivilegeVerb): Promise<AccessPrincipal> {
     const needsTree = sources.some((s) => (s.mask & DEPTH.Deep) !== 0 && (s.mask & DEPTH.Global) === 0);
     const units = needsTree ? await this.businessUnits() : [];
+    const sharing = this.md.entity("principalobjectaccess");
     return {
       systemUserId: this.caller.systemUserId,
       businessUnitId: this.caller.businessUnitId,
       sources,
       subtree: (root) => businessUnitSubtree(units, root),
       teamMembership: table(this.md, "teammembership"),
+      ...(sharing && verb !== "Create" ? { sharing: { table: sharing, right: ACCESS_RIGHTS[verb] } } : {}),
     };
   }
 
   /** Every business unit with its parent (a small table), for Deep depth; once per request. */
   private businessUnits(): Promise<{ id: string; parentId: string | null }[]> {
-    this.units ??= this.store
+    this.cache.units ??= this.store
       .selectRows(this.org, { entity: table(this.md, "businessunit"), columns: ["businessunitid", "parentbusinessunitid"], orderBy: [] })
       .then((rows) => rows.map((r) => ({ id: String(r.businessunitid), parentId: r.parentbusinessunitid ? String(r.parentbusinessunitid) : null })));
-    return this.units;
+    return this.cache.units;
   }
 
   /** Builds PrivilegeDenied with the counts Dataverse reports (error path only). */

@@ -43,8 +43,11 @@ export function privilegesFor(entity: EntityMetadata): { name: string; verb: Pri
   return verbs.map((verb) => ({ name: privilegeName(verb, entity), verb, accessRight: ACCESS_RIGHTS[verb], basic: userOwned }));
 }
 
-/** Misc privileges that are not per table. */
-export const MISC_PRIVILEGES = ["prvActOnBehalfOfAnotherUser", "prvBulkDelete", "prvReadEntity"] as const;
+/**
+ * Misc privileges that are not per table. `prvReadEntity`, `prvCreateEntity` and `prvCreateAttribute`
+ * guard table definitions (reading them, `POST EntityDefinitions`, `POST …/Attributes`).
+ */
+export const MISC_PRIVILEGES = ["prvActOnBehalfOfAnotherUser", "prvBulkDelete", "prvReadEntity", "prvCreateEntity", "prvCreateAttribute"] as const;
 
 /** Depths from narrowest to widest. */
 export const DEPTHS: readonly Depth[] = ["Basic", "Local", "Deep", "Global"];

@@ -27,6 +27,11 @@ export interface AccessPrincipal {
   subtree(businessUnitId: string): string[];
   /** `teammembership`, for "owned by one of my teams". */
   teamMembership: EntityMetadata;
+  /**
+   * Sharing: `principalobjectaccess` and the `AccessRights` bit of the verb being checked.
+   * A user-owned record shared with the user or one of the user's teams with that right is in reach.
+   */
+  sharing?: { table: EntityMetadata; right: number };
 }
 
 /** The business-unit column that scopes a business-owned table. */
@@ -65,7 +70,10 @@ const eq = (column: string, value: string): Expr => ({ kind: "compare", op: "eq"
  * - **Organization-owned tables and tables without ownership**: holding the privilege at
  *   any depth reads every row (organization-owned privileges are None or Global only).
  *
- * Sharing (`principalobjectaccess`) and hierarchy security are not modelled yet.
+ * - **Sharing**: a user-owned record is also in reach when a `principalobjectaccess` row grants
+ *   the verb's right on it to the user or to one of the user's teams (`GrantAccess`).
+ *
+ * Hierarchy security and access inherited through related records are not modelled.
  */
 export function accessFilter(entity: EntityMetadata, principal: AccessPrincipal): Expr | undefined {
   if (principal.sources.some((s) => widestDepth(s.mask) === "Global")) return undefined;
@@ -82,6 +90,7 @@ export function accessFilter(entity: EntityMetadata, principal: AccessPrincipal)
     ];
     const units = reachableBusinessUnits(principal, false);
     if (units.length > 0) parts.push({ kind: "in", column: "owningbusinessunit", values: units });
+    if (principal.sharing) parts.push(sharedWith(entity, principal, principal.sharing));
     return or(parts);
   }
   if (entity.ownershipType === "BusinessOwned") {
@@ -91,6 +100,22 @@ export function accessFilter(entity: EntityMetadata, principal: AccessPrincipal)
     return units.length > 0 ? { kind: "in", column, values: units } : { kind: "false" };
   }
   return undefined;
+}
+
+/**
+ * `EXISTS (SELECT 1 FROM principalobjectaccess p WHERE p.objectid = row.pk AND (p.accessrightsmask & right) <> 0
+ * AND (p.principalid = me OR EXISTS (SELECT 1 FROM teammembership m WHERE m.teamid = p.principalid AND m.systemuserid = me)))`.
+ */
+function sharedWith(entity: EntityMetadata, principal: AccessPrincipal, sharing: { table: EntityMetadata; right: number }): Expr {
+  const toMe = eq("principalid", principal.systemUserId);
+  const toMyTeam: Expr = { kind: "exists", entity: principal.teamMembership, innerColumn: "teamid", outerColumn: "principalid", where: eq("systemuserid", principal.systemUserId) };
+  return {
+    kind: "exists",
+    entity: sharing.table,
+    innerColumn: "objectid",
+    outerColumn: entity.primaryIdAttribute,
+    where: { kind: "and", left: { kind: "bitand", column: "accessrightsmask", mask: sharing.right }, right: or([toMe, toMyTeam]) },
+  };
 }
 
 /**

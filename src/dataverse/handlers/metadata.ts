@@ -1,0 +1,251 @@
+import { dv, DataverseError } from "../errors.ts";
+import type { OperationRegistry } from "../functions.ts";
+import { metadataErrors, parseAttributeDefinition, parseEntityDefinition } from "../metadata/custom.ts";
+import { filterObjects, parseMetadataQuery, selectProperties, type ExpandItem, type MetadataQuery } from "../metadata/query.ts";
+import type { OrgMetadata } from "../metadata/registry.ts";
+import type { EntityMetadata } from "../metadata/types.ts";
+import {
+  ATTRIBUTE_METADATA_TYPES,
+  ENTITY_PROPERTIES,
+  RELATIONSHIP_PROPERTIES,
+  attributeMetadataId,
+  attributeMetadataType,
+  attributeProperties,
+  attributeToWire,
+  entityMetadataId,
+  entityToWire,
+  hasOptionSet,
+  relationshipsOf,
+  type WireObject,
+} from "../metadata/wire.ts";
+import type { Org } from "../model.ts";
+import { navigationFor } from "../navigation.ts";
+import { buildCsdl } from "../odata/csdl.ts";
+import { parseEntityKey } from "../odata/path.ts";
+import type { SecurityContext } from "../security/context.ts";
+import type { DataverseService } from "../service.ts";
+import type { DataverseStore } from "../store.ts";
+
+/**
+ * The definition surface of the Web API: `$metadata` (CSDL) and `EntityDefinitions` with its
+ * `Attributes` and relationships, reads and custom-table / custom-column creation
+ * (learn.microsoft.com/power-apps/developer/data-platform/webapi/query-metadata-web-api,
+ * …/create-update-entity-definitions-using-web-api, …/create-update-column-definitions-using-web-api).
+ *
+ * Privileges, as Dataverse's metadata messages require them: reading definitions needs
+ * `prvReadEntity` (RetrieveEntity / RetrieveAllEntities; System Administrator, and any role given
+ * it, holds it — the demo app's custom role does not, so it gets 403 `0x80040220`), creating a table
+ * `prvCreateEntity`, adding a column `prvCreateAttribute`. `$metadata` needs only an authenticated
+ * org member (any role), as in Dataverse where every client fetches it.
+ */
+
+/** A definition request, as the route hands it over. */
+export interface MetadataRequest {
+  method: string;
+  /** The path after `/api/data/vX.Y/` (`EntityDefinitions(LogicalName='account')/Attributes`). */
+  path: string;
+  params: Map<string, string>;
+  body: unknown;
+  org: Org;
+  md: OrgMetadata;
+  security: SecurityContext;
+  /** `{orgUrl}/api/data/vX.Y`. */
+  apiUrl: string;
+  service: DataverseService;
+  store: DataverseStore;
+  operations: OperationRegistry;
+}
+
+/** Status, headers (content type included) and body of a definition response. */
+export interface MetadataResponse {
+  status: number;
+  headers: Record<string, string>;
+  body?: unknown;
+}
+
+const ROOT_RE = /^\/*(\$metadata|EntityDefinitions)(?=$|[(/?])/;
+
+/** True for paths this handler serves: `$metadata` and `EntityDefinitions…`. */
+export function isMetadataPath(path: string): boolean {
+  return ROOT_RE.test(path);
+}
+
+const SEGMENT_RE = /^([A-Za-z_][A-Za-z0-9_.]*)(?:\((.*)\))?$/s;
+const CAST_PREFIX = "Microsoft.Dynamics.CRM.";
+const RELATIONSHIP_NAVIGATIONS = new Set(["ManyToOneRelationships", "OneToManyRelationships", "ManyToManyRelationships", "Keys"]);
+
+interface Segment {
+  name: string;
+  key?: string;
+}
+
+function segments(path: string): Segment[] {
+  return path
+    .split("/")
+    .filter((s) => s.length > 0)
+    .map((raw) => {
+      let text: string;
+      try {
+        text = decodeURIComponent(raw);
+      } catch {
+        throw dv.querySyntax(`the segment '${raw}' is not valid percent-encoding`);
+      }
+      if (text === "$metadata") return { name: text };
+      const match = SEGMENT_RE.exec(text);
+      if (!match) throw dv.segmentNotFound(text);
+      return match[2] === undefined ? { name: match[1] as string } : { name: match[1] as string, key: match[2] };
+    });
+}
+
+/** The `LogicalName='x'` or MetadataId key of a definition; the only alternate key is `LogicalName`. */
+function definitionKey(raw: string): { id: string } | { logicalName: string } {
+  const key = parseEntityKey(raw);
+  if (key.kind === "id") return { id: key.id };
+  const [only] = key.values;
+  if (key.values.length !== 1 || only?.name !== "LogicalName" || typeof only.value !== "string") throw dv.querySyntax(`the key '${raw}' is neither a MetadataId nor LogicalName='…'`);
+  return { logicalName: only.value };
+}
+
+function findEntity(md: OrgMetadata, raw: string): EntityMetadata {
+  const key = definitionKey(raw);
+  if ("logicalName" in key) {
+    const entity = md.entity(key.logicalName);
+    if (!entity) throw metadataErrors.entityNotFound(key.logicalName);
+    return entity;
+  }
+  const entity = md.entities().find((e) => entityMetadataId(e) === key.id);
+  if (!entity) throw metadataErrors.entityNotFound("", key.id);
+  return entity;
+}
+
+function castName(segment: Segment | undefined): string | undefined {
+  if (!segment) return undefined;
+  const name = segment.name.startsWith(CAST_PREFIX) ? segment.name.slice(CAST_PREFIX.length) : undefined;
+  if (!name || segment.key !== undefined || !ATTRIBUTE_METADATA_TYPES.includes(name)) throw dv.segmentNotFound(segment.name);
+  return name;
+}
+
+const json = (body: WireObject, status = 200): MetadataResponse => ({ status, headers: {}, body });
+const selectSuffix = (select: string[] | undefined) => (select ? `(${select.join(",")})` : "");
+
+/** Attributes of `entity` (optionally of one derived type) with nested query options applied. */
+function attributesOf(entity: EntityMetadata, cast: string | undefined, options: { select?: string[]; filter?: string; expand?: ExpandItem[] }, aliases: ReadonlyMap<string, string>): WireObject[] {
+  const typeName = cast ?? "AttributeMetadata";
+  const expandOptionSet = (options.expand ?? []).some((e) => e.name === "OptionSet" || e.name === "GlobalOptionSet");
+  for (const item of options.expand ?? []) {
+    const optionTyped = cast !== undefined && entity.attributes.some((a) => attributeMetadataType(a) === cast && hasOptionSet(a));
+    if ((item.name !== "OptionSet" && item.name !== "GlobalOptionSet") || !optionTyped) throw dv.propertyNotFound(item.name, typeName);
+  }
+  const wire = entity.attributes
+    .map((a, i) => ({ attribute: a, object: attributeToWire(entity, a, i, expandOptionSet) }))
+    .filter(({ attribute }) => cast === undefined || attributeMetadataType(attribute) === cast)
+    .map(({ attribute, object }) => {
+      // A local option set is no global one: GlobalOptionSet expands to null.
+      if ((options.expand ?? []).some((e) => e.name === "GlobalOptionSet") && hasOptionSet(attribute)) object.GlobalOptionSet = null;
+      return object;
+    });
+  const allowed = attributeProperties(cast);
+  return filterObjects(wire, options.filter, aliases, typeName).map((o) => selectProperties(o, options.select, allowed, typeName, ["OptionSet", "GlobalOptionSet"]));
+}
+
+function relationships(md: OrgMetadata, entity: EntityMetadata, name: string, options: { select?: string[]; filter?: string }, aliases: ReadonlyMap<string, string>): WireObject[] {
+  if (name === "ManyToManyRelationships" || name === "Keys") return [];
+  const side = name === "OneToManyRelationships" ? "OneToMany" : "ManyToOne";
+  const list = relationshipsOf(entity, md.entities(), navigationFor(md), side);
+  return filterObjects(list, options.filter, aliases, "OneToManyRelationshipMetadata").map((o) => selectProperties(o, options.select, RELATIONSHIP_PROPERTIES, "OneToManyRelationshipMetadata"));
+}
+
+/** `EntityMetadata` with `$select` and `$expand` applied. */
+function entityBody(md: OrgMetadata, entity: EntityMetadata, query: MetadataQuery): WireObject {
+  const out = selectProperties(entityToWire(entity), query.select, ENTITY_PROPERTIES, "EntityMetadata");
+  for (const item of query.expand) {
+    if (item.name === "Attributes") out.Attributes = attributesOf(entity, undefined, item, query.aliases);
+    else if (RELATIONSHIP_NAVIGATIONS.has(item.name)) out[item.name] = relationships(md, entity, item.name, item, query.aliases);
+    else throw dv.propertyNotFound(item.name, "EntityMetadata");
+  }
+  return out;
+}
+
+async function readDefinitions(request: MetadataRequest, parts: Segment[]): Promise<MetadataResponse> {
+  const { md, apiUrl } = request;
+  await request.security.assertNamedPrivilege("prvReadEntity");
+  const query = parseMetadataQuery(request.params);
+  const [root, nav, third, fourth] = parts;
+  if (!root) throw dv.segmentNotFound("");
+  if (root.key === undefined) {
+    if (nav) throw dv.segmentNotFound(nav.name);
+    const all = md.entities().map((e) => ({ entity: e, object: entityToWire(e) }));
+    const matching = new Set(filterObjects(all.map((a) => a.object), query.filter, query.aliases, "EntityMetadata"));
+    const value = all.filter((a) => matching.has(a.object)).map((a) => entityBody(md, a.entity, query));
+    return json({ "@odata.context": `${apiUrl}/$metadata#EntityDefinitions${selectSuffix(query.select)}`, value });
+  }
+  const entity = findEntity(md, root.key);
+  const entityUrl = `${apiUrl}/$metadata#EntityDefinitions(${entityMetadataId(entity)})`;
+  if (!nav) {
+    if (query.filter !== undefined) throw dv.queryOptionNotSupported("$filter on a single definition");
+    return json({ "@odata.context": `${apiUrl}/$metadata#EntityDefinitions${selectSuffix(query.select)}/$entity`, ...entityBody(md, entity, query) });
+  }
+  if (nav.name === "Attributes") {
+    if (nav.key === undefined) {
+      if (fourth) throw dv.segmentNotFound(fourth.name);
+      const cast = castName(third);
+      const value = attributesOf(entity, cast, query, query.aliases);
+      return json({ "@odata.context": `${entityUrl}/Attributes${cast ? `/${CAST_PREFIX}${cast}` : ""}${selectSuffix(query.select)}`, value });
+    }
+    if (fourth) throw dv.segmentNotFound(fourth.name);
+    const key = definitionKey(nav.key);
+    const attribute = "logicalName" in key ? md.attribute(entity, key.logicalName) : entity.attributes.find((a) => attributeMetadataId(entity, a) === key.id);
+    if (!attribute) throw metadataErrors.attributeNotFound(entity.logicalName, "logicalName" in key ? key.logicalName : key.id);
+    const cast = castName(third);
+    if (cast !== undefined && attributeMetadataType(attribute) !== cast) throw dv.segmentNotFound(third?.name ?? "");
+    if (query.filter !== undefined) throw dv.queryOptionNotSupported("$filter on a single attribute");
+    const single: EntityMetadata = { ...entity, attributes: [attribute] };
+    const [body] = attributesOf(single, cast, query, query.aliases) as [WireObject];
+    body.ColumnNumber = entity.attributes.indexOf(attribute) + 1;
+    return json({ "@odata.context": `${entityUrl}/Attributes${cast ? `/${CAST_PREFIX}${cast}` : ""}${selectSuffix(query.select)}/$entity`, ...body });
+  }
+  if (RELATIONSHIP_NAVIGATIONS.has(nav.name) && nav.key === undefined && !third) {
+    return json({ "@odata.context": `${entityUrl}/${nav.name}${selectSuffix(query.select)}`, value: relationships(md, entity, nav.name, query, query.aliases) });
+  }
+  throw dv.segmentNotFound(nav.name);
+}
+
+function notImplemented(what: string): DataverseError {
+  return new DataverseError(501, "0x80060888", `${what} is not supported by orgbox yet.`);
+}
+
+async function writeDefinitions(request: MetadataRequest, parts: Segment[]): Promise<MetadataResponse> {
+  const { org, apiUrl, service, store } = request;
+  const [root, nav, third] = parts;
+  if (request.method !== "POST") throw notImplemented(`${request.method} on table definitions (updating or deleting tables and columns)`);
+  if (!root || root.key === undefined) {
+    if (nav) throw dv.segmentNotFound(nav.name);
+    await request.security.assertNamedPrivilege("prvCreateEntity");
+    const entity = await service.createCustomTable(org, (code) => parseEntityDefinition(request.body, code), store);
+    return { status: 204, headers: { "OData-EntityId": `${apiUrl}/EntityDefinitions(${entityMetadataId(entity)})` } };
+  }
+  if (nav?.name === "Attributes" && nav.key === undefined && !third) {
+    await request.security.assertNamedPrivilege("prvCreateAttribute");
+    const entity = findEntity(request.md, root.key);
+    const attribute = await service.addCustomColumn(org, entity.logicalName, parseAttributeDefinition(request.body), store);
+    return { status: 204, headers: { "OData-EntityId": `${apiUrl}/EntityDefinitions(${entityMetadataId(entity)})/Attributes(${attributeMetadataId(entity, attribute)})` } };
+  }
+  throw dv.methodNotAllowed(request.method);
+}
+
+/**
+ * Serves `$metadata` and `EntityDefinitions…`: reads (with `$select`, `$filter`, `$expand`, keys
+ * and attribute type casts), `POST EntityDefinitions` and `POST EntityDefinitions(…)/Attributes`.
+ * @throws DataverseError 404 (`0x80040217` unknown table or column, `0x8006088a` unknown segment),
+ *   400 (bad query or definition), 403 (privileges), 405/501 (methods orgbox does not serve).
+ */
+export async function handleMetadata(request: MetadataRequest): Promise<MetadataResponse> {
+  const parts = segments(request.path);
+  if (parts[0]?.name === "$metadata") {
+    if (parts.length > 1 || parts[0].key !== undefined) throw dv.segmentNotFound(parts[1]?.name ?? parts[0].name);
+    if (request.method !== "GET") throw dv.methodNotAllowed(request.method);
+    for (const key of request.params.keys()) if (key.startsWith("$")) throw dv.queryOptionNotSupported(`${key} on $metadata`);
+    return { status: 200, headers: { "content-type": "application/xml; charset=utf-8" }, body: buildCsdl(request.md, request.operations.list()) };
+  }
+  return request.method === "GET" ? readDefinitions(request, parts) : writeDefinitions(request, parts);
+}
