@@ -1,26 +1,19 @@
-import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Clock } from "../common/clock.ts";
 import { newGuid } from "../common/ids.ts";
-import { hashSecret, verifyPassword } from "../common/secrets.ts";
+import { hashSecret } from "../common/secrets.ts";
+import { BrowserKit, canConsentForOrg, checkClient, type Params, type SignedIn } from "./browser.ts";
+import { provisionServicePrincipal } from "./consent.ts";
 import { evaluateConsent, parseScope, resolveTarget, type ParsedScope } from "./delegated.ts";
-import { AadError, aad, aadTimestamp } from "./errors.ts";
+import { AadError, aad } from "./errors.ts";
 import type { GrantContext } from "./grants/grant.ts";
-import type { Application, Tenant, User } from "./model.ts";
-import { accountPickerPage, consentPage, errorPage, formPostPage, pageHeaders, signInPage } from "./pages/html.ts";
+import type { Application, Tenant } from "./model.ts";
+import { accountPickerPage, consentPage, signInPage } from "./pages/html.ts";
 import { recordConsent } from "./service.ts";
 import type { ClientKind, IdentityStore } from "./store.ts";
 import { resolveTenant } from "./tenants.ts";
-import { GLOBAL_ADMINISTRATOR_ROLE } from "./well-known.ts";
 
-/** Browser sign-in session lifetime, ms. */
-const SESSION_LIFETIME_MS = 24 * 3600_000;
-const SESSION_COOKIE = "orgbox_session";
-const CSRF_COOKIE = "orgbox_csrf";
-/** Directory roles allowed to grant tenant-wide (admin) consent. */
-const CONSENT_ADMIN_ROLES = new Set([GLOBAL_ADMINISTRATOR_ROLE, "e8611ab8-c189-46e8-94e1-60213ab1f814" /* Privileged Role Administrator */, "158c047a-c907-4556-b7ef-446551a6b5f7" /* Cloud Application Administrator */, "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3" /* Application Administrator */]);
-
-type Params = Record<string, string>;
 type TenantParams = { tenant: string };
 
 /** What the authorize routes need. */
@@ -46,7 +39,7 @@ interface ValidRequest {
 
 /** How the request got here: a fresh sign-in, a consent decision, an account choice. */
 interface Progress {
-  signedIn?: { user: User; sessionId: string; authTime: number };
+  signedIn?: SignedIn;
   consent?: { accept: boolean; forOrg: boolean };
   accountChosen?: boolean;
   loginError?: string;
@@ -62,116 +55,17 @@ interface Progress {
  */
 export async function authorizeRoutes(app: FastifyInstance, deps: AuthorizeDeps): Promise<void> {
   const { store, clock } = deps;
-  const secureCookies = () => deps.grantContext.urls.base.startsWith("https:");
 
-  const readParams = (request: FastifyRequest): Params => {
-    const source = request.method === "POST" ? request.body : request.query;
-    const out: Params = {};
-    if (typeof source === "object" && source !== null) {
-      for (const [k, v] of Object.entries(source as Record<string, unknown>)) {
-        if (typeof v === "string") out[k] = v;
-        else if (Array.isArray(v) && typeof v[0] === "string") out[k] = v[0];
-      }
-    }
-    return out;
-  };
-
-  // ---------- cookies & CSRF ----------
-  const cookies = (request: FastifyRequest): Record<string, string> => {
-    const out: Record<string, string> = {};
-    for (const part of (request.headers.cookie ?? "").split(";")) {
-      const eq = part.indexOf("=");
-      if (eq > 0) out[part.slice(0, eq).trim()] = decodeURIComponent(part.slice(eq + 1).trim());
-    }
-    return out;
-  };
-  const cookie = (name: string, value: string, maxAgeSeconds?: number) =>
-    `${name}=${encodeURIComponent(value)}; Path=/; HttpOnly; SameSite=Lax${secureCookies() ? "; Secure" : ""}${maxAgeSeconds !== undefined ? `; Max-Age=${maxAgeSeconds}` : ""}`;
-  const addCookie = (reply: FastifyReply, value: string) => {
-    const existing = reply.getHeader("set-cookie");
-    const list = Array.isArray(existing) ? existing.map(String) : existing ? [String(existing)] : [];
-    reply.header("set-cookie", [...list, value]);
-  };
-  const csrfFor = (seed: string) => createHmac("sha256", deps.csrfKey).update(`csrf:${seed}`).digest("base64url");
-  const csrfToken = (request: FastifyRequest, reply: FastifyReply): string => {
-    let seed = cookies(request)[CSRF_COOKIE];
-    if (!seed) {
-      seed = randomBytes(24).toString("base64url");
-      addCookie(reply, cookie(CSRF_COOKIE, seed));
-    }
-    return csrfFor(seed);
-  };
-  const csrfValid = (request: FastifyRequest, token: string | undefined): boolean => {
-    const seed = cookies(request)[CSRF_COOKIE];
-    if (!seed || !token) return false;
-    const a = Buffer.from(csrfFor(seed));
-    const b = Buffer.from(token);
-    return a.length === b.length && timingSafeEqual(a, b);
-  };
-
-  // ---------- sessions ----------
-  const currentSession = async (request: FastifyRequest): Promise<{ user: User; sessionId: string; authTime: number } | undefined> => {
-    const value = cookies(request)[SESSION_COOKIE];
-    if (!value) return undefined;
-    const session = await store.findSignInSession(hashSecret(value));
-    if (!session || session.revokedAt !== null || session.expiresAt <= clock.now()) return undefined;
-    const user = await store.findUserById(session.userId);
-    if (!user || !user.accountEnabled || user.passwordChangedAt > session.authTime) return undefined;
-    return { user, sessionId: session.id, authTime: session.authTime };
-  };
-
-  // ---------- responses ----------
-  const showError = (request: FastifyRequest, reply: FastifyReply, error: AadError) => {
-    const stamp = aadTimestamp(clock.now());
-    request.log.info({ aadsts: error.code }, "authorize error page");
-    return reply.status(error.status).headers(pageHeaders()).send(errorPage({ message: error.message, code: error.code, traceId: newGuid(), correlationId: request.id, timestamp: stamp }));
-  };
-  const deliver = (reply: FastifyReply, req: ValidRequest, fields: Params) => {
-    if (req.state !== undefined) fields.state = req.state;
-    if (req.responseMode === "form_post") {
-      const nonce = randomBytes(16).toString("base64url");
-      return reply.status(200).headers(pageHeaders(nonce)).send(formPostPage({ action: req.redirectUri, fields, scriptNonce: nonce }));
-    }
-    let location: string;
-    if (req.responseMode === "fragment") {
-      location = `${req.redirectUri.split("#")[0]}#${new URLSearchParams(fields).toString()}`;
-    } else {
-      const url = new URL(req.redirectUri);
-      for (const [k, v] of Object.entries(fields)) url.searchParams.set(k, v);
-      location = url.toString();
-    }
-    return reply.status(302).headers({ "cache-control": "no-store, no-cache", location }).send();
-  };
-  const redirectError = (request: FastifyRequest, reply: FastifyReply, req: ValidRequest, error: AadError) => {
-    const stamp = aadTimestamp(clock.now());
-    request.log.info({ aadsts: error.code, error: error.error }, "authorize error redirect");
-    const fields: Params = { error: error.error, error_description: `${error.message}\r\nTrace ID: ${newGuid()}\r\nCorrelation ID: ${request.id}\r\nTimestamp: ${stamp}`, error_uri: `${deps.grantContext.urls.base}/error?code=${error.code}` };
-    if (error.suberror) fields.error_subcode = error.suberror;
-    return deliver(reply, req, fields);
-  };
-  const formFields = (request: FastifyRequest, reply: FastifyReply, req: ValidRequest): Params => ({
-    ctx: Buffer.from(JSON.stringify(req.params), "utf8").toString("base64url"),
-    v: String(req.version),
-    csrf: csrfToken(request, reply),
-  });
-  const html = (reply: FastifyReply, body: string) => reply.status(200).headers(pageHeaders()).send(body);
+  const kit = new BrowserKit(deps);
+  const currentSession = (request: FastifyRequest) => kit.currentSession(request);
+  const showError = (request: FastifyRequest, reply: FastifyReply, error: AadError) => kit.showError(request, reply, error);
+  const redirectError = (request: FastifyRequest, reply: FastifyReply, req: ValidRequest, error: AadError) => kit.redirectError(request, reply, req, error);
+  const formFields = (request: FastifyRequest, reply: FastifyReply, req: ValidRequest): Params => kit.formFields(request, reply, req.params, req.version);
+  const html = (reply: FastifyReply, body: string) => kit.html(reply, body);
 
   // ---------- validation before anything can be redirected ----------
   const validate = async (version: 1 | 2, segment: string, params: Params): Promise<ValidRequest> => {
-    await resolveTenant(store, segment);
-    if (!params.client_id) throw aad.missingParameter("client_id");
-    const client = await store.findApplicationByAppId(params.client_id);
-    if (!client) throw aad.applicationNotFound(params.client_id, segment);
-    const redirectUri = params.redirect_uri;
-    if (!redirectUri) throw aad.missingParameter("redirect_uri");
-    const clientKind: ClientKind | undefined = client.web.redirectUris.includes(redirectUri)
-      ? "web"
-      : client.spa.redirectUris.includes(redirectUri)
-        ? "spa"
-        : client.publicClient.redirectUris.includes(redirectUri)
-          ? "public"
-          : undefined;
-    if (!clientKind) throw aad.redirectUriNotRegistered(redirectUri, client.appId);
+    const { client, redirectUri, clientKind } = await checkClient(store, segment, params);
     const mode = params.response_mode ?? "query";
     const responseMode = mode === "fragment" || mode === "form_post" ? mode : "query";
     return { version, segment, params, app: client, redirectUri, clientKind, responseMode, state: params.state };
@@ -220,37 +114,40 @@ export async function authorizeRoutes(app: FastifyInstance, deps: AuthorizeDeps)
     }
     const user = signedIn.user;
     const tenant = (await store.findTenant(user.tenantId)) as Tenant;
+    // A multi-tenant app used in another tenant for the first time has no service principal
+    // there yet: consent creates it. A single-tenant app from another tenant is unknown.
     const clientSp = await store.findServicePrincipal(tenant.id, req.app.appId);
-    if (!clientSp) throw aad.applicationNotFound(req.app.appId, tenant.defaultDomain);
+    if (!clientSp && req.app.signInAudience !== "AzureADMultipleOrgs") throw aad.applicationNotFound(req.app.appId, tenant.defaultDomain);
 
     // Consent
     const resourceId = req.version === 2 ? parsed?.resource : params.resource;
-    if (resourceId) {
-      const target = await resolveTarget(deps.grantContext, tenant, req.app, resourceId, req.version === 2 && parsed ? parsed.permissions : "default");
-      const state = await evaluateConsent(store, tenant.id, clientSp, req.app, target, user.id);
-      const needsConsent = state.missing.length > 0 || (prompt === "consent" && !progress.consent);
-      if (progress.consent && !progress.consent.accept) throw aad.consentDeclined();
-      if (needsConsent && !progress.consent) {
-        if (prompt === "none") throw aad.interactionRequired(req.app.appId, req.app.displayName);
-        const declared = target.resource.app.api.oauth2PermissionScopes;
-        return html(
-          reply,
-          consentPage({
-            action: `/${encodeURIComponent(req.segment)}/Consent/Set`,
-            hidden: formFields(request, reply, req),
-            appName: req.app.displayName,
-            publisher: req.app.publisherDomain ?? "unverified",
-            username: user.userPrincipalName,
-            resourceName: target.resourceSp.displayName,
-            permissions: declared.filter((s) => state.needed.includes(s.value)),
-            oidc: parsed ? [...parsed.oidc] : [],
-            canConsentForOrg: user.directoryRoles.some((r) => CONSENT_ADMIN_ROLES.has(r)),
-          }),
-        );
-      }
-      if (progress.consent?.accept && state.needed.length > 0) {
-        const forOrg = progress.consent.forOrg && user.directoryRoles.some((r) => CONSENT_ADMIN_ROLES.has(r));
-        await recordConsent(store, clock.now(), tenant.id, clientSp.id, target.resourceSp.id, state.needed, forOrg ? null : user.id);
+    const target = resourceId ? await resolveTarget(deps.grantContext, tenant, req.app, resourceId, req.version === 2 && parsed ? parsed.permissions : "default") : undefined;
+    const state = target ? await evaluateConsent(store, tenant.id, clientSp, req.app, target, user.id) : undefined;
+    const needsConsent = !clientSp || (state !== undefined && state.missing.length > 0) || (prompt === "consent" && !progress.consent);
+    if (progress.consent && !progress.consent.accept) throw aad.consentDeclined();
+    if (needsConsent && !progress.consent) {
+      if (prompt === "none") throw aad.interactionRequired(req.app.appId, req.app.displayName);
+      const declared = target?.resource.app.api.oauth2PermissionScopes ?? [];
+      return html(
+        reply,
+        consentPage({
+          action: `/${encodeURIComponent(req.segment)}/Consent/Set`,
+          hidden: formFields(request, reply, req),
+          appName: req.app.displayName,
+          publisher: req.app.publisherDomain ?? "unverified",
+          username: user.userPrincipalName,
+          resourceName: target?.resourceSp.displayName ?? "",
+          permissions: declared.filter((s) => state?.needed.includes(s.value)),
+          oidc: parsed ? [...parsed.oidc] : [],
+          canConsentForOrg: canConsentForOrg(user),
+        }),
+      );
+    }
+    if (progress.consent?.accept) {
+      const sp = clientSp ?? (await provisionServicePrincipal(store, clock, tenant.id, req.app));
+      if (target && state && state.needed.length > 0) {
+        const forOrg = progress.consent.forOrg && canConsentForOrg(user);
+        await recordConsent(store, clock.now(), tenant.id, sp.id, target.resourceSp.id, state.needed, forOrg ? null : user.id);
       }
     }
 
@@ -276,7 +173,7 @@ export async function authorizeRoutes(app: FastifyInstance, deps: AuthorizeDeps)
       expiresAt: now + deps.grantContext.authorizationCodeLifetimeSeconds * 1000,
       redeemedAt: null,
     });
-    return deliver(reply, req, { code, session_state: signedIn.sessionId });
+    return kit.deliver(reply, req, { code, session_state: signedIn.sessionId });
   };
 
   /** Validates, then runs {@link proceed}; errors before validation render a page, after it they redirect. */
@@ -296,49 +193,24 @@ export async function authorizeRoutes(app: FastifyInstance, deps: AuthorizeDeps)
     }
   };
 
-  const authorize = (version: 1 | 2) => async (request: FastifyRequest<{ Params: TenantParams }>, reply: FastifyReply) => run(request, reply, version, readParams(request), {});
+  const authorize = (version: 1 | 2) => async (request: FastifyRequest<{ Params: TenantParams }>, reply: FastifyReply) => run(request, reply, version, kit.params(request), {});
   app.get("/:tenant/oauth2/v2.0/authorize", authorize(2));
   app.post("/:tenant/oauth2/v2.0/authorize", authorize(2));
   app.get("/:tenant/oauth2/authorize", authorize(1));
   app.post("/:tenant/oauth2/authorize", authorize(1));
 
-  /** Reads a page post: CSRF check and the original authorize parameters. */
-  const readPost = (request: FastifyRequest, reply: FastifyReply): { version: 1 | 2; params: Params; form: Params } | undefined => {
-    const form = readParams(request);
-    if (!csrfValid(request, form.csrf)) {
-      showError(request, reply, new AadError(90023, "invalid_request", "The sign-in form expired or was not posted by this site. Start the sign-in again from the application."));
-      return undefined;
-    }
-    let params: Params;
-    try {
-      params = JSON.parse(Buffer.from(form.ctx ?? "", "base64url").toString("utf8")) as Params;
-    } catch {
-      params = {};
-    }
-    return { version: form.v === "1" ? 1 : 2, params, form };
-  };
+  const readPost = (request: FastifyRequest, reply: FastifyReply) => kit.readPost(request, reply);
 
   app.post<{ Params: TenantParams }>("/:tenant/login", async (request, reply) => {
     const post = readPost(request, reply);
     if (!post) return reply;
     const { form, params, version } = post;
-    const username = (form.login ?? "").trim();
-    params.login_hint = username;
+    params.login_hint = (form.login ?? "").trim();
     // The sign-in just happened: don't ask again on the pages that follow.
     if (params.prompt === "login" || params.prompt === "select_account") delete params.prompt;
-    const failed = (message: string) => run(request, reply, version, params, { loginError: message, forceLogin: true });
-    const user = username ? await store.findUserByUpn(username) : undefined;
-    const route = await resolveTenant(store, request.params.tenant).catch(() => undefined);
-    if (!user || (route?.kind === "tenant" && route.tenant.id !== user.tenantId)) return failed("This username may be incorrect. Make sure you typed it correctly. Otherwise, contact your admin.");
-    if (!(await verifyPassword(form.passwd ?? "", user.passwordHash))) return failed("Your account or password is incorrect. If you don't remember your password, reset it now.");
-    if (!user.accountEnabled) return failed("Your account has been locked. Contact your support person to unlock it, then try again.");
-    const value = randomBytes(32).toString("base64url");
-    const now = clock.now();
-    const sessionId = newGuid();
-    await store.createSignInSession({ id: sessionId, tokenHash: hashSecret(value), tenantId: user.tenantId, userId: user.id, authTime: now, expiresAt: now + SESSION_LIFETIME_MS, revokedAt: null });
-    addCookie(reply, cookie(SESSION_COOKIE, value));
-    const { passwordHash: _hash, ...plain } = user;
-    return run(request, reply, version, params, { signedIn: { user: plain, sessionId, authTime: now } });
+    const signedIn = await kit.signIn(request, reply, form);
+    if ("error" in signedIn) return run(request, reply, version, params, { loginError: signedIn.error, forceLogin: true });
+    return run(request, reply, version, params, { signedIn });
   });
 
   app.post<{ Params: TenantParams }>("/:tenant/Consent/Set", async (request, reply) => {

@@ -1,5 +1,6 @@
 import { verifySecret } from "../common/secrets.ts";
 import type { Clock } from "../common/clock.ts";
+import { verifyClientAssertion, type AssertionDeps } from "./client-assertion.ts";
 import { aad } from "./errors.ts";
 import type { Application, ServicePrincipal, Tenant } from "./model.ts";
 import type { IdentityStore } from "./store.ts";
@@ -58,4 +59,22 @@ export async function authenticateConfidentialClient(
   }
   if (expiredMatch) throw aad.expiredClientSecret(app.appId);
   throw aad.invalidClientSecret(app.appId);
+}
+
+/**
+ * Authenticates a confidential client by whichever credential it sent: a
+ * certificate-signed `client_assertion` (`appidacr` "2", see {@link verifyClientAssertion})
+ * or a client secret (`appidacr` "1", {@link authenticateConfidentialClient}).
+ * @throws AadError 900144 (no client_id), 700016, and the credential's own errors.
+ */
+export async function authenticateClient(deps: AssertionDeps, tenant: Tenant, form: Record<string, string>, authorization: string | undefined): Promise<AuthenticatedClient> {
+  const { clientId, clientSecret } = readClientCredentials(form, authorization);
+  if (!clientId) throw aad.missingParameter("client_id");
+  if (form.client_assertion === undefined && form.client_assertion_type === undefined) return authenticateConfidentialClient(deps.store, deps.clock, tenant, clientId, clientSecret);
+  const app = await deps.store.findApplicationByAppId(clientId);
+  const servicePrincipal = app ? await deps.store.findServicePrincipal(tenant.id, app.appId) : undefined;
+  if (!app || !servicePrincipal) throw aad.applicationNotFound(clientId, tenant.defaultDomain);
+  if (form.client_assertion === undefined) throw aad.missingParameter("client_assertion");
+  await verifyClientAssertion(deps, tenant, app, form);
+  return { app, servicePrincipal, method: "2" };
 }

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { epochSeconds } from "../common/clock.ts";
 import { newGuid } from "../common/ids.ts";
 import { hashSecret } from "../common/secrets.ts";
-import { authenticateConfidentialClient, readClientCredentials } from "./client-auth.ts";
+import { authenticateClient, readClientCredentials } from "./client-auth.ts";
 import { aad, aadTimestamp } from "./errors.ts";
 import type { GrantContext, TokenRequest, TokenResponseBody } from "./grants/grant.ts";
 import type { Application, ServicePrincipal, Tenant, User } from "./model.ts";
@@ -14,8 +14,14 @@ import { MICROSOFT_GRAPH_APP_ID } from "./well-known.ts";
 /** The OpenID Connect scopes MSAL always adds; they name no resource. */
 export const OIDC_SCOPES: ReadonlySet<string> = new Set(["openid", "profile", "email", "offline_access"]);
 
-/** Identifier used for bare scopes (`User.Read`) and OIDC-only requests, as Entra does. */
+/** Microsoft Graph's Application ID URI (`https://graph.microsoft.com/User.Read` names it). */
 export const GRAPH_IDENTIFIER = "https://graph.microsoft.com";
+
+/**
+ * Resource of bare scopes (`User.Read`) and OIDC-only requests: Microsoft Graph by
+ * app id, so their access tokens carry `aud: "00000003-0000-0000-c000-000000000000"` as Entra's do.
+ */
+export const BARE_SCOPE_RESOURCE = MICROSOFT_GRAPH_APP_ID;
 
 /** id_token lifetime, seconds (Entra: one hour). */
 const ID_TOKEN_LIFETIME = 3600;
@@ -33,7 +39,8 @@ export interface ParsedScope {
  * Splits a v2 `scope` value (space-separated): `openid profile email offline_access`
  * plus permissions of exactly one resource, written `{resource}/{permission}`
  * (split at the last `/`, so `https://org.crm.dynamics.com//user_impersonation`
- * keeps the trailing-slash resource) or bare (Microsoft Graph).
+ * keeps the trailing-slash resource) or bare (Microsoft Graph, {@link BARE_SCOPE_RESOURCE};
+ * `https://graph.microsoft.com/…` is the same resource).
  * Source: learn.microsoft.com/entra/identity-platform/scopes-oidc.
  * @throws AadError 28000 when the scopes name more than one resource, 70011 for an empty permission.
  */
@@ -48,16 +55,17 @@ export function parseScope(scope: string): ParsedScope {
       continue;
     }
     const slash = item.lastIndexOf("/");
-    const res = slash >= 0 ? item.slice(0, slash) : GRAPH_IDENTIFIER;
+    const res = slash >= 0 ? item.slice(0, slash) : BARE_SCOPE_RESOURCE;
     const permission = slash >= 0 ? item.slice(slash + 1) : item;
     if (res.length === 0 || permission.length === 0) throw aad.invalidScope(item);
-    const key = res.toLowerCase().replace(/\/+$/, "");
+    const trimmed = res.toLowerCase().replace(/\/+$/, "");
+    const key = trimmed === GRAPH_IDENTIFIER ? BARE_SCOPE_RESOURCE : trimmed;
     if (resourceKey !== undefined && key !== resourceKey) throw aad.multipleResources(scope);
     resourceKey = key;
     resource ??= res;
     permissions.push(permission);
   }
-  return { oidc, resource: resource ?? GRAPH_IDENTIFIER, permissions };
+  return { oidc, resource: resource ?? BARE_SCOPE_RESOURCE, permissions };
 }
 
 /** A resolved delegated request: the resource, its service principal and the permissions asked for. */
@@ -105,10 +113,11 @@ export interface ConsentState {
  * Compares a request with the `oauth2PermissionGrants` of (client, resource):
  * `AllPrincipals` grants plus the user's own `Principal` grants. For `.default`,
  * the need is the client's `requiredResourceAccess` for that resource plus what is
- * already consented. OIDC scopes never need consent here.
+ * already consented. OIDC scopes never need consent here. Without `clientSp`
+ * (a multi-tenant app not yet in the tenant) nothing is granted.
  */
-export async function evaluateConsent(store: IdentityStore, tenantId: string, clientSp: ServicePrincipal, clientApp: Application, target: DelegatedTarget, userId: string): Promise<ConsentState> {
-  const grants = await store.listPermissionGrants(tenantId, clientSp.id, target.resourceSp.id);
+export async function evaluateConsent(store: IdentityStore, tenantId: string, clientSp: ServicePrincipal | undefined, clientApp: Application, target: DelegatedTarget, userId: string): Promise<ConsentState> {
+  const grants = clientSp ? await store.listPermissionGrants(tenantId, clientSp.id, target.resourceSp.id) : [];
   const grantedSet = new Set<string>();
   for (const grant of grants) {
     if (grant.consentType === "AllPrincipals" || grant.principalId === userId) {
@@ -130,8 +139,8 @@ export async function evaluateConsent(store: IdentityStore, tenantId: string, cl
 export interface UserFlowClient {
   app: Application;
   servicePrincipal: ServicePrincipal;
-  /** `appidacr`: "0" public, "1" secret. */
-  clientAuth: "0" | "1";
+  /** `appidacr`: "0" public, "1" secret, "2" certificate. */
+  clientAuth: "0" | "1" | "2";
   publicClient: boolean;
 }
 
@@ -159,8 +168,8 @@ export async function authenticateUserFlowClient(
     if ((clientSecret !== undefined && clientSecret !== "") || form.client_assertion) throw aad.publicClientSentSecret();
     return { app, servicePrincipal: sp, clientAuth: "0", publicClient: true };
   }
-  const authenticated = await authenticateConfidentialClient(ctx.store, ctx.clock, tenant, clientId, clientSecret);
-  return { app, servicePrincipal: authenticated.servicePrincipal, clientAuth: "1", publicClient: false };
+  const authenticated = await authenticateClient(ctx, tenant, form, authorization);
+  return { app, servicePrincipal: authenticated.servicePrincipal, clientAuth: authenticated.method, publicClient: false };
 }
 
 /**

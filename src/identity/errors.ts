@@ -108,11 +108,41 @@ export const aad = {
       `The user or administrator has not consented to use the application with ID '${appId}' named '${appName}'. Send an interactive authorization request for this user and resource.`,
       { suberror: "consent_required" },
     ),
-  consentDeclined: () => new AadError(65004, "access_denied", "User declined to consent to access the app."),
+  consentDeclined: () => new AadError(65004, "access_denied", "User declined to consent to access the app.", { suberror: "cancel" }),
+  notMultiTenant: (appId: string, appName: string) =>
+    new AadError(
+      50194,
+      "invalid_request",
+      `Application '${appId}'(${appName}) is not configured as a multi-tenant application. Usage of the /common endpoint is not supported for such applications created after '10/15/2018'. Use a tenant-specific endpoint or configure the application to be multi-tenant.`,
+    ),
+  adminConsentRequired: () => new AadError(90094, "access_denied", "The grant requires admin permission. Sign in with an administrator of the tenant (Global Administrator, Privileged Role Administrator, Cloud Application Administrator or Application Administrator) to consent for the organization.", { status: 403 }),
+  serviceNotSubscribed: (resource: string, tenantName: string) =>
+    new AadError(650052, "invalid_client", `The app needs access to a service ("${resource}") that your organization "${tenantName}" has not subscribed to or enabled. Contact your IT Admin to review the configuration of your service subscriptions.`),
   unsupportedMediaType: () => new AadError(900144, "invalid_request", "The request body must contain the following parameter: 'grant_type'."),
 };
 
 /** Formats a timestamp the way Entra does in error bodies: `2023-05-06 06:03:00Z`. */
 export function aadTimestamp(ms: number): string {
   return new Date(ms).toISOString().replace("T", " ").replace(/\.\d{3}Z$/, "Z");
+}
+
+/**
+ * The JSON body of an AADSTS error, as Entra sends it (`shared/reference/identity.md` §3):
+ * `error`, `error_description` (message plus trace, correlation id and timestamp lines),
+ * `error_codes`, `timestamp`, `trace_id`, `correlation_id`, `error_uri`, and `suberror` when set.
+ * @param now ms since the epoch (UTC).
+ */
+export function aadErrorBody(error: AadError, ids: { traceId: string; correlationId: string; now: number; baseUrl: string }): Record<string, unknown> {
+  const stamp = aadTimestamp(ids.now);
+  const body: Record<string, unknown> = {
+    error: error.error,
+    error_description: `${error.message}\r\nTrace ID: ${ids.traceId}\r\nCorrelation ID: ${ids.correlationId}\r\nTimestamp: ${stamp}`,
+    error_codes: [error.code],
+    timestamp: stamp,
+    trace_id: ids.traceId,
+    correlation_id: ids.correlationId,
+    error_uri: `${ids.baseUrl}/error?code=${error.code}`,
+  };
+  if (error.suberror) body.suberror = error.suberror;
+  return body;
 }

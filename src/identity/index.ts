@@ -2,11 +2,17 @@ import type { FastifyInstance } from "fastify";
 import type { Clock } from "../common/clock.ts";
 import { epochSeconds } from "../common/clock.ts";
 import { randomBytes } from "node:crypto";
+import { adminConsentRoutes } from "./admin-consent.ts";
 import { authorizeRoutes } from "./authorize.ts";
+import { logoutRoutes } from "./logout.ts";
+import { userInfoRoutes } from "./userinfo.ts";
 import { authorizationCodeGrant } from "./grants/authorization-code.ts";
 import { clientCredentialsGrant } from "./grants/client-credentials.ts";
 import { passwordGrant } from "./grants/password.ts";
 import { refreshTokenGrant } from "./grants/refresh-token.ts";
+import { deviceCodeGrantV1, deviceCodeGrantV2 } from "./grants/device-code.ts";
+import { jwtBearerGrant } from "./grants/jwt-bearer.ts";
+import { deviceRoutes } from "./device-login.ts";
 import { GrantRegistry } from "./grants/grant.ts";
 import type { ResourceCatalog } from "./resources.ts";
 import { identityRoutes } from "./routes.ts";
@@ -20,6 +26,7 @@ import { IdentityUrls } from "./urls.ts";
 export { TokenRejectedError, type TokenVerifier, type TokenExpectations } from "./tokens/verifier.ts";
 export type { ResourceCatalog } from "./resources.ts";
 export { IdentityService } from "./service.ts";
+export { AadError, aad, aadErrorBody } from "./errors.ts";
 export * from "./well-known.ts";
 
 /** Options for {@link createIdentity}. */
@@ -33,6 +40,10 @@ export interface IdentityOptions {
   accessTokenLifetimeSeconds: number;
   /** Refresh-token inactivity lifetime, seconds. Default 90 days (Entra's). */
   refreshTokenLifetimeSeconds?: number;
+  /** Rotate the signing key every this many seconds (the new key signs after half the interval). Default: never. */
+  keyRotationIntervalSeconds?: number;
+  /** Refuse reused certificate-assertion `jti`s (AADSTS7000274). Default false, as Entra (MSAL reuses assertions). */
+  rejectAssertionReplay?: boolean;
 }
 
 /** The identity surface: admin service, routes, and a verifier for resource servers. */
@@ -41,8 +52,14 @@ export interface Identity {
   urls: IdentityUrls;
   /** Verifies tokens this instance signed (what a resource server does with the JWKS). */
   verifier: TokenVerifier;
+  /** The token-signing keys (JWKS); `keys.rotate()` starts a rollover. */
+  keys: KeyRing;
+  /** Starts a signing-key rollover (see {@link KeyRing.rotate}) with this instance's access-token lifetime. */
+  rotateKeys(options?: { activateAfterSeconds?: number }): ReturnType<KeyRing["rotate"]>;
   /** Registers the Entra endpoints on a Fastify scope. */
   register(app: FastifyInstance): Promise<void>;
+  /** Stops the key-rotation timer. Idempotent. */
+  close(): void;
 }
 
 /** Builds the identity surface. Loads (or creates) the signing keys once. */
@@ -52,21 +69,38 @@ export async function createIdentity(options: IdentityOptions): Promise<Identity
   const keys = new KeyRing(store, clock);
   await keys.load();
   const signer = new TokenSigner(keys);
-  const grants = new GrantRegistry().register(clientCredentialsGrant).register(passwordGrant).register(refreshTokenGrant).register(authorizationCodeGrant);
+  const grants = new GrantRegistry().register(clientCredentialsGrant).register(passwordGrant).register(refreshTokenGrant).register(authorizationCodeGrant).register(deviceCodeGrantV2).register(deviceCodeGrantV1).register(jwtBearerGrant);
   const service = new IdentityService(store, clock);
   await service.ensureFirstPartyApps();
   const csrfKey = randomBytes(32);
-  const grantContext = { store, clock, signer, urls, resources: options.resources, accessTokenLifetimeSeconds: options.accessTokenLifetimeSeconds,
+  const verifier = createTokenVerifier(keys, () => epochSeconds(clock));
+  const grantContext = { store, clock, signer, verifier, urls, resources: options.resources, accessTokenLifetimeSeconds: options.accessTokenLifetimeSeconds, rejectAssertionReplay: options.rejectAssertionReplay ?? false,
     refreshTokenLifetimeSeconds: options.refreshTokenLifetimeSeconds ?? 90 * 24 * 3600,
     authorizationCodeLifetimeSeconds: 600,
   };
+  const rotateKeys = (o: { activateAfterSeconds?: number } = {}) => keys.rotate({ activateAfterSeconds: o.activateAfterSeconds ?? 0, tokenLifetimeSeconds: options.accessTokenLifetimeSeconds });
+  const interval = options.keyRotationIntervalSeconds;
+  let timer: NodeJS.Timeout | undefined;
+  if (interval !== undefined && interval > 0) {
+    timer = setInterval(() => {
+      rotateKeys({ activateAfterSeconds: Math.floor(interval / 2) }).catch(() => undefined);
+    }, interval * 1000);
+    timer.unref();
+  }
   return {
     service,
     urls,
-    verifier: createTokenVerifier(keys, () => epochSeconds(clock)),
+    verifier,
+    keys,
+    rotateKeys,
+    close: () => clearInterval(timer),
     register: async (app) => {
       await identityRoutes(app, { store, clock, urls, keys, grants, grantContext });
       await authorizeRoutes(app, { store, clock, grantContext, csrfKey });
+      await adminConsentRoutes(app, { store, clock, grantContext, csrfKey });
+      await logoutRoutes(app, { store, clock, grantContext, csrfKey, keys });
+      await userInfoRoutes(app, { store, clock, urls, verifier });
+      await deviceRoutes(app, { store, clock, grantContext, csrfKey });
     },
   };
 }

@@ -85,6 +85,26 @@ export interface PasswordCredential {
   endDateTime: number;
 }
 
+/**
+ * A certificate credential's public shape (learn.microsoft.com/graph/api/resources/keycredential):
+ * an X.509 public certificate used to sign client assertions.
+ */
+export interface KeyCredential {
+  keyId: string;
+  applicationId: string;
+  displayName: string | null;
+  /** SHA-1 thumbprint of the certificate, upper-case hex (what the portal shows). */
+  customKeyIdentifier: string;
+  /** SHA-256 thumbprint, upper-case hex (`x5t#S256` selects by it). */
+  thumbprintSha256: string;
+  /** The DER certificate, base64. */
+  certificateB64: string;
+  type: "AsymmetricX509Cert";
+  usage: "Verify";
+  startDateTime: number;
+  endDateTime: number;
+}
+
 export interface ServicePrincipal {
   id: string;
   tenantId: string;
@@ -92,6 +112,20 @@ export interface ServicePrincipal {
   appOwnerOrganizationId: string;
   displayName: string;
   appRoleAssignmentRequired: boolean;
+}
+
+/**
+ * An application permission granted to a service principal
+ * (learn.microsoft.com/graph/api/resources/approleassignment): `principalId` is
+ * the client's service principal, `resourceId` the resource's, `appRoleId` one of
+ * the resource app's `appRoles`.
+ */
+export interface AppRoleAssignment {
+  id: string;
+  tenantId: string;
+  principalId: string;
+  resourceId: string;
+  appRoleId: string;
 }
 
 /**

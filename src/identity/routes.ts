@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import formbody from "@fastify/formbody";
 import { newGuid } from "../common/ids.ts";
 import type { Clock } from "../common/clock.ts";
-import { AadError, aad, aadTimestamp } from "./errors.ts";
+import { AadError, aad, aadErrorBody } from "./errors.ts";
 import type { GrantContext, GrantRegistry } from "./grants/grant.ts";
 import { resolveTenant, type TenantRef } from "./tenants.ts";
 import type { KeyRing } from "./tokens/keyring.ts";
@@ -192,19 +192,7 @@ function renderError(error: unknown, request: FastifyRequest, reply: FastifyRepl
       aadError = new AadError(50000, "server_error", "There was an error issuing a token or an issue with our sign-in service.", { status: 500 });
     }
   }
-  const now = clock.now();
-  const trace = traceId(request);
-  const stamp = aadTimestamp(now);
-  const body: Record<string, unknown> = {
-    error: aadError.error,
-    error_description: `${aadError.message}\r\nTrace ID: ${trace}\r\nCorrelation ID: ${request.id}\r\nTimestamp: ${stamp}`,
-    error_codes: [aadError.code],
-    timestamp: stamp,
-    trace_id: trace,
-    correlation_id: request.id,
-    error_uri: `${base}/error?code=${aadError.code}`,
-  };
-  if (aadError.suberror) body.suberror = aadError.suberror;
+  const body = aadErrorBody(aadError, { traceId: traceId(request), correlationId: request.id, now: clock.now(), baseUrl: base });
   request.log.info({ aadsts: aadError.code, error: aadError.error }, "identity error");
   return reply.status(aadError.status).headers({ ...TOKEN_HEADERS, ...aadError.headers }).send(body);
 }

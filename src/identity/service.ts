@@ -2,7 +2,8 @@ import { newClientSecret, hashPassword, hashSecret } from "../common/secrets.ts"
 import { newGuid } from "../common/ids.ts";
 import type { Clock } from "../common/clock.ts";
 import { OrgboxError } from "../common/errors.ts";
-import type { Application, OAuth2PermissionGrant, PasswordCredential, ServicePrincipal, SignInAudience, Tenant, User } from "./model.ts";
+import type { Application, KeyCredential, OAuth2PermissionGrant, PasswordCredential, ServicePrincipal, SignInAudience, Tenant, User } from "./model.ts";
+import { parseCertificateCredential } from "./client-assertion.ts";
 import type { IdentityStore } from "./store.ts";
 import { FIRST_PARTY_APPS, FIRST_PARTY_TENANT_ID } from "./well-known.ts";
 
@@ -28,6 +29,10 @@ export interface RegisterApplicationInput {
   publicClientRedirectUris?: string[];
   isFallbackPublicClient?: boolean;
   requiredResourceAccess?: Application["requiredResourceAccess"];
+  /** Application permissions the app exposes as a resource (`appRoles`). */
+  appRoles?: Application["appRoles"];
+  /** Delegated permissions the app exposes as a resource (`api.oauth2PermissionScopes`). */
+  oauth2PermissionScopes?: Application["api"]["oauth2PermissionScopes"];
 }
 
 /**
@@ -101,8 +106,8 @@ export class IdentityService {
       publicClient: { redirectUris: input.publicClientRedirectUris ?? [] },
       isFallbackPublicClient: input.isFallbackPublicClient ?? false,
       requiredResourceAccess: input.requiredResourceAccess ?? [],
-      appRoles: [],
-      api: { oauth2PermissionScopes: [] },
+      appRoles: input.appRoles ?? [],
+      api: { oauth2PermissionScopes: input.oauth2PermissionScopes ?? [] },
       publisherDomain: tenant.defaultDomain,
     };
     if (await this.store.findApplicationByAppId(application.appId)) throw new DirectoryError(`an application with appId '${application.appId}' already exists`, 409);
@@ -149,6 +154,42 @@ export class IdentityService {
   }
 
   /**
+   * Adds a certificate credential (`keyCredentials`, learn.microsoft.com/graph/api/application-addkey):
+   * the public X.509 certificate whose key signs the app's client assertions
+   * (learn.microsoft.com/entra/identity-platform/certificate-credentials).
+   * @param input.certificatePem PEM (or base64 DER) of the certificate; a private key is refused.
+   * @param input.startDateTime / input.endDateTime validity, ms since epoch; default the certificate's own.
+   * @throws DirectoryError 404 for an unknown app, 400 for a certificate that cannot be read or is not RSA.
+   */
+  async addKeyCredential(input: { appId: string; certificatePem: string; displayName?: string; startDateTime?: number; endDateTime?: number; keyId?: string }): Promise<KeyCredential> {
+    const app = await this.store.findApplicationByAppId(input.appId);
+    if (!app) throw new DirectoryError(`application '${input.appId}' does not exist`, 404);
+    const parsed = parseCertificateCredential(input.certificatePem);
+    if (typeof parsed === "string") throw new DirectoryError(parsed);
+    const credential: KeyCredential = {
+      keyId: (input.keyId ?? newGuid()).toLowerCase(),
+      applicationId: app.id,
+      displayName: input.displayName ?? parsed.subject,
+      customKeyIdentifier: parsed.sha1,
+      thumbprintSha256: parsed.sha256,
+      certificateB64: parsed.derB64,
+      type: "AsymmetricX509Cert",
+      usage: "Verify",
+      startDateTime: input.startDateTime ?? parsed.notBefore,
+      endDateTime: input.endDateTime ?? parsed.notAfter,
+    };
+    await this.store.addKeyCredential(credential, this.clock.now());
+    return credential;
+  }
+
+  /** The certificate credentials of an app. @throws DirectoryError 404 for an unknown app. */
+  async listKeyCredentials(appId: string): Promise<KeyCredential[]> {
+    const app = await this.store.findApplicationByAppId(appId);
+    if (!app) throw new DirectoryError(`application '${appId}' does not exist`, 404);
+    return this.store.listKeyCredentials(app.id);
+  }
+
+  /**
    * Changes a user's password (what a reset in the portal does). Refresh tokens
    * and sign-in sessions from before now stop working (AADSTS50173).
    * @throws DirectoryError 404 for an unknown user.
@@ -179,6 +220,38 @@ export class IdentityService {
 
   async findApplication(appId: string): Promise<Application | undefined> {
     return this.store.findApplicationByAppId(appId);
+  }
+
+  // ── Listing (orgbox export) ─────────────────────────────────────────────────────
+
+  /** Every tenant, by creation time. */
+  async listTenants(): Promise<Tenant[]> {
+    return this.store.listTenants();
+  }
+
+  /** A tenant's users, by user principal name. */
+  async listUsers(tenantId: string): Promise<User[]> {
+    return this.store.listUsers(tenantId);
+  }
+
+  /** The apps registered in a tenant (their home tenant), by creation time. */
+  async listApplications(tenantId: string): Promise<Application[]> {
+    return this.store.listApplications(tenantId);
+  }
+
+  /** An app's client secrets: public shape only (the values are stored as hashes and cannot be read back). */
+  async listPasswordCredentials(applicationObjectId: string): Promise<PasswordCredential[]> {
+    return (await this.store.listPasswordCredentials(applicationObjectId)).map(({ secretHash: _hash, ...credential }) => credential);
+  }
+
+  /** The service principals in a tenant, first-party ones included, by creation time. */
+  async listServicePrincipals(tenantId: string): Promise<ServicePrincipal[]> {
+    return this.store.listServicePrincipals(tenantId);
+  }
+
+  /** Every delegated grant (`oauth2PermissionGrant`) in a tenant, by creation time. */
+  async listPermissionGrants(tenantId: string): Promise<OAuth2PermissionGrant[]> {
+    return this.store.listOAuth2PermissionGrants(tenantId);
   }
 }
 

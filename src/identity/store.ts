@@ -1,5 +1,5 @@
 import type { StoredSigningKey } from "../common/keys.ts";
-import type { Application, OAuth2PermissionGrant, PasswordCredential, ServicePrincipal, Tenant, User } from "./model.ts";
+import type { AppRoleAssignment, Application, KeyCredential, OAuth2PermissionGrant, PasswordCredential, ServicePrincipal, Tenant, User } from "./model.ts";
 
 /** A stored password credential with its hash (never leaves identity/). */
 export interface StoredPasswordCredential extends PasswordCredential {
@@ -69,6 +69,32 @@ export interface StoredSignInSession {
   revokedAt: number | null;
 }
 
+/** Where a device code is in its life (RFC 8628 §3.5). */
+export type DeviceCodeStatus = "pending" | "approved" | "declined" | "redeemed";
+
+/** A stored device code (hashes of both codes only). Times in ms. */
+export interface StoredDeviceCode {
+  id: string;
+  deviceCodeHash: string;
+  userCodeHash: string;
+  /** The tenant of the request, or null for `common`/`organizations` (the user's tenant decides). */
+  tenantId: string | null;
+  /** The client's app id. */
+  clientId: string;
+  /** Endpoint version of `/devicecode`. */
+  version: 1 | 2;
+  /** v2 `scope` as requested. */
+  scope: string | null;
+  /** v1 `resource`. */
+  resource: string | null;
+  status: DeviceCodeStatus;
+  /** The user who approved or declined it. */
+  userId: string | null;
+  authTime: number | null;
+  issuedAt: number;
+  expiresAt: number;
+}
+
 /** The directory's persistence port. `src/store/` implements it for each SQL dialect. */
 export interface IdentityStore {
   createTenant(tenant: Tenant, now: number): Promise<void>;
@@ -88,6 +114,19 @@ export interface IdentityStore {
 
   addPasswordCredential(credential: StoredPasswordCredential, now: number): Promise<void>;
   listPasswordCredentials(applicationId: string): Promise<StoredPasswordCredential[]>;
+
+  addKeyCredential(credential: KeyCredential, now: number): Promise<void>;
+  listKeyCredentials(applicationId: string): Promise<KeyCredential[]>;
+  /**
+   * Records a client-assertion `jti` (as a hash) until `expiresAt` (ms); false when it
+   * was already recorded (a replay). Forgets recorded values that expired before `now`.
+   */
+  recordAssertionJti(jtiHash: string, expiresAt: number, now: number): Promise<boolean>;
+
+  createDeviceCode(code: StoredDeviceCode): Promise<void>;
+  findDeviceCode(by: { deviceCodeHash: string } | { userCodeHash: string }): Promise<StoredDeviceCode | undefined>;
+  /** Moves a code from `from` to `to` (with the deciding user); true only for the call that moved it. */
+  transitionDeviceCode(id: string, from: DeviceCodeStatus, to: DeviceCodeStatus, user?: { userId: string; authTime: number }): Promise<boolean>;
 
   createServicePrincipal(sp: ServicePrincipal, now: number): Promise<void>;
   findServicePrincipal(tenantId: string, appId: string): Promise<ServicePrincipal | undefined>;
@@ -117,6 +156,20 @@ export interface IdentityStore {
   /** Inserts a grant, or replaces the scope of the grant with the same (client, consentType, principal, resource). */
   upsertPermissionGrant(grant: OAuth2PermissionGrant, now: number): Promise<void>;
 
+  /** Application permissions of client SP `principalId` on resource SP `resourceId`. */
+  listAppRoleAssignments(principalId: string, resourceId: string): Promise<AppRoleAssignment[]>;
+  /** Adds an assignment unless the same (principal, resource, appRoleId) exists. */
+  addAppRoleAssignment(assignment: AppRoleAssignment, now: number): Promise<void>;
+
   listSigningKeys(): Promise<StoredSigningKey[]>;
   addSigningKey(key: StoredSigningKey): Promise<void>;
+  /** Sets when a signing key stops being published (ms). */
+  retireSigningKey(kid: string, retiresAt: number): Promise<void>;
+
+  /** The users of a tenant, by user principal name (for `orgbox export`). */
+  listUsers(tenantId: string): Promise<User[]>;
+  /** The service principals in a tenant (first-party ones included), by creation time. */
+  listServicePrincipals(tenantId: string): Promise<ServicePrincipal[]>;
+  /** Every delegated grant in a tenant, by creation time. */
+  listOAuth2PermissionGrants(tenantId: string): Promise<OAuth2PermissionGrant[]>;
 }

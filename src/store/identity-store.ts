@@ -1,7 +1,7 @@
 import type { Kysely, Selectable } from "kysely";
 import type { StoredSigningKey } from "../common/keys.ts";
-import type { Application, OAuth2PermissionGrant, ServicePrincipal, Tenant, User } from "../identity/model.ts";
-import type { ClientKind, IdentityStore, StoredAuthorizationCode, StoredPasswordCredential, StoredRefreshToken, StoredSignInSession } from "../identity/store.ts";
+import type { AppRoleAssignment, Application, KeyCredential, OAuth2PermissionGrant, ServicePrincipal, Tenant, User } from "../identity/model.ts";
+import type { ClientKind, DeviceCodeStatus, IdentityStore, StoredAuthorizationCode, StoredDeviceCode, StoredPasswordCredential, StoredRefreshToken, StoredSignInSession } from "../identity/store.ts";
 import type { Schema } from "./schema.ts";
 
 const json = (value: unknown): string => JSON.stringify(value);
@@ -142,6 +142,99 @@ export class SqlIdentityStore implements IdentityStore {
     }));
   }
 
+  async addKeyCredential(c: KeyCredential, now: number): Promise<void> {
+    await this.db
+      .insertInto("key_credentials")
+      .values({
+        key_id: c.keyId,
+        application_id: c.applicationId,
+        display_name: c.displayName,
+        custom_key_identifier: c.customKeyIdentifier,
+        thumbprint_sha256: c.thumbprintSha256,
+        certificate_b64: c.certificateB64,
+        start_at: c.startDateTime,
+        end_at: c.endDateTime,
+        created_at: now,
+      })
+      .execute();
+  }
+
+  async listKeyCredentials(applicationId: string): Promise<KeyCredential[]> {
+    const rows = await this.db.selectFrom("key_credentials").selectAll().where("application_id", "=", applicationId).orderBy("created_at").execute();
+    return rows.map((r) => ({
+      keyId: r.key_id,
+      applicationId: r.application_id,
+      displayName: r.display_name,
+      customKeyIdentifier: r.custom_key_identifier,
+      thumbprintSha256: r.thumbprint_sha256,
+      certificateB64: r.certificate_b64,
+      type: "AsymmetricX509Cert",
+      usage: "Verify",
+      startDateTime: Number(r.start_at),
+      endDateTime: Number(r.end_at),
+    }));
+  }
+
+  async recordAssertionJti(jtiHash: string, expiresAt: number, now: number): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom("client_assertion_jtis").where("expires_at", "<", now).execute();
+      const result = await trx.insertInto("client_assertion_jtis").values({ jti_hash: jtiHash, expires_at: expiresAt }).onConflict((oc) => oc.column("jti_hash").doNothing()).executeTakeFirst();
+      return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
+    });
+  }
+
+  async createDeviceCode(c: StoredDeviceCode): Promise<void> {
+    await this.db
+      .insertInto("device_codes")
+      .values({
+        id: c.id,
+        device_code_hash: c.deviceCodeHash,
+        user_code_hash: c.userCodeHash,
+        tenant_id: c.tenantId,
+        client_id: c.clientId,
+        version: c.version,
+        scope: c.scope,
+        resource: c.resource,
+        status: c.status,
+        user_id: c.userId,
+        auth_time: c.authTime,
+        issued_at: c.issuedAt,
+        expires_at: c.expiresAt,
+      })
+      .execute();
+  }
+
+  async findDeviceCode(by: { deviceCodeHash: string } | { userCodeHash: string }): Promise<StoredDeviceCode | undefined> {
+    const query = this.db.selectFrom("device_codes").selectAll();
+    const r = await ("deviceCodeHash" in by ? query.where("device_code_hash", "=", by.deviceCodeHash) : query.where("user_code_hash", "=", by.userCodeHash)).executeTakeFirst();
+    if (!r) return undefined;
+    return {
+      id: r.id,
+      deviceCodeHash: r.device_code_hash,
+      userCodeHash: r.user_code_hash,
+      tenantId: r.tenant_id,
+      clientId: r.client_id,
+      version: Number(r.version) === 1 ? 1 : 2,
+      scope: r.scope,
+      resource: r.resource,
+      status: r.status as DeviceCodeStatus,
+      userId: r.user_id,
+      authTime: r.auth_time === null ? null : Number(r.auth_time),
+      issuedAt: Number(r.issued_at),
+      expiresAt: Number(r.expires_at),
+    };
+  }
+
+  async transitionDeviceCode(id: string, from: DeviceCodeStatus, to: DeviceCodeStatus, user?: { userId: string; authTime: number }): Promise<boolean> {
+    const result = await this.db
+      .updateTable("device_codes")
+      .set(user ? { status: to, user_id: user.userId, auth_time: user.authTime } : { status: to })
+      .where("id", "=", id)
+      .where("status", "=", from)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
   async createServicePrincipal(sp: ServicePrincipal, now: number): Promise<void> {
     await this.db
       .insertInto("service_principals")
@@ -151,7 +244,7 @@ export class SqlIdentityStore implements IdentityStore {
 
   async findServicePrincipal(tenantId: string, appId: string): Promise<ServicePrincipal | undefined> {
     const r = await this.db.selectFrom("service_principals").selectAll().where("tenant_id", "=", tenantId.toLowerCase()).where("app_id", "=", appId.toLowerCase()).executeTakeFirst();
-    return r ? { id: r.id, tenantId: r.tenant_id, appId: r.app_id, appOwnerOrganizationId: r.app_owner_tenant_id, displayName: r.display_name, appRoleAssignmentRequired: r.app_role_assignment_required === 1 } : undefined;
+    return r ? toServicePrincipal(r) : undefined;
   }
 
   async setUserPassword(userId: string, passwordHash: string, changedAt: number): Promise<void> {
@@ -282,7 +375,7 @@ export class SqlIdentityStore implements IdentityStore {
       .where("resource_id", "=", resourceId.toLowerCase())
       .orderBy("created_at")
       .execute();
-    return rows.map((r) => ({ id: r.id, tenantId: r.tenant_id, clientId: r.client_id, consentType: r.consent_type as OAuth2PermissionGrant["consentType"], principalId: r.principal_id, resourceId: r.resource_id, scope: r.scope }));
+    return rows.map(toGrant);
   }
 
   async upsertPermissionGrant(g: OAuth2PermissionGrant, now: number): Promise<void> {
@@ -301,6 +394,26 @@ export class SqlIdentityStore implements IdentityStore {
     });
   }
 
+  async listAppRoleAssignments(principalId: string, resourceId: string): Promise<AppRoleAssignment[]> {
+    const rows = await this.db
+      .selectFrom("app_role_assignments")
+      .selectAll()
+      .where("principal_id", "=", principalId.toLowerCase())
+      .where("resource_id", "=", resourceId.toLowerCase())
+      .orderBy("created_at")
+      .orderBy("id")
+      .execute();
+    return rows.map((r) => ({ id: r.id, tenantId: r.tenant_id, principalId: r.principal_id, resourceId: r.resource_id, appRoleId: r.app_role_id }));
+  }
+
+  async addAppRoleAssignment(a: AppRoleAssignment, now: number): Promise<void> {
+    await this.db
+      .insertInto("app_role_assignments")
+      .values({ id: a.id, tenant_id: a.tenantId.toLowerCase(), principal_id: a.principalId.toLowerCase(), resource_id: a.resourceId.toLowerCase(), app_role_id: a.appRoleId.toLowerCase(), created_at: now })
+      .onConflict((oc) => oc.columns(["principal_id", "resource_id", "app_role_id"]).doNothing())
+      .execute();
+  }
+
   async listSigningKeys(): Promise<StoredSigningKey[]> {
     const rows = await this.db.selectFrom("signing_keys").selectAll().orderBy("activates_at").execute();
     return rows.map((r) => ({ kid: r.kid, privateKeyPem: r.private_key_pem, certificateB64: r.certificate_b64, createdAt: Number(r.created_at), activatesAt: Number(r.activates_at), retiresAt: r.retires_at === null ? null : Number(r.retires_at) }));
@@ -308,6 +421,25 @@ export class SqlIdentityStore implements IdentityStore {
 
   async addSigningKey(k: StoredSigningKey): Promise<void> {
     await this.db.insertInto("signing_keys").values({ kid: k.kid, private_key_pem: k.privateKeyPem, certificate_b64: k.certificateB64, created_at: k.createdAt, activates_at: k.activatesAt, retires_at: k.retiresAt }).execute();
+  }
+
+  async retireSigningKey(kid: string, retiresAt: number): Promise<void> {
+    await this.db.updateTable("signing_keys").set({ retires_at: retiresAt }).where("kid", "=", kid).execute();
+  }
+
+  async listUsers(tenantId: string): Promise<User[]> {
+    const rows = await this.db.selectFrom("users").selectAll().where("tenant_id", "=", tenantId.toLowerCase()).orderBy("upn").execute();
+    return rows.map(toUser);
+  }
+
+  async listServicePrincipals(tenantId: string): Promise<ServicePrincipal[]> {
+    const rows = await this.db.selectFrom("service_principals").selectAll().where("tenant_id", "=", tenantId.toLowerCase()).orderBy("created_at").orderBy("id").execute();
+    return rows.map(toServicePrincipal);
+  }
+
+  async listOAuth2PermissionGrants(tenantId: string): Promise<OAuth2PermissionGrant[]> {
+    const rows = await this.db.selectFrom("oauth2_permission_grants").selectAll().where("tenant_id", "=", tenantId.toLowerCase()).orderBy("created_at").orderBy("id").execute();
+    return rows.map(toGrant);
   }
 }
 
@@ -361,4 +493,12 @@ function toApplication(row: Selectable<Schema["applications"]>): Application {
     api: { oauth2PermissionScopes: parse(row.oauth2_permission_scopes) },
     publisherDomain: row.publisher_domain,
   };
+}
+
+function toServicePrincipal(r: Selectable<Schema["service_principals"]>): ServicePrincipal {
+  return { id: r.id, tenantId: r.tenant_id, appId: r.app_id, appOwnerOrganizationId: r.app_owner_tenant_id, displayName: r.display_name, appRoleAssignmentRequired: r.app_role_assignment_required === 1 };
+}
+
+function toGrant(r: Selectable<Schema["oauth2_permission_grants"]>): OAuth2PermissionGrant {
+  return { id: r.id, tenantId: r.tenant_id, clientId: r.client_id, consentType: r.consent_type as OAuth2PermissionGrant["consentType"], principalId: r.principal_id, resourceId: r.resource_id, scope: r.scope };
 }

@@ -110,4 +110,38 @@ export interface Schema {
   sign_in_sessions: { id: string; token_hash: string; tenant_id: string; user_id: string; auth_time: number; expires_at: number; revoked_at: number | null };
   /** Delegated consent (`oauth2PermissionGrant`): client/resource are service principal object ids. */
   oauth2_permission_grants: { id: string; tenant_id: string; client_id: string; consent_type: string; principal_id: string | null; resource_id: string; scope: string; created_at: number };
+  /** Application permissions (`appRoleAssignment`): principal/resource are service principal object ids. */
+  app_role_assignments: { id: string; tenant_id: string; principal_id: string; resource_id: string; app_role_id: string; created_at: number };
+  /** Certificate credentials (`keyCredentials`): public X.509 certificates only. */
+  key_credentials: {
+    key_id: string;
+    application_id: string;
+    display_name: string | null;
+    /** SHA-1 thumbprint, upper-case hex (Graph's `customKeyIdentifier`). */
+    custom_key_identifier: string;
+    /** SHA-256 thumbprint, upper-case hex. */
+    thumbprint_sha256: string;
+    certificate_b64: string;
+    start_at: number;
+    end_at: number;
+    created_at: number;
+  };
+  /** Client-assertion `jti`s already used: SHA-256 of `{clientId}:{jti}`, kept until the assertion expires. */
+  client_assertion_jtis: { jti_hash: string; expires_at: number };
+  /** Device-code flow (RFC 8628): both codes stored as SHA-256 hashes. Times in ms. */
+  device_codes: {
+    id: string;
+    device_code_hash: string;
+    user_code_hash: string;
+    tenant_id: string | null;
+    client_id: string;
+    version: number;
+    scope: string | null;
+    resource: string | null;
+    status: string;
+    user_id: string | null;
+    auth_time: number | null;
+    issued_at: number;
+    expires_at: number;
+  };
 }

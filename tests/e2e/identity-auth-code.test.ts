@@ -2,15 +2,13 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ConfidentialClientApplication, CryptoProvider } from "@azure/msal-node";
 import { decodeJwt } from "jose";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO } from "../../src/server/demo.ts";
 import { DYNAMICS_CRM_APP_ID } from "../../src/identity/index.ts";
+import { launchChromium } from "../helpers/chromium.ts";
 import { apiGet, useOrgbox } from "../helpers/orgbox.ts";
 
-/** Debian's chromium; `.ci/run` installs it (apt-get install chromium). */
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
 const WEB_APP = "c0de0000-0000-4000-8000-0000000e2e10";
 
 describe("authorization code + PKCE with msal-node, driven in headless Chromium", () => {
@@ -33,7 +31,7 @@ describe("authorization code + PKCE with msal-node, driven in headless Chromium"
       requiredResourceAccess: [{ resourceAppId: DYNAMICS_CRM_APP_ID, resourceAccess: [{ id: "78ce3f0f-a1ce-49c2-8cde-64b5c0896db4", type: "Scope" }] }],
     });
     secret = (await service.addPassword({ appId: WEB_APP })).secretText;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();

@@ -1,9 +1,9 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { hashSecret } from "../../common/secrets.ts";
-import { assertUserActive, authenticateUserFlowClient, evaluateConsent, issueUserTokens, normaliseIp, resolveTarget, tenantOfGrant } from "../delegated.ts";
+import { assertUserActive, authenticateUserFlowClient, tenantOfGrant } from "../delegated.ts";
 import { aad } from "../errors.ts";
 import type { StoredAuthorizationCode } from "../store.ts";
-import { requestedDelegation } from "./delegation-request.ts";
+import { issueConsentedUserTokens, requestedDelegation } from "./delegation-request.ts";
 import type { Grant, GrantContext, TokenRequest, TokenResponseBody } from "./grant.ts";
 
 /**
@@ -43,25 +43,7 @@ export const authorizationCodeGrant: Grant = {
     assertUserActive(user, stored.authTime);
 
     const delegation = requestedDelegation(request, { scope: stored.scope, resource: stored.resource });
-    const target = await resolveTarget(ctx, tenant, client.app, delegation.resource, delegation.permissions);
-    const consent = await evaluateConsent(ctx.store, tenant.id, client.servicePrincipal, client.app, target, user.id);
-    if (consent.missing.length > 0) throw aad.consentRequired(client.app.appId, client.app.displayName);
-
-    return issueUserTokens(ctx, {
-      version: request.version,
-      tenant,
-      user,
-      client,
-      target,
-      scopes: consent.granted,
-      oidc: delegation.oidc,
-      nonce: stored.nonce ?? undefined,
-      amr: ["pwd"],
-      authTime: stored.authTime,
-      ipAddress: normaliseIp(request.clientIp),
-      wantsClientInfo: form.client_info === "1",
-      codeId: stored.id,
-    });
+    return issueConsentedUserTokens(ctx, request, { tenant, user, client, delegation, amr: ["pwd"], authTime: stored.authTime, requireGrantForDefault: false, nonce: stored.nonce ?? undefined, codeId: stored.id });
   },
 };
 

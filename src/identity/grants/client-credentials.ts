@@ -1,5 +1,6 @@
 import { epochSeconds } from "../../common/clock.ts";
-import { authenticateConfidentialClient, readClientCredentials } from "../client-auth.ts";
+import { authenticateClient, readClientCredentials } from "../client-auth.ts";
+import { assignedAppRoles } from "../consent.ts";
 import { aad } from "../errors.ts";
 import { resolveResource } from "../resources.ts";
 import { appOnlyClaims } from "../tokens/claims.ts";
@@ -17,11 +18,10 @@ export const clientCredentialsGrant: Grant = {
   async handle(request: TokenRequest, ctx: GrantContext): Promise<TokenResponseBody> {
     const { form } = request;
     const requested = requestedResource(request);
-    const { clientId, clientSecret } = readClientCredentials(form, request.authorization);
-    if (!clientId) throw aad.missingParameter("client_id");
+    if (!readClientCredentials(form, request.authorization).clientId) throw aad.missingParameter("client_id");
     if (request.tenant.kind !== "tenant") throw aad.noTenantForAppOnly();
     const tenant = request.tenant.tenant;
-    const client = await authenticateConfidentialClient(ctx.store, ctx.clock, tenant, clientId, clientSecret);
+    const client = await authenticateClient(ctx, tenant, form, request.authorization);
 
     const resource = await resolveResource(ctx.store, ctx.resources, requested);
     const resourceSp = resource ? await ctx.store.findServicePrincipal(tenant.id, resource.app.appId) : undefined;
@@ -37,7 +37,7 @@ export const clientCredentialsGrant: Grant = {
       clientAppId: client.app.appId,
       clientAuth: client.method,
       servicePrincipalId: client.servicePrincipal.id,
-      roles: [],
+      roles: await assignedAppRoles(ctx.store, client.servicePrincipal.id, resourceSp.id, resource.app),
       issuedAt,
       lifetimeSeconds: lifetime,
     });

@@ -1,6 +1,7 @@
-import { parseScope } from "../delegated.ts";
+import { evaluateConsent, issueUserTokens, normaliseIp, parseScope, resolveTarget, type UserFlowClient } from "../delegated.ts";
 import { aad } from "../errors.ts";
-import type { TokenRequest } from "./grant.ts";
+import type { Tenant, User } from "../model.ts";
+import type { GrantContext, TokenRequest, TokenResponseBody } from "./grant.ts";
 
 /** What a delegated token request asks for: one resource, its permissions (or all consented), and OIDC scopes. */
 export interface RequestedDelegation {
@@ -28,4 +29,45 @@ export function requestedDelegation(request: TokenRequest, fallback?: { scope: s
   if (!scope) throw aad.missingParameter("scope");
   const parsed = parseScope(scope);
   return { resource: parsed.resource, permissions: parsed.permissions, oidc: parsed.oidc };
+}
+
+/** Who gets tokens in {@link issueConsentedUserTokens}. Times in ms. */
+export interface ConsentedUserTokensInput {
+  tenant: Tenant;
+  user: User;
+  client: UserFlowClient;
+  delegation: RequestedDelegation;
+  amr: string[];
+  authTime: number;
+  /** `.default`/v1 requests with nothing consented fail too (grants that cannot prompt). */
+  requireGrantForDefault: boolean;
+  nonce?: string;
+  codeId?: string | null;
+}
+
+/**
+ * The tail every delegated grant shares: resolves the resource, checks consent
+ * (`oauth2PermissionGrants`) and issues the user's tokens.
+ * @throws AadError 500011 / 650053 (resource, permission), 65001 with suberror `consent_required`.
+ */
+export async function issueConsentedUserTokens(ctx: GrantContext, request: TokenRequest, input: ConsentedUserTokensInput): Promise<TokenResponseBody> {
+  const { tenant, user, client, delegation } = input;
+  const target = await resolveTarget(ctx, tenant, client.app, delegation.resource, delegation.permissions);
+  const consent = await evaluateConsent(ctx.store, tenant.id, client.servicePrincipal, client.app, target, user.id);
+  if (consent.missing.length > 0 || (input.requireGrantForDefault && target.isDefault && consent.granted.length === 0)) throw aad.consentRequired(client.app.appId, client.app.displayName);
+  return issueUserTokens(ctx, {
+    version: request.version,
+    tenant,
+    user,
+    client,
+    target,
+    scopes: consent.granted,
+    oidc: delegation.oidc,
+    nonce: input.nonce,
+    amr: input.amr,
+    authTime: input.authTime,
+    ipAddress: normaliseIp(request.clientIp),
+    wantsClientInfo: request.form.client_info === "1",
+    codeId: input.codeId ?? null,
+  });
 }

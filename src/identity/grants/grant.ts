@@ -3,6 +3,7 @@ import type { ResourceCatalog } from "../resources.ts";
 import type { IdentityStore } from "../store.ts";
 import type { TenantRef } from "../tenants.ts";
 import type { TokenSigner } from "../tokens/signer.ts";
+import type { TokenVerifier } from "../tokens/verifier.ts";
 import type { IdentityUrls } from "../urls.ts";
 
 /** One token request, after routing and form parsing. */
@@ -23,9 +24,13 @@ export interface GrantContext {
   store: IdentityStore;
   clock: Clock;
   signer: TokenSigner;
+  /** Verifies tokens this instance issued (OBO assertions). */
+  verifier: TokenVerifier;
   urls: IdentityUrls;
   resources: ResourceCatalog;
   accessTokenLifetimeSeconds: number;
+  /** See `OrgboxConfig.rejectAssertionReplay`. */
+  rejectAssertionReplay?: boolean;
   /** Refresh-token inactivity lifetime, seconds (Entra: 90 days); each rotation restarts it. */
   refreshTokenLifetimeSeconds: number;
   /** Authorization-code lifetime, seconds (Entra: 10 minutes). */

@@ -1,9 +1,9 @@
 import { verifyPassword } from "../../common/secrets.ts";
-import { assertUserActive, authenticateUserFlowClient, evaluateConsent, issueUserTokens, normaliseIp, resolveTarget } from "../delegated.ts";
+import { assertUserActive, authenticateUserFlowClient } from "../delegated.ts";
 import { aad } from "../errors.ts";
 import type { Tenant } from "../model.ts";
 import type { Grant, GrantContext, TokenRequest, TokenResponseBody } from "./grant.ts";
-import { requestedDelegation } from "./delegation-request.ts";
+import { issueConsentedUserTokens, requestedDelegation } from "./delegation-request.ts";
 
 /**
  * `grant_type=password` (ROPC, RFC 6749 §4.3), Entra flavour
@@ -34,25 +34,7 @@ export const passwordGrant: Grant = {
     if (!(await verifyPassword(form.password, user.passwordHash))) throw aad.invalidCredentials();
     assertUserActive(user);
 
-    const target = await resolveTarget(ctx, tenant, client.app, delegation.resource, delegation.permissions);
-    const consent = await evaluateConsent(ctx.store, tenant.id, client.servicePrincipal, client.app, target, user.id);
-    if (consent.missing.length > 0 || (target.isDefault && consent.granted.length === 0)) throw aad.consentRequired(client.app.appId, client.app.displayName);
-
-    return issueUserTokens(ctx, {
-      version: request.version,
-      tenant,
-      user,
-      client,
-      target,
-      scopes: consent.granted,
-      oidc: delegation.oidc,
-      nonce: undefined,
-      amr: ["pwd"],
-      authTime: ctx.clock.now(),
-      ipAddress: normaliseIp(request.clientIp),
-      wantsClientInfo: form.client_info === "1",
-      codeId: null,
-    });
+    return issueConsentedUserTokens(ctx, request, { tenant, user, client, delegation, amr: ["pwd"], authTime: ctx.clock.now(), requireGrantForDefault: true });
   },
 };
 

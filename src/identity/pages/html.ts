@@ -62,16 +62,21 @@ export function consentPage(input: {
   publisher: string;
   username: string;
   resourceName: string;
-  permissions: Pick<PermissionScope, "value" | "adminConsentDisplayName" | "adminConsentDescription">[];
+  /** Each permission; `resource` overrides `resourceName` (admin consent spans several resources). */
+  permissions: (Pick<PermissionScope, "value" | "adminConsentDisplayName" | "adminConsentDescription"> & { resource?: string })[];
   oidc: string[];
   canConsentForOrg: boolean;
+  /** Admin consent: the tenant consented for (no per-user checkbox; the grant covers everyone). */
+  organization?: string;
 }): string {
   const oidcText: Record<string, string> = { openid: "Sign you in", profile: "View your basic profile", email: "View your email address", offline_access: "Maintain access to data you have given it access to" };
   const items = [
     ...input.oidc.map((s) => `<li>${esc(oidcText[s] ?? s)}</li>`),
-    ...input.permissions.map((p) => `<li><strong>${esc(p.adminConsentDisplayName)}</strong> <span class="muted">(${esc(input.resourceName)}: ${esc(p.value)})</span><br><span class="muted">${esc(p.adminConsentDescription)}</span></li>`),
+    ...input.permissions.map((p) => `<li><strong>${esc(p.adminConsentDisplayName)}</strong> <span class="muted">(${esc(p.resource ?? input.resourceName)}: ${esc(p.value)})</span><br><span class="muted">${esc(p.adminConsentDescription)}</span></li>`),
   ].join("");
-  const org = input.canConsentForOrg
+  const org = input.organization
+    ? `<p>If you accept, this app will get access to the specified resources for <strong>all users in ${esc(input.organization)}</strong>. No one else will be prompted to review these permissions.</p>`
+    : input.canConsentForOrg
     ? `<p><input type="checkbox" id="admin_consent" name="admin_consent" value="on"> <label for="admin_consent" style="display:inline">Consent on behalf of your organization</label></p>`
     : "";
   return page(
@@ -83,6 +88,11 @@ export function consentPage(input: {
 <p class="muted">Accepting these permissions means that you allow this app to use your data as specified in their terms of service and privacy statement.</p>
 <div class="actions"><button type="submit" name="decision" value="cancel" class="secondary">Cancel</button><button type="submit" name="decision" value="accept" id="idBtn_Accept">Accept</button></div></form>`,
   );
+}
+
+/** The page shown after sign-out when there is no (valid) `post_logout_redirect_uri` to return to. */
+export function signedOutPage(): string {
+  return page("Sign out", `<h1>You signed out of your account</h1><p>It's a good idea to close all browser windows.</p>`);
 }
 
 /** The account picker (`prompt=select_account`): the signed-in account, or another one. */

@@ -13,6 +13,7 @@ import type { IdentityStore } from "../store.ts";
 export class KeyRing {
   private keys: SigningKey[] = [];
   private byKid = new Map<string, SigningKey>();
+  private rotations: Promise<unknown> = Promise.resolve();
 
   private readonly store: IdentityStore;
   private readonly clock: Clock;
@@ -32,6 +33,44 @@ export class KeyRing {
     }
     this.keys = stored.map(loadSigningKey);
     this.byKid = new Map(this.keys.map((k) => [k.kid, k]));
+  }
+
+  /**
+   * Starts a signing-key rollover (learn.microsoft.com/entra/identity-platform/signing-key-rollover):
+   * a new key is published now and signs from `now + activateAfterSeconds`. Keys
+   * published before it keep verifying until tokens they signed have expired:
+   * they retire at activation + `tokenLifetimeSeconds` + 60 s (the verifier's skew);
+   * a key already set to retire earlier keeps its date.
+   * In-flight requests are unaffected: the key set is swapped in one assignment.
+   * @returns the new key's `kid` and its activation and the old keys' retirement times (ms).
+   */
+  async rotate(options: { activateAfterSeconds: number; tokenLifetimeSeconds: number }): Promise<{ kid: string; activatesAt: number; previousRetireAt: number }> {
+    if (!Number.isFinite(options.activateAfterSeconds) || options.activateAfterSeconds < 0) throw new RangeError("activateAfterSeconds must be a number of seconds ≥ 0");
+    // One rotation at a time: each builds on the key set the previous one left.
+    const run = this.rotations.then(() => this.rotateNow(options));
+    this.rotations = run.catch(() => undefined);
+    return run;
+  }
+
+  private async rotateNow(options: { activateAfterSeconds: number; tokenLifetimeSeconds: number }): Promise<{ kid: string; activatesAt: number; previousRetireAt: number }> {
+    const now = this.clock.now();
+    const activatesAt = now + Math.round(options.activateAfterSeconds * 1000);
+    const retireAt = activatesAt + (options.tokenLifetimeSeconds + 60) * 1000;
+    const fresh = await generateSigningKey(now, activatesAt);
+    await this.store.addSigningKey(fresh);
+    const next: SigningKey[] = [];
+    for (const key of this.keys) {
+      if (key.retiresAt === null || key.retiresAt > retireAt) {
+        await this.store.retireSigningKey(key.kid, retireAt);
+        next.push({ ...key, retiresAt: retireAt });
+      } else {
+        next.push(key);
+      }
+    }
+    next.push(loadSigningKey(fresh));
+    this.keys = next;
+    this.byKid = new Map(next.map((k) => [k.kid, k]));
+    return { kid: fresh.kid, activatesAt, previousRetireAt: retireAt };
   }
 
   /** The key that signs now. @throws when no key is active (cannot happen after {@link load}). */

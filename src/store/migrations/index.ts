@@ -2,10 +2,14 @@ import type { Migration } from "kysely";
 import * as m001 from "./001_identity.ts";
 import * as m002 from "./002_dataverse.ts";
 import * as m003 from "./003_identity_sessions.ts";
+import * as m004 from "./004_identity_credentials.ts";
+import * as m005 from "./005_identity_consent.ts";
 
 /** Numbered migrations, applied in key order on every start. Never edit a landed one; add the next number. */
 export const migrations: Record<string, Migration> = {
   "001_identity": m001,
   "002_dataverse": m002,
   "003_identity_sessions": m003,
+  "004_identity_credentials": m004,
+  "005_identity_consent": m005,
 };
