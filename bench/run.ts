@@ -13,7 +13,7 @@
  *   BENCH_SERVICE_ROWS  --service-rows: of those, how many go through dataverse.service.insert (default 2000)
  *   BENCH_DURATION      --duration: seconds per HTTP load run (default 8), after 1 s of warm-up
  *   BENCH_CONNECTIONS   --connections: keep-alive connections per load run (default 10)
- *   BENCH_ONLY          --only: comma list of sections to run: token,verify,webapi (default all)
+ *   BENCH_ONLY          --only: comma list of sections to run: token,verify,webapi,environment (default all)
  */
 import { createPublicKey, sign as nodeSign, verify as nodeVerify, type JsonWebKey } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -31,6 +31,7 @@ import { clientCredentialsForm, decodeHeader, decodePayload, fetchToken, httpsRe
 import { runLoad, type LoadResult, type LoadSpec } from "./load.ts";
 import { ms, rate, table, type Row } from "./report.ts";
 import { seedAccounts, type SeedResult } from "./seed.ts";
+import { benchEnvironment, RESET_TARGET_MS, START_TARGET_MS } from "./environment.ts";
 
 /** `--rows N` style flags override the matching `BENCH_*` variable. */
 const FLAGS: Record<string, string> = { "--rows": "BENCH_ROWS", "--service-rows": "BENCH_SERVICE_ROWS", "--duration": "BENCH_DURATION", "--connections": "BENCH_CONNECTIONS", "--only": "BENCH_ONLY" };
@@ -59,7 +60,7 @@ const ROWS = envInt("BENCH_ROWS", 100_000, 0, 2_000_000);
 const SERVICE_ROWS = envInt("BENCH_SERVICE_ROWS", 2_000, 1, 100_000);
 const DURATION = envInt("BENCH_DURATION", 8, 1, 60);
 const CONNECTIONS = envInt("BENCH_CONNECTIONS", 10, 1, 256);
-const ONLY = new Set((flag("BENCH_ONLY") ?? "token,verify,webapi").split(",").map((s) => s.trim()));
+const ONLY = new Set((flag("BENCH_ONLY") ?? "token,verify,webapi,environment").split(",").map((s) => s.trim()));
 const CRYPTO_SECONDS = 2;
 const PAGE = 50;
 
@@ -291,6 +292,16 @@ async function main(): Promise<void> {
         ratio: round3(ratio),
       };
       if (!w.filter.used) console.log(`note: $filter answered ${w.filter.probeStatus} (${w.filter.probeMessage}); the page read ran without $filter.`);
+    });
+
+    if (ONLY.has("environment")) await attempt("environment", async () => {
+      const e = await benchEnvironment();
+      const verdict = (value: number, target: number) => `target < ${target} ms: ${value < target ? "met" : "missed"}`;
+      rows.push(
+        { section: "4 environment", metric: `start from isv-multitenant.orgbox.yaml, median of ${e.start.runs.length} (${verdict(e.start.medianMs, START_TARGET_MS)})`, orgbox: ms(e.start.medianMs), reference: "", ratio: undefined, target: undefined },
+        { section: "4 environment", metric: `reset() with ${e.reset.rows.toLocaleString("en-US")} rows, median of ${e.reset.runs.length} (${verdict(e.reset.medianMs, RESET_TARGET_MS)})`, orgbox: ms(e.reset.medianMs), reference: "", ratio: undefined, target: undefined },
+      );
+      json.environment = { startMs: e.start, resetMs: e.reset, targets: { startMs: START_TARGET_MS, resetMs: RESET_TARGET_MS } };
     });
 
     if (Object.keys(failures).length > 0) {

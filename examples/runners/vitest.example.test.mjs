@@ -1,0 +1,13 @@
+import { expect, inject, it } from "vitest";
+
+it("gets an app-only token from a customer tenant and reads its org", async () => {
+  const orgbox = inject("orgbox");
+  const org = `${orgbox.url}/org/northwind`;
+  const token = await fetch(`${orgbox.url}/northwind.onmicrosoft.com/oauth2/v2.0/token`, {
+    method: "POST",
+    body: new URLSearchParams({ grant_type: "client_credentials", client_id: "fab00000-0000-4000-8000-0000f00d0001", client_secret: "fabrikam-sync-secret-1", scope: `${org}/.default` }),
+  }).then((r) => r.json());
+  const accounts = await fetch(`${org}/api/data/v9.2/accounts?$select=name&$orderby=name`, { headers: { authorization: `Bearer ${token.access_token}` } }).then((r) => r.json());
+  expect(accounts.value.map((a) => a.name)).toEqual(["Alfreds Futterkiste", "Northwind Traders HQ"]);
+  expect(process.env.ORGBOX_URL).toBe(orgbox.url);
+});

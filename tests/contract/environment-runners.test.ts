@@ -1,0 +1,100 @@
+/**
+ * Issue 6: the drop-in set-ups of `examples/runners/` work as documented: the
+ * node:test example and the Vitest globalSetup run as real test runs, the Jest
+ * globalSetup/globalTeardown pair is called as Jest calls it (Jest is not a
+ * dependency of orgbox), and the GitHub Actions script fills a `$GITHUB_ENV` file.
+ */
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const RUNNERS = join(ROOT, "examples/runners");
+const APP = { clientId: "fab00000-0000-4000-8000-0000f00d0001", secret: "fabrikam-sync-secret-1" };
+
+async function run(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; output: string }> {
+  const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env } });
+  let output = "";
+  child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+  const [code] = (await once(child, "exit")) as [number | null];
+  return { code, output };
+}
+
+async function appToken(url: string, tenant: string, org: string): Promise<string> {
+  const res = await fetch(`${url}/${tenant}/oauth2/v2.0/token`, { method: "POST", body: new URLSearchParams({ grant_type: "client_credentials", client_id: APP.clientId, client_secret: APP.secret, scope: `${org}/.default` }) });
+  const body = (await res.json()) as { access_token?: string };
+  if (!body.access_token) throw new Error(`token: ${res.status} ${JSON.stringify(body)}`);
+  return body.access_token;
+}
+
+describe("examples/runners", () => {
+  const dir = mkdtempSync(join(tmpdir(), "orgbox-runners-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("node:test: before() starts orgbox, the test passes, after() closes it", async () => {
+    const result = await run(process.execPath, ["--test", join(RUNNERS, "node-test.example.mjs")]);
+    expect(result.code, result.output).toBe(0);
+    expect(result.output).toMatch(/pass 1/);
+  }, 20_000);
+
+  it("Vitest: the globalSetup provides the URLs and trusts the CA in the workers", async () => {
+    const result = await run(process.execPath, [join(ROOT, "node_modules/vitest/vitest.mjs"), "run", "--config", join(RUNNERS, "vitest.config.mjs")]);
+    expect(result.code, result.output).toBe(0);
+    expect(result.output).toMatch(/1 passed/);
+  }, 20_000);
+
+  it("Jest: globalSetup starts orgbox and sets ORGBOX_* variables; globalTeardown closes it", async () => {
+    const saved = { ...process.env };
+    const { default: setup } = (await import(join(RUNNERS, "jest.global-setup.mjs"))) as { default: () => Promise<void> };
+    const { default: teardown } = (await import(join(RUNNERS, "jest.global-teardown.mjs"))) as { default: () => Promise<void> };
+    try {
+      await setup();
+      const url = process.env.ORGBOX_URL as string;
+      expect(process.env.ORGBOX_AUTHORITY).toBe(`${url}/fab00000-0000-4000-8000-000000000001`);
+      expect(process.env.NODE_EXTRA_CA_CERTS).toMatch(/ca\.pem$/);
+      const org = process.env.ORGBOX_ORG_URL as string;
+      const who = await fetch(`${org}/api/data/v9.2/WhoAmI`, { headers: { authorization: `Bearer ${await appToken(url, "northwind.onmicrosoft.com", org)}` } });
+      expect(who.status).toBe(200);
+      await teardown();
+      await expect(fetch(`${url}/_orgbox/health`)).rejects.toThrow();
+    } finally {
+      await teardown();
+      process.env = saved;
+    }
+  });
+
+  it("GitHub Actions: the start script waits for the ready line and appends the variables to $GITHUB_ENV", async () => {
+    const githubEnv = join(dir, "github-env");
+    const result = await run("bash", [join(RUNNERS, "github-actions-start.sh"), "examples/isv-multitenant.orgbox.yaml"], {
+      GITHUB_ENV: githubEnv,
+      ORGBOX_CMD: `${process.execPath} ${join(ROOT, "src/cli/main.ts")}`,
+      ORGBOX_LOG: join(dir, "orgbox.log"),
+    });
+    expect(result.code, result.output).toBe(0);
+    const vars = Object.fromEntries(readFileSync(githubEnv, "utf8").trim().split("\n").map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]));
+    expect(Object.keys(vars).sort()).toEqual(["NODE_EXTRA_CA_CERTS", "ORGBOX_AUTHORITY", "ORGBOX_ORG_URL", "ORGBOX_PID", "ORGBOX_URL"]);
+    try {
+      expect(vars.ORGBOX_ORG_URL).toBe(`${vars.ORGBOX_URL}/org/northwind`);
+      expect(readFileSync(vars.NODE_EXTRA_CA_CERTS as string, "utf8")).toContain("BEGIN CERTIFICATE");
+      const who = await fetch(`${vars.ORGBOX_ORG_URL}/api/data/v9.2/WhoAmI`, { headers: { authorization: `Bearer ${await appToken(vars.ORGBOX_URL as string, "northwind.onmicrosoft.com", vars.ORGBOX_ORG_URL as string)}` } });
+      expect(who.status).toBe(200);
+    } finally {
+      process.kill(Number(vars.ORGBOX_PID), "SIGTERM");
+    }
+  }, 20_000);
+
+  it("GitHub Actions: the start script fails with orgbox's error when the environment file is bad, and without GITHUB_ENV", async () => {
+    const githubEnv = join(dir, "github-env-bad");
+    const bad = await run("bash", [join(RUNNERS, "github-actions-start.sh"), "examples/no-such-file.orgbox.yaml"], { GITHUB_ENV: githubEnv, ORGBOX_CMD: `${process.execPath} ${join(ROOT, "src/cli/main.ts")}`, ORGBOX_LOG: join(dir, "bad.log") });
+    expect(bad.code).toBe(1);
+    expect(bad.output).toContain("orgbox exited before it was ready");
+    expect(bad.output).toContain("no-such-file.orgbox.yaml");
+    const noEnv = await run("bash", [join(RUNNERS, "github-actions-start.sh"), "examples/isv-multitenant.orgbox.yaml"], { GITHUB_ENV: "" });
+    expect(noEnv.code).not.toBe(0);
+    expect(noEnv.output).toContain("GITHUB_ENV");
+  }, 20_000);
+});
