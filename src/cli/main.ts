@@ -9,6 +9,14 @@ import { ConfigError } from "../common/errors.ts";
 import { resolveConfig, type OrgboxConfig, type OrgboxConfigInput } from "../config/config.ts";
 import { ensureLocalTls } from "../common/tls.ts";
 import { createOrgbox, type OrgboxInstance } from "../server/create-orgbox.ts";
+import { registerSecurityCommands } from "./security.ts";
+import { exportDataDir } from "../server/export.ts";
+import { formatEnvironment } from "../environment/export.ts";
+import { existsSync, writeFileSync } from "node:fs";
+import { systemClock } from "../common/clock.ts";
+import { openDatabase } from "../store/database.ts";
+import { SqlIdentityStore } from "../store/identity-store.ts";
+import { KeyRing } from "../identity/tokens/keyring.ts";
 
 interface StartFlags {
   port?: string;
@@ -23,6 +31,8 @@ interface StartFlags {
   seed?: boolean;
   json?: boolean;
   adminKey?: string;
+  keyRotationInterval?: string;
+  rejectAssertionReplay?: boolean;
 }
 
 function toInput(flags: StartFlags): OrgboxConfigInput {
@@ -38,6 +48,8 @@ function toInput(flags: StartFlags): OrgboxConfigInput {
   if (flags.logLevel !== undefined) input.logLevel = flags.logLevel;
   if (flags.seed === false) input.seedDemo = false;
   if (flags.adminKey !== undefined) input.adminKey = flags.adminKey;
+  if (flags.keyRotationInterval !== undefined) input.keyRotationIntervalSeconds = flags.keyRotationInterval;
+  if (flags.rejectAssertionReplay) input.rejectAssertionReplay = true;
   return input;
 }
 
@@ -131,6 +143,48 @@ async function cert(flags: StartFlags): Promise<void> {
   process.stdout.write(["", `  orgbox local CA: ${tls.caCertPath}`, "", ...trustLines(tls.caCertPath).map((l) => `  ${l}`), "", "  The server certificate covers localhost, 127.0.0.1 and ::1.", ""].join("\n") + "\n");
 }
 
+/**
+ * `orgbox keys rotate --data DIR [--activate-after SECONDS]`: adds a signing key to a
+ * persisted store (published at once, signing after the delay) and schedules the old
+ * keys' retirement. A server already running on the folder picks it up when it restarts.
+ */
+async function keysRotate(flags: StartFlags & { activateAfter?: string }): Promise<void> {
+  const config = resolveConfig(toInput(flags), process.env);
+  if (config.inMemory) throw new ConfigError("keys rotate needs a persisted store: pass --data DIR");
+  if (!existsSync(config.dataDir)) throw new ConfigError(`no orgbox data folder at ${config.dataDir}`);
+  const activateAfterSeconds = Number(flags.activateAfter ?? "0");
+  if (!Number.isInteger(activateAfterSeconds) || activateAfterSeconds < 0) throw new ConfigError(`--activate-after must be a whole number of seconds ≥ 0 (got '${flags.activateAfter}')`);
+  const database = await openDatabase({ inMemory: false, dataDir: config.dataDir });
+  try {
+    const keys = new KeyRing(new SqlIdentityStore(database.db), systemClock);
+    await keys.load();
+    const result = await keys.rotate({ activateAfterSeconds, tokenLifetimeSeconds: config.accessTokenLifetimeSeconds });
+    const out = { kid: result.kid, activatesAt: new Date(result.activatesAt).toISOString(), previousKeysRetireAt: new Date(result.previousRetireAt).toISOString() };
+    process.stdout.write(wantsJson(flags) ? `${JSON.stringify(out)}\n` : `  new signing key ${out.kid}\n  signs from       ${out.activatesAt}\n  old keys retire  ${out.previousKeysRetireAt}\n`);
+  } finally {
+    await database.close();
+  }
+}
+
+/**
+ * `orgbox export --data DIR [--format yaml|json] [--out FILE]`: writes the state of a
+ * persisted store as an environment file (stdout without --out). Passwords and client
+ * secrets are hashed at rest, so they come out as placeholders; what the environment
+ * format cannot hold is listed as warnings on stderr (and in the YAML header).
+ */
+async function exportCommand(flags: { data?: string; format?: string; out?: string }): Promise<void> {
+  const dataDir = flags.data ?? process.env.ORGBOX_DATA;
+  if (!dataDir) throw new ConfigError("export needs the data folder of a persisted store: pass --data DIR");
+  const format = flags.format ?? (flags.out && /\.json$/i.test(flags.out) ? "json" : "yaml");
+  if (format !== "yaml" && format !== "json") throw new ConfigError(`--format must be yaml or json (got '${format}')`);
+  const exported = await exportDataDir(dataDir);
+  const text = formatEnvironment(exported, format);
+  if (flags.out) writeFileSync(flags.out, text);
+  else process.stdout.write(text);
+  for (const warning of exported.warnings) console.error(`orgbox export: warning: ${warning}`);
+  if (exported.placeholders.length > 0) console.error(`orgbox export: ${exported.placeholders.length} password/secret value(s) are hashed at rest and were written as placeholders; replace them before use`);
+}
+
 function withCommonOptions(command: Command): Command {
   return command
     .option("--data <dir>", "data folder (SQLite file and CA); env ORGBOX_DATA", undefined)
@@ -152,10 +206,30 @@ withCommonOptions(
     .option("--http", "serve plain HTTP instead of HTTPS; env ORGBOX_HTTP")
     .addOption(new Option("--log-level <level>", "log level (default info); env ORGBOX_LOG_LEVEL").choices(["fatal", "error", "warn", "info", "debug", "trace", "silent"]))
     .option("--no-seed", "do not seed the demo environment; env ORGBOX_SEED_DEMO=false")
-    .option("--admin-key <key>", "enable POST /_orgbox/reset and /_orgbox/snapshots for 'Authorization: Bearer <key>'; env ORGBOX_ADMIN_KEY"),
+    .option("--admin-key <key>", "enable POST /_orgbox/reset and /_orgbox/snapshots for 'Authorization: Bearer <key>'; env ORGBOX_ADMIN_KEY")
+    .option("--key-rotation-interval <seconds>", "rotate the token-signing key every N seconds (default off); env ORGBOX_KEY_ROTATION_INTERVAL")
+    .option("--reject-assertion-replay", "refuse reused client-assertion jti values (breaks MSAL's assertion reuse); env ORGBOX_REJECT_ASSERTION_REPLAY"),
 ).action(start);
 
+const keysCommand = program.command("keys").description("manage the token-signing keys of a persisted store");
+withCommonOptions(
+  keysCommand
+    .command("rotate")
+    .description("add a new signing key (published now, signing after --activate-after seconds); old keys retire once their tokens expire")
+    .option("--activate-after <seconds>", "delay before the new key signs (default 0)"),
+).action(keysRotate);
+
 withCommonOptions(program.command("cert").description("print the local CA path and how to trust it (creates the CA if needed)")).action(cert);
+
+program
+  .command("export")
+  .description("write the state of a persisted store as an environment file (passwords and secrets become placeholders)")
+  .option("--data <dir>", "data folder of the store to export; env ORGBOX_DATA")
+  .addOption(new Option("--format <format>", "output format (default yaml, or json for an --out ending in .json)").choices(["yaml", "json"]))
+  .option("--out <file>", "write to this file instead of stdout")
+  .action(exportCommand);
+
+registerSecurityCommands(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof ConfigError) {

@@ -34,6 +34,14 @@ export interface OrgboxConfig {
   accessTokenLifetimeSeconds: number;
   /** Enables the `/_orgbox/` admin endpoints (reset, snapshots); requests send `Authorization: Bearer {adminKey}`. Default: off. */
   adminKey: string | undefined;
+  /** Rotate the token-signing key every this many seconds (the new key is published at once and signs after half the interval). Default: off. */
+  keyRotationIntervalSeconds: number | undefined;
+  /**
+   * Refuse a certificate `client_assertion` whose `jti` was already used (AADSTS7000274).
+   * Default false: Entra accepts a reused assertion while it is valid, and MSAL reuses its
+   * assertion for up to 10 minutes, so turning this on breaks unmodified MSAL clients.
+   */
+  rejectAssertionReplay: boolean;
 }
 
 /** Documented defaults; `dataDir`-relative defaults are resolved in {@link resolveConfig}. */
@@ -47,6 +55,7 @@ export const DEFAULTS = {
   logLevel: "info",
   seedDemo: true,
   accessTokenLifetimeSeconds: 3599,
+  rejectAssertionReplay: false,
 } as const;
 
 /** Config key → environment variable. */
@@ -63,6 +72,8 @@ export const CONFIG_KEYS = {
   seedDemo: "ORGBOX_SEED_DEMO",
   accessTokenLifetimeSeconds: "ORGBOX_ACCESS_TOKEN_LIFETIME",
   adminKey: "ORGBOX_ADMIN_KEY",
+  keyRotationIntervalSeconds: "ORGBOX_KEY_ROTATION_INTERVAL",
+  rejectAssertionReplay: "ORGBOX_REJECT_ASSERTION_REPLAY",
 } as const satisfies Record<keyof Omit<OrgboxConfig, never>, string>;
 
 const bool = z.union([z.boolean(), z.enum(["true", "false", "1", "0", "yes", "no"]).transform((v) => v === "true" || v === "1" || v === "yes")]);
@@ -82,6 +93,8 @@ const Schema = z
     seedDemo: bool,
     accessTokenLifetimeSeconds: int(300, 86400),
     adminKey: z.string().min(8, { error: "must be at least 8 characters" }),
+    keyRotationIntervalSeconds: int(1, 366 * 86400),
+    rejectAssertionReplay: bool,
   })
   .partial()
   .strict();

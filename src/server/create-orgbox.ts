@@ -2,14 +2,14 @@ import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import { dirname, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { AddressInfo } from "node:net";
-import Fastify, { LogController, type FastifyInstance } from "fastify";
+import Fastify, { LogController, type FastifyInstance, type FastifyReply } from "fastify";
 import type { Logger } from "pino";
 import type { Clock } from "../common/clock.ts";
 import { systemClock } from "../common/clock.ts";
 import { ensureLocalTls, type LocalTls } from "../common/tls.ts";
 import type { OrgboxConfig } from "../config/config.ts";
 import { createDataverse, type Dataverse, type Org } from "../dataverse/index.ts";
-import { createIdentity, DYNAMICS_CRM_APP_ID, type Identity } from "../identity/index.ts";
+import { aad, aadErrorBody, createIdentity, DYNAMICS_CRM_APP_ID, type Identity } from "../identity/index.ts";
 import { openDatabase, type Database } from "../store/database.ts";
 import { SqlDataverseStore } from "../store/dataverse-store.ts";
 import { SqlIdentityStore } from "../store/identity-store.ts";
@@ -102,6 +102,8 @@ export async function createOrgbox(config: OrgboxConfig, logger: Logger, clock: 
       clock,
       baseUrl: () => base,
       accessTokenLifetimeSeconds: config.accessTokenLifetimeSeconds,
+      keyRotationIntervalSeconds: config.keyRotationIntervalSeconds,
+      rejectAssertionReplay: config.rejectAssertionReplay,
       resources: {
         async appIdForIdentifier(uri) {
           const match = /^(https?:\/\/[^/]+)\/org\/([a-z0-9]+)$/i.exec(uri);
@@ -159,6 +161,18 @@ export async function createOrgbox(config: OrgboxConfig, logger: Logger, clock: 
       logController: new LogController({ requestIdLogLabel: "correlationId", disableRequestLogging: config.logLevel !== "debug" && config.logLevel !== "trace" }),
       bodyLimit: 64 * 1024 * 1024,
       routerOptions: { maxParamLength: 2000, ignoreTrailingSlash: false },
+      // URLs the router cannot even decode never reach a surface's error hook: answer in the surface's format.
+      frameworkErrors: (error, request, rawReply) => {
+        const reply = rawReply as unknown as FastifyReply;
+        const path = request.url.split("?")[0] ?? "";
+        if (path.startsWith("/org/")) {
+          void reply.status(400).header("OData-Version", "4.0").header("REQ_ID", request.id).send({ error: { code: "0x80060888", message: `Bad Request - Error in query syntax: ${error.message}` } });
+          return;
+        }
+        const segment = path.split("/")[1] ?? "";
+        const body = aadErrorBody(aad.malformedTenant(segment), { traceId: randomUUID(), correlationId: request.id, now: clock.now(), baseUrl: base });
+        void reply.status(400).header("cache-control", "no-store, no-cache").send(body);
+      },
     }) as unknown as FastifyInstance;
     server = app;
     app.get("/_orgbox/health", async () => ({ status: "ok" }));
@@ -222,6 +236,7 @@ function buildInstance(
     restore: (snapshot) => checkpoints.restore(typeof snapshot === "string" ? snapshot : snapshot.name),
     close() {
       closing ??= (async () => {
+        identity.close();
         await app.close();
         await database.close();
       })();

@@ -221,3 +221,29 @@ describe("Web API refuses bad tokens and non-members", () => {
     expect(res.status).toBe(200);
   });
 });
+
+describe("URLs the router cannot decode", () => {
+  const orgbox = useOrgbox();
+
+  it("answer in the AADSTS envelope on identity paths", async () => {
+    const res = await fetch(`${orgbox().url}/%E0%A4%A/oauth2/v2.0/token`, { method: "POST", body: new URLSearchParams({ grant_type: "client_credentials" }) });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: string; error_codes: number[]; correlation_id: string };
+    expect(body).toMatchObject({ error: "invalid_request", error_codes: [900023] });
+    expect(body.correlation_id).toBeTruthy();
+  });
+
+  it("answer in the Dataverse envelope on Web API paths", async () => {
+    const res = await fetch(`${orgbox().apiUrl}/accounts(%ZZ)`, { headers: { authorization: `Bearer ${await demoToken(orgbox())}` } });
+    expect(res.status).toBe(400);
+    expect(res.headers.get("odata-version")).toBe("4.0");
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe("0x80060888");
+  });
+
+  it("an impossible date in $filter is a 400, not a silent match", async () => {
+    const res = await apiGet(orgbox(), await demoToken(orgbox()), "accounts?$filter=createdon gt 2024-13-45");
+    expect(res.status).toBe(400);
+    expect((res.body as { error: { code: string } }).error.code).toBe("0x80060888");
+  });
+});
