@@ -33,6 +33,7 @@ interface StartFlags {
   adminKey?: string;
   keyRotationInterval?: string;
   rejectAssertionReplay?: boolean;
+  legacyApplicationUserRule?: boolean;
 }
 
 function toInput(flags: StartFlags): OrgboxConfigInput {
@@ -50,6 +51,7 @@ function toInput(flags: StartFlags): OrgboxConfigInput {
   if (flags.adminKey !== undefined) input.adminKey = flags.adminKey;
   if (flags.keyRotationInterval !== undefined) input.keyRotationIntervalSeconds = flags.keyRotationInterval;
   if (flags.rejectAssertionReplay) input.rejectAssertionReplay = true;
+  if (flags.legacyApplicationUserRule) input.legacyApplicationUserRule = true;
   return input;
 }
 
@@ -208,7 +210,8 @@ withCommonOptions(
     .option("--no-seed", "do not seed the demo environment; env ORGBOX_SEED_DEMO=false")
     .option("--admin-key <key>", "enable POST /_orgbox/reset and /_orgbox/snapshots for 'Authorization: Bearer <key>'; env ORGBOX_ADMIN_KEY")
     .option("--key-rotation-interval <seconds>", "rotate the token-signing key every N seconds (default off); env ORGBOX_KEY_ROTATION_INTERVAL")
-    .option("--reject-assertion-replay", "refuse reused client-assertion jti values (breaks MSAL's assertion reuse); env ORGBOX_REJECT_ASSERTION_REPLAY"),
+    .option("--reject-assertion-replay", "refuse reused client-assertion jti values (breaks MSAL's assertion reuse); env ORGBOX_REJECT_ASSERTION_REPLAY")
+    .option("--legacy-application-user-rule", "refuse default security roles for application users (the 2019 rule); env ORGBOX_LEGACY_APPLICATION_USER_RULE"),
 ).action(start);
 
 const keysCommand = program.command("keys").description("manage the token-signing keys of a persisted store");

@@ -42,6 +42,12 @@ export interface OrgboxConfig {
    * assertion for up to 10 minutes, so turning this on breaks unmodified MSAL clients.
    */
   rejectAssertionReplay: boolean;
+  /**
+   * The 2019 rule "an application user cannot be associated with one of the default security
+   * roles; you must create a custom security role" (seed 003). Default false: current Dataverse
+   * tooling routinely assigns System Administrator to application users.
+   */
+  legacyApplicationUserRule: boolean;
 }
 
 /** Documented defaults; `dataDir`-relative defaults are resolved in {@link resolveConfig}. */
@@ -56,6 +62,7 @@ export const DEFAULTS = {
   seedDemo: true,
   accessTokenLifetimeSeconds: 3599,
   rejectAssertionReplay: false,
+  legacyApplicationUserRule: false,
 } as const;
 
 /** Config key → environment variable. */
@@ -74,6 +81,7 @@ export const CONFIG_KEYS = {
   adminKey: "ORGBOX_ADMIN_KEY",
   keyRotationIntervalSeconds: "ORGBOX_KEY_ROTATION_INTERVAL",
   rejectAssertionReplay: "ORGBOX_REJECT_ASSERTION_REPLAY",
+  legacyApplicationUserRule: "ORGBOX_LEGACY_APPLICATION_USER_RULE",
 } as const satisfies Record<keyof Omit<OrgboxConfig, never>, string>;
 
 const bool = z.union([z.boolean(), z.enum(["true", "false", "1", "0", "yes", "no"]).transform((v) => v === "true" || v === "1" || v === "yes")]);
@@ -95,6 +103,7 @@ const Schema = z
     adminKey: z.string().min(8, { error: "must be at least 8 characters" }),
     keyRotationIntervalSeconds: int(1, 366 * 86400),
     rejectAssertionReplay: bool,
+    legacyApplicationUserRule: bool,
   })
   .partial()
   .strict();

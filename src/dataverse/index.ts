@@ -22,6 +22,8 @@ export interface DataverseOptions {
   directory: DirectoryLookup;
   /** `{base}/org/{name}`. */
   orgUrl: (org: Org) => string;
+  /** Refuse default roles for application users (config `legacyApplicationUserRule`). Default false. */
+  legacyApplicationUserRule?: boolean;
 }
 
 /** The Dataverse surface: org administration and the Web API routes. */
@@ -31,7 +33,7 @@ export interface Dataverse {
 }
 
 export function createDataverse(options: DataverseOptions): Dataverse {
-  const service = new DataverseService(options.store, options.clock, options.directory);
+  const service = new DataverseService(options.store, options.clock, options.directory, { forbidDefaultRolesForApplicationUsers: options.legacyApplicationUserRule ?? false });
   const operations = new OperationRegistry().register(whoAmI).register(retrieveVersion).register(retrieveTotalRecordCount(service, options.store));
   for (const operation of securityOperations(service, options.store)) operations.register(operation);
   return {

@@ -114,6 +114,7 @@ export async function createOrgbox(config: OrgboxConfig, logger: Logger, clock: 
     });
     const dataverse = createDataverse({
       store: dataverseStore,
+      legacyApplicationUserRule: config.legacyApplicationUserRule,
       clock,
       orgUrl,
       trust: {
