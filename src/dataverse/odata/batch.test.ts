@@ -127,7 +127,8 @@ describe("parseBatch", () => {
 
   it("refuses malformed parts loudly", () => {
     expect(rejects(() => parseBatch("no delimiter", "b")).message).toMatch(/no '--b' delimiter/);
-    expect(rejects(() => parseBatch("--b\nContent-Type: application/http\nContent-Transfer-Encoding: binary\n\nGET accounts HTTP/1.1\n", "b")).message).toMatch(/close delimiter/);
+    // No close delimiter: the part ends at the end of the body (xrm-webapi-client sends that).
+    expect(parseBatch("--b\nContent-Type: application/http\nContent-Transfer-Encoding: binary\n\nGET accounts HTTP/1.1\n", "b")).toHaveLength(1);
     expect(rejects(() => parseBatch(batch([["Content-Type: application/json", "", "{}"]]), "b")).message).toMatch(/application\/http/);
     expect(rejects(() => parseBatch(batch([["Content-Type: application/http", "", "GET accounts HTTP/1.1"]]), "b")).message).toMatch(/Content-Transfer-Encoding/);
     expect(rejects(() => parseBatch(batch([part("GET", "accounts").map((l) => (l.startsWith("GET") ? "GET accounts" : l))]), "b")).message).toMatch(/not a request line/);

@@ -83,7 +83,9 @@ function splitHead(lines: string[]): { head: string[]; rest: string[] } {
 
 /**
  * The body parts between `--boundary` delimiters (preamble and epilogue dropped), as lines.
- * @throws DataverseError 400 when the opening or closing delimiter is missing.
+ * A missing close delimiter ends the last part at the end of the body: xrm-webapi-client
+ * (v4) never writes the outer `--batch_…--`, and Dataverse accepts its batches.
+ * @throws DataverseError 400 when there is no opening delimiter.
  */
 function multipartBodies(lines: string[], boundary: string): string[][] {
   const open = `--${boundary}`;
@@ -106,7 +108,7 @@ function multipartBodies(lines: string[], boundary: string): string[][] {
     current?.push(raw);
   }
   if (parts.length === 0 && !current) throw batchErrors.format(`the body has no '--${boundary}' delimiter.`);
-  if (!closed) throw batchErrors.format(`the body does not end with the close delimiter '--${boundary}--'.`);
+  if (!closed && current) parts.push(current);
   return parts;
 }
 
