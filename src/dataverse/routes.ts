@@ -7,6 +7,7 @@ import { systemClock, type Clock } from "../common/clock.ts";
 import { handleBatch } from "./handlers/batch.ts";
 import { handleMetadata, isMetadataPath } from "./handlers/metadata.ts";
 import { countCollection, readCollection, readEntity } from "./handlers/records.ts";
+import { readFetchXml } from "./fetchxml/query.ts";
 import { createRecordWriter, handleWrite, isWriteSideRequest } from "./handlers/writes.ts";
 import type { Org } from "./model.ts";
 import { parseResourcePath } from "./odata/path.ts";
@@ -97,6 +98,13 @@ export async function dataverseRoutes(app: FastifyInstance, deps: DataverseRoute
   app.setErrorHandler((error, request, reply) => renderError(error, request, reply));
   // $batch bodies: kept as text for the batch parser.
   app.addContentTypeParser("multipart/mixed", { parseAs: "string" }, (_request, body, done) => done(null, body));
+  // Reads and deletes carry no body even when the client sends `Content-Type: application/json`
+  // (dataverse-ify's Node client does on DELETE); Dataverse ignores the header there. Other methods keep Fastify's JSON parser.
+  const parseJson = app.getDefaultJsonParser("error", "error");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
+    if (body === "" && (request.method === "DELETE" || request.method === "GET")) return done(null, undefined);
+    return parseJson(request, body.toString(), done);
+  });
   app.setNotFoundHandler((request, reply) => renderError(dv.segmentNotFound(request.url.split("?")[0] ?? ""), request, reply));
 
   app.addHook("onSend", async (request, reply) => {
@@ -167,8 +175,9 @@ export async function dataverseRoutes(app: FastifyInstance, deps: DataverseRoute
     const options = parseQueryOptions(params);
     const prefer = parsePrefer(headerValue(request.headers.prefer));
     const now = (deps.clock ?? systemClock).now();
+    if (options.fetchXml !== undefined && path.kind !== "collection") throw dv.queryOptionNotSupported("fetchXml on anything but an entity set");
     if (path.kind === "entity") {
-      const body = await readEntity({ store, org, md, entity, id: path.id, options, apiUrl, prefer, security });
+      const body = await readEntity({ store, org, md, entity, id: path.id, options, apiUrl, prefer, security, caller, now });
       if (prefer.includeAnnotations !== undefined) reply.header("Preference-Applied", `odata.include-annotations="${prefer.includeAnnotations}"`);
       return body;
     }
@@ -178,6 +187,11 @@ export async function dataverseRoutes(app: FastifyInstance, deps: DataverseRoute
       return reply.type("text/plain; charset=utf-8").send(String(count));
     }
     if (path.kind !== "collection") throw dv.segmentNotFound(path.segments[0] ?? path.name);
+    if (options.fetchXml !== undefined) {
+      const result = await readFetchXml({ store, org, md, entity, options, fetchXml: options.fetchXml, apiUrl, caller, security, now, prefer });
+      if (result.preferenceApplied) reply.header("Preference-Applied", result.preferenceApplied);
+      return result.body;
+    }
     const resourceUrl = `${apiUrl}/${rest.replace(/^\/+/, "")}`;
     const result = await readCollection({ store, org, md, entity, options, apiUrl, caller, security, now, prefer, resourceUrl, rawQuery: query });
     if (result.preferenceApplied) reply.header("Preference-Applied", result.preferenceApplied);

@@ -57,6 +57,66 @@ export interface RecordQuery {
   limit?: number;
   /** Rows to skip (paging cookies; never exposed as `$skip`). */
   offset?: number;
+  /**
+   * At most `limit` rows per distinct value of `column`, the first ones in `orderBy` order
+   * (`ROW_NUMBER() OVER (PARTITION BY column ORDER BY …)`): `$expand` of a collection for a whole page.
+   * Rows come back grouped by `column`, each group in `orderBy` order.
+   */
+  perGroup?: { column: string; limit: number };
+}
+
+/** A table joined into a read (`<link-entity>` in FetchXML): `JOIN entity AS alias ON alias.from = parent.to AND on`. */
+export interface JoinedTable {
+  /** SQL alias of the joined table; unique in the query. */
+  alias: string;
+  entity: EntityMetadata;
+  /** Alias of the table it joins to (the root's alias or an earlier join's). */
+  parent: string;
+  /** Column of the joined table. */
+  from: string;
+  /** Column of the parent table. */
+  to: string;
+  /** `LEFT JOIN` when true, `INNER JOIN` otherwise. */
+  outer: boolean;
+  /** More ON conditions; columns belong to the joined table (link-entity filters, the security scope). */
+  on?: Expr;
+}
+
+/** Aggregate functions of {@link JoinedColumn}: `count` is `COUNT(*)`, `countcolumn` is `COUNT(column)`. */
+export type AggregateFunction = "count" | "countcolumn" | "sum" | "avg" | "min" | "max";
+
+/** One result column of a {@link JoinedQuery}: a column of a table alias, or an aggregate over it. */
+export interface JoinedColumn {
+  /** Table alias. */
+  table: string;
+  column: string;
+  /** Result column name (an identifier: `[A-Za-z0-9_]`). */
+  as: string;
+  aggregate?: AggregateFunction;
+  /** `COUNT(DISTINCT column)` and friends. */
+  distinct?: boolean;
+}
+
+/** A sort key: a table column, or a result column by its `as` name (aggregates). */
+export type JoinedOrder = { table: string; column: string; descending: boolean; caseInsensitive?: boolean } | { output: string; descending: boolean };
+
+/**
+ * A read over a table and the tables joined to it, optionally grouped (FetchXML): one SQL statement.
+ * Columns of `where` belong to the root table (`alias`).
+ */
+export interface JoinedQuery {
+  entity: EntityMetadata;
+  /** SQL alias of the root table. */
+  alias: string;
+  joins: JoinedTable[];
+  columns: JoinedColumn[];
+  where?: Expr;
+  groupBy: { table: string; column: string }[];
+  orderBy: JoinedOrder[];
+  /** `SELECT DISTINCT`. */
+  distinct?: boolean;
+  limit?: number;
+  offset?: number;
 }
 
 /** Dataverse persistence port; `src/store/` implements it per SQL dialect. */
@@ -90,4 +150,6 @@ export interface DataverseStore {
   selectRows(org: Org, query: RecordQuery): Promise<Row[]>;
   /** Counts matching rows; with `limit`, counts at most `limit` rows (Dataverse caps counts at 5000). */
   countRows(org: Org, query: Pick<RecordQuery, "entity" | "where"> & { limit?: number }): Promise<number>;
+  /** Reads a table with joined tables, aggregates and grouping (FetchXML) in one statement; rows are keyed by each column's `as`. */
+  selectJoined(org: Org, query: JoinedQuery): Promise<Row[]>;
 }

@@ -63,6 +63,13 @@ describe("parseEntityKey and parseReference", () => {
     expect(record.deepSingles[0]?.record.entity.logicalName).toBe("contact");
     expect(record.deepCollections[0]?.relationship.referencingAttribute).toBe("parentcustomerid");
   });
+
+  it("accepts a record sent as a JSON string of its JSON (dataverse-ify) and nothing else that is not an object", () => {
+    expect(parseRecord(md, account, JSON.stringify({ name: "A", numberofemployees: 3 }), "create").values).toEqual({ name: "A", numberofemployees: 3 });
+    for (const body of ["name=A", "{not json", JSON.stringify(JSON.stringify({ name: "A" })), "[]", 42, null, [{ name: "A" }]]) {
+      expect(() => parseRecord(md, account, body, "create")).toThrow(/must be a JSON object describing one record/);
+    }
+  });
 });
 
 describe("alternate keys (tables that define them)", () => {

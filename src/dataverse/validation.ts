@@ -229,6 +229,21 @@ export function parseReference(md: OrgMetadata, context: EntityMetadata, text: u
   return { entity, key, text };
 }
 
+/**
+ * Dataverse also accepts a record body sent as a JSON string holding the record's JSON (`"{\"name\":\"A\"}"`):
+ * dataverse-ify's Node `WebApiBase` stringifies create/update payloads twice, on the wire and inside `$batch`
+ * parts, and its integration tests (src/webapi/node/__tests__/CRUD/Create.test.ts) run against real Dataverse.
+ * Returns the parsed object when `body` is such a string, otherwise `body` unchanged (one level only).
+ */
+function unwrapStringifiedRecord(body: unknown): unknown {
+  if (typeof body !== "string" || !body.trimStart().startsWith("{")) return body;
+  try {
+    return JSON.parse(body) as unknown;
+  } catch {
+    return body;
+  }
+}
+
 /** Options for {@link parseRecord}. */
 export interface ParseOptions {
   /** Columns the caller fills (the parent lookup of a deep-inserted child): exempt from the required check. */
@@ -244,7 +259,8 @@ export interface ParseOptions {
  * on create, SystemRequired columns need a value. Pure: reads no rows.
  * @throws DataverseError with Dataverse's codes (see {@link writeErrors}).
  */
-export function parseRecord(md: OrgMetadata, entity: EntityMetadata, body: unknown, mode: WriteMode, options: ParseOptions = {}): ParsedRecord {
+export function parseRecord(md: OrgMetadata, entity: EntityMetadata, payload: unknown, mode: WriteMode, options: ParseOptions = {}): ParsedRecord {
+  const body = unwrapStringifiedRecord(payload);
   if (body === null || typeof body !== "object" || Array.isArray(body)) throw writeErrors.payload(entity, "The request body must be a JSON object describing one record.");
   const nav = navigationFor(md);
   const record: ParsedRecord = { entity, values: {}, binds: [], deepSingles: [], deepCollections: [], collectionBinds: [] };

@@ -1,7 +1,7 @@
-import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool, type ColumnDataType } from "kysely";
+import { sql, type Expression, type SelectQueryBuilder, type RawBuilder, type ExpressionBuilder, type Kysely, type SqlBool, type ColumnDataType } from "kysely";
 import type { AttributeMetadata, EntityMetadata } from "../dataverse/metadata/types.ts";
 import type { Org, Row } from "../dataverse/model.ts";
-import type { DataverseStore, Expr, Operand, RecordQuery, Scalar } from "../dataverse/store.ts";
+import type { DataverseStore, Expr, JoinedColumn, JoinedQuery, Operand, RecordQuery, Scalar } from "../dataverse/store.ts";
 import type { Schema } from "./schema.ts";
 
 /** Rows of a dynamic record table: any column. */
@@ -165,6 +165,7 @@ export class SqlDataverseStore implements DataverseStore {
       const where = query.where;
       q = q.where((eb) => compile(eb, where, scope));
     }
+    if (query.perGroup) return this.selectPerGroup(q, query, query.perGroup);
     for (const order of query.orderBy) {
       const ref = sql.ref(`${ROOT}.${order.column}`);
       q = q.orderBy(order.caseInsensitive ? sql`lower(${ref})` : ref, order.descending ? "desc" : "asc");
@@ -172,6 +173,29 @@ export class SqlDataverseStore implements DataverseStore {
     if (query.limit !== undefined) q = q.limit(query.limit);
     if (query.offset !== undefined && query.offset > 0) q = q.offset(query.offset);
     return (await q.execute()) as Row[];
+  }
+
+  /** `RecordQuery.perGroup`: ranks rows per group with `ROW_NUMBER() OVER (PARTITION BY …)` and keeps the first `limit` of each. */
+  private async selectPerGroup(q: SelectQueryBuilder<DynamicDb, string, Row>, query: RecordQuery, group: { column: string; limit: number }): Promise<Row[]> {
+    if (!query.columns.includes(group.column)) throw new Error(`perGroup column '${group.column}' must be one of the selected columns`);
+    const keys = query.orderBy.map((order) => {
+      const ref = sql.ref(`${ROOT}.${order.column}`);
+      return sql`${order.caseInsensitive ? sql`lower(${ref})` : ref} ${sql.raw(order.descending ? "desc" : "asc")}`;
+    });
+    const rank = "__rank";
+    const ranked = q.select(sql<number>`row_number() over (partition by ${sql.ref(`${ROOT}.${group.column}`)} order by ${sql.join(keys)})`.as(rank));
+    const rows = (await this.dyn
+      .selectFrom(ranked.as("ranked"))
+      .selectAll()
+      .where(sql.ref(`ranked.${rank}`), "<=", group.limit)
+      .orderBy(sql.ref(`ranked.${group.column}`))
+      .orderBy(sql.ref(`ranked.${rank}`))
+      .execute()) as Row[];
+    return rows.map((row) => {
+      const out: Row = { ...row };
+      delete out[rank];
+      return out;
+    });
   }
 
   async countRows(org: Org, query: Pick<RecordQuery, "entity" | "where"> & { limit?: number }): Promise<number> {
@@ -192,6 +216,54 @@ export class SqlDataverseStore implements DataverseStore {
       .select((eb) => eb.fn.countAll<number>().as("n"))
       .executeTakeFirstOrThrow();
     return Number(row.n);
+  }
+
+  async selectJoined(org: Org, query: JoinedQuery): Promise<Row[]> {
+    const scopeOf = (alias: string): Scope => ({ prefix: org.tablePrefix, alias, depth: 0 });
+    let q = this.dyn.selectFrom(`${org.tablePrefix}${query.entity.logicalName} as ${query.alias}`);
+    for (const join of query.joins) {
+      const table = `${org.tablePrefix}${join.entity.logicalName} as ${join.alias}`;
+      const on = join.on;
+      const condition = (jb: Eb) => {
+        const key = jb(sql.ref(`${join.alias}.${join.from}`), "=", sql.ref(`${join.parent}.${join.to}`));
+        return on ? jb.and([key, compile(jb, on, scopeOf(join.alias))]) : key;
+      };
+      q = join.outer ? q.leftJoin(table, (jb) => jb.on((eb) => condition(eb as unknown as Eb))) : q.innerJoin(table, (jb) => jb.on((eb) => condition(eb as unknown as Eb)));
+    }
+    let s = q.select(query.columns.map((c) => joinedColumn(c).as(c.as)));
+    if (query.distinct) s = s.distinct();
+    const where = query.where;
+    if (where) s = s.where((eb) => compile(eb, where, scopeOf(query.alias)));
+    for (const g of query.groupBy) s = s.groupBy(sql.ref(`${g.table}.${g.column}`));
+    for (const order of query.orderBy) {
+      const ref = "output" in order ? sql.ref(order.output) : sql.ref(`${order.table}.${order.column}`);
+      s = s.orderBy("output" in order || !order.caseInsensitive ? ref : sql`lower(${ref})`, order.descending ? "desc" : "asc");
+    }
+    if (query.limit !== undefined) s = s.limit(query.limit);
+    if (query.offset !== undefined && query.offset > 0) s = s.offset(query.offset);
+    return (await s.execute()) as Row[];
+  }
+}
+
+/** SQL of one joined-read column: `alias.column` or an aggregate over it (dialect-neutral functions only). */
+function joinedColumn(c: JoinedColumn): RawBuilder<unknown> {
+  const ref = sql.ref(`${c.table}.${c.column}`);
+  const arg = c.distinct ? sql`distinct ${ref}` : ref;
+  switch (c.aggregate) {
+    case undefined:
+      return ref;
+    case "count":
+      return sql`count(*)`;
+    case "countcolumn":
+      return sql`count(${arg})`;
+    case "sum":
+      return sql`sum(${arg})`;
+    case "avg":
+      return sql`avg(${arg})`;
+    case "min":
+      return sql`min(${arg})`;
+    case "max":
+      return sql`max(${arg})`;
   }
 }
 

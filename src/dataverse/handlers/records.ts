@@ -1,4 +1,5 @@
 import { dv } from "../errors.ts";
+import { attachExpands, bindExpands, expandColumns, type BoundExpand, type ExpandContext } from "./expand.ts";
 import type { OrgMetadata } from "../metadata/registry.ts";
 import type { AttributeMetadata, EntityMetadata } from "../metadata/types.ts";
 import type { Org } from "../model.ts";
@@ -8,6 +9,7 @@ import { FilterBinder, type FilterCaller } from "../odata/filter-binder.ts";
 import { parseOrderBy } from "../odata/orderby.ts";
 import { decodeSkipToken, encodeSkipToken, nextLink } from "../odata/paging.ts";
 import { AnnotationSelection, type ReadPreferences } from "../odata/prefer.ts";
+import { expandContext } from "../odata/expand.ts";
 import type { QueryOptions } from "../odata/query-options.ts";
 import { propertyName, serializeRow } from "../odata/serializer.ts";
 import type { DataverseStore, Expr } from "../store.ts";
@@ -35,12 +37,13 @@ export function selectedAttributes(md: OrgMetadata, entity: EntityMetadata, sele
   return chosen;
 }
 
-function contextSuffix(select: string[] | undefined): string {
-  return select ? `(${select.join(",")})` : "";
+function contextSuffix(options: QueryOptions): string {
+  const parts = [...(options.select ?? []), ...expandContext(options.expand ?? [])];
+  return parts.length > 0 ? `(${parts.join(",")})` : "";
 }
 
 /** SQL columns to read: the selected ones plus `versionnumber` for the ETag. */
-function sqlColumns(entity: EntityMetadata, attributes: AttributeMetadata[]): string[] {
+export function sqlColumns(entity: EntityMetadata, attributes: AttributeMetadata[]): string[] {
   const cols = attributes.map((a) => a.logicalName);
   if (!cols.includes("versionnumber") && entity.attributes.some((a) => a.logicalName === "versionnumber")) cols.push("versionnumber");
   return cols;
@@ -84,6 +87,23 @@ function wherePredicate(request: Pick<ReadRequest, "md" | "entity" | "options" |
   return new FilterBinder({ md: request.md, entity: request.entity, caller: request.caller, now: request.now }).bind(parseFilter(options.filter, options.aliases));
 }
 
+/** The bound `$expand` of a read and what running it needs (undefined without `$expand`). */
+async function bindRequestExpands(
+  request: Pick<ReadRequest, "store" | "org" | "md" | "entity" | "options" | "caller" | "now" | "apiUrl"> & { security: SecurityContext | undefined },
+  selection: AnnotationSelection,
+): Promise<{ ctx: ExpandContext; bound: BoundExpand[] } | undefined> {
+  const items = request.options.expand;
+  if (!items) return undefined;
+  const ctx: ExpandContext = { store: request.store, org: request.org, md: request.md, caller: request.caller, security: request.security, now: request.now, selection, apiUrl: request.apiUrl, aliases: request.options.aliases };
+  return { ctx, bound: await bindExpands(ctx, request.entity, items) };
+}
+
+/** `columns` plus the lookup columns single-valued expands read through. */
+function withExpandColumns(columns: string[], expands: { bound: BoundExpand[] } | undefined): string[] {
+  const extra = expandColumns(expands?.bound ?? []).filter((c) => !columns.includes(c));
+  return extra.length > 0 ? [...columns, ...extra] : columns;
+}
+
 function preferenceApplied(parts: (string | undefined)[]): string | undefined {
   const applied = parts.filter((p): p is string => p !== undefined);
   return applied.length > 0 ? applied.join(",") : undefined;
@@ -103,6 +123,7 @@ export async function readCollection(request: ReadRequest): Promise<ReadResult> 
   const orderBy = parseOrderBy(md, entity, options.orderBy);
   const selection = new AnnotationSelection(prefer.includeAnnotations);
   const plan = planAnnotations(md, entity, attributes, selection);
+  const expands = await bindRequestExpands(request, selection);
   const cookie = options.skipToken !== undefined ? decodeSkipToken(options.skipToken) : undefined;
   const paged = options.top === undefined;
   const pageSize = Math.min(prefer.maxPageSize ?? MAX_PAGE_SIZE, MAX_PAGE_SIZE);
@@ -110,7 +131,7 @@ export async function readCollection(request: ReadRequest): Promise<ReadResult> 
   const offset = cookie?.skip ?? 0;
   const rows = await store.selectRows(org, {
     entity,
-    columns: sqlColumns(entity, attributes),
+    columns: withExpandColumns(sqlColumns(entity, attributes), expands),
     ...(where ? { where } : {}),
     orderBy,
     limit,
@@ -120,14 +141,16 @@ export async function readCollection(request: ReadRequest): Promise<ReadResult> 
   const more = paged && rows.length > pageSize;
   if (more) rows.pop();
 
-  const body: Record<string, unknown> = { "@odata.context": `${apiUrl}/$metadata#${entity.entitySetName}${contextSuffix(options.select)}` };
+  const body: Record<string, unknown> = { "@odata.context": `${apiUrl}/$metadata#${entity.entitySetName}${contextSuffix(options)}` };
   if (options.count) {
     const total = await store.countRows(org, { entity, ...(where ? { where } : {}), limit: MAX_COUNT + 1 });
     body["@odata.count"] = Math.min(total, MAX_COUNT);
     if (selection.has("Microsoft.Dynamics.CRM.totalrecordcount")) body["@Microsoft.Dynamics.CRM.totalrecordcount"] = Math.min(total, MAX_COUNT);
     if (selection.has("Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded")) body["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"] = total > MAX_COUNT;
   }
-  body.value = rows.map((row) => annotateRecord(attributes, row, serializeRow(entity, attributes, row), plan));
+  const records = rows.map((row) => annotateRecord(attributes, row, serializeRow(entity, attributes, row), plan));
+  if (expands) await attachExpands(expands.ctx, entity, expands.bound, rows, records);
+  body.value = records;
   if (more) {
     const pk = entity.primaryIdAttribute;
     const first = String(rows[0]?.[pk] ?? "");
@@ -150,7 +173,7 @@ export async function readCollection(request: ReadRequest): Promise<ReadResult> 
  */
 export async function countCollection(request: Pick<ReadRequest, "store" | "org" | "md" | "entity" | "options" | "caller" | "security" | "now">): Promise<number> {
   const { options } = request;
-  for (const option of ["select", "orderBy", "top", "skipToken"] as const) if (options[option] !== undefined) throw dv.queryOptionNotSupported(`${option === "orderBy" ? "$orderby" : `$${option.toLowerCase()}`} with /$count`);
+  for (const option of ["select", "orderBy", "top", "skipToken", "expand"] as const) if (options[option] !== undefined) throw dv.queryOptionNotSupported(`${option === "orderBy" ? "$orderby" : `$${option.toLowerCase()}`} with /$count`);
   const where = withScope(await request.security.scope("Read", request.entity), wherePredicate(request));
   const total = await request.store.countRows(request.org, { entity: request.entity, ...(where ? { where } : {}), limit: MAX_COUNT + 1 });
   return Math.min(total, MAX_COUNT);
@@ -160,7 +183,7 @@ export async function countCollection(request: Pick<ReadRequest, "store" | "org"
  * `GET /{set}({id})`. With `security`, the caller needs `prvRead{Entity}` and access to the record.
  * @throws DataverseError 404 `0x80040217` when the row does not exist; 403 `0x80040220` / `0x80048306` (security).
  */
-export async function readEntity(args: { store: DataverseStore; org: Org; md: OrgMetadata; entity: EntityMetadata; id: string; options: QueryOptions; apiUrl: string; prefer?: ReadPreferences; security?: SecurityContext }): Promise<Record<string, unknown>> {
+export async function readEntity(args: { store: DataverseStore; org: Org; md: OrgMetadata; entity: EntityMetadata; id: string; options: QueryOptions; apiUrl: string; prefer?: ReadPreferences; security?: SecurityContext; caller: FilterCaller; now?: number }): Promise<Record<string, unknown>> {
   const { store, org, md, entity, id, options, apiUrl } = args;
   await args.security?.assertRecordAccess("Read", entity, id);
   if (options.top !== undefined) throw dv.queryOptionNotSupported("$top on a single record");
@@ -169,15 +192,19 @@ export async function readEntity(args: { store: DataverseStore; org: Org; md: Or
   if (options.count !== undefined) throw dv.queryOptionNotSupported("$count on a single record");
   if (options.skipToken !== undefined) throw dv.queryOptionNotSupported("$skiptoken on a single record");
   const attributes = selectedAttributes(md, entity, options.select);
-  const plan = planAnnotations(md, entity, attributes, new AnnotationSelection(args.prefer?.includeAnnotations));
+  const selection = new AnnotationSelection(args.prefer?.includeAnnotations);
+  const plan = planAnnotations(md, entity, attributes, selection);
+  const expands = await bindRequestExpands({ ...args, now: args.now ?? Date.now(), security: args.security }, selection);
   const [row] = await store.selectRows(org, {
     entity,
-    columns: sqlColumns(entity, attributes),
+    columns: withExpandColumns(sqlColumns(entity, attributes), expands),
     where: { kind: "compare", op: "eq", left: { kind: "column", name: entity.primaryIdAttribute }, right: { kind: "value", value: id } },
     orderBy: [],
     limit: 1,
     ...(plan.related.length > 0 ? { related: plan.related } : {}),
   });
   if (!row) throw dv.recordNotFound(entity.logicalName, id);
-  return { "@odata.context": `${apiUrl}/$metadata#${entity.entitySetName}${contextSuffix(options.select)}/$entity`, ...annotateRecord(attributes, row, serializeRow(entity, attributes, row), plan) };
+  const record = annotateRecord(attributes, row, serializeRow(entity, attributes, row), plan);
+  if (expands) await attachExpands(expands.ctx, entity, expands.bound, [row], [record]);
+  return { "@odata.context": `${apiUrl}/$metadata#${entity.entitySetName}${contextSuffix(options)}/$entity`, ...record };
 }

@@ -1,4 +1,5 @@
 import { dv } from "../errors.ts";
+import { parseExpand, type ExpandItem } from "./expand.ts";
 
 /** Parsed system query options (OData v4 Part 2 §5). */
 export interface QueryOptions {
@@ -14,15 +15,21 @@ export interface QueryOptions {
   count?: boolean;
   /** `$skiptoken` (a paging cookie orgbox issued in `@odata.nextLink`). */
   skipToken?: string;
+  /** `$expand` items (navigation properties with their inner options). */
+  expand?: ExpandItem[];
+  /** `fetchXml`: a FetchXML query (decoded), run instead of the OData options. */
+  fetchXml?: string;
   /** Parameter aliases (`@p1` → its literal text) referenced by `$filter`. */
   aliases: Map<string, string>;
 }
 
 /** Options Dataverse knows that orgbox does not implement yet: each fails naming itself. */
-const NOT_YET = new Set(["$expand", "$apply", "$search", "fetchXml", "savedQuery", "userQuery", "$levels", "$compute", "$format"]);
+const NOT_YET = new Set(["$apply", "$search", "savedQuery", "userQuery", "$levels", "$compute", "$format"]);
 
 /**
- * Splits a raw query string without treating `+` as a space (OData literals keep `+`).
+ * Splits a raw query string the way Dataverse's ASP.NET front end does: `+` is a space
+ * (form encoding, as `URLSearchParams` and curl `--data-urlencode` send it), so a literal
+ * plus, such as a `+01:00` offset, must be sent as `%2B`. That is the well-known Dataverse gotcha.
  * @throws DataverseError on invalid percent-encoding.
  */
 export function splitQuery(raw: string): Map<string, string> {
@@ -33,7 +40,7 @@ export function splitQuery(raw: string): Map<string, string> {
     const rawKey = eq < 0 ? part : part.slice(0, eq);
     const rawValue = eq < 0 ? "" : part.slice(eq + 1);
     try {
-      out.set(decodeURIComponent(rawKey), decodeURIComponent(rawValue));
+      out.set(decodeURIComponent(rawKey.replace(/\+/g, " ")), decodeURIComponent(rawValue.replace(/\+/g, " ")));
     } catch {
       throw dv.querySyntax(`the query option '${rawKey}' is not valid percent-encoding`);
     }
@@ -63,8 +70,12 @@ export function parseQueryOptions(params: Map<string, string>): QueryOptions {
     } else if (key === "$count") {
       if (value !== "true" && value !== "false") throw dv.querySyntax(`the value '${value}' of $count is not 'true' or 'false'`);
       options.count = value === "true";
+    } else if (key === "$expand") {
+      options.expand = parseExpand(value);
     } else if (key === "$skiptoken") {
       options.skipToken = value;
+    } else if (key === "fetchXml") {
+      options.fetchXml = value;
     } else if (key === "$skip") {
       throw dv.queryOptionNotSupported("$skip");
     } else if (key.startsWith("@")) {

@@ -1,0 +1,168 @@
+import type { OrgMetadata } from "../metadata/registry.ts";
+import type { AttributeMetadata, EntityMetadata } from "../metadata/types.ts";
+import type { FilterNode } from "../odata/filter.ts";
+import { FilterBinder, likeBody, type FilterCaller } from "../odata/filter-binder.ts";
+import { coerceLiteral } from "../odata/literals.ts";
+import { QUERY_FUNCTIONS } from "../odata/query-functions.ts";
+import type { Expr, Scalar } from "../store.ts";
+import { fetchErrors, type FetchCondition, type FetchFilter } from "./parse.ts";
+
+/** What compiling a condition needs: the table it belongs to, the caller and now (date and user operators). */
+export interface ConditionContext {
+  md: OrgMetadata;
+  entity: EntityMetadata;
+  caller: FilterCaller;
+  /** "Now" in ms since the epoch. */
+  now: number;
+}
+
+interface Bound {
+  ctx: ConditionContext;
+  condition: FetchCondition;
+  attribute: AttributeMetadata;
+}
+
+type ConditionOperator = (bound: Bound) => Expr;
+
+const isString = (a: AttributeMetadata) => ["String", "Memo", "EntityName"].includes(a.type);
+const column = (a: AttributeMetadata) => ({ kind: "column" as const, name: a.logicalName });
+
+function single(bound: Bound): string {
+  const { condition } = bound;
+  const value = condition.value ?? (condition.values.length === 1 ? condition.values[0] : undefined);
+  if (value === undefined) throw fetchErrors.invalid(`the condition operator '${condition.operator}' on '${condition.attribute}' needs a value`);
+  return value;
+}
+
+function coerce(bound: Bound, value: string): Scalar {
+  return coerceLiteral(bound.attribute, { type: "string", value });
+}
+
+function compare(op: "eq" | "ne" | "gt" | "ge" | "lt" | "le"): ConditionOperator {
+  return (bound) => ({ kind: "compare", op, left: column(bound.attribute), right: { kind: "value", value: coerce(bound, single(bound)) }, ...(isString(bound.attribute) ? { caseInsensitive: true } : {}) });
+}
+
+function like(prefix: string, suffix: string, negate = false): ConditionOperator {
+  return (bound) => {
+    if (!isString(bound.attribute)) throw fetchErrors.invalid(`the condition operator '${bound.condition.operator}' needs a text column; '${bound.attribute.logicalName}' is ${bound.attribute.type}`);
+    const expr: Expr = { kind: "like", column: bound.attribute.logicalName, pattern: `${prefix}${likeBody(single(bound))}${suffix}` };
+    return negate ? { kind: "not", operand: expr } : expr;
+  };
+}
+
+function list(bound: Bound): Scalar[] {
+  const values = bound.condition.values.length > 0 ? bound.condition.values : bound.condition.value !== undefined ? [bound.condition.value] : [];
+  if (values.length === 0) throw fetchErrors.invalid(`the condition operator '${bound.condition.operator}' on '${bound.condition.attribute}' needs <value> elements`);
+  return values.map((v) => coerce(bound, v));
+}
+
+function inList(negate: boolean): ConditionOperator {
+  return (bound) => {
+    const expr: Expr = { kind: "in", column: bound.attribute.logicalName, values: list(bound), ...(isString(bound.attribute) ? { caseInsensitive: true } : {}) };
+    return negate ? { kind: "not", operand: expr } : expr;
+  };
+}
+
+const nullCheck =
+  (op: "eq" | "ne"): ConditionOperator =>
+  (bound) => ({ kind: "compare", op, left: column(bound.attribute), right: { kind: "value", value: null } });
+
+/** A FetchXML operator that means the same as a Web API query function (Today, LastXDays, EqualUserId, …). */
+function viaQueryFunction(name: string): ConditionOperator {
+  return (bound) => {
+    const fn = QUERY_FUNCTIONS.get(name);
+    if (!fn) throw new Error(`query function ${name} is not registered`);
+    const literal = (value: string): FilterNode => ({ type: "literal", literal: { type: "string", value } });
+    const named = new Map<string, FilterNode>([["PropertyName", literal(bound.attribute.logicalName)]]);
+    const value = bound.condition.value ?? (bound.condition.values.length === 1 ? bound.condition.values[0] : undefined);
+    if (value !== undefined) named.set("PropertyValue", literal(value));
+    const { md, entity, caller, now } = bound.ctx;
+    return fn({ name: bound.condition.operator, binder: new FilterBinder({ md, entity, caller, now }), entity, named, caller, now });
+  };
+}
+
+const between: ConditionOperator = (bound) => {
+  const values = list(bound);
+  if (values.length !== 2) throw fetchErrors.invalid(`the condition operator 'between' on '${bound.condition.attribute}' needs exactly two <value> elements`);
+  const [low, high] = values as [Scalar, Scalar];
+  const cmp = (op: "ge" | "le", value: Scalar): Expr => ({ kind: "compare", op, left: column(bound.attribute), right: { kind: "value", value }, ...(isString(bound.attribute) ? { caseInsensitive: true } : {}) });
+  return { kind: "and", left: cmp("ge", low), right: cmp("le", high) };
+};
+
+/**
+ * The FetchXML condition operators orgbox implements, by name
+ * (learn.microsoft.com/power-apps/developer/data-platform/fetchxml/reference/operators).
+ * Date operators use UTC day boundaries, as the Web API query functions do.
+ */
+export const CONDITION_OPERATORS: ReadonlyMap<string, ConditionOperator> = new Map<string, ConditionOperator>([
+  ["eq", compare("eq")],
+  ["ne", compare("ne")],
+  ["neq", compare("ne")],
+  ["gt", compare("gt")],
+  ["ge", compare("ge")],
+  ["lt", compare("lt")],
+  ["le", compare("le")],
+  ["like", like("", "")],
+  ["not-like", like("", "", true)],
+  ["begins-with", like("", "%")],
+  ["not-begin-with", like("", "%", true)],
+  ["ends-with", like("%", "")],
+  ["not-end-with", like("%", "", true)],
+  ["in", inList(false)],
+  ["not-in", inList(true)],
+  ["null", nullCheck("eq")],
+  ["not-null", nullCheck("ne")],
+  ["between", between],
+  ["today", viaQueryFunction("Today")],
+  ["yesterday", viaQueryFunction("Yesterday")],
+  ["tomorrow", viaQueryFunction("Tomorrow")],
+  ["this-week", viaQueryFunction("ThisWeek")],
+  ["last-week", viaQueryFunction("LastWeek")],
+  ["next-week", viaQueryFunction("NextWeek")],
+  ["this-month", viaQueryFunction("ThisMonth")],
+  ["last-month", viaQueryFunction("LastMonth")],
+  ["next-month", viaQueryFunction("NextMonth")],
+  ["this-year", viaQueryFunction("ThisYear")],
+  ["last-year", viaQueryFunction("LastYear")],
+  ["next-year", viaQueryFunction("NextYear")],
+  ["last-x-hours", viaQueryFunction("LastXHours")],
+  ["next-x-hours", viaQueryFunction("NextXHours")],
+  ["last-x-days", viaQueryFunction("LastXDays")],
+  ["next-x-days", viaQueryFunction("NextXDays")],
+  ["last-x-weeks", viaQueryFunction("LastXWeeks")],
+  ["next-x-weeks", viaQueryFunction("NextXWeeks")],
+  ["last-x-months", viaQueryFunction("LastXMonths")],
+  ["next-x-months", viaQueryFunction("NextXMonths")],
+  ["last-x-years", viaQueryFunction("LastXYears")],
+  ["next-x-years", viaQueryFunction("NextXYears")],
+  ["on", viaQueryFunction("On")],
+  ["on-or-after", viaQueryFunction("OnOrAfter")],
+  ["on-or-before", viaQueryFunction("OnOrBefore")],
+  ["eq-userid", viaQueryFunction("EqualUserId")],
+  ["ne-userid", viaQueryFunction("NotEqualUserId")],
+  ["eq-businessid", viaQueryFunction("EqualBusinessId")],
+  ["ne-businessid", viaQueryFunction("NotEqualBusinessId")],
+]);
+
+/**
+ * Compiles `<filter>` elements of one table to a predicate on that table (several filters are ANDed).
+ * @throws DataverseError 400 naming an unknown column or an unsupported operator.
+ */
+export function compileFilters(filters: FetchFilter[], ctx: ConditionContext): Expr | undefined {
+  const parts = filters.map((f) => compileFilter(f, ctx)).filter((e): e is Expr => e !== undefined);
+  return parts.length === 0 ? undefined : parts.reduce((left, right) => ({ kind: "and", left, right }));
+}
+
+function compileFilter(filter: FetchFilter, ctx: ConditionContext): Expr | undefined {
+  const parts: Expr[] = [...filter.conditions.map((c) => compileCondition(c, ctx)), ...filter.filters.map((f) => compileFilter(f, ctx)).filter((e): e is Expr => e !== undefined)];
+  if (parts.length === 0) return undefined;
+  return parts.reduce((left, right) => ({ kind: filter.type, left, right }));
+}
+
+function compileCondition(condition: FetchCondition, ctx: ConditionContext): Expr {
+  const attribute = ctx.md.attribute(ctx.entity, condition.attribute);
+  if (!attribute) throw fetchErrors.noAttribute(ctx.entity.logicalName, condition.attribute);
+  const operator = CONDITION_OPERATORS.get(condition.operator);
+  if (!operator) throw fetchErrors.unsupported(`condition operator '${condition.operator}'`);
+  return operator({ ctx, condition, attribute });
+}

@@ -1,0 +1,234 @@
+import { DataverseError, dv } from "../errors.ts";
+import type { OrgMetadata } from "../metadata/registry.ts";
+import type { AttributeMetadata, EntityMetadata } from "../metadata/types.ts";
+import type { Org, Row } from "../model.ts";
+import type { FilterCaller } from "../odata/filter-binder.ts";
+import { AnnotationSelection, type ReadPreferences } from "../odata/prefer.ts";
+import type { QueryOptions } from "../odata/query-options.ts";
+import { propertyName, serializeRow } from "../odata/serializer.ts";
+import type { SecurityContext } from "../security/context.ts";
+import { withScope } from "../security/scope.ts";
+import type { DataverseStore, JoinedColumn, JoinedOrder, JoinedQuery, JoinedTable } from "../store.ts";
+import { compileFilters } from "./conditions.ts";
+import { fetchErrors, parseFetchXml, type FetchLink, type FetchNode, type FetchSpec } from "./parse.ts";
+
+/** Dataverse's default and maximum FetchXML page size (`count`). */
+export const FETCH_PAGE_SIZE = 5000;
+/** Simple paging (`page` without a cookie) reaches at most this many rows (fetchxml/page-results.md). */
+export const FETCH_PAGING_LIMIT = 50_000;
+
+const ROOT = "t0";
+const PAGING_COOKIE = "Microsoft.Dynamics.CRM.fetchxmlpagingcookie";
+const MORE_RECORDS = "Microsoft.Dynamics.CRM.morerecords";
+const ATTRIBUTE_NAME = "OData.Community.Display.V1.AttributeName";
+
+/** What a FetchXML read needs: the table of the URL's entity set, the caller and its security context. */
+export interface FetchRequest {
+  store: DataverseStore;
+  org: Org;
+  md: OrgMetadata;
+  /** The table of the entity set in the URL. */
+  entity: EntityMetadata;
+  fetchXml: string;
+  apiUrl: string;
+  caller: FilterCaller;
+  security: SecurityContext;
+  /** "Now" in ms (date operators). */
+  now: number;
+  prefer: ReadPreferences;
+  /** The request's other query options: none may accompany `fetchXml`. */
+  options: QueryOptions;
+}
+
+/** How one result column comes back: its JSON key and how to convert the SQL value. */
+interface Output {
+  key: string;
+  sqlName: string;
+  /** The column's attribute (converted by type), or undefined for counts. */
+  attribute?: AttributeMetadata;
+  entity: EntityMetadata;
+  /** Link-entity column: annotate with its logical name. */
+  linked?: string;
+  /** avg/sum always come back as numbers. */
+  numeric?: boolean;
+}
+
+interface Plan {
+  query: JoinedQuery;
+  /** Root columns serialised like a `$select` read (non-aggregate fetches). */
+  rootAttributes: AttributeMetadata[];
+  outputs: Output[];
+}
+
+function attributeOf(md: OrgMetadata, entity: EntityMetadata, name: string): AttributeMetadata {
+  const attribute = md.attribute(entity, name);
+  if (!attribute) throw fetchErrors.noAttribute(entity.logicalName, name);
+  return attribute;
+}
+
+function tableOf(md: OrgMetadata, name: string): EntityMetadata {
+  const entity = md.entity(name);
+  if (!entity) throw new DataverseError(400, "0x80041102", `The entity with a name = '${name}' with namemapping = 'Logical' was not found in the MetadataCache.`);
+  return entity;
+}
+
+const isString = (a: AttributeMetadata) => ["String", "Memo", "EntityName"].includes(a.type);
+
+/** Compiles the parsed fetch into one joined SQL read, with the caller's Read scope on the root and every link. */
+async function plan(request: FetchRequest, spec: FetchSpec): Promise<Plan> {
+  const { md, security } = request;
+  const root = request.entity;
+  const ctx = (entity: EntityMetadata) => ({ md, entity, caller: request.caller, now: request.now });
+  const joins: JoinedTable[] = [];
+  const columns: JoinedColumn[] = [];
+  const outputs: Output[] = [];
+  const orderBy: JoinedOrder[] = [];
+  const groupBy: { table: string; column: string }[] = [];
+  const aliases = new Map<string, string>();
+  const rootAttributes: AttributeMetadata[] = [];
+
+  const addColumns = (node: FetchNode, entity: EntityMetadata, table: string, prefix: string | undefined) => {
+    if (spec.aggregate) {
+      if (node.allAttributes) throw fetchErrors.invalid("<all-attributes> can't be used in an aggregate query");
+      for (const a of node.attributes) {
+        const attribute = attributeOf(md, entity, a.name);
+        if (!a.alias) throw fetchErrors.invalid(`the attribute '${a.name}' of an aggregate query needs an alias`);
+        if (!a.aggregate && !a.groupby) throw fetchErrors.invalid(`the attribute '${a.name}' of an aggregate query needs 'aggregate' or 'groupby'`);
+        if (a.aggregate && a.groupby) throw fetchErrors.invalid(`the attribute '${a.name}' can't both aggregate and group by`);
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(a.alias) || aliases.has(a.alias)) throw fetchErrors.invalid(`the alias '${a.alias}' is not a valid, unique name`);
+        const sqlName = `c${columns.length}`;
+        aliases.set(a.alias, sqlName);
+        columns.push({ table, column: attribute.logicalName, as: sqlName, ...(a.aggregate ? { aggregate: a.aggregate } : {}), ...(a.distinct ? { distinct: true } : {}) });
+        if (a.groupby) groupBy.push({ table, column: attribute.logicalName });
+        const counted = a.aggregate === "count" || a.aggregate === "countcolumn";
+        if (a.aggregate && ["sum", "avg"].includes(a.aggregate) && !["Integer", "BigInt", "Decimal", "Money", "Double"].includes(attribute.type)) throw fetchErrors.invalid(`'${a.aggregate}' needs a numeric column; '${a.name}' is ${attribute.type}`);
+        outputs.push({ key: a.alias, sqlName, entity, ...(counted ? {} : { attribute }), ...(a.aggregate === "avg" || a.aggregate === "sum" || counted ? { numeric: true } : {}) });
+      }
+      return;
+    }
+    for (const a of node.attributes) if (a.aggregate || a.groupby) throw fetchErrors.invalid(`'aggregate' and 'groupby' on '${a.name}' need <fetch aggregate="true">`);
+    if (prefix === undefined) {
+      for (const a of node.attributes) if (a.alias) throw fetchErrors.unsupported(`alias on the root entity's attribute '${a.name}' outside aggregate queries`);
+      const chosen = node.allAttributes || node.attributes.length === 0 ? [...entity.attributes] : node.attributes.map((a) => attributeOf(md, entity, a.name));
+      // The primary key always comes back, except from distinct queries (it would make every row distinct).
+      const pk = attributeOf(md, entity, entity.primaryIdAttribute);
+      if (!chosen.includes(pk) && !spec.distinct) chosen.push(pk);
+      for (const attribute of new Set(chosen)) {
+        rootAttributes.push(attribute);
+        columns.push({ table, column: attribute.logicalName, as: attribute.logicalName });
+      }
+      if (!spec.distinct && !rootAttributes.some((a) => a.logicalName === "versionnumber") && entity.attributes.some((a) => a.logicalName === "versionnumber")) columns.push({ table, column: "versionnumber", as: "versionnumber" });
+      return;
+    }
+    const chosen = node.allAttributes ? entity.attributes.map((a) => ({ attribute: a, alias: undefined })) : node.attributes.map((a) => ({ attribute: attributeOf(md, entity, a.name), alias: a.alias }));
+    for (const { attribute, alias } of chosen) {
+      const sqlName = `c${columns.length}`;
+      columns.push({ table, column: attribute.logicalName, as: sqlName });
+      outputs.push({ key: alias ?? `${prefix}_x002e_${attribute.logicalName}`, sqlName, attribute, entity, linked: attribute.logicalName });
+    }
+  };
+
+  const addOrders = (node: FetchNode, entity: EntityMetadata, table: string) => {
+    for (const o of node.orders) {
+      if (o.alias !== undefined) {
+        const output = aliases.get(o.alias);
+        if (!spec.aggregate || !output) throw fetchErrors.invalid(`the order alias '${o.alias}' does not name an attribute alias of this aggregate query`);
+        orderBy.push({ output, descending: o.descending });
+      } else {
+        if (spec.aggregate) throw fetchErrors.invalid("orders of an aggregate query must name an attribute alias");
+        const attribute = attributeOf(md, entity, o.attribute as string);
+        orderBy.push({ table, column: attribute.logicalName, descending: o.descending, ...(isString(attribute) && !spec.distinct ? { caseInsensitive: true } : {}) });
+      }
+    }
+  };
+
+  addColumns(spec.entity, root, ROOT, undefined);
+  const where = withScope(await security.scope("Read", root), compileFilters(spec.entity.filters, ctx(root)));
+  const linkOrders: (() => void)[] = [];
+  const walk = async (links: FetchLink[], parentEntity: EntityMetadata, parentTable: string) => {
+    for (const link of links) {
+      const entity = tableOf(md, link.name);
+      const alias = `l${joins.length + 1}`;
+      const from = attributeOf(md, entity, link.from);
+      const to = attributeOf(md, parentEntity, link.to);
+      const on = withScope(await security.scope("Read", entity), compileFilters(link.filters, ctx(entity)));
+      joins.push({ alias, entity, parent: parentTable, from: from.logicalName, to: to.logicalName, outer: link.outer, ...(on ? { on } : {}) });
+      addColumns(link, entity, alias, link.alias ?? `${entity.logicalName}${joins.length}`);
+      linkOrders.push(() => addOrders(link, entity, alias));
+      await walk(link.links, entity, alias);
+    }
+  };
+  await walk(spec.entity.links, root, ROOT);
+  addOrders(spec.entity, root, ROOT);
+  for (const add of linkOrders) add();
+  // A stable order makes pages deterministic (Dataverse adds the primary key too).
+  if (!spec.aggregate && rootAttributes.some((a) => a.logicalName === root.primaryIdAttribute)) orderBy.push({ table: ROOT, column: root.primaryIdAttribute, descending: false });
+
+  return { query: { entity: root, alias: ROOT, joins, columns, ...(where ? { where } : {}), groupBy, orderBy, ...(spec.distinct ? { distinct: true } : {}) }, rootAttributes, outputs };
+}
+
+function outputValue(output: Output, row: Row): unknown {
+  const value = row[output.sqlName];
+  if (value === null || value === undefined) return null;
+  if (output.numeric || !output.attribute) return Number(value);
+  const attribute = output.attribute;
+  return serializeRow(output.entity, [attribute], { [attribute.logicalName]: value })[propertyName(attribute)];
+}
+
+/** The `fetchxmlpagingcookie` annotation value: the outer cookie carries the next page, the inner one (URL-encoded twice) the current page and its first and last keys. */
+function pagingCookie(entity: EntityMetadata, page: number, first: string, last: string): string {
+  const inner = `<cookie page="${page}"><${entity.primaryIdAttribute} last="{${last.toUpperCase()}}" first="{${first.toUpperCase()}}" /></cookie>`;
+  // Dataverse URL-encodes the inner cookie twice, with lower-case hex (`%253ccookie%2520page…`).
+  const encode = (text: string) => encodeURIComponent(text).replace(/%[0-9A-F]{2}/g, (e) => e.toLowerCase());
+  return `<cookie pagenumber="${page + 1}" pagingcookie="${encode(encode(inner))}" istracking="False" />`;
+}
+
+/**
+ * `GET /{set}?fetchXml=…` (learn.microsoft.com/power-apps/developer/data-platform/fetchxml/retrieve-data?tabs=webapi):
+ * the FetchXML compiles to one SQL statement (joins for `<link-entity>`, GROUP BY for aggregates) with the caller's
+ * Read scope on the root table and every linked table. Pages by `count` (default and maximum 5000) and `page`; while
+ * more rows remain, `Prefer: odata.include-annotations` can ask for `@Microsoft.Dynamics.CRM.fetchxmlpagingcookie` and
+ * `@Microsoft.Dynamics.CRM.morerecords`; on the last page both are omitted (fetchxml/page-results.md).
+ * Link-entity columns come back as `{alias}_x002e_{column}`; aggregate columns by their alias.
+ * @throws DataverseError 400 (invalid or unsupported FetchXML, entity not matching the entity set), 403 (privileges).
+ */
+export async function readFetchXml(request: FetchRequest): Promise<{ body: Record<string, unknown>; preferenceApplied: string | undefined }> {
+  const { options } = request;
+  const other = [["$select", options.select], ["$filter", options.filter], ["$orderby", options.orderBy], ["$top", options.top], ["$count", options.count], ["$skiptoken", options.skipToken], ["$expand", options.expand]].find(([, v]) => v !== undefined);
+  if (other) throw dv.queryOptionNotSupported(`${String(other[0])} with fetchXml`);
+  const spec = parseFetchXml(request.fetchXml);
+  const named = tableOf(request.md, spec.entity.name);
+  if (named !== request.entity) throw new DataverseError(400, "0x80060888", `The entity name '${spec.entity.name}' in the FetchXML does not match the entity set '${request.entity.entitySetName}' (table '${request.entity.logicalName}').`);
+  const { query, rootAttributes, outputs } = await plan(request, spec);
+  const paged = spec.top === undefined;
+  const pageSize = Math.min(spec.count ?? FETCH_PAGE_SIZE, FETCH_PAGE_SIZE);
+  const page = spec.page ?? 1;
+  const offset = paged ? (page - 1) * pageSize : 0;
+  if (paged && offset + pageSize > FETCH_PAGING_LIMIT && spec.count !== undefined) throw fetchErrors.unsupported(`simple paging beyond ${FETCH_PAGING_LIMIT} rows (page ${page} of count ${pageSize})`);
+  const rows = await request.store.selectJoined(request.org, { ...query, limit: paged ? pageSize + 1 : Math.min(spec.top as number, FETCH_PAGE_SIZE), ...(offset > 0 ? { offset } : {}) });
+  const more = paged && rows.length > pageSize;
+  if (more) rows.pop();
+
+  const selection = new AnnotationSelection(request.prefer.includeAnnotations);
+  const names = selection.has(ATTRIBUTE_NAME);
+  const value = rows.map((row) => {
+    const record: Record<string, unknown> = spec.aggregate ? {} : serializeRow(request.entity, rootAttributes, row);
+    for (const output of outputs) {
+      const v = outputValue(output, row);
+      if (v === null) continue;
+      record[output.key] = v;
+      if (output.linked && names) record[`${output.key}@${ATTRIBUTE_NAME}`] = output.linked;
+    }
+    // FetchXML results leave out null columns (webapi/use-fetchxml-web-api).
+    for (const key of Object.keys(record)) if (record[key] === null) delete record[key];
+    return record;
+  });
+  const body: Record<string, unknown> = { "@odata.context": `${request.apiUrl}/$metadata#${request.entity.entitySetName}` };
+  if (more && selection.has(PAGING_COOKIE)) {
+    const pk = request.entity.primaryIdAttribute;
+    body[`@${PAGING_COOKIE}`] = pagingCookie(request.entity, page, String(rows[0]?.[pk] ?? ""), String(rows[rows.length - 1]?.[pk] ?? ""));
+  }
+  if (more && selection.has(MORE_RECORDS)) body[`@${MORE_RECORDS}`] = true;
+  body.value = value;
+  return { body, preferenceApplied: request.prefer.includeAnnotations !== undefined ? `odata.include-annotations="${request.prefer.includeAnnotations}"` : undefined };
+}

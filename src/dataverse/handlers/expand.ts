@@ -1,0 +1,228 @@
+import { dv } from "../errors.ts";
+import type { OrgMetadata } from "../metadata/registry.ts";
+import type { AttributeMetadata, EntityMetadata } from "../metadata/types.ts";
+import type { Org, Row } from "../model.ts";
+import { navigationFor } from "../navigation.ts";
+import { annotateRecord, planAnnotations, type AnnotationPlan } from "../odata/annotations.ts";
+import type { ExpandItem } from "../odata/expand.ts";
+import { parseFilter } from "../odata/filter.ts";
+import { FilterBinder, type FilterCaller } from "../odata/filter-binder.ts";
+import { parseOrderBy } from "../odata/orderby.ts";
+import { encodeSkipToken } from "../odata/paging.ts";
+import type { AnnotationSelection } from "../odata/prefer.ts";
+import { serializeRow } from "../odata/serializer.ts";
+import { manyToMany } from "../security/relationships.ts";
+import type { SecurityContext } from "../security/context.ts";
+import { withScope } from "../security/scope.ts";
+import type { DataverseStore, Expr, RecordQuery } from "../store.ts";
+// records.ts imports this module: only functions are imported back (no top-level use of its bindings).
+import { selectedAttributes, sqlColumns } from "./records.ts";
+
+/** What expanding a page needs: the store, the caller (nested `$filter` functions, Read depth) and the request's annotations. */
+export interface ExpandContext {
+  store: DataverseStore;
+  org: Org;
+  md: OrgMetadata;
+  caller: FilterCaller;
+  /** Without it every row is readable (internal reads). */
+  security: SecurityContext | undefined;
+  /** "Now" in ms (date query functions in nested `$filter`). */
+  now: number;
+  selection: AnnotationSelection;
+  apiUrl: string;
+  /** Parameter aliases of the request (`@p1`), usable in nested `$filter`. */
+  aliases: Map<string, string>;
+}
+
+/** An expand item bound to metadata, security checked, ready to run. */
+export interface BoundExpand {
+  item: ExpandItem;
+  kind: "single" | "collection";
+  target: EntityMetadata;
+  /** Single: the lookup column on the parent. Collection: the lookup column on the child pointing at the parent. */
+  column: string;
+  attributes: AttributeMetadata[];
+  plan: AnnotationPlan;
+  where: Expr | undefined;
+  orderBy: RecordQuery["orderBy"];
+  children: BoundExpand[];
+}
+
+/**
+ * Binds `$expand` items to `entity`: resolves each navigation property (single-valued from a lookup,
+ * collection-valued from a 1:N relationship), checks the inner options allowed for its kind, binds
+ * nested `$select`/`$filter`/`$orderby`, and asks the security context for the caller's Read scope
+ * on every expanded table (learn.microsoft.com/power-apps/developer/data-platform/webapi/query/join-tables).
+ * @throws DataverseError 400 `0x0` for an unknown navigation property, 400 `0x80060888` for options a
+ * single-valued property does not take, N:N or polymorphic expands orgbox does not implement; 403 `0x80040220`
+ * when the caller lacks prvRead on an expanded table.
+ */
+export async function bindExpands(ctx: ExpandContext, entity: EntityMetadata, items: ExpandItem[]): Promise<BoundExpand[]> {
+  const nav = navigationFor(ctx.md);
+  const out: BoundExpand[] = [];
+  for (const item of items) {
+    const single = nav.singleValued(entity, item.property);
+    const collection = single ? undefined : nav.collectionValued(entity, item.property);
+    let kind: BoundExpand["kind"];
+    let target: EntityMetadata;
+    let column: string;
+    if (single) {
+      if (single.targets.length !== 1) throw dv.queryOptionNotSupported(`$expand of the polymorphic navigation property '${item.property}' (not implemented by orgbox yet)`);
+      for (const [option, value] of [["$filter", item.filter], ["$orderby", item.orderBy], ["$top", item.top]] as const) {
+        if (value !== undefined) throw dv.queryOptionNotSupported(`${option} inside $expand of the single-valued navigation property '${item.property}'`);
+      }
+      kind = "single";
+      target = ctx.md.entity(single.targets[0] as string) as EntityMetadata;
+      column = single.attribute.logicalName;
+    } else if (collection) {
+      kind = "collection";
+      target = ctx.md.entity(collection.referencingEntity) as EntityMetadata;
+      column = collection.referencingAttribute;
+    } else if (manyToMany(entity.logicalName, item.property)) {
+      throw dv.queryOptionNotSupported(`$expand of the N:N navigation property '${item.property}' (not implemented by orgbox yet)`);
+    } else {
+      throw dv.propertyNotFound(item.property, entity.logicalName);
+    }
+    const attributes = selectedAttributes(ctx.md, target, item.select);
+    const scope = ctx.security ? await ctx.security.scope("Read", target) : undefined;
+    const filter = item.filter === undefined ? undefined : new FilterBinder({ md: ctx.md, entity: target, caller: ctx.caller, now: ctx.now }).bind(parseFilter(item.filter, ctx.aliases));
+    out.push({
+      item,
+      kind,
+      target,
+      column,
+      attributes,
+      plan: planAnnotations(ctx.md, target, attributes, ctx.selection),
+      where: withScope(scope, filter),
+      orderBy: parseOrderBy(ctx.md, target, item.orderBy),
+      children: await bindExpands(ctx, target, item.expand ?? []),
+    });
+  }
+  return out;
+}
+
+/** Parent columns the expands need in the parent's SQL read besides its selected ones (single-valued lookups). */
+export function expandColumns(bound: BoundExpand[]): string[] {
+  return bound.filter((b) => b.kind === "single").map((b) => b.column);
+}
+
+function columnsFor(b: BoundExpand, extra: string[]): string[] {
+  const cols = sqlColumns(b.target, b.attributes);
+  for (const c of [...expandColumns(b.children), ...extra]) if (!cols.includes(c)) cols.push(c);
+  return cols;
+}
+
+/**
+ * Keys per SQL statement: a whole top-level page (at most 5000 rows) is always one statement; only a
+ * nested level with more parents than that is split, staying far below SQL parameter limits (SQLite: 32766).
+ */
+const KEYS_PER_STATEMENT = 5000;
+
+/** A single-level collection expand returns at most 5000 related rows per parent (join-tables.md). */
+const MAX_EXPANDED_ROWS = 5000;
+
+/** Runs `read` once per chunk of at most {@link KEYS_PER_STATEMENT} keys and concatenates the rows. */
+async function readByKeys(keys: string[], read: (chunk: string[]) => Promise<Row[]>): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (let start = 0; start < keys.length; start += KEYS_PER_STATEMENT) {
+    for (const row of await read(keys.slice(start, start + KEYS_PER_STATEMENT))) rows.push(row);
+  }
+  return rows;
+}
+
+const idOf = (value: unknown): string | undefined => (value === null || value === undefined ? undefined : String(value).toLowerCase());
+
+/**
+ * Adds the expanded navigation properties to a page of serialized records (`outputs[i]` is `rows[i]`
+ * serialized). Each expand is ONE SQL statement for the whole page (a nested level with more than 5000
+ * parents: one per 5000), keyed by the page's lookup values
+ * (single-valued) or primary keys (collection-valued, `ROW_NUMBER() … PARTITION BY` for per-parent
+ * `$top` and the 5000-row cap), ANDed with the caller's Read scope; nested expands recurse on the
+ * fetched rows. A single-valued property is the record or `null`; a collection is an array, with
+ * `<nav>@odata.nextLink` when more than 5000 related rows exist.
+ */
+export async function attachExpands(ctx: ExpandContext, parent: EntityMetadata, bound: BoundExpand[], rows: Row[], outputs: Record<string, unknown>[]): Promise<void> {
+  for (const b of bound) {
+    if (b.kind === "single") await attachSingle(ctx, b, rows, outputs);
+    else await attachCollection(ctx, parent, b, rows, outputs);
+  }
+}
+
+async function attachSingle(ctx: ExpandContext, b: BoundExpand, rows: Row[], outputs: Record<string, unknown>[]): Promise<void> {
+  const ids = [...new Set(rows.map((r) => idOf(r[b.column])).filter((id): id is string => id !== undefined))];
+  const byId = new Map<string, Record<string, unknown>>();
+  if (ids.length > 0) {
+    const pk = b.target.primaryIdAttribute;
+    const targets = await readByKeys(ids, (chunk) =>
+      ctx.store.selectRows(ctx.org, {
+        entity: b.target,
+        columns: columnsFor(b, []),
+        where: withScope(b.where, { kind: "in", column: pk, values: chunk }),
+        orderBy: [{ column: pk, descending: false }],
+        ...(b.plan.related.length > 0 ? { related: b.plan.related } : {}),
+      }),
+    );
+    const serialized = targets.map((row) => annotateRecord(b.attributes, row, serializeRow(b.target, b.attributes, row), b.plan));
+    await attachExpands(ctx, b.target, b.children, targets, serialized);
+    targets.forEach((row, i) => byId.set(idOf(row[pk]) as string, serialized[i] as Record<string, unknown>));
+  }
+  rows.forEach((row, i) => {
+    const id = idOf(row[b.column]);
+    (outputs[i] as Record<string, unknown>)[b.item.property] = (id !== undefined ? byId.get(id) : undefined) ?? null;
+  });
+}
+
+async function attachCollection(ctx: ExpandContext, parent: EntityMetadata, b: BoundExpand, rows: Row[], outputs: Record<string, unknown>[]): Promise<void> {
+  const parentIds = rows.map((r) => idOf(r[parent.primaryIdAttribute])).filter((id): id is string => id !== undefined);
+  const groups = new Map<string, { rows: Row[]; outputs: Record<string, unknown>[] }>();
+  const cap = b.item.top !== undefined ? Math.min(b.item.top, MAX_EXPANDED_ROWS) : MAX_EXPANDED_ROWS + 1;
+  if (parentIds.length > 0 && cap > 0) {
+    const children = await readByKeys(parentIds, (chunk) =>
+      ctx.store.selectRows(ctx.org, {
+        entity: b.target,
+        columns: columnsFor(b, [b.column]),
+        where: withScope(b.where, { kind: "in", column: b.column, values: chunk }),
+        orderBy: b.orderBy,
+        perGroup: { column: b.column, limit: cap },
+        ...(b.plan.related.length > 0 ? { related: b.plan.related } : {}),
+      }),
+    );
+    const serialized = children.map((row) => annotateRecord(b.attributes, row, serializeRow(b.target, b.attributes, row), b.plan));
+    await attachExpands(ctx, b.target, b.children, children, serialized);
+    children.forEach((row, i) => {
+      const key = idOf(row[b.column]) as string;
+      const group = groups.get(key) ?? { rows: [], outputs: [] };
+      group.rows.push(row);
+      group.outputs.push(serialized[i] as Record<string, unknown>);
+      groups.set(key, group);
+    });
+  }
+  rows.forEach((row, i) => {
+    const out = outputs[i] as Record<string, unknown>;
+    const id = idOf(row[parent.primaryIdAttribute]) as string;
+    const group = groups.get(id) ?? { rows: [], outputs: [] };
+    if (b.item.top === undefined && group.rows.length > MAX_EXPANDED_ROWS) {
+      group.rows.pop();
+      group.outputs.pop();
+      out[`${b.item.property}@odata.nextLink`] = collectionNextLink(ctx, b, id, group.rows);
+    }
+    out[b.item.property] = group.outputs;
+  });
+}
+
+/**
+ * The rest of an expanded collection capped at 5000 rows: a read of the child table filtered to
+ * the parent, with a paging cookie past the rows already returned (served by the collection read).
+ */
+function collectionNextLink(ctx: ExpandContext, b: BoundExpand, parentId: string, returned: Row[]): string {
+  const pk = b.target.primaryIdAttribute;
+  const lookup = `_${b.column}_value eq ${parentId}`;
+  const params: string[] = [];
+  if (b.item.select) params.push(`$select=${encodeURIComponent(b.item.select.join(","))}`);
+  params.push(`$filter=${encodeURIComponent(b.item.filter !== undefined ? `${lookup} and (${b.item.filter})` : lookup)}`);
+  if (b.item.orderBy !== undefined) params.push(`$orderby=${encodeURIComponent(b.item.orderBy)}`);
+  for (const [alias, value] of ctx.aliases) params.push(`${alias}=${encodeURIComponent(value)}`);
+  const token = encodeSkipToken({ pageNumber: 2, skip: returned.length }, pk, String(returned[0]?.[pk] ?? ""), String(returned[returned.length - 1]?.[pk] ?? ""));
+  params.push(`$skiptoken=${encodeURIComponent(token)}`);
+  return `${ctx.apiUrl}/${b.target.entitySetName}?${params.join("&")}`;
+}
