@@ -4,7 +4,7 @@ import { BUILTIN_ROLE, type LoadedEnvironment } from "./load.ts";
 
 /**
  * Applies a validated environment through the services' public methods, in
- * dependency order: tenants and users, apps with secrets, consent (a service
+ * dependency order: tenants, users and groups, apps with assignments and secrets, consent (a service
  * principal in each consenting tenant, plus delegated `oauth2PermissionGrants`
  * for the app's `apiPermissions`), then per org: the org, business units, roles,
  * interactive and application users with their roles, and data rows in file order.
@@ -27,6 +27,7 @@ export async function applyEnvironment(env: LoadedEnvironment, identity: Identit
         directoryRoles: user.directoryRoles,
       });
     }
+    for (const group of tenant.groups) await identity.createGroup({ tenantId: tenant.id, id: group.id, displayName: group.displayName, members: group.memberIds });
   }
 
   for (const app of env.apps) {
@@ -43,7 +44,14 @@ export async function applyEnvironment(env: LoadedEnvironment, identity: Identit
       publicClientRedirectUris: app.publicClientRedirectUris,
       isFallbackPublicClient: app.publicClient,
       requiredResourceAccess: app.permissions.map((p) => ({ resourceAppId: p.resourceAppId, resourceAccess: p.scopes.map((s) => ({ id: s.id, type: "Scope" as const })) })),
+      ...(app.groupMembershipClaims ? { groupMembershipClaims: app.groupMembershipClaims } : {}),
+      ...(app.requestedAccessTokenVersion ? { requestedAccessTokenVersion: app.requestedAccessTokenVersion } : {}),
     });
+    if (app.assignmentRequired) await identity.setAppRoleAssignmentRequired(app.tenantId, app.appId, true);
+    for (const a of app.assignments) {
+      if (a.principalType === "User") await identity.assignUser(app.tenantId, app.appId, a.id);
+      else await identity.assignGroup(app.tenantId, app.appId, a.id);
+    }
     for (const secret of app.secrets) {
       await identity.addPassword({
         appId: app.appId,

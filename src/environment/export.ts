@@ -21,7 +21,8 @@ import { isLookupType } from "../dataverse/metadata/types.ts";
 import { widestDepth, type Depth } from "../dataverse/security/privileges.ts";
 import type { Row } from "../dataverse/model.ts";
 import type { IdentityService } from "../identity/index.ts";
-import type { Application, Tenant, User } from "../identity/model.ts";
+import type { Application, Group, ServicePrincipal, Tenant, User } from "../identity/model.ts";
+import { DEFAULT_APP_ROLE_ID } from "../identity/model.ts";
 import { FIRST_PARTY_APPS, FIRST_PARTY_TENANT_ID, GLOBAL_ADMINISTRATOR_ROLE } from "../identity/well-known.ts";
 import { BUILTIN_ROLE_NAMES } from "./load.ts";
 import type { AppInput, BusinessUnitInput, OrgboxEnvironment, OrgInput, RowInput, TenantInput } from "./schema.ts";
@@ -98,6 +99,8 @@ class Exporter {
   private readonly placeholders: ExportedEnvironment["placeholders"] = [];
   /** Directory users by object id, across exported tenants. */
   private readonly users = new Map<string, User>();
+  /** Groups by object id, across exported tenants. */
+  private readonly groups = new Map<string, Group>();
   /** App ids of exported apps, with the tenants where they have a service principal. */
   private readonly exportedApps = new Map<string, Set<string>>();
 
@@ -153,8 +156,14 @@ class Exporter {
         ...(directoryRoles.length > 0 ? { directoryRoles } : {}),
       });
     }
+    const groups: NonNullable<TenantInput["groups"]> = [];
+    for (const group of await this.identity.listGroups(tenant.id)) {
+      this.groups.set(group.id, group);
+      const members = group.members.map((id) => this.users.get(id)?.userPrincipalName).filter((upn) => upn !== undefined).sort();
+      groups.push({ id: group.id, displayName: group.displayName, ...(members.length > 0 ? { members } : {}) });
+    }
     const domains = [tenant.defaultDomain, ...tenant.domains.filter((d) => d !== tenant.defaultDomain)];
-    return { id: tenant.id, displayName: tenant.displayName, domains, ...(users.length > 0 ? { users } : {}) };
+    return { id: tenant.id, displayName: tenant.displayName, domains, ...(users.length > 0 ? { users } : {}), ...(groups.length > 0 ? { groups } : {}) };
   }
 
   private async app(app: Application, home: Tenant, tenants: Tenant[], index: number): Promise<AppInput> {
@@ -187,7 +196,7 @@ class Exporter {
     }
 
     const consentedTenants: NonNullable<AppInput["consentedTenants"]> = [];
-    let homeServicePrincipalId: string | undefined;
+    let homeSp: ServicePrincipal | undefined;
     const present = new Set<string>();
     for (const tenant of tenants) {
       const principals = await this.identity.listServicePrincipals(tenant.id);
@@ -195,7 +204,8 @@ class Exporter {
       if (!sp) continue;
       present.add(tenant.id);
       const isHome = tenant.id === home.id;
-      if (isHome) homeServicePrincipalId = sp.id;
+      if (isHome) homeSp = sp;
+      else if (sp.appRoleAssignmentRequired) this.warn(`${where}: in tenant ${tenant.defaultDomain} assignment is required; the environment format holds it for the home tenant only`);
       const grants = (await this.identity.listPermissionGrants(tenant.id)).filter((g) => g.clientId === sp.id);
       for (const grant of grants) {
         const resourceAppId = principals.find((p) => p.id === grant.resourceId)?.appId ?? grant.resourceId;
@@ -225,6 +235,7 @@ class Exporter {
       consentedTenants.push(consent);
     }
     this.exportedApps.set(app.appId, present);
+    const assignments = homeSp ? await this.assignments(homeSp, where) : [];
 
     const redirectUris = {
       ...(app.web.redirectUris.length > 0 ? { web: app.web.redirectUris } : {}),
@@ -234,7 +245,7 @@ class Exporter {
     return {
       appId: app.appId,
       objectId: app.id,
-      ...(homeServicePrincipalId ? { servicePrincipalId: homeServicePrincipalId } : {}),
+      ...(homeSp ? { servicePrincipalId: homeSp.id } : {}),
       displayName: app.displayName,
       tenant: home.defaultDomain,
       signInAudience: app.signInAudience,
@@ -244,7 +255,23 @@ class Exporter {
       ...(secrets.length > 0 ? { secrets } : {}),
       ...(apiPermissions.length > 0 ? { apiPermissions } : {}),
       ...(consentedTenants.length > 0 ? { consentedTenants } : {}),
+      ...(homeSp?.appRoleAssignmentRequired ? { assignmentRequired: true } : {}),
+      ...(assignments.length > 0 ? { assignments } : {}),
+      ...(app.groupMembershipClaims ? { groupMembershipClaims: app.groupMembershipClaims } : {}),
+      ...(app.api.requestedAccessTokenVersion ? { accessTokenAcceptedVersion: app.api.requestedAccessTokenVersion } : {}),
     };
+  }
+
+  /** User (by user principal name) and group (by display name) assignments of a home-tenant service principal. */
+  private async assignments(sp: ServicePrincipal, where: string): Promise<string[]> {
+    const out: string[] = [];
+    for (const a of await this.identity.listAssignments(sp.tenantId, sp.appId)) {
+      const name = a.principalType === "Group" ? this.groups.get(a.principalId)?.displayName : this.users.get(a.principalId)?.userPrincipalName;
+      if (name === undefined) this.warn(`${where}: assignment of ${a.principalType ?? "principal"} ${a.principalId} (not an exported user or group) was left out`);
+      else if (a.appRoleId !== DEFAULT_APP_ROLE_ID) this.warn(`${where}: ${name} is assigned app role ${a.appRoleId}; the environment format holds the default role only`);
+      if (name !== undefined && !out.includes(name)) out.push(name);
+    }
+    return out;
   }
 
   /** Every row of a table, in primary-key order, read in SQL batches. */

@@ -36,6 +36,14 @@ export interface ResolvedTenant {
   /** Further verified domains. */
   domains: string[];
   users: ResolvedUser[];
+  groups: ResolvedGroup[];
+}
+
+/** A group, with member user object ids. */
+export interface ResolvedGroup {
+  id: string;
+  displayName: string;
+  memberIds: string[];
 }
 
 export interface ResolvedConsent {
@@ -62,6 +70,11 @@ export interface ResolvedApp {
   /** Delegated permissions by resource app id (canonical values). */
   permissions: { resourceAppId: string; scopes: { id: string; value: string }[] }[];
   consents: ResolvedConsent[];
+  assignmentRequired: boolean;
+  /** Users and groups (object ids) assigned to the home-tenant service principal. */
+  assignments: { principalType: "User" | "Group"; id: string }[];
+  groupMembershipClaims: "None" | "SecurityGroup" | "All" | undefined;
+  requestedAccessTokenVersion: 1 | 2 | undefined;
 }
 
 /** A data row, with references resolved and values typed. */
@@ -164,7 +177,8 @@ export function formatPath(path: ReadonlyArray<PropertyKey>): string {
 
 const TABLES = new Map(STANDARD_TABLES.map((t) => [t.logicalName, t]));
 const PRIVILEGES = new Set<string>([...STANDARD_TABLES.flatMap((t) => privilegesFor(t).map((p) => p.name)), ...MISC_PRIVILEGES]);
-const RESOURCE_ALIASES: Record<string, string> = { dynamics: DYNAMICS_CRM_APP_ID, "dynamics crm": DYNAMICS_CRM_APP_ID, "common data service": DYNAMICS_CRM_APP_ID, dataverse: DYNAMICS_CRM_APP_ID, graph: MICROSOFT_GRAPH_APP_ID, "microsoft graph": MICROSOFT_GRAPH_APP_ID };
+/** Names accepted for the first-party resources (lower-case) → app id. */
+export const RESOURCE_ALIASES: Record<string, string> = { dynamics: DYNAMICS_CRM_APP_ID, "dynamics crm": DYNAMICS_CRM_APP_ID, "common data service": DYNAMICS_CRM_APP_ID, dataverse: DYNAMICS_CRM_APP_ID, graph: MICROSOFT_GRAPH_APP_ID, "microsoft graph": MICROSOFT_GRAPH_APP_ID };
 const REF_PREFIX = "@ref:";
 
 type Where = (string | number)[];
@@ -228,7 +242,7 @@ class Resolver {
     const id = (t.id ?? newGuid()).toLowerCase();
     this.claimDirectoryId(id, [...where, "id"]);
     const domains = t.domains.map((d) => d.toLowerCase());
-    const tenant: ResolvedTenant = { id, displayName: t.displayName, defaultDomain: domains[0] as string, domains: domains.slice(1), users: [] };
+    const tenant: ResolvedTenant = { id, displayName: t.displayName, defaultDomain: domains[0] as string, domains: domains.slice(1), users: [], groups: [] };
     for (const [i, key] of [id, ...domains].entries()) {
       if (this.tenantsByKey.has(key)) this.fail(i === 0 ? [...where, "id"] : [...where, "domains", i - 1], `'${key}' already names another tenant`);
       else this.tenantsByKey.set(key, tenant);
@@ -245,6 +259,19 @@ class Resolver {
       const user: ResolvedUser = { id: userId, userPrincipalName: name, displayName: u.displayName ?? name.slice(0, name.indexOf("@")), givenName: u.givenName, surname: u.surname, password: u.password, directoryRoles: [...new Set(roles)] };
       this.usersByUpn.set(name, { user, tenant });
       tenant.users.push(user);
+    });
+    (t.groups ?? []).forEach((g, i) => {
+      const groupWhere = [...where, "groups", i];
+      const groupId = (g.id ?? newGuid()).toLowerCase();
+      this.claimDirectoryId(groupId, [...groupWhere, "id"]);
+      if (tenant.groups.some((x) => x.displayName.toLowerCase() === g.displayName.toLowerCase())) this.fail([...groupWhere, "displayName"], `duplicate group '${g.displayName}' in this tenant`);
+      const memberIds: string[] = [];
+      (g.members ?? []).forEach((m, j) => {
+        const found = this.usersByUpn.get(m.toLowerCase());
+        if (!found || found.tenant !== tenant) this.fail([...groupWhere, "members", j], `no user '${m}' in this tenant`);
+        else if (!memberIds.includes(found.user.id)) memberIds.push(found.user.id);
+      });
+      tenant.groups.push({ id: groupId, displayName: g.displayName, memberIds });
     });
     return tenant;
   }
@@ -296,6 +323,15 @@ class Resolver {
       }
       consents.push({ tenantId: tenant.id, how, userId, servicePrincipalId: c.servicePrincipalId?.toLowerCase() });
     });
+    const assignments: ResolvedApp["assignments"] = [];
+    (a.assignments ?? []).forEach((name, i) => {
+      if (!home) return;
+      const user = name.includes("@") ? this.usersByUpn.get(name.toLowerCase()) : undefined;
+      const group = name.includes("@") ? undefined : home.groups.find((g) => g.displayName.toLowerCase() === name.toLowerCase());
+      if (user && user.tenant === home) assignments.push({ principalType: "User", id: user.user.id });
+      else if (group) assignments.push({ principalType: "Group", id: group.id });
+      else this.fail([...where, "assignments", i], `no user or group '${name}' in the app's home tenant (give a user principal name or a group display name)`);
+    });
     if (!home) return undefined;
     const date = (value: string | undefined) => (value === undefined ? undefined : Date.parse(value.length === 10 ? `${value}T23:59:59Z` : value));
     return {
@@ -313,6 +349,10 @@ class Resolver {
       secrets: (a.secrets ?? []).map((s) => ({ value: s.value, keyId: s.keyId?.toLowerCase(), displayName: s.displayName, starts: s.starts === undefined ? undefined : Date.parse(s.starts), expires: date(s.expires) })),
       permissions,
       consents,
+      assignmentRequired: a.assignmentRequired ?? false,
+      assignments,
+      groupMembershipClaims: a.groupMembershipClaims,
+      requestedAccessTokenVersion: a.accessTokenAcceptedVersion,
     };
   }
 

@@ -43,13 +43,20 @@ export const UserSchema = z.strictObject({
   directoryRoles: z.array(guid).optional().describe("Further directory role template ids (the `wids` claim)."),
 });
 
+/** A security group (Microsoft Graph `group`) of users. */
+export const GroupSchema = z.strictObject({
+  id: guid.optional().describe("Object id (the value in the `groups` claim); generated when omitted."),
+  displayName: nonEmpty.describe("Unique within the tenant: apps' `assignments` name groups by it."),
+  members: z.array(upn).optional().describe("User principal names of users of this tenant."),
+});
+
 /** An Entra tenant (directory). */
 export const TenantSchema = z.strictObject({
   id: guid.optional().describe("Tenant id; generated when omitted."),
   displayName: nonEmpty,
   domains: z.array(domain).min(1, { error: "needs at least one domain" }).describe("Verified domains; the first is the initial `*.onmicrosoft.com` domain."),
   users: z.array(UserSchema).optional(),
-  groups: z.never({ error: "groups are not supported yet: orgbox's directory has no group objects" }).optional().describe("Not supported yet."),
+  groups: z.array(GroupSchema).optional().describe("Security groups with user members."),
 });
 
 /** A client secret with a known value. */
@@ -92,6 +99,10 @@ export const AppSchema = z.strictObject({
   secrets: z.array(SecretSchema).optional(),
   apiPermissions: z.array(ApiPermissionSchema).optional(),
   consentedTenants: z.array(ConsentSchema).optional().describe("Tenants that consented. The home tenant always has a service principal; list it to grant delegated permissions there."),
+  assignmentRequired: z.boolean().optional().describe("`appRoleAssignmentRequired` of the home-tenant service principal: only users in `assignments` (directly or through a group) can sign in (AADSTS50105)."),
+  assignments: z.array(nonEmpty).optional().describe("Users (user principal name) and groups (display name) of the home tenant assigned to the app (Users and Groups, default role)."),
+  groupMembershipClaims: z.enum(["None", "SecurityGroup", "All"]).optional().describe("Manifest `groupMembershipClaims`: `SecurityGroup`/`All` put the user's group ids in the `groups` claim."),
+  accessTokenAcceptedVersion: z.union([z.literal(1), z.literal(2)]).optional().describe("Manifest `accessTokenAcceptedVersion` (`api.requestedAccessTokenVersion`) of the app as a resource: 2 for v2.0 access tokens. Default 1."),
 });
 
 /** A business unit below the root business unit. */
@@ -173,6 +184,7 @@ export const EnvironmentSchema = z.strictObject({
 export type OrgboxEnvironment = z.input<typeof EnvironmentSchema>;
 export type TenantInput = z.input<typeof TenantSchema>;
 export type AppInput = z.input<typeof AppSchema>;
+export type GroupInput = z.input<typeof GroupSchema>;
 export type OrgInput = z.input<typeof OrgSchema>;
 export type RowInput = z.input<typeof RowSchema>;
 export type Cell = z.input<typeof CellSchema>;

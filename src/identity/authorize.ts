@@ -5,7 +5,7 @@ import { newGuid } from "../common/ids.ts";
 import { hashSecret } from "../common/secrets.ts";
 import { BrowserKit, canConsentForOrg, checkClient, type Params, type SignedIn } from "./browser.ts";
 import { provisionServicePrincipal } from "./consent.ts";
-import { evaluateConsent, parseScope, resolveTarget, type ParsedScope } from "./delegated.ts";
+import { evaluateConsent, parseScope, resolveTarget, userAssignmentError, type ParsedScope } from "./delegated.ts";
 import { AadError, aad } from "./errors.ts";
 import type { GrantContext } from "./grants/grant.ts";
 import type { Application, Tenant } from "./model.ts";
@@ -118,6 +118,9 @@ export async function authorizeRoutes(app: FastifyInstance, deps: AuthorizeDeps)
     // there yet: consent creates it. A single-tenant app from another tenant is unknown.
     const clientSp = await store.findServicePrincipal(tenant.id, req.app.appId);
     if (!clientSp && req.app.signInAudience !== "AzureADMultipleOrgs") throw aad.applicationNotFound(req.app.appId, tenant.defaultDomain);
+    // Assignment required (Enterprise applications → Properties): Entra shows AADSTS50105 on its own page.
+    const notAssigned = clientSp ? await userAssignmentError(store, clientSp, req.app, user) : undefined;
+    if (notAssigned) return showError(request, reply, notAssigned);
 
     // Consent
     const resourceId = req.version === 2 ? parsed?.resource : params.resource;

@@ -3,7 +3,7 @@ import { epochSeconds } from "../common/clock.ts";
 import { newGuid } from "../common/ids.ts";
 import { hashSecret } from "../common/secrets.ts";
 import { authenticateClient, readClientCredentials } from "./client-auth.ts";
-import { aad, aadTimestamp } from "./errors.ts";
+import { aad, aadTimestamp, type AadError } from "./errors.ts";
 import type { GrantContext, TokenRequest, TokenResponseBody } from "./grants/grant.ts";
 import type { Application, ServicePrincipal, Tenant, User } from "./model.ts";
 import { resolveResource, type ResolvedResource } from "./resources.ts";
@@ -181,6 +181,44 @@ export function assertUserActive(user: User, authTime?: number): void {
   if (authTime !== undefined && user.passwordChangedAt > authTime) throw aad.grantRevokedByPasswordChange(aadTimestamp(authTime), aadTimestamp(user.passwordChangedAt));
 }
 
+/**
+ * Enforces `appRoleAssignmentRequired` on the client's service principal: the
+ * user must be assigned to it directly or through a group it is a member of.
+ * Source: learn.microsoft.com/entra/identity/enterprise-apps/assign-user-or-group-access-portal.
+ * @throws AadError 50105 when assignment is required and the user has none.
+ */
+export async function assertUserAssigned(store: IdentityStore, clientSp: ServicePrincipal, clientApp: Application, user: User): Promise<void> {
+  const error = await userAssignmentError(store, clientSp, clientApp, user);
+  if (error) throw error;
+}
+
+/** The AADSTS50105 error {@link assertUserAssigned} throws, or undefined when the user may sign in (the sign-in page shows it). */
+export async function userAssignmentError(store: IdentityStore, clientSp: ServicePrincipal, clientApp: Application, user: User): Promise<AadError | undefined> {
+  if (!clientSp.appRoleAssignmentRequired || (await store.isUserAssigned(user.id, clientSp.id))) return undefined;
+  return aad.userNotAssigned(clientApp.displayName, clientApp.appId, user.userPrincipalName);
+}
+
+/**
+ * The access-token shape a resource receives: its `api.requestedAccessTokenVersion`
+ * (manifest `accessTokenAcceptedVersion`), null/1 → "1.0", 2 → "2.0"; not the endpoint version.
+ * Source: learn.microsoft.com/entra/identity-platform/access-tokens#token-formats.
+ */
+export function accessTokenVersion(resourceApp: Application): "1.0" | "2.0" {
+  return resourceApp.api.requestedAccessTokenVersion === 2 ? "2.0" : "1.0";
+}
+
+/**
+ * The `groups` claim for tokens issued to `clientApp`: the object ids of the user's
+ * groups when the manifest's `groupMembershipClaims` is `SecurityGroup` or `All`
+ * (orgbox groups are security groups), else undefined (no claim).
+ * Source: learn.microsoft.com/entra/identity-platform/reference-app-manifest#groupmembershipclaims-attribute.
+ */
+export async function groupsClaim(store: IdentityStore, clientApp: Application, userId: string): Promise<string[] | undefined> {
+  const setting = clientApp.groupMembershipClaims;
+  if (setting !== "SecurityGroup" && setting !== "All") return undefined;
+  return store.listMemberGroupIds(userId);
+}
+
 /** Everything {@link issueUserTokens} needs. */
 export interface IssueUserTokensInput {
   version: 1 | 2;
@@ -214,15 +252,20 @@ export interface IssueUserTokensInput {
  */
 export async function issueUserTokens(ctx: GrantContext, input: IssueUserTokensInput): Promise<TokenResponseBody> {
   const { tenant, user, client, target, version } = input;
+  await assertUserAssigned(ctx.store, client.servicePrincipal, client.app, user);
   const issuedAt = epochSeconds(ctx.clock);
   const lifetime = ctx.accessTokenLifetimeSeconds;
   const identifier = target.resource.identifier;
   const isGraph = target.resource.app.appId === MICROSOFT_GRAPH_APP_ID;
   const scp = input.scopes.length > 0 ? input.scopes : isGraph ? [...input.oidc].filter((s) => s !== "offline_access") : [];
+  const tokenVersion = accessTokenVersion(target.resource.app);
+  const groups = await groupsClaim(ctx.store, client.app, user.id);
   const accessToken = await ctx.signer.sign(
     userAccessTokenClaims({
-      audience: identifier,
-      issuer: ctx.urls.issuerV1(tenant.id),
+      version: tokenVersion,
+      audience: tokenVersion === "2.0" ? target.resource.app.appId : identifier,
+      issuer: tokenVersion === "2.0" ? ctx.urls.issuerV2(tenant.id) : ctx.urls.issuerV1(tenant.id),
+      groups,
       user,
       clientAppId: client.app.appId,
       clientAuth: client.clientAuth,
@@ -232,7 +275,7 @@ export async function issueUserTokens(ctx: GrantContext, input: IssueUserTokensI
       issuedAt,
       lifetimeSeconds: lifetime,
     }),
-    "1.0",
+    tokenVersion,
   );
 
   const wantsIdToken = version === 1 || input.oidc.has("openid");
@@ -246,6 +289,7 @@ export async function issueUserTokens(ctx: GrantContext, input: IssueUserTokensI
           nonce: input.nonce,
           amr: input.amr,
           ipAddress: input.ipAddress,
+          groups,
           issuedAt,
           lifetimeSeconds: ID_TOKEN_LIFETIME,
         }),

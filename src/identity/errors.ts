@@ -118,6 +118,13 @@ export const aad = {
   adminConsentRequired: () => new AadError(90094, "access_denied", "The grant requires admin permission. Sign in with an administrator of the tenant (Global Administrator, Privileged Role Administrator, Cloud Application Administrator or Application Administrator) to consent for the organization.", { status: 403 }),
   serviceNotSubscribed: (resource: string, tenantName: string) =>
     new AadError(650052, "invalid_client", `The app needs access to a service ("${resource}") that your organization "${tenantName}" has not subscribed to or enabled. Contact your IT Admin to review the configuration of your service subscriptions.`),
+  /** The app requires assignment (`appRoleAssignmentRequired`) and the user has none, directly or through a group. */
+  userNotAssigned: (appName: string, appId: string, upn: string) =>
+    new AadError(
+      50105,
+      "invalid_grant",
+      `Your administrator has configured the application ${appName} ('${appId}') to block users unless they are specifically granted ('assigned') access to the application. The signed in user '${upn}' is blocked because they are not a direct member of a group with access, nor had access directly assigned by an administrator. Please contact your administrator to assign access to this application.`,
+    ),
   unsupportedMediaType: () => new AadError(900144, "invalid_request", "The request body must contain the following parameter: 'grant_type'."),
 };
 

@@ -18,6 +18,7 @@ import type { ResourceCatalog } from "./resources.ts";
 import { identityRoutes } from "./routes.ts";
 import { IdentityService } from "./service.ts";
 import type { IdentityStore } from "./store.ts";
+import { cachingIdentityStore } from "./cached-store.ts";
 import { KeyRing } from "./tokens/keyring.ts";
 import { TokenSigner } from "./tokens/signer.ts";
 import { createTokenVerifier, type TokenVerifier } from "./tokens/verifier.ts";
@@ -60,11 +61,19 @@ export interface Identity {
   register(app: FastifyInstance): Promise<void>;
   /** Stops the key-rotation timer. Idempotent. */
   close(): void;
+  /**
+   * Forgets the directory lookups cached for the token path (tenants, apps, service principals,
+   * credentials, app role assignments). Writes through identity invalidate by themselves; call
+   * this after changing the database behind identity's back (a snapshot restore).
+   */
+  invalidateCaches(): void;
 }
 
 /** Builds the identity surface. Loads (or creates) the signing keys once. */
 export async function createIdentity(options: IdentityOptions): Promise<Identity> {
-  const { store, clock } = options;
+  const { clock } = options;
+  // Every identity read and write goes through this one store, so its writes invalidate its cache.
+  const store = cachingIdentityStore(options.store);
   const urls = new IdentityUrls(options.baseUrl);
   const keys = new KeyRing(store, clock);
   await keys.load();
@@ -94,6 +103,7 @@ export async function createIdentity(options: IdentityOptions): Promise<Identity
     keys,
     rotateKeys,
     close: () => clearInterval(timer),
+    invalidateCaches: () => store.invalidateCaches(),
     register: async (app) => {
       await identityRoutes(app, { store, clock, urls, keys, grants, grantContext });
       await authorizeRoutes(app, { store, clock, grantContext, csrfKey });

@@ -70,9 +70,31 @@ export interface Application {
   isFallbackPublicClient: boolean;
   requiredResourceAccess: RequiredResourceAccess[];
   appRoles: AppRole[];
-  api: { oauth2PermissionScopes: PermissionScope[] };
+  /**
+   * `api.requestedAccessTokenVersion` (the manifest's `accessTokenAcceptedVersion`):
+   * the access-token shape this app receives as a resource. null or 1 → v1.0, 2 → v2.0.
+   */
+  api: { oauth2PermissionScopes: PermissionScope[]; requestedAccessTokenVersion?: 1 | 2 | null };
   publisherDomain: string | null;
+  /** Manifest `groupMembershipClaims`: whether tokens for this client carry `groups`. null → none. */
+  groupMembershipClaims?: GroupMembershipClaims | null;
 }
+
+/** `groupMembershipClaims` values orgbox supports (learn.microsoft.com/entra/identity-platform/reference-app-manifest). */
+export type GroupMembershipClaims = "None" | "SecurityGroup" | "All";
+
+/** A security group (learn.microsoft.com/graph/api/resources/group); members are users. */
+export interface Group {
+  id: string;
+  tenantId: string;
+  displayName: string;
+  /** Member user object ids. */
+  members: string[];
+}
+
+/** Who an app role is assigned to (Graph `appRoleAssignment.principalType`). */
+export type PrincipalType = "User" | "Group" | "ServicePrincipal";
+
 
 /** A client secret's public shape; the value itself is only ever returned once. */
 export interface PasswordCredential {
@@ -126,7 +148,12 @@ export interface AppRoleAssignment {
   principalId: string;
   resourceId: string;
   appRoleId: string;
+  /** What `principalId` is; "ServicePrincipal" for application permissions. */
+  principalType?: PrincipalType;
 }
+
+/** The default app role id: "assigned, with no particular role" (Users and Groups in the portal). */
+export const DEFAULT_APP_ROLE_ID = "00000000-0000-0000-0000-000000000000";
 
 /**
  * Delegated consent (learn.microsoft.com/graph/api/resources/oauth2permissiongrant):

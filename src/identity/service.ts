@@ -2,7 +2,7 @@ import { newClientSecret, hashPassword, hashSecret } from "../common/secrets.ts"
 import { newGuid } from "../common/ids.ts";
 import type { Clock } from "../common/clock.ts";
 import { OrgboxError } from "../common/errors.ts";
-import type { Application, KeyCredential, OAuth2PermissionGrant, PasswordCredential, ServicePrincipal, SignInAudience, Tenant, User } from "./model.ts";
+import { DEFAULT_APP_ROLE_ID, type AppRoleAssignment, type Application, type Group, type GroupMembershipClaims, type KeyCredential, type OAuth2PermissionGrant, type PasswordCredential, type ServicePrincipal, type SignInAudience, type Tenant, type User } from "./model.ts";
 import { parseCertificateCredential } from "./client-assertion.ts";
 import type { IdentityStore } from "./store.ts";
 import { FIRST_PARTY_APPS, FIRST_PARTY_TENANT_ID } from "./well-known.ts";
@@ -33,6 +33,10 @@ export interface RegisterApplicationInput {
   appRoles?: Application["appRoles"];
   /** Delegated permissions the app exposes as a resource (`api.oauth2PermissionScopes`). */
   oauth2PermissionScopes?: Application["api"]["oauth2PermissionScopes"];
+  /** `api.requestedAccessTokenVersion`: 2 for v2.0 access tokens; default null (v1.0). */
+  requestedAccessTokenVersion?: 1 | 2 | null;
+  /** Manifest `groupMembershipClaims`; default null (no `groups` claim). */
+  groupMembershipClaims?: GroupMembershipClaims | null;
 }
 
 /**
@@ -107,8 +111,9 @@ export class IdentityService {
       isFallbackPublicClient: input.isFallbackPublicClient ?? false,
       requiredResourceAccess: input.requiredResourceAccess ?? [],
       appRoles: input.appRoles ?? [],
-      api: { oauth2PermissionScopes: input.oauth2PermissionScopes ?? [] },
+      api: { oauth2PermissionScopes: input.oauth2PermissionScopes ?? [], requestedAccessTokenVersion: input.requestedAccessTokenVersion ?? null },
       publisherDomain: tenant.defaultDomain,
+      groupMembershipClaims: input.groupMembershipClaims ?? null,
     };
     if (await this.store.findApplicationByAppId(application.appId)) throw new DirectoryError(`an application with appId '${application.appId}' already exists`, 409);
     await this.store.createApplication(application, this.clock.now());
@@ -222,6 +227,101 @@ export class IdentityService {
     return this.store.findApplicationByAppId(appId);
   }
 
+  // ── Groups and assignments (Users and Groups) ─────────────────────────────────
+
+  /**
+   * Creates a security group (learn.microsoft.com/graph/api/group-post-groups) with user members.
+   * @throws DirectoryError 404 for an unknown tenant or member, 409 for a duplicate id.
+   */
+  async createGroup(input: { tenantId: string; displayName: string; id?: string; members?: string[] }): Promise<Group> {
+    const tenant = await this.store.findTenant(input.tenantId);
+    if (!tenant) throw new DirectoryError(`tenant '${input.tenantId}' does not exist`, 404);
+    const id = (input.id ?? newGuid()).toLowerCase();
+    if (await this.store.findGroup(tenant.id, id)) throw new DirectoryError(`a group with id '${id}' already exists`, 409);
+    const members: string[] = [];
+    for (const m of input.members ?? []) members.push((await this.requireUserInTenant(tenant.id, m)).id);
+    const group: Group = { id, tenantId: tenant.id, displayName: input.displayName, members: [...new Set(members)] };
+    await this.store.createGroup(group, this.clock.now());
+    return group;
+  }
+
+  /** Adds a user (object id or UPN) to a group (id or display name). @throws DirectoryError 404 for either unknown. */
+  async addGroupMember(tenantId: string, group: string, user: string): Promise<void> {
+    const g = await this.requireGroup(tenantId, group);
+    const u = await this.requireUserInTenant(g.tenantId, user);
+    await this.store.addGroupMember(g.id, u.id, this.clock.now());
+  }
+
+  /** Removes a user from a group. @throws DirectoryError 404 for an unknown group or user, or one not a member. */
+  async removeGroupMember(tenantId: string, group: string, user: string): Promise<void> {
+    const g = await this.requireGroup(tenantId, group);
+    const u = await this.requireUserInTenant(g.tenantId, user);
+    if (!(await this.store.removeGroupMember(g.id, u.id))) throw new DirectoryError(`user '${u.userPrincipalName}' is not a member of group '${g.displayName}'`, 404);
+  }
+
+  /** A tenant's groups with their member object ids, by display name. */
+  async listGroups(tenantId: string): Promise<Group[]> {
+    return this.store.listGroups(tenantId);
+  }
+
+  /**
+   * Sets a service principal's `appRoleAssignmentRequired` ("Assignment required?" in Enterprise applications):
+   * when true, only assigned users (directly or through a group) can sign in to the app (AADSTS50105).
+   * @throws DirectoryError 404 for an unknown service principal.
+   */
+  async setAppRoleAssignmentRequired(tenantId: string, appId: string, required: boolean): Promise<void> {
+    const sp = await this.requireServicePrincipal(tenantId, appId);
+    await this.store.setAppRoleAssignmentRequired(sp.id, required);
+  }
+
+  /**
+   * Assigns a user (object id or UPN) to the service principal of `appId` in a tenant with the
+   * default role (learn.microsoft.com/graph/api/serviceprincipal-post-approleassignedto).
+   * @throws DirectoryError 404 for an unknown service principal or user.
+   */
+  async assignUser(tenantId: string, appId: string, user: string): Promise<AppRoleAssignment> {
+    const sp = await this.requireServicePrincipal(tenantId, appId);
+    const u = await this.requireUserInTenant(sp.tenantId, user);
+    return this.assign(sp, u.id, "User");
+  }
+
+  /** Assigns a group (id or display name), as {@link assignUser}. @throws DirectoryError 404 for an unknown service principal or group. */
+  async assignGroup(tenantId: string, appId: string, group: string): Promise<AppRoleAssignment> {
+    const sp = await this.requireServicePrincipal(tenantId, appId);
+    const g = await this.requireGroup(sp.tenantId, group);
+    return this.assign(sp, g.id, "Group");
+  }
+
+  /** The user and group assignments of the service principal of `appId` in a tenant. @throws DirectoryError 404. */
+  async listAssignments(tenantId: string, appId: string): Promise<AppRoleAssignment[]> {
+    const sp = await this.requireServicePrincipal(tenantId, appId);
+    return this.store.listAppRoleAssignedTo(sp.id);
+  }
+
+  private async assign(sp: ServicePrincipal, principalId: string, principalType: "User" | "Group"): Promise<AppRoleAssignment> {
+    const assignment: AppRoleAssignment = { id: newGuid(), tenantId: sp.tenantId, principalId, resourceId: sp.id, appRoleId: DEFAULT_APP_ROLE_ID, principalType };
+    await this.store.addAppRoleAssignment(assignment, this.clock.now());
+    return assignment;
+  }
+
+  private async requireServicePrincipal(tenantId: string, appId: string): Promise<ServicePrincipal> {
+    const sp = await this.store.findServicePrincipal(tenantId, appId);
+    if (!sp) throw new DirectoryError(`no service principal for '${appId}' in tenant '${tenantId}'`, 404);
+    return sp;
+  }
+
+  private async requireGroup(tenantId: string, group: string): Promise<Group> {
+    const g = await this.store.findGroup(tenantId, group);
+    if (!g) throw new DirectoryError(`group '${group}' does not exist in tenant '${tenantId}'`, 404);
+    return g;
+  }
+
+  private async requireUserInTenant(tenantId: string, user: string): Promise<User> {
+    const u = user.includes("@") ? await this.store.findUserByUpn(user) : await this.store.findUserById(user);
+    if (!u || u.tenantId !== tenantId.toLowerCase()) throw new DirectoryError(`user '${user}' does not exist in tenant '${tenantId}'`, 404);
+    return u;
+  }
+
   // ── Listing (orgbox export) ─────────────────────────────────────────────────────
 
   /** Every tenant, by creation time. */
@@ -252,6 +352,105 @@ export class IdentityService {
   /** Every delegated grant (`oauth2PermissionGrant`) in a tenant, by creation time. */
   async listPermissionGrants(tenantId: string): Promise<OAuth2PermissionGrant[]> {
     return this.store.listOAuth2PermissionGrants(tenantId);
+  }
+
+  // ── Management (`orgbox tenant|user|app|secret|consent`; Graph DELETE and removePassword) ──
+
+  /**
+   * Deletes a tenant and everything in it: domains, users, groups, service principals, the apps
+   * registered in it with their credentials, grants, assignments, codes, refresh tokens and sessions.
+   * Service principals that apps of this tenant have in other tenants stay (as in Entra).
+   * @param idOrDomain tenant id or any verified domain.
+   * @returns the deleted tenant.
+   * @throws DirectoryError 404 for an unknown tenant; 409 while Dataverse orgs are bound to it.
+   */
+  async deleteTenant(idOrDomain: string): Promise<Tenant> {
+    const tenant = await this.store.findTenant(idOrDomain);
+    if (!tenant) throw new DirectoryError(`tenant '${idOrDomain}' does not exist`, 404);
+    const orgs = await this.store.listOrgNamesOfTenant(tenant.id);
+    if (orgs.length > 0) throw new DirectoryError(`tenant '${tenant.defaultDomain}' cannot be deleted: the org(s) ${orgs.map((o) => `'${o}'`).join(", ")} are bound to it`, 409);
+    await this.store.deleteTenant(tenant.id);
+    return tenant;
+  }
+
+  /** A user by user principal name or object id (case-insensitive). */
+  async findUser(upnOrId: string): Promise<User | undefined> {
+    const byUpn = await this.store.findUserByUpn(upnOrId);
+    if (byUpn) {
+      const { passwordHash: _hash, ...user } = byUpn;
+      return user;
+    }
+    return this.store.findUserById(upnOrId);
+  }
+
+  /**
+   * Deletes a user (learn.microsoft.com/graph/api/user-delete): the user's own consent grants and
+   * app-role assignments go with it, and its refresh tokens and sign-in sessions are revoked.
+   * @param upnOrId user principal name or object id.
+   * @throws DirectoryError 404 for an unknown user.
+   */
+  async deleteUser(upnOrId: string): Promise<User> {
+    const user = await this.findUser(upnOrId);
+    if (!user) throw new DirectoryError(`user '${upnOrId}' does not exist`, 404);
+    await this.store.deleteUser(user.id, this.clock.now());
+    return user;
+  }
+
+  /**
+   * Deletes an app registration (learn.microsoft.com/graph/api/application-delete) with its secrets,
+   * certificates and identifier URIs, and its service principals in every tenant with the consent
+   * grants and app-role assignments naming them. Tokens already issued stay valid until they expire;
+   * refresh tokens and client credentials stop working at once (AADSTS700016).
+   * @throws DirectoryError 404 for an unknown app; 400 for a first-party app.
+   */
+  async deleteApplication(appId: string): Promise<Application> {
+    const app = await this.store.findApplicationByAppId(appId);
+    if (!app) throw new DirectoryError(`application '${appId}' does not exist`, 404);
+    if (app.tenantId === FIRST_PARTY_TENANT_ID) throw new DirectoryError(`'${app.displayName}' is a first-party application and cannot be deleted`);
+    await this.store.deleteApplication(app.id);
+    return app;
+  }
+
+  /** An app's client secrets by client id: public shape only (hint, key id, dates). @throws DirectoryError 404 for an unknown app. */
+  async listAppPasswords(appId: string): Promise<PasswordCredential[]> {
+    const app = await this.store.findApplicationByAppId(appId);
+    if (!app) throw new DirectoryError(`application '${appId}' does not exist`, 404);
+    return this.listPasswordCredentials(app.id);
+  }
+
+  /**
+   * Removes a client secret (learn.microsoft.com/graph/api/application-removepassword); clients
+   * sending it get AADSTS7000215 from then on.
+   * @throws DirectoryError 404 for an unknown app or key id.
+   */
+  async removePassword(appId: string, keyId: string): Promise<void> {
+    const app = await this.store.findApplicationByAppId(appId);
+    if (!app) throw new DirectoryError(`application '${appId}' does not exist`, 404);
+    if (!(await this.store.removePasswordCredential(app.id, keyId))) throw new DirectoryError(`application '${appId}' has no client secret with key id '${keyId}'`, 404);
+  }
+
+  /**
+   * Revokes delegated consent (learn.microsoft.com/graph/api/oauth2permissiongrant-delete): deletes the
+   * grant, by id or by (tenant, client app, resource app, user or — without `principalId` — everyone),
+   * and revokes the client's refresh tokens in the tenant (of that user only, for a user's grant), so a
+   * refresh answers invalid_grant and the user must sign in (and consent) again.
+   * @returns the deleted grant and how many refresh tokens were revoked.
+   * @throws DirectoryError 404 when no such grant exists.
+   */
+  async revokeConsent(input: { id: string } | { tenantId: string; clientAppId: string; resourceAppId: string; principalId?: string }): Promise<{ grant: OAuth2PermissionGrant; revokedRefreshTokens: number }> {
+    let grant: OAuth2PermissionGrant | undefined;
+    if ("id" in input) {
+      grant = await this.store.findPermissionGrant(input.id);
+    } else {
+      const client = await this.store.findServicePrincipal(input.tenantId, input.clientAppId);
+      const resource = await this.store.findServicePrincipal(input.tenantId, input.resourceAppId);
+      const principalId = input.principalId?.toLowerCase() ?? null;
+      if (client && resource) grant = (await this.store.listPermissionGrants(input.tenantId, client.id, resource.id)).find((g) => g.principalId === principalId);
+    }
+    if (!grant) throw new DirectoryError(`no such consent grant${"id" in input ? ` '${input.id}'` : ` of '${input.clientAppId}' on '${input.resourceAppId}' in tenant '${input.tenantId}'`}`, 404);
+    await this.store.deletePermissionGrant(grant.id);
+    const revokedRefreshTokens = await this.store.revokeRefreshTokensOfClient({ tenantId: grant.tenantId, clientServicePrincipalId: grant.clientId, ...(grant.principalId ? { userId: grant.principalId } : {}) }, this.clock.now());
+    return { grant, revokedRefreshTokens };
   }
 }
 

@@ -1,5 +1,5 @@
 import type { StoredSigningKey } from "../common/keys.ts";
-import type { AppRoleAssignment, Application, KeyCredential, OAuth2PermissionGrant, PasswordCredential, ServicePrincipal, Tenant, User } from "./model.ts";
+import type { AppRoleAssignment, Application, Group, KeyCredential, OAuth2PermissionGrant, PasswordCredential, ServicePrincipal, Tenant, User } from "./model.ts";
 
 /** A stored password credential with its hash (never leaves identity/). */
 export interface StoredPasswordCredential extends PasswordCredential {
@@ -160,6 +160,23 @@ export interface IdentityStore {
   listAppRoleAssignments(principalId: string, resourceId: string): Promise<AppRoleAssignment[]>;
   /** Adds an assignment unless the same (principal, resource, appRoleId) exists. */
   addAppRoleAssignment(assignment: AppRoleAssignment, now: number): Promise<void>;
+  /** User and group assignments to resource SP `resourceId` (Users and Groups), by creation time. */
+  listAppRoleAssignedTo(resourceId: string): Promise<AppRoleAssignment[]>;
+  /** Whether a user is assigned to resource SP `resourceId` directly or through a group it is a member of. */
+  isUserAssigned(userId: string, resourceId: string): Promise<boolean>;
+  /** Sets a service principal's `appRoleAssignmentRequired`. */
+  setAppRoleAssignmentRequired(servicePrincipalId: string, required: boolean): Promise<void>;
+
+  createGroup(group: Group, now: number): Promise<void>;
+  findGroup(tenantId: string, idOrDisplayName: string): Promise<Group | undefined>;
+  /** A tenant's groups with their members, by display name. */
+  listGroups(tenantId: string): Promise<Group[]>;
+  /** Adds a member unless already one. */
+  addGroupMember(groupId: string, userId: string, now: number): Promise<void>;
+  /** Removes a member; false when the user was not one. */
+  removeGroupMember(groupId: string, userId: string): Promise<boolean>;
+  /** Object ids of the groups a user is a direct member of, ordered. */
+  listMemberGroupIds(userId: string): Promise<string[]>;
 
   listSigningKeys(): Promise<StoredSigningKey[]>;
   addSigningKey(key: StoredSigningKey): Promise<void>;
@@ -172,4 +189,29 @@ export interface IdentityStore {
   listServicePrincipals(tenantId: string): Promise<ServicePrincipal[]>;
   /** Every delegated grant in a tenant, by creation time. */
   listOAuth2PermissionGrants(tenantId: string): Promise<OAuth2PermissionGrant[]>;
+
+  // ── Deletion and revocation (`orgbox tenant|user|app|secret|consent`) ──
+  /** Names of the Dataverse orgs bound to a tenant (a tenant with orgs cannot be deleted). */
+  listOrgNamesOfTenant(tenantId: string): Promise<string[]>;
+  /**
+   * Deletes a tenant and everything in it in one transaction: its domains, users, service principals
+   * and groups (foreign-key cascade), the apps registered in it (with their credentials, by cascade),
+   * grants, assignments, codes, refresh tokens and sessions of the tenant.
+   */
+  deleteTenant(tenantId: string): Promise<void>;
+  /** Deletes a user, the user's own consent grants, and revokes the user's refresh tokens and sessions. */
+  deleteUser(userId: string, now: number): Promise<void>;
+  /**
+   * Deletes an application (object id) with its credentials and identifier URIs, and its service
+   * principals in every tenant with the grants and assignments that name them.
+   */
+  deleteApplication(applicationId: string): Promise<void>;
+  /** Removes one client secret of an application; false when there was none with that key id. */
+  removePasswordCredential(applicationId: string, keyId: string): Promise<boolean>;
+  /** A delegated grant by id. */
+  findPermissionGrant(id: string): Promise<OAuth2PermissionGrant | undefined>;
+  /** Deletes a delegated grant by id. */
+  deletePermissionGrant(id: string): Promise<void>;
+  /** Revokes the active refresh tokens in a tenant of the client whose service principal is given, of one user or all; returns how many. */
+  revokeRefreshTokensOfClient(filter: { tenantId: string; clientServicePrincipalId: string; userId?: string }, now: number): Promise<number>;
 }

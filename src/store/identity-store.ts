@@ -1,6 +1,6 @@
 import type { Kysely, Selectable } from "kysely";
 import type { StoredSigningKey } from "../common/keys.ts";
-import type { AppRoleAssignment, Application, KeyCredential, OAuth2PermissionGrant, ServicePrincipal, Tenant, User } from "../identity/model.ts";
+import type { AppRoleAssignment, Application, Group, KeyCredential, OAuth2PermissionGrant, ServicePrincipal, Tenant, User } from "../identity/model.ts";
 import type { ClientKind, DeviceCodeStatus, IdentityStore, StoredAuthorizationCode, StoredDeviceCode, StoredPasswordCredential, StoredRefreshToken, StoredSignInSession } from "../identity/store.ts";
 import type { Schema } from "./schema.ts";
 
@@ -93,6 +93,8 @@ export class SqlIdentityStore implements IdentityStore {
         app_roles: json(app.appRoles),
         oauth2_permission_scopes: json(app.api.oauth2PermissionScopes),
         publisher_domain: app.publisherDomain,
+        group_membership_claims: app.groupMembershipClaims ?? null,
+        requested_access_token_version: app.api.requestedAccessTokenVersion ?? null,
         created_at: now,
       })
       .execute();
@@ -403,15 +405,108 @@ export class SqlIdentityStore implements IdentityStore {
       .orderBy("created_at")
       .orderBy("id")
       .execute();
-    return rows.map((r) => ({ id: r.id, tenantId: r.tenant_id, principalId: r.principal_id, resourceId: r.resource_id, appRoleId: r.app_role_id }));
+    return rows.map(toAssignment);
   }
 
   async addAppRoleAssignment(a: AppRoleAssignment, now: number): Promise<void> {
     await this.db
       .insertInto("app_role_assignments")
-      .values({ id: a.id, tenant_id: a.tenantId.toLowerCase(), principal_id: a.principalId.toLowerCase(), resource_id: a.resourceId.toLowerCase(), app_role_id: a.appRoleId.toLowerCase(), created_at: now })
+      .values({
+        id: a.id,
+        tenant_id: a.tenantId.toLowerCase(),
+        principal_id: a.principalId.toLowerCase(),
+        resource_id: a.resourceId.toLowerCase(),
+        app_role_id: a.appRoleId.toLowerCase(),
+        principal_type: a.principalType ?? "ServicePrincipal",
+        created_at: now,
+      })
       .onConflict((oc) => oc.columns(["principal_id", "resource_id", "app_role_id"]).doNothing())
       .execute();
+  }
+
+  async listAppRoleAssignedTo(resourceId: string): Promise<AppRoleAssignment[]> {
+    const rows = await this.db
+      .selectFrom("app_role_assignments")
+      .selectAll()
+      .where("resource_id", "=", resourceId.toLowerCase())
+      .where("principal_type", "in", ["User", "Group"])
+      .orderBy("created_at")
+      .orderBy("id")
+      .execute();
+    return rows.map(toAssignment);
+  }
+
+  async isUserAssigned(userId: string, resourceId: string): Promise<boolean> {
+    const id = userId.toLowerCase();
+    const row = await this.db
+      .selectFrom("app_role_assignments")
+      .select("id")
+      .where("resource_id", "=", resourceId.toLowerCase())
+      .where((eb) =>
+        eb.or([
+          eb.and([eb("principal_type", "=", "User"), eb("principal_id", "=", id)]),
+          eb.and([eb("principal_type", "=", "Group"), eb("principal_id", "in", eb.selectFrom("group_members").select("group_id").where("user_id", "=", id))]),
+        ]),
+      )
+      .limit(1)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async setAppRoleAssignmentRequired(servicePrincipalId: string, required: boolean): Promise<void> {
+    await this.db.updateTable("service_principals").set({ app_role_assignment_required: required ? 1 : 0 }).where("id", "=", servicePrincipalId.toLowerCase()).execute();
+  }
+
+  async createGroup(group: Group, now: number): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx.insertInto("groups").values({ id: group.id, tenant_id: group.tenantId.toLowerCase(), display_name: group.displayName, created_at: now }).execute();
+      for (const userId of new Set(group.members.map((m) => m.toLowerCase()))) {
+        await trx.insertInto("group_members").values({ group_id: group.id, user_id: userId, created_at: now }).execute();
+      }
+    });
+  }
+
+  async findGroup(tenantId: string, idOrDisplayName: string): Promise<Group | undefined> {
+    const row = await this.db
+      .selectFrom("groups")
+      .selectAll()
+      .where("tenant_id", "=", tenantId.toLowerCase())
+      .where((eb) => eb.or([eb("id", "=", idOrDisplayName.toLowerCase()), eb("display_name", "=", idOrDisplayName)]))
+      .orderBy("created_at")
+      .executeTakeFirst();
+    return row ? { id: row.id, tenantId: row.tenant_id, displayName: row.display_name, members: await this.groupMembers([row.id]).then((m) => m.get(row.id) ?? []) } : undefined;
+  }
+
+  async listGroups(tenantId: string): Promise<Group[]> {
+    const rows = await this.db.selectFrom("groups").selectAll().where("tenant_id", "=", tenantId.toLowerCase()).orderBy("display_name").orderBy("id").execute();
+    const members = await this.groupMembers(rows.map((r) => r.id));
+    return rows.map((r) => ({ id: r.id, tenantId: r.tenant_id, displayName: r.display_name, members: members.get(r.id) ?? [] }));
+  }
+
+  private async groupMembers(groupIds: string[]): Promise<Map<string, string[]>> {
+    const members = new Map<string, string[]>();
+    if (groupIds.length === 0) return members;
+    const rows = await this.db.selectFrom("group_members").select(["group_id", "user_id"]).where("group_id", "in", groupIds).orderBy("group_id").orderBy("created_at").orderBy("user_id").execute();
+    for (const r of rows) members.set(r.group_id, [...(members.get(r.group_id) ?? []), r.user_id]);
+    return members;
+  }
+
+  async addGroupMember(groupId: string, userId: string, now: number): Promise<void> {
+    await this.db
+      .insertInto("group_members")
+      .values({ group_id: groupId.toLowerCase(), user_id: userId.toLowerCase(), created_at: now })
+      .onConflict((oc) => oc.columns(["group_id", "user_id"]).doNothing())
+      .execute();
+  }
+
+  async removeGroupMember(groupId: string, userId: string): Promise<boolean> {
+    const result = await this.db.deleteFrom("group_members").where("group_id", "=", groupId.toLowerCase()).where("user_id", "=", userId.toLowerCase()).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  async listMemberGroupIds(userId: string): Promise<string[]> {
+    const rows = await this.db.selectFrom("group_members").select("group_id").where("user_id", "=", userId.toLowerCase()).orderBy("group_id").execute();
+    return rows.map((r) => r.group_id);
   }
 
   async listSigningKeys(): Promise<StoredSigningKey[]> {
@@ -440,6 +535,70 @@ export class SqlIdentityStore implements IdentityStore {
   async listOAuth2PermissionGrants(tenantId: string): Promise<OAuth2PermissionGrant[]> {
     const rows = await this.db.selectFrom("oauth2_permission_grants").selectAll().where("tenant_id", "=", tenantId.toLowerCase()).orderBy("created_at").orderBy("id").execute();
     return rows.map(toGrant);
+  }
+
+  async listOrgNamesOfTenant(tenantId: string): Promise<string[]> {
+    const rows = await this.db.selectFrom("orgs").select("name").where("tenant_id", "=", tenantId.toLowerCase()).orderBy("name").execute();
+    return rows.map((r) => r.name);
+  }
+
+  async deleteTenant(tenantId: string): Promise<void> {
+    const id = tenantId.toLowerCase();
+    await this.db.transaction().execute(async (trx) => {
+      // Tables without a foreign key to tenants; the rest (domains, users, service principals, groups) cascade.
+      await trx.deleteFrom("applications").where("tenant_id", "=", id).execute();
+      await trx.deleteFrom("oauth2_permission_grants").where("tenant_id", "=", id).execute();
+      await trx.deleteFrom("app_role_assignments").where("tenant_id", "=", id).execute();
+      await trx.deleteFrom("authorization_codes").where("tenant_id", "=", id).execute();
+      await trx.deleteFrom("refresh_tokens").where("tenant_id", "=", id).execute();
+      await trx.deleteFrom("sign_in_sessions").where("tenant_id", "=", id).execute();
+      await trx.deleteFrom("device_codes").where("tenant_id", "=", id).execute();
+      await trx.deleteFrom("tenants").where("id", "=", id).execute();
+    });
+  }
+
+  async deleteUser(userId: string, now: number): Promise<void> {
+    const id = userId.toLowerCase();
+    await this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom("oauth2_permission_grants").where("principal_id", "=", id).execute();
+      await trx.deleteFrom("app_role_assignments").where("principal_id", "=", id).execute();
+      await trx.updateTable("refresh_tokens").set({ revoked_at: now }).where("user_id", "=", id).where("revoked_at", "is", null).execute();
+      await trx.updateTable("sign_in_sessions").set({ revoked_at: now }).where("user_id", "=", id).where("revoked_at", "is", null).execute();
+      await trx.deleteFrom("users").where("id", "=", id).execute();
+    });
+  }
+
+  async deleteApplication(applicationId: string): Promise<void> {
+    const id = applicationId.toLowerCase();
+    await this.db.transaction().execute(async (trx) => {
+      const appIdOf = trx.selectFrom("applications").select("app_id").where("id", "=", id);
+      const sps = trx.selectFrom("service_principals").select("id").where("app_id", "in", appIdOf);
+      await trx.deleteFrom("oauth2_permission_grants").where((eb) => eb.or([eb("client_id", "in", sps), eb("resource_id", "in", sps)])).execute();
+      await trx.deleteFrom("app_role_assignments").where((eb) => eb.or([eb("principal_id", "in", sps), eb("resource_id", "in", sps)])).execute();
+      await trx.deleteFrom("service_principals").where("app_id", "in", appIdOf).execute();
+      await trx.deleteFrom("applications").where("id", "=", id).execute();
+    });
+  }
+
+  async removePasswordCredential(applicationId: string, keyId: string): Promise<boolean> {
+    const result = await this.db.deleteFrom("password_credentials").where("application_id", "=", applicationId.toLowerCase()).where("key_id", "=", keyId.toLowerCase()).executeTakeFirst();
+    return Number(result.numDeletedRows) === 1;
+  }
+
+  async findPermissionGrant(id: string): Promise<OAuth2PermissionGrant | undefined> {
+    const row = await this.db.selectFrom("oauth2_permission_grants").selectAll().where("id", "=", id).executeTakeFirst();
+    return row ? toGrant(row) : undefined;
+  }
+
+  async deletePermissionGrant(id: string): Promise<void> {
+    await this.db.deleteFrom("oauth2_permission_grants").where("id", "=", id).execute();
+  }
+
+  async revokeRefreshTokensOfClient(filter: { tenantId: string; clientServicePrincipalId: string; userId?: string }, now: number): Promise<number> {
+    const clientAppId = this.db.selectFrom("service_principals").select("app_id").where("id", "=", filter.clientServicePrincipalId.toLowerCase());
+    let query = this.db.updateTable("refresh_tokens").set({ revoked_at: now }).where("tenant_id", "=", filter.tenantId.toLowerCase()).where("client_id", "in", clientAppId).where("revoked_at", "is", null);
+    if (filter.userId !== undefined) query = query.where("user_id", "=", filter.userId.toLowerCase());
+    return Number((await query.executeTakeFirst()).numUpdatedRows);
   }
 }
 
@@ -490,9 +649,18 @@ function toApplication(row: Selectable<Schema["applications"]>): Application {
     isFallbackPublicClient: row.is_fallback_public_client === 1,
     requiredResourceAccess: parse(row.required_resource_access),
     appRoles: parse(row.app_roles),
-    api: { oauth2PermissionScopes: parse(row.oauth2_permission_scopes) },
+    api: { oauth2PermissionScopes: parse(row.oauth2_permission_scopes), requestedAccessTokenVersion: tokenVersion(row.requested_access_token_version) },
     publisherDomain: row.publisher_domain,
+    groupMembershipClaims: row.group_membership_claims as Application["groupMembershipClaims"],
   };
+}
+
+function toAssignment(r: Selectable<Schema["app_role_assignments"]>): AppRoleAssignment {
+  return { id: r.id, tenantId: r.tenant_id, principalId: r.principal_id, resourceId: r.resource_id, appRoleId: r.app_role_id, principalType: r.principal_type as AppRoleAssignment["principalType"] };
+}
+
+function tokenVersion(v: number | null): 1 | 2 | null {
+  return v === null ? null : Number(v) === 2 ? 2 : 1;
 }
 
 function toServicePrincipal(r: Selectable<Schema["service_principals"]>): ServicePrincipal {

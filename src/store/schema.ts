@@ -36,6 +36,10 @@ export interface Schema {
     app_roles: string;
     oauth2_permission_scopes: string;
     publisher_domain: string | null;
+    /** Manifest `groupMembershipClaims` (migration 006). */
+    group_membership_claims: string | null;
+    /** `api.requestedAccessTokenVersion` (migration 006). */
+    requested_access_token_version: number | null;
     created_at: number;
   };
   /** Index of `applications.identifier_uris`, lower-case, for resource lookup. */
@@ -111,7 +115,11 @@ export interface Schema {
   /** Delegated consent (`oauth2PermissionGrant`): client/resource are service principal object ids. */
   oauth2_permission_grants: { id: string; tenant_id: string; client_id: string; consent_type: string; principal_id: string | null; resource_id: string; scope: string; created_at: number };
   /** Application permissions (`appRoleAssignment`): principal/resource are service principal object ids. */
-  app_role_assignments: { id: string; tenant_id: string; principal_id: string; resource_id: string; app_role_id: string; created_at: number };
+  app_role_assignments: { id: string; tenant_id: string; principal_id: string; resource_id: string; app_role_id: string; principal_type: string; created_at: number };
+  /** Security groups (migration 006). */
+  groups: { id: string; tenant_id: string; display_name: string; created_at: number };
+  /** Group membership: users only (migration 006). */
+  group_members: { group_id: string; user_id: string; created_at: number };
   /** Certificate credentials (`keyCredentials`): public X.509 certificates only. */
   key_credentials: {
     key_id: string;

@@ -1,6 +1,7 @@
 import { epochSeconds } from "../../common/clock.ts";
 import { authenticateClient, readClientCredentials } from "../client-auth.ts";
 import { assignedAppRoles } from "../consent.ts";
+import { accessTokenVersion } from "../delegated.ts";
 import { aad } from "../errors.ts";
 import { resolveResource } from "../resources.ts";
 import { appOnlyClaims } from "../tokens/claims.ts";
@@ -10,8 +11,9 @@ import type { Grant, GrantContext, TokenRequest, TokenResponseBody } from "./gra
  * `grant_type=client_credentials` (RFC 6749 §4.4), Entra flavour:
  * v2 takes `scope={resource}/.default` (learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow),
  * v1 takes `resource={resource}` (…/azuread-dev/v1-oauth2-client-creds-grant-flow).
- * Issues an app-only v1.0 access token (Dataverse is a v1 resource): `aud` is the
- * resource exactly as requested, `oid`/`sub` the client's service principal.
+ * Issues an app-only access token in the resource's `requestedAccessTokenVersion`
+ * shape (Dataverse and Graph: v1.0, `aud` the resource exactly as requested; v2.0:
+ * `aud` the resource's app id), `oid`/`sub` the client's service principal.
  */
 export const clientCredentialsGrant: Grant = {
   type: "client_credentials",
@@ -29,10 +31,11 @@ export const clientCredentialsGrant: Grant = {
 
     const issuedAt = epochSeconds(ctx.clock);
     const lifetime = ctx.accessTokenLifetimeSeconds;
+    const version = accessTokenVersion(resource.app);
     const claims = appOnlyClaims({
-      version: "1.0",
-      audience: resource.identifier,
-      issuer: ctx.urls.issuerV1(tenant.id),
+      version,
+      audience: version === "2.0" ? resource.app.appId : resource.identifier,
+      issuer: version === "2.0" ? ctx.urls.issuerV2(tenant.id) : ctx.urls.issuerV1(tenant.id),
       tenantId: tenant.id,
       clientAppId: client.app.appId,
       clientAuth: client.method,
@@ -41,7 +44,7 @@ export const clientCredentialsGrant: Grant = {
       issuedAt,
       lifetimeSeconds: lifetime,
     });
-    const accessToken = await ctx.signer.sign(claims, "1.0");
+    const accessToken = await ctx.signer.sign(claims, version);
     if (request.version === 2) {
       return { token_type: "Bearer", expires_in: lifetime, ext_expires_in: lifetime, access_token: accessToken };
     }

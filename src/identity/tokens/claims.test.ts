@@ -19,6 +19,14 @@ describe("user token claims", () => {
     expect(c.sub).toBe(pairwiseSubject("u1", "app1"));
     expect("idp" in c).toBe(false);
   });
+  it("v2 delegated access token: azp/azpacr and preferred_username instead of the v1-only claims; groups when given", () => {
+    const c = userAccessTokenClaims({ version: "2.0", audience: "api-app-id", issuer: "https://x/t1/v2.0", user, clientAppId: "app1", clientAuth: "1", scopes: ["Data.Read"], amr: ["pwd"], ipAddress: "127.0.0.1", groups: ["g1"], issuedAt: 1000, lifetimeSeconds: 3600 });
+    expect(c).toMatchObject({ aud: "api-app-id", iss: "https://x/t1/v2.0", azp: "app1", azpacr: "1", preferred_username: "pat@contoso.example", scp: "Data.Read", ver: "2.0", groups: ["g1"], name: "Pat Doe" });
+    for (const v1Only of ["appid", "appidacr", "upn", "unique_name", "puid", "acr", "amr", "ipaddr", "given_name", "family_name"]) expect(v1Only in c).toBe(false);
+    const v1 = userAccessTokenClaims({ audience: "https://org/", issuer: "i", user, clientAppId: "app1", clientAuth: "0", scopes: [], amr: ["pwd"], ipAddress: undefined, issuedAt: 1, lifetimeSeconds: 1 });
+    expect("groups" in v1).toBe(false);
+    expect(idTokenClaims({ version: "2.0", issuer: "i", user, clientAppId: "app1", nonce: undefined, amr: [], ipAddress: undefined, groups: [], issuedAt: 1, lifetimeSeconds: 1 }).groups).toEqual([]);
+  });
   it("id tokens: v2 has preferred_username, v1 has upn/unique_name/amr; nonce only when given", () => {
     const base = { issuer: "i", user, clientAppId: "app1", amr: ["pwd"], ipAddress: undefined, issuedAt: 10, lifetimeSeconds: 3600 };
     const v2 = idTokenClaims({ ...base, version: "2.0", nonce: "n" });

@@ -105,13 +105,15 @@ export function clientInfo(userId: string, tenantId: string): string {
 
 /** Inputs for {@link userAccessTokenClaims}. Times are whole seconds since the epoch (UTC). */
 export interface UserAccessInput {
-  /** The resource identifier exactly as requested (becomes `aud`). */
+  /** Token shape, from the resource's `requestedAccessTokenVersion`; default "1.0". */
+  version?: "1.0" | "2.0";
+  /** v1: the resource identifier exactly as requested; v2: the resource's app id (becomes `aud`). */
   audience: string;
-  /** v1 issuer `{base}/sts/{tid}/`. */
+  /** v1 issuer `{base}/sts/{tid}/`, v2 `{base}/{tid}/v2.0`. */
   issuer: string;
   user: TokenUser;
   clientAppId: string;
-  /** `appidacr`: "0" public client, "1" secret, "2" certificate. */
+  /** `appidacr` / `azpacr`: "0" public client, "1" secret, "2" certificate. */
   clientAuth: "0" | "1" | "2";
   /** Granted delegated permissions (bare values, e.g. `user_impersonation`). */
   scopes: string[];
@@ -119,72 +121,87 @@ export interface UserAccessInput {
   amr: string[];
   /** Caller IP (`ipaddr`). */
   ipAddress: string | undefined;
+  /** Group object ids for the `groups` claim (client's `groupMembershipClaims`); omitted when undefined. */
+  groups?: string[];
   issuedAt: number;
   lifetimeSeconds: number;
 }
 
-/** Claims of a delegated (user) v1.0 access token. */
+/** Claims of a delegated (user) access token; v1.0-only and v2.0-only claims are optional. */
 export interface UserAccessClaims {
   aud: string;
   iss: string;
   iat: number;
   nbf: number;
   exp: number;
-  acr: "1";
+  acr?: "1";
   aio: string;
-  amr: string[];
-  appid: string;
-  appidacr: "0" | "1" | "2";
+  amr?: string[];
+  appid?: string;
+  appidacr?: "0" | "1" | "2";
+  azp?: string;
+  azpacr?: "0" | "1" | "2";
   family_name?: string;
   given_name?: string;
+  groups?: string[];
   ipaddr?: string;
   name: string;
   oid: string;
-  puid: string;
+  preferred_username?: string;
+  puid?: string;
   rh: string;
   scp: string;
   sub: string;
   tid: string;
-  unique_name: string;
-  upn: string;
+  unique_name?: string;
+  upn?: string;
   uti: string;
-  ver: "1.0";
+  ver: "1.0" | "2.0";
   wids: string[];
 }
 
 /**
- * Builds a delegated v1.0 access token's claims (the shape Dataverse, a v1
- * resource, receives): `aud` as requested, `scp` space-separated, `appid`/`appidacr`,
- * user claims (`oid`, `upn`, `unique_name`, names), pairwise `sub`, `wids`.
- * `idp` is omitted for home-tenant users, as Entra does.
+ * Builds a delegated access token's claims. v1.0 (Dataverse, Graph, APIs without
+ * `requestedAccessTokenVersion: 2`): `aud` as requested, `appid`/`appidacr`,
+ * `upn`/`unique_name`, names, `acr`, `amr`, `ipaddr`, `puid`. v2.0: `azp`/`azpacr`
+ * and `preferred_username` instead. Both: `scp` space-separated, user `oid`,
+ * pairwise `sub`, `wids`, `groups` when asked for. `idp` is omitted for home-tenant users, as Entra does.
  * Source: learn.microsoft.com/entra/identity-platform/access-token-claims-reference.
  */
 export function userAccessTokenClaims(input: UserAccessInput): UserAccessClaims {
   const { user } = input;
+  const v2 = input.version === "2.0";
   const claims: UserAccessClaims = {
     aud: input.audience,
     iss: input.issuer,
     iat: input.issuedAt,
     nbf: input.issuedAt,
     exp: input.issuedAt + input.lifetimeSeconds,
-    acr: "1",
     aio: opaque(48),
-    amr: input.amr,
-    appid: input.clientAppId,
-    appidacr: input.clientAuth,
     name: user.displayName,
     oid: user.id,
-    puid: puid(user.id),
     rh: `1.${opaque(40)}.`,
     scp: input.scopes.join(" "),
     sub: pairwiseSubject(user.id, input.clientAppId),
     tid: user.tenantId,
-    unique_name: user.userPrincipalName,
-    upn: user.userPrincipalName,
     uti: opaque(16),
-    ver: "1.0",
+    ver: v2 ? "2.0" : "1.0",
     wids: [...new Set([...user.directoryRoles, MEMBER_USER_ROLE])],
   };
+  if (input.groups) claims.groups = input.groups;
+  if (v2) {
+    claims.azp = input.clientAppId;
+    claims.azpacr = input.clientAuth;
+    claims.preferred_username = user.userPrincipalName;
+    return claims;
+  }
+  claims.acr = "1";
+  claims.amr = input.amr;
+  claims.appid = input.clientAppId;
+  claims.appidacr = input.clientAuth;
+  claims.puid = puid(user.id);
+  claims.unique_name = user.userPrincipalName;
+  claims.upn = user.userPrincipalName;
   if (user.surname) claims.family_name = user.surname;
   if (user.givenName) claims.given_name = user.givenName;
   if (input.ipAddress) claims.ipaddr = input.ipAddress;
@@ -201,6 +218,8 @@ export interface IdTokenInput {
   nonce: string | undefined;
   amr: string[];
   ipAddress: string | undefined;
+  /** Group object ids for the `groups` claim; omitted when undefined. */
+  groups?: string[];
   issuedAt: number;
   lifetimeSeconds: number;
 }
@@ -211,7 +230,7 @@ export type IdTokenClaims = Record<string, string | number | string[]>;
 /**
  * Builds id_token claims. Both: `aud` (client id), `iss`, `iat`/`nbf`/`exp`,
  * `aio`, `name`, `nonce` (when sent), `oid`, `rh`, `sub` (pairwise), `tid`,
- * `uti`, `ver`. v2.0 adds `preferred_username`; v1.0 adds `upn`,
+ * `uti`, `ver`, `groups` (when asked for). v2.0 adds `preferred_username`; v1.0 adds `upn`,
  * `unique_name`, `amr`, `family_name`, `given_name`, `ipaddr`.
  * Source: learn.microsoft.com/entra/identity-platform/id-token-claims-reference.
  */
@@ -233,6 +252,7 @@ export function idTokenClaims(input: IdTokenInput): IdTokenClaims {
     ver: input.version,
   };
   if (input.nonce !== undefined) claims.nonce = input.nonce;
+  if (input.groups) claims.groups = input.groups;
   if (input.version === "2.0") {
     claims.preferred_username = user.userPrincipalName;
   } else {

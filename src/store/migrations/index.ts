@@ -4,6 +4,7 @@ import * as m002 from "./002_dataverse.ts";
 import * as m003 from "./003_identity_sessions.ts";
 import * as m004 from "./004_identity_credentials.ts";
 import * as m005 from "./005_identity_consent.ts";
+import * as m006 from "./006_identity_groups.ts";
 
 /** Numbered migrations, applied in key order on every start. Never edit a landed one; add the next number. */
 export const migrations: Record<string, Migration> = {
@@ -12,4 +13,5 @@ export const migrations: Record<string, Migration> = {
   "003_identity_sessions": m003,
   "004_identity_credentials": m004,
   "005_identity_consent": m005,
+  "006_identity_groups": m006,
 };

@@ -1,0 +1,72 @@
+import { describe, expect, it } from "vitest";
+import { cachingIdentityStore } from "./cached-store.ts";
+import type { IdentityStore } from "./store.ts";
+import type { Tenant } from "./model.ts";
+
+/** A fake inner store: one tenant table, counting reads, with a controllable read delay. */
+function fakeStore() {
+  const tenants = new Map<string, Tenant>();
+  const state = { reads: 0, gate: undefined as Promise<void> | undefined };
+  const inner = {
+    async findTenant(id: string) {
+      state.reads++;
+      const found = tenants.get(id);
+      const copy = found ? { ...found, domains: [...found.domains] } : undefined;
+      if (state.gate) await state.gate;
+      return copy;
+    },
+    async createTenant(tenant: Tenant) {
+      tenants.set(tenant.id, tenant);
+    },
+    async someFutureWrite() {
+      tenants.clear();
+    },
+    async createRefreshToken() {},
+  };
+  return { store: cachingIdentityStore(inner as unknown as IdentityStore), inner, state, tenants };
+}
+
+const tenant = (id: string): Tenant => ({ id, displayName: id, defaultDomain: `${id}.onmicrosoft.com`, domains: [`${id}.onmicrosoft.com`] });
+
+describe("cachingIdentityStore", () => {
+  it("answers a repeated lookup from memory, negative answers included, and frozen", async () => {
+    const { store, state } = fakeStore();
+    expect(await store.findTenant("a")).toBeUndefined();
+    expect(await store.findTenant("a")).toBeUndefined();
+    expect(state.reads).toBe(1);
+    await store.createTenant(tenant("a"), 0);
+    const found = await store.findTenant("a");
+    expect(found?.id).toBe("a");
+    expect(state.reads).toBe(2);
+    expect(() => (found as Tenant).domains.push("x")).toThrow(TypeError);
+    expect(() => ((found as { displayName: string }).displayName = "x")).toThrow(TypeError);
+  });
+
+  it("empties the cache on any method it does not know to be harmless, and on invalidateCaches", async () => {
+    const { store, state } = fakeStore();
+    await store.createTenant(tenant("a"), 0);
+    await store.findTenant("a");
+    await (store as unknown as { createRefreshToken(): Promise<void> }).createRefreshToken();
+    await store.findTenant("a");
+    expect(state.reads).toBe(1);
+    await (store as unknown as { someFutureWrite(): Promise<void> }).someFutureWrite();
+    expect(await store.findTenant("a")).toBeUndefined();
+    expect(state.reads).toBe(2);
+    store.invalidateCaches();
+    await store.findTenant("a");
+    expect(state.reads).toBe(3);
+  });
+
+  it("does not keep an answer read across a write (it may be stale)", async () => {
+    const { store, state } = fakeStore();
+    await store.createTenant(tenant("a"), 0);
+    let open: () => void = () => undefined;
+    state.gate = new Promise((resolve) => (open = resolve));
+    const inFlight = store.findTenant("a");
+    await (store as unknown as { someFutureWrite(): Promise<void> }).someFutureWrite();
+    open();
+    expect((await inFlight)?.id).toBe("a");
+    state.gate = undefined;
+    expect(await store.findTenant("a")).toBeUndefined();
+  });
+});
