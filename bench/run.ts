@@ -6,7 +6,8 @@
  *     handler answering a constant body, and vs the raw jose RS256 sign rate.
  *  2. Token verification: orgbox's verifier vs raw `jose.jwtVerify`.
  *  3. Web API page read (`$select` 10 columns, `$top=50`, `$filter` on an indexed
- *     lookup when orgbox supports it) vs bare Fastify running the hand-written SQL.
+ *     lookup when orgbox supports it) vs bare Fastify running the hand-written SQL; and
+ *     the same read by Local- and Basic-depth readers vs the Global one (row-level security).
  *
  * Environment (all optional; each also as a flag: `npm run bench -- --rows 1000000`):
  *   BENCH_ROWS          --rows: accounts to add for the page read (default 100000; 1000000 seeds in ~50 s)
@@ -31,6 +32,7 @@ import { clientCredentialsForm, decodeHeader, decodePayload, fetchToken, httpsRe
 import { runLoad, type LoadResult, type LoadSpec } from "./load.ts";
 import { ms, rate, table, type Row } from "./report.ts";
 import { seedAccounts, type SeedResult } from "./seed.ts";
+import { scopedReader } from "./rls.ts";
 import { benchEnvironment, RESET_TARGET_MS, START_TARGET_MS } from "./environment.ts";
 
 /** `--rows N` style flags override the matching `BENCH_*` variable. */
@@ -156,6 +158,8 @@ interface WebApiSection {
   filter: { used: boolean; query: string; probeStatus: number; probeMessage: string };
   orgbox: LoadResult;
   handSql: LoadResult;
+  /** The same read by application users whose role reads accounts at Local / Basic depth (the main read is Global). */
+  rls: { depth: "Local" | "Basic"; rows: number; load: LoadResult }[];
   bodiesMatch: boolean;
   responseBytes: number;
 }
@@ -186,6 +190,14 @@ async function benchWebApi(orgbox: OrgboxInstance, token: string, file: string):
   log(`Web API page read: ${CONNECTIONS} connections, ${DURATION} s`);
   const orgboxResult = await load({ url: `${orgbox.apiUrl}/accounts?${query}`, headers: auth, ca: orgbox.caCert });
   checkLoad("Web API page read", orgboxResult);
+  const rls: WebApiSection["rls"] = [];
+  for (const depth of ["Local", "Basic"] as const) {
+    const reader = await scopedReader(orgbox, depth, query);
+    log(`Web API page read as a ${depth}-depth reader (${reader.rows} rows on the page): ${CONNECTIONS} connections, ${DURATION} s`);
+    const result = await load({ url: `${orgbox.apiUrl}/accounts?${query}`, headers: { ...auth, authorization: `Bearer ${reader.token}` }, ca: orgbox.caCert });
+    checkLoad(`Web API page read (${depth})`, result);
+    rls.push({ depth, rows: reader.rows, load: result });
+  }
 
   const tls = await ensureLocalTls(orgbox.config.caDir);
   const firstBody = JSON.parse(first.text) as { "@odata.context": string; value: Record<string, unknown>[] };
@@ -201,7 +213,7 @@ async function benchWebApi(orgbox: OrgboxInstance, token: string, file: string):
     log("hand-written SQL baseline");
     const handSql = await load({ url: baseUrl, headers: auth, ca: orgbox.caCert });
     checkLoad("hand-written SQL baseline", handSql);
-    return { seed, filter: { used, query, probeStatus: probe.status, probeMessage }, orgbox: orgboxResult, handSql, bodiesMatch, responseBytes: Buffer.byteLength(first.text) };
+    return { seed, filter: { used, query, probeStatus: probe.status, probeMessage }, orgbox: orgboxResult, handSql, rls, bodiesMatch, responseBytes: Buffer.byteLength(first.text) };
   } finally {
     await baseline?.close();
   }
@@ -278,6 +290,14 @@ async function main(): Promise<void> {
       rows.push(
         { section: "3 web api", metric: `page reads/s vs hand-written SQL (${what})`, orgbox: rate(w.orgbox.requestsPerSecond), reference: rate(w.handSql.requestsPerSecond), ratio, target: 0.6 },
         { section: "3 web api", metric: "p99 latency vs hand-written SQL", orgbox: ms(w.orgbox.p99Ms), reference: ms(w.handSql.p99Ms), ratio: undefined, target: undefined },
+        ...w.rls.map((r) => ({
+          section: "3 web api",
+          metric: `RLS: ${r.depth}-depth reader vs Global reader (${r.rows} rows on the page)${r.depth === "Basic" ? " (info)" : ""}`,
+          orgbox: rate(r.load.requestsPerSecond),
+          reference: rate(w.orgbox.requestsPerSecond),
+          ratio: r.load.requestsPerSecond / w.orgbox.requestsPerSecond,
+          target: r.depth === "Local" ? 0.8 : undefined,
+        })),
         { section: "3 web api", metric: "seed rows/s: service.insert vs bulk SQL (info)", orgbox: rate(w.seed.viaService.rowsPerSecond), reference: rate(w.seed.viaBulk.rowsPerSecond), ratio: undefined, target: undefined },
       );
       json.webapi = {
@@ -290,6 +310,7 @@ async function main(): Promise<void> {
         orgbox: loadJson(w.orgbox),
         handSql: loadJson(w.handSql),
         ratio: round3(ratio),
+        rls: Object.fromEntries(w.rls.map((r) => [r.depth, { rowsOnPage: r.rows, load: loadJson(r.load), ratioToGlobal: round3(r.load.requestsPerSecond / w.orgbox.requestsPerSecond) }])),
       };
       if (!w.filter.used) console.log(`note: $filter answered ${w.filter.probeStatus} (${w.filter.probeMessage}); the page read ran without $filter.`);
     });

@@ -10,6 +10,7 @@ import { resolveConfig, type OrgboxConfig, type OrgboxConfigInput } from "../con
 import { ensureLocalTls } from "../common/tls.ts";
 import { createOrgbox, type OrgboxInstance } from "../server/create-orgbox.ts";
 import { registerSecurityCommands } from "./security.ts";
+import { registerDirectoryCommands } from "./directory.ts";
 import { exportDataDir } from "../server/export.ts";
 import { formatEnvironment } from "../environment/export.ts";
 import { existsSync, writeFileSync } from "node:fs";
@@ -233,6 +234,7 @@ program
   .action(exportCommand);
 
 registerSecurityCommands(program);
+registerDirectoryCommands(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof ConfigError) {

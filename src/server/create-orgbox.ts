@@ -144,13 +144,14 @@ export async function createOrgbox(config: OrgboxConfig, logger: Logger, clock: 
       } catch (error) {
         await database.snapshots.restore(before);
         dataverse.service.invalidateCaches();
+        identity.invalidateCaches();
         throw new Error(`cannot apply the environment of ${environment.source}: ${(error as Error).message}`, { cause: error });
       } finally {
         await database.snapshots.drop(before);
       }
       logger.debug({ source: environment.source, tenants: environment.tenants.length, apps: environment.apps.length, orgs: environment.orgs.length }, "environment applied");
     }
-    const checkpoints = new Checkpoints(database, dataverse, clock, await database.snapshots.take());
+    const checkpoints = new Checkpoints(database, dataverse, identity, clock, await database.snapshots.take());
 
     const app = Fastify({
       loggerInstance: logger,
@@ -266,14 +267,16 @@ const SNAPSHOT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 class Checkpoints {
   private readonly database: Database;
   private readonly dataverse: Dataverse;
+  private readonly identity: Identity;
   private readonly clock: Clock;
   private readonly baseline: string;
   private readonly named = new Map<string, { handle: string; takenAt: number }>();
   private counter = 0;
 
-  constructor(database: Database, dataverse: Dataverse, clock: Clock, baseline: string) {
+  constructor(database: Database, dataverse: Dataverse, identity: Identity, clock: Clock, baseline: string) {
     this.database = database;
     this.dataverse = dataverse;
+    this.identity = identity;
     this.clock = clock;
     this.baseline = baseline;
   }
@@ -281,6 +284,7 @@ class Checkpoints {
   async reset(): Promise<void> {
     await this.database.snapshots.restore(this.baseline);
     this.dataverse.service.invalidateCaches();
+    this.identity.invalidateCaches();
   }
 
   async take(name?: string): Promise<OrgboxSnapshot> {
@@ -299,6 +303,7 @@ class Checkpoints {
     if (!found) throw new UnknownSnapshotError(`no snapshot named '${name}'`);
     await this.database.snapshots.restore(found.handle);
     this.dataverse.service.invalidateCaches();
+    this.identity.invalidateCaches();
   }
 }
 

@@ -247,3 +247,16 @@ describe("URLs the router cannot decode", () => {
     expect((res.body as { error: { code: string } }).error.code).toBe("0x80060888");
   });
 });
+
+describe("query-string encoding", () => {
+  const orgbox = useOrgbox();
+
+  it("decodes + as a space (URLSearchParams form encoding), as Dataverse's front end does", async () => {
+    const o = orgbox();
+    const query = new URLSearchParams({ $select: "name", $filter: "name eq 'Contoso Ltd'" }).toString();
+    expect(query).toContain("+eq+");
+    const res = await fetch(`${o.apiUrl}/accounts?${query}`, { headers: { authorization: `Bearer ${await demoToken(o)}` } });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { value: { name: string }[] }).value.map((a) => a.name)).toEqual(["Contoso Ltd"]);
+  });
+});

@@ -2,27 +2,13 @@
  * `orgbox role create|list` and `orgbox appuser create` on a persisted data folder, as real child
  * processes; the application user they make then signs in to a server started on that folder.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO, startOrgbox } from "../../src/index.ts";
 import { api, clientToken } from "../helpers/security.ts";
-
-const CLI = resolve(import.meta.dirname, "../../src/cli/main.ts");
-
-function orgboxCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ORGBOX_JSON: "" } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", fail);
-    child.on("close", (code) => done({ code, stdout, stderr }));
-  });
-}
+import { orgboxCli } from "../helpers/cli.ts";
 
 describe("orgbox appuser / role CLI", () => {
   const dir = mkdtempSync(join(tmpdir(), "orgbox-cli-sec-"));

@@ -1,0 +1,535 @@
+/**
+ * `orgbox tenant|user|app|secret|cert|sp|consent …`: the directory of a persisted store, managed as the
+ * Entra admin center and Microsoft Graph manage it (learn.microsoft.com/graph/api/resources/application,
+ * …/user, …/serviceprincipal, …/oauth2permissiongrant). Each verb is one {@link IdentityService} call
+ * (plus look-ups of the names it is given), so `orgbox.identity.service` does the same in code.
+ *
+ * Output: a table (or a line) for people; with `--json` (or ORGBOX_JSON=1) one JSON document on
+ * stdout, times as ISO 8601. Exit codes: 2 for bad input (missing or malformed flags, unknown tenant,
+ * user, app, resource or scope), 1 for failures (duplicates, a tenant still bound to an org, I/O).
+ */
+import { readFileSync } from "node:fs";
+import type { Command } from "commander";
+import { ConfigError } from "../common/errors.ts";
+import { RESOURCE_ALIASES } from "../environment/load.ts";
+import type { Application, RequiredResourceAccess, Tenant, User } from "../identity/model.ts";
+import { DirectoryError, type IdentityService } from "../identity/service.ts";
+import { GLOBAL_ADMINISTRATOR_ROLE } from "../identity/well-known.ts";
+import { withOfflineServices } from "../server/offline.ts";
+
+interface Flags {
+  data?: string;
+  json?: boolean;
+}
+
+const DAY_MS = 24 * 3600_000;
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+function wantsJson(flags: Flags): boolean {
+  const env = process.env.ORGBOX_JSON;
+  return flags.json === true || env === "1" || env === "true";
+}
+
+/** JSON with `…DateTime` / `…At` numbers (ms since the epoch) written as ISO 8601. */
+function toJson(value: unknown): string {
+  return JSON.stringify(value, (key, v: unknown) => (typeof v === "number" && /(DateTime|At)$/.test(key) ? new Date(v).toISOString() : v));
+}
+
+/** Left-aligned columns with a header; `(none)` for no rows. */
+export function table(headers: string[], rows: string[][]): string {
+  if (rows.length === 0) return "  (none)";
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) => `  ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ")}`.trimEnd();
+  return [line(headers), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
+}
+
+function write(flags: Flags, json: unknown, text: string): void {
+  process.stdout.write(wantsJson(flags) ? `${toJson(json)}\n` : `${text}\n`);
+}
+
+const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
+/**
+ * Runs `work` on the services of the `--data` store. A {@link DirectoryError} about something missing or
+ * malformed (400, 404) becomes bad input (exit 2); a conflict (409) stays a failure (exit 1).
+ */
+async function withDirectory(flags: Flags, work: (identity: IdentityService) => Promise<void>): Promise<void> {
+  const dir = flags.data ?? process.env.ORGBOX_DATA;
+  if (!dir) throw new ConfigError("this command works on a persisted store: pass --data DIR (or set ORGBOX_DATA)");
+  try {
+    await withOfflineServices(dir, ({ identity }) => work(identity));
+  } catch (error) {
+    if (error instanceof DirectoryError && error.status !== 409) throw new ConfigError(error.message);
+    throw error;
+  }
+}
+
+async function requireTenant(identity: IdentityService, idOrDomain: string | undefined): Promise<Tenant> {
+  if (!idOrDomain) throw new ConfigError("--tenant <id|domain> is required");
+  const tenant = await identity.findTenant(idOrDomain);
+  if (!tenant) throw new ConfigError(`no tenant '${idOrDomain}' (orgbox tenant list)`);
+  return tenant;
+}
+
+async function requireApp(identity: IdentityService, appId: string | undefined): Promise<Application> {
+  if (!appId) throw new ConfigError("--app <appId> is required");
+  const app = await identity.findApplication(appId);
+  if (!app) throw new ConfigError(`no application with appId '${appId}' (orgbox app list --tenant …)`);
+  return app;
+}
+
+async function requireUser(identity: IdentityService, upn: string): Promise<User> {
+  const user = await identity.findUser(upn);
+  if (!user) throw new ConfigError(`no user '${upn}' (orgbox user list --tenant …)`);
+  return user;
+}
+
+/** A resource app by app id or by name (`Dynamics CRM`, `Microsoft Graph`, their aliases). */
+async function requireResource(identity: IdentityService, nameOrAppId: string): Promise<Application> {
+  const app = await identity.findApplication(RESOURCE_ALIASES[nameOrAppId.toLowerCase()] ?? nameOrAppId);
+  if (!app) throw new ConfigError(`no resource '${nameOrAppId}': give 'Dynamics CRM', 'Microsoft Graph' or the appId of a registered app`);
+  return app;
+}
+
+/** `--scope a --scope "b c"` → [a, b, c]. */
+const scopesOf = (values: string[] | undefined) => (values ?? []).flatMap((v) => v.split(/[\s,]+/)).filter(Boolean);
+
+// ── tenant ────────────────────────────────────────────────────────────────────────────
+
+async function tenantCreate(flags: Flags & { name?: string; domain?: string; id?: string }): Promise<void> {
+  if (!flags.name || !flags.domain) throw new ConfigError("--name and --domain are required");
+  if (!/^[a-z0-9-]+(\.[a-z0-9-]+)+$/i.test(flags.domain)) throw new ConfigError(`'${flags.domain}' is not a domain name (e.g. fabrikam.onmicrosoft.com)`);
+  if (flags.id && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(flags.id)) throw new ConfigError(`--id must be a GUID (got '${flags.id}')`);
+  await withDirectory(flags, async (identity) => {
+    const tenant = await identity.createTenant({ displayName: flags.name as string, defaultDomain: flags.domain as string, ...(flags.id ? { id: flags.id } : {}) });
+    write(flags, tenant, `  tenant ${tenant.id} '${tenant.displayName}' (${tenant.defaultDomain})`);
+  });
+}
+
+async function tenantList(flags: Flags): Promise<void> {
+  await withDirectory(flags, async (identity) => {
+    const tenants = await identity.listTenants();
+    write(flags, tenants, table(["ID", "DOMAIN", "NAME"], tenants.map((t) => [t.id, t.defaultDomain, t.displayName])));
+  });
+}
+
+async function tenantDelete(idOrDomain: string, flags: Flags): Promise<void> {
+  await withDirectory(flags, async (identity) => {
+    const tenant = await identity.deleteTenant(idOrDomain);
+    write(flags, { deleted: tenant }, `  deleted tenant ${tenant.id} (${tenant.defaultDomain}) and everything in it`);
+  });
+}
+
+// ── user ──────────────────────────────────────────────────────────────────────────────
+
+async function userCreate(flags: Flags & { tenant?: string; upn?: string; password?: string; displayName?: string; globalAdmin?: boolean }): Promise<void> {
+  if (!flags.upn || !flags.password) throw new ConfigError("--upn and --password are required");
+  if (!/^[^@\s]+@[^@\s]+$/.test(flags.upn)) throw new ConfigError(`'${flags.upn}' is not a user principal name (name@domain)`);
+  await withDirectory(flags, async (identity) => {
+    const tenant = await requireTenant(identity, flags.tenant);
+    const upn = flags.upn as string;
+    const user = await identity.createUser({
+      tenantId: tenant.id,
+      userPrincipalName: upn,
+      displayName: flags.displayName ?? upn.split("@")[0] ?? upn,
+      password: flags.password as string,
+      directoryRoles: flags.globalAdmin ? [GLOBAL_ADMINISTRATOR_ROLE] : [],
+    });
+    write(flags, user, `  user ${user.id} ${user.userPrincipalName} in ${tenant.defaultDomain}${flags.globalAdmin ? " (Global Administrator)" : ""}`);
+  });
+}
+
+async function userList(flags: Flags & { tenant?: string }): Promise<void> {
+  await withDirectory(flags, async (identity) => {
+    const tenant = await requireTenant(identity, flags.tenant);
+    const users = await identity.listUsers(tenant.id);
+    write(
+      flags,
+      users,
+      table(
+        ["ID", "UPN", "NAME", "ENABLED", "ROLES"],
+        users.map((u) => [u.id, u.userPrincipalName, u.displayName, u.accountEnabled ? "yes" : "no", u.directoryRoles.includes(GLOBAL_ADMINISTRATOR_ROLE) ? "Global Administrator" : ""]),
+      ),
+    );
+  });
+}
+
+async function userDelete(upn: string, flags: Flags): Promise<void> {
+  await withDirectory(flags, async (identity) => {
+    const user = await identity.deleteUser(upn);
+    write(flags, { deleted: user }, `  deleted user ${user.userPrincipalName} (${user.id})`);
+  });
+}
+
+async function userResetPassword(upn: string, flags: Flags & { password?: string }): Promise<void> {
+  if (!flags.password) throw new ConfigError("--password is required");
+  await withDirectory(flags, async (identity) => {
+    const user = await requireUser(identity, upn);
+    await identity.resetPassword(user.id, flags.password as string);
+    write(flags, { id: user.id, userPrincipalName: user.userPrincipalName, passwordReset: true }, `  password of ${user.userPrincipalName} reset; its refresh tokens and sessions are revoked`);
+  });
+}
+
+function userSetEnabled(enabled: boolean) {
+  return async (upn: string, flags: Flags): Promise<void> => {
+    await withDirectory(flags, async (identity) => {
+      const user = await requireUser(identity, upn);
+      await identity.setAccountEnabled(user.id, enabled);
+      write(flags, { id: user.id, userPrincipalName: user.userPrincipalName, accountEnabled: enabled }, `  ${user.userPrincipalName} ${enabled ? "enabled" : "disabled (sign-in blocked: AADSTS50057)"}`);
+    });
+  };
+}
+
+// ── app / secret / cert ───────────────────────────────────────────────────────────────
+
+/** `web:URL`, `spa:URL`, `public:URL` → the three redirect URI lists. */
+function parseRedirectUris(specs: string[]): { web: string[]; spa: string[]; public: string[] } {
+  const out = { web: [] as string[], spa: [] as string[], public: [] as string[] };
+  for (const spec of specs) {
+    const match = /^(web|spa|public):(.+)$/.exec(spec);
+    if (!match) throw new ConfigError(`--redirect-uri '${spec}': use web:URL, spa:URL or public:URL`);
+    const [, platform, uri] = match as unknown as [string, "web" | "spa" | "public", string];
+    if (!URL.canParse(uri)) throw new ConfigError(`--redirect-uri '${spec}': '${uri}' is not an absolute URI`);
+    out[platform].push(uri);
+  }
+  return out;
+}
+
+/** `Dynamics CRM:user_impersonation` → a `requiredResourceAccess` entry (delegated scope, else app role). */
+async function parsePermissions(identity: IdentityService, specs: string[]): Promise<RequiredResourceAccess[]> {
+  const byResource = new Map<string, RequiredResourceAccess>();
+  for (const spec of specs) {
+    const at = spec.lastIndexOf(":");
+    if (at <= 0 || at === spec.length - 1) throw new ConfigError(`--permission '${spec}': use <resource>:<permission>, e.g. "Dynamics CRM:user_impersonation"`);
+    const resource = await requireResource(identity, spec.slice(0, at));
+    const value = spec.slice(at + 1).toLowerCase();
+    const scope = resource.api.oauth2PermissionScopes.find((s) => s.value.toLowerCase() === value);
+    const role = resource.appRoles.find((r) => r.value.toLowerCase() === value);
+    if (!scope && !role) {
+      const known = [...resource.api.oauth2PermissionScopes.map((s) => s.value), ...resource.appRoles.map((r) => r.value)];
+      throw new ConfigError(`${resource.displayName} has no permission '${spec.slice(at + 1)}' (it has ${known.join(", ") || "none"})`);
+    }
+    const entry = byResource.get(resource.appId) ?? { resourceAppId: resource.appId, resourceAccess: [] };
+    entry.resourceAccess.push(scope ? { id: scope.id, type: "Scope" } : { id: (role as { id: string }).id, type: "Role" });
+    byResource.set(resource.appId, entry);
+  }
+  return [...byResource.values()];
+}
+
+interface AppCreateFlags extends Flags {
+  tenant?: string;
+  name?: string;
+  appId?: string;
+  multiTenant?: boolean;
+  redirectUri?: string[];
+  publicClient?: boolean;
+  identifierUri?: string[];
+  permission?: string[];
+}
+
+async function appCreate(flags: AppCreateFlags): Promise<void> {
+  if (!flags.name) throw new ConfigError("--name is required");
+  const redirects = parseRedirectUris(flags.redirectUri ?? []);
+  await withDirectory(flags, async (identity) => {
+    const tenant = await requireTenant(identity, flags.tenant);
+    const { application, servicePrincipal } = await identity.registerApplication({
+      tenantId: tenant.id,
+      displayName: flags.name as string,
+      ...(flags.appId ? { appId: flags.appId } : {}),
+      signInAudience: flags.multiTenant ? "AzureADMultipleOrgs" : "AzureADMyOrg",
+      webRedirectUris: redirects.web,
+      spaRedirectUris: redirects.spa,
+      publicClientRedirectUris: redirects.public,
+      isFallbackPublicClient: flags.publicClient === true,
+      identifierUris: flags.identifierUri ?? [],
+      requiredResourceAccess: await parsePermissions(identity, flags.permission ?? []),
+    });
+    write(flags, { ...application, servicePrincipalId: servicePrincipal.id }, `  app ${application.appId} '${application.displayName}' in ${tenant.defaultDomain} (object id ${application.id}, service principal ${servicePrincipal.id})`);
+  });
+}
+
+async function appList(flags: Flags & { tenant?: string }): Promise<void> {
+  await withDirectory(flags, async (identity) => {
+    const tenant = await requireTenant(identity, flags.tenant);
+    const apps = await identity.listApplications(tenant.id);
+    write(flags, apps, table(["APP ID", "NAME", "AUDIENCE", "PUBLIC"], apps.map((a) => [a.appId, a.displayName, a.signInAudience, a.isFallbackPublicClient ? "yes" : "no"])));
+  });
+}
+
+async function appShow(appId: string, flags: Flags): Promise<void> {
+  await withDirectory(flags, async (identity) => {
+    const app = await requireApp(identity, appId);
+    const lines = [
+      `  appId               ${app.appId}`,
+      `  object id           ${app.id}`,
+      `  name                ${app.displayName}`,
+      `  home tenant         ${app.tenantId}`,
+      `  sign-in audience    ${app.signInAudience}`,
+      `  public client       ${app.isFallbackPublicClient ? "yes" : "no"}`,
+      `  identifier URIs     ${app.identifierUris.join(" ")}`,
+      `  redirect URIs       ${[...app.web.redirectUris.map((u) => `web:${u}`), ...app.spa.redirectUris.map((u) => `spa:${u}`), ...app.publicClient.redirectUris.map((u) => `public:${u}`)].join(" ")}`,
+      `  permissions         ${app.requiredResourceAccess.map((r) => `${r.resourceAppId}(${r.resourceAccess.length})`).join(" ")}`,
+    ];
+    write(flags, app, lines.join("\n"));
+  });
+}
+
+async function appDelete(appId: string, flags: Flags): Promise<void> {
+  await withDirectory(flags, async (identity) => {
+    const app = await identity.deleteApplication(appId);
+    write(flags, { deleted: app }, `  deleted app ${app.appId} '${app.displayName}' and its service principals`);
+  });
+}
+
+/** `--expires 2027-01-01` or `--days 180` → end time in ms; undefined for the service default. */
+function secretEnd(flags: { expires?: string; days?: string }, now: number): number | undefined {
+  if (flags.expires !== undefined && flags.days !== undefined) throw new ConfigError("give --expires or --days, not both");
+  if (flags.expires !== undefined) {
+    const end = /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:\d{2}))?$/.test(flags.expires) ? Date.parse(flags.expires) : Number.NaN;
+    if (Number.isNaN(end)) throw new ConfigError(`--expires must be a date like 2027-01-01 (got '${flags.expires}')`);
+    if (end <= now) throw new ConfigError(`--expires ${flags.expires} is in the past`);
+    return end;
+  }
+  if (flags.days !== undefined) {
+    const days = Number(flags.days);
+    if (!Number.isInteger(days) || days < 1 || days > 730) throw new ConfigError(`--days must be a whole number from 1 to 730 (got '${flags.days}')`);
+    return now + days * DAY_MS;
+  }
+  return undefined;
+}
+
+async function secretAdd(flags: Flags & { app?: string; name?: string; expires?: string; days?: string }): Promise<void> {
+  if (!flags.app) throw new ConfigError("--app <appId> is required");
+  const endDateTime = secretEnd(flags, Date.now());
+  await withDirectory(flags, async (identity) => {
+    const secret = await identity.addPassword({ appId: flags.app as string, ...(flags.name ? { displayName: flags.name } : {}), ...(endDateTime !== undefined ? { endDateTime } : {}) });
+    write(flags, secret, [`  client secret ${secret.keyId} for app ${flags.app}, expires ${day(secret.endDateTime)}`, `  value (shown once, stored as a hash): ${secret.secretText}`].join("\n"));
+  });
+}
+
+async function secretList(flags: Flags & { app?: string }): Promise<void> {
+  if (!flags.app) throw new ConfigError("--app <appId> is required");
+  await withDirectory(flags, async (identity) => {
+    const secrets = await identity.listAppPasswords(flags.app as string);
+    write(flags, secrets, table(["KEY ID", "NAME", "HINT", "STARTS", "EXPIRES"], secrets.map((s) => [s.keyId, s.displayName ?? "", `${s.hint}…`, day(s.startDateTime), day(s.endDateTime)])));
+  });
+}
+
+async function secretRemove(flags: Flags & { app?: string; keyId?: string }): Promise<void> {
+  if (!flags.app || !flags.keyId) throw new ConfigError("--app <appId> and --key-id <keyId> are required");
+  await withDirectory(flags, async (identity) => {
+    await identity.removePassword(flags.app as string, flags.keyId as string);
+    write(flags, { appId: flags.app, keyId: flags.keyId, removed: true }, `  removed client secret ${flags.keyId} of app ${flags.app}`);
+  });
+}
+
+/** `orgbox cert add|list`: the parent `cert` (which prints the local CA) consumes --data and --json, hence optsWithGlobals. */
+async function certAdd(_flags: unknown, command: Command): Promise<void> {
+  const flags = command.optsWithGlobals<Flags & { app?: string; cert?: string; name?: string }>();
+  if (!flags.app || !flags.cert) throw new ConfigError("--app <appId> and --cert <file.pem> are required");
+  let pem: string;
+  try {
+    pem = readFileSync(flags.cert, "utf8");
+  } catch (error) {
+    throw new ConfigError(`cannot read --cert ${flags.cert}: ${(error as Error).message}`);
+  }
+  await withDirectory(flags, async (identity) => {
+    const credential = await identity.addKeyCredential({ appId: flags.app as string, certificatePem: pem, ...(flags.name ? { displayName: flags.name } : {}) });
+    write(flags, credential, `  certificate ${credential.keyId} (SHA-1 ${credential.customKeyIdentifier}) for app ${flags.app}, valid ${day(credential.startDateTime)} to ${day(credential.endDateTime)}`);
+  });
+}
+
+async function certList(_flags: unknown, command: Command): Promise<void> {
+  const flags = command.optsWithGlobals<Flags & { app?: string }>();
+  if (!flags.app) throw new ConfigError("--app <appId> is required");
+  await withDirectory(flags, async (identity) => {
+    const certs = await identity.listKeyCredentials(flags.app as string);
+    write(flags, certs, table(["KEY ID", "THUMBPRINT (SHA-1)", "NAME", "STARTS", "EXPIRES"], certs.map((c) => [c.keyId, c.customKeyIdentifier, c.displayName ?? "", day(c.startDateTime), day(c.endDateTime)])));
+  });
+}
+
+// ── sp / consent ──────────────────────────────────────────────────────────────────────
+
+async function spCreate(flags: Flags & { tenant?: string; app?: string }): Promise<void> {
+  await withDirectory(flags, async (identity) => {
+    const tenant = await requireTenant(identity, flags.tenant);
+    const app = await requireApp(identity, flags.app);
+    if (app.signInAudience === "AzureADMyOrg" && app.tenantId !== tenant.id) throw new ConfigError(`app ${app.appId} is single-tenant (AzureADMyOrg) in tenant ${app.tenantId}: it cannot have a service principal in ${tenant.defaultDomain} (create it with --multi-tenant)`);
+    const sp = await identity.createServicePrincipal(tenant.id, app.appId);
+    write(flags, sp, `  service principal ${sp.id} of app ${app.appId} in ${tenant.defaultDomain}`);
+  });
+}
+
+async function spList(flags: Flags & { tenant?: string }): Promise<void> {
+  await withDirectory(flags, async (identity) => {
+    const tenant = await requireTenant(identity, flags.tenant);
+    const sps = await identity.listServicePrincipals(tenant.id);
+    write(flags, sps, table(["OBJECT ID", "APP ID", "NAME", "OWNER TENANT"], sps.map((s) => [s.id, s.appId, s.displayName, s.appOwnerOrganizationId])));
+  });
+}
+
+interface ConsentFlags extends Flags {
+  tenant?: string;
+  app?: string;
+  resource?: string;
+  scope?: string[];
+  user?: string;
+  allPrincipals?: boolean;
+  id?: string;
+}
+
+/** The principal of a grant: a user's id for `--user`, undefined for everyone (the default). */
+async function consentPrincipal(identity: IdentityService, tenant: Tenant, flags: ConsentFlags): Promise<string | undefined> {
+  if (flags.user && flags.allPrincipals) throw new ConfigError("give --user or --all-principals, not both");
+  if (!flags.user) return undefined;
+  const user = await requireUser(identity, flags.user);
+  if (user.tenantId !== tenant.id) throw new ConfigError(`user ${user.userPrincipalName} is not in tenant ${tenant.defaultDomain}`);
+  return user.id;
+}
+
+async function consentGrant(flags: ConsentFlags): Promise<void> {
+  const scopes = scopesOf(flags.scope);
+  if (scopes.length === 0) throw new ConfigError("--scope <permission> is required (e.g. user_impersonation)");
+  await withDirectory(flags, async (identity) => {
+    const tenant = await requireTenant(identity, flags.tenant);
+    const app = await requireApp(identity, flags.app);
+    const resource = await requireResource(identity, flags.resource ?? "Dynamics CRM");
+    for (const scope of scopes) {
+      if (!resource.api.oauth2PermissionScopes.some((s) => s.value.toLowerCase() === scope.toLowerCase())) throw new ConfigError(`${resource.displayName} has no delegated permission '${scope}' (it has ${resource.api.oauth2PermissionScopes.map((s) => s.value).join(", ") || "none"})`);
+    }
+    if (!(await identity.findServicePrincipal(tenant.id, app.appId))) throw new ConfigError(`app ${app.appId} has no service principal in ${tenant.defaultDomain}: run 'orgbox sp create --tenant ${tenant.defaultDomain} --app ${app.appId}' first`);
+    const principalId = await consentPrincipal(identity, tenant, flags);
+    const grant = await identity.grantConsent({ tenantId: tenant.id, clientAppId: app.appId, resourceAppId: resource.appId, scopes, ...(principalId ? { principalId } : {}) });
+    write(flags, grant, `  ${grant.consentType === "AllPrincipals" ? "admin consent (all users)" : `consent of ${flags.user}`} for ${app.displayName} on ${resource.displayName}: ${grant.scope} (grant ${grant.id})`);
+  });
+}
+
+async function consentList(flags: Flags & { tenant?: string }): Promise<void> {
+  await withDirectory(flags, async (identity) => {
+    const tenant = await requireTenant(identity, flags.tenant);
+    const grants = await identity.listPermissionGrants(tenant.id);
+    // Display only: service principal object ids → names.
+    const names = new Map((await identity.listServicePrincipals(tenant.id)).map((sp) => [sp.id, sp.displayName]));
+    write(
+      flags,
+      grants,
+      table(
+        ["ID", "CLIENT", "RESOURCE", "CONSENT", "SCOPE"],
+        grants.map((g) => [g.id, names.get(g.clientId) ?? g.clientId, names.get(g.resourceId) ?? g.resourceId, g.consentType === "AllPrincipals" ? "all users" : `user ${g.principalId ?? ""}`, g.scope]),
+      ),
+    );
+  });
+}
+
+async function consentRevoke(flags: ConsentFlags): Promise<void> {
+  await withDirectory(flags, async (identity) => {
+    let result;
+    if (flags.id) {
+      if (flags.app || flags.user || flags.resource) throw new ConfigError("give --id alone, or --app [--resource] [--user|--all-principals]");
+      result = await identity.revokeConsent({ id: flags.id });
+    } else {
+      const tenant = await requireTenant(identity, flags.tenant);
+      const app = await requireApp(identity, flags.app);
+      const resource = await requireResource(identity, flags.resource ?? "Dynamics CRM");
+      const principalId = await consentPrincipal(identity, tenant, flags);
+      result = await identity.revokeConsent({ tenantId: tenant.id, clientAppId: app.appId, resourceAppId: resource.appId, ...(principalId ? { principalId } : {}) });
+    }
+    write(flags, result, `  revoked consent grant ${result.grant.id} (${result.grant.scope}); ${result.revokedRefreshTokens} refresh token(s) revoked`);
+  });
+}
+
+/** Adds `tenant`, `user`, `app`, `secret`, `cert`, `sp` and `consent` to the CLI. */
+export function registerDirectoryCommands(program: Command): void {
+  const group = (name: string, description: string) =>
+    program
+      .command(name)
+      .description(description)
+      // Commander's own errors (missing argument, unknown option) are bad input: exit 2; --help exits 0.
+      .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2));
+  const common = (command: Command) => command.option("--data <dir>", "data folder of the store; env ORGBOX_DATA").option("--json", "one JSON document on stdout; env ORGBOX_JSON");
+  const tenantFlag = (command: Command) => command.option("--tenant <id|domain>", "tenant id or domain");
+
+  const tenant = group("tenant", "manage the tenants of a persisted store");
+  common(tenant.command("create").description("create a tenant (with the first-party service principals)"))
+    .option("--name <name>", "display name, e.g. Fabrikam")
+    .option("--domain <domain>", "default domain, e.g. fabrikam.onmicrosoft.com")
+    .option("--id <guid>", "tenant id (default: a new GUID)")
+    .action(tenantCreate);
+  common(tenant.command("list").description("list the tenants")).action(tenantList);
+  common(tenant.command("delete").description("delete a tenant and everything in it (refused while an org is bound to it)").argument("<id|domain>")).action(tenantDelete);
+
+  const user = group("user", "manage the users of a persisted store");
+  tenantFlag(common(user.command("create").description("create a user")))
+    .option("--upn <upn>", "user principal name, e.g. alex@fabrikam.onmicrosoft.com")
+    .option("--password <password>", "password (stored as a hash)")
+    .option("--display-name <name>", "display name (default: the UPN's local part)")
+    .option("--global-admin", "make the user a Global Administrator")
+    .action(userCreate);
+  tenantFlag(common(user.command("list").description("list a tenant's users"))).action(userList);
+  common(user.command("delete").description("delete a user (revokes its refresh tokens and sessions)").argument("<upn>")).action(userDelete);
+  common(user.command("reset-password").description("set a new password (revokes refresh tokens and sessions)").argument("<upn>"))
+    .option("--password <password>", "the new password")
+    .action(userResetPassword);
+  common(user.command("disable").description("block sign-in (accountEnabled=false)").argument("<upn>")).action(userSetEnabled(false));
+  common(user.command("enable").description("allow sign-in again").argument("<upn>")).action(userSetEnabled(true));
+
+  const app = group("app", "manage app registrations of a persisted store");
+  tenantFlag(common(app.command("create").description("register an app (and its service principal in its tenant)")))
+    .option("--name <name>", "display name")
+    .option("--app-id <guid>", "client id (default: a new GUID)")
+    .option("--multi-tenant", "signInAudience AzureADMultipleOrgs (default AzureADMyOrg)")
+    .option("--redirect-uri <platform:uri>", "web:URL, spa:URL or public:URL (repeatable)", collect)
+    .option("--public-client", "allow public client flows (ROPC, device code)")
+    .option("--identifier-uri <uri>", "Application ID URI (repeatable)", collect)
+    .option("--permission <resource:permission>", 'API permission, e.g. "Dynamics CRM:user_impersonation" (repeatable)', collect)
+    .action(appCreate);
+  tenantFlag(common(app.command("list").description("list the apps registered in a tenant"))).action(appList);
+  common(app.command("show").description("show an app registration").argument("<appId>")).action(appShow);
+  common(app.command("delete").description("delete an app registration and its service principals").argument("<appId>")).action(appDelete);
+
+  const secret = group("secret", "manage client secrets of an app");
+  common(secret.command("add").description("add a client secret; prints the value once"))
+    .option("--app <appId>", "the app's client id")
+    .option("--name <name>", "description")
+    .option("--expires <date>", "expiry date, e.g. 2027-01-01")
+    .option("--days <days>", "expiry in days (default 180)")
+    .action(secretAdd);
+  common(secret.command("list").description("list client secrets (hint, key id, dates; never the value)")).option("--app <appId>", "the app's client id").action(secretList);
+  common(secret.command("remove").description("remove a client secret"))
+    .option("--app <appId>", "the app's client id")
+    .option("--key-id <keyId>", "the secret's key id")
+    .action(secretRemove);
+
+  const cert = program.commands.find((c) => c.name() === "cert");
+  // `orgbox cert` (no subcommand) already prints the local CA; `cert add|list` manage app certificates.
+  if (cert) {
+    cert.exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2));
+    common(cert.command("add").description("add a certificate credential to an app"))
+      .option("--app <appId>", "the app's client id")
+      .option("--cert <file>", "PEM file of the public certificate")
+      .option("--name <name>", "display name (default: the certificate subject)")
+      .action(certAdd);
+    common(cert.command("list").description("list an app's certificate credentials")).option("--app <appId>", "the app's client id").action(certList);
+  }
+
+  const sp = group("sp", "manage service principals (enterprise applications)");
+  tenantFlag(common(sp.command("create").description("create an app's service principal in a tenant (what consent creates)")))
+    .option("--app <appId>", "the app's client id")
+    .action(spCreate);
+  tenantFlag(common(sp.command("list").description("list the service principals in a tenant"))).action(spList);
+
+  const consent = group("consent", "manage delegated consent (oauth2PermissionGrants)");
+  const consentFlags = (command: Command) =>
+    tenantFlag(common(command))
+      .option("--app <appId>", "the client app")
+      .option("--resource <appId|name>", "the resource (default Dynamics CRM)")
+      .option("--user <upn>", "one user's consent")
+      .option("--all-principals", "consent for all users (the default)");
+  consentFlags(consent.command("grant").description("grant delegated permissions to an app"))
+    .option("--scope <permission>", "permission value, e.g. user_impersonation (repeatable)", collect)
+    .action(consentGrant);
+  tenantFlag(common(consent.command("list").description("list the consent grants in a tenant"))).action(consentList);
+  consentFlags(consent.command("revoke").description("delete a consent grant and revoke the refresh tokens issued under it"))
+    .option("--id <grantId>", "the grant's id (from consent list)")
+    .action(consentRevoke);
+}
