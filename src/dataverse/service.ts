@@ -167,17 +167,31 @@ export class DataverseService {
 
   /**
    * Creates a security role with privileges at a depth.
-   * @throws OrgModelError naming an unknown privilege.
+   * @throws OrgModelError naming an unknown privilege, or a depth the privilege does not allow
+   *   (organization-owned tables and misc privileges are None or Global only).
    */
   async createRole(org: Org, input: { name: string; businessUnitId: string; id?: string; roleTemplateId?: string; privileges: { name: string; depth: Depth }[] }): Promise<string> {
     const roleId = (input.id ?? newGuid()).toLowerCase();
     const md = this.metadataFor(org);
-    const known = await this.store.selectRows(org, { entity: md.entity("privilege") as EntityMetadata, columns: ["privilegeid", "name"], orderBy: [], where: { kind: "in", column: "name", values: input.privileges.map((p) => p.name) } });
-    const byName = new Map(known.map((r) => [String(r.name), String(r.privilegeid)]));
-    for (const p of input.privileges) if (!byName.has(p.name)) throw new OrgModelError(`the privilege '${p.name}' does not exist`);
+    const known = await this.store.selectRows(org, {
+      entity: md.entity("privilege") as EntityMetadata,
+      columns: ["privilegeid", "name", "canbebasic", "canbelocal", "canbedeep", "canbeglobal"],
+      orderBy: [],
+      where: { kind: "in", column: "name", values: input.privileges.map((p) => p.name) },
+    });
+    const byName = new Map(known.map((r) => [String(r.name), r]));
+    const allowed = (row: Record<string, unknown>, depth: Depth) => {
+      const flag = row[{ Basic: "canbebasic", Local: "canbelocal", Deep: "canbedeep", Global: "canbeglobal" }[depth]];
+      return flag === true || flag === 1;
+    };
+    for (const p of input.privileges) {
+      const row = byName.get(p.name);
+      if (!row) throw new OrgModelError(`the privilege '${p.name}' does not exist`);
+      if (!allowed(row, p.depth)) throw new OrgModelError(`the privilege '${p.name}' cannot be granted at ${p.depth} depth: organization-owned tables and misc privileges allow only None or Global (Organization).`);
+    }
     await this.insert(org, "role", { roleid: roleId, name: input.name, businessunitid: input.businessUnitId, roletemplateid: input.roleTemplateId ?? null, parentrootroleid: roleId, ismanaged: false });
     for (const p of input.privileges) {
-      await this.insert(org, "roleprivileges", { roleprivilegeid: newGuid(), roleid: roleId, privilegeid: byName.get(p.name), privilegedepthmask: DEPTH[p.depth] });
+      await this.insert(org, "roleprivileges", { roleprivilegeid: newGuid(), roleid: roleId, privilegeid: String(byName.get(p.name)?.privilegeid), privilegedepthmask: DEPTH[p.depth] });
     }
     return roleId;
   }

@@ -126,10 +126,13 @@ export async function authorizeRoutes(app: FastifyInstance, deps: AuthorizeDeps)
     const resourceId = req.version === 2 ? parsed?.resource : params.resource;
     const target = resourceId ? await resolveTarget(deps.grantContext, tenant, req.app, resourceId, req.version === 2 && parsed ? parsed.permissions : "default") : undefined;
     const state = target ? await evaluateConsent(store, tenant.id, clientSp, req.app, target, user.id) : undefined;
-    const needsConsent = !clientSp || (state !== undefined && state.missing.length > 0) || (prompt === "consent" && !progress.consent);
+    // prompt=admin_consent asks an administrator to consent for the whole organization.
+    const adminPrompt = prompt === "admin_consent";
+    const needsConsent = !clientSp || (state !== undefined && state.missing.length > 0) || ((prompt === "consent" || adminPrompt) && !progress.consent);
     if (progress.consent && !progress.consent.accept) throw aad.consentDeclined();
     if (needsConsent && !progress.consent) {
       if (prompt === "none") throw aad.interactionRequired(req.app.appId, req.app.displayName);
+      if (adminPrompt && !canConsentForOrg(user)) return showError(request, reply, aad.adminConsentRequired());
       const declared = target?.resource.app.api.oauth2PermissionScopes ?? [];
       return html(
         reply,
@@ -149,7 +152,7 @@ export async function authorizeRoutes(app: FastifyInstance, deps: AuthorizeDeps)
     if (progress.consent?.accept) {
       const sp = clientSp ?? (await provisionServicePrincipal(store, clock, tenant.id, req.app));
       if (target && state && state.needed.length > 0) {
-        const forOrg = progress.consent.forOrg && canConsentForOrg(user);
+        const forOrg = (progress.consent.forOrg || adminPrompt) && canConsentForOrg(user);
         await recordConsent(store, clock.now(), tenant.id, sp.id, target.resourceSp.id, state.needed, forOrg ? null : user.id);
       }
     }

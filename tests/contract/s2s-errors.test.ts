@@ -260,3 +260,20 @@ describe("query-string encoding", () => {
     expect(((await res.json()) as { value: { name: string }[] }).value.map((a) => a.name)).toEqual(["Contoso Ltd"]);
   });
 });
+
+describe("scope errors", () => {
+  const orgbox = useOrgbox();
+
+  it("client credentials with two resources' /.default → AADSTS70011", async () => {
+    const o = orgbox();
+    const res = await fetch(`${o.url}/${o.tenantId}/oauth2/v2.0/token`, {
+      method: "POST",
+      body: new URLSearchParams({ grant_type: "client_credentials", client_id: o.demo.clientId, client_secret: o.demo.clientSecret, scope: `${o.orgUrl}/.default https://graph.microsoft.com/.default` }),
+    });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: string; error_codes: number[]; error_description: string };
+    expect(body.error).toBe("invalid_scope");
+    expect(body.error_codes).toEqual([70011]);
+    expect(body.error_description).toMatch(/^AADSTS70011: The provided value for the input parameter 'scope' is not valid\./);
+  });
+});

@@ -45,6 +45,15 @@ describe("privilege check", () => {
       expect(res.status, path).toBe(403);
       expect(res.body, path).toEqual({ error: { code: "0x80040220", message } });
     }
+
+    // Reading leads does not allow creating one: 403 naming prvCreateLead, and nothing is written.
+    const create = await fetch(`${o.apiUrl}/leads`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify({ subject: "not allowed", lastname: "Nobody" }) });
+    expect(create.status).toBe(403);
+    const body = (await create.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe("0x80040220");
+    expect(body.error.message).toContain("is missing prvCreateLead privilege");
+    const after = await apiGet(o, token, "leads?$select=subject");
+    expect((after.body as Collection).value).toHaveLength(24);
   });
 
   it("removing a role takes effect on the next request", async () => {

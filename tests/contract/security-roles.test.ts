@@ -9,6 +9,8 @@ import type { EntityMetadata } from "../../src/dataverse/metadata/types.ts";
 import type { Org } from "../../src/dataverse/model.ts";
 import { openDatabase, type Database } from "../../src/store/database.ts";
 import { SqlDataverseStore } from "../../src/store/dataverse-store.ts";
+import { DEMO } from "../../src/index.ts";
+import { useOrgbox } from "../helpers/orgbox.ts";
 
 const TENANT = "00000000-0000-4000-8000-0000000000a1";
 const APP_ID = "00000000-0000-4000-8000-0000000000a2";
@@ -66,5 +68,17 @@ describe("role model", () => {
     expect(await rows(strict, org, "systemuserroles", "systemuserid", human)).toHaveLength(1);
     await service(false).assignRole(org, appUser, defaultRoleIds["System Administrator"] as string);
     expect(await rows(strict, org, "systemuserroles", "systemuserid", appUser)).toHaveLength(2);
+  });
+});
+
+describe("privilege depths", () => {
+  const orgbox = useOrgbox();
+
+  it("organization-owned tables and misc privileges allow only Global", async () => {
+    const o = orgbox();
+    const org = (await o.dataverse.service.findOrg("contoso"))!;
+    await expect(o.dataverse.service.createRole(org, { name: "Bad", businessUnitId: DEMO.org.rootBusinessUnitId, privileges: [{ name: "prvReadTransactionCurrency", depth: "Basic" }] })).rejects.toThrow(/cannot be granted at Basic depth/);
+    await expect(o.dataverse.service.createRole(org, { name: "Bad2", businessUnitId: DEMO.org.rootBusinessUnitId, privileges: [{ name: "prvActOnBehalfOfAnotherUser", depth: "Local" }] })).rejects.toThrow(/cannot be granted at Local depth/);
+    await expect(o.dataverse.service.createRole(org, { name: "Good", businessUnitId: DEMO.org.rootBusinessUnitId, privileges: [{ name: "prvReadTransactionCurrency", depth: "Global" }, { name: "prvReadAccount", depth: "Basic" }] })).resolves.toMatch(/^[0-9a-f-]{36}$/);
   });
 });

@@ -35,12 +35,17 @@ export function privilegeId(name: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
-/** Privilege definition rows for a table: the verbs its ownership allows. */
+/**
+ * Privilege definition rows for a table: the verbs its ownership allows. `basic` is true when the
+ * privilege may be granted below Global (user- and business-owned tables); organization-owned
+ * tables allow only None or Global (learn.microsoft.com/power-platform/admin/security-roles-privileges).
+ */
 export function privilegesFor(entity: EntityMetadata): { name: string; verb: PrivilegeVerb; accessRight: number; basic: boolean }[] {
   if (entity.isIntersect || entity.ownershipType === "None") return [];
   const userOwned = entity.ownershipType === "UserOwned";
   const verbs: PrivilegeVerb[] = userOwned ? ["Create", "Read", "Write", "Delete", "Append", "AppendTo", "Assign", "Share"] : ["Create", "Read", "Write", "Delete", "Append", "AppendTo"];
-  return verbs.map((verb) => ({ name: privilegeName(verb, entity), verb, accessRight: ACCESS_RIGHTS[verb], basic: userOwned }));
+  const scoped = entity.ownershipType !== "OrganizationOwned";
+  return verbs.map((verb) => ({ name: privilegeName(verb, entity), verb, accessRight: ACCESS_RIGHTS[verb], basic: scoped }));
 }
 
 /**
