@@ -195,7 +195,7 @@ describe("Web API refuses bad tokens and non-members", () => {
     expect(api.body).toEqual({ error: { code: "0x80072560", message: "The user is not a member of the organization." } });
   });
 
-  it("an application user with no roles → 403 0x80042f09; a disabled one → 403 0x80072560", async () => {
+  it("an application user with no roles → 403 0x80042f09 (disabled users: security-disabled.test.ts)", async () => {
     const o = orgbox();
     const org = (await o.dataverse.service.findOrg("contoso"))!;
     const { application } = await o.identity.service.registerApplication({ tenantId: o.tenantId, displayName: "no roles" });
