@@ -161,6 +161,27 @@ export interface UserAccessClaims {
 }
 
 /**
+ * The claims every user token (access and id token) carries: issuer, times (whole seconds,
+ * UTC), opaque `aio`/`rh`/`uti`, the user's name, `oid`, `tid`, and the pairwise `sub`.
+ */
+function userTokenBase(input: { user: TokenUser; issuer: string; issuedAt: number; lifetimeSeconds: number; clientAppId: string }) {
+  const { user } = input;
+  return {
+    iss: input.issuer,
+    iat: input.issuedAt,
+    nbf: input.issuedAt,
+    exp: input.issuedAt + input.lifetimeSeconds,
+    aio: opaque(48),
+    name: user.displayName,
+    oid: user.id,
+    rh: `1.${opaque(40)}.`,
+    sub: pairwiseSubject(user.id, input.clientAppId),
+    tid: user.tenantId,
+    uti: opaque(16),
+  };
+}
+
+/**
  * Builds a delegated access token's claims. v1.0 (Dataverse, Graph, APIs without
  * `requestedAccessTokenVersion: 2`): `aud` as requested, `appid`/`appidacr`,
  * `upn`/`unique_name`, names, `acr`, `amr`, `ipaddr`, `puid`. v2.0: `azp`/`azpacr`
@@ -173,18 +194,8 @@ export function userAccessTokenClaims(input: UserAccessInput): UserAccessClaims 
   const v2 = input.version === "2.0";
   const claims: UserAccessClaims = {
     aud: input.audience,
-    iss: input.issuer,
-    iat: input.issuedAt,
-    nbf: input.issuedAt,
-    exp: input.issuedAt + input.lifetimeSeconds,
-    aio: opaque(48),
-    name: user.displayName,
-    oid: user.id,
-    rh: `1.${opaque(40)}.`,
+    ...userTokenBase(input),
     scp: input.scopes.join(" "),
-    sub: pairwiseSubject(user.id, input.clientAppId),
-    tid: user.tenantId,
-    uti: opaque(16),
     ver: v2 ? "2.0" : "1.0",
     wids: [...new Set([...user.directoryRoles, MEMBER_USER_ROLE])],
   };
@@ -238,17 +249,7 @@ export function idTokenClaims(input: IdTokenInput): IdTokenClaims {
   const { user } = input;
   const claims: IdTokenClaims = {
     aud: input.clientAppId,
-    iss: input.issuer,
-    iat: input.issuedAt,
-    nbf: input.issuedAt,
-    exp: input.issuedAt + input.lifetimeSeconds,
-    aio: opaque(48),
-    name: user.displayName,
-    oid: user.id,
-    rh: `1.${opaque(40)}.`,
-    sub: pairwiseSubject(user.id, input.clientAppId),
-    tid: user.tenantId,
-    uti: opaque(16),
+    ...userTokenBase(input),
     ver: input.version,
   };
   if (input.nonce !== undefined) claims.nonce = input.nonce;
