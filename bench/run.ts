@@ -7,7 +7,8 @@
  *  2. Token verification: orgbox's verifier vs raw `jose.jwtVerify`.
  *  3. Web API page read (`$select` 10 columns, `$top=50`, `$filter` on an indexed
  *     lookup when orgbox supports it) vs bare Fastify running the hand-written SQL; and
- *     the same read by Local- and Basic-depth readers vs the Global one (row-level security).
+ *     the same read by Local- and Basic-depth readers vs the Global one (row-level security);
+ *     and `CreateMultiple` rows/s (batches of 1,000, keep-alive HTTPS) vs the bulk-SQL insert rate.
  *
  * Environment (all optional; each also as a flag: `npm run bench -- --rows 1000000`):
  *   BENCH_ROWS          --rows: accounts to add for the page read (default 100000; 1000000 seeds in ~50 s)
@@ -28,6 +29,7 @@ import { generateSigningKey, loadSigningKey } from "../src/common/keys.ts";
 import { startOrgbox, type OrgboxInstance } from "../src/index.ts";
 import { PAGE_COLUMNS, startSqlBaseline, startTokenBaseline, type Baseline } from "./baselines.ts";
 import { iterationsFor, measureRate, measureSyncRate, type RateResult } from "./crypto.ts";
+import { benchCreateMultiple, type CreateMultipleResult } from "./create-multiple.ts";
 import { clientCredentialsForm, decodeHeader, decodePayload, fetchToken, httpsRequest } from "./http.ts";
 import { runLoad, type LoadResult, type LoadSpec } from "./load.ts";
 import { ms, rate, table, type Row } from "./report.ts";
@@ -162,6 +164,7 @@ interface WebApiSection {
   rls: { depth: "Local" | "Basic"; rows: number; load: LoadResult }[];
   bodiesMatch: boolean;
   responseBytes: number;
+  createMultiple: CreateMultipleResult;
 }
 
 async function benchWebApi(orgbox: OrgboxInstance, token: string, file: string): Promise<WebApiSection> {
@@ -213,7 +216,10 @@ async function benchWebApi(orgbox: OrgboxInstance, token: string, file: string):
     log("hand-written SQL baseline");
     const handSql = await load({ url: baseUrl, headers: auth, ca: orgbox.caCert });
     checkLoad("hand-written SQL baseline", handSql);
-    return { seed, filter: { used, query, probeStatus: probe.status, probeMessage }, orgbox: orgboxResult, handSql, rls, bodiesMatch, responseBytes: Buffer.byteLength(first.text) };
+    log(`CreateMultiple: batches of 1,000 accounts, 1 keep-alive connection, ${DURATION} s`);
+    const createMultiple = await benchCreateMultiple({ apiUrl: orgbox.apiUrl, token, ca: orgbox.caCert, durationSeconds: DURATION });
+    if (createMultiple.failures > 0) log(`warning: CreateMultiple: ${createMultiple.failures} batches refused (first: ${createMultiple.firstFailure ?? ""})`);
+    return { seed, filter: { used, query, probeStatus: probe.status, probeMessage }, orgbox: orgboxResult, handSql, rls, bodiesMatch, responseBytes: Buffer.byteLength(first.text), createMultiple };
   } finally {
     await baseline?.close();
   }
@@ -299,6 +305,7 @@ async function main(): Promise<void> {
           target: r.depth === "Local" ? 0.8 : undefined,
         })),
         { section: "3 web api", metric: "seed rows/s: service.insert vs bulk SQL (info)", orgbox: rate(w.seed.viaService.rowsPerSecond), reference: rate(w.seed.viaBulk.rowsPerSecond), ratio: undefined, target: undefined },
+        { section: "3 web api", metric: `CreateMultiple rows/s (batches of ${w.createMultiple.batchSize}) vs bulk SQL (info)`, orgbox: rate(w.createMultiple.rowsPerSecond), reference: rate(w.seed.viaBulk.rowsPerSecond), ratio: w.createMultiple.rowsPerSecond / w.seed.viaBulk.rowsPerSecond, target: undefined },
       );
       json.webapi = {
         rows: w.seed.totalRows,
@@ -310,6 +317,7 @@ async function main(): Promise<void> {
         orgbox: loadJson(w.orgbox),
         handSql: loadJson(w.handSql),
         ratio: round3(ratio),
+        createMultiple: { ...w.createMultiple, rowsPerSecond: Math.round(w.createMultiple.rowsPerSecond), seconds: round3(w.createMultiple.seconds), ratioToBulkSql: round3(w.createMultiple.rowsPerSecond / w.seed.viaBulk.rowsPerSecond) },
         rls: Object.fromEntries(w.rls.map((r) => [r.depth, { rowsOnPage: r.rows, load: loadJson(r.load), ratioToGlobal: round3(r.load.requestsPerSecond / w.orgbox.requestsPerSecond) }])),
       };
       if (!w.filter.used) console.log(`note: $filter answered ${w.filter.probeStatus} (${w.filter.probeMessage}); the page read ran without $filter.`);

@@ -45,10 +45,30 @@ const KNOWN: Record<string, { schemaName: string; cascadeDelete: CascadeDelete }
   "account.parentaccountid.account": { schemaName: "account_parent_account", cascadeDelete: "RemoveLink" },
   "lead.parentaccountid.account": { schemaName: "lead_parent_account", cascadeDelete: "RemoveLink" },
   "lead.parentcontactid.contact": { schemaName: "lead_parent_contact", cascadeDelete: "RemoveLink" },
+  "opportunity.customerid.account": { schemaName: "opportunity_customer_accounts", cascadeDelete: "Cascade" },
+  "opportunity.customerid.contact": { schemaName: "opportunity_customer_contacts", cascadeDelete: "Cascade" },
+  "opportunity.parentaccountid.account": { schemaName: "opportunity_parent_account", cascadeDelete: "RemoveLink" },
+  "opportunity.parentcontactid.contact": { schemaName: "opportunity_parent_contact", cascadeDelete: "RemoveLink" },
+  ...regarding("task", "Tasks"),
+  ...regarding("email", "Emails"),
+  ...regarding("phonecall", "Phonecalls"),
+  ...Object.fromEntries(["Account", "Contact", "Lead", "Opportunity"].map((t) => [`annotation.objectid.${t.toLowerCase()}`, { schemaName: `${t}_Annotation`, cascadeDelete: "Cascade" as const }])),
 };
 
-/** Name of the single-valued navigation property for `attribute` pointing at `target`. */
-function singleNavigationName(attribute: AttributeMetadata, target: string): string {
+/** `Account_Tasks`, `Contact_Emails`, …: the regarding relationships of an activity table (deleting the parent deletes its activities). */
+function regarding(activity: string, plural: string): Record<string, { schemaName: string; cascadeDelete: CascadeDelete }> {
+  return Object.fromEntries(["Account", "Contact", "Lead", "Opportunity"].map((t) => [`${activity}.regardingobjectid.${t.toLowerCase()}`, { schemaName: `${t}_${plural}`, cascadeDelete: "Cascade" as const }]));
+}
+
+/**
+ * Name of the single-valued navigation property of `entity` for `attribute` pointing at `target`:
+ * the column name for single-target lookups, `{column}_{target}` for Customer and other multi-target
+ * lookups (`parentcustomerid_account`, `objectid_contact`), and `regardingobjectid_{target}_{activity}`
+ * for an activity's regarding column, as Dataverse names them (`regardingobjectid_account_task`;
+ * learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/task#single-valued-navigation-properties).
+ */
+function singleNavigationName(entity: EntityMetadata, attribute: AttributeMetadata, target: string): string {
+  if (attribute.logicalName === "regardingobjectid") return `regardingobjectid_${target}_${entity.logicalName}`;
   return attribute.type === "Customer" || ((attribute.targets?.length ?? 0) > 1 && attribute.type !== "Owner") ? `${attribute.logicalName}_${target}` : attribute.logicalName;
 }
 
@@ -72,7 +92,7 @@ export class NavigationModel {
           navs.set(attribute.logicalName, { name: attribute.logicalName, attribute, targets });
         } else {
           for (const target of targets) {
-            const name = singleNavigationName(attribute, target);
+            const name = singleNavigationName(entity, attribute, target);
             navs.set(name, { name, attribute, targets: [target] });
           }
         }
@@ -86,7 +106,7 @@ export class NavigationModel {
             referencingEntity: entity.logicalName,
             referencingAttribute: attribute.logicalName,
             referencedNavigation: schemaName,
-            referencingNavigation: attribute.type === "Owner" ? attribute.logicalName : singleNavigationName(attribute, target),
+            referencingNavigation: attribute.type === "Owner" ? attribute.logicalName : singleNavigationName(entity, attribute, target),
             // Owner and system (audit, owning*) lookups never lose their target silently.
             cascadeDelete: known?.cascadeDelete ?? (attribute.type === "Owner" || system || entity.isIntersect ? "Restrict" : "RemoveLink"),
           };

@@ -177,7 +177,8 @@ export async function dataverseRoutes(app: FastifyInstance, deps: DataverseRoute
     const now = (deps.clock ?? systemClock).now();
     if (options.fetchXml !== undefined && path.kind !== "collection") throw dv.queryOptionNotSupported("fetchXml on anything but an entity set");
     if (path.kind === "entity") {
-      const body = await readEntity({ store, org, md, entity, id: path.id, options, apiUrl, prefer, security, caller, now });
+      const body = await readEntity({ store, org, md, entity, id: path.id, options, apiUrl, prefer, security, caller, now, ifNoneMatch: headerValue(request.headers["if-none-match"]) });
+      if (body === undefined) return reply.status(304).send();
       if (prefer.includeAnnotations !== undefined) reply.header("Preference-Applied", `odata.include-annotations="${prefer.includeAnnotations}"`);
       return body;
     }

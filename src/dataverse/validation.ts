@@ -96,6 +96,7 @@ export function edmType(attribute: AttributeMetadata): string {
     EntityName: "Edm.String",
     Integer: "Edm.Int32",
     Picklist: "Edm.Int32",
+    MultiSelectPicklist: "Edm.String",
     State: "Edm.Int32",
     Status: "Edm.Int32",
     BigInt: "Edm.Int64",
@@ -134,6 +135,26 @@ function validCalendarDate(y: number, m: number, d: number): boolean {
 }
 
 /**
+ * A multi-select choice value: the comma-separated option values as Dataverse sends them
+ * (`"100000000,100000002"`), each an option of the column; stored ascending without duplicates
+ * (learn.microsoft.com/power-apps/developer/data-platform/multi-select-picklist).
+ * @throws DataverseError 400 `0x80048d19` for a non-string or a non-integer item, `0x8004431a` for an unknown option.
+ */
+function multiSelectValue(entity: EntityMetadata, attribute: AttributeMetadata, value: unknown): string | null {
+  if (typeof value !== "string") throw writeErrors.convert(entity, value, "Edm.String");
+  if (value.trim() === "") return null;
+  const items = value.split(",").map((item) => item.trim());
+  const numbers = new Set<number>();
+  for (const item of items) {
+    if (!/^-?\d{1,10}$/.test(item)) throw writeErrors.convert(entity, value, "Edm.String");
+    const n = Number(item);
+    if (attribute.options && !attribute.options.some((o) => o.value === n)) throw writeErrors.outOfRange(attribute, entity, n);
+    numbers.add(n);
+  }
+  return [...numbers].sort((a, b) => a - b).join(",");
+}
+
+/**
  * Converts one JSON property value to the SQL value of its column, checking the
  * JSON type, string length and choice options.
  * @throws DataverseError 400 (`0x80048d19` type, `0x80044331` length, `0x8004431a` option).
@@ -157,6 +178,8 @@ export function columnValue(entity: EntityMetadata, attribute: AttributeMetadata
       if (typeof value !== "number" || !Number.isInteger(value) || value < -2147483648 || value > 2147483647) throw fail();
       if (attribute.options && !attribute.options.some((o) => o.value === value)) throw writeErrors.outOfRange(attribute, entity, value);
       return value;
+    case "MultiSelectPicklist":
+      return multiSelectValue(entity, attribute, value);
     case "BigInt":
       if (typeof value === "number" && Number.isSafeInteger(value)) return value;
       if (typeof value === "string" && /^[+-]?\d{1,19}$/.test(value)) return value;

@@ -297,10 +297,21 @@ function lookupValues(entity: EntityMetadata, navigation: SingleNavigation, targ
     if (has("owninguser")) values.owninguser = target.logicalName === "systemuser" ? targetId : null;
     if (has("owningteam")) values.owningteam = target.logicalName === "team" ? targetId : null;
     if (has("owningbusinessunit") && targetBusinessUnit) values.owningbusinessunit = targetBusinessUnit;
-  } else if (has(`${name}type`)) {
-    values[`${name}type`] = target.logicalName;
+  } else {
+    const typeColumn = lookupTypeColumn(entity, name);
+    if (typeColumn) values[typeColumn] = target.logicalName;
   }
   return values;
+}
+
+/**
+ * The EntityName column holding the target table of polymorphic lookup `attribute`, if `entity` has one:
+ * `{column}type` (`parentcustomeridtype`, `customeridtype`) or, for `…objectid`, `…objecttypecode`
+ * (`regardingobjecttypecode`, `objecttypecode`).
+ */
+function lookupTypeColumn(entity: EntityMetadata, attribute: string): string | undefined {
+  const candidates = [`${attribute}type`, attribute.endsWith("id") ? `${attribute.slice(0, -2)}typecode` : undefined];
+  return candidates.find((c) => c !== undefined && entity.attributes.some((a) => a.logicalName === c && a.type === "EntityName"));
 }
 
 /** WHERE of the intersect row linking `ids` (one column per end). */
@@ -312,7 +323,8 @@ function intersectWhere(ends: { side: ManyToManySide }[], ids: Record<string, st
 /** Columns that clear lookup `attribute` of `entity` (and its type column). */
 function clearedLookup(entity: EntityMetadata, attribute: string): Row {
   const values: Row = { [attribute]: null };
-  if (entity.attributes.some((a) => a.logicalName === `${attribute}type`)) values[`${attribute}type`] = null;
+  const typeColumn = lookupTypeColumn(entity, attribute);
+  if (typeColumn) values[typeColumn] = null;
   return values;
 }
 
@@ -320,7 +332,8 @@ function clearedLookup(entity: EntityMetadata, attribute: string): Row {
 function childLink(md: OrgMetadata, relationship: OneToMany, parent: EntityMetadata, parentId: string): Row {
   const child = md.entity(relationship.referencingEntity) as EntityMetadata;
   const values: Row = { [relationship.referencingAttribute]: parentId };
-  if (child.attributes.some((a) => a.logicalName === `${relationship.referencingAttribute}type`)) values[`${relationship.referencingAttribute}type`] = parent.logicalName;
+  const typeColumn = lookupTypeColumn(child, relationship.referencingAttribute);
+  if (typeColumn) values[typeColumn] = parent.logicalName;
   return values;
 }
 

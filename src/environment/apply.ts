@@ -4,10 +4,10 @@ import { BUILTIN_ROLE, type LoadedEnvironment } from "./load.ts";
 
 /**
  * Applies a validated environment through the services' public methods, in
- * dependency order: tenants, users and groups, apps with assignments and secrets, consent (a service
+ * dependency order: tenants, users and groups, apps with assignments, secrets and certificates, consent (a service
  * principal in each consenting tenant, plus delegated `oauth2PermissionGrants`
  * for the app's `apiPermissions`), then per org: the org, business units, roles,
- * interactive and application users with their roles, and data rows in file order.
+ * interactive and application users with their roles, teams with members and roles, and data rows in file order.
  * Meant for an empty store (the loader already checked every reference).
  * @param now start time (ms), the default start of secrets.
  * @throws the service's error if the store already holds a conflicting object.
@@ -62,6 +62,9 @@ export async function applyEnvironment(env: LoadedEnvironment, identity: Identit
         ...(secret.expires !== undefined ? { endDateTime: secret.expires } : {}),
       });
     }
+    for (const certificate of app.certificates) {
+      await identity.addKeyCredential({ appId: app.appId, certificatePem: certificate.pem, ...(certificate.keyId ? { keyId: certificate.keyId } : {}), ...(certificate.displayName !== undefined ? { displayName: certificate.displayName } : {}) });
+    }
     for (const consent of app.consents) {
       if (consent.tenantId !== app.tenantId) await identity.createServicePrincipal(consent.tenantId, app.appId, app.tenantId, consent.servicePrincipalId);
       for (const permission of app.permissions) {
@@ -110,6 +113,11 @@ export async function applyEnvironment(env: LoadedEnvironment, identity: Identit
     }
     for (const user of spec.applicationUsers) {
       await dataverse.createApplicationUser(org, { applicationId: user.appId, businessUnitId: user.businessUnitId, id: user.id, ...(user.fullName ? { fullName: user.fullName } : {}), roleIds: user.roleIds.map(roleId) });
+    }
+    for (const team of spec.teams) {
+      await dataverse.createTeam(org, { id: team.id, name: team.name, businessUnitId: team.businessUnitId });
+      await dataverse.addTeamMembers(org, team.id, team.memberIds);
+      for (const ref of team.roleIds) await dataverse.assignTeamRole(org, team.id, roleId(ref));
     }
     const businessUnitOf = new Map<string, string>([...spec.users, ...spec.applicationUsers].map((u) => [u.id, u.businessUnitId]));
     for (const row of spec.rows) {

@@ -173,8 +173,12 @@ class Exporter {
       this.placeholders.push({ path: ["apps", index, "secrets", secrets.length, "value"], comment: `not exported (stored as a hash; it starts with '${credential.hint}'): replace with the secret` });
       secrets.push({ value: SECRET_PLACEHOLDER, keyId: credential.keyId, ...(credential.displayName !== null ? { displayName: credential.displayName } : {}), starts: isoDate(credential.startDateTime), expires: isoDate(credential.endDateTime) });
     }
-    const certificates = await this.identity.listKeyCredentials(app.appId);
-    if (certificates.length > 0) this.warn(`${where}: ${certificates.length} certificate credential(s); the environment format has no certificates yet`);
+    // Certificates are public: written inline as PEM so the file loads without the original .pem files.
+    const certificates: NonNullable<AppInput["certificates"]> = (await this.identity.listKeyCredentials(app.appId)).map((c) => ({
+      pem: `-----BEGIN CERTIFICATE-----\n${(c.certificateB64.match(/.{1,64}/g) ?? []).join("\n")}\n-----END CERTIFICATE-----\n`,
+      keyId: c.keyId,
+      ...(c.displayName !== null ? { displayName: c.displayName } : {}),
+    }));
 
     /** Delegated scope values asked of each first-party resource. */
     const asked = new Map<string, Set<string>>();
@@ -253,6 +257,7 @@ class Exporter {
       ...(Object.keys(redirectUris).length > 0 ? { redirectUris } : {}),
       ...(app.isFallbackPublicClient ? { publicClient: true } : {}),
       ...(secrets.length > 0 ? { secrets } : {}),
+      ...(certificates.length > 0 ? { certificates } : {}),
       ...(apiPermissions.length > 0 ? { apiPermissions } : {}),
       ...(consentedTenants.length > 0 ? { consentedTenants } : {}),
       ...(homeSp?.appRoleAssignmentRequired ? { assignmentRequired: true } : {}),
@@ -383,8 +388,19 @@ class Exporter {
     // Roles are only exported by id when custom; lookups to roles stay loadable only then.
     known.set("role", new Set(roles.map((r) => r.id as string)));
 
-    const teams = (await this.scan(org, "team")).filter((t) => !(t.isdefault === 1 || t.isdefault === true));
-    if (teams.length > 0) this.warn(`${where}: ${teams.length} team(s) with their members and roles (the environment format has no teams yet)`);
+    // Owner teams (not the business units' default teams) with members and roles.
+    const memberships = await this.scan(org, "teammembership");
+    const teamRoles = await this.scan(org, "teamroles");
+    const teams: NonNullable<OrgInput["teams"]> = [];
+    for (const t of await this.scan(org, "team")) {
+      if (t.isdefault === 1 || t.isdefault === true) continue;
+      const id = str(t.teamid);
+      if (Number(t.teamtype ?? 0) !== 0) this.warn(`${where}: team '${str(t.name)}' is not an owner team (teamtype ${str(t.teamtype)}); it loads as an owner team`);
+      const members = memberships.filter((m) => m.teamid === id).flatMap((m) => ownerKeys.get(str(m.systemuserid))?.key ?? []);
+      const teamRoleList = teamRoles.filter((r) => r.teamid === id).flatMap((r) => roleRef.get(str(r.roleid)) ?? []);
+      const bu = buRef(t.businessunitid);
+      teams.push({ id, name: str(t.name), ...(bu !== undefined ? { businessUnit: bu } : {}), ...(members.length > 0 ? { members } : {}), ...(teamRoleList.length > 0 ? { roles: teamRoleList } : {}) });
+    }
     const shares = await this.scan(org, "principalobjectaccess");
     if (shares.length > 0) this.warn(`${where}: ${shares.length} share(s) (principalobjectaccess)`);
 
@@ -400,6 +416,7 @@ class Exporter {
       ...(roles.length > 0 ? { roles } : {}),
       ...(users.length > 0 ? { users } : {}),
       ...(applicationUsers.length > 0 ? { applicationUsers } : {}),
+      ...(teams.length > 0 ? { teams } : {}),
       ...(Object.keys(data).length > 0 ? { data } : {}),
     };
   }

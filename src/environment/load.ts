@@ -9,6 +9,7 @@ import { defaultRoles } from "../dataverse/security/default-roles.ts";
 import { MISC_PRIVILEGES, privilegesFor, type Depth } from "../dataverse/security/privileges.ts";
 import { DYNAMICS_CRM_APP_ID, FIRST_PARTY_APPS, GLOBAL_ADMINISTRATOR_ROLE, MICROSOFT_GRAPH_APP_ID } from "../identity/well-known.ts";
 import { CONFIG_KEYS } from "../config/config.ts";
+import { parseCertificateCredential } from "../identity/client-assertion.ts";
 import { parseCsv } from "./csv.ts";
 import { EnvironmentError, readDocument } from "./read.ts";
 import { ENVIRONMENT_KEYS, EnvironmentSchema, type BusinessUnitInput, type Cell, type OrgboxEnvironment } from "./schema.ts";
@@ -67,6 +68,8 @@ export interface ResolvedApp {
   publicClientRedirectUris: string[];
   publicClient: boolean;
   secrets: { value: string; keyId: string | undefined; displayName: string | undefined; starts: number | undefined; expires: number | undefined }[];
+  /** Certificate credentials: PEM text of public certificates. */
+  certificates: { pem: string; keyId: string | undefined; displayName: string | undefined }[];
   /** Delegated permissions by resource app id (canonical values). */
   permissions: { resourceAppId: string; scopes: { id: string; value: string }[] }[];
   consents: ResolvedConsent[];
@@ -98,6 +101,8 @@ export interface ResolvedOrg {
   /** Role ids, or `builtin:{name}` for a predefined role ({@link BUILTIN_ROLE}). */
   applicationUsers: { id: string; appId: string; businessUnitId: string; fullName: string | undefined; roleIds: string[] }[];
   users: { id: string; directoryUserId: string; userPrincipalName: string; firstname: string | undefined; lastname: string | undefined; businessUnitId: string; roleIds: string[] }[];
+  /** Owner teams: member systemuser ids and role ids (or `builtin:{name}`). */
+  teams: { id: string; name: string; businessUnitId: string; memberIds: string[]; roleIds: string[] }[];
   rows: ResolvedRow[];
 }
 
@@ -347,6 +352,7 @@ class Resolver {
       publicClientRedirectUris: a.redirectUris?.publicClient ?? [],
       publicClient: a.publicClient ?? false,
       secrets: (a.secrets ?? []).map((s) => ({ value: s.value, keyId: s.keyId?.toLowerCase(), displayName: s.displayName, starts: s.starts === undefined ? undefined : Date.parse(s.starts), expires: date(s.expires) })),
+      certificates: this.certificates(a.certificates ?? [], [...where, "certificates"]),
       permissions,
       consents,
       assignmentRequired: a.assignmentRequired ?? false,
@@ -369,6 +375,7 @@ class Resolver {
       businessUnits: [],
       roles: [],
       applicationUsers: [],
+      teams: [],
       users: [],
       rows: [],
     };
@@ -467,6 +474,18 @@ class Resolver {
         roleIds: roles(u.roles, [...at, "roles"]),
       });
       owners.set(found.user.userPrincipalName, { id, businessUnitId });
+    });
+    (o.teams ?? []).forEach((t, i) => {
+      const at = [...where, "teams", i];
+      const id = (t.id ?? newGuid()).toLowerCase();
+      claim("team", id, [...at, "id"]);
+      if (org.teams.some((x) => x.name.toLowerCase() === t.name.toLowerCase())) this.fail([...at, "name"], `duplicate team name '${t.name}'`);
+      const memberIds = (t.members ?? []).flatMap((m, j) => {
+        const member = owners.get(m.toLowerCase());
+        if (!member) this.fail([...at, "members", j], `'${m}' is neither a user principal name in users nor a client id in applicationUsers`);
+        return member ? [member.id] : [];
+      });
+      org.teams.push({ id, name: t.name, businessUnitId: bu(t.businessUnit, [...at, "businessUnit"]), memberIds, roleIds: roles(t.roles, [...at, "roles"]) });
     });
     let defaultOwner = org.users[0] ? { id: org.users[0].id, businessUnitId: org.users[0].businessUnitId } : undefined;
     if (o.defaultOwner !== undefined) {
@@ -644,6 +663,42 @@ class Resolver {
         return s;
       }
     }
+  }
+
+  /** Reads certificate credentials: a PEM file (relative to the environment file) or inline PEM; private keys are refused. */
+  private certificates(list: NonNullable<NonNullable<OrgboxEnvironment["apps"]>[number]["certificates"]>, where: Where): ResolvedApp["certificates"] {
+    const out: ResolvedApp["certificates"] = [];
+    list.forEach((c, i) => {
+      const at = [...where, i];
+      if ((c.path === undefined) === (c.pem === undefined)) {
+        this.fail(at, "give either path (a PEM file) or pem (inline PEM text)");
+        return;
+      }
+      let pem = c.pem ?? "";
+      let label = "pem";
+      if (c.path !== undefined) {
+        const path = resolve(this.baseDir, c.path);
+        label = `certificate file '${relative(process.cwd(), path) || c.path}'`;
+        try {
+          pem = readFileSync(path, "utf8");
+        } catch (error) {
+          this.fail([...at, "path"], `cannot read certificate file '${c.path}': ${(error as Error).message}`);
+          return;
+        }
+      }
+      const field = c.path !== undefined ? "path" : "pem";
+      if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem)) {
+        this.fail([...at, field], `${label} contains a private key; give only the public certificate (-----BEGIN CERTIFICATE-----) and keep the key with the client`);
+        return;
+      }
+      const parsed = parseCertificateCredential(pem);
+      if (typeof parsed === "string") {
+        this.fail([...at, field], `${label}: ${parsed}`);
+        return;
+      }
+      out.push({ pem, keyId: c.keyId?.toLowerCase(), displayName: c.displayName });
+    });
+    return out;
   }
 
   /** Rows of a `file:` reference: CSV (header line) or a JSON array of objects. */

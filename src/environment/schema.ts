@@ -68,6 +68,19 @@ export const SecretSchema = z.strictObject({
   expires: instant.optional().describe("Default: 180 days after start, as the portal suggests."),
 });
 
+/**
+ * A certificate credential (`keyCredentials`): the public X.509 certificate whose
+ * key signs the app's client assertions. Give `path` (a PEM file relative to the
+ * environment file) or `pem` (the PEM text inline, as `orgbox export` writes it).
+ * Only the public certificate: a file holding a private key is refused.
+ */
+export const CertificateSchema = z.strictObject({
+  path: nonEmpty.optional().describe("PEM file with the public certificate, relative to the environment file."),
+  pem: nonEmpty.optional().describe("The certificate's PEM text inline (`-----BEGIN CERTIFICATE-----` …)."),
+  keyId: guid.optional(),
+  displayName: z.string().optional().describe("Default: the certificate's subject."),
+});
+
 /** Permissions an app asks of one resource (`requiredResourceAccess`). */
 export const ApiPermissionSchema = z.strictObject({
   resource: nonEmpty.describe("`Dynamics CRM` (alias `dynamics`), `Microsoft Graph` (alias `graph`), or a first-party app id."),
@@ -97,6 +110,7 @@ export const AppSchema = z.strictObject({
     .describe("Redirect URIs by platform."),
   publicClient: z.boolean().optional().describe("Allow public client flows (`allowPublicClient`)."),
   secrets: z.array(SecretSchema).optional(),
+  certificates: z.array(CertificateSchema).optional().describe("Certificate credentials (public certificates only)."),
   apiPermissions: z.array(ApiPermissionSchema).optional(),
   consentedTenants: z.array(ConsentSchema).optional().describe("Tenants that consented. The home tenant always has a service principal; list it to grant delegated permissions there."),
   assignmentRequired: z.boolean().optional().describe("`appRoleAssignmentRequired` of the home-tenant service principal: only users in `assignments` (directly or through a group) can sign in (AADSTS50105)."),
@@ -147,6 +161,15 @@ export const OrgUserSchema = z.strictObject({
   roles: z.array(nonEmpty).optional(),
 });
 
+/** An owner team: members get the privileges of its roles (learn.microsoft.com/power-platform/admin/manage-teams). */
+export const TeamSchema = z.strictObject({
+  id: guid.optional().describe("teamid"),
+  name: nonEmpty,
+  businessUnit: nonEmpty.optional().describe("Name of the business unit; default the root."),
+  members: z.array(nonEmpty).optional().describe("User principal names from `users` or client ids from `applicationUsers`."),
+  roles: z.array(nonEmpty).optional().describe("Role names (or ids) given to the team."),
+});
+
 /** A column value of a data row. Strings `@ref:KEY` reference another row. */
 export const CellSchema = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 export const RowSchema = z.record(z.string(), CellSchema);
@@ -166,6 +189,7 @@ export const OrgSchema = z.strictObject({
   roles: z.array(RoleSchema).optional().describe("Custom roles; `System Administrator` always exists."),
   applicationUsers: z.array(ApplicationUserSchema).optional(),
   users: z.array(OrgUserSchema).optional(),
+  teams: z.array(TeamSchema).optional().describe("Owner teams with members and roles."),
   defaultOwner: nonEmpty.optional().describe("Owner of data rows without `@owner`: a user principal name from `users` or a client id from `applicationUsers`. Default: the first interactive user."),
   data: z.record(z.string(), TableDataSchema).optional().describe("Rows per table logical name, inserted in file order."),
 });

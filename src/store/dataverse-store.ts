@@ -20,6 +20,7 @@ function columnType(attribute: AttributeMetadata): ColumnDataType {
     case "EntityName":
       return "varchar(128)";
     case "Memo":
+    case "MultiSelectPicklist":
       return "text";
     case "Integer":
     case "Picklist":

@@ -2,6 +2,7 @@ import { DynamicsWebApi } from "dynamics-web-api";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DEMO, SAMPLE_ACCOUNTS, SAMPLE_PEOPLE, sampleId } from "../../src/server/demo.ts";
+import { failure } from "../helpers/dwa.ts";
 import { apiGet, demoToken, useOrgbox } from "../helpers/orgbox.ts";
 
 /** The seeded accounts as `src/server/seed.ts` creates them. */
@@ -26,16 +27,6 @@ const ids = (rows: { accountid?: string }[]) => rows.map((r) => r.accountid).sor
 
 type Account = { accountid: string; name: string; [key: string]: unknown };
 type Collection = { value: Record<string, unknown>[]; "@odata.nextLink"?: string; "@odata.count"?: number; [key: string]: unknown };
-type DwaError = { status?: number; code?: string; message: string };
-
-async function failure(promise: Promise<unknown>): Promise<DwaError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as DwaError;
-  }
-  throw new Error("expected the request to fail");
-}
 
 describe("Dataverse query side with dynamics-web-api", () => {
   const orgbox = useOrgbox();

@@ -6,7 +6,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { EnvironmentError, loadEnvironmentFile, startOrgbox } from "../../src/index.ts";
+import { environmentProblems } from "../helpers/environment.ts";
+import { loadEnvironmentFile, startOrgbox } from "../../src/index.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "orgbox-env-"));
 
@@ -37,15 +38,7 @@ function file(name: string, text: string): string {
   return path;
 }
 
-function problems(path: string): string[] {
-  try {
-    loadEnvironmentFile(path);
-  } catch (error) {
-    expect(error).toBeInstanceOf(EnvironmentError);
-    return (error as EnvironmentError).problems;
-  }
-  throw new Error("expected the file to be rejected");
-}
+const problems = environmentProblems;
 
 describe("environment validation", () => {
   it("accepts the base file", () => {

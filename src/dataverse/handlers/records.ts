@@ -179,11 +179,41 @@ export async function countCollection(request: Pick<ReadRequest, "store" | "org"
   return Math.min(total, MAX_COUNT);
 }
 
+/** What {@link readEntity} needs. */
+export interface ReadEntityArgs {
+  store: DataverseStore;
+  org: Org;
+  md: OrgMetadata;
+  entity: EntityMetadata;
+  id: string;
+  options: QueryOptions;
+  apiUrl: string;
+  prefer?: ReadPreferences;
+  security?: SecurityContext;
+  caller: FilterCaller;
+  now?: number;
+}
+
+/**
+ * True when `If-None-Match` (a comma-separated list of entity tags such as `W/"1234"`) names the
+ * record's current ETag (RFC 9110 §13.1.2, weak comparison).
+ */
+export function etagMatches(ifNoneMatch: string, etag: string): boolean {
+  const weak = (tag: string) => tag.trim().replace(/^W\//, "");
+  return ifNoneMatch.split(",").some((tag) => weak(tag) === weak(etag));
+}
+
 /**
  * `GET /{set}({id})`. With `security`, the caller needs `prvRead{Entity}` and access to the record.
+ * With `ifNoneMatch` (the `If-None-Match` header) naming the record's current ETag it resolves to
+ * `undefined` (the caller answers 304 Not Modified, no body) — never when `$expand` or annotations
+ * are requested, as those may change without the row's version changing
+ * (learn.microsoft.com/power-apps/developer/data-platform/webapi/perform-conditional-operations-using-web-api#conditional-retrievals).
  * @throws DataverseError 404 `0x80040217` when the row does not exist; 403 `0x80040220` / `0x80048306` (security).
  */
-export async function readEntity(args: { store: DataverseStore; org: Org; md: OrgMetadata; entity: EntityMetadata; id: string; options: QueryOptions; apiUrl: string; prefer?: ReadPreferences; security?: SecurityContext; caller: FilterCaller; now?: number }): Promise<Record<string, unknown>> {
+export async function readEntity(args: ReadEntityArgs & { ifNoneMatch: string | undefined }): Promise<Record<string, unknown> | undefined>;
+export async function readEntity(args: ReadEntityArgs): Promise<Record<string, unknown>>;
+export async function readEntity(args: ReadEntityArgs & { ifNoneMatch?: string | undefined }): Promise<Record<string, unknown> | undefined> {
   const { store, org, md, entity, id, options, apiUrl } = args;
   await args.security?.assertRecordAccess("Read", entity, id);
   if (options.top !== undefined) throw dv.queryOptionNotSupported("$top on a single record");
@@ -204,6 +234,8 @@ export async function readEntity(args: { store: DataverseStore; org: Org; md: Or
     ...(plan.related.length > 0 ? { related: plan.related } : {}),
   });
   if (!row) throw dv.recordNotFound(entity.logicalName, id);
+  const conditional = args.ifNoneMatch !== undefined && options.expand === undefined && args.prefer?.includeAnnotations === undefined;
+  if (conditional && row.versionnumber !== undefined && row.versionnumber !== null && etagMatches(args.ifNoneMatch as string, `W/"${String(row.versionnumber)}"`)) return undefined;
   const record = annotateRecord(attributes, row, serializeRow(entity, attributes, row), plan);
   if (expands) await attachExpands(expands.ctx, entity, expands.bound, [row], [record]);
   return { "@odata.context": `${apiUrl}/$metadata#${entity.entitySetName}${contextSuffix(options)}/$entity`, ...record };

@@ -86,6 +86,7 @@ const CREATABLE: Record<string, AttributeType> = {
   DateTimeAttributeMetadata: "DateTime",
   BooleanAttributeMetadata: "Boolean",
   PicklistAttributeMetadata: "Picklist",
+  MultiSelectPicklistAttributeMetadata: "MultiSelectPicklist",
 };
 
 const REQUIRED_LEVELS = new Set(["None", "ApplicationRequired", "Recommended", "SystemRequired"]);
@@ -184,6 +185,7 @@ export function parseAttributeDefinition(body: unknown): AttributeMetadata {
       attribute.options = booleanOptions(body);
       break;
     case "Picklist":
+    case "MultiSelectPicklist":
       attribute.options = options(body, schemaName);
       break;
     default:

@@ -102,6 +102,30 @@ const address = (): AttributeMetadata[] => [
   str("address1_country", "Country/Region", 80),
 ];
 
+/** Tables an activity's `regardingobjectid` or a note's `objectid` may point to (of those orgbox models). */
+const REGARDING_TARGETS = ["account", "contact", "lead", "opportunity"];
+
+/**
+ * An activity table (task, email, phonecall): primary key `activityid`, primary name `subject`,
+ * user-owned, with `description` and the polymorphic `regardingobjectid` (+ `regardingobjecttypecode`)
+ * (learn.microsoft.com/power-apps/developer/data-platform/activity-entities).
+ */
+function activity(spec: Pick<TableSpec, "logicalName" | "entitySetName" | "displayName" | "displayCollectionName" | "objectTypeCode" | "columns" | "schemaName">): EntityMetadata {
+  return table({
+    ...spec,
+    primaryIdAttribute: "activityid",
+    primaryNameAttribute: "subject",
+    ownershipType: "UserOwned",
+    columns: [
+      str("subject", "Subject", 200, { requiredLevel: "ApplicationRequired" }),
+      memo("description", "Description", 2000),
+      lookup("regardingobjectid", "Regarding", REGARDING_TARGETS),
+      attr("regardingobjecttypecode", "EntityName", "Regarding Object Type", system),
+      ...spec.columns,
+    ],
+  });
+}
+
 /**
  * The standard tables, with their real logical names, entity set names,
  * primary keys, primary name columns and object type codes
@@ -368,6 +392,87 @@ export const STANDARD_TABLES: EntityMetadata[] = [
         [[0, "Open"], [1, "Qualified"], [2, "Disqualified"]],
         [[1, "New"], [2, "Contacted"], [3, "Qualified"], [4, "Lost"], [5, "Cannot Contact"], [6, "No Longer Interested"], [7, "Canceled"]],
       ),
+    ],
+  }),
+  table({
+    logicalName: "opportunity",
+    entitySetName: "opportunities",
+    displayName: "Opportunity",
+    displayCollectionName: "Opportunities",
+    primaryNameAttribute: "name",
+    ownershipType: "UserOwned",
+    objectTypeCode: 3,
+    columns: [
+      str("name", "Topic", 300, { requiredLevel: "ApplicationRequired" }),
+      attr("customerid", "Customer", "Potential Customer", { targets: ["account", "contact"] }),
+      attr("customeridtype", "EntityName", "Potential Customer Type", system),
+      attr("estimatedvalue", "Money", "Est. Revenue", { precision: 2 }),
+      attr("estimatedclosedate", "DateTime", "Est. Close Date", { dateTimeBehavior: "DateOnly" }),
+      attr("closeprobability", "Integer", "Probability", { minValue: 0, maxValue: 100 }),
+      memo("description", "Description", 2000),
+      lookup("parentaccountid", "Account", ["account"]),
+      lookup("parentcontactid", "Contact", ["contact"]),
+      lookup("transactioncurrencyid", "Currency", ["transactioncurrency"]),
+      ...stateStatus([[0, "Open"], [1, "Won"], [2, "Lost"]], [[1, "In Progress"], [2, "On Hold"], [3, "Won"], [4, "Canceled"], [5, "Out-Sold"]]),
+    ],
+  }),
+  activity({
+    logicalName: "task",
+    entitySetName: "tasks",
+    displayName: "Task",
+    displayCollectionName: "Tasks",
+    objectTypeCode: 4212,
+    columns: [
+      attr("scheduledstart", "DateTime", "Start Date", { dateTimeBehavior: "UserLocal" }),
+      attr("scheduledend", "DateTime", "Due Date", { dateTimeBehavior: "UserLocal" }),
+      attr("actualdurationminutes", "Integer", "Duration"),
+      attr("prioritycode", "Picklist", "Priority", { options: options([0, "Low"], [1, "Normal"], [2, "High"]) }),
+      ...stateStatus([[0, "Open"], [1, "Completed"], [2, "Canceled"]], [[2, "Not Started"], [3, "In Progress"], [4, "Waiting on someone else"], [7, "Deferred"], [5, "Completed"], [6, "Canceled"]]),
+    ],
+  }),
+  activity({
+    logicalName: "email",
+    entitySetName: "emails",
+    displayName: "Email",
+    displayCollectionName: "Email Messages",
+    objectTypeCode: 4202,
+    columns: [
+      bool("directioncode", "Direction", "Incoming", "Outgoing"),
+      str("sender", "From", 250),
+      str("torecipients", "To Recipients", 500),
+      ...stateStatus([[0, "Open"], [1, "Completed"], [2, "Canceled"]], [[1, "Draft"], [2, "Completed"], [3, "Sent"], [4, "Received"], [5, "Canceled"]]),
+    ],
+  }),
+  activity({
+    logicalName: "phonecall",
+    entitySetName: "phonecalls",
+    displayName: "Phone Call",
+    displayCollectionName: "Phone Calls",
+    objectTypeCode: 4210,
+    schemaName: "PhoneCall",
+    columns: [
+      str("phonenumber", "Phone Number", 200),
+      bool("directioncode", "Direction", "Incoming", "Outgoing"),
+      ...stateStatus([[0, "Open"], [1, "Completed"], [2, "Canceled"]], [[1, "Open"], [2, "Made"], [3, "Canceled"], [4, "Received"]]),
+    ],
+  }),
+  table({
+    logicalName: "annotation",
+    entitySetName: "annotations",
+    displayName: "Note",
+    displayCollectionName: "Notes",
+    primaryNameAttribute: "subject",
+    ownershipType: "UserOwned",
+    objectTypeCode: 5,
+    columns: [
+      str("subject", "Title", 500),
+      memo("notetext", "Description", 100000),
+      str("filename", "File Name", 255),
+      str("mimetype", "Mime Type", 256),
+      memo("documentbody", "Document", 1073741823),
+      bool("isdocument", "Is Document", "No", "Yes"),
+      lookup("objectid", "Regarding", REGARDING_TARGETS),
+      attr("objecttypecode", "EntityName", "Object Type", system),
     ],
   }),
 ];

@@ -16,6 +16,8 @@ export type AttributeType =
   | "DateTime"
   | "Boolean"
   | "Picklist"
+  /** Multi-select choice: stored as the comma-separated option values (`"1,3"`). */
+  | "MultiSelectPicklist"
   | "State"
   | "Status"
   | "Lookup"
@@ -39,7 +41,7 @@ export interface AttributeMetadata {
   maxLength?: number;
   /** Lookup/Customer/Owner: the tables it may point to. */
   targets?: string[];
-  /** Picklist/State/Status/Boolean: the options (Boolean: 0 false, 1 true). */
+  /** Picklist/MultiSelectPicklist/State/Status/Boolean: the options (Boolean: 0 false, 1 true). */
   options?: OptionMetadata[];
   /** Decimal/Money: digits after the point. */
   precision?: number;

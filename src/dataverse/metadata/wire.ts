@@ -59,6 +59,7 @@ const TYPES: Record<AttributeType, { odataType: string; typeName: string }> = {
   DateTime: { odataType: "DateTimeAttributeMetadata", typeName: "DateTimeType" },
   Boolean: { odataType: "BooleanAttributeMetadata", typeName: "BooleanType" },
   Picklist: { odataType: "PicklistAttributeMetadata", typeName: "PicklistType" },
+  MultiSelectPicklist: { odataType: "MultiSelectPicklistAttributeMetadata", typeName: "MultiSelectPicklistType" },
   State: { odataType: "StateAttributeMetadata", typeName: "StateType" },
   Status: { odataType: "StatusAttributeMetadata", typeName: "StatusType" },
   Lookup: { odataType: "LookupAttributeMetadata", typeName: "LookupType" },
@@ -83,7 +84,7 @@ const RANGES: Partial<Record<AttributeType, { min: number; max: number }>> = {
   Money: { min: -922337203685477, max: 922337203685477 },
 };
 
-const OPTION_TYPES = new Set<AttributeType>(["Picklist", "State", "Status", "Boolean"]);
+const OPTION_TYPES = new Set<AttributeType>(["Picklist", "MultiSelectPicklist", "State", "Status", "Boolean"]);
 
 /** True for columns with an `OptionSet` navigation property (choices, state, status, yes/no). */
 export function hasOptionSet(attribute: AttributeMetadata): boolean {
@@ -108,7 +109,7 @@ export function optionSetToWire(entity: EntityMetadata, attribute: AttributeMeta
     const find = (value: number) => options.find((o) => o.value === value) ?? { value, label: value === 1 ? "Yes" : "No" };
     return { "@odata.type": "#Microsoft.Dynamics.CRM.BooleanOptionSetMetadata", ...base, OptionSetType: "Boolean", TrueOption: option(entity, attribute, find(1), managed), FalseOption: option(entity, attribute, find(0), managed) };
   }
-  const optionSetType = attribute.type === "Picklist" ? "Picklist" : attribute.type;
+  const optionSetType = attribute.type === "Picklist" || attribute.type === "MultiSelectPicklist" ? "Picklist" : attribute.type;
   return { "@odata.type": "#Microsoft.Dynamics.CRM.OptionSetMetadata", ...base, OptionSetType: optionSetType, Options: options.map((o) => option(entity, attribute, o, managed)) };
 }
 
@@ -127,7 +128,8 @@ export function attributeToWire(entity: EntityMetadata, attribute: AttributeMeta
     LogicalName: attribute.logicalName,
     SchemaName: attribute.schemaName,
     EntityLogicalName: entity.logicalName,
-    AttributeType: attribute.type,
+    // Dataverse reports multi-select choice columns as Virtual (their type is in AttributeTypeName).
+    AttributeType: attribute.type === "MultiSelectPicklist" ? "Virtual" : attribute.type,
     AttributeTypeName: { Value: typeName },
     AttributeOf: null,
     ColumnNumber: index + 1,

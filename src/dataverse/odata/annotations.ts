@@ -89,6 +89,12 @@ function formattedValue(attribute: AttributeMetadata, value: unknown, row: Row, 
     case "State":
     case "Status":
       return attribute.options?.find((o) => o.value === Number(value))?.label;
+    case "MultiSelectPicklist":
+      // The labels of the chosen options, joined with "; " as Dataverse formats them.
+      return String(value)
+        .split(",")
+        .map((v) => attribute.options?.find((o) => o.value === Number(v))?.label ?? v)
+        .join("; ");
     case "Boolean": {
       const flag = value === true || value === 1 || value === "1";
       return attribute.options?.find((o) => o.value === (flag ? 1 : 0))?.label ?? (flag ? "Yes" : "No");

@@ -10,6 +10,7 @@ export function edmType(type: AttributeType, attribute?: AttributeMetadata): str
     case "String":
     case "Memo":
     case "EntityName":
+    case "MultiSelectPicklist":
       return "Edm.String";
     case "Integer":
     case "Picklist":

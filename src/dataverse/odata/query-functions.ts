@@ -184,10 +184,33 @@ function principalFunction(kind: "user" | "business", negate: boolean): QueryFun
   };
 }
 
-const multiSelect: QueryFunction = (ctx) => {
-  const bound = property(ctx);
-  throw dv.queryOptionNotSupported(`'${ctx.name}' on '${bound.name}': it needs a multi-select choice column (MultiSelectPicklist), and orgbox has no multi-select columns yet`);
-};
+/**
+ * `ContainValues` / `DoesNotContainValues` on a multi-select choice column, stored as ascending
+ * comma-separated option values (`1,3`): a row contains option `v` when the text is `v`, starts
+ * with `v,`, ends with `,v` or holds `,v,`. `ContainValues` matches rows holding any of the values;
+ * `DoesNotContainValues` rows holding none of them (empty columns included).
+ * @throws DataverseError 400 for another column type, an empty list or a value that is not one of the column's options.
+ */
+function multiSelect(negate: boolean): QueryFunction {
+  return (ctx) => {
+    checkParams(ctx, ["PropertyName", "PropertyValues"]);
+    const bound = property(ctx);
+    if (bound.attribute.type !== "MultiSelectPicklist") throw dv.querySyntax(`'${ctx.name}' needs a multi-select choice column (MultiSelectPicklist); '${bound.name}' is ${bound.attribute.type}`);
+    const node = param(ctx, "PropertyValues");
+    if (node.type !== "array" || node.items.length === 0) throw dv.querySyntax(`PropertyValues of '${ctx.name}' must be a non-empty array of option values, e.g. ['1','2']`);
+    const options = node.items.map((item) => {
+      const literal = ctx.binder.literal(item, `PropertyValues of '${ctx.name}'`);
+      const n = literal.type === "number" ? literal.value : literal.type === "string" ? Number(literal.value) : Number.NaN;
+      if (!Number.isInteger(n) || !(bound.attribute.options ?? []).some((o) => o.value === n)) throw dv.querySyntax(`'${literal.type === "null" ? "null" : String(literal.value)}' is not an option of the multi-select column '${bound.name}'`);
+      return String(n);
+    });
+    const column = bound.attribute.logicalName;
+    const holds = (v: string): Expr =>
+      [`${v},%`, `%,${v}`, `%,${v},%`].reduce<Expr>((left, pattern) => ({ kind: "or", left, right: { kind: "like", column, pattern } }), compare(bound, "eq", v));
+    const any = options.map(holds).reduce((left, right) => ({ kind: "or", left, right }));
+    return bound.wrap(negate ? { kind: "or", left: compare(bound, "eq", null), right: { kind: "not", operand: any } } : and(compare(bound, "ne", null), any));
+  };
+}
 
 /**
  * The `Microsoft.Dynamics.CRM.*` query functions orgbox implements, by name
@@ -237,6 +260,6 @@ export const QUERY_FUNCTIONS: ReadonlyMap<string, QueryFunction> = new Map<strin
   ["NotEqualUserId", principalFunction("user", true)],
   ["EqualBusinessId", principalFunction("business", false)],
   ["NotEqualBusinessId", principalFunction("business", true)],
-  ["ContainValues", multiSelect],
-  ["DoesNotContainValues", multiSelect],
+  ["ContainValues", multiSelect(false)],
+  ["DoesNotContainValues", multiSelect(true)],
 ]);
