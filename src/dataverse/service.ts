@@ -4,8 +4,9 @@ import { OrgboxError } from "../common/errors.ts";
 import { formatDateTime } from "./format.ts";
 import { OrgMetadata } from "./metadata/registry.ts";
 import { metadataErrors } from "./metadata/custom.ts";
+import { validateKey } from "./metadata/keys.ts";
 import { STANDARD_TABLES, attr } from "./metadata/standard.ts";
-import type { AttributeMetadata, EntityMetadata } from "./metadata/types.ts";
+import type { AttributeMetadata, EntityKeyMetadata, EntityMetadata } from "./metadata/types.ts";
 import type { Org, Row } from "./model.ts";
 import { DEPTH, MISC_PRIVILEGES, SYSTEM_ADMINISTRATOR_TEMPLATE_ID, privilegeId, privilegesFor, type Depth } from "./security/privileges.ts";
 import { defaultRoles } from "./security/default-roles.ts";
@@ -329,6 +330,59 @@ export class DataverseService {
       this.forgetMetadata(org);
     }
     return attribute;
+  }
+
+  /**
+   * Adds an alternate key to a table, what `POST EntityDefinitions(…)/Keys` does
+   * (learn.microsoft.com/power-apps/developer/data-platform/define-alternate-keys-entity): the key's
+   * unique index and the table's updated definition in `entity_definitions`, in one transaction.
+   * Dataverse builds the index in a system job and marks the key `Failed` when existing rows share
+   * values; orgbox builds it at once and refuses the key instead.
+   * @throws DataverseError 404 for an unknown table, 400 for an invalid key (see {@link validateKey}),
+   *   400 `0x80040237` when existing rows already share the key's values.
+   */
+  async addAlternateKey(org: Org, entityLogicalName: string, build: (entity: EntityMetadata) => EntityKeyMetadata, outer: DataverseStore = this.store): Promise<{ entity: EntityMetadata; key: EntityKeyMetadata }> {
+    const md = await this.loadMetadata(org, outer);
+    const entity = md.entity(entityLogicalName);
+    if (!entity) throw metadataErrors.entityNotFound(entityLogicalName);
+    const key = build(entity);
+    validateKey(entity, key);
+    const updated: EntityMetadata = { ...entity, keys: [...(entity.keys ?? []), key] };
+    try {
+      await outer.transaction(async (store) => {
+        await store.saveEntityDefinition(org, updated, this.clock.now());
+        try {
+          await store.createKeyIndex(org, entity, key);
+        } catch {
+          throw metadataErrors.duplicate(`The key '${key.logicalName}' cannot be created: records of table '${entity.logicalName}' already share values of (${key.keyAttributes.join(", ")}). Make the values unique and try again.`);
+        }
+      });
+    } finally {
+      this.forgetMetadata(org);
+    }
+    return { entity: updated, key };
+  }
+
+  /**
+   * Removes an alternate key (`DELETE EntityDefinitions(…)/Keys(…)`): its index and its entry in the
+   * table's stored definition.
+   * @throws DataverseError 404 for an unknown table or key.
+   */
+  async removeAlternateKey(org: Org, entityLogicalName: string, keyLogicalName: string, outer: DataverseStore = this.store): Promise<void> {
+    const md = await this.loadMetadata(org, outer);
+    const entity = md.entity(entityLogicalName);
+    if (!entity) throw metadataErrors.entityNotFound(entityLogicalName);
+    const key = (entity.keys ?? []).find((k) => k.logicalName === keyLogicalName);
+    if (!key) throw metadataErrors.keyNotFound(entity.logicalName, keyLogicalName);
+    const updated: EntityMetadata = { ...entity, keys: (entity.keys ?? []).filter((k) => k !== key) };
+    try {
+      await outer.transaction(async (store) => {
+        await store.saveEntityDefinition(org, updated, this.clock.now());
+        await store.dropKeyIndex(org, entity, key);
+      });
+    } finally {
+      this.forgetMetadata(org);
+    }
   }
 
   /** Drops the org's cached metadata after a definition change. */

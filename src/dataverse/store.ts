@@ -1,4 +1,4 @@
-import type { AttributeMetadata, EntityMetadata } from "./metadata/types.ts";
+import type { AttributeMetadata, EntityKeyMetadata, EntityMetadata } from "./metadata/types.ts";
 import type { Org, Row } from "./model.ts";
 
 /** A literal in a query. Dates are ISO strings (`YYYY-MM-DDTHH:MM:SSZ`). */
@@ -131,6 +131,14 @@ export interface DataverseStore {
 
   /** Creates the SQL table for a Dataverse table (one real column per attribute, indexes on keys and lookups). */
   createRecordTable(org: Org, entity: EntityMetadata): Promise<void>;
+  /**
+   * Creates the unique index of an alternate key (text columns compared case-insensitively, as
+   * Dataverse's collation does). Rows whose key columns hold NULL never collide.
+   * @throws Error from the database when existing rows already share key values.
+   */
+  createKeyIndex(org: Org, entity: EntityMetadata, key: EntityKeyMetadata): Promise<void>;
+  /** Drops the unique index of an alternate key. */
+  dropKeyIndex(org: Org, entity: EntityMetadata, key: EntityKeyMetadata): Promise<void>;
   /** Adds one column to a table's SQL table (`ALTER TABLE … ADD COLUMN`); existing rows get NULL. */
   addColumn(org: Org, entity: EntityMetadata, attribute: AttributeMetadata): Promise<void>;
   /** Inserts or replaces the definition of a custom table (`entity_definitions`, JSON of the metadata). */

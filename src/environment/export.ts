@@ -276,7 +276,8 @@ class Exporter {
       else if (a.appRoleId !== DEFAULT_APP_ROLE_ID) this.warn(`${where}: ${name} is assigned app role ${a.appRoleId}; the environment format holds the default role only`);
       if (name !== undefined && !out.includes(name)) out.push(name);
     }
-    return out;
+    // Assignment ids are random: sort so two exports of the same state are equal.
+    return out.sort((a, b) => a.localeCompare(b, "en"));
   }
 
   /** Every row of a table, in primary-key order, read in SQL batches. */

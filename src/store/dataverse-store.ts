@@ -1,5 +1,5 @@
 import { sql, type Expression, type SelectQueryBuilder, type RawBuilder, type ExpressionBuilder, type Kysely, type SqlBool, type ColumnDataType } from "kysely";
-import type { AttributeMetadata, EntityMetadata } from "../dataverse/metadata/types.ts";
+import type { AttributeMetadata, EntityKeyMetadata, EntityMetadata } from "../dataverse/metadata/types.ts";
 import type { Org, Row } from "../dataverse/model.ts";
 import type { DataverseStore, Expr, JoinedColumn, JoinedQuery, Operand, RecordQuery, Scalar } from "../dataverse/store.ts";
 import type { Schema } from "./schema.ts";
@@ -92,7 +92,27 @@ export class SqlDataverseStore implements DataverseStore {
         await this.db.schema.createIndex(`${name}_${attribute.logicalName}`).on(name).column(attribute.logicalName).execute();
       }
     }
+    for (const key of entity.keys ?? []) await this.keyIndex(name, entity, key);
     this.afterDdl();
+  }
+
+  async createKeyIndex(org: Org, entity: EntityMetadata, key: EntityKeyMetadata): Promise<void> {
+    await this.keyIndex(`${org.tablePrefix}${entity.logicalName}`, entity, key);
+    this.afterDdl();
+  }
+
+  async dropKeyIndex(org: Org, entity: EntityMetadata, key: EntityKeyMetadata): Promise<void> {
+    await this.db.schema.dropIndex(`${org.tablePrefix}${entity.logicalName}_ak_${key.logicalName}`).ifExists().execute();
+    this.afterDdl();
+  }
+
+  /** `CREATE UNIQUE INDEX {table}_ak_{key} ON {table} (lower(text), other, …)`: the expressions alternate-key lookups compare. */
+  private async keyIndex(table: string, entity: EntityMetadata, key: EntityKeyMetadata): Promise<void> {
+    const parts = key.keyAttributes.map((column) => {
+      const text = entity.attributes.find((a) => a.logicalName === column)?.type === "String";
+      return text ? sql`lower(${sql.ref(column)})` : sql.ref(column);
+    });
+    await this.db.schema.createIndex(`${table}_ak_${key.logicalName}`).on(table).unique().expression(sql.join(parts)).execute();
   }
 
   async addColumn(org: Org, entity: EntityMetadata, attribute: AttributeMetadata): Promise<void> {

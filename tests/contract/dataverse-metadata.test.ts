@@ -10,24 +10,11 @@ import { join } from "node:path";
 import { DynamicsWebApi } from "dynamics-web-api";
 import { XMLParser } from "fast-xml-parser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEMO, startOrgbox, type OrgboxInstance } from "../../src/index.ts";
-import type { Org } from "../../src/dataverse/index.ts";
-import { demoToken, useOrgbox } from "../helpers/orgbox.ts";
+import { startOrgbox, type OrgboxInstance } from "../../src/index.ts";
+import { adminToken, demoToken, useOrgbox } from "../helpers/orgbox.ts";
 
 const GUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 type Body = Record<string, unknown> & { error?: { code: string; message: string }; value?: Record<string, unknown>[] };
-
-/** An application user holding System Administrator; returns its token. */
-async function adminToken(o: OrgboxInstance): Promise<string> {
-  const org = (await o.dataverse.service.findOrg("contoso")) as Org;
-  const roles = await o.dataverse.service.listRoles(org);
-  const admin = roles.find((r) => r.name === "System Administrator");
-  const { application } = await o.identity.service.registerApplication({ tenantId: o.tenantId, displayName: "metadata admin" });
-  const secret = await o.identity.service.addPassword({ appId: application.appId });
-  await o.dataverse.service.createApplicationUser(org, { applicationId: application.appId, businessUnitId: DEMO.org.rootBusinessUnitId, roleIds: [admin?.id as string] });
-  const res = await fetch(`${o.url}/${o.tenantId}/oauth2/token`, { method: "POST", body: new URLSearchParams({ grant_type: "client_credentials", client_id: application.appId, client_secret: secret.secretText, resource: o.orgUrl }) });
-  return ((await res.json()) as { access_token: string }).access_token;
-}
 
 async function call(o: OrgboxInstance, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; headers: Headers; body: Body; text: string }> {
   const response = await fetch(`${o.apiUrl}/${path}`, {

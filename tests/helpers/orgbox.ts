@@ -1,5 +1,6 @@
 import { afterAll, beforeAll } from "vitest";
-import { startOrgbox, type OrgboxInstance, type StartOptions, type StartRuntime } from "../../src/index.ts";
+import { DEMO, startOrgbox, type OrgboxInstance, type StartOptions, type StartRuntime } from "../../src/index.ts";
+import type { Org } from "../../src/dataverse/index.ts";
 
 /**
  * Starts a fresh in-memory orgbox on port 0 for the current test file and
@@ -36,4 +37,19 @@ export async function apiGet(orgbox: OrgboxInstance, token: string, path: string
   const response = await fetch(`${orgbox.apiUrl}/${path}`, { headers: { authorization: `Bearer ${token}`, accept: "application/json", ...headers } });
   const text = await response.text();
   return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined };
+}
+
+/**
+ * Registers a new app in the demo tenant, makes it an application user holding System Administrator
+ * in the demo org, and returns its client-credentials token for the org (plain fetch, v1 endpoint).
+ */
+export async function adminToken(o: OrgboxInstance): Promise<string> {
+  const org = (await o.dataverse.service.findOrg(DEMO.org.name)) as Org;
+  const roles = await o.dataverse.service.listRoles(org);
+  const admin = roles.find((r) => r.name === "System Administrator");
+  const { application } = await o.identity.service.registerApplication({ tenantId: o.tenantId, displayName: "metadata admin" });
+  const secret = await o.identity.service.addPassword({ appId: application.appId });
+  await o.dataverse.service.createApplicationUser(org, { applicationId: application.appId, businessUnitId: DEMO.org.rootBusinessUnitId, roleIds: [admin?.id as string] });
+  const res = await fetch(`${o.url}/${o.tenantId}/oauth2/token`, { method: "POST", body: new URLSearchParams({ grant_type: "client_credentials", client_id: application.appId, client_secret: secret.secretText, resource: o.orgUrl }) });
+  return ((await res.json()) as { access_token: string }).access_token;
 }

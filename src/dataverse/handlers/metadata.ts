@@ -3,7 +3,8 @@ import type { OperationRegistry } from "../functions.ts";
 import { metadataErrors, parseAttributeDefinition, parseEntityDefinition } from "../metadata/custom.ts";
 import { filterObjects, parseMetadataQuery, selectProperties, type ExpandItem, type MetadataQuery } from "../metadata/query.ts";
 import type { OrgMetadata } from "../metadata/registry.ts";
-import type { EntityMetadata } from "../metadata/types.ts";
+import { KEY_PROPERTIES, keyMetadataId, keyToWire, parseKeyDefinition } from "../metadata/keys.ts";
+import type { EntityKeyMetadata, EntityMetadata } from "../metadata/types.ts";
 import {
   ATTRIBUTE_METADATA_TYPES,
   ENTITY_PROPERTIES,
@@ -148,8 +149,23 @@ function attributesOf(entity: EntityMetadata, cast: string | undefined, options:
   return filterObjects(wire, options.filter, aliases, typeName).map((o) => selectProperties(o, options.select, allowed, typeName, ["OptionSet", "GlobalOptionSet"]));
 }
 
+/** The table's alternate keys as `EntityKeyMetadata`, with `$select` and `$filter` applied. */
+function keysOf(entity: EntityMetadata, options: { select?: string[]; filter?: string }, aliases: ReadonlyMap<string, string>): WireObject[] {
+  const list = (entity.keys ?? []).map((k) => keyToWire(entity, k));
+  return filterObjects(list, options.filter, aliases, "EntityKeyMetadata").map((o) => selectProperties(o, options.select, KEY_PROPERTIES, "EntityKeyMetadata"));
+}
+
+/** A key addressed as `Keys(LogicalName='x')` or `Keys(<MetadataId>)`. */
+function findKey(entity: EntityMetadata, raw: string): EntityKeyMetadata {
+  const key = definitionKey(raw);
+  const found = (entity.keys ?? []).find((k) => ("logicalName" in key ? k.logicalName === key.logicalName : keyMetadataId(entity, k) === key.id));
+  if (!found) throw metadataErrors.keyNotFound(entity.logicalName, "logicalName" in key ? key.logicalName : key.id);
+  return found;
+}
+
 function relationships(md: OrgMetadata, entity: EntityMetadata, name: string, options: { select?: string[]; filter?: string }, aliases: ReadonlyMap<string, string>): WireObject[] {
-  if (name === "ManyToManyRelationships" || name === "Keys") return [];
+  if (name === "Keys") return keysOf(entity, options, aliases);
+  if (name === "ManyToManyRelationships") return [];
   const side = name === "OneToManyRelationships" ? "OneToMany" : "ManyToOne";
   const list = relationshipsOf(entity, md.entities(), navigationFor(md), side);
   return filterObjects(list, options.filter, aliases, "OneToManyRelationshipMetadata").map((o) => selectProperties(o, options.select, RELATIONSHIP_PROPERTIES, "OneToManyRelationshipMetadata"));
@@ -204,6 +220,12 @@ async function readDefinitions(request: MetadataRequest, parts: Segment[]): Prom
     body.ColumnNumber = entity.attributes.indexOf(attribute) + 1;
     return json({ "@odata.context": `${entityUrl}/Attributes${cast ? `/${CAST_PREFIX}${cast}` : ""}${selectSuffix(query.select)}/$entity`, ...body });
   }
+  if (nav.name === "Keys" && nav.key !== undefined && !third) {
+    if (query.filter !== undefined) throw dv.queryOptionNotSupported("$filter on a single key");
+    const key = findKey(entity, nav.key);
+    const body = selectProperties(keyToWire(entity, key), query.select, KEY_PROPERTIES, "EntityKeyMetadata");
+    return json({ "@odata.context": `${entityUrl}/Keys${selectSuffix(query.select)}/$entity`, ...body });
+  }
   if (RELATIONSHIP_NAVIGATIONS.has(nav.name) && nav.key === undefined && !third) {
     return json({ "@odata.context": `${entityUrl}/${nav.name}${selectSuffix(query.select)}`, value: relationships(md, entity, nav.name, query, query.aliases) });
   }
@@ -217,6 +239,12 @@ function notImplemented(what: string): DataverseError {
 async function writeDefinitions(request: MetadataRequest, parts: Segment[]): Promise<MetadataResponse> {
   const { org, apiUrl, service, store } = request;
   const [root, nav, third] = parts;
+  if (request.method === "DELETE" && root?.key !== undefined && nav?.name === "Keys" && nav.key !== undefined && !third) {
+    await request.security.assertNamedPrivilege("prvCreateEntity");
+    const entity = findEntity(request.md, root.key);
+    await service.removeAlternateKey(org, entity.logicalName, findKey(entity, nav.key).logicalName, store);
+    return { status: 204, headers: {} };
+  }
   if (request.method !== "POST") throw notImplemented(`${request.method} on table definitions (updating or deleting tables and columns)`);
   if (!root || root.key === undefined) {
     if (nav) throw dv.segmentNotFound(nav.name);
@@ -229,6 +257,11 @@ async function writeDefinitions(request: MetadataRequest, parts: Segment[]): Pro
     const entity = findEntity(request.md, root.key);
     const attribute = await service.addCustomColumn(org, entity.logicalName, parseAttributeDefinition(request.body), store);
     return { status: 204, headers: { "OData-EntityId": `${apiUrl}/EntityDefinitions(${entityMetadataId(entity)})/Attributes(${attributeMetadataId(entity, attribute)})` } };
+  }
+  if (nav?.name === "Keys" && nav.key === undefined && !third) {
+    await request.security.assertNamedPrivilege("prvCreateEntity");
+    const { entity, key } = await service.addAlternateKey(org, findEntity(request.md, root.key).logicalName, (e) => parseKeyDefinition(request.body, e), store);
+    return { status: 204, headers: { "OData-EntityId": `${apiUrl}/EntityDefinitions(${entityMetadataId(entity)})/Keys(${keyMetadataId(entity, key)})` } };
   }
   throw dv.methodNotAllowed(request.method);
 }

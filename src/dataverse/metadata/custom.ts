@@ -18,6 +18,7 @@ import type { AttributeMetadata, AttributeType, EntityMetadata, OptionMetadata, 
 export const metadataErrors = {
   entityNotFound: (name: string, id = "00000000-0000-0000-0000-000000000000") => new DataverseError(404, "0x80040217", `Could not find an entity with name ${name} and id ${id}.`),
   attributeNotFound: (entity: string, name: string) => new DataverseError(404, "0x80040217", `Could not find an attribute with name ${name} on entity ${entity}.`),
+  keyNotFound: (entity: string, name: string) => new DataverseError(404, "0x80040217", `Could not find an entity key with name ${name} on entity ${entity}.`),
   invalid: (message: string) => new DataverseError(400, "0x80044331", message),
   duplicate: (message: string) => new DataverseError(400, "0x80040237", message),
 };
@@ -35,7 +36,7 @@ const MAX_NAME = 50;
  * Checks a custom table or column schema name and returns its logical name (lower case).
  * @throws DataverseError 400 `0x80044331` for a missing, unprefixed or malformed name.
  */
-export function customLogicalName(schemaName: unknown, kind: "Entity" | "Attribute"): string {
+export function customLogicalName(schemaName: unknown, kind: "Entity" | "Attribute" | "Key"): string {
   if (typeof schemaName !== "string" || schemaName.length === 0) throw metadataErrors.invalid(`The SchemaName of the ${kind} is required.`);
   const match = PREFIXED_RE.exec(schemaName);
   if (!match || (match[1] as string).toLowerCase().startsWith("mscrm")) {

@@ -66,7 +66,12 @@ export interface AttributeMetadata {
  */
 export interface EntityKeyMetadata {
   logicalName: string;
+  /** Column logical names, in definition order (1–16). */
   keyAttributes: string[];
+  /** `SchemaName` (defaults to the logical name). */
+  schemaName?: string;
+  /** `DisplayName` label text (defaults to the schema name). */
+  displayName?: string;
 }
 
 export type OwnershipType = "UserOwned" | "OrganizationOwned" | "BusinessOwned" | "None";

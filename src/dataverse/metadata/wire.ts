@@ -21,7 +21,7 @@ export const LANGUAGE_CODE = 1033;
  * cache it (Dataverse's own ids of standard tables are also the same in every environment).
  * `kind:name` is hashed into a version-5-shaped GUID.
  */
-export function metadataId(kind: "entity" | "attribute" | "relationship" | "optionset" | "label", name: string): string {
+export function metadataId(kind: "entity" | "attribute" | "relationship" | "optionset" | "label" | "key", name: string): string {
   const h = createHash("sha1").update(`orgbox:metadata:${kind}:${name}`).digest("hex");
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
