@@ -3,9 +3,9 @@ import type { Clock } from "../common/clock.ts";
 import { OrgboxError } from "../common/errors.ts";
 import { formatDateTime } from "./format.ts";
 import { OrgMetadata } from "./metadata/registry.ts";
-import { metadataErrors } from "./metadata/custom.ts";
+import { columnsAdded, metadataErrors } from "./metadata/custom.ts";
 import { validateKey } from "./metadata/keys.ts";
-import { STANDARD_TABLES, attr } from "./metadata/standard.ts";
+import { STANDARD_TABLES } from "./metadata/standard.ts";
 import type { AttributeMetadata, EntityKeyMetadata, EntityMetadata } from "./metadata/types.ts";
 import type { Org, Row } from "./model.ts";
 import { DEPTH, MISC_PRIVILEGES, SYSTEM_ADMINISTRATOR_TEMPLATE_ID, privilegeId, privilegesFor, type Depth } from "./security/privileges.ts";
@@ -318,8 +318,7 @@ export class DataverseService {
     const entity = md.entity(entityLogicalName);
     if (!entity) throw metadataErrors.entityNotFound(entityLogicalName);
     if (md.attribute(entity, attribute.logicalName)) throw metadataErrors.duplicate(`An attribute with the specified name already exists: '${attribute.logicalName}' on entity '${entity.logicalName}'. Specify a unique name.`);
-    const added = [attribute];
-    if (attribute.type === "Money" && !md.attribute(entity, "transactioncurrencyid")) added.push(attr("transactioncurrencyid", "Lookup", "Currency", { targets: ["transactioncurrency"], schemaName: "TransactionCurrencyId" }));
+    const added = columnsAdded(entity, attribute);
     const updated: EntityMetadata = { ...entity, attributes: [...entity.attributes, ...added] };
     try {
       await outer.transaction(async (store) => {

@@ -6,7 +6,8 @@ import { BUILTIN_ROLE, type LoadedEnvironment } from "./load.ts";
  * Applies a validated environment through the services' public methods, in
  * dependency order: tenants, users and groups, apps with assignments, secrets and certificates, consent (a service
  * principal in each consenting tenant, plus delegated `oauth2PermissionGrants`
- * for the app's `apiPermissions`), then per org: the org, business units, roles,
+ * for the app's `apiPermissions`), then per org: the org, custom tables and the columns and keys
+ * added to standard tables, business units, roles,
  * interactive and application users with their roles, teams with members and roles, and data rows in file order.
  * Meant for an empty store (the loader already checked every reference).
  * @param now start time (ms), the default start of secrets.
@@ -89,6 +90,12 @@ export async function applyEnvironment(env: LoadedEnvironment, identity: Identit
       rootBusinessUnitId: spec.rootBusinessUnitId,
       baseCurrencyId: spec.baseCurrencyId,
     });
+    // Tables first: roles may name the privileges of custom tables.
+    for (const entity of spec.tables.custom) await dataverse.createCustomTable(org, (code) => ({ ...entity, objectTypeCode: code }));
+    for (const extension of spec.tables.extensions) {
+      for (const column of extension.columns) await dataverse.addCustomColumn(org, extension.table, column);
+      for (const key of extension.keys) await dataverse.addAlternateKey(org, extension.table, () => key);
+    }
     for (const unit of spec.businessUnits) await dataverse.createBusinessUnit(org, { id: unit.id, name: unit.name, parentBusinessUnitId: unit.parentId });
     for (const role of spec.roles) await dataverse.createRole(org, { id: role.id, name: role.name, businessUnitId: role.businessUnitId, privileges: role.privileges });
     const roleId = (ref: string): string => {

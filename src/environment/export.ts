@@ -25,6 +25,7 @@ import type { Application, Group, ServicePrincipal, Tenant, User } from "../iden
 import { DEFAULT_APP_ROLE_ID } from "../identity/model.ts";
 import { FIRST_PARTY_APPS, FIRST_PARTY_TENANT_ID, GLOBAL_ADMINISTRATOR_ROLE } from "../identity/well-known.ts";
 import { BUILTIN_ROLE_NAMES } from "./load.ts";
+import { tablesToEnvironment } from "./tables.ts";
 import type { AppInput, BusinessUnitInput, OrgboxEnvironment, OrgInput, RowInput, TenantInput } from "./schema.ts";
 
 /** Written instead of a user's password (stored as an scrypt hash, so it cannot be exported). */
@@ -406,6 +407,7 @@ class Exporter {
     if (shares.length > 0) this.warn(`${where}: ${shares.length} share(s) (principalobjectaccess)`);
 
     const data = await this.data(org, where, known, ownerKeys);
+    const tables = tablesToEnvironment((await this.dataverse.loadMetadata(org)).entities());
     return {
       name: org.name,
       id: org.id,
@@ -418,6 +420,7 @@ class Exporter {
       ...(users.length > 0 ? { users } : {}),
       ...(applicationUsers.length > 0 ? { applicationUsers } : {}),
       ...(teams.length > 0 ? { teams } : {}),
+      ...(Object.keys(tables).length > 0 ? { tables } : {}),
       ...(Object.keys(data).length > 0 ? { data } : {}),
     };
   }
@@ -428,8 +431,8 @@ class Exporter {
     for (const entity of (await this.dataverse.loadMetadata(org)).entities()) {
       if (SYSTEM_TABLES.has(entity.logicalName)) continue;
       const rows = await this.scan(org, entity.logicalName);
-      if (!STANDARD_NAMES.has(entity.logicalName)) {
-        if (rows.length > 0 || entity.isCustomEntity) this.warn(`${where}: custom table ${entity.logicalName} (${rows.length} rows): the environment format cannot define custom tables yet`);
+      if (!STANDARD_NAMES.has(entity.logicalName) && !entity.isCustomEntity) {
+        if (rows.length > 0) this.warn(`${where}: table ${entity.logicalName} (${rows.length} rows) was left out: the environment format cannot define it`);
         continue;
       }
       known.set(entity.logicalName, new Set(rows.map((r) => str(r[entity.primaryIdAttribute]))));

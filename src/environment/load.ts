@@ -11,6 +11,8 @@ import { DYNAMICS_CRM_APP_ID, FIRST_PARTY_APPS, GLOBAL_ADMINISTRATOR_ROLE, MICRO
 import { CONFIG_KEYS } from "../config/config.ts";
 import { parseCertificateCredential } from "../identity/client-assertion.ts";
 import { parseCsv } from "./csv.ts";
+import { resolveTables, type ResolvedTables } from "./tables.ts";
+import { parseEntityKey } from "../dataverse/odata/path.ts";
 import { EnvironmentError, readDocument } from "./read.ts";
 import { ENVIRONMENT_KEYS, EnvironmentSchema, type BusinessUnitInput, type Cell, type OrgboxEnvironment } from "./schema.ts";
 
@@ -95,6 +97,8 @@ export interface ResolvedOrg {
   displayName: string;
   rootBusinessUnitId: string;
   baseCurrencyId: string;
+  /** Custom tables and the columns and keys added to standard tables (applied before roles). */
+  tables: Pick<ResolvedTables, "custom" | "extensions">;
   /** Parents before children. */
   businessUnits: { id: string; name: string; parentId: string }[];
   roles: { id: string; name: string; businessUnitId: string; privileges: { name: string; depth: Depth }[] }[];
@@ -180,11 +184,12 @@ export function formatPath(path: ReadonlyArray<PropertyKey>): string {
   return out || "(top level)";
 }
 
-const TABLES = new Map(STANDARD_TABLES.map((t) => [t.logicalName, t]));
 const PRIVILEGES = new Set<string>([...STANDARD_TABLES.flatMap((t) => privilegesFor(t).map((p) => p.name)), ...MISC_PRIVILEGES]);
 /** Names accepted for the first-party resources (lower-case) → app id. */
 export const RESOURCE_ALIASES: Record<string, string> = { dynamics: DYNAMICS_CRM_APP_ID, "dynamics crm": DYNAMICS_CRM_APP_ID, "common data service": DYNAMICS_CRM_APP_ID, dataverse: DYNAMICS_CRM_APP_ID, graph: MICROSOFT_GRAPH_APP_ID, "microsoft graph": MICROSOFT_GRAPH_APP_ID };
 const REF_PREFIX = "@ref:";
+/** `@ref:account(accountnumber='A-100')`: a row by an alternate key of its table. */
+const ALTERNATE_REF_RE = /^([a-z][a-z0-9_]*)\((.+)\)$/s;
 
 type Where = (string | number)[];
 
@@ -372,6 +377,7 @@ class Resolver {
       displayName: o.displayName ?? o.name,
       rootBusinessUnitId: (o.rootBusinessUnitId ?? newGuid()).toLowerCase(),
       baseCurrencyId: (o.baseCurrencyId ?? newGuid()).toLowerCase(),
+      tables: { custom: [], extensions: [] },
       businessUnits: [],
       roles: [],
       applicationUsers: [],
@@ -389,6 +395,9 @@ class Resolver {
       if (first) this.fail(at, `duplicate id '${id}' in table ${table} (also used at ${first})`, file);
       else byId.set(id, file && file !== this.source ? `${file} ${label}` : label);
     };
+    const tables = resolveTables(o.tables, [...where, "tables"], (at, problem) => this.fail(at, problem));
+    org.tables = { custom: tables.custom, extensions: tables.extensions };
+    const customPrivileges = new Set(tables.custom.flatMap((t) => privilegesFor(t).map((p) => p.name)));
     claim("organization", org.id, [...where, "id"]);
     claim("businessunit", org.rootBusinessUnitId, [...where, "rootBusinessUnitId"]);
     claim("transactioncurrency", org.baseCurrencyId, [...where, "baseCurrencyId"]);
@@ -422,7 +431,7 @@ class Resolver {
       roleByName.set(id, id);
       const privileges: { name: string; depth: Depth }[] = [];
       for (const [name, depth] of Object.entries(r.privileges)) {
-        if (!PRIVILEGES.has(name)) this.fail([...at, "privileges", name], `the privilege '${name}' does not exist${suggestPrivilege(name)}`);
+        if (!PRIVILEGES.has(name) && !customPrivileges.has(name)) this.fail([...at, "privileges", name], `the privilege '${name}' does not exist${suggestPrivilege(name, customPrivileges)}`);
         else privileges.push({ name, depth });
       }
       org.roles.push({ id, name: r.name, businessUnitId: bu(r.businessUnit, [...at, "businessUnit"]), privileges });
@@ -492,7 +501,7 @@ class Resolver {
       defaultOwner = owners.get(o.defaultOwner.toLowerCase());
       if (!defaultOwner) this.fail([...where, "defaultOwner"], `'${o.defaultOwner}' is neither a user principal name in users nor a client id in applicationUsers`);
     }
-    this.data(o, where, org, claim, ids, owners, defaultOwner);
+    this.data(o, where, org, tables.byName, claim, ids, owners, defaultOwner);
     return org;
   }
 
@@ -501,6 +510,7 @@ class Resolver {
     o: NonNullable<OrgboxEnvironment["orgs"]>[number],
     where: Where,
     org: ResolvedOrg,
+    tables: ReadonlyMap<string, EntityMetadata>,
     claim: (table: string, id: string, at: Where | string, file?: string) => void,
     ids: Map<string, Map<string, string>>,
     owners: Map<string, { id: string; businessUnitId: string }>,
@@ -517,9 +527,9 @@ class Resolver {
     const keys = new Map<string, { table: string; id: string; at: string }>();
     for (const [table, spec] of Object.entries(o.data ?? {})) {
       const tableWhere = [...where, "data", table];
-      const entity = TABLES.get(table);
+      const entity = tables.get(table);
       if (!entity) {
-        const bySet = STANDARD_TABLES.find((t) => t.entitySetName === table);
+        const bySet = [...tables.values()].find((t) => t.entitySetName === table);
         this.fail(tableWhere, `unknown table '${table}'${bySet ? ` (did you mean '${bySet.logicalName}'? data is keyed by logical name)` : ""}`);
         continue;
       }
@@ -561,6 +571,7 @@ class Resolver {
         pending.push({ entity, cells, file, at, row });
       }
     }
+    const byAlternateKey = this.alternateKeyIndex(pending);
     const tableOfId = (id: string): string | undefined => {
       for (const [table, byId] of ids) if (byId.has(id)) return table;
       return undefined;
@@ -580,9 +591,10 @@ class Resolver {
             this.fail(at(column), `'${cell}': only lookup columns take @ref values (${column} is ${attribute.type})`, file);
             continue;
           }
-          const target = keys.get(name);
+          const byKey = keys.has(name) ? null : ALTERNATE_REF_RE.exec(name);
+          const target = byKey ? this.findByAlternateKey(tables, byAlternateKey, byKey[1] as string, byKey[2] as string, (problem) => this.fail(at(column), problem, file)) : keys.get(name);
           if (!target) {
-            this.fail(at(column), `lookup to a missing row: no row has @key '${name}'`, file);
+            if (!byKey) this.fail(at(column), `lookup to a missing row: no row has @key '${name}'`, file);
             continue;
           }
           if (!(attribute.targets ?? []).includes(target.table)) {
@@ -609,6 +621,64 @@ class Resolver {
     }
   }
 
+  /**
+   * Rows by the values of their tables' alternate keys: table → key name → normalized values
+   * (`a-100` for `'A-100'`; text compares case-insensitively, as Dataverse's keys do). Reports two rows
+   * sharing a key's values, which the key's unique index would refuse.
+   */
+  private alternateKeyIndex(rows: { entity: EntityMetadata; cells: Record<string, Cell>; row: ResolvedRow; file: string; at: (column?: string) => string }[]): Map<string, Map<string, Map<string, { id: string }>>> {
+    const index = new Map<string, Map<string, Map<string, { id: string; at: string }>>>();
+    for (const { entity, cells, row, file, at } of rows) {
+      for (const key of entity.keys ?? []) {
+        const values = key.keyAttributes.map((column) => cells[column]);
+        if (values.some((v) => v === undefined || v === null || v === "")) continue;
+        const tuple = values.map((v) => String(v).toLowerCase()).join("\u0000");
+        let byKey = index.get(entity.logicalName);
+        if (!byKey) index.set(entity.logicalName, (byKey = new Map()));
+        let byValues = byKey.get(key.logicalName);
+        if (!byValues) byKey.set(key.logicalName, (byValues = new Map()));
+        const first = byValues.get(tuple);
+        const text = key.keyAttributes.map((column, i) => `${column}=${JSON.stringify(values[i])}`).join(", ");
+        if (first) this.fail(at(), `duplicate values (${text}) of alternate key ${key.logicalName} of table ${entity.logicalName} (also used at ${first.at})`, file);
+        else byValues.set(tuple, { id: row.values[entity.primaryIdAttribute] as string, at: file === this.source ? at() : `${file} ${at()}` });
+      }
+    }
+    return index;
+  }
+
+  /** The row `table(key='value',…)` names through one of the table's alternate keys; reports why when there is none. */
+  private findByAlternateKey(tables: ReadonlyMap<string, EntityMetadata>, index: Map<string, Map<string, Map<string, { id: string }>>>, table: string, keyText: string, fail: (problem: string) => void): { table: string; id: string } | undefined {
+    const entity = tables.get(table);
+    if (!entity) {
+      fail(`unknown table '${table}' in an alternate-key reference (write the table's logical name)`);
+      return undefined;
+    }
+    let parsed: ReturnType<typeof parseEntityKey>;
+    try {
+      parsed = parseEntityKey(keyText);
+    } catch {
+      parsed = { kind: "alternate", values: [] };
+    }
+    if (parsed.kind === "id" || parsed.values.length === 0) {
+      fail(`'${keyText}' is not an alternate key reference: write ${table}(column='value') or, for a key of several columns, ${table}(a='x',b=2)`);
+      return undefined;
+    }
+    const given = new Map(parsed.values.map((v) => [/^_(.+)_value$/.exec(v.name)?.[1] ?? v.name, v.value]));
+    const key = (entity.keys ?? []).find((k) => k.keyAttributes.length === given.size && k.keyAttributes.every((c) => given.has(c)));
+    if (!key) {
+      const defined = (entity.keys ?? []).map((k) => `(${k.keyAttributes.join(", ")})`).join(", ") || "none; define one under tables." + table + ".keys";
+      fail(`(${[...given.keys()].join(", ")}) is not an alternate key of table ${table}; its keys: ${defined}`);
+      return undefined;
+    }
+    const tuple = key.keyAttributes.map((c) => String(given.get(c)).toLowerCase()).join("\u0000");
+    const found = index.get(table)?.get(key.logicalName)?.get(tuple);
+    if (!found) {
+      fail(`lookup to a missing row: no ${table} row has ${key.keyAttributes.map((c) => `${c}=${JSON.stringify(given.get(c))}`).join(", ")}`);
+      return undefined;
+    }
+    return { table, id: found.id };
+  }
+
   private setLookupType(entity: EntityMetadata, attribute: AttributeMetadata, table: string, cells: Record<string, Cell>, row: ResolvedRow): void {
     const typeColumn = `${attribute.logicalName}type`;
     if ((attribute.targets ?? []).length > 1 && entity.attributes.some((a) => a.logicalName === typeColumn) && (cells[typeColumn] === undefined || cells[typeColumn] === "")) row.values[typeColumn] = table;
@@ -633,6 +703,16 @@ class Resolver {
           return undefined;
         }
         return n;
+      }
+      case "MultiSelectPicklist": {
+        const values = String(cell).split(",").map((v) => v.trim()).filter((v) => v !== "").map(Number);
+        if (values.some((n) => !Number.isInteger(n))) return bad("option values separated by commas (\"1,3\")");
+        const unknown = values.filter((n) => !(attribute.options ?? []).some((opt) => opt.value === n));
+        if (unknown.length > 0) {
+          this.fail(at, `${unknown.join(", ")} ${unknown.length === 1 ? "is not an option" : "are not options"} of ${attribute.logicalName} (${(attribute.options ?? []).map((opt) => `${opt.value} ${opt.label}`).join(", ")})`, file);
+          return undefined;
+        }
+        return [...new Set(values)].sort((a, b) => a - b).join(",");
       }
       case "Decimal":
       case "Double":
@@ -753,8 +833,8 @@ class Resolver {
   }
 }
 
-function suggestPrivilege(name: string): string {
+function suggestPrivilege(name: string, custom: ReadonlySet<string>): string {
   const lower = name.toLowerCase();
-  const close = [...PRIVILEGES].find((p) => p.toLowerCase() === lower);
+  const close = [...PRIVILEGES, ...custom].find((p) => p.toLowerCase() === lower);
   return close ? ` (did you mean '${close}'?)` : "";
 }

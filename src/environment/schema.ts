@@ -11,7 +11,9 @@
  *
  * References between data rows: give a row a key with the `@key` column, and
  * write `@ref:KEY` as the value of a lookup column of another row (or of the same
- * table). The loader replaces it with the referenced row's primary id, and fills
+ * table); or reference a row by an alternate key of its table, in the Web API's
+ * key syntax: `@ref:account(accountnumber='A-100')`. The loader replaces it with
+ * the referenced row's primary id, and fills
  * the `…type` column of polymorphic lookups (e.g. `parentcustomeridtype`).
  * Keys are unique per org. `@owner` names the owner of a row (the user principal
  * name of one of the org's interactive users, or the client id of an application
@@ -139,7 +141,7 @@ export const RoleSchema = z.strictObject({
   id: guid.optional(),
   name: nonEmpty,
   businessUnit: nonEmpty.optional().describe("Name of the business unit; default the root."),
-  privileges: z.record(z.string().regex(/^prv[A-Za-z]+$/, { error: "privilege names look like prv{Verb}{Table}, e.g. prvReadAccount" }), DepthSchema).describe("Privilege name → depth, e.g. `prvReadAccount: Global`."),
+  privileges: z.record(z.string().regex(/^prv[A-Za-z][A-Za-z0-9_]*$/, { error: "privilege names look like prv{Verb}{Table}, e.g. prvReadAccount or prvReadnew_project" }), DepthSchema).describe("Privilege name → depth, e.g. `prvReadAccount: Global`."),
 });
 
 /** An application user: an app's identity inside the org. */
@@ -177,6 +179,55 @@ export const RowSchema = z.record(z.string(), CellSchema);
 /** Rows of one table: inline, or `{ file: "rows.csv" }` (CSV with a header line, or a JSON array) relative to the environment file. */
 export const TableDataSchema = z.union([z.array(RowSchema), z.strictObject({ file: nonEmpty })]);
 
+/** Column types a table definition may declare (the `AttributeTypeCode` of custom columns). */
+export const COLUMN_TYPES = ["String", "Memo", "Integer", "BigInt", "Decimal", "Double", "Money", "DateTime", "Boolean", "Picklist", "MultiSelectPicklist"] as const;
+
+/**
+ * A column of a table definition, as `POST EntityDefinitions(…)/Attributes` would create it
+ * (learn.microsoft.com/power-apps/developer/data-platform/webapi/create-update-column-definitions-using-web-api).
+ */
+export const ColumnSchema = z.strictObject({
+  type: z.enum(COLUMN_TYPES).describe("String (single line of text), Memo (multiple lines), Integer, BigInt, Decimal, Double (floating point), Money, DateTime, Boolean (yes/no), Picklist (choice), MultiSelectPicklist (choices)."),
+  schemaName: nonEmpty.optional().describe("Default: the logical name (the key); its lower case must be the logical name."),
+  displayName: nonEmpty.optional().describe("Default: the schema name."),
+  description: z.string().optional(),
+  required: z.boolean().optional().describe("Business required (`ApplicationRequired`)."),
+  maxLength: z.number().int().optional().describe("String (default 100, at most 4000) and Memo (default 2000)."),
+  minValue: z.number().optional(),
+  maxValue: z.number().optional(),
+  precision: z.number().int().optional().describe("Decimal, Double and Money: digits after the point (default 2)."),
+  dateTimeBehavior: z.enum(["UserLocal", "DateOnly", "TimeZoneIndependent"]).optional().describe("DateTime; default UserLocal."),
+  options: z
+    .record(z.string().regex(/^-?[0-9]+$/, { error: "option values are integers" }), nonEmpty)
+    .optional()
+    .describe("Picklist and MultiSelectPicklist: value → label (a local option set), e.g. `{ 100000000: Planning }`. Boolean: labels of 0 and 1."),
+});
+
+/** An alternate key: its columns, or `{ columns, schemaName, displayName }`. */
+export const KeySchema = z.union([
+  z.array(nonEmpty).min(1, { error: "a key needs at least one column" }),
+  z.strictObject({ columns: z.array(nonEmpty).min(1, { error: "a key needs at least one column" }), schemaName: nonEmpty.optional(), displayName: nonEmpty.optional() }),
+]);
+
+/**
+ * A table definition. Keyed by a publisher-prefixed logical name (`new_project`), it is a custom table
+ * created as `POST EntityDefinitions` would; keyed by a standard table's name (`account`), it only adds
+ * `columns` and `keys` to it.
+ */
+export const TableSchema = z.strictObject({
+  schemaName: nonEmpty.optional().describe("Custom tables: default the logical name; its lower case must be the logical name."),
+  displayName: nonEmpty.optional().describe("Custom tables: required."),
+  displayCollectionName: nonEmpty.optional(),
+  description: z.string().optional(),
+  entitySetName: nonEmpty.optional().describe("Default: the plural of the logical name (new_project → new_projects)."),
+  ownership: z.enum(["UserOwned", "OrganizationOwned"]).optional().describe("Default UserOwned."),
+  primaryName: nonEmpty.optional().describe("Logical name of the primary name column (a String column; describe it under `columns` to set its length or label). Default `{prefix}_name`."),
+  hasNotes: z.boolean().optional(),
+  hasActivities: z.boolean().optional(),
+  columns: z.record(z.string(), ColumnSchema).optional().describe("Columns by logical name (publisher-prefixed)."),
+  keys: z.record(z.string(), KeySchema).optional().describe("Alternate keys by logical name (publisher-prefixed): `new_codekey: [new_code]`. Data rows reference rows by them: `@ref:new_project(new_code='P-1')`."),
+});
+
 /** A Dataverse organization (environment). */
 export const OrgSchema = z.strictObject({
   name: z.string().regex(/^[a-z][a-z0-9]{0,31}$/, { error: "must be 1–32 lower-case letters and digits, starting with a letter" }).describe("URL name: {base}/org/{name}."),
@@ -190,6 +241,7 @@ export const OrgSchema = z.strictObject({
   applicationUsers: z.array(ApplicationUserSchema).optional(),
   users: z.array(OrgUserSchema).optional(),
   teams: z.array(TeamSchema).optional().describe("Owner teams with members and roles."),
+  tables: z.record(z.string(), TableSchema).optional().describe("Custom tables, and extra columns and alternate keys of standard tables, by logical name. Created before roles, so roles can name their privileges (prvReadnew_project)."),
   defaultOwner: nonEmpty.optional().describe("Owner of data rows without `@owner`: a user principal name from `users` or a client id from `applicationUsers`. Default: the first interactive user."),
   data: z.record(z.string(), TableDataSchema).optional().describe("Rows per table logical name, inserted in file order."),
 });
@@ -211,6 +263,9 @@ export type AppInput = z.input<typeof AppSchema>;
 export type GroupInput = z.input<typeof GroupSchema>;
 export type OrgInput = z.input<typeof OrgSchema>;
 export type RowInput = z.input<typeof RowSchema>;
+export type TableInput = z.input<typeof TableSchema>;
+export type ColumnInput = z.input<typeof ColumnSchema>;
+export type KeyInput = z.input<typeof KeySchema>;
 export type Cell = z.input<typeof CellSchema>;
 
 /** Top-level keys that make a config file an environment file. */

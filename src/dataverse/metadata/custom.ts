@@ -195,6 +195,18 @@ export function parseAttributeDefinition(body: unknown): AttributeMetadata {
   return attribute;
 }
 
+/**
+ * The columns adding `attribute` to `entity` creates: the column itself and, for a money column on a
+ * table without a currency, `transactioncurrencyid` (Dataverse adds it with the first money column).
+ */
+export function columnsAdded(entity: EntityMetadata, attribute: AttributeMetadata): AttributeMetadata[] {
+  const added = [attribute];
+  if (attribute.type === "Money" && !entity.attributes.some((a) => a.logicalName === "transactioncurrencyid")) {
+    added.push(attr("transactioncurrencyid", "Lookup", "Currency", { targets: ["transactioncurrency"], schemaName: "TransactionCurrencyId" }));
+  }
+  return added;
+}
+
 const OWNERSHIP = new Set<OwnershipType>(["UserOwned", "OrganizationOwned"]);
 
 /**

@@ -1,0 +1,235 @@
+import { DataverseError } from "../dataverse/errors.ts";
+import { columnsAdded, parseAttributeDefinition, parseEntityDefinition, pluralize } from "../dataverse/metadata/custom.ts";
+import { parseKeyDefinition } from "../dataverse/metadata/keys.ts";
+import { STANDARD_TABLES } from "../dataverse/metadata/standard.ts";
+import type { AttributeMetadata, EntityKeyMetadata, EntityMetadata } from "../dataverse/metadata/types.ts";
+import { COLUMN_TYPES, type ColumnInput, type KeyInput, type TableInput } from "./schema.ts";
+
+/**
+ * Table definitions of environment files (`orgs[].tables`), turned into the very Web API definition
+ * bodies `POST EntityDefinitions`, `…/Attributes` and `…/Keys` take, and parsed by the same code, so a
+ * file is held to the rules the Web API enforces; and the reverse, for `orgbox export`.
+ */
+
+/** Where a problem is, inside the file (`orgs[0].tables.new_project.columns.new_code`). */
+type Where = (string | number)[];
+
+/** An org's tables after its file's definitions, ready to check data rows against and to apply. */
+export interface ResolvedTables {
+  /** Custom tables, complete with their columns and keys, in file order. */
+  custom: EntityMetadata[];
+  /** Columns and keys the file adds to standard tables. */
+  extensions: { table: string; columns: AttributeMetadata[]; keys: EntityKeyMetadata[] }[];
+  /** Every table of the org once the file is applied (standard, extended and custom), by logical name. */
+  byName: Map<string, EntityMetadata>;
+}
+
+const STANDARD = new Map(STANDARD_TABLES.map((t) => [t.logicalName, t]));
+/** Keys of a table definition that only custom tables take. */
+const CUSTOM_ONLY = ["schemaName", "displayName", "displayCollectionName", "description", "entitySetName", "ownership", "primaryName", "hasNotes", "hasActivities"] as const;
+/** Objects type codes of custom tables start here (Dataverse's first custom object type code). */
+const FIRST_CUSTOM_CODE = 10000;
+
+const label = (text: string | undefined) => (text === undefined ? undefined : { LocalizedLabels: [{ Label: text, LanguageCode: 1033 }] });
+
+/** The `AttributeMetadata` body of a column definition. */
+function columnBody(logicalName: string, column: ColumnInput): Record<string, unknown> {
+  const schemaName = column.schemaName ?? logicalName;
+  const body: Record<string, unknown> = {
+    "@odata.type": `Microsoft.Dynamics.CRM.${column.type}AttributeMetadata`,
+    SchemaName: schemaName,
+    DisplayName: label(column.displayName ?? schemaName),
+    RequiredLevel: { Value: column.required === true ? "ApplicationRequired" : "None" },
+  };
+  if (column.description !== undefined) body.Description = label(column.description);
+  if (column.maxLength !== undefined) body.MaxLength = column.maxLength;
+  if (column.minValue !== undefined) body.MinValue = column.minValue;
+  if (column.maxValue !== undefined) body.MaxValue = column.maxValue;
+  if (column.precision !== undefined) body.Precision = column.precision;
+  if (column.dateTimeBehavior !== undefined) body.DateTimeBehavior = { Value: column.dateTimeBehavior };
+  const options = Object.entries(column.options ?? {}).map(([value, text]) => ({ Value: Number(value), Label: label(text) }));
+  if (column.type === "Boolean") {
+    body.OptionSet = { FalseOption: { Label: label(column.options?.["0"] ?? "No") }, TrueOption: { Label: label(column.options?.["1"] ?? "Yes") } };
+  } else if (column.type === "Picklist" || column.type === "MultiSelectPicklist") {
+    body.OptionSet = { IsGlobal: false, Options: options };
+  }
+  return body;
+}
+
+/** The `EntityKeyMetadata` body of a key definition. */
+function keyBody(logicalName: string, key: KeyInput): Record<string, unknown> {
+  const spec = Array.isArray(key) ? { columns: key } : key;
+  return { SchemaName: spec.schemaName ?? logicalName, DisplayName: label(spec.displayName ?? spec.schemaName ?? logicalName), KeyAttributes: spec.columns };
+}
+
+/**
+ * Resolves `orgs[].tables`: custom tables (publisher-prefixed names) and additions to standard tables.
+ * Problems are reported through `fail` with their path and the Web API's message; a table with a
+ * problem is left out.
+ */
+export function resolveTables(spec: Record<string, TableInput> | undefined, where: Where, fail: (where: Where, problem: string) => void): ResolvedTables {
+  const byName = new Map(STANDARD);
+  const sets = new Map(STANDARD_TABLES.map((t) => [t.entitySetName, t.logicalName]));
+  const resolved: ResolvedTables = { custom: [], extensions: [], byName };
+  /** Runs a Web API parse step; a DataverseError becomes a reported problem. */
+  const attempt = <T>(at: Where, step: () => T): T | undefined => {
+    try {
+      return step();
+    } catch (error) {
+      if (error instanceof DataverseError) fail(at, error.message);
+      else throw error;
+      return undefined;
+    }
+  };
+  const column = (entity: EntityMetadata, name: string, input: ColumnInput, at: Where): AttributeMetadata | undefined => {
+    if (input.options !== undefined && !["Picklist", "MultiSelectPicklist", "Boolean"].includes(input.type)) {
+      fail([...at, "options"], `only Picklist, MultiSelectPicklist and Boolean columns take options (${name} is ${input.type})`);
+      return undefined;
+    }
+    if (input.type === "Boolean" && Object.keys(input.options ?? {}).some((v) => v !== "0" && v !== "1")) {
+      fail([...at, "options"], "a Boolean column's options are the labels of 0 and 1");
+      return undefined;
+    }
+    const attribute = attempt(at, () => parseAttributeDefinition(columnBody(name, input)));
+    if (!attribute) return undefined;
+    if (attribute.logicalName !== name) {
+      fail([...at, "schemaName"], `the schema name '${attribute.schemaName}' does not match the column's logical name '${name}' (its lower case must be the key)`);
+      return undefined;
+    }
+    if (entity.attributes.some((a) => a.logicalName === name)) {
+      fail(at, `table ${entity.logicalName} already has a column '${name}'`);
+      return undefined;
+    }
+    return attribute;
+  };
+  const withColumnsAndKeys = (entity: EntityMetadata, input: TableInput, at: Where, skip?: string): { entity: EntityMetadata; columns: AttributeMetadata[]; keys: EntityKeyMetadata[] } => {
+    let current = entity;
+    const columns: AttributeMetadata[] = [];
+    for (const [name, c] of Object.entries(input.columns ?? {})) {
+      if (name === skip) continue;
+      const attribute = column(current, name, c, [...at, "columns", name]);
+      if (!attribute) continue;
+      columns.push(attribute);
+      current = { ...current, attributes: [...current.attributes, ...columnsAdded(current, attribute)] };
+    }
+    const keys: EntityKeyMetadata[] = [];
+    for (const [name, k] of Object.entries(input.keys ?? {})) {
+      const key = attempt([...at, "keys", name], () => parseKeyDefinition(keyBody(name, k), current));
+      if (!key) continue;
+      if (key.logicalName !== name) {
+        fail([...at, "keys", name, "schemaName"], `the schema name '${key.schemaName ?? ""}' does not match the key's logical name '${name}'`);
+        continue;
+      }
+      keys.push(key);
+      current = { ...current, keys: [...(current.keys ?? []), key] };
+    }
+    return { entity: current, columns, keys };
+  };
+
+  for (const [name, input] of Object.entries(spec ?? {})) {
+    const at = [...where, name];
+    const standard = STANDARD.get(name);
+    if (standard) {
+      const extra = CUSTOM_ONLY.filter((k) => input[k] !== undefined);
+      if (extra.length > 0) {
+        fail(at, `${name} is a standard table: only columns and keys can be added to it (remove ${extra.join(", ")})`);
+        continue;
+      }
+      const { entity, columns, keys } = withColumnsAndKeys(standard, input, at);
+      byName.set(name, entity);
+      resolved.extensions.push({ table: name, columns, keys });
+      continue;
+    }
+    const prefix = name.includes("_") ? name.slice(0, name.indexOf("_")) : "new";
+    const primaryName = input.primaryName ?? `${prefix}_name`;
+    const primaryInput = input.columns?.[primaryName];
+    if (primaryInput !== undefined && primaryInput.type !== "String") {
+      fail([...at, "columns", primaryName], `the primary name column must be a String column, not ${primaryInput.type}`);
+      continue;
+    }
+    const primary = { ...columnBody(primaryName, primaryInput ?? { type: "String", displayName: "Name", maxLength: 100 }), IsPrimaryName: true };
+    const body = {
+      SchemaName: input.schemaName ?? name,
+      DisplayName: label(input.displayName),
+      DisplayCollectionName: label(input.displayCollectionName),
+      Description: label(input.description),
+      OwnershipType: input.ownership ?? "UserOwned",
+      HasNotes: input.hasNotes === true,
+      HasActivities: input.hasActivities === true,
+      ...(input.entitySetName !== undefined ? { EntitySetName: input.entitySetName } : {}),
+      Attributes: [primary],
+    };
+    const base = attempt(at, () => parseEntityDefinition(body, FIRST_CUSTOM_CODE + resolved.custom.length));
+    if (!base) continue;
+    if (base.logicalName !== name) {
+      fail([...at, "schemaName"], `the schema name '${base.schemaName}' does not match the table's logical name '${name}' (its lower case must be the key)`);
+      continue;
+    }
+    const taken = sets.get(base.entitySetName);
+    if (taken) {
+      fail([...at, "entitySetName"], `the entity set name '${base.entitySetName}' is already used by table ${taken}`);
+      continue;
+    }
+    const { entity } = withColumnsAndKeys(base, input, at, primaryName);
+    sets.set(entity.entitySetName, name);
+    byName.set(name, entity);
+    resolved.custom.push(entity);
+  }
+  return resolved;
+}
+
+/** A column as an environment file writes it (the inverse of {@link resolveTables}' column step). */
+function columnInput(attribute: AttributeMetadata): ColumnInput {
+  const type = (COLUMN_TYPES as readonly string[]).includes(attribute.type) ? (attribute.type as ColumnInput["type"]) : "String";
+  const out: ColumnInput = { type };
+  if (attribute.schemaName !== attribute.logicalName) out.schemaName = attribute.schemaName;
+  if (attribute.displayName !== attribute.schemaName) out.displayName = attribute.displayName;
+  if (attribute.description !== undefined) out.description = attribute.description;
+  if (attribute.requiredLevel !== "None" && attribute.isPrimaryName !== true) out.required = true;
+  if (attribute.maxLength !== undefined) out.maxLength = attribute.maxLength;
+  if (attribute.minValue !== undefined) out.minValue = attribute.minValue;
+  if (attribute.maxValue !== undefined) out.maxValue = attribute.maxValue;
+  if (attribute.precision !== undefined && attribute.precision !== 2) out.precision = attribute.precision;
+  if (attribute.dateTimeBehavior !== undefined && attribute.dateTimeBehavior !== "UserLocal") out.dateTimeBehavior = attribute.dateTimeBehavior;
+  const isDefaultBoolean = type === "Boolean" && attribute.options?.find((o) => o.value === 0)?.label === "No" && attribute.options.find((o) => o.value === 1)?.label === "Yes";
+  if (attribute.options && !isDefaultBoolean) out.options = Object.fromEntries(attribute.options.map((o) => [String(o.value), o.label]));
+  return out;
+}
+
+function keyInput(key: EntityKeyMetadata): KeyInput {
+  const named = key.schemaName !== undefined && key.schemaName !== key.logicalName;
+  const labelled = key.displayName !== undefined && key.displayName !== (key.schemaName ?? key.logicalName);
+  if (!named && !labelled) return [...key.keyAttributes];
+  return { columns: [...key.keyAttributes], ...(named ? { schemaName: key.schemaName } : {}), ...(labelled ? { displayName: key.displayName } : {}) };
+}
+
+/**
+ * `orgs[].tables` for `orgbox export`: every custom table with its custom columns and keys, and the
+ * custom columns and keys of standard tables. Tables without anything custom are left out.
+ */
+export function tablesToEnvironment(entities: readonly EntityMetadata[]): Record<string, TableInput> {
+  const out: Record<string, TableInput> = {};
+  for (const entity of entities) {
+    const custom = entity.attributes.filter((a) => a.isCustomAttribute);
+    const columns = Object.fromEntries(custom.map((a) => [a.logicalName, columnInput(a)]));
+    const keys = Object.fromEntries((entity.keys ?? []).map((k) => [k.logicalName, keyInput(k)]));
+    const parts = { ...(custom.length > 0 ? { columns } : {}), ...((entity.keys ?? []).length > 0 ? { keys } : {}) };
+    if (!entity.isCustomEntity) {
+      if (Object.keys(parts).length > 0) out[entity.logicalName] = parts;
+      continue;
+    }
+    out[entity.logicalName] = {
+      ...(entity.schemaName !== entity.logicalName ? { schemaName: entity.schemaName } : {}),
+      displayName: entity.displayName,
+      ...(entity.displayCollectionName !== pluralize(entity.displayName) ? { displayCollectionName: entity.displayCollectionName } : {}),
+      ...(entity.description !== undefined ? { description: entity.description } : {}),
+      ...(entity.entitySetName !== pluralize(entity.logicalName) ? { entitySetName: entity.entitySetName } : {}),
+      ...(entity.ownershipType !== "UserOwned" ? { ownership: entity.ownershipType as "OrganizationOwned" } : {}),
+      primaryName: entity.primaryNameAttribute,
+      ...(entity.hasNotes === true ? { hasNotes: true } : {}),
+      ...(entity.hasActivities === true ? { hasActivities: true } : {}),
+      ...parts,
+    };
+  }
+  return out;
+}
