@@ -12,6 +12,7 @@ import type { DataverseStore } from "./store.ts";
 export type { TokenTrust, AccessTokenVerifier, Caller } from "./auth.ts";
 export type { DirectoryLookup } from "./service.ts";
 export { DataverseService } from "./service.ts";
+export { upgradeOrg } from "./upgrade.ts";
 export type { Org } from "./model.ts";
 
 /** Options for {@link createDataverse}. */

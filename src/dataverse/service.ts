@@ -104,7 +104,7 @@ export class DataverseService {
     const custom = await store.listEntityDefinitions(org);
     // A stored definition of a standard table (one that got custom columns) replaces the built-in one.
     const stored = new Map(custom.map((e) => [e.logicalName, e]));
-    const md = custom.length === 0 ? STANDARD_METADATA : new OrgMetadata([...STANDARD_TABLES.map((e) => stored.get(e.logicalName) ?? e), ...custom.filter((e) => e.isCustomEntity)]);
+    const md = custom.length === 0 ? STANDARD_METADATA : new OrgMetadata([...STANDARD_TABLES.map((e) => extendStandard(e, stored.get(e.logicalName))), ...custom.filter((e) => e.isCustomEntity)]);
     // A definition change or a snapshot restore while loading makes this result stale: do not cache it.
     if (generation === this.metadataGeneration) this.metadata.set(org.id, md);
     return md;
@@ -157,7 +157,7 @@ export class DataverseService {
       for (const p of privilegesFor(entity)) await this.insert(org, "privilege", privilegeRow(p));
     }
     for (const misc of MISC_PRIVILEGES) {
-      await this.insert(org, "privilege", { privilegeid: privilegeId(misc), name: misc, accessright: 0, canbebasic: false, canbelocal: false, canbedeep: false, canbeglobal: true });
+      await this.insert(org, "privilege", miscPrivilegeRow(misc));
     }
     const defaultRoleIds: Record<string, string> = {};
     for (const role of defaultRoles(md.entities())) {
@@ -557,8 +557,25 @@ function fullName(row: Row): string {
 }
 
 /** The `privilege` row of a table privilege (Basic/Local/Deep only for user-owned tables). */
-function privilegeRow(p: ReturnType<typeof privilegesFor>[number]): Row {
+export function privilegeRow(p: ReturnType<typeof privilegesFor>[number]): Row {
   return { privilegeid: privilegeId(p.name), name: p.name, accessright: p.accessRight, canbebasic: p.basic, canbelocal: p.basic, canbedeep: p.basic, canbeglobal: true };
+}
+
+/**
+ * A standard table with what an org added to it (custom columns, alternate keys), from its stored
+ * definition. The built-in columns come from this build, so a data folder written by an older build
+ * gets the standard columns added since (see `upgradeOrg`).
+ */
+/** The `privilege` row of a misc privilege (`prvActOnBehalfOfAnotherUser`, …): Global depth only. */
+export function miscPrivilegeRow(name: string): Row {
+  return { privilegeid: privilegeId(name), name, accessright: 0, canbebasic: false, canbelocal: false, canbedeep: false, canbeglobal: true };
+}
+
+function extendStandard(builtin: EntityMetadata, stored: EntityMetadata | undefined): EntityMetadata {
+  if (!stored) return builtin;
+  const names = new Set(builtin.attributes.map((a) => a.logicalName));
+  const added = stored.attributes.filter((a) => !names.has(a.logicalName));
+  return { ...builtin, attributes: [...builtin.attributes, ...added], ...(stored.keys && stored.keys.length > 0 ? { keys: stored.keys } : {}) };
 }
 
 function eqExpr(column: string, value: string | null): Expr {

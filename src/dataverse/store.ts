@@ -139,6 +139,8 @@ export interface DataverseStore {
   createKeyIndex(org: Org, entity: EntityMetadata, key: EntityKeyMetadata): Promise<void>;
   /** Drops the unique index of an alternate key. */
   dropKeyIndex(org: Org, entity: EntityMetadata, key: EntityKeyMetadata): Promise<void>;
+  /** The org's record tables as they exist in SQL: logical name → column names (for upgrades of older data folders). */
+  recordTableColumns(org: Org): Promise<Map<string, Set<string>>>;
   /** Adds one column to a table's SQL table (`ALTER TABLE … ADD COLUMN`); existing rows get NULL. */
   addColumn(org: Org, entity: EntityMetadata, attribute: AttributeMetadata): Promise<void>;
   /** Inserts or replaces the definition of a custom table (`entity_definitions`, JSON of the metadata). */

@@ -8,7 +8,7 @@ import type { Clock } from "../common/clock.ts";
 import { systemClock } from "../common/clock.ts";
 import { ensureLocalTls, type LocalTls } from "../common/tls.ts";
 import type { OrgboxConfig } from "../config/config.ts";
-import { createDataverse, type Dataverse, type Org } from "../dataverse/index.ts";
+import { createDataverse, upgradeOrg, type Dataverse, type Org } from "../dataverse/index.ts";
 import { aad, aadErrorBody, createIdentity, DYNAMICS_CRM_APP_ID, type Identity } from "../identity/index.ts";
 import { openDatabase, type Database } from "../store/database.ts";
 import { SqlDataverseStore } from "../store/dataverse-store.ts";
@@ -132,6 +132,11 @@ export async function createOrgbox(config: OrgboxConfig, logger: Logger, clock: 
       },
     });
 
+    // A data folder from an older build: add the standard tables, columns and privileges added since.
+    for (const org of await dataverse.service.listOrgs()) {
+      const added = await upgradeOrg(dataverse.service, dataverseStore, org);
+      if (added.tables.length + added.columns.length + added.privileges > 0) logger.info({ org: org.name, ...added }, "upgraded the org's standard tables to this build");
+    }
     const wantsDemo = config.seedDemo && (environment ? environment.seedDemo : true);
     if (wantsDemo && !(await identity.service.findTenant(DEMO.tenantId))) {
       await seedDemo(identity.service, dataverse.service, clock.now());

@@ -115,6 +115,15 @@ export class SqlDataverseStore implements DataverseStore {
     await this.db.schema.createIndex(`${table}_ak_${key.logicalName}`).on(table).unique().expression(sql.join(parts)).execute();
   }
 
+  async recordTableColumns(org: Org): Promise<Map<string, Set<string>>> {
+    const out = new Map<string, Set<string>>();
+    for (const table of await this.db.introspection.getTables()) {
+      if (!table.name.startsWith(org.tablePrefix)) continue;
+      out.set(table.name.slice(org.tablePrefix.length), new Set(table.columns.map((c) => c.name)));
+    }
+    return out;
+  }
+
   async addColumn(org: Org, entity: EntityMetadata, attribute: AttributeMetadata): Promise<void> {
     const name = `${org.tablePrefix}${entity.logicalName}`;
     await this.db.schema.alterTable(name).addColumn(attribute.logicalName, columnType(attribute)).execute();

@@ -1,0 +1,66 @@
+/**
+ * A data folder written by an older build: record tables, standard columns and privileges that
+ * this build added are created on start, so the org keeps working (and keeps its rows) instead of
+ * failing with SQL errors. The "older build" is simulated by removing them from the SQLite file.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { DynamicsWebApi } from "dynamics-web-api";
+import { afterAll, describe, expect, it } from "vitest";
+import { startOrgbox } from "../../src/index.ts";
+import { adminToken } from "../helpers/orgbox.ts";
+
+describe("data folders from older builds", () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "orgbox-upgrade-"));
+  const caDir = join(tmpdir(), "orgbox-ca");
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it("gets the standard tables, columns and privileges added since, and keeps its rows", async () => {
+    const first = await startOrgbox({ inMemory: false, dataDir, caDir });
+    const prefix = "dv1_";
+    let leadCount: number;
+    try {
+      const api = new DynamicsWebApi({ serverUrl: `${first.orgUrl}/`, dataApi: { version: "9.2" }, onTokenRefresh: async () => adminToken(first) });
+      await api.create({ collection: "leads", data: { subject: "Kept across the upgrade", companyname: "Old Co" } });
+      leadCount = await api.count({ collection: "leads" });
+    } finally {
+      await first.close();
+    }
+
+    // What an older build left: no annotation table, no lead.companyname column, no prvReadOpportunity.
+    const db = new DatabaseSync(join(dataDir, "orgbox.sqlite"));
+    db.exec(`DROP TABLE ${prefix}annotation`);
+    db.exec(`ALTER TABLE ${prefix}lead DROP COLUMN companyname`);
+    const privilegeId = (db.prepare(`SELECT privilegeid FROM ${prefix}privilege WHERE name = 'prvReadOpportunity'`).get() as { privilegeid: string }).privilegeid;
+    db.prepare(`DELETE FROM ${prefix}roleprivileges WHERE privilegeid = ?`).run(privilegeId);
+    db.prepare(`DELETE FROM ${prefix}privilege WHERE privilegeid = ?`).run(privilegeId);
+    db.close();
+
+    const again = await startOrgbox({ inMemory: false, dataDir, caDir });
+    try {
+      const token = await adminToken(again);
+      const api = new DynamicsWebApi({ serverUrl: `${again.orgUrl}/`, dataApi: { version: "9.2" }, onTokenRefresh: async () => token });
+      expect(await api.count({ collection: "leads" })).toBe(leadCount);
+      const leads = await api.retrieveMultiple<{ subject: string; companyname: string | null }>({ collection: "leads", select: ["subject", "companyname"], filter: "subject eq 'Kept across the upgrade'" });
+      expect(leads.value).toEqual([expect.objectContaining({ subject: "Kept across the upgrade", companyname: null })]);
+      const note = (await api.create({ collection: "annotations", data: { subject: "A note after the upgrade" } })) as string;
+      expect(note).toMatch(/^[0-9a-f-]{36}$/);
+      // System Administrator holds the privilege again, at Global depth.
+      const opportunities = await api.retrieveMultiple({ collection: "opportunities", select: ["name"] });
+      expect(Array.isArray(opportunities.value)).toBe(true);
+    } finally {
+      await again.close();
+    }
+
+    // A current folder is left alone: the third start adds nothing (and still works).
+    const third = await startOrgbox({ inMemory: false, dataDir, caDir });
+    try {
+      const api = new DynamicsWebApi({ serverUrl: `${third.orgUrl}/`, dataApi: { version: "9.2" }, onTokenRefresh: async () => adminToken(third) });
+      expect(await api.count({ collection: "annotations" })).toBe(1);
+    } finally {
+      await third.close();
+    }
+  });
+});
