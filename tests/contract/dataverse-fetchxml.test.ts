@@ -164,3 +164,58 @@ describe("FetchXML with dynamics-web-api", () => {
     expect(rows.some((r) => "c_x002e_firstname" in r)).toBe(false);
   });
 });
+
+describe("FetchXML link-entities that filter by related rows (exists, in, any, not any, all, not all)", () => {
+  const orgbox = useOrgbox();
+  let dwa: DynamicsWebApi;
+  let token = "";
+  const names = async (fetchXml: string) => (await dwa.fetch<{ name: string }>({ collection: "accounts", fetchXml })).value.map((r) => r.name);
+  /** Accounts named `Semi-…` whose contacts match (or not) the link-entity's filter on lastname. */
+  const query = (type: string, op: string, inFilter: boolean) => {
+    const link = `<link-entity name="contact" from="parentcustomerid" to="accountid" link-type="${type}"><filter><condition attribute="lastname" operator="${op}" value="Match" /></filter></link-entity>`;
+    const root = `<condition attribute="name" operator="begins-with" value="Semi-" />`;
+    return `<fetch><entity name="account"><attribute name="name" /><order attribute="name" />${inFilter ? `<filter>${root}${link}</filter>` : `<filter>${root}</filter>${link}`}</entity></fetch>`;
+  };
+
+  beforeAll(async () => {
+    token = await demoToken(orgbox());
+    dwa = new DynamicsWebApi({ serverUrl: `${orgbox().orgUrl}/`, dataApi: { version: "9.2" }, onTokenRefresh: async () => token });
+    // Semi-A: a Match and an Other contact; Semi-B: none; Semi-C: two Match contacts; Semi-D: one Other contact.
+    const contacts: Record<string, string[]> = { "Semi-A": ["Match", "Other"], "Semi-B": [], "Semi-C": ["Match", "Match"], "Semi-D": ["Other"] };
+    for (const [name, lastnames] of Object.entries(contacts)) {
+      const id = (await dwa.create({ collection: "accounts", data: { name } })) as string;
+      for (const lastname of lastnames) await dwa.create({ collection: "contacts", data: { lastname, "parentcustomerid_account@odata.bind": `/accounts(${id})` } });
+    }
+  });
+
+  it("exists and in keep each parent once when a related row matches; no linked columns come back", async () => {
+    expect(await names(query("exists", "eq", false))).toEqual(["Semi-A", "Semi-C"]);
+    expect(await names(query("in", "eq", false))).toEqual(["Semi-A", "Semi-C"]);
+    const rows = (await dwa.fetch<Record<string, unknown>>({ collection: "accounts", fetchXml: query("exists", "eq", false) })).value;
+    expect(Object.keys(rows[0] ?? {}).filter((k) => !k.startsWith("@")).sort()).toEqual(["accountid", "name"]);
+  });
+
+  it("any, not any, all and not all inside a filter", async () => {
+    expect(await names(query("any", "eq", true))).toEqual(["Semi-A", "Semi-C"]);
+    expect(await names(query("not any", "eq", true))).toEqual(["Semi-B", "Semi-D"]);
+    // all: related rows exist and none of them matches the filter — here, every contact is a Match.
+    expect(await names(query("all", "ne", true))).toEqual(["Semi-C"]);
+    // not all is, per the reference, the same as any.
+    expect(await names(query("not all", "eq", true))).toEqual(["Semi-A", "Semi-C"]);
+    // Inside an or-filter: Semi-B by name, or any account with an Other contact.
+    const or = `<fetch><entity name="account"><attribute name="name" /><order attribute="name" /><filter><condition attribute="name" operator="begins-with" value="Semi-" /><filter type="or"><condition attribute="name" operator="eq" value="Semi-B" /><link-entity name="contact" from="parentcustomerid" to="accountid" link-type="any"><filter><condition attribute="lastname" operator="eq" value="Other" /></filter></link-entity></filter></filter></entity></fetch>`;
+    expect(await names(or)).toEqual(["Semi-A", "Semi-B", "Semi-D"]);
+  });
+
+  it.each([
+    ["any outside a filter", query("any", "eq", false), "0x80040203"],
+    ["exists inside a filter", query("exists", "eq", true), "0x80040203"],
+    ["columns from an exists link", `<fetch><entity name="account"><link-entity name="contact" from="parentcustomerid" to="accountid" link-type="exists"><attribute name="lastname" /></link-entity></entity></fetch>`, "0x80040203"],
+    ["matchfirstrowusingcrossapply", `<fetch><entity name="account"><link-entity name="contact" from="parentcustomerid" to="accountid" link-type="matchfirstrowusingcrossapply"><attribute name="lastname" /></link-entity></entity></fetch>`, "0x80060888"],
+    ["an unknown link-type", `<fetch><entity name="account"><link-entity name="contact" from="parentcustomerid" to="accountid" link-type="sideways" /></entity></fetch>`, "0x80040203"],
+  ])("refuses %s", async (_label, fetchXml, code) => {
+    const res = await apiGet(orgbox(), token, `accounts?fetchXml=${encodeURIComponent(fetchXml)}`);
+    expect(res.status).toBe(400);
+    expect((res.body as ErrorBody).error.code).toBe(code);
+  });
+});

@@ -5,7 +5,7 @@ import { FilterBinder, likeBody, type FilterCaller } from "../odata/filter-binde
 import { coerceLiteral } from "../odata/literals.ts";
 import { QUERY_FUNCTIONS } from "../odata/query-functions.ts";
 import type { Expr, Scalar } from "../store.ts";
-import { fetchErrors, type FetchCondition, type FetchFilter } from "./parse.ts";
+import { fetchErrors, type FetchCondition, type FetchFilter, type FetchLink } from "./parse.ts";
 
 /** What compiling a condition needs: the table it belongs to, the caller and now (date and user operators). */
 export interface ConditionContext {
@@ -14,6 +14,8 @@ export interface ConditionContext {
   caller: FilterCaller;
   /** "Now" in ms since the epoch. */
   now: number;
+  /** The predicate of a `link-type` `any`/`not any`/`all`/`not all` link-entity inside a filter of this table. */
+  semiJoin?: (link: FetchLink) => Expr;
 }
 
 interface Bound {
@@ -154,7 +156,11 @@ export function compileFilters(filters: FetchFilter[], ctx: ConditionContext): E
 }
 
 function compileFilter(filter: FetchFilter, ctx: ConditionContext): Expr | undefined {
-  const parts: Expr[] = [...filter.conditions.map((c) => compileCondition(c, ctx)), ...filter.filters.map((f) => compileFilter(f, ctx)).filter((e): e is Expr => e !== undefined)];
+  const links = filter.links.map((link) => {
+    if (!ctx.semiJoin) throw fetchErrors.unsupported(`<link-entity> with link-type '${link.type}' here`);
+    return ctx.semiJoin(link);
+  });
+  const parts: Expr[] = [...filter.conditions.map((c) => compileCondition(c, ctx)), ...filter.filters.map((f) => compileFilter(f, ctx)).filter((e): e is Expr => e !== undefined), ...links];
   if (parts.length === 0) return undefined;
   return parts.reduce((left, right) => ({ kind: filter.type, left, right }));
 }

@@ -22,8 +22,19 @@ describe("parseFetchXml", () => {
     expect(spec).toMatchObject({ count: 5, page: 2, distinct: true, aggregate: false });
     expect(spec.entity.attributes).toEqual([{ name: "name", groupby: false, distinct: false }]);
     expect(spec.entity.orders).toEqual([{ attribute: "name", descending: true }]);
-    expect(spec.entity.filters[0]).toEqual({ type: "or", conditions: [{ attribute: "name", operator: "like", value: "a%", values: [] }], filters: [{ type: "and", conditions: [{ attribute: "industrycode", operator: "in", values: ["1", "7"] }], filters: [] }] });
-    expect(spec.entity.links[0]).toMatchObject({ name: "contact", from: "parentcustomerid", to: "accountid", outer: true, alias: "c", attributes: [{ name: "fullname" }] });
+    expect(spec.entity.filters[0]).toEqual({ type: "or", conditions: [{ attribute: "name", operator: "like", value: "a%", values: [] }], filters: [{ type: "and", conditions: [{ attribute: "industrycode", operator: "in", values: ["1", "7"] }], filters: [], links: [] }], links: [] });
+    expect(spec.entity.links[0]).toMatchObject({ name: "contact", from: "parentcustomerid", to: "accountid", outer: true, type: "outer", alias: "c", attributes: [{ name: "fullname" }] });
+  });
+
+  it("reads link-entities that filter by related rows: exists beside attributes, any inside a filter", () => {
+    const spec = parseFetchXml(`<fetch><entity name="account">
+        <link-entity name="contact" from="parentcustomerid" to="accountid" link-type="exists"><filter><condition attribute="lastname" operator="eq" value="x" /></filter></link-entity>
+        <filter><link-entity name="lead" from="parentaccountid" to="accountid" link-type="not any" /></filter>
+      </entity></fetch>`);
+    expect(spec.entity.links[0]).toMatchObject({ name: "contact", type: "exists", outer: false, attributes: [] });
+    expect(spec.entity.filters[0]?.links[0]).toMatchObject({ name: "lead", type: "not any" });
+    expect(() => parseFetchXml(`<fetch><entity name="account"><link-entity name="lead" from="parentaccountid" to="accountid" link-type="all" /></entity></fetch>`)).toThrow(/must stand inside a <filter>/);
+    expect(() => parseFetchXml(`<fetch><entity name="account"><filter><link-entity name="lead" from="parentaccountid" to="accountid" link-type="outer" /></filter></entity></fetch>`)).toThrow(/inside a <filter> needs link-type/);
   });
 
   it("reads aggregate attributes", () => {
@@ -43,7 +54,7 @@ describe("parseFetchXml", () => {
     ["<fetch><entity name='account'><filter type='xor' /></entity></fetch>", "0x80040203"],
     ["<fetch><entity name='account'><condition attribute='name' /></entity></fetch>", "0x80060888"],
     ["<fetch returntotalrecordcount='true'><entity name='account' /></fetch>", "0x80060888"],
-    ["<fetch><entity name='account'><link-entity name='contact' from='a' to='b' link-type='exists' /></entity></fetch>", "0x80060888"],
+    ["<fetch><entity name='account'><link-entity name='contact' from='a' to='b' link-type='matchfirstrowusingcrossapply' /></entity></fetch>", "0x80060888"],
     ["<fetch aggregate='true'><entity name='account'><attribute name='revenue' alias='x' aggregate='stdev' /></entity></fetch>", "0x80060888"],
   ])("refuses %s with %s", (xml, code) => {
     const error = failure(xml);

@@ -41,11 +41,12 @@ export interface FetchCondition {
   values: string[];
 }
 
-/** `<filter>`: its conditions and nested filters combined with `type`. */
+/** `<filter>`: its conditions, nested filters and `any`/`not any`/`all`/`not all` link-entities combined with `type`. */
 export interface FetchFilter {
   type: "and" | "or";
   conditions: FetchCondition[];
   filters: FetchFilter[];
+  links: FetchLink[];
 }
 
 /** The children shared by `<entity>` and `<link-entity>`. */
@@ -61,11 +62,24 @@ export interface FetchNode {
 /** `<entity>`. */
 export type FetchEntity = FetchNode;
 
+/**
+ * `link-type` values (fetchxml/reference/link-entity): `inner` and `outer` join; the others test for
+ * related rows without returning their columns. `exists` and `in` stand beside attributes; `any`,
+ * `not any`, `all` and `not all` stand inside a `<filter>`.
+ */
+export type LinkType = "inner" | "outer" | "exists" | "in" | "any" | "not any" | "all" | "not all";
+
+/** Link types that filter by related rows instead of joining them. */
+export const SEMI_JOIN_TYPES: ReadonlySet<LinkType> = new Set(["exists", "in", "any", "not any", "all", "not all"]);
+const FILTER_LINK_TYPES: ReadonlySet<string> = new Set(["any", "not any", "all", "not all"]);
+
 /** `<link-entity>`. */
 export interface FetchLink extends FetchNode {
   from: string;
   to: string;
+  /** `LEFT JOIN` (`link-type="outer"`). */
   outer: boolean;
+  type: LinkType;
   alias?: string;
 }
 
@@ -163,10 +177,15 @@ function filter(element: XmlElement): FetchFilter {
   const a = attrs(element, "filter", ["type"]);
   const type = a.type ?? "and";
   if (type !== "and" && type !== "or") throw fetchErrors.invalid(`'${type}' is not a valid filter type (and, or)`);
-  const out: FetchFilter = { type, conditions: [], filters: [] };
-  for (const [tag, child] of children(element, "filter", ["condition", "filter"])) {
+  const out: FetchFilter = { type, conditions: [], filters: [], links: [] };
+  for (const [tag, child] of children(element, "filter", ["condition", "filter", "link-entity"])) {
     if (tag === "condition") out.conditions.push(condition(child));
-    else out.filters.push(filter(child));
+    else if (tag === "filter") out.filters.push(filter(child));
+    else {
+      const nested = link(child);
+      if (!FILTER_LINK_TYPES.has(nested.type)) throw fetchErrors.invalid(`a <link-entity> inside a <filter> needs link-type 'any', 'not any', 'all' or 'not all' (not '${nested.type}')`);
+      out.links.push(nested);
+    }
   }
   return out;
 }
@@ -180,16 +199,29 @@ function node(element: XmlElement, tag: string, name: string): FetchNode {
       out.allAttributes = true;
     } else if (child === "order") out.orders.push(order(value));
     else if (child === "filter") out.filters.push(filter(value));
-    else out.links.push(link(value));
+    else {
+      const nested = link(value);
+      if (FILTER_LINK_TYPES.has(nested.type)) throw fetchErrors.invalid(`a <link-entity> with link-type '${nested.type}' must stand inside a <filter>`);
+      out.links.push(nested);
+    }
   }
   return out;
 }
 
+const LINK_TYPES: ReadonlySet<string> = new Set<LinkType>(["inner", "outer", ...SEMI_JOIN_TYPES]);
+
 function link(element: XmlElement): FetchLink {
   const a = attrs(element, "link-entity", ["name", "from", "to", "link-type", "alias"]);
   const type = a["link-type"] ?? "inner";
-  if (type !== "inner" && type !== "outer") throw fetchErrors.unsupported(`link-type '${type}'`);
-  return { ...node(element, "link-entity", required(a, "name", "link-entity")), from: required(a, "from", "link-entity"), to: required(a, "to", "link-entity"), outer: type === "outer", ...(a.alias !== undefined ? { alias: a.alias } : {}) };
+  if (type === "matchfirstrowusingcrossapply") throw fetchErrors.unsupported(`link-type '${type}'`);
+  if (!LINK_TYPES.has(type)) throw fetchErrors.invalid(`'${type}' is not a valid link-type (inner, outer, exists, in, any, not any, all, not all, matchfirstrowusingcrossapply)`);
+  const out: FetchLink = { ...node(element, "link-entity", required(a, "name", "link-entity")), from: required(a, "from", "link-entity"), to: required(a, "to", "link-entity"), outer: type === "outer", type: type as LinkType, ...(a.alias !== undefined ? { alias: a.alias } : {}) };
+  if (SEMI_JOIN_TYPES.has(out.type)) {
+    // These link types return no columns (fetchxml/reference/link-entity).
+    if (out.attributes.length > 0 || out.allAttributes || out.orders.length > 0) throw fetchErrors.invalid(`a <link-entity> with link-type '${type}' returns no columns: remove its <attribute>, <all-attributes> and <order> elements`);
+    if (out.links.length > 0) throw fetchErrors.unsupported(`<link-entity> inside a <link-entity> of link-type '${type}' (use a nested <filter> with link-type 'any')`);
+  }
+  return out;
 }
 
 /**

@@ -8,9 +8,9 @@ import type { QueryOptions } from "../odata/query-options.ts";
 import { propertyName, serializeRow } from "../odata/serializer.ts";
 import type { SecurityContext } from "../security/context.ts";
 import { withScope } from "../security/scope.ts";
-import type { DataverseStore, JoinedColumn, JoinedOrder, JoinedQuery, JoinedTable } from "../store.ts";
+import type { DataverseStore, Expr, JoinedColumn, JoinedOrder, JoinedQuery, JoinedTable } from "../store.ts";
 import { compileFilters } from "./conditions.ts";
-import { fetchErrors, parseFetchXml, type FetchLink, type FetchNode, type FetchSpec } from "./parse.ts";
+import { SEMI_JOIN_TYPES, fetchErrors, parseFetchXml, type FetchFilter, type FetchLink, type FetchNode, type FetchSpec } from "./parse.ts";
 
 /** Dataverse's default and maximum FetchXML page size (`count`). */
 export const FETCH_PAGE_SIZE = 5000;
@@ -142,16 +142,49 @@ async function plan(request: FetchRequest, spec: FetchSpec): Promise<Plan> {
     }
   };
 
+  /** Predicates of the link-entities that filter by related rows, compiled before the (sync) filter compiler runs. */
+  const semi = new Map<FetchLink, Expr>();
+  const filterLinks = (filters: FetchFilter[]): FetchLink[] => filters.flatMap((f) => [...f.links, ...filterLinks(f.filters)]);
+  /** `EXISTS (related rows the caller may read, matching the link's filters)`, by link type (fetchxml/reference/link-entity). */
+  const semiJoin = async (link: FetchLink, parent: EntityMetadata): Promise<Expr> => {
+    const entity = tableOf(md, link.name);
+    const from = attributeOf(md, entity, link.from);
+    const to = attributeOf(md, parent, link.to);
+    for (const nested of filterLinks(link.filters)) semi.set(nested, await semiJoin(nested, entity));
+    const scope = await security.scope("Read", entity);
+    const matching = compileFilters(link.filters, linkContext(entity));
+    const exists = (where: Expr | undefined): Expr => ({ kind: "exists", entity, innerColumn: from.logicalName, outerColumn: to.logicalName, ...(where ? { where } : {}) });
+    switch (link.type) {
+      case "not any":
+        return { kind: "not", operand: exists(withScope(scope, matching)) };
+      case "all":
+        // Related rows exist, and none of them matches the filters.
+        return { kind: "and", left: exists(scope), right: { kind: "not", operand: exists(withScope(scope, matching ?? { kind: "true" })) } };
+      default:
+        // exists, in, any, and "not all", which the reference calls equivalent to any.
+        return exists(withScope(scope, matching));
+    }
+  };
+  const linkContext = (entity: EntityMetadata) => ({ ...ctx(entity), semiJoin: (link: FetchLink) => semi.get(link) as Expr });
+  /** A node's filters, its `exists`/`in` link-entities, and the `any`-style link-entities inside its filters. */
+  const nodeWhere = async (node: FetchNode, entity: EntityMetadata): Promise<Expr | undefined> => {
+    for (const link of filterLinks(node.filters)) semi.set(link, await semiJoin(link, entity));
+    let where = compileFilters(node.filters, linkContext(entity));
+    for (const link of node.links.filter((l) => SEMI_JOIN_TYPES.has(l.type))) where = withScope(where, await semiJoin(link, entity));
+    return where;
+  };
+
   addColumns(spec.entity, root, ROOT, undefined);
-  const where = withScope(await security.scope("Read", root), compileFilters(spec.entity.filters, ctx(root)));
+  const where = withScope(await security.scope("Read", root), await nodeWhere(spec.entity, root));
   const linkOrders: (() => void)[] = [];
   const walk = async (links: FetchLink[], parentEntity: EntityMetadata, parentTable: string) => {
     for (const link of links) {
+      if (SEMI_JOIN_TYPES.has(link.type)) continue;
       const entity = tableOf(md, link.name);
       const alias = `l${joins.length + 1}`;
       const from = attributeOf(md, entity, link.from);
       const to = attributeOf(md, parentEntity, link.to);
-      const on = withScope(await security.scope("Read", entity), compileFilters(link.filters, ctx(entity)));
+      const on = withScope(await security.scope("Read", entity), await nodeWhere(link, entity));
       joins.push({ alias, entity, parent: parentTable, from: from.logicalName, to: to.logicalName, outer: link.outer, ...(on ? { on } : {}) });
       addColumns(link, entity, alias, link.alias ?? `${entity.logicalName}${joins.length}`);
       linkOrders.push(() => addOrders(link, entity, alias));
