@@ -117,6 +117,8 @@ describe("FetchXML with dynamics-web-api", () => {
     ["an unsupported operator", "accounts", `<fetch><entity name="account"><filter><condition attribute="name" operator="under" value="x" /></filter></entity></fetch>`, 400, "0x80060888"],
     ["an unsupported element", "accounts", `<fetch><entity name="account"><attribute name="name" /></entity><order attribute="name" /></fetch>`, 400, "0x80060888"],
     ["malformed XML", "accounts", `<fetch><entity name="account">`, 400, "0x80040203"],
+    ["a page number too large to be a number", "accounts", `<fetch page="99999999999999999999"><entity name="account" /></fetch>`, 400, "0x80040203"],
+    ["a page beyond simple paging's first 50,000 rows", "accounts", `<fetch page="11"><entity name="account" /></fetch>`, 400, "0x80060888"],
     ["an aggregate without alias", "accounts", `<fetch aggregate="true"><entity name="account"><attribute name="revenue" aggregate="sum" /></entity></fetch>`, 400, "0x80040203"],
   ])("refuses %s", async (_label, set, fetchXml, status, code) => {
     const res = await apiGet(orgbox(), token, `${set}?fetchXml=${encodeURIComponent(fetchXml)}`);

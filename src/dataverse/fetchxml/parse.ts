@@ -127,7 +127,7 @@ function bool(value: string | undefined, name: string): boolean {
 
 function positive(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw fetchErrors.invalid(`'${value}' is not a valid value for '${name}' (a positive whole number)`);
+  if (!/^\d+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) throw fetchErrors.invalid(`'${value}' is not a valid value for '${name}' (a positive whole number)`);
   return Number(value);
 }
 

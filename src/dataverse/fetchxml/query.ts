@@ -237,7 +237,7 @@ export async function readFetchXml(request: FetchRequest): Promise<{ body: Recor
   const pageSize = Math.min(spec.count ?? FETCH_PAGE_SIZE, FETCH_PAGE_SIZE);
   const page = spec.page ?? 1;
   const offset = paged ? (page - 1) * pageSize : 0;
-  if (paged && offset + pageSize > FETCH_PAGING_LIMIT && spec.count !== undefined) throw fetchErrors.unsupported(`simple paging beyond ${FETCH_PAGING_LIMIT} rows (page ${page} of count ${pageSize})`);
+  if (paged && offset + pageSize > FETCH_PAGING_LIMIT) throw fetchErrors.unsupported(`simple paging beyond ${FETCH_PAGING_LIMIT} rows (page ${page} of count ${pageSize})`);
   const rows = await request.store.selectJoined(request.org, { ...query, limit: paged ? pageSize + 1 : Math.min(spec.top as number, FETCH_PAGE_SIZE), ...(offset > 0 ? { offset } : {}) });
   const more = paged && rows.length > pageSize;
   if (more) rows.pop();
