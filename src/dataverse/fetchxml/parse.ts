@@ -185,8 +185,14 @@ function node(element: XmlElement, tag: string, name: string): FetchNode {
   return out;
 }
 
+/**
+ * `<link-entity>`. `intersect="true"` (a link to an N:N intersect table, whose columns are usually
+ * not returned) and `visible` are accepted: they change nothing in how the join is built.
+ */
 function link(element: XmlElement): FetchLink {
-  const a = attrs(element, "link-entity", ["name", "from", "to", "link-type", "alias"]);
+  const a = attrs(element, "link-entity", ["name", "from", "to", "link-type", "alias", "intersect", "visible"]);
+  bool(a.intersect, "intersect");
+  bool(a.visible, "visible");
   const type = a["link-type"] ?? "inner";
   if (type !== "inner" && type !== "outer") throw fetchErrors.unsupported(`link-type '${type}'`);
   return { ...node(element, "link-entity", required(a, "name", "link-entity")), from: required(a, "from", "link-entity"), to: required(a, "to", "link-entity"), outer: type === "outer", ...(a.alias !== undefined ? { alias: a.alias } : {}) };
