@@ -69,7 +69,7 @@ export interface RecordQuery {
 
 /**
  * The N:N part of a read: `JOIN (SELECT parentColumn AS parent, childColumn AS child FROM intersect
- * WHERE parentColumn IN (parents) [UNION ALL the same with the columns swapped]) AS link ON
+ * WHERE parentColumn IN (parents) [UNION the same with the columns swapped]) AS link ON
  * link.child = row.pk`, with `link.parent` returned as column `as` (usable as `perGroup.column`).
  * A row linked to several parents comes back once per parent. `symmetric` reads links in both
  * directions (self-referential relationships with one navigation property).

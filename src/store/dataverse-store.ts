@@ -198,7 +198,7 @@ export class SqlDataverseStore implements DataverseStore {
     return (await q.execute()) as Row[];
   }
 
-  /** The (parent, child) pairs of {@link ThroughIntersect}: one SELECT of the intersect table, or a UNION ALL of both directions. */
+  /** The (parent, child) pairs of {@link ThroughIntersect}: one SELECT of the intersect table, or a UNION of both directions. */
   private links(org: Org, through: ThroughIntersect): SelectQueryBuilder<DynamicDb, string, Row> {
     const table = `${org.tablePrefix}${through.intersect.logicalName}`;
     const pairs = (parent: string, child: string) =>
@@ -207,7 +207,8 @@ export class SqlDataverseStore implements DataverseStore {
         .select([sql.ref(parent).as("parent"), sql.ref(child).as("child")])
         .where(sql.ref(parent), "in", through.parents) as unknown as SelectQueryBuilder<DynamicDb, string, Row>;
     const forward = pairs(through.parentColumn, through.childColumn);
-    return through.symmetric ? forward.unionAll(pairs(through.childColumn, through.parentColumn)) : forward;
+    // UNION (not ALL): a record linked to itself appears once.
+    return through.symmetric ? forward.union(pairs(through.childColumn, through.parentColumn)) : forward;
   }
 
   /** `RecordQuery.perGroup`: ranks rows per group with `ROW_NUMBER() OVER (PARTITION BY …)` and keeps the first `limit` of each. */

@@ -244,6 +244,27 @@ describe("relationships created with POST RelationshipDefinitions", () => {
     expect(single.body.new_project_contacts).toEqual([expect.objectContaining({ firstname: "Alan" })]);
   });
 
+  it("an N:N expand returns up to 5000 related rows, then <nav>@odata.nextLink to the navigation property's own read", async () => {
+    const contactIds: string[] = [];
+    for (let start = 0; start < 5001; start += 1000) {
+      const targets = Array.from({ length: Math.min(1000, 5001 - start) }, (_, i) => ({ "@odata.type": "Microsoft.Dynamics.CRM.contact", lastname: `Member ${String(start + i).padStart(5, "0")}` }));
+      const created = await api.callAction<{ Ids: string[] }>({ collection: "contacts", actionName: "Microsoft.Dynamics.CRM.CreateMultiple", action: { Targets: targets } });
+      contactIds.push(...created.Ids);
+    }
+    const big = String(await api.create({ collection: "new_projects", data: { new_name: "Big", "new_project_contacts@odata.bind": contactIds.map((id) => `/contacts(${id})`) } }));
+    const res = await api.retrieve<Record<string, unknown>>({ collection: "new_projects", key: big, select: ["new_name"], expand: [{ property: "new_project_contacts", select: ["lastname"], orderBy: ["lastname"] }] });
+    const first = res.new_project_contacts as { lastname: string }[];
+    expect(first).toHaveLength(5000);
+    expect(first[4999]?.lastname).toBe("Member 04999");
+    const link = res["new_project_contacts@odata.nextLink"];
+    expect(link).toEqual(expect.stringContaining(`/new_projects(${big})/new_project_contacts?`));
+    const rest = await api.retrieveMultiple<{ lastname: string }>({ collection: "contacts" }, link as string);
+    expect(rest.value.map((r) => r.lastname)).toEqual(["Member 05000"]);
+    await api.deleteRecord({ collection: "new_projects", key: big });
+    const links = await call(orgbox(), token, "GET", `new_project_contactset?$select=contactid&$filter=new_projectid eq ${big}&$top=1`);
+    expect(links.body.value).toEqual([]);
+  }, 60_000);
+
   it("$filter with any/all over the N:N collection", async () => {
     const any = await call(orgbox(), token, "GET", "new_projects?$select=new_name&$filter=new_project_contacts/any(c:c/lastname eq 'Turing')");
     expect(any.body.value?.map((p) => p.new_name)).toEqual(["Gemini"]);
@@ -300,6 +321,11 @@ describe("relationships created with POST RelationshipDefinitions", () => {
     await api.disassociate({ collection: "accounts", primaryKey: b, relationshipName: "new_account_account", relatedKey: a });
     const gone = await call(orgbox(), token, "GET", `accounts(${a})/new_account_account?$select=name`);
     expect(gone.body.value).toEqual([]);
+    // A record linked to itself is listed once.
+    await api.associate({ collection: "accounts", primaryKey: a, relationshipName: "new_account_account", relatedCollection: "accounts", relatedKey: a });
+    const itself = await call(orgbox(), token, "GET", `accounts(${a})?$select=name&$expand=new_account_account($select=name)`);
+    expect((itself.body.new_account_account as { name: string }[]).map((r) => r.name)).toEqual(["Acme"]);
+    await api.disassociate({ collection: "accounts", primaryKey: a, relationshipName: "new_account_account", relatedKey: a });
   });
 
   it("FetchXML: link-entity through the intersect table (intersect=\"true\")", async () => {
