@@ -1,5 +1,6 @@
 import type { OrgMetadata } from "./metadata/registry.ts";
-import { isLookupType, type AttributeMetadata, type EntityMetadata } from "./metadata/types.ts";
+import type { Expr } from "./store.ts";
+import { isLookupType, type AttributeMetadata, type CascadeConfiguration, type EntityMetadata, type ManyToManyRelationshipMetadata } from "./metadata/types.ts";
 
 /**
  * What deleting the referenced (parent) record does to the referencing rows of a
@@ -22,6 +23,8 @@ export interface OneToMany {
   /** Single-valued navigation property on the referencing table (`parentcustomerid_account`). */
   referencingNavigation: string;
   cascadeDelete: CascadeDelete;
+  /** The full `CascadeConfiguration` of a relationship created through `RelationshipDefinitions`. */
+  cascade?: CascadeConfiguration;
 }
 
 /** A single-valued navigation property of a table: a lookup column seen from one of its targets. */
@@ -30,6 +33,30 @@ export interface SingleNavigation {
   attribute: AttributeMetadata;
   /** Tables the property may point to (two for `ownerid`: systemuser and team). */
   targets: string[];
+}
+
+/** One side of a many-to-many relationship: its table, its column in the intersect table and its navigation property. */
+export interface ManyToManySide {
+  entity: string;
+  /** Column of the intersect table holding this side's record id. */
+  intersectColumn: string;
+  /** Collection-valued navigation property on this side's table (to the other side's records). */
+  navigation: string;
+}
+
+/**
+ * An N:N relationship seen from one of its tables (`self`): `{set}(id)/{self.navigation}` lists
+ * the `other` side's records linked through the intersect table
+ * (learn.microsoft.com/power-apps/developer/data-platform/webapi/associate-disassociate-entities-using-web-api).
+ * A self-referential relationship with one navigation name for both sides (its schema name, the
+ * default) is `symmetric`: a link counts in both directions.
+ */
+export interface ManyToManyNavigation {
+  relationship: ManyToManyRelationshipMetadata;
+  intersect: EntityMetadata;
+  self: ManyToManySide;
+  other: ManyToManySide;
+  symmetric: boolean;
 }
 
 /**
@@ -80,35 +107,53 @@ function singleNavigationName(entity: EntityMetadata, attribute: AttributeMetada
 export class NavigationModel {
   private readonly single = new Map<string, Map<string, SingleNavigation>>();
   private readonly byReferenced = new Map<string, OneToMany[]>();
+  private readonly manyToManyByEntity = new Map<string, Map<string, ManyToManyNavigation>>();
 
   constructor(md: OrgMetadata) {
+    for (const relationship of md.manyToManyRelationships()) {
+      const intersect = md.entity(relationship.intersectEntityName) as EntityMetadata;
+      const one: ManyToManySide = { entity: relationship.entity1LogicalName, intersectColumn: relationship.entity1IntersectAttribute, navigation: relationship.entity1NavigationPropertyName };
+      const two: ManyToManySide = { entity: relationship.entity2LogicalName, intersectColumn: relationship.entity2IntersectAttribute, navigation: relationship.entity2NavigationPropertyName };
+      const symmetric = one.entity === two.entity && one.navigation === two.navigation;
+      const views: [ManyToManySide, ManyToManySide][] = symmetric ? [[one, two]] : [[one, two], [two, one]];
+      for (const [self, other] of views) {
+        const navs = this.manyToManyByEntity.get(self.entity) ?? new Map<string, ManyToManyNavigation>();
+        navs.set(self.navigation, { relationship, intersect, self, other, symmetric });
+        this.manyToManyByEntity.set(self.entity, navs);
+      }
+    }
     for (const entity of md.entities()) {
       const navs = new Map<string, SingleNavigation>();
       this.single.set(entity.logicalName, navs);
       for (const attribute of entity.attributes) {
         if (!isLookupType(attribute.type) || attribute.logicalName === entity.primaryIdAttribute) continue;
         const targets = attribute.targets ?? [];
+        // A lookup created with its relationship (POST RelationshipDefinitions) carries the names and cascade rules given there.
+        const defined = md.oneToManyDefinition(entity.logicalName, attribute.logicalName);
+        const navigationName = (target: string) => (defined?.referencedEntity === target ? defined.referencingEntityNavigationPropertyName : singleNavigationName(entity, attribute, target));
         if (attribute.type === "Owner") {
           navs.set(attribute.logicalName, { name: attribute.logicalName, attribute, targets });
         } else {
           for (const target of targets) {
-            const name = singleNavigationName(entity, attribute, target);
+            const name = navigationName(target);
             navs.set(name, { name, attribute, targets: [target] });
           }
         }
         for (const target of targets) {
           const known = KNOWN[`${entity.logicalName}.${attribute.logicalName}.${target}`];
+          const definition = defined?.referencedEntity === target ? defined : undefined;
           const system = !attribute.isValidForCreate && !attribute.isValidForUpdate;
-          const schemaName = known?.schemaName ?? `${target}_${entity.logicalName}_${attribute.logicalName}`;
+          const schemaName = definition?.schemaName ?? known?.schemaName ?? `${target}_${entity.logicalName}_${attribute.logicalName}`;
           const relationship: OneToMany = {
             schemaName,
             referencedEntity: target,
             referencingEntity: entity.logicalName,
             referencingAttribute: attribute.logicalName,
-            referencedNavigation: schemaName,
-            referencingNavigation: attribute.type === "Owner" ? attribute.logicalName : singleNavigationName(entity, attribute, target),
+            referencedNavigation: definition?.referencedEntityNavigationPropertyName ?? schemaName,
+            referencingNavigation: attribute.type === "Owner" ? attribute.logicalName : navigationName(target),
             // Owner and system (audit, owning*) lookups never lose their target silently.
-            cascadeDelete: known?.cascadeDelete ?? (attribute.type === "Owner" || system || entity.isIntersect ? "Restrict" : "RemoveLink"),
+            cascadeDelete: (definition?.cascadeConfiguration.Delete as CascadeDelete | undefined) ?? known?.cascadeDelete ?? (attribute.type === "Owner" || system || entity.isIntersect ? "Restrict" : "RemoveLink"),
+            ...(definition ? { cascade: definition.cascadeConfiguration } : {}),
           };
           const list = this.byReferenced.get(target) ?? [];
           list.push(relationship);
@@ -133,6 +178,16 @@ export class NavigationModel {
     return this.byReferenced.get(entity.logicalName)?.find((r) => r.referencedNavigation === name);
   }
 
+  /** The N:N relationship whose collection-valued navigation property on `entity` is `name`. */
+  manyToMany(entity: EntityMetadata, name: string): ManyToManyNavigation | undefined {
+    return this.manyToManyByEntity.get(entity.logicalName)?.get(name);
+  }
+
+  /** The N:N navigation properties of `entity`. */
+  manyToManyAll(entity: EntityMetadata): ManyToManyNavigation[] {
+    return [...(this.manyToManyByEntity.get(entity.logicalName)?.values() ?? [])];
+  }
+
   /** Relationships in which `entity` is the referenced (parent) table. */
   referencing(entity: EntityMetadata): OneToMany[] {
     return this.byReferenced.get(entity.logicalName) ?? [];
@@ -149,4 +204,20 @@ export function navigationFor(md: OrgMetadata): NavigationModel {
     models.set(md, model);
   }
   return model;
+}
+
+/**
+ * The predicate "is linked to record `selfId` through `nn`" on rows of the other side's table
+ * (`other`): `EXISTS` over the intersect table, in either direction when the relationship is symmetric.
+ */
+export function linkedTo(nn: ManyToManyNavigation, other: EntityMetadata, selfId: string): Expr {
+  const through = (self: ManyToManySide, far: ManyToManySide): Expr => ({
+    kind: "exists",
+    entity: nn.intersect,
+    innerColumn: far.intersectColumn,
+    outerColumn: other.primaryIdAttribute,
+    where: { kind: "compare", op: "eq", left: { kind: "column", name: self.intersectColumn }, right: { kind: "value", value: selfId } },
+  });
+  const forward = through(nn.self, nn.other);
+  return nn.symmetric ? { kind: "or", left: forward, right: through(nn.other, nn.self) } : forward;
 }

@@ -5,8 +5,9 @@ import { formatDateTime } from "./format.ts";
 import { OrgMetadata } from "./metadata/registry.ts";
 import { columnsAdded, metadataErrors } from "./metadata/custom.ts";
 import { validateKey } from "./metadata/keys.ts";
-import { STANDARD_TABLES } from "./metadata/standard.ts";
-import type { AttributeMetadata, EntityKeyMetadata, EntityMetadata } from "./metadata/types.ts";
+import type { ManyToManyPlan, OneToManyPlan } from "./metadata/relationships.ts";
+import { STANDARD_MANY_TO_MANY, STANDARD_TABLES } from "./metadata/standard.ts";
+import type { AttributeMetadata, EntityKeyMetadata, EntityMetadata, RelationshipMetadata } from "./metadata/types.ts";
 import type { Org, Row } from "./model.ts";
 import { DEPTH, MISC_PRIVILEGES, SYSTEM_ADMINISTRATOR_TEMPLATE_ID, privilegeId, privilegesFor, type Depth } from "./security/privileges.ts";
 import { defaultRoles } from "./security/default-roles.ts";
@@ -93,7 +94,8 @@ export class DataverseService {
   }
 
   /**
-   * The org's metadata, loading its custom table definitions (`entity_definitions`) once and
+   * The org's metadata, loading its custom table and relationship definitions (`entity_definitions`,
+   * `relationship_definitions`) once and
    * caching the result until a definition changes or {@link invalidateCaches} runs. `store` is the
    * one to read through (a `$batch` change set's transaction).
    */
@@ -102,9 +104,13 @@ export class DataverseService {
     if (cached) return cached;
     const generation = this.metadataGeneration;
     const custom = await store.listEntityDefinitions(org);
+    const relationships = await store.listRelationshipDefinitions(org);
     // A stored definition of a standard table (one that got custom columns) replaces the built-in one.
     const stored = new Map(custom.map((e) => [e.logicalName, e]));
-    const md = custom.length === 0 ? STANDARD_METADATA : new OrgMetadata([...STANDARD_TABLES.map((e) => extendStandard(e, stored.get(e.logicalName))), ...custom.filter((e) => e.isCustomEntity)]);
+    const md =
+      custom.length === 0 && relationships.length === 0
+        ? STANDARD_METADATA
+        : new OrgMetadata([...STANDARD_TABLES.map((e) => extendStandard(e, stored.get(e.logicalName))), ...custom.filter((e) => e.isCustomEntity)], [...STANDARD_MANY_TO_MANY, ...relationships]);
     // A definition change or a snapshot restore while loading makes this result stale: do not cache it.
     if (generation === this.metadataGeneration) this.metadata.set(org.id, md);
     return md;
@@ -281,8 +287,7 @@ export class DataverseService {
    */
   async createCustomTable(org: Org, build: (objectTypeCode: number) => EntityMetadata, outer: DataverseStore = this.store): Promise<EntityMetadata> {
     const md = await this.loadMetadata(org, outer);
-    const codes = md.entities().filter((e) => e.isCustomEntity).map((e) => e.objectTypeCode);
-    const entity = build(Math.max(9999, ...codes) + 1);
+    const entity = build(nextObjectTypeCode(md));
     if (md.entity(entity.logicalName)) throw metadataErrors.duplicate(`An entity with the specified name already exists: '${entity.logicalName}'. Specify a unique name.`);
     if (md.entityBySet(entity.entitySetName)) throw metadataErrors.duplicate(`The entity set name '${entity.entitySetName}' is already used by another table. Specify a unique EntitySetName.`);
     const privilegeTable = md.entity("privilege") as EntityMetadata;
@@ -382,6 +387,35 @@ export class DataverseService {
     } finally {
       this.forgetMetadata(org);
     }
+  }
+
+  /**
+   * Creates a relationship, what `POST RelationshipDefinitions` does
+   * (learn.microsoft.com/power-apps/developer/data-platform/webapi/create-update-entity-relationships-using-web-api):
+   * for an N:N relationship its intersect table (SQL table with the pair's indexes, definition in
+   * `entity_definitions`), for a one-to-many relationship its lookup column ({@link addCustomColumn});
+   * then the relationship's definition in `relationship_definitions`. One transaction; the definitions
+   * survive restarts. `build` gets the org's current metadata and the next free object type code.
+   * @throws DataverseError from `build` (404 unknown table, 400 invalid body or taken names).
+   */
+  async createRelationship(org: Org, build: (md: OrgMetadata, objectTypeCode: number) => ManyToManyPlan | OneToManyPlan, outer: DataverseStore = this.store): Promise<RelationshipMetadata> {
+    const md = await this.loadMetadata(org, outer);
+    const plan = build(md, nextObjectTypeCode(md));
+    try {
+      await outer.transaction(async (store) => {
+        if ("intersect" in plan) {
+          const { intersect, relationship } = plan;
+          await store.createIntersectTable(org, intersect, [relationship.entity1IntersectAttribute, relationship.entity2IntersectAttribute]);
+          await store.saveEntityDefinition(org, intersect, this.clock.now());
+        } else {
+          await this.addCustomColumn(org, plan.relationship.referencingEntity, plan.lookup, store);
+        }
+        await store.saveRelationshipDefinition(org, plan.relationship, this.clock.now());
+      });
+    } finally {
+      this.forgetMetadata(org);
+    }
+    return plan.relationship;
   }
 
   /** Drops the org's cached metadata after a definition change. */
@@ -549,6 +583,12 @@ export class DataverseService {
     const where: Expr | undefined = page.after === undefined ? undefined : { kind: "compare", op: "gt", left: { kind: "column", name: pk }, right: { kind: "value", value: page.after } };
     return this.store.selectRows(org, { entity, columns: entity.attributes.map((a) => a.logicalName), ...(where ? { where } : {}), orderBy: [{ column: pk, descending: false }], limit: page.limit });
   }
+}
+
+/** The object type code of the org's next custom table (custom tables start at 10000). */
+function nextObjectTypeCode(md: OrgMetadata): number {
+  const codes = md.entities().filter((e) => e.isCustomEntity).map((e) => e.objectTypeCode);
+  return Math.max(9999, ...codes) + 1;
 }
 
 /** Dataverse's default full-name format: "First Last". */

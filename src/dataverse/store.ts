@@ -1,4 +1,4 @@
-import type { AttributeMetadata, EntityKeyMetadata, EntityMetadata } from "./metadata/types.ts";
+import type { AttributeMetadata, EntityKeyMetadata, EntityMetadata, RelationshipMetadata } from "./metadata/types.ts";
 import type { Org, Row } from "./model.ts";
 
 /** A literal in a query. Dates are ISO strings (`YYYY-MM-DDTHH:MM:SSZ`). */
@@ -63,6 +63,25 @@ export interface RecordQuery {
    * Rows come back grouped by `column`, each group in `orderBy` order.
    */
   perGroup?: { column: string; limit: number };
+  /** Only rows linked to one of `through.parents` by an N:N intersect table, each tagged with that parent (see {@link ThroughIntersect}). */
+  through?: ThroughIntersect;
+}
+
+/**
+ * The N:N part of a read: `JOIN (SELECT parentColumn AS parent, childColumn AS child FROM intersect
+ * WHERE parentColumn IN (parents) [UNION the same with the columns swapped]) AS link ON
+ * link.child = row.pk`, with `link.parent` returned as column `as` (usable as `perGroup.column`).
+ * A row linked to several parents comes back once per parent. `symmetric` reads links in both
+ * directions (self-referential relationships with one navigation property).
+ */
+export interface ThroughIntersect {
+  intersect: EntityMetadata;
+  parentColumn: string;
+  childColumn: string;
+  symmetric: boolean;
+  parents: string[];
+  /** Result column holding the parent id. */
+  as: string;
 }
 
 /** A table joined into a read (`<link-entity>` in FetchXML): `JOIN entity AS alias ON alias.from = parent.to AND on`. */
@@ -147,6 +166,15 @@ export interface DataverseStore {
   saveEntityDefinition(org: Org, entity: EntityMetadata, now: number): Promise<void>;
   /** The org's custom table definitions, in creation order. */
   listEntityDefinitions(org: Org): Promise<EntityMetadata[]>;
+  /**
+   * Creates the SQL table of an N:N intersect table: its primary key, the two link columns (each
+   * indexed) and a unique index over the pair.
+   */
+  createIntersectTable(org: Org, entity: EntityMetadata, columns: readonly [string, string]): Promise<void>;
+  /** Inserts the definition of a relationship created through `RelationshipDefinitions` (`relationship_definitions`, JSON). */
+  saveRelationshipDefinition(org: Org, relationship: RelationshipMetadata, now: number): Promise<void>;
+  /** The org's stored relationship definitions, in creation order. */
+  listRelationshipDefinitions(org: Org): Promise<RelationshipMetadata[]>;
   insertRow(org: Org, entity: EntityMetadata, row: Row): Promise<void>;
   /** Sets `values` on the rows matching `where`; returns how many rows changed. */
   updateRows(org: Org, entity: EntityMetadata, where: Expr, values: Row): Promise<number>;

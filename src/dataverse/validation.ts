@@ -3,7 +3,7 @@ import { DataverseError } from "./errors.ts";
 import type { OrgMetadata } from "./metadata/registry.ts";
 import { isLookupType, type AttributeMetadata, type AttributeType, type EntityMetadata } from "./metadata/types.ts";
 import type { Row } from "./model.ts";
-import { navigationFor, type OneToMany, type SingleNavigation } from "./navigation.ts";
+import { navigationFor, type ManyToManyNavigation, type OneToMany, type SingleNavigation } from "./navigation.ts";
 import { parseEntityKey, parseResourcePath, type EntityKey } from "./odata/path.ts";
 
 /**
@@ -48,6 +48,12 @@ export interface CollectionBind {
   references: RecordReference[];
 }
 
+/** `nn_nav@odata.bind: ["/contacts(<id>)", …]`: link existing records through an N:N relationship on create. */
+export interface ManyToManyBind {
+  navigation: ManyToManyNavigation;
+  references: RecordReference[];
+}
+
 /** A validated write payload: SQL-ready column values plus the related-record work. */
 export interface ParsedRecord {
   entity: EntityMetadata;
@@ -57,6 +63,7 @@ export interface ParsedRecord {
   deepSingles: DeepSingle[];
   deepCollections: DeepCollection[];
   collectionBinds: CollectionBind[];
+  manyToManyBinds: ManyToManyBind[];
 }
 
 const HELP = "https://go.microsoft.com/fwlink/?linkid=2195293";
@@ -286,7 +293,7 @@ export function parseRecord(md: OrgMetadata, entity: EntityMetadata, payload: un
   const body = unwrapStringifiedRecord(payload);
   if (body === null || typeof body !== "object" || Array.isArray(body)) throw writeErrors.payload(entity, "The request body must be a JSON object describing one record.");
   const nav = navigationFor(md);
-  const record: ParsedRecord = { entity, values: {}, binds: [], deepSingles: [], deepCollections: [], collectionBinds: [] };
+  const record: ParsedRecord = { entity, values: {}, binds: [], deepSingles: [], deepCollections: [], collectionBinds: [], manyToManyBinds: [] };
   for (const [key, value] of Object.entries(body as Record<string, unknown>)) {
     const at = key.indexOf("@");
     if (at === 0) {
@@ -333,6 +340,9 @@ export function parseRecord(md: OrgMetadata, entity: EntityMetadata, payload: un
       const child = md.entity(collection.referencingEntity) as EntityMetadata;
       record.deepCollections.push({ relationship: collection, records: value.map((v) => parseRecord(md, child, v, "create", { implicit: [collection.referencingAttribute] })) });
       continue;
+    }
+    if (nav.manyToMany(entity, key)) {
+      throw new DataverseError(400, "0x80060888", `Deep insert through the N:N navigation property '${key}' is not supported by orgbox: create the related records first and link them with '${key}@odata.bind'.`);
     }
     throw writeErrors.propertyNotFound(key, entity);
   }
@@ -390,6 +400,19 @@ function parseBind(md: OrgMetadata, entity: EntityMetadata, property: string, va
       }
     }
     record.collectionBinds.push({ relationship: collection, references });
+    return;
+  }
+  const manyToMany = nav.manyToMany(entity, property);
+  if (manyToMany) {
+    if (mode === "update") throw writeErrors.payload(entity, `Binding the collection-valued navigation property '${property}' is only supported on Create. Use POST ${entity.entitySetName}(<id>)/${property}/$ref to associate records.`);
+    if (!Array.isArray(value)) throw writeErrors.payload(entity, `The value of '${property}@odata.bind' must be a JSON array of entity reference URLs.`);
+    const references = value.map((v) => parseReference(md, entity, v));
+    for (const reference of references) {
+      if (reference.entity.logicalName !== manyToMany.other.entity) {
+        throw writeErrors.payload(entity, `A resource of type 'Microsoft.Dynamics.CRM.${reference.entity.logicalName}' cannot be bound to the navigation property '${property}', which expects 'Microsoft.Dynamics.CRM.${manyToMany.other.entity}'.`);
+      }
+    }
+    record.manyToManyBinds.push({ navigation: manyToMany, references });
     return;
   }
   throw writeErrors.payload(

@@ -7,8 +7,8 @@ import type { Org, Row } from "./model.ts";
 import { OrgboxError } from "../common/errors.ts";
 import type { SecurityContext } from "./security/context.ts";
 import type { PrivilegeVerb } from "./security/privileges.ts";
-import type { ManyToMany, ManyToManySide } from "./security/relationships.ts";
-import { navigationFor, type OneToMany, type SingleNavigation } from "./navigation.ts";
+import { MANY_TO_MANY_HOOKS } from "./security/relationships.ts";
+import { navigationFor, type ManyToManyNavigation, type OneToMany, type SingleNavigation } from "./navigation.ts";
 import type { EntityKey } from "./odata/path.ts";
 import type { DataverseService } from "./service.ts";
 import type { DataverseStore, Expr, Scalar } from "./store.ts";
@@ -154,6 +154,12 @@ export class RecordWriter {
     for (const bind of record.collectionBinds) {
       for (const reference of bind.references) await this.linkChild(scope, bind.relationship, entity, id, reference);
     }
+    for (const bind of record.manyToManyBinds) {
+      for (const reference of bind.references) {
+        const related = await this.require(scope, reference.entity, reference.key);
+        await this.associate(scope, bind.navigation, id, String(related[reference.entity.primaryIdAttribute]));
+      }
+    }
     return id;
   }
 
@@ -205,6 +211,10 @@ export class RecordWriter {
         await scope.store.updateRows(scope.org, child, where, cleared);
       }
     }
+    // Its N:N links go with it (both directions of a self-referential relationship).
+    for (const nn of navigationFor(scope.md).manyToManyAll(entity)) {
+      for (const side of nn.symmetric ? [nn.self, nn.other] : [nn.self]) await scope.store.deleteRows(scope.org, nn.intersect, eq(side.intersectColumn, id));
+    }
     await scope.store.deleteRows(scope.org, entity, eq(entity.primaryIdAttribute, id));
     // The record's shares go with it.
     const shares = scope.md.entity("principalobjectaccess");
@@ -212,20 +222,20 @@ export class RecordWriter {
   }
 
   /**
-   * Links two records through an N:N relationship (`POST set(id)/rel/$ref`): a new intersect
-   * row. Needs Append on both records (learn.microsoft.com/power-platform/admin/how-record-access-determined).
+   * Links two records through an N:N relationship (`POST set(id)/rel/$ref`, `rel@odata.bind` on
+   * create): a new intersect row. Needs Append on both records
+   * (learn.microsoft.com/power-platform/admin/how-record-access-determined).
    * @throws DataverseError 404 for a missing record, 412 `0x80040237` when already linked, 400 when the org refuses it.
    */
-  async associate(scope: WriteScope, relationship: ManyToMany, ends: { side: ManyToManySide; id: string }[]): Promise<void> {
-    const ids = await this.manyToManyEnds(scope, ends);
-    const intersect = scope.md.entity(relationship.intersect) as EntityMetadata;
-    const where = intersectWhere(ends, ids);
-    if ((await scope.store.countRows(scope.org, { entity: intersect, where, limit: 1 })) > 0) throw writeErrors.duplicate();
-    await modelErrors(async () => relationship.beforeAssociate?.(this.service, scope.org, scope.store, ids));
-    const extra = (await relationship.extraColumns?.(this.service, scope.org, scope.store, ids)) ?? {};
-    const row: Row = { ...extra };
-    for (const end of ends) row[end.side.intersectColumn] = ids[end.side.entity];
-    await scope.store.insertRow(scope.org, intersect, this.service.stampNew(intersect, row, scope.caller.systemUserId));
+  async associate(scope: WriteScope, nn: ManyToManyNavigation, selfId: string, otherId: string): Promise<void> {
+    const ids = await this.manyToManyEnds(scope, nn, selfId, otherId);
+    const where = linkWhere(nn, ids);
+    if ((await scope.store.countRows(scope.org, { entity: nn.intersect, where, limit: 1 })) > 0) throw writeErrors.duplicate();
+    const byColumn = { [nn.self.intersectColumn]: ids.self, [nn.other.intersectColumn]: ids.other };
+    const hooks = MANY_TO_MANY_HOOKS[nn.relationship.schemaName];
+    await modelErrors(async () => hooks?.beforeAssociate?.(this.service, scope.org, scope.store, byColumn));
+    const extra = (await hooks?.extraColumns?.(this.service, scope.org, scope.store, byColumn)) ?? {};
+    await scope.store.insertRow(scope.org, nn.intersect, this.service.stampNew(nn.intersect, { ...extra, ...byColumn }, scope.caller.systemUserId));
   }
 
   /**
@@ -233,22 +243,21 @@ export class RecordWriter {
    * @throws DataverseError 404 when either record is missing.
    * @returns false when the records were not linked (Dataverse answers 204 all the same).
    */
-  async disassociate(scope: WriteScope, relationship: ManyToMany, ends: { side: ManyToManySide; id: string }[]): Promise<boolean> {
-    const ids = await this.manyToManyEnds(scope, ends);
-    const intersect = scope.md.entity(relationship.intersect) as EntityMetadata;
-    return (await scope.store.deleteRows(scope.org, intersect, intersectWhere(ends, ids))) > 0;
+  async disassociate(scope: WriteScope, nn: ManyToManyNavigation, selfId: string, otherId: string): Promise<boolean> {
+    const ids = await this.manyToManyEnds(scope, nn, selfId, otherId);
+    return (await scope.store.deleteRows(scope.org, nn.intersect, linkWhere(nn, ids))) > 0;
   }
 
-  /** Checks both records of an N:N link exist and the caller may Append each; ids by logical name. */
-  private async manyToManyEnds(scope: WriteScope, ends: { side: ManyToManySide; id: string }[]): Promise<Record<string, string>> {
-    const ids: Record<string, string> = {};
-    for (const end of ends) {
-      const entity = scope.md.entity(end.side.entity) as EntityMetadata;
-      const row = await this.require(scope, entity, { kind: "id", id: end.id });
-      ids[end.side.entity] = String(row[entity.primaryIdAttribute]);
-    }
-    for (const end of ends) await this.authorize(scope, "Append", scope.md.entity(end.side.entity) as EntityMetadata, ids[end.side.entity]);
-    return ids;
+  /** Checks both records of an N:N link exist and the caller may Append each; returns their stored ids. */
+  private async manyToManyEnds(scope: WriteScope, nn: ManyToManyNavigation, selfId: string, otherId: string): Promise<{ self: string; other: string }> {
+    const ends = [
+      { entity: scope.md.entity(nn.self.entity) as EntityMetadata, id: selfId },
+      { entity: scope.md.entity(nn.other.entity) as EntityMetadata, id: otherId },
+    ];
+    const ids: string[] = [];
+    for (const end of ends) ids.push(String((await this.require(scope, end.entity, { kind: "id", id: end.id }))[end.entity.primaryIdAttribute]));
+    for (const [i, end] of ends.entries()) await this.authorize(scope, "Append", end.entity, ids[i]);
+    return { self: ids[0] as string, other: ids[1] as string };
   }
 
   /**
@@ -260,7 +269,7 @@ export class RecordWriter {
     await this.authorize(scope, "AppendTo", parent, parentId);
     await this.authorize(scope, "Append", reference.entity, String(child[reference.entity.primaryIdAttribute]));
     const values = childLink(scope.md, relationship, parent, parentId);
-    await this.update(scope, { entity: reference.entity, values, binds: [], deepSingles: [], deepCollections: [], collectionBinds: [] }, child);
+    await this.update(scope, { entity: reference.entity, values, binds: [], deepSingles: [], deepCollections: [], collectionBinds: [], manyToManyBinds: [] }, child);
   }
 
   /** Clears the child's lookup of a one-to-many relationship if it points at the parent. */
@@ -268,7 +277,7 @@ export class RecordWriter {
     if (String(childRow[relationship.referencingAttribute] ?? "").toLowerCase() !== parentId) {
       throw dv.recordNotFound(child.logicalName, String(childRow[child.primaryIdAttribute]));
     }
-    await this.update(scope, { entity: child, values: clearedLookup(child, relationship.referencingAttribute), binds: [], deepSingles: [], deepCollections: [], collectionBinds: [] }, childRow);
+    await this.update(scope, { entity: child, values: clearedLookup(child, relationship.referencingAttribute), binds: [], deepSingles: [], deepCollections: [], collectionBinds: [], manyToManyBinds: [] }, childRow);
   }
 
   /** SQL columns for setting (or clearing) a lookup through a navigation property; checks the target exists. */
@@ -314,10 +323,10 @@ function lookupTypeColumn(entity: EntityMetadata, attribute: string): string | u
   return candidates.find((c) => c !== undefined && entity.attributes.some((a) => a.logicalName === c && a.type === "EntityName"));
 }
 
-/** WHERE of the intersect row linking `ids` (one column per end). */
-function intersectWhere(ends: { side: ManyToManySide }[], ids: Record<string, string>): Expr {
-  const parts = ends.map((end) => eq(end.side.intersectColumn, ids[end.side.entity] as string));
-  return parts.reduce((left, right) => ({ kind: "and", left, right }));
+/** WHERE of the intersect row linking `self` to `other` (either way round when the relationship is symmetric). */
+function linkWhere(nn: ManyToManyNavigation, ids: { self: string; other: string }): Expr {
+  const pair = (a: string, b: string): Expr => ({ kind: "and", left: eq(nn.self.intersectColumn, a), right: eq(nn.other.intersectColumn, b) });
+  return nn.symmetric ? { kind: "or", left: pair(ids.self, ids.other), right: pair(ids.other, ids.self) } : pair(ids.self, ids.other);
 }
 
 /** Columns that clear lookup `attribute` of `entity` (and its type column). */

@@ -407,7 +407,7 @@ class Exporter {
     if (shares.length > 0) this.warn(`${where}: ${shares.length} share(s) (principalobjectaccess)`);
 
     const data = await this.data(org, where, known, ownerKeys);
-    const tables = tablesToEnvironment((await this.dataverse.loadMetadata(org)).entities());
+    const tables = tablesToEnvironment((await this.dataverse.loadMetadata(org)).entities(), (message) => this.warn(`${where}: ${message}`));
     return {
       name: org.name,
       id: org.id,
@@ -431,7 +431,7 @@ class Exporter {
     for (const entity of (await this.dataverse.loadMetadata(org)).entities()) {
       if (SYSTEM_TABLES.has(entity.logicalName)) continue;
       const rows = await this.scan(org, entity.logicalName);
-      if (!STANDARD_NAMES.has(entity.logicalName) && !entity.isCustomEntity) {
+      if (!STANDARD_NAMES.has(entity.logicalName) && (!entity.isCustomEntity || entity.isIntersect)) {
         if (rows.length > 0) this.warn(`${where}: table ${entity.logicalName} (${rows.length} rows) was left out: the environment format cannot define it`);
         continue;
       }
@@ -459,6 +459,8 @@ class Exporter {
           const value = row[name];
           if (value === null || value === undefined || name === entity.primaryIdAttribute || OWNER_COLUMNS.includes(name)) continue;
           if (!attribute.isValidForCreate && !KEPT_PLATFORM_COLUMNS.has(name)) continue;
+          // Lookup columns of custom relationships: the format cannot define them (see tablesToEnvironment).
+          if (attribute.isCustomAttribute && isLookupType(attribute.type)) continue;
           if (isLookupType(attribute.type)) {
             const target = str(value);
             if (!(attribute.targets ?? []).some((t) => known.get(t)?.has(target))) {

@@ -180,7 +180,7 @@ export function resolveTables(spec: Record<string, TableInput> | undefined, wher
 
 /** A column as an environment file writes it (the inverse of {@link resolveTables}' column step). */
 function columnInput(attribute: AttributeMetadata): ColumnInput {
-  const type = (COLUMN_TYPES as readonly string[]).includes(attribute.type) ? (attribute.type as ColumnInput["type"]) : "String";
+  const type = attribute.type as ColumnInput["type"];
   const out: ColumnInput = { type };
   if (attribute.schemaName !== attribute.logicalName) out.schemaName = attribute.schemaName;
   if (attribute.displayName !== attribute.schemaName) out.displayName = attribute.displayName;
@@ -205,12 +205,21 @@ function keyInput(key: EntityKeyMetadata): KeyInput {
 
 /**
  * `orgs[].tables` for `orgbox export`: every custom table with its custom columns and keys, and the
- * custom columns and keys of standard tables. Tables without anything custom are left out.
+ * custom columns and keys of standard tables. Tables without anything custom are left out, and so
+ * is what the format cannot hold (N:N intersect tables, lookup columns of relationships), each
+ * reported through `warn`.
  */
-export function tablesToEnvironment(entities: readonly EntityMetadata[]): Record<string, TableInput> {
+export function tablesToEnvironment(entities: readonly EntityMetadata[], warn: (message: string) => void = () => undefined): Record<string, TableInput> {
   const out: Record<string, TableInput> = {};
   for (const entity of entities) {
-    const custom = entity.attributes.filter((a) => a.isCustomAttribute);
+    if (entity.isIntersect) {
+      if (entity.isCustomEntity) warn(`the N:N relationship table ${entity.logicalName} was left out: the environment format cannot define relationships yet`);
+      continue;
+    }
+    const custom = entity.attributes.filter((a) => a.isCustomAttribute && (COLUMN_TYPES as readonly string[]).includes(a.type));
+    for (const a of entity.attributes) {
+      if (a.isCustomAttribute && !(COLUMN_TYPES as readonly string[]).includes(a.type)) warn(`the ${a.type} column ${entity.logicalName}.${a.logicalName} was left out: the environment format cannot define relationships yet`);
+    }
     const columns = Object.fromEntries(custom.map((a) => [a.logicalName, columnInput(a)]));
     const keys = Object.fromEntries((entity.keys ?? []).map((k) => [k.logicalName, keyInput(k)]));
     const parts = { ...(custom.length > 0 ? { columns } : {}), ...((entity.keys ?? []).length > 0 ? { keys } : {}) };

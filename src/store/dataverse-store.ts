@@ -1,7 +1,7 @@
 import { sql, type Expression, type SelectQueryBuilder, type RawBuilder, type ExpressionBuilder, type Kysely, type SqlBool, type ColumnDataType } from "kysely";
-import type { AttributeMetadata, EntityKeyMetadata, EntityMetadata } from "../dataverse/metadata/types.ts";
+import type { AttributeMetadata, EntityKeyMetadata, EntityMetadata, RelationshipMetadata } from "../dataverse/metadata/types.ts";
 import type { Org, Row } from "../dataverse/model.ts";
-import type { DataverseStore, Expr, JoinedColumn, JoinedQuery, Operand, RecordQuery, Scalar } from "../dataverse/store.ts";
+import type { DataverseStore, Expr, JoinedColumn, JoinedQuery, Operand, RecordQuery, Scalar, ThroughIntersect } from "../dataverse/store.ts";
 import type { Schema } from "./schema.ts";
 
 /** Rows of a dynamic record table: any column. */
@@ -148,6 +148,24 @@ export class SqlDataverseStore implements DataverseStore {
     return rows.map((r) => JSON.parse(r.definition) as EntityMetadata);
   }
 
+  async createIntersectTable(org: Org, entity: EntityMetadata, columns: readonly [string, string]): Promise<void> {
+    await this.createRecordTable(org, entity);
+    const name = `${org.tablePrefix}${entity.logicalName}`;
+    for (const column of columns) await this.db.schema.createIndex(`${name}_${column}`).on(name).column(column).execute();
+    await this.db.schema.createIndex(`${name}_pair`).on(name).columns([...columns]).unique().execute();
+    this.afterDdl();
+  }
+
+  async saveRelationshipDefinition(org: Org, relationship: RelationshipMetadata, now: number): Promise<void> {
+    await this.db.insertInto("relationship_definitions").values({ org_id: org.id, schema_name: relationship.schemaName, definition: JSON.stringify(relationship), created_at: now }).execute();
+  }
+
+  async listRelationshipDefinitions(org: Org): Promise<RelationshipMetadata[]> {
+    const rows = await this.db.selectFrom("relationship_definitions").select(["definition"]).where("org_id", "=", org.id).orderBy("created_at").orderBy("schema_name").execute();
+    // Written by saveRelationshipDefinition from validated definitions only.
+    return rows.map((r) => JSON.parse(r.definition) as RelationshipMetadata);
+  }
+
   async insertRow(org: Org, entity: EntityMetadata, row: Row): Promise<void> {
     await this.dyn.insertInto(`${org.tablePrefix}${entity.logicalName}`).values(row).execute();
   }
@@ -191,6 +209,10 @@ export class SqlDataverseStore implements DataverseStore {
           .as(related.alias),
       );
     }
+    if (query.through) {
+      const through = query.through;
+      q = q.innerJoin(this.links(org, through).as(LINK), (join) => join.onRef(`${LINK}.child`, "=", `${ROOT}.${query.entity.primaryIdAttribute}`)).select(sql.ref(`${LINK}.parent`).as(through.as));
+    }
     if (query.where) {
       const where = query.where;
       q = q.where((eb) => compile(eb, where, scope));
@@ -205,15 +227,30 @@ export class SqlDataverseStore implements DataverseStore {
     return (await q.execute()) as Row[];
   }
 
+  /** The (parent, child) pairs of {@link ThroughIntersect}: one SELECT of the intersect table, or a UNION of both directions. */
+  private links(org: Org, through: ThroughIntersect): SelectQueryBuilder<DynamicDb, string, Row> {
+    const table = `${org.tablePrefix}${through.intersect.logicalName}`;
+    const pairs = (parent: string, child: string) =>
+      this.dyn
+        .selectFrom(table)
+        .select([sql.ref(parent).as("parent"), sql.ref(child).as("child")])
+        .where(sql.ref(parent), "in", through.parents) as unknown as SelectQueryBuilder<DynamicDb, string, Row>;
+    const forward = pairs(through.parentColumn, through.childColumn);
+    // UNION (not ALL): a record linked to itself appears once.
+    return through.symmetric ? forward.union(pairs(through.childColumn, through.parentColumn)) : forward;
+  }
+
   /** `RecordQuery.perGroup`: ranks rows per group with `ROW_NUMBER() OVER (PARTITION BY …)` and keeps the first `limit` of each. */
   private async selectPerGroup(q: SelectQueryBuilder<DynamicDb, string, Row>, query: RecordQuery, group: { column: string; limit: number }): Promise<Row[]> {
-    if (!query.columns.includes(group.column)) throw new Error(`perGroup column '${group.column}' must be one of the selected columns`);
+    const byParent = query.through?.as === group.column;
+    if (!query.columns.includes(group.column) && !byParent) throw new Error(`perGroup column '${group.column}' must be one of the selected columns`);
     const keys = query.orderBy.map((order) => {
       const ref = sql.ref(`${ROOT}.${order.column}`);
       return sql`${order.caseInsensitive ? sql`lower(${ref})` : ref} ${sql.raw(order.descending ? "desc" : "asc")}`;
     });
     const rank = "__rank";
-    const ranked = q.select(sql<number>`row_number() over (partition by ${sql.ref(`${ROOT}.${group.column}`)} order by ${sql.join(keys)})`.as(rank));
+    const partition = sql.ref(byParent ? `${LINK}.parent` : `${ROOT}.${group.column}`);
+    const ranked = q.select(sql<number>`row_number() over (partition by ${partition} order by ${sql.join(keys)})`.as(rank));
     const rows = (await this.dyn
       .selectFrom(ranked.as("ranked"))
       .selectAll()
@@ -299,6 +336,8 @@ function joinedColumn(c: JoinedColumn): RawBuilder<unknown> {
 
 /** Alias of the queried table in record reads. */
 const ROOT = "t0";
+/** Alias of the intersect pairs joined by {@link ThroughIntersect}. */
+const LINK = "link";
 
 /** Where column names of an expression resolve: the table alias, and the org's table prefix for subqueries. */
 interface Scope {

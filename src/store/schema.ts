@@ -73,6 +73,8 @@ export interface Schema {
   };
   orgs: { id: string; name: string; tenant_id: string; display_name: string; table_prefix: string; created_at: number };
   entity_definitions: { org_id: string; logical_name: string; definition: string; created_at: number };
+  /** Relationship definitions of `POST RelationshipDefinitions` (JSON), by schema name. */
+  relationship_definitions: { org_id: string; schema_name: string; definition: string; created_at: number };
   /** Authorization codes (hash only), single use. Times in ms. */
   authorization_codes: {
     id: string;

@@ -267,14 +267,15 @@ describe("$expand and the security model", () => {
     }
   });
 
-  it("refuses an N:N expand by name (not implemented) once the caller may read both tables", async () => {
+  it("expands an N:N navigation property (a user's roles) once the caller may read both tables", async () => {
     const o = orgbox();
     const org = await contoso();
     const role = await o.dataverse.service.createRole(org, { name: "User reader", businessUnitId: DEMO.org.rootBusinessUnitId, privileges: [{ name: "prvReadUser", depth: "Global" }, { name: "prvReadRole", depth: "Global" }] });
-    const { token } = await appUser(o, org, "user reader", DEMO.org.rootBusinessUnitId, [role]);
-    const res = await apiGet(o, token, "systemusers?$select=fullname&$expand=systemuserroles_association($select=name)");
-    expect(res.status).toBe(400);
-    expect((res.body as ErrorBody).error).toMatchObject({ code: "0x80060888", message: expect.stringContaining("N:N navigation property 'systemuserroles_association'") });
+    const { token, userId } = await appUser(o, org, "user reader", DEMO.org.rootBusinessUnitId, [role]);
+    const res = await apiGet(o, token, `systemusers?$select=fullname&$filter=systemuserid eq ${userId}&$expand=systemuserroles_association($select=name)`);
+    expect(res.status).toBe(200);
+    const [user] = (res.body as { value: { systemuserroles_association: { name: string }[] }[] }).value;
+    expect(user?.systemuserroles_association.map((r) => r.name)).toEqual(["User reader"]);
   });
 
   it("filters expanded rows by the caller's Read depth on the expanded table", async () => {

@@ -210,8 +210,14 @@ function node(element: XmlElement, tag: string, name: string): FetchNode {
 
 const LINK_TYPES: ReadonlySet<string> = new Set<LinkType>(["inner", "outer", ...SEMI_JOIN_TYPES]);
 
+/**
+ * `<link-entity>`. `intersect="true"` (a link to an N:N intersect table, whose columns are usually
+ * not returned) and `visible` are accepted: they change nothing in how the join is built.
+ */
 function link(element: XmlElement): FetchLink {
-  const a = attrs(element, "link-entity", ["name", "from", "to", "link-type", "alias"]);
+  const a = attrs(element, "link-entity", ["name", "from", "to", "link-type", "alias", "intersect", "visible"]);
+  bool(a.intersect, "intersect");
+  bool(a.visible, "visible");
   const type = a["link-type"] ?? "inner";
   if (type === "matchfirstrowusingcrossapply") throw fetchErrors.unsupported(`link-type '${type}'`);
   if (!LINK_TYPES.has(type)) throw fetchErrors.invalid(`'${type}' is not a valid link-type (inner, outer, exists, in, any, not any, all, not all, matchfirstrowusingcrossapply)`);

@@ -2,7 +2,7 @@ import { dv } from "../errors.ts";
 import type { OrgMetadata } from "../metadata/registry.ts";
 import type { AttributeMetadata, EntityMetadata } from "../metadata/types.ts";
 import type { Org, Row } from "../model.ts";
-import { navigationFor } from "../navigation.ts";
+import { navigationFor, type ManyToManyNavigation } from "../navigation.ts";
 import { annotateRecord, planAnnotations, type AnnotationPlan } from "../odata/annotations.ts";
 import type { ExpandItem } from "../odata/expand.ts";
 import { parseFilter } from "../odata/filter.ts";
@@ -11,7 +11,6 @@ import { parseOrderBy } from "../odata/orderby.ts";
 import { encodeSkipToken } from "../odata/paging.ts";
 import type { AnnotationSelection } from "../odata/prefer.ts";
 import { serializeRow } from "../odata/serializer.ts";
-import { manyToMany } from "../security/relationships.ts";
 import type { SecurityContext } from "../security/context.ts";
 import { withScope } from "../security/scope.ts";
 import type { DataverseStore, Expr, RecordQuery } from "../store.ts";
@@ -37,10 +36,15 @@ export interface ExpandContext {
 /** An expand item bound to metadata, security checked, ready to run. */
 export interface BoundExpand {
   item: ExpandItem;
-  kind: "single" | "collection";
+  kind: "single" | "collection" | "manyToMany";
   target: EntityMetadata;
-  /** Single: the lookup column on the parent. Collection: the lookup column on the child pointing at the parent. */
+  /**
+   * Single: the lookup column on the parent. Collection: the lookup column on the child pointing at
+   * the parent. N:N: the result column carrying the parent id (see {@link ThroughIntersect}).
+   */
   column: string;
+  /** N:N: the relationship seen from the parent. */
+  link?: ManyToManyNavigation;
   attributes: AttributeMetadata[];
   plan: AnnotationPlan;
   where: Expr | undefined;
@@ -63,6 +67,7 @@ export async function bindExpands(ctx: ExpandContext, entity: EntityMetadata, it
   for (const item of items) {
     const single = nav.singleValued(entity, item.property);
     const collection = single ? undefined : nav.collectionValued(entity, item.property);
+    const link = single || collection ? undefined : nav.manyToMany(entity, item.property);
     let kind: BoundExpand["kind"];
     let target: EntityMetadata;
     let column: string;
@@ -78,8 +83,10 @@ export async function bindExpands(ctx: ExpandContext, entity: EntityMetadata, it
       kind = "collection";
       target = ctx.md.entity(collection.referencingEntity) as EntityMetadata;
       column = collection.referencingAttribute;
-    } else if (manyToMany(entity.logicalName, item.property)) {
-      throw dv.queryOptionNotSupported(`$expand of the N:N navigation property '${item.property}' (not implemented by orgbox yet)`);
+    } else if (link) {
+      kind = "manyToMany";
+      target = ctx.md.entity(link.other.entity) as EntityMetadata;
+      column = LINKED_PARENT;
     } else {
       throw dv.propertyNotFound(item.property, entity.logicalName);
     }
@@ -91,6 +98,7 @@ export async function bindExpands(ctx: ExpandContext, entity: EntityMetadata, it
       kind,
       target,
       column,
+      ...(link ? { link } : {}),
       attributes,
       plan: planAnnotations(ctx.md, target, attributes, ctx.selection),
       where: withScope(scope, filter),
@@ -105,6 +113,9 @@ export async function bindExpands(ctx: ExpandContext, entity: EntityMetadata, it
 export function expandColumns(bound: BoundExpand[]): string[] {
   return bound.filter((b) => b.kind === "single").map((b) => b.column);
 }
+
+/** Result column of an N:N expand's read holding the parent a row is linked to (not a column of any table: `__` keeps it apart). */
+const LINKED_PARENT = "__linkedparent";
 
 function columnsFor(b: BoundExpand, extra: string[]): string[] {
   const cols = sqlColumns(b.target, b.attributes);
@@ -172,16 +183,27 @@ async function attachSingle(ctx: ExpandContext, b: BoundExpand, rows: Row[], out
   });
 }
 
+/**
+ * A collection-valued expand: 1:N (children whose lookup is in the page's keys) or N:N (records
+ * joined through the intersect table to the page's keys, {@link ThroughIntersect}); either way one
+ * statement per chunk of parents, at most `$top` (or 5000 + 1) rows per parent.
+ */
 async function attachCollection(ctx: ExpandContext, parent: EntityMetadata, b: BoundExpand, rows: Row[], outputs: Record<string, unknown>[]): Promise<void> {
   const parentIds = rows.map((r) => idOf(r[parent.primaryIdAttribute])).filter((id): id is string => id !== undefined);
   const groups = new Map<string, { rows: Row[]; outputs: Record<string, unknown>[] }>();
   const cap = b.item.top !== undefined ? Math.min(b.item.top, MAX_EXPANDED_ROWS) : MAX_EXPANDED_ROWS + 1;
+  const link = b.link;
   if (parentIds.length > 0 && cap > 0) {
-    const children = await readByKeys(parentIds, (chunk) =>
+    const children = await readByKeys([...new Set(parentIds)], (chunk) =>
       ctx.store.selectRows(ctx.org, {
         entity: b.target,
-        columns: columnsFor(b, [b.column]),
-        where: withScope(b.where, { kind: "in", column: b.column, values: chunk }),
+        ...(link
+          ? {
+              columns: columnsFor(b, []),
+              through: { intersect: link.intersect, parentColumn: link.self.intersectColumn, childColumn: link.other.intersectColumn, symmetric: link.symmetric, parents: chunk, as: b.column },
+              ...(b.where ? { where: b.where } : {}),
+            }
+          : { columns: columnsFor(b, [b.column]), where: withScope(b.where, { kind: "in", column: b.column, values: chunk }) }),
         orderBy: b.orderBy,
         perGroup: { column: b.column, limit: cap },
         ...(b.plan.related.length > 0 ? { related: b.plan.related } : {}),
@@ -204,7 +226,7 @@ async function attachCollection(ctx: ExpandContext, parent: EntityMetadata, b: B
     if (b.item.top === undefined && group.rows.length > MAX_EXPANDED_ROWS) {
       group.rows.pop();
       group.outputs.pop();
-      out[`${b.item.property}@odata.nextLink`] = collectionNextLink(ctx, b, id, group.rows);
+      out[`${b.item.property}@odata.nextLink`] = collectionNextLink(ctx, parent, b, id, group.rows);
     }
     out[b.item.property] = group.outputs;
   });
@@ -214,15 +236,18 @@ async function attachCollection(ctx: ExpandContext, parent: EntityMetadata, b: B
  * The rest of an expanded collection capped at 5000 rows: a read of the child table filtered to
  * the parent, with a paging cookie past the rows already returned (served by the collection read).
  */
-function collectionNextLink(ctx: ExpandContext, b: BoundExpand, parentId: string, returned: Row[]): string {
+function collectionNextLink(ctx: ExpandContext, parent: EntityMetadata, b: BoundExpand, parentId: string, returned: Row[]): string {
   const pk = b.target.primaryIdAttribute;
-  const lookup = `_${b.column}_value eq ${parentId}`;
   const params: string[] = [];
   if (b.item.select) params.push(`$select=${encodeURIComponent(b.item.select.join(","))}`);
-  params.push(`$filter=${encodeURIComponent(b.item.filter !== undefined ? `${lookup} and (${b.item.filter})` : lookup)}`);
+  // N:N: the related records' own read (`{set}(id)/{nav}`); 1:N: the child table filtered to the parent.
+  const lookup = b.link ? undefined : `_${b.column}_value eq ${parentId}`;
+  const filter = [lookup, b.item.filter !== undefined ? (lookup ? `(${b.item.filter})` : b.item.filter) : undefined].filter((f) => f !== undefined).join(" and ");
+  if (filter) params.push(`$filter=${encodeURIComponent(filter)}`);
   if (b.item.orderBy !== undefined) params.push(`$orderby=${encodeURIComponent(b.item.orderBy)}`);
   for (const [alias, value] of ctx.aliases) params.push(`${alias}=${encodeURIComponent(value)}`);
   const token = encodeSkipToken({ pageNumber: 2, skip: returned.length }, pk, String(returned[0]?.[pk] ?? ""), String(returned[returned.length - 1]?.[pk] ?? ""));
   params.push(`$skiptoken=${encodeURIComponent(token)}`);
-  return `${ctx.apiUrl}/${b.target.entitySetName}?${params.join("&")}`;
+  const resource = b.link ? `${parent.entitySetName}(${parentId})/${b.item.property}` : b.target.entitySetName;
+  return `${ctx.apiUrl}/${resource}?${params.join("&")}`;
 }

@@ -1,6 +1,7 @@
 import { dv, DataverseError } from "../errors.ts";
 import type { OperationRegistry } from "../functions.ts";
 import { metadataErrors, parseAttributeDefinition, parseEntityDefinition } from "../metadata/custom.ts";
+import { parseManyToManyDefinition, parseOneToManyDefinition, relationshipBodyType } from "../metadata/relationships.ts";
 import { filterObjects, parseMetadataQuery, selectProperties, type ExpandItem, type MetadataQuery } from "../metadata/query.ts";
 import type { OrgMetadata } from "../metadata/registry.ts";
 import { KEY_PROPERTIES, keyMetadataId, keyToWire, parseKeyDefinition } from "../metadata/keys.ts";
@@ -8,7 +9,11 @@ import type { EntityKeyMetadata, EntityMetadata } from "../metadata/types.ts";
 import {
   ATTRIBUTE_METADATA_TYPES,
   ENTITY_PROPERTIES,
+  MANY_TO_MANY_PROPERTIES,
+  RELATIONSHIP_BASE_PROPERTIES,
+  RELATIONSHIP_METADATA_TYPES,
   RELATIONSHIP_PROPERTIES,
+  allRelationships,
   attributeMetadataId,
   attributeMetadataType,
   attributeProperties,
@@ -16,7 +21,10 @@ import {
   entityMetadataId,
   entityToWire,
   hasOptionSet,
+  manyToManyRelationshipsOf,
+  metadataId,
   relationshipsOf,
+  type RelationshipMetadataType,
   type WireObject,
 } from "../metadata/wire.ts";
 import type { Org } from "../model.ts";
@@ -64,9 +72,9 @@ export interface MetadataResponse {
   body?: unknown;
 }
 
-const ROOT_RE = /^\/*(\$metadata|EntityDefinitions)(?=$|[(/?])/;
+const ROOT_RE = /^\/*(\$metadata|EntityDefinitions|RelationshipDefinitions)(?=$|[(/?])/;
 
-/** True for paths this handler serves: `$metadata` and `EntityDefinitions…`. */
+/** True for paths this handler serves: `$metadata`, `EntityDefinitions…` and `RelationshipDefinitions…`. */
 export function isMetadataPath(path: string): boolean {
   return ROOT_RE.test(path);
 }
@@ -165,7 +173,9 @@ function findKey(entity: EntityMetadata, raw: string): EntityKeyMetadata {
 
 function relationships(md: OrgMetadata, entity: EntityMetadata, name: string, options: { select?: string[]; filter?: string }, aliases: ReadonlyMap<string, string>): WireObject[] {
   if (name === "Keys") return keysOf(entity, options, aliases);
-  if (name === "ManyToManyRelationships") return [];
+  if (name === "ManyToManyRelationships") {
+    return filterObjects(manyToManyRelationshipsOf(entity, md), options.filter, aliases, "ManyToManyRelationshipMetadata").map((o) => selectProperties(o, options.select, MANY_TO_MANY_PROPERTIES, "ManyToManyRelationshipMetadata"));
+  }
   const side = name === "OneToManyRelationships" ? "OneToMany" : "ManyToOne";
   const list = relationshipsOf(entity, md.entities(), navigationFor(md), side);
   return filterObjects(list, options.filter, aliases, "OneToManyRelationshipMetadata").map((o) => selectProperties(o, options.select, RELATIONSHIP_PROPERTIES, "OneToManyRelationshipMetadata"));
@@ -266,9 +276,70 @@ async function writeDefinitions(request: MetadataRequest, parts: Segment[]): Pro
   throw dv.methodNotAllowed(request.method);
 }
 
+/** The `$select` properties of a relationship read: the cast's type, or `RelationshipMetadataBase`. */
+function relationshipProperties(cast: RelationshipMetadataType | undefined): ReadonlySet<string> {
+  if (cast === "ManyToManyRelationshipMetadata") return MANY_TO_MANY_PROPERTIES;
+  if (cast === "OneToManyRelationshipMetadata") return RELATIONSHIP_PROPERTIES;
+  return RELATIONSHIP_BASE_PROPERTIES;
+}
+
+/** `Microsoft.Dynamics.CRM.ManyToManyRelationshipMetadata` → its type name; another segment is a 404. */
+function relationshipCast(segment: Segment | undefined): RelationshipMetadataType | undefined {
+  if (!segment) return undefined;
+  const name = segment.name.startsWith(CAST_PREFIX) ? segment.name.slice(CAST_PREFIX.length) : undefined;
+  const type = RELATIONSHIP_METADATA_TYPES.find((t) => t === name);
+  if (!type || segment.key !== undefined) throw dv.segmentNotFound(segment.name);
+  return type;
+}
+
 /**
- * Serves `$metadata` and `EntityDefinitions…`: reads (with `$select`, `$filter`, `$expand`, keys
- * and attribute type casts), `POST EntityDefinitions` and `POST EntityDefinitions(…)/Attributes`.
+ * `GET RelationshipDefinitions`, `…(<MetadataId>)`, `…(SchemaName='x')`, each optionally followed by
+ * a type cast (`/Microsoft.Dynamics.CRM.ManyToManyRelationshipMetadata`), with `$select` and
+ * `$filter` (collections); `POST RelationshipDefinitions` creates one (see relationships.ts).
+ */
+async function relationshipDefinitions(request: MetadataRequest, parts: Segment[]): Promise<MetadataResponse> {
+  const { md, apiUrl } = request;
+  const [root, castSegment, extra] = parts;
+  if (!root || extra) throw dv.segmentNotFound(extra?.name ?? "");
+  if (request.method === "POST") {
+    if (root.key !== undefined || castSegment) throw dv.methodNotAllowed(request.method);
+    await request.security.assertNamedPrivilege("prvCreateEntity");
+    const type = relationshipBodyType(request.body);
+    const relationship = await request.service.createRelationship(
+      request.org,
+      (current, code) => (type === "ManyToManyRelationshipMetadata" ? parseManyToManyDefinition(request.body, current, code) : parseOneToManyDefinition(request.body, current)),
+      request.store,
+    );
+    return { status: 204, headers: { "OData-EntityId": `${apiUrl}/RelationshipDefinitions(${metadataId("relationship", relationship.schemaName)})` } };
+  }
+  if (request.method !== "GET") throw notImplemented(`${request.method} on relationship definitions (updating or deleting relationships)`);
+  await request.security.assertNamedPrivilege("prvReadEntity");
+  const query = parseMetadataQuery(request.params);
+  const cast = relationshipCast(castSegment);
+  const typeName = cast ?? "RelationshipMetadataBase";
+  const [unknownExpand] = query.expand;
+  if (unknownExpand) throw dv.propertyNotFound(unknownExpand.name, typeName);
+  const all = allRelationships(md, navigationFor(md));
+  const castPath = cast ? `/${CAST_PREFIX}${cast}` : "";
+  const allowed = relationshipProperties(cast);
+  if (root.key === undefined) {
+    const objects = all.filter((r) => cast === undefined || r.type === cast).map((r) => r.object);
+    const value = filterObjects(objects, query.filter, query.aliases, typeName).map((o) => selectProperties(o, query.select, allowed, typeName));
+    return json({ "@odata.context": `${apiUrl}/$metadata#RelationshipDefinitions${castPath}${selectSuffix(query.select)}`, value });
+  }
+  const key = parseEntityKey(root.key);
+  const [only] = key.kind === "alternate" ? key.values : [];
+  if (key.kind === "alternate" && (key.values.length !== 1 || only?.name !== "SchemaName" || typeof only.value !== "string")) throw dv.querySyntax(`the key '${root.key}' is neither a MetadataId nor SchemaName='…'`);
+  const found = all.find((r) => (key.kind === "id" ? String(r.object.MetadataId) === key.id.toLowerCase() : r.object.SchemaName === only?.value));
+  if (!found || (cast !== undefined && found.type !== cast)) throw metadataErrors.relationshipNotFound(key.kind === "id" ? `MetadataId = ${key.id}` : `SchemaName = ${String(only?.value)}`);
+  if (query.filter !== undefined) throw dv.queryOptionNotSupported("$filter on a single definition");
+  return json({ "@odata.context": `${apiUrl}/$metadata#RelationshipDefinitions${castPath}${selectSuffix(query.select)}/$entity`, ...selectProperties(found.object, query.select, allowed, typeName) });
+}
+
+/**
+ * Serves `$metadata`, `EntityDefinitions…` and `RelationshipDefinitions…`: reads (with `$select`,
+ * `$filter`, `$expand`, keys and type casts), `POST EntityDefinitions`, `POST EntityDefinitions(…)/Attributes`
+ * and `POST RelationshipDefinitions`.
  * @throws DataverseError 404 (`0x80040217` unknown table or column, `0x8006088a` unknown segment),
  *   400 (bad query or definition), 403 (privileges), 405/501 (methods orgbox does not serve).
  */
@@ -280,5 +351,6 @@ export async function handleMetadata(request: MetadataRequest): Promise<Metadata
     for (const key of request.params.keys()) if (key.startsWith("$")) throw dv.queryOptionNotSupported(`${key} on $metadata`);
     return { status: 200, headers: { "content-type": "application/xml; charset=utf-8" }, body: buildCsdl(request.md, request.operations.list()) };
   }
+  if (parts[0]?.name === "RelationshipDefinitions") return relationshipDefinitions(request, parts);
   return request.method === "GET" ? readDefinitions(request, parts) : writeDefinitions(request, parts);
 }

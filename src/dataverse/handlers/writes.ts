@@ -5,18 +5,17 @@ import type { OrgMetadata } from "../metadata/registry.ts";
 import { isLookupType, type AttributeMetadata, type EntityMetadata } from "../metadata/types.ts";
 import type { Org, Row } from "../model.ts";
 import type { SecurityContext } from "../security/context.ts";
-import { navigationFor, type OneToMany, type SingleNavigation } from "../navigation.ts";
+import { linkedTo, navigationFor, type ManyToManyNavigation, type OneToMany, type SingleNavigation } from "../navigation.ts";
 import { parseEntityKey, type EntityKey, type ResourcePath } from "../odata/path.ts";
 import { parsePrefer } from "../odata/prefer.ts";
 import { parseQueryOptions } from "../odata/query-options.ts";
 import { propertyName, serializeRow } from "../odata/serializer.ts";
 import type { DataverseService } from "../service.ts";
-import type { DataverseStore, Expr } from "../store.ts";
+import type { DataverseStore } from "../store.ts";
 import { parseRecord, parseReference, writeErrors } from "../validation.ts";
 import { RecordWriter, type WriteScope } from "../writer.ts";
 import { securityAuthorizer } from "../security/write-authorizer.ts";
 import { readCollection, readEntity } from "./records.ts";
-import { manyToMany, type ManyToMany, type ManyToManySide } from "../security/relationships.ts";
 
 /**
  * The write side of the Web API: Create, Update/upsert, Delete, single-property
@@ -73,7 +72,7 @@ export function isWriteSideRequest(method: string, path: ResourcePath, md: OrgMe
   if (first === undefined) return false;
   const attribute = attributeByProperty(md, entity, first);
   if (attribute) return path.segments.length === 1 || (second === "$value" && path.segments.length === 2);
-  if (manyToMany(entity.logicalName, first) && path.segments.length === 1) return true;
+  if (navigationFor(md).manyToMany(entity, first) && path.segments.length === 1) return true;
   return navigationFor(md).singleValued(entity, first) !== undefined && second === "$ref" && path.segments.length === 2;
 }
 
@@ -295,7 +294,7 @@ async function memberRequest(req: WriteRequest, key: EntityKey, segments: string
     if (second === "$ref" && segments.length === 2) return collectionRefRequest(req, key, collection, childKeyText);
     if (segments.length === 1 && childKeyText === undefined && req.method === "POST") return createRelated(req, key, collection);
   }
-  const nn = collMatch ? manyToMany(entity.logicalName, collMatch[1] as string) : undefined;
+  const nn = collMatch ? nav.manyToMany(entity, collMatch[1] as string) : undefined;
   if (nn && collMatch) {
     if (second === "$ref" && segments.length === 2) return manyToManyRefRequest(req, key, nn, collMatch[2]);
     if (segments.length === 1 && collMatch[2] === undefined && req.method === "GET") return manyToManyRead(req, key, nn);
@@ -418,10 +417,10 @@ async function collectionRefRequest(req: WriteRequest, key: EntityKey, relations
  * `POST set(key)/rel/$ref {"@odata.id":"<url>"}` associates, `DELETE set(key)/rel(otherId)/$ref`
  * (or `…/rel/$ref?$id=<url>`) disassociates. Append is checked on both records.
  */
-async function manyToManyRefRequest(req: WriteRequest, key: EntityKey, nn: { relationship: ManyToMany; self: ManyToManySide; other: ManyToManySide }, otherKeyText: string | undefined): Promise<WriteResponse> {
+async function manyToManyRefRequest(req: WriteRequest, key: EntityKey, nn: ManyToManyNavigation, otherKeyText: string | undefined): Promise<WriteResponse> {
   const { entity, md } = req;
   const other = md.entity(nn.other.entity) as EntityMetadata;
-  const name = nn.relationship.schemaName;
+  const name = nn.self.navigation;
   let otherKey: EntityKey;
   if (req.method === "POST" && otherKeyText === undefined) {
     const sent = req.body as Record<string, unknown> | null;
@@ -441,31 +440,22 @@ async function manyToManyRefRequest(req: WriteRequest, key: EntityKey, nn: { rel
     const scope = scopeOf(req, store);
     const self = await req.writer.require(scope, entity, key);
     const related = await req.writer.require(scope, other, otherKey);
-    const ends = [
-      { side: nn.self, id: String(self[entity.primaryIdAttribute]) },
-      { side: nn.other, id: String(related[other.primaryIdAttribute]) },
-    ];
-    if (req.method === "POST") await req.writer.associate(scope, nn.relationship, ends);
-    else await req.writer.disassociate(scope, nn.relationship, ends);
+    const selfId = String(self[entity.primaryIdAttribute]);
+    const relatedId = String(related[other.primaryIdAttribute]);
+    if (req.method === "POST") await req.writer.associate(scope, nn, selfId, relatedId);
+    else await req.writer.disassociate(scope, nn, selfId, relatedId);
   });
   return { status: 204, headers: {} };
 }
 
 /** `GET set(key)/rel`: the records linked through an N:N relationship, as a collection read (query options apply). */
-async function manyToManyRead(req: WriteRequest, key: EntityKey, nn: { relationship: ManyToMany; self: ManyToManySide; other: ManyToManySide }): Promise<WriteResponse> {
+async function manyToManyRead(req: WriteRequest, key: EntityKey, nn: ManyToManyNavigation): Promise<WriteResponse> {
   const { entity, md } = req;
   if (!req.security) throw new Error("a navigation read needs the caller's security context");
   const other = md.entity(nn.other.entity) as EntityMetadata;
   const self = await req.writer.require(scopeOf(req, req.store), entity, key);
   const selfId = String(self[entity.primaryIdAttribute]);
   await req.security.assertRecordAccess("Read", entity, selfId);
-  const within: Expr = {
-    kind: "exists",
-    entity: md.entity(nn.relationship.intersect) as EntityMetadata,
-    innerColumn: nn.other.intersectColumn,
-    outerColumn: other.primaryIdAttribute,
-    where: { kind: "compare", op: "eq", left: { kind: "column", name: nn.self.intersectColumn }, right: { kind: "value", value: selfId } },
-  };
   const rawQuery = [...req.params].map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join("&");
   const result = await readCollection({
     store: req.store,
@@ -478,9 +468,9 @@ async function manyToManyRead(req: WriteRequest, key: EntityKey, nn: { relations
     security: req.security,
     now: Date.now(),
     prefer: parsePrefer(header(req.headers, "prefer")),
-    resourceUrl: `${entityUrl(req, entity, selfId)}/${nn.relationship.schemaName}`,
+    resourceUrl: `${entityUrl(req, entity, selfId)}/${nn.self.navigation}`,
     rawQuery,
-    within,
+    within: linkedTo(nn, other, selfId),
   });
   return { status: 200, headers: result.preferenceApplied ? { "Preference-Applied": result.preferenceApplied } : {}, body: result.body };
 }

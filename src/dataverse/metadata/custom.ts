@@ -19,6 +19,7 @@ export const metadataErrors = {
   entityNotFound: (name: string, id = "00000000-0000-0000-0000-000000000000") => new DataverseError(404, "0x80040217", `Could not find an entity with name ${name} and id ${id}.`),
   attributeNotFound: (entity: string, name: string) => new DataverseError(404, "0x80040217", `Could not find an attribute with name ${name} on entity ${entity}.`),
   keyNotFound: (entity: string, name: string) => new DataverseError(404, "0x80040217", `Could not find an entity key with name ${name} on entity ${entity}.`),
+  relationshipNotFound: (key: string) => new DataverseError(404, "0x80040217", `Could not find a relationship with ${key}.`),
   invalid: (message: string) => new DataverseError(400, "0x80044331", message),
   duplicate: (message: string) => new DataverseError(400, "0x80040237", message),
 };
@@ -33,10 +34,10 @@ const PREFIXED_RE = /^([A-Za-z][A-Za-z0-9]{1,7})_([A-Za-z0-9_]+)$/;
 const MAX_NAME = 50;
 
 /**
- * Checks a custom table or column schema name and returns its logical name (lower case).
+ * Checks a custom table, column or relationship schema name and returns its logical name (lower case).
  * @throws DataverseError 400 `0x80044331` for a missing, unprefixed or malformed name.
  */
-export function customLogicalName(schemaName: unknown, kind: "Entity" | "Attribute" | "Key"): string {
+export function customLogicalName(schemaName: unknown, kind: "Entity" | "Attribute" | "Key" | "Relationship"): string {
   if (typeof schemaName !== "string" || schemaName.length === 0) throw metadataErrors.invalid(`The SchemaName of the ${kind} is required.`);
   const match = PREFIXED_RE.exec(schemaName);
   if (!match || (match[1] as string).toLowerCase().startsWith("mscrm")) {
@@ -58,7 +59,8 @@ export function pluralize(name: string): string {
   return `${name}s`;
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
+/** True for a JSON object (not an array). */
+export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
@@ -71,7 +73,7 @@ export function labelText(value: unknown): string | undefined {
 }
 
 /** `Microsoft.Dynamics.CRM.StringAttributeMetadata`, `#Microsoft.Dynamics.CRM.X`, `X` → `X`. */
-function odataTypeName(value: unknown): string | undefined {
+export function odataTypeName(value: unknown): string | undefined {
   return typeof value === "string" ? value.replace(/^#/, "").replace(/^Microsoft\.Dynamics\.CRM\./, "") : undefined;
 }
 
@@ -123,16 +125,34 @@ function booleanOptions(body: Record<string, unknown>): OptionMetadata[] {
 }
 
 /**
+ * A custom column of `type` with the properties every `AttributeMetadata` body may carry:
+ * `DisplayName` (the schema name when absent), `Description` and `RequiredLevel` (`ApplicationRequired`
+ * and `SystemRequired` both become ApplicationRequired: a custom column is never SystemRequired).
+ * @throws DataverseError 400 `0x80044331` for an unknown RequiredLevel.
+ */
+export function customAttribute(body: Record<string, unknown>, logicalName: string, type: AttributeType, schemaName: string): AttributeMetadata {
+  const requiredLevel = isObject(body.RequiredLevel) ? body.RequiredLevel.Value : undefined;
+  if (requiredLevel !== undefined && (typeof requiredLevel !== "string" || !REQUIRED_LEVELS.has(requiredLevel))) throw metadataErrors.invalid(`RequiredLevel '${String(requiredLevel)}' is not one of ${[...REQUIRED_LEVELS].join(", ")}.`);
+  const description = labelText(body.Description);
+  return attr(logicalName, type, labelText(body.DisplayName) ?? schemaName, {
+    schemaName,
+    requiredLevel: requiredLevel === "ApplicationRequired" || requiredLevel === "SystemRequired" ? "ApplicationRequired" : "None",
+    isCustomAttribute: true,
+    ...(description !== undefined ? { description } : {}),
+  });
+}
+
+/**
  * A custom column from an `AttributeMetadata` body. The derived type comes from `@odata.type`
- * (required, as in Dataverse) or `AttributeType`; lookups are created through relationships in
- * Dataverse and are refused here, by name.
+ * (required, as in Dataverse) or `AttributeType`; lookups are created with their relationship
+ * (`POST RelationshipDefinitions`, see relationships.ts), as in Dataverse, and are refused here by name.
  * @throws DataverseError 400 for an unknown type, a bad name or an invalid property.
  */
 export function parseAttributeDefinition(body: unknown): AttributeMetadata {
   if (!isObject(body)) throw metadataErrors.invalid("The request body must be an AttributeMetadata object.");
   const typeName = odataTypeName(body["@odata.type"]);
   if (typeName === "LookupAttributeMetadata" || body.AttributeType === "Lookup") {
-    throw metadataErrors.invalid("Lookup columns are created with a one-to-many relationship (POST RelationshipDefinitions), which orgbox does not support yet.");
+    throw metadataErrors.invalid("A lookup column is created with its one-to-many relationship: POST RelationshipDefinitions with a OneToManyRelationshipMetadata whose Lookup is the column.");
   }
   const type = typeName ? CREATABLE[typeName] : undefined;
   if (!type) {
@@ -141,15 +161,7 @@ export function parseAttributeDefinition(body: unknown): AttributeMetadata {
   if (typeof body.AttributeType === "string" && body.AttributeType !== type) throw metadataErrors.invalid(`AttributeType '${body.AttributeType}' does not match @odata.type '${typeName}'.`);
   const schemaName = body.SchemaName as string;
   const logicalName = customLogicalName(schemaName, "Attribute");
-  const requiredLevel = isObject(body.RequiredLevel) ? body.RequiredLevel.Value : undefined;
-  if (requiredLevel !== undefined && (typeof requiredLevel !== "string" || !REQUIRED_LEVELS.has(requiredLevel))) throw metadataErrors.invalid(`RequiredLevel '${String(requiredLevel)}' is not one of ${[...REQUIRED_LEVELS].join(", ")}.`);
-  const description = labelText(body.Description);
-  const attribute = attr(logicalName, type, labelText(body.DisplayName) ?? schemaName, {
-    schemaName,
-    requiredLevel: requiredLevel === "ApplicationRequired" || requiredLevel === "SystemRequired" ? "ApplicationRequired" : "None",
-    isCustomAttribute: true,
-    ...(description !== undefined ? { description } : {}),
-  });
+  const attribute = customAttribute(body, logicalName, type, schemaName);
   switch (type) {
     case "String":
     case "Memo": {

@@ -1,4 +1,4 @@
-import type { AttributeMetadata, AttributeType, EntityMetadata, OptionMetadata, OwnershipType } from "./types.ts";
+import type { AttributeMetadata, AttributeType, EntityMetadata, ManyToManyRelationshipMetadata, OptionMetadata, OwnershipType } from "./types.ts";
 
 /** Optional properties of {@link attr}. */
 export type AttrOptions = Partial<Omit<AttributeMetadata, "logicalName" | "type">>;
@@ -475,4 +475,31 @@ export const STANDARD_TABLES: EntityMetadata[] = [
       attr("objecttypecode", "EntityName", "Object Type", system),
     ],
   }),
+];
+
+/** A standard N:N relationship whose navigation property on both sides is its schema name. */
+function standardManyToMany(schemaName: string, intersect: string, [entity1, column1]: [string, string], [entity2, column2]: [string, string]): ManyToManyRelationshipMetadata {
+  return {
+    kind: "ManyToMany",
+    schemaName,
+    entity1LogicalName: entity1,
+    entity2LogicalName: entity2,
+    intersectEntityName: intersect,
+    entity1IntersectAttribute: column1,
+    entity2IntersectAttribute: column2,
+    entity1NavigationPropertyName: schemaName,
+    entity2NavigationPropertyName: schemaName,
+    isCustomRelationship: false,
+  };
+}
+
+/**
+ * The N:N relationships of the standard tables: the security model's intersects
+ * (learn.microsoft.com/power-apps/developer/data-platform/reference/entities/systemuser#manytomany).
+ */
+export const STANDARD_MANY_TO_MANY: readonly ManyToManyRelationshipMetadata[] = [
+  standardManyToMany("systemuserroles_association", "systemuserroles", ["systemuser", "systemuserid"], ["role", "roleid"]),
+  standardManyToMany("teamroles_association", "teamroles", ["team", "teamid"], ["role", "roleid"]),
+  standardManyToMany("teammembership_association", "teammembership", ["systemuser", "systemuserid"], ["team", "teamid"]),
+  standardManyToMany("roleprivileges_association", "roleprivileges", ["role", "roleid"], ["privilege", "privilegeid"]),
 ];

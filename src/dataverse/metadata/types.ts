@@ -103,3 +103,57 @@ export interface EntityMetadata {
 export function isLookupType(type: AttributeType): boolean {
   return type === "Lookup" || type === "Customer" || type === "Owner";
 }
+
+/**
+ * `CascadeConfiguration` of a one-to-many relationship by its wire names (`Assign`, `Delete`,
+ * `Merge`, `Reparent`, `Share`, `Unshare`, `Archive`, `RollupView`) → `CascadeType` value
+ * (`NoCascade`, `Cascade`, `Active`, `UserOwned`, `RemoveLink`, `Restrict`)
+ * (learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/cascadeconfiguration).
+ */
+export type CascadeConfiguration = Readonly<Record<string, string>>;
+
+/**
+ * A many-to-many relationship definition (`ManyToManyRelationshipMetadata`): two tables linked
+ * through an intersect table holding one row per linked pair
+ * (learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/manytomanyrelationshipmetadata).
+ */
+export interface ManyToManyRelationshipMetadata {
+  kind: "ManyToMany";
+  schemaName: string;
+  entity1LogicalName: string;
+  entity2LogicalName: string;
+  /** Logical name of the intersect table. */
+  intersectEntityName: string;
+  /** Column of the intersect table holding the Entity1 record's id. */
+  entity1IntersectAttribute: string;
+  entity2IntersectAttribute: string;
+  /** Collection-valued navigation property on Entity1 (to Entity2 records). */
+  entity1NavigationPropertyName: string;
+  entity2NavigationPropertyName: string;
+  isCustomRelationship: boolean;
+}
+
+/**
+ * A one-to-many relationship created with `POST RelationshipDefinitions`
+ * (`OneToManyRelationshipMetadata`): its lookup column on the referencing table, its names and
+ * cascade rules. Relationships of the standard tables are derived from their lookups instead
+ * (see `NavigationModel`).
+ */
+export interface OneToManyRelationshipMetadata {
+  kind: "OneToMany";
+  schemaName: string;
+  referencedEntity: string;
+  referencedAttribute: string;
+  referencingEntity: string;
+  /** The lookup column. */
+  referencingAttribute: string;
+  /** Collection-valued navigation property on the referenced table. */
+  referencedEntityNavigationPropertyName: string;
+  /** Single-valued navigation property on the referencing table. */
+  referencingEntityNavigationPropertyName: string;
+  cascadeConfiguration: CascadeConfiguration;
+  isCustomRelationship: boolean;
+}
+
+/** A stored relationship definition. */
+export type RelationshipMetadata = ManyToManyRelationshipMetadata | OneToManyRelationshipMetadata;

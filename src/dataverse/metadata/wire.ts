@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import type { NavigationModel, OneToMany } from "../navigation.ts";
+import type { OrgMetadata } from "./registry.ts";
 import { pluralize } from "./custom.ts";
-import type { AttributeMetadata, AttributeType, EntityMetadata, OptionMetadata } from "./types.ts";
+import type { AttributeMetadata, AttributeType, EntityMetadata, ManyToManyRelationshipMetadata, OptionMetadata } from "./types.ts";
 
 /**
  * The Web API shapes of table definitions: `EntityMetadata`, `AttributeMetadata` (and its derived
@@ -209,6 +210,7 @@ export function relationshipToWire(relationship: OneToMany, referenced: EntityMe
     IsManaged: !custom,
     IsValidForAdvancedFind: true,
     SecurityTypes: "Append",
+    IntroducedVersion: custom ? "1.0" : "5.0.0.0",
     ReferencedEntity: relationship.referencedEntity,
     ReferencedAttribute: referenced?.primaryIdAttribute ?? `${relationship.referencedEntity}id`,
     ReferencingEntity: relationship.referencingEntity,
@@ -216,8 +218,64 @@ export function relationshipToWire(relationship: OneToMany, referenced: EntityMe
     ReferencedEntityNavigationPropertyName: relationship.referencedNavigation,
     ReferencingEntityNavigationPropertyName: relationship.referencingNavigation,
     IsHierarchical: false,
-    CascadeConfiguration: CASCADE_ALL(relationship.cascadeDelete),
+    CascadeConfiguration: relationship.cascade ? { ...relationship.cascade } : CASCADE_ALL(relationship.cascadeDelete),
   };
+}
+
+/** `AssociatedMenuConfiguration` as Dataverse reports it for a relationship created without one (orgbox has no forms). */
+const ASSOCIATED_MENU = (owner: string, managed: boolean): WireObject => ({ Behavior: "UseCollectionName", Group: "Details", Label: label(undefined, owner, managed), Order: 10000, IsCustomizable: true, Icon: null, ViewId: "00000000-0000-0000-0000-000000000000", AvailableOffline: true, MenuId: null, QueryApi: null });
+
+/**
+ * An N:N relationship as `ManyToManyRelationshipMetadata`: its tables, intersect table and columns,
+ * and the navigation property on each side
+ * (learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/manytomanyrelationshipmetadata).
+ */
+export function manyToManyToWire(relationship: ManyToManyRelationshipMetadata): WireObject {
+  const custom = relationship.isCustomRelationship;
+  return {
+    MetadataId: metadataId("relationship", relationship.schemaName),
+    SchemaName: relationship.schemaName,
+    RelationshipType: "ManyToManyRelationship",
+    IsCustomRelationship: custom,
+    IsManaged: !custom,
+    IsValidForAdvancedFind: true,
+    SecurityTypes: "Append",
+    IntroducedVersion: custom ? "1.0" : "5.0.0.0",
+    Entity1LogicalName: relationship.entity1LogicalName,
+    Entity2LogicalName: relationship.entity2LogicalName,
+    IntersectEntityName: relationship.intersectEntityName,
+    Entity1IntersectAttribute: relationship.entity1IntersectAttribute,
+    Entity2IntersectAttribute: relationship.entity2IntersectAttribute,
+    Entity1NavigationPropertyName: relationship.entity1NavigationPropertyName,
+    Entity2NavigationPropertyName: relationship.entity2NavigationPropertyName,
+    Entity1AssociatedMenuConfiguration: ASSOCIATED_MENU(`${relationship.schemaName}.entity1menu`, !custom),
+    Entity2AssociatedMenuConfiguration: ASSOCIATED_MENU(`${relationship.schemaName}.entity2menu`, !custom),
+  };
+}
+
+/** The N:N relationships `entity` takes part in (either side). */
+export function manyToManyRelationshipsOf(entity: EntityMetadata, md: OrgMetadata): WireObject[] {
+  return md
+    .manyToManyRelationships()
+    .filter((r) => r.entity1LogicalName === entity.logicalName || r.entity2LogicalName === entity.logicalName)
+    .map(manyToManyToWire);
+}
+
+/** The derived types of `RelationshipMetadataBase`. */
+export const RELATIONSHIP_METADATA_TYPES = ["OneToManyRelationshipMetadata", "ManyToManyRelationshipMetadata"] as const;
+export type RelationshipMetadataType = (typeof RELATIONSHIP_METADATA_TYPES)[number];
+
+/**
+ * Every relationship of the org (`GET RelationshipDefinitions`): the one-to-many relationships of
+ * every lookup and the N:N relationships, each with its `@odata.type`.
+ */
+export function allRelationships(md: OrgMetadata, nav: NavigationModel): { type: RelationshipMetadataType; object: WireObject }[] {
+  const entities = md.entities();
+  const oneToMany = entities.flatMap((e) => relationshipsOf(e, entities, nav, "OneToMany"));
+  return [
+    ...oneToMany.map((object) => ({ type: "OneToManyRelationshipMetadata" as const, object: { "@odata.type": "#Microsoft.Dynamics.CRM.OneToManyRelationshipMetadata", ...object } })),
+    ...md.manyToManyRelationships().map((r) => ({ type: "ManyToManyRelationshipMetadata" as const, object: { "@odata.type": "#Microsoft.Dynamics.CRM.ManyToManyRelationshipMetadata", ...manyToManyToWire(r) } })),
+  ];
 }
 
 /** Navigation properties of `EntityMetadata` that are only sent when expanded. */
@@ -294,6 +352,14 @@ export function attributeProperties(odataType?: string): Set<string> {
 
 /** The properties `$select` may name on `EntityMetadata`. */
 export const ENTITY_PROPERTIES: ReadonlySet<string> = new Set(Object.keys(entityToWire(SAMPLE_ENTITY)));
+
+/** The properties `$select` may name on `ManyToManyRelationshipMetadata`. */
+export const MANY_TO_MANY_PROPERTIES: ReadonlySet<string> = new Set(
+  Object.keys(manyToManyToWire({ kind: "ManyToMany", schemaName: "x", entity1LogicalName: "x", entity2LogicalName: "x", intersectEntityName: "x", entity1IntersectAttribute: "x", entity2IntersectAttribute: "x", entity1NavigationPropertyName: "x", entity2NavigationPropertyName: "x", isCustomRelationship: false })),
+);
+
+/** The properties `$select` may name on `RelationshipMetadataBase` (a `RelationshipDefinitions` read without a type cast). */
+export const RELATIONSHIP_BASE_PROPERTIES: ReadonlySet<string> = new Set(["MetadataId", "SchemaName", "RelationshipType", "IsCustomRelationship", "IsManaged", "IsValidForAdvancedFind", "SecurityTypes", "IntroducedVersion"]);
 
 /** The properties `$select` may name on `OneToManyRelationshipMetadata`. */
 export const RELATIONSHIP_PROPERTIES: ReadonlySet<string> = new Set(

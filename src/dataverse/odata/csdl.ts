@@ -56,6 +56,10 @@ function entityType(md: OrgMetadata, entity: EntityMetadata): string {
     if (!md.entity(relationship.referencingEntity)) continue;
     children.push(element("NavigationProperty", { Name: relationship.referencedNavigation, Type: `Collection(mscrm.${relationship.referencingEntity})`, Partner: relationship.referencingNavigation }));
   }
+  // N:N: a collection on each side, partnered with the other side's (a symmetric self-referential one is its own partner: none).
+  for (const link of nav.manyToManyAll(entity)) {
+    children.push(element("NavigationProperty", { Name: link.self.navigation, Type: `Collection(mscrm.${link.other.entity})`, ...(link.symmetric ? {} : { Partner: link.other.navigation }) }));
+  }
   return element("EntityType", { Name: entity.logicalName, BaseType: "mscrm.crmbaseentity" }, children);
 }
 
@@ -69,6 +73,10 @@ function entitySet(md: OrgMetadata, entity: EntityMetadata): string {
   for (const relationship of nav.referencing(entity)) {
     const target = md.entity(relationship.referencingEntity);
     if (target && !target.isIntersect) bindings.push(element("NavigationPropertyBinding", { Path: relationship.referencedNavigation, Target: target.entitySetName }));
+  }
+  for (const link of nav.manyToManyAll(entity)) {
+    const target = md.entity(link.other.entity);
+    if (target) bindings.push(element("NavigationPropertyBinding", { Path: link.self.navigation, Target: target.entitySetName }));
   }
   return element("EntitySet", { Name: entity.entitySetName, EntityType: `Microsoft.Dynamics.CRM.${entity.logicalName}` }, bindings);
 }

@@ -1,7 +1,7 @@
 import { dv } from "../errors.ts";
 import { formatDateTime } from "../format.ts";
 import type { OrgMetadata } from "../metadata/registry.ts";
-import { navigationFor } from "../navigation.ts";
+import { navigationFor, type ManyToManyNavigation, type ManyToManySide } from "../navigation.ts";
 import { isLookupType, type AttributeMetadata, type EntityMetadata } from "../metadata/types.ts";
 import type { Expr } from "../store.ts";
 import type { ComparisonOperator, FilterNode, Literal } from "./filter.ts";
@@ -143,17 +143,21 @@ export class FilterBinder {
     const { md } = this.context;
     const name = path.join("/");
     if (path.length !== 1) throw dv.queryOptionNotSupported(`$filter lambda over the path '${name}' (only a collection-valued navigation property of the queried table)`);
-    const relationship = navigationFor(md).collectionValued(entity, path[0] as string);
-    const related = relationship ? md.entity(relationship.referencingEntity) : undefined;
-    if (!relationship || !related) throw dv.propertyNotFound(name, entity.logicalName);
+    const nav = navigationFor(md);
+    const relationship = nav.collectionValued(entity, path[0] as string);
+    const link = relationship ? undefined : nav.manyToMany(entity, path[0] as string);
+    const related = relationship ? md.entity(relationship.referencingEntity) : link ? md.entity(link.other.entity) : undefined;
+    if ((!relationship && !link) || !related) throw dv.propertyNotFound(name, entity.logicalName);
     let inner: Expr | undefined;
     if (predicate) {
       const scoped = new FilterBinder({ ...this.context, entity: related }, variable);
       inner = scoped.predicate(predicate, related);
     } else if (op === "all") throw dv.querySyntax(`'${name}/all' needs a predicate`);
-    const base = { kind: "exists" as const, entity: related, innerColumn: relationship.referencingAttribute, outerColumn: entity.primaryIdAttribute };
-    if (op === "any") return inner ? { ...base, where: inner } : base;
-    return { kind: "not", operand: { ...base, where: { kind: "not", operand: inner as Expr } } };
+    // A related row matching `where`: a child whose lookup is this row (1:N), or a record linked through the intersect table (N:N).
+    const matching = (where: Expr | undefined): Expr =>
+      link ? linkedRow(link, entity, related, where) : { kind: "exists", entity: related, innerColumn: relationship?.referencingAttribute ?? "", outerColumn: entity.primaryIdAttribute, ...(where ? { where } : {}) };
+    if (op === "any") return matching(inner);
+    return { kind: "not", operand: matching({ kind: "not", operand: inner as Expr }) };
   }
 
   private compare(op: ComparisonOperator, leftNode: FilterNode, rightNode: FilterNode, entity: EntityMetadata): Expr {
@@ -254,4 +258,19 @@ export function likeBody(value: string): string {
     } else out += c;
   }
   return out;
+}
+
+/**
+ * "Some `related` record linked to this `entity` row through `link` matches `where`": EXISTS over
+ * the intersect table with a nested EXISTS over the related table (either direction when symmetric).
+ */
+function linkedRow(link: ManyToManyNavigation, entity: EntityMetadata, related: EntityMetadata, where: Expr | undefined): Expr {
+  const through = (self: ManyToManySide, other: ManyToManySide): Expr => ({
+    kind: "exists",
+    entity: link.intersect,
+    innerColumn: self.intersectColumn,
+    outerColumn: entity.primaryIdAttribute,
+    where: { kind: "exists", entity: related, innerColumn: related.primaryIdAttribute, outerColumn: other.intersectColumn, ...(where ? { where } : {}) },
+  });
+  return link.symmetric ? { kind: "or", left: through(link.self, link.other), right: through(link.other, link.self) } : through(link.self, link.other);
 }

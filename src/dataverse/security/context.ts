@@ -154,7 +154,8 @@ export class SecurityContext {
 
   /** The table whose privilege guards `entity` (itself, or the table an intersect describes). */
   privilegeEntity(entity: EntityMetadata): EntityMetadata {
-    const proxy = PRIVILEGE_PROXY[entity.logicalName];
+    // A custom N:N intersect table is guarded by its relationship's first table.
+    const proxy = PRIVILEGE_PROXY[entity.logicalName] ?? (entity.isIntersect ? this.md.manyToManyRelationships().find((r) => r.intersectEntityName === entity.logicalName)?.entity1LogicalName : undefined);
     return (proxy ? this.md.entity(proxy) : undefined) ?? entity;
   }
 
