@@ -1,7 +1,7 @@
 import { DynamicsWebApi } from "dynamics-web-api";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DEMO, type OrgboxInstance } from "../../src/index.ts";
-import { demoToken, useOrgbox } from "../helpers/orgbox.ts";
+import { adminToken, demoToken, useOrgbox } from "../helpers/orgbox.ts";
 
 /**
  * The write side of the Web API through the real dynamics-web-api client, and
@@ -384,8 +384,25 @@ describe("Dataverse Web API writes", () => {
       const contactId = await api.create<unknown, string>({ collection: "contacts", data: { lastname: "Collection Child" } });
       await api.associate({ collection: "accounts", primaryKey: accountId, relationshipName: "contact_customer_accounts", relatedCollection: "contacts", relatedKey: contactId });
       expect((await api.retrieve({ collection: "contacts", key: contactId, select: ["_parentcustomerid_value"] }))._parentcustomerid_value).toBe(accountId);
+      const refs = await call("GET", `accounts(${accountId})/contact_customer_accounts/$ref`);
+      expect(refs.status).toBe(200);
+      expect(refs.body).toEqual({ "@odata.context": `${orgbox().apiUrl}/$metadata#Collection($ref)`, value: [{ "@odata.id": `${orgbox().apiUrl}/contacts(${contactId})` }] });
+      expect((await call("GET", `accounts(${accountId})/contact_customer_accounts/$ref?$select=fullname`)).status).toBe(400);
+      expect((await call("GET", `accounts(55555555-6666-4777-8888-999999999999)/contact_customer_accounts/$ref`)).status).toBe(404);
       await api.disassociate({ collection: "accounts", primaryKey: accountId, relationshipName: "contact_customer_accounts", relatedKey: contactId });
       expect((await api.retrieve({ collection: "contacts", key: contactId, select: ["_parentcustomerid_value"] }))._parentcustomerid_value).toBeNull();
+      expect((await call("GET", `accounts(${accountId})/contact_customer_accounts/$ref`)).body.value).toEqual([]);
+    });
+
+    it("lists N:N links as references: GET systemusers(id)/systemuserroles_association/$ref", async () => {
+      // The demo app's role cannot read systemusers: a System Administrator reads its own roles.
+      const admin = await adminToken(orgbox());
+      const get = async (path: string) => (await fetch(`${orgbox().apiUrl}/${path}`, { headers: { authorization: `Bearer ${admin}` } })).json() as Promise<Record<string, unknown>>;
+      const whoami = (await get("WhoAmI")) as { UserId: string };
+      const refs = await get(`systemusers(${whoami.UserId})/systemuserroles_association/$ref`);
+      const value = refs.value as { "@odata.id": string }[];
+      expect(value.length).toBeGreaterThan(0);
+      for (const r of value) expect(r["@odata.id"]).toMatch(new RegExp(`^${orgbox().apiUrl.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/roles\\([0-9a-f-]{36}\\)$`));
     });
 
     it("creates a related record through a collection-valued navigation property", async () => {

@@ -11,7 +11,7 @@ import { parsePrefer } from "../odata/prefer.ts";
 import { parseQueryOptions } from "../odata/query-options.ts";
 import { propertyName, serializeRow } from "../odata/serializer.ts";
 import type { DataverseService } from "../service.ts";
-import type { DataverseStore } from "../store.ts";
+import type { DataverseStore, Expr } from "../store.ts";
 import { parseRecord, parseReference, writeErrors } from "../validation.ts";
 import { RecordWriter, type WriteScope } from "../writer.ts";
 import { securityAuthorizer } from "../security/write-authorizer.ts";
@@ -62,7 +62,7 @@ export function createRecordWriter(service: DataverseService): RecordWriter {
 /**
  * True when this module serves the request: every non-GET request on an entity
  * set, and the GETs of alternate-key URLs, single properties (`accounts(id)/name`,
- * `…/name/$value`) and single-valued `$ref`s.
+ * `…/name/$value`) and `$ref`s (single- and collection-valued).
  */
 export function isWriteSideRequest(method: string, path: ResourcePath, md: OrgMetadata, entity: EntityMetadata): boolean {
   if (method !== "GET") return true;
@@ -72,8 +72,10 @@ export function isWriteSideRequest(method: string, path: ResourcePath, md: OrgMe
   if (first === undefined) return false;
   const attribute = attributeByProperty(md, entity, first);
   if (attribute) return path.segments.length === 1 || (second === "$value" && path.segments.length === 2);
-  if (navigationFor(md).manyToMany(entity, first) && path.segments.length === 1) return true;
-  return navigationFor(md).singleValued(entity, first) !== undefined && second === "$ref" && path.segments.length === 2;
+  const nav = navigationFor(md);
+  if (nav.manyToMany(entity, first) && path.segments.length === 1) return true;
+  if (second !== "$ref" || path.segments.length !== 2) return false;
+  return nav.singleValued(entity, first) !== undefined || nav.collectionValued(entity, first) !== undefined || nav.manyToMany(entity, first) !== undefined;
 }
 
 /** Serves a write-side request (see {@link isWriteSideRequest}); all writes of one request share a transaction. */
@@ -291,11 +293,20 @@ async function memberRequest(req: WriteRequest, key: EntityKey, segments: string
   const collection = collMatch ? nav.collectionValued(entity, collMatch[1] as string) : undefined;
   if (collection && collMatch) {
     const childKeyText = collMatch[2];
+    if (second === "$ref" && segments.length === 2 && req.method === "GET" && childKeyText === undefined) {
+      const child = md.entity(collection.referencingEntity) as EntityMetadata;
+      const within = (parentId: string): Expr => ({ kind: "compare", op: "eq", left: { kind: "column", name: collection.referencingAttribute }, right: { kind: "value", value: parentId } });
+      return navigationRead(req, key, collection.referencedNavigation, child, within, true);
+    }
     if (second === "$ref" && segments.length === 2) return collectionRefRequest(req, key, collection, childKeyText);
     if (segments.length === 1 && childKeyText === undefined && req.method === "POST") return createRelated(req, key, collection);
   }
   const nn = collMatch ? nav.manyToMany(entity, collMatch[1] as string) : undefined;
   if (nn && collMatch) {
+    if (second === "$ref" && segments.length === 2 && req.method === "GET" && collMatch[2] === undefined) {
+      const other = md.entity(nn.other.entity) as EntityMetadata;
+      return navigationRead(req, key, nn.self.navigation, other, (selfId) => linkedTo(nn, other, selfId), true);
+    }
     if (second === "$ref" && segments.length === 2) return manyToManyRefRequest(req, key, nn, collMatch[2]);
     if (segments.length === 1 && collMatch[2] === undefined && req.method === "GET") return manyToManyRead(req, key, nn);
   }
@@ -450,29 +461,48 @@ async function manyToManyRefRequest(req: WriteRequest, key: EntityKey, nn: ManyT
 
 /** `GET set(key)/rel`: the records linked through an N:N relationship, as a collection read (query options apply). */
 async function manyToManyRead(req: WriteRequest, key: EntityKey, nn: ManyToManyNavigation): Promise<WriteResponse> {
+  const other = req.md.entity(nn.other.entity) as EntityMetadata;
+  return navigationRead(req, key, nn.self.navigation, other, (selfId) => linkedTo(nn, other, selfId), false);
+}
+
+/**
+ * Reads the records a collection-valued navigation property holds (`GET set(id)/nav`, with query
+ * options and paging), or with `refs` their references (`GET set(id)/nav/$ref`:
+ * `{"@odata.context":"…/$metadata#Collection($ref)","value":[{"@odata.id":"…/contacts(id)"}]}`,
+ * OData v4 part 1 §11.2.8). The caller needs Read on the record and, row by row, on the related table.
+ */
+async function navigationRead(req: WriteRequest, key: EntityKey, navigation: string, target: EntityMetadata, within: (selfId: string) => Expr, refs: boolean): Promise<WriteResponse> {
   const { entity, md } = req;
   if (!req.security) throw new Error("a navigation read needs the caller's security context");
-  const other = md.entity(nn.other.entity) as EntityMetadata;
   const self = await req.writer.require(scopeOf(req, req.store), entity, key);
   const selfId = String(self[entity.primaryIdAttribute]);
   await req.security.assertRecordAccess("Read", entity, selfId);
+  if (refs) for (const option of req.params.keys()) if (option.startsWith("$") && option !== "$top" && option !== "$skiptoken") throw dv.queryOptionNotSupported(`${option} on $ref`);
+  const options = parseQueryOptions(req.params);
   const rawQuery = [...req.params].map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join("&");
+  const resourceUrl = `${entityUrl(req, entity, selfId)}/${navigation}`;
   const result = await readCollection({
     store: req.store,
     org: req.org,
     md,
-    entity: other,
-    options: parseQueryOptions(req.params),
+    entity: target,
+    options: refs ? { ...options, select: [target.primaryIdAttribute] } : options,
     apiUrl: req.apiUrl,
     caller: req.caller,
     security: req.security,
     now: Date.now(),
     prefer: parsePrefer(header(req.headers, "prefer")),
-    resourceUrl: `${entityUrl(req, entity, selfId)}/${nn.self.navigation}`,
+    resourceUrl: refs ? `${resourceUrl}/$ref` : resourceUrl,
     rawQuery,
-    within: linkedTo(nn, other, selfId),
+    within: within(selfId),
   });
-  return { status: 200, headers: result.preferenceApplied ? { "Preference-Applied": result.preferenceApplied } : {}, body: result.body };
+  const headers: Record<string, string> = result.preferenceApplied ? { "Preference-Applied": result.preferenceApplied } : {};
+  if (!refs) return { status: 200, headers, body: result.body };
+  const body = result.body as { value?: Record<string, unknown>[]; "@odata.nextLink"?: string };
+  const out: Record<string, unknown> = { "@odata.context": `${req.apiUrl}/$metadata#Collection($ref)` };
+  out.value = (body.value ?? []).map((row) => ({ "@odata.id": entityUrl(req, target, String(row[target.primaryIdAttribute])) }));
+  if (body["@odata.nextLink"] !== undefined) out["@odata.nextLink"] = body["@odata.nextLink"];
+  return { status: 200, headers, body: out };
 }
 
 /** `POST set(key)/collection`: creates a child already linked to the parent. */
