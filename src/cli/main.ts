@@ -25,6 +25,7 @@ interface StartFlags {
   publicHost?: string;
   data?: string;
   inMemory?: boolean;
+  storeUrl?: string;
   http?: boolean;
   caDir?: string;
   config?: string;
@@ -44,6 +45,7 @@ function toInput(flags: StartFlags): OrgboxConfigInput {
   if (flags.publicHost !== undefined) input.publicHost = flags.publicHost;
   if (flags.data !== undefined) input.dataDir = flags.data;
   if (flags.inMemory) input.inMemory = true;
+  if (flags.storeUrl !== undefined) input.storeUrl = flags.storeUrl;
   if (flags.http) input.http = true;
   if (flags.caDir !== undefined) input.caDir = flags.caDir;
   if (flags.config !== undefined) input.configFile = flags.config;
@@ -153,11 +155,11 @@ async function cert(flags: StartFlags): Promise<void> {
  */
 async function keysRotate(flags: StartFlags & { activateAfter?: string }): Promise<void> {
   const config = resolveConfig(toInput(flags), process.env);
-  if (config.inMemory) throw new ConfigError("keys rotate needs a persisted store: pass --data DIR");
-  if (!existsSync(config.dataDir)) throw new ConfigError(`no orgbox data folder at ${config.dataDir}`);
+  if (config.inMemory) throw new ConfigError("keys rotate needs a persisted store: pass --data DIR or --store-url URL");
+  if (config.storeUrl === undefined && !existsSync(config.dataDir)) throw new ConfigError(`no orgbox data folder at ${config.dataDir}`);
   const activateAfterSeconds = Number(flags.activateAfter ?? "0");
   if (!Number.isInteger(activateAfterSeconds) || activateAfterSeconds < 0) throw new ConfigError(`--activate-after must be a whole number of seconds ≥ 0 (got '${flags.activateAfter}')`);
-  const database = await openDatabase({ inMemory: false, dataDir: config.dataDir });
+  const database = await openDatabase({ inMemory: false, dataDir: config.dataDir, storeUrl: config.storeUrl });
   try {
     const keys = new KeyRing(new SqlIdentityStore(database.db), systemClock);
     await keys.load();
@@ -192,6 +194,7 @@ function withCommonOptions(command: Command): Command {
   return command
     .option("--data <dir>", "data folder (SQLite file and CA); env ORGBOX_DATA", undefined)
     .option("--in-memory", "keep the store in memory; env ORGBOX_IN_MEMORY")
+    .option("--store-url <url>", "keep the store in this PostgreSQL database (postgres://user@host:5432/db) instead of SQLite; env ORGBOX_STORE_URL")
     .option("--ca-dir <dir>", "folder of the local CA; env ORGBOX_CA_DIR")
     .option("--config <file>", "config or environment file (.json, .yaml, .ts/.js); env ORGBOX_CONFIG")
     .option("--json", "machine-readable output on stdout; env ORGBOX_JSON");

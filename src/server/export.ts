@@ -20,7 +20,7 @@ export async function exportDataDir(dataDir: string, options: ExportOptions = {}
   const database = await openDatabase({ inMemory: false, dataDir });
   try {
     const identity = new IdentityService(new SqlIdentityStore(database.db), systemClock);
-    const dataverse = new DataverseService(new SqlDataverseStore(database.db, () => database.afterDdl()), systemClock, {
+    const dataverse = new DataverseService(new SqlDataverseStore(database.db, () => database.afterDdl(), { dialect: database.dialect }), systemClock, {
       async servicePrincipal() {
         return undefined; // export only reads: application users are never created here
       },

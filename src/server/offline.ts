@@ -29,7 +29,7 @@ export async function withOfflineServices<T>(dataDir: string, work: (services: O
   const database = await openDatabase({ inMemory: false, dataDir });
   try {
     const identity = new IdentityService(new SqlIdentityStore(database.db), systemClock);
-    const dataverse = new DataverseService(new SqlDataverseStore(database.db, () => database.afterDdl()), systemClock, {
+    const dataverse = new DataverseService(new SqlDataverseStore(database.db, () => database.afterDdl(), { dialect: database.dialect }), systemClock, {
       async servicePrincipal(tenantId, appId) {
         const sp = await identity.findServicePrincipal(tenantId, appId);
         if (!sp) return undefined;
