@@ -11,7 +11,8 @@ import { ensureLocalTls } from "../common/tls.ts";
 import { createOrgbox, type OrgboxInstance } from "../server/create-orgbox.ts";
 import { registerSecurityCommands } from "./security.ts";
 import { registerDirectoryCommands } from "./directory.ts";
-import { exportDataDir } from "../server/export.ts";
+import { exportStore } from "../server/export.ts";
+import { offlineStore } from "../server/offline.ts";
 import { formatEnvironment } from "../environment/export.ts";
 import { existsSync, writeFileSync } from "node:fs";
 import { systemClock } from "../common/clock.ts";
@@ -177,12 +178,11 @@ async function keysRotate(flags: StartFlags & { activateAfter?: string }): Promi
  * secrets are hashed at rest, so they come out as placeholders; what the environment
  * format cannot hold is listed as warnings on stderr (and in the YAML header).
  */
-async function exportCommand(flags: { data?: string; format?: string; out?: string }): Promise<void> {
-  const dataDir = flags.data ?? process.env.ORGBOX_DATA;
-  if (!dataDir) throw new ConfigError("export needs the data folder of a persisted store: pass --data DIR");
+async function exportCommand(flags: { data?: string; storeUrl?: string; format?: string; out?: string }): Promise<void> {
+  const store = offlineStore(flags);
   const format = flags.format ?? (flags.out && /\.json$/i.test(flags.out) ? "json" : "yaml");
   if (format !== "yaml" && format !== "json") throw new ConfigError(`--format must be yaml or json (got '${format}')`);
-  const exported = await exportDataDir(dataDir);
+  const exported = await exportStore(store);
   const text = formatEnvironment(exported, format);
   if (flags.out) writeFileSync(flags.out, text);
   else process.stdout.write(text);
@@ -232,6 +232,7 @@ program
   .command("export")
   .description("write the state of a persisted store as an environment file (passwords and secrets become placeholders)")
   .option("--data <dir>", "data folder of the store to export; env ORGBOX_DATA")
+  .option("--store-url <url>", "or the PostgreSQL database of the store; env ORGBOX_STORE_URL")
   .addOption(new Option("--format <format>", "output format (default yaml, or json for an --out ending in .json)").choices(["yaml", "json"]))
   .option("--out <file>", "write to this file instead of stdout")
   .action(exportCommand);

@@ -163,6 +163,26 @@ describe("orgbox on PostgreSQL", () => {
     expect((await exited)[0]).toBe(0);
   });
 
+  it("runs the offline commands on the PostgreSQL store: tenant list, role list, export", async () => {
+    // Four processes at once (each pays Node's start-up).
+    const [tenants, roles, exported, notPostgres] = await Promise.all([
+      orgboxCli(["tenant", "list", "--store-url", database.url, "--json"]),
+      orgboxCli(["role", "list", "--org", "contoso", "--json"], { ORGBOX_STORE_URL: database.url }),
+      orgboxCli(["export", "--store-url", database.url, "--format", "json"]),
+      orgboxCli(["tenant", "list", "--store-url", "mysql://localhost/orgbox"]),
+    ]);
+    expect(tenants.code, tenants.stderr).toBe(0);
+    expect((JSON.parse(tenants.stdout) as { id: string }[]).map((t) => t.id)).toContain(DEMO.tenantId);
+    expect(roles.code, roles.stderr).toBe(0);
+    expect((JSON.parse(roles.stdout) as { name: string }[]).map((r) => r.name)).toContain("System Administrator");
+    expect(exported.code, exported.stderr).toBe(0);
+    const environment = JSON.parse(exported.stdout) as { orgs: { name: string; data?: Record<string, Record<string, unknown>[]> }[] };
+    const accounts = environment.orgs.find((org) => org.name === "contoso")?.data?.account ?? [];
+    expect(accounts).toContainEqual(expect.objectContaining({ name: "PG Persisted", creditonhold: false, revenue: 12.5 }));
+    expect(notPostgres.code).toBe(2);
+    expect(notPostgres.stderr).toContain("--store-url must be a postgres:// or postgresql:// URL");
+  });
+
   it("refuses bad store settings at start with a clear message (and never prints the password)", async () => {
     await expect(startOrgbox({ storeUrl: database.url, inMemory: true })).rejects.toThrow("--in-memory and --store-url cannot be combined");
     await expect(startOrgbox({ storeUrl: "mysql://localhost/orgbox" })).rejects.toThrow(/storeUrl: a postgres:\/\/ or postgresql:\/\/ URL/);
