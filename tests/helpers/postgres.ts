@@ -44,7 +44,8 @@ function serverUser(): string | undefined {
 export async function startTestPostgres(): Promise<TestPostgres> {
   const bin = findBinDir();
   const user = serverUser();
-  const dir = mkdtempSync(join(tmpdir(), "orgbox-pg-"));
+  // The server's user must reach the folder: as root, /tmp (a TMPDIR under /root would not do).
+  const dir = mkdtempSync(join(user ? "/tmp" : tmpdir(), "orgbox-pg-"));
   if (user) {
     const uid = Number(execFileSync("id", ["-u", user], { encoding: "utf8" }).trim());
     const gid = Number(execFileSync("id", ["-g", user], { encoding: "utf8" }).trim());
