@@ -8,6 +8,8 @@
  * await orgbox.close();
  * ```
  */
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createLogger } from "./common/logger.ts";
 import { systemClock, type Clock } from "./common/clock.ts";
 import { resolveConfig, type OrgboxConfigInput } from "./config/config.ts";
@@ -47,6 +49,8 @@ export interface StartRuntime {
 export async function startOrgbox(options: StartOptions = {}, runtime: StartRuntime = {}): Promise<OrgboxInstance> {
   const { config: configPath, environment, ...rest } = options;
   const input: OrgboxConfigInput = configPath !== undefined && rest.configFile === undefined ? { ...rest, configFile: configPath } : rest;
-  const config = resolveConfig(input, {}, { inMemory: options.dataDir === undefined, port: 0, logLevel: "silent" });
+  // In memory unless given a data folder or a PostgreSQL store; the CA is the shared temp one unless given a data folder.
+  const base = { inMemory: options.dataDir === undefined && options.storeUrl === undefined, port: 0, logLevel: "silent" as const, ...(options.dataDir === undefined ? { caDir: join(tmpdir(), "orgbox-ca") } : {}) };
+  const config = resolveConfig(input, {}, base);
   return createOrgbox(config, createLogger(config.logLevel), runtime.clock ?? systemClock, environment ? { environment } : {});
 }

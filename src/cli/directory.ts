@@ -15,10 +15,11 @@ import { RESOURCE_ALIASES } from "../environment/load.ts";
 import type { Application, RequiredResourceAccess, Tenant, User } from "../identity/model.ts";
 import { DirectoryError, type IdentityService } from "../identity/service.ts";
 import { GLOBAL_ADMINISTRATOR_ROLE } from "../identity/well-known.ts";
-import { withOfflineServices } from "../server/offline.ts";
+import { offlineStore, withOfflineServices } from "../server/offline.ts";
 
 interface Flags {
   data?: string;
+  storeUrl?: string;
   json?: boolean;
 }
 
@@ -54,10 +55,8 @@ const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
  * malformed (400, 404) becomes bad input (exit 2); a conflict (409) stays a failure (exit 1).
  */
 async function withDirectory(flags: Flags, work: (identity: IdentityService) => Promise<void>): Promise<void> {
-  const dir = flags.data ?? process.env.ORGBOX_DATA;
-  if (!dir) throw new ConfigError("this command works on a persisted store: pass --data DIR (or set ORGBOX_DATA)");
   try {
-    await withOfflineServices(dir, ({ identity }) => work(identity));
+    await withOfflineServices(offlineStore(flags), ({ identity }) => work(identity));
   } catch (error) {
     if (error instanceof DirectoryError && error.status !== 409) throw new ConfigError(error.message);
     throw error;
@@ -446,7 +445,8 @@ export function registerDirectoryCommands(program: Command): void {
       .description(description)
       // Commander's own errors (missing argument, unknown option) are bad input: exit 2; --help exits 0.
       .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2));
-  const common = (command: Command) => command.option("--data <dir>", "data folder of the store; env ORGBOX_DATA").option("--json", "one JSON document on stdout; env ORGBOX_JSON");
+  const common = (command: Command) =>
+    command.option("--data <dir>", "data folder of the store; env ORGBOX_DATA").option("--store-url <url>", "or the PostgreSQL database of the store; env ORGBOX_STORE_URL").option("--json", "one JSON document on stdout; env ORGBOX_JSON");
   const tenantFlag = (command: Command) => command.option("--tenant <id|domain>", "tenant id or domain");
 
   const tenant = group("tenant", "manage the tenants of a persisted store");

@@ -11,7 +11,8 @@ import { ensureLocalTls } from "../common/tls.ts";
 import { createOrgbox, type OrgboxInstance } from "../server/create-orgbox.ts";
 import { registerSecurityCommands } from "./security.ts";
 import { registerDirectoryCommands } from "./directory.ts";
-import { exportDataDir } from "../server/export.ts";
+import { exportStore } from "../server/export.ts";
+import { offlineStore } from "../server/offline.ts";
 import { formatEnvironment } from "../environment/export.ts";
 import { existsSync, writeFileSync } from "node:fs";
 import { systemClock } from "../common/clock.ts";
@@ -25,6 +26,7 @@ interface StartFlags {
   publicHost?: string;
   data?: string;
   inMemory?: boolean;
+  storeUrl?: string;
   http?: boolean;
   caDir?: string;
   config?: string;
@@ -44,6 +46,7 @@ function toInput(flags: StartFlags): OrgboxConfigInput {
   if (flags.publicHost !== undefined) input.publicHost = flags.publicHost;
   if (flags.data !== undefined) input.dataDir = flags.data;
   if (flags.inMemory) input.inMemory = true;
+  if (flags.storeUrl !== undefined) input.storeUrl = flags.storeUrl;
   if (flags.http) input.http = true;
   if (flags.caDir !== undefined) input.caDir = flags.caDir;
   if (flags.config !== undefined) input.configFile = flags.config;
@@ -153,11 +156,11 @@ async function cert(flags: StartFlags): Promise<void> {
  */
 async function keysRotate(flags: StartFlags & { activateAfter?: string }): Promise<void> {
   const config = resolveConfig(toInput(flags), process.env);
-  if (config.inMemory) throw new ConfigError("keys rotate needs a persisted store: pass --data DIR");
-  if (!existsSync(config.dataDir)) throw new ConfigError(`no orgbox data folder at ${config.dataDir}`);
+  if (config.inMemory) throw new ConfigError("keys rotate needs a persisted store: pass --data DIR or --store-url URL");
+  if (config.storeUrl === undefined && !existsSync(config.dataDir)) throw new ConfigError(`no orgbox data folder at ${config.dataDir}`);
   const activateAfterSeconds = Number(flags.activateAfter ?? "0");
   if (!Number.isInteger(activateAfterSeconds) || activateAfterSeconds < 0) throw new ConfigError(`--activate-after must be a whole number of seconds ≥ 0 (got '${flags.activateAfter}')`);
-  const database = await openDatabase({ inMemory: false, dataDir: config.dataDir });
+  const database = await openDatabase({ inMemory: false, dataDir: config.dataDir, storeUrl: config.storeUrl });
   try {
     const keys = new KeyRing(new SqlIdentityStore(database.db), systemClock);
     await keys.load();
@@ -175,12 +178,11 @@ async function keysRotate(flags: StartFlags & { activateAfter?: string }): Promi
  * secrets are hashed at rest, so they come out as placeholders; what the environment
  * format cannot hold is listed as warnings on stderr (and in the YAML header).
  */
-async function exportCommand(flags: { data?: string; format?: string; out?: string }): Promise<void> {
-  const dataDir = flags.data ?? process.env.ORGBOX_DATA;
-  if (!dataDir) throw new ConfigError("export needs the data folder of a persisted store: pass --data DIR");
+async function exportCommand(flags: { data?: string; storeUrl?: string; format?: string; out?: string }): Promise<void> {
+  const store = offlineStore(flags);
   const format = flags.format ?? (flags.out && /\.json$/i.test(flags.out) ? "json" : "yaml");
   if (format !== "yaml" && format !== "json") throw new ConfigError(`--format must be yaml or json (got '${format}')`);
-  const exported = await exportDataDir(dataDir);
+  const exported = await exportStore(store);
   const text = formatEnvironment(exported, format);
   if (flags.out) writeFileSync(flags.out, text);
   else process.stdout.write(text);
@@ -192,6 +194,7 @@ function withCommonOptions(command: Command): Command {
   return command
     .option("--data <dir>", "data folder (SQLite file and CA); env ORGBOX_DATA", undefined)
     .option("--in-memory", "keep the store in memory; env ORGBOX_IN_MEMORY")
+    .option("--store-url <url>", "keep the store in this PostgreSQL database (postgres://user@host:5432/db) instead of SQLite; env ORGBOX_STORE_URL")
     .option("--ca-dir <dir>", "folder of the local CA; env ORGBOX_CA_DIR")
     .option("--config <file>", "config or environment file (.json, .yaml, .ts/.js); env ORGBOX_CONFIG")
     .option("--json", "machine-readable output on stdout; env ORGBOX_JSON");
@@ -229,6 +232,7 @@ program
   .command("export")
   .description("write the state of a persisted store as an environment file (passwords and secrets become placeholders)")
   .option("--data <dir>", "data folder of the store to export; env ORGBOX_DATA")
+  .option("--store-url <url>", "or the PostgreSQL database of the store; env ORGBOX_STORE_URL")
   .addOption(new Option("--format <format>", "output format (default yaml, or json for an --out ending in .json)").choices(["yaml", "json"]))
   .option("--out <file>", "write to this file instead of stdout")
   .action(exportCommand);

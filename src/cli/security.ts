@@ -4,19 +4,15 @@
  */
 import type { Command } from "commander";
 import { ConfigError } from "../common/errors.ts";
-import { findRole, parsePrivilegeSpec, withOfflineServices } from "../server/offline.ts";
+import { findRole, offlineStore, parsePrivilegeSpec, withOfflineServices } from "../server/offline.ts";
 
 interface DataFlags {
   data?: string;
+  storeUrl?: string;
   org?: string;
   json?: boolean;
 }
 
-function dataDir(flags: DataFlags): string {
-  const dir = flags.data ?? process.env.ORGBOX_DATA;
-  if (!dir) throw new ConfigError("this command works on a persisted store: pass --data DIR (or set ORGBOX_DATA)");
-  return dir;
-}
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -31,7 +27,7 @@ function write(flags: DataFlags, json: unknown, text: string): void {
  */
 async function appuserCreate(flags: DataFlags & { app?: string; role?: string[]; businessUnit?: string }): Promise<void> {
   if (!flags.app) throw new ConfigError("--app <clientId> is required");
-  await withOfflineServices(dataDir(flags), async ({ dataverse, org: findOrg }) => {
+  await withOfflineServices(offlineStore(flags), async ({ dataverse, org: findOrg }) => {
     const org = await findOrg(flags.org ?? "contoso");
     const roles = [];
     for (const role of flags.role ?? []) {
@@ -48,7 +44,7 @@ async function appuserCreate(flags: DataFlags & { app?: string; role?: string[];
 async function roleCreate(flags: DataFlags & { name?: string; privilege?: string[]; businessUnit?: string }): Promise<void> {
   if (!flags.name) throw new ConfigError("--name is required");
   const privileges = (flags.privilege ?? []).map(parsePrivilegeSpec);
-  await withOfflineServices(dataDir(flags), async ({ dataverse, org: findOrg }) => {
+  await withOfflineServices(offlineStore(flags), async ({ dataverse, org: findOrg }) => {
     const org = await findOrg(flags.org ?? "contoso");
     const businessUnitId = flags.businessUnit ?? (await dataverse.rootBusinessUnitId(org));
     const roleId = await dataverse.createRole(org, { name: flags.name as string, businessUnitId, privileges });
@@ -58,7 +54,7 @@ async function roleCreate(flags: DataFlags & { name?: string; privilege?: string
 
 /** `orgbox role list --data DIR --org NAME`. */
 async function roleList(flags: DataFlags): Promise<void> {
-  await withOfflineServices(dataDir(flags), async ({ dataverse, org: findOrg }) => {
+  await withOfflineServices(offlineStore(flags), async ({ dataverse, org: findOrg }) => {
     const org = await findOrg(flags.org ?? "contoso");
     const roles = await dataverse.listRoles(org);
     write(flags, roles, roles.map((r) => `  ${r.id}  ${r.name}${r.roleTemplateId ? "  (predefined)" : ""}`).join("\n"));
@@ -70,6 +66,7 @@ export function registerSecurityCommands(program: Command): void {
   const common = (command: Command) =>
     command
       .option("--data <dir>", "data folder of the store; env ORGBOX_DATA")
+      .option("--store-url <url>", "or the PostgreSQL database of the store; env ORGBOX_STORE_URL")
       .option("--org <name>", "org name (default contoso)")
       .option("--json", "machine-readable output on stdout; env ORGBOX_JSON");
   const appuser = program.command("appuser").description("manage application users of a persisted store");

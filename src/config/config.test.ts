@@ -29,6 +29,16 @@ describe("resolveConfig", () => {
     expect(() => resolveConfig({ inMemory: true, dataDir: "/tmp/x" })).toThrow(/cannot be combined/);
   });
 
+  it("reads storeUrl from ORGBOX_STORE_URL, accepts only postgres URLs, and refuses it with --in-memory (not with --data: the CA's folder)", () => {
+    const url = "postgres://orgbox@localhost:5432/orgbox";
+    expect(resolveConfig({}, { ORGBOX_STORE_URL: url }).storeUrl).toBe(url);
+    expect(resolveConfig({}).storeUrl).toBeUndefined();
+    expect(resolveConfig({ storeUrl: "postgresql://u@/db?host=/tmp/sock", dataDir: "/tmp/x" }).caDir).toBe("/tmp/x/ca");
+    expect(() => resolveConfig({ storeUrl: "sqlite:///tmp/x" })).toThrow(/storeUrl: a postgres:\/\/ or postgresql:\/\/ URL/);
+    expect(() => resolveConfig({ storeUrl: url, inMemory: true })).toThrow("--in-memory and --store-url cannot be combined");
+    expect(() => resolveConfig({ inMemory: "true" }, { ORGBOX_STORE_URL: url })).toThrow(ConfigError);
+  });
+
   it("puts the CA in a shared temp folder when in memory", () => {
     expect(resolveConfig({ inMemory: true }).caDir).toMatch(/orgbox-ca$/);
   });

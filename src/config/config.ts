@@ -16,10 +16,16 @@ export interface OrgboxConfig {
   host: string;
   /** Host name used in every URL orgbox emits (issuer, org URL). Default `localhost`. */
   publicHost: string;
-  /** Folder for the SQLite file and the local CA. Default `./.orgbox`. */
+  /** Folder for the SQLite file and the local CA (only the CA with `storeUrl`). Default `./.orgbox`. */
   dataDir: string;
-  /** Keep the store in memory (nothing written but the CA). CLI default false; `startOrgbox` default true. */
+  /** Keep the store in memory (nothing written but the CA). CLI default false; `startOrgbox` default true (false with `storeUrl`). */
   inMemory: boolean;
+  /**
+   * A PostgreSQL database to keep the store in, instead of the embedded SQLite file:
+   * `postgres://user[:password]@host[:port]/database` (or `?host=/socket/dir` for a unix socket).
+   * Default: none (SQLite). Cannot be combined with `inMemory`.
+   */
+  storeUrl: string | undefined;
   /** Serve plain HTTP instead of HTTPS. Default false. */
   http: boolean;
   /** Folder of the local CA. Default `{dataDir}/ca`, or `{tmpdir}/orgbox-ca` when in memory. */
@@ -72,6 +78,7 @@ export const CONFIG_KEYS = {
   publicHost: "ORGBOX_PUBLIC_HOST",
   dataDir: "ORGBOX_DATA",
   inMemory: "ORGBOX_IN_MEMORY",
+  storeUrl: "ORGBOX_STORE_URL",
   http: "ORGBOX_HTTP",
   caDir: "ORGBOX_CA_DIR",
   configFile: "ORGBOX_CONFIG",
@@ -94,6 +101,7 @@ const Schema = z
     publicHost: z.string().regex(/^[A-Za-z0-9.-]+$|^\[[0-9a-fA-F:]+\]$/, "a host name or IP"),
     dataDir: z.string().min(1),
     inMemory: bool,
+    storeUrl: z.string().regex(/^postgres(ql)?:\/\/\S*$/, "a postgres:// or postgresql:// URL"),
     http: bool,
     caDir: z.string().min(1),
     configFile: z.string().min(1),
@@ -153,7 +161,7 @@ export function configFromFile(path: string): OrgboxConfigInput {
  * @param explicit flags or `startOrgbox` options.
  * @param env environment (pass `{}` to ignore it).
  * @param base defaults that differ by entry point (CLI vs programmatic).
- * @throws ConfigError naming the bad key, or a bad combination (e.g. `inMemory` with an explicit `dataDir`).
+ * @throws ConfigError naming the bad key, or a bad combination (`inMemory` with an explicit `dataDir`, or with `storeUrl`).
  */
 export function resolveConfig(explicit: OrgboxConfigInput, env: NodeJS.ProcessEnv = {}, base: Partial<OrgboxConfig> = {}): OrgboxConfig {
   const fromEnv = parse(configFromEnv(env), "environment (ORGBOX_*)");
@@ -164,6 +172,9 @@ export function resolveConfig(explicit: OrgboxConfigInput, env: NodeJS.ProcessEn
   const dataDirGiven = [fromFile, fromEnv, fromExplicit].some((layer) => layer.dataDir !== undefined);
   if (merged.inMemory && dataDirGiven && [fromFile, fromEnv, fromExplicit].some((l) => l.inMemory === true)) {
     throw new ConfigError("--in-memory and --data cannot be combined: an in-memory store has no data folder");
+  }
+  if (merged.storeUrl !== undefined && merged.inMemory) {
+    throw new ConfigError("--in-memory and --store-url cannot be combined: with --store-url the store is that PostgreSQL database");
   }
   const dataDir = resolve(merged.dataDir);
   const caDir = resolve(merged.caDir ?? (merged.inMemory ? join(tmpdir(), "orgbox-ca") : join(dataDir, "ca")));

@@ -4,7 +4,7 @@ import { systemClock } from "../common/clock.ts";
 import { ConfigError } from "../common/errors.ts";
 import { DataverseService, type Org } from "../dataverse/index.ts";
 import { IdentityService } from "../identity/service.ts";
-import { openDatabase } from "../store/database.ts";
+import { openDatabase, type Database } from "../store/database.ts";
 import { SqlDataverseStore } from "../store/dataverse-store.ts";
 import { SqlIdentityStore } from "../store/identity-store.ts";
 import type { Depth } from "../dataverse/security/privileges.ts";
@@ -18,18 +18,48 @@ export interface OfflineServices {
   org(name: string): Promise<Org>;
 }
 
+/** The store of an offline command: a data folder (`{dataDir}/orgbox.sqlite`), or a PostgreSQL database. */
+export type OfflineStore = { dataDir: string } | { storeUrl: string };
+
 /**
- * Opens the store in `dataDir` (`{dataDir}/orgbox.sqlite`), builds the identity and Dataverse
+ * The store an offline command's flags name: `--store-url`, else `--data`, else `ORGBOX_STORE_URL`,
+ * else `ORGBOX_DATA` (flags before the environment, as everywhere).
+ * @throws ConfigError when none is given.
+ */
+export function offlineStore(flags: { data?: string; storeUrl?: string }, env: NodeJS.ProcessEnv = process.env): OfflineStore {
+  if (flags.storeUrl) return { storeUrl: flags.storeUrl };
+  if (flags.data) return { dataDir: flags.data };
+  if (env.ORGBOX_STORE_URL) return { storeUrl: env.ORGBOX_STORE_URL };
+  if (env.ORGBOX_DATA) return { dataDir: env.ORGBOX_DATA };
+  throw new ConfigError("this command works on a persisted store: pass --data DIR or --store-url URL (or set ORGBOX_DATA or ORGBOX_STORE_URL)");
+}
+
+/**
+ * Opens an offline command's store (without creating one).
+ * @throws ConfigError when the folder holds no orgbox store, or the URL is not a `postgres://` URL.
+ */
+export async function openOfflineStore(store: OfflineStore): Promise<Database> {
+  if ("storeUrl" in store) {
+    if (!/^postgres(ql)?:\/\//.test(store.storeUrl)) throw new ConfigError("--store-url must be a postgres:// or postgresql:// URL");
+    return openDatabase({ inMemory: false, dataDir: "", storeUrl: store.storeUrl });
+  }
+  const file = join(store.dataDir, "orgbox.sqlite");
+  if (!existsSync(file)) throw new ConfigError(`no orgbox store in '${store.dataDir}' (expected ${file}); give the --data folder of an orgbox that ran`);
+  return openDatabase({ inMemory: false, dataDir: store.dataDir });
+}
+
+/**
+ * Opens the store (a data folder or a PostgreSQL database), builds the identity and Dataverse
  * services as `start` does (application users get their directory columns from the same
  * service principals) but listens on nothing, runs `work`, and closes the store.
  * @throws ConfigError when the folder holds no orgbox store.
  */
-export async function withOfflineServices<T>(dataDir: string, work: (services: OfflineServices) => Promise<T>): Promise<T> {
-  if (!existsSync(join(dataDir, "orgbox.sqlite"))) throw new ConfigError(`no orgbox store in '${dataDir}' (expected ${join(dataDir, "orgbox.sqlite")}); give the --data folder of an orgbox that ran`);
-  const database = await openDatabase({ inMemory: false, dataDir });
+export async function withOfflineServices<T>(store: OfflineStore, work: (services: OfflineServices) => Promise<T>): Promise<T> {
+  const database = await openOfflineStore(store);
+  const where = "storeUrl" in store ? "the PostgreSQL store" : `'${store.dataDir}'`;
   try {
     const identity = new IdentityService(new SqlIdentityStore(database.db), systemClock);
-    const dataverse = new DataverseService(new SqlDataverseStore(database.db, () => database.afterDdl()), systemClock, {
+    const dataverse = new DataverseService(new SqlDataverseStore(database.db, () => database.afterDdl(), { dialect: database.dialect }), systemClock, {
       async servicePrincipal(tenantId, appId) {
         const sp = await identity.findServicePrincipal(tenantId, appId);
         if (!sp) return undefined;
@@ -39,7 +69,7 @@ export async function withOfflineServices<T>(dataDir: string, work: (services: O
     });
     const org = async (name: string) => {
       const found = await dataverse.findOrg(name);
-      if (!found) throw new ConfigError(`no org named '${name}' in '${dataDir}'`);
+      if (!found) throw new ConfigError(`no org named '${name}' in ${where}`);
       return found;
     };
     return await work({ identity, dataverse, org });

@@ -1,13 +1,18 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { Kysely, SqliteDialect, Migrator, type Migration, type MigrationProvider } from "kysely";
+import { Kysely, SqliteDialect } from "kysely";
 import { NodeSqliteDatabase } from "./sqlite/node-sqlite.ts";
 import { SqliteSnapshots } from "./sqlite/snapshot.ts";
-import { migrations } from "./migrations/index.ts";
+import { openPostgres } from "./postgres/postgres.ts";
+import { migrateToLatest } from "./migrate.ts";
 import type { Schema } from "./schema.ts";
 
-/** Which SQL engine backs the store. PostgreSQL follows; no SQLite-only SQL lives outside `sqlite/`. */
-export type StoreDialect = "sqlite";
+/**
+ * Which SQL engine backs the store: embedded SQLite (`node:sqlite`) or a PostgreSQL server
+ * (`storeUrl`). Dialect-specific SQL lives only in `sqlite/` and `postgres/`, and in the few
+ * branches of the repositories that read {@link Database.dialect}.
+ */
+export type StoreDialect = "sqlite" | "postgres";
 
 /**
  * Checkpoints of the whole store (every table, every org), dialect-neutral:
@@ -27,20 +32,30 @@ export interface StoreSnapshots {
 export interface Database {
   readonly db: Kysely<Schema>;
   readonly dialect: StoreDialect;
-  /** Invalidates cached prepared statements after DDL. */
+  /** Invalidates cached prepared statements after DDL (SQLite's statement cache; a no-op on PostgreSQL). */
   afterDdl(): void;
   /** Checkpoints of the whole store. */
   readonly snapshots: StoreSnapshots;
   close(): Promise<void>;
 }
 
+/** Where the store lives. */
+export interface StoreLocation {
+  /** SQLite only: keep everything in memory (`:memory:`). */
+  inMemory: boolean;
+  /** SQLite only: folder of `orgbox.sqlite` when persisted. */
+  dataDir: string;
+  /** A `postgres://` URL: the store is that PostgreSQL database (`inMemory` and `dataDir` are then ignored). */
+  storeUrl?: string | undefined;
+}
+
 /**
- * Opens the embedded store and runs pending numbered migrations.
- * @param options.inMemory keep everything in memory (`:memory:`).
- * @param options.dataDir folder of `orgbox.sqlite` when persisted.
- * @throws when a migration fails (the error names it).
+ * Opens the store and runs pending numbered migrations: PostgreSQL when `storeUrl` is given,
+ * otherwise the embedded SQLite file (or memory).
+ * @throws when the database cannot be reached, or a migration fails (the error names it).
  */
-export async function openDatabase(options: { inMemory: boolean; dataDir: string }): Promise<Database> {
+export async function openDatabase(options: StoreLocation): Promise<Database> {
+  if (options.storeUrl) return openPostgres(options.storeUrl);
   let location = ":memory:";
   if (!options.inMemory) {
     mkdirSync(options.dataDir, { recursive: true });
@@ -48,12 +63,11 @@ export async function openDatabase(options: { inMemory: boolean; dataDir: string
   }
   const sqlite = new NodeSqliteDatabase(location);
   const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: sqlite }) });
-  const migrator = new Migrator({ db, provider: new StaticMigrations(migrations) });
-  const { error, results } = await migrator.migrateToLatest();
-  if (error) {
-    const failed = results?.find((r) => r.status === "Error");
+  try {
+    await migrateToLatest(db);
+  } catch (error) {
     await db.destroy();
-    throw new Error(`store migration ${failed?.migrationName ?? "?"} failed: ${(error as Error).message}`, { cause: error });
+    throw error;
   }
   const afterDdl = () => sqlite.clearStatementCache();
   // Kysely's SQLite driver has one connection behind a mutex: holding it keeps requests and transactions out.
@@ -65,15 +79,4 @@ export async function openDatabase(options: { inMemory: boolean; dataDir: string
     snapshots: new SqliteSnapshots(sqlite.raw, exclusive, afterDdl),
     close: () => db.destroy(),
   };
-}
-
-class StaticMigrations implements MigrationProvider {
-  private readonly all: Record<string, Migration>;
-
-  constructor(all: Record<string, Migration>) {
-    this.all = all;
-}
-  async getMigrations(): Promise<Record<string, Migration>> {
-    return this.all;
-  }
 }

@@ -1,14 +1,20 @@
+import { createHash } from "node:crypto";
 import { sql, type Expression, type SelectQueryBuilder, type RawBuilder, type ExpressionBuilder, type Kysely, type SqlBool, type ColumnDataType } from "kysely";
 import type { AttributeMetadata, EntityKeyMetadata, EntityMetadata, RelationshipMetadata } from "../dataverse/metadata/types.ts";
 import type { Org, Row } from "../dataverse/model.ts";
-import type { DataverseStore, Expr, JoinedColumn, JoinedQuery, Operand, RecordQuery, Scalar, ThroughIntersect } from "../dataverse/store.ts";
+import type { DataverseStore, Expr, JoinedColumn, JoinedQuery, Operand, RecordQuery, ThroughIntersect } from "../dataverse/store.ts";
+import type { StoreDialect } from "./database.ts";
 import type { Schema } from "./schema.ts";
 
 /** Rows of a dynamic record table: any column. */
 type DynamicDb = Record<string, Record<string, unknown>>;
 
-/** SQL type for an attribute; dialect-neutral names Kysely passes through. */
-function columnType(attribute: AttributeMetadata): ColumnDataType {
+/**
+ * SQL type for an attribute; dialect-neutral names Kysely passes through. On PostgreSQL, String
+ * columns are `text`: MaxLength is enforced by the write validation (as on SQLite, which ignores
+ * `varchar(n)`), never by a database error.
+ */
+function columnType(attribute: AttributeMetadata, dialect: StoreDialect): ColumnDataType {
   switch (attribute.type) {
     case "Uniqueidentifier":
     case "Lookup":
@@ -16,7 +22,7 @@ function columnType(attribute: AttributeMetadata): ColumnDataType {
     case "Owner":
       return "varchar(36)";
     case "String":
-      return `varchar(${attribute.maxLength ?? 4000})`;
+      return dialect === "postgres" ? "text" : `varchar(${attribute.maxLength ?? 4000})`;
     case "EntityName":
       return "varchar(128)";
     case "Memo":
@@ -41,21 +47,55 @@ function columnType(attribute: AttributeMetadata): ColumnDataType {
   }
 }
 
+/** PostgreSQL truncates identifiers longer than this many bytes (NAMEDATALEN - 1). */
+const PG_IDENTIFIER_MAX = 63;
+
+/** Options of {@link SqlDataverseStore}. */
+export interface SqlDataverseStoreOptions {
+  /** The database's dialect (`Database.dialect`). Default `sqlite`. */
+  dialect?: StoreDialect;
+  /** True for a store bound to an open transaction (internal: {@link SqlDataverseStore.transaction}). */
+  inTransaction?: boolean;
+}
+
 /** Kysely implementation of the Dataverse port. Record tables are `{org.tablePrefix}{logicalname}`. */
 export class SqlDataverseStore implements DataverseStore {
   private readonly dyn: Kysely<DynamicDb>;
 
   private readonly db: Kysely<Schema>;
   private readonly afterDdl: () => void;
+  private readonly dialect: StoreDialect;
 
   /** True for a store bound to an open transaction (see {@link transaction}). */
   readonly inTransaction: boolean;
 
-  constructor(db: Kysely<Schema>, afterDdl: () => void, inTransaction = false) {
+  /**
+   * @param db the open database (`Database.db`), or a transaction of it.
+   * @param afterDdl `Database.afterDdl`: called after every schema change.
+   */
+  constructor(db: Kysely<Schema>, afterDdl: () => void, options: SqlDataverseStoreOptions = {}) {
     this.db = db;
     this.afterDdl = afterDdl;
-    this.inTransaction = inTransaction;
+    this.dialect = options.dialect ?? "sqlite";
+    this.inTransaction = options.inTransaction ?? false;
     this.dyn = db as unknown as Kysely<DynamicDb>;
+  }
+
+  /**
+   * An index name that stays distinct on PostgreSQL, which truncates identifiers at 63 bytes
+   * (`dv1_new_somelongtable_ak_new_somelongkey` could collide with a sibling): longer names keep
+   * their first 50 characters and get a hash of the whole name. SQLite names are kept as they are
+   * (data folders already hold them).
+   */
+  private indexName(name: string): string {
+    if (this.dialect !== "postgres" || Buffer.byteLength(name) <= PG_IDENTIFIER_MAX) return name;
+    return `${name.slice(0, 50)}_${createHash("sha256").update(name).digest("hex").slice(0, 12)}`;
+  }
+
+  /** `ASC`/`DESC` with Dataverse's NULL placement (first ascending, last descending: SQL Server's and SQLite's; PostgreSQL says so explicitly). */
+  private direction(descending: boolean): RawBuilder<unknown> {
+    if (this.dialect === "postgres") return sql.raw(descending ? "desc nulls last" : "asc nulls first");
+    return sql.raw(descending ? "desc" : "asc");
   }
 
   async createOrg(org: Org, now: number): Promise<void> {
@@ -82,14 +122,14 @@ export class SqlDataverseStore implements DataverseStore {
     let builder = this.db.schema.createTable(name);
     for (const attribute of entity.attributes) {
       const isPk = attribute.logicalName === entity.primaryIdAttribute;
-      builder = builder.addColumn(attribute.logicalName, columnType(attribute), (c) => (isPk ? c.primaryKey() : c));
+      builder = builder.addColumn(attribute.logicalName, columnType(attribute, this.dialect), (c) => (isPk ? c.primaryKey() : c));
     }
     await builder.execute();
     for (const attribute of entity.attributes) {
       const lookup = attribute.type === "Lookup" || attribute.type === "Customer" || attribute.type === "Owner";
       if (lookup || attribute.isPrimaryName || attribute.logicalName === "applicationid" || attribute.logicalName === "azureactivedirectoryobjectid") {
         if (attribute.logicalName === entity.primaryIdAttribute) continue;
-        await this.db.schema.createIndex(`${name}_${attribute.logicalName}`).on(name).column(attribute.logicalName).execute();
+        await this.db.schema.createIndex(this.indexName(`${name}_${attribute.logicalName}`)).on(name).column(attribute.logicalName).execute();
       }
     }
     for (const key of entity.keys ?? []) await this.keyIndex(name, entity, key);
@@ -102,7 +142,7 @@ export class SqlDataverseStore implements DataverseStore {
   }
 
   async dropKeyIndex(org: Org, entity: EntityMetadata, key: EntityKeyMetadata): Promise<void> {
-    await this.db.schema.dropIndex(`${org.tablePrefix}${entity.logicalName}_ak_${key.logicalName}`).ifExists().execute();
+    await this.db.schema.dropIndex(this.indexName(`${org.tablePrefix}${entity.logicalName}_ak_${key.logicalName}`)).ifExists().execute();
     this.afterDdl();
   }
 
@@ -112,11 +152,21 @@ export class SqlDataverseStore implements DataverseStore {
       const text = entity.attributes.find((a) => a.logicalName === column)?.type === "String";
       return text ? sql`lower(${sql.ref(column)})` : sql.ref(column);
     });
-    await this.db.schema.createIndex(`${table}_ak_${key.logicalName}`).on(table).unique().expression(sql.join(parts)).execute();
+    await this.db.schema.createIndex(this.indexName(`${table}_ak_${key.logicalName}`)).on(table).unique().expression(sql.join(parts)).execute();
   }
 
   async recordTableColumns(org: Org): Promise<Map<string, Set<string>>> {
     const out = new Map<string, Set<string>>();
+    if (this.dialect === "postgres") {
+      // The store's own schema only (Kysely's introspection lists every schema of the database).
+      const { rows } = await sql<{ table_name: string; column_name: string }>`select table_name, column_name from information_schema.columns where table_schema = current_schema() order by table_name, ordinal_position`.execute(this.db);
+      for (const row of rows) {
+        if (!row.table_name.startsWith(org.tablePrefix)) continue;
+        const name = row.table_name.slice(org.tablePrefix.length);
+        out.set(name, (out.get(name) ?? new Set()).add(row.column_name));
+      }
+      return out;
+    }
     for (const table of await this.db.introspection.getTables()) {
       if (!table.name.startsWith(org.tablePrefix)) continue;
       out.set(table.name.slice(org.tablePrefix.length), new Set(table.columns.map((c) => c.name)));
@@ -126,9 +176,9 @@ export class SqlDataverseStore implements DataverseStore {
 
   async addColumn(org: Org, entity: EntityMetadata, attribute: AttributeMetadata): Promise<void> {
     const name = `${org.tablePrefix}${entity.logicalName}`;
-    await this.db.schema.alterTable(name).addColumn(attribute.logicalName, columnType(attribute)).execute();
+    await this.db.schema.alterTable(name).addColumn(attribute.logicalName, columnType(attribute, this.dialect)).execute();
     if (attribute.type === "Lookup" || attribute.type === "Customer" || attribute.type === "Owner") {
-      await this.db.schema.createIndex(`${name}_${attribute.logicalName}`).on(name).column(attribute.logicalName).execute();
+      await this.db.schema.createIndex(this.indexName(`${name}_${attribute.logicalName}`)).on(name).column(attribute.logicalName).execute();
     }
     this.afterDdl();
   }
@@ -190,7 +240,7 @@ export class SqlDataverseStore implements DataverseStore {
 
   async transaction<T>(work: (store: DataverseStore) => Promise<T>): Promise<T> {
     if (this.inTransaction) return work(this);
-    return this.db.transaction().execute((trx) => work(new SqlDataverseStore(trx, this.afterDdl, true)));
+    return this.db.transaction().execute((trx) => work(new SqlDataverseStore(trx, this.afterDdl, { dialect: this.dialect, inTransaction: true })));
   }
 
   async selectRows(org: Org, query: RecordQuery): Promise<Row[]> {
@@ -220,7 +270,7 @@ export class SqlDataverseStore implements DataverseStore {
     if (query.perGroup) return this.selectPerGroup(q, query, query.perGroup);
     for (const order of query.orderBy) {
       const ref = sql.ref(`${ROOT}.${order.column}`);
-      q = q.orderBy(order.caseInsensitive ? sql`lower(${ref})` : ref, order.descending ? "desc" : "asc");
+      q = q.orderBy(sql`${order.caseInsensitive ? sql`lower(${ref})` : ref} ${this.direction(order.descending)}`);
     }
     if (query.limit !== undefined) q = q.limit(query.limit);
     if (query.offset !== undefined && query.offset > 0) q = q.offset(query.offset);
@@ -246,7 +296,7 @@ export class SqlDataverseStore implements DataverseStore {
     if (!query.columns.includes(group.column) && !byParent) throw new Error(`perGroup column '${group.column}' must be one of the selected columns`);
     const keys = query.orderBy.map((order) => {
       const ref = sql.ref(`${ROOT}.${order.column}`);
-      return sql`${order.caseInsensitive ? sql`lower(${ref})` : ref} ${sql.raw(order.descending ? "desc" : "asc")}`;
+      return sql`${order.caseInsensitive ? sql`lower(${ref})` : ref} ${this.direction(order.descending)}`;
     });
     const rank = "__rank";
     const partition = sql.ref(byParent ? `${LINK}.parent` : `${ROOT}.${group.column}`);
@@ -304,7 +354,7 @@ export class SqlDataverseStore implements DataverseStore {
     for (const g of query.groupBy) s = s.groupBy(sql.ref(`${g.table}.${g.column}`));
     for (const order of query.orderBy) {
       const ref = "output" in order ? sql.ref(order.output) : sql.ref(`${order.table}.${order.column}`);
-      s = s.orderBy("output" in order || !order.caseInsensitive ? ref : sql`lower(${ref})`, order.descending ? "desc" : "asc");
+      s = s.orderBy(sql`${"output" in order || !order.caseInsensitive ? ref : sql`lower(${ref})`} ${this.direction(order.descending)}`);
     }
     if (query.limit !== undefined) s = s.limit(query.limit);
     if (query.offset !== undefined && query.offset > 0) s = s.offset(query.offset);
@@ -353,12 +403,8 @@ function columnRef(name: string, scope: Scope | undefined): Expression<unknown> 
 }
 
 function operand(eb: Eb, o: Operand, scope: Scope | undefined, lower = false): Expression<unknown> {
-  const e = o.kind === "column" ? columnRef(o.name, scope) : eb.val(sqlValue(o.value));
+  const e = o.kind === "column" ? columnRef(o.name, scope) : eb.val(o.value);
   return lower ? sql`lower(${e})` : e;
-}
-
-function sqlValue(value: Scalar): Scalar {
-  return typeof value === "boolean" ? (value ? 1 : 0) : value;
 }
 
 const OPS = { eq: "=", ne: "<>", gt: ">", ge: ">=", lt: "<", le: "<=" } as const;
@@ -392,7 +438,8 @@ function compile(eb: Eb, expr: Expr, scope?: Scope): Expression<SqlBool> {
       if (expr.values.length === 0) return sql<SqlBool>`1 = 0`;
       const lower = expr.caseInsensitive === true;
       const column = lower ? sql`lower(${columnRef(expr.column, scope)})` : columnRef(expr.column, scope);
-      const values = expr.values.map((v) => (lower && typeof v === "string" ? v.toLowerCase() : sqlValue(v)));
+      // Booleans bind as themselves: the SQLite driver sends 1/0, pg sends true/false.
+      const values = expr.values.map((v) => (lower && typeof v === "string" ? v.toLowerCase() : v));
       return eb(column, "in", values);
     }
     case "exists": {

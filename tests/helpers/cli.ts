@@ -3,10 +3,10 @@ import { resolve } from "node:path";
 
 const CLI = resolve(import.meta.dirname, "../../src/cli/main.ts");
 
-/** Runs `orgbox …args` as a child process (ORGBOX_JSON cleared); resolves with its exit code and output. */
-export function orgboxCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Runs `orgbox …args` as a child process (ORGBOX_JSON cleared, `env` added); resolves with its exit code and output. */
+export function orgboxCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ORGBOX_JSON: "" } });
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ORGBOX_JSON: "", ...env } });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));

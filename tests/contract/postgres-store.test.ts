@@ -1,0 +1,196 @@
+/**
+ * orgbox with its store in PostgreSQL (`storeUrl`), driven by the real clients: an msal-node
+ * client-credentials token for the demo app, dynamics-web-api creates, queries ($filter,
+ * $orderby, $top, $count), a failing $batch change set, WhoAmI, an alternate key refused over
+ * duplicates, reset() and a restart on the same database; the CLI's `--store-url`, and the
+ * refusals of bad store settings. The database is a fresh one on the test run's throwaway server.
+ */
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { ConfidentialClientApplication } from "@azure/msal-node";
+import { DynamicsWebApi } from "dynamics-web-api";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEMO, startOrgbox, type OrgboxInstance } from "../../src/index.ts";
+import { orgboxCli } from "../helpers/cli.ts";
+import { adminToken } from "../helpers/orgbox.ts";
+import { createTestDatabase } from "../helpers/postgres.ts";
+
+interface Account {
+  accountid: string;
+  name: string;
+  creditonhold: boolean | null;
+  revenue: number | null;
+  numberofemployees: number | null;
+}
+
+describe("orgbox on PostgreSQL", () => {
+  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let o: OrgboxInstance;
+  let api: DynamicsWebApi;
+  let token = "";
+
+  async function msalToken(instance: OrgboxInstance): Promise<string> {
+    const cca = new ConfidentialClientApplication({
+      auth: { clientId: instance.demo.clientId, clientSecret: instance.demo.clientSecret, authority: instance.authority, knownAuthorities: [new URL(instance.url).host] },
+    });
+    const result = await cca.acquireTokenByClientCredential({ scopes: [`${instance.orgUrl}/.default`] });
+    if (!result?.accessToken) throw new Error("no token");
+    return result.accessToken;
+  }
+
+  const clientFor = (instance: OrgboxInstance, bearer: () => string) => new DynamicsWebApi({ serverUrl: `${instance.orgUrl}/`, dataApi: { version: "9.2" }, onTokenRefresh: async () => bearer() });
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    o = await startOrgbox({ storeUrl: database.url });
+    token = await msalToken(o);
+    api = clientFor(o, () => token);
+  });
+  afterAll(async () => {
+    await o?.close();
+    await database?.drop();
+  });
+
+  it("keeps the store in PostgreSQL: config says so, and WhoAmI answers for the msal-node token's application user", async () => {
+    expect(o.config).toMatchObject({ storeUrl: database.url, inMemory: false });
+    const who = await api.callFunction<{ UserId: string; BusinessUnitId: string; OrganizationId: string }>({ name: "WhoAmI" });
+    expect(who.OrganizationId).toBe(DEMO.org.id);
+    expect(who.BusinessUnitId).toBe(DEMO.org.rootBusinessUnitId);
+    expect(who.UserId).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("creates records and queries them with $filter, $orderby, $top and $count: booleans, money, NULLs first, case-insensitive text", async () => {
+    const rows = [
+      { name: "PG Alpha", creditonhold: true, revenue: 1500.25, numberofemployees: 10 },
+      { name: "PG Beta", creditonhold: false, revenue: null, numberofemployees: 20 },
+      { name: "PG Gamma", creditonhold: true, revenue: null, numberofemployees: 30 },
+      { name: "PG Delta 100%", creditonhold: true, revenue: 99.5, numberofemployees: null },
+    ];
+    for (const data of rows) expect(await api.create({ collection: "accounts", data })).toMatch(/^[0-9a-f-]{36}$/);
+
+    const onHold = await api.retrieveMultiple<Account>({ collection: "accounts", select: ["name", "creditonhold", "revenue"], filter: "startswith(name,'PG ') and creditonhold eq true", orderBy: ["revenue asc", "name asc"], top: 2, count: true });
+    expect(onHold["@odata.count"]).toBe(3);
+    expect(onHold.value.map((a) => [a.name, a.creditonhold, a.revenue])).toEqual([
+      ["PG Gamma", true, null],
+      ["PG Delta 100%", true, 99.5],
+    ]);
+
+    const desc = await api.retrieveMultiple<Account>({ collection: "accounts", select: ["name", "revenue"], filter: "startswith(name,'pg ')", orderBy: ["revenue desc", "name asc"] });
+    expect(desc.value.map((a) => a.name)).toEqual(["PG Alpha", "PG Delta 100%", "PG Beta", "PG Gamma"]);
+    expect(desc.value[0]?.revenue).toBe(1500.25);
+
+    const ci = await api.retrieveMultiple<Account>({ collection: "accounts", select: ["name"], filter: "name eq 'pg alpha' or contains(name,'100%')", orderBy: ["name asc"] });
+    expect(ci.value.map((a) => a.name)).toEqual(["PG Alpha", "PG Delta 100%"]);
+
+    const ints = await api.retrieveMultiple<Account>({ collection: "accounts", select: ["name", "numberofemployees"], filter: "startswith(name,'PG ') and numberofemployees ge 20 and creditonhold ne true", orderBy: ["numberofemployees desc"] });
+    expect(ints.value.map((a) => [a.name, a.numberofemployees])).toEqual([["PG Beta", 20]]);
+  });
+
+  it("rolls a failing $batch change set back whole: nothing of it is left", async () => {
+    api.startBatch();
+    void api.create({ collection: "accounts", data: { name: "PG Batch One" } });
+    void api.create({ collection: "accounts", data: { name: `PG Batch Two ${"x".repeat(200)}` } });
+    const error = await api.executeBatch().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    const [first] = error as { status: number; error?: { code: string } }[];
+    expect(first?.status).toBe(400);
+    expect(first?.error?.code).toBe("0x80044331");
+    expect((await api.retrieveMultiple({ collection: "accounts", select: ["name"], filter: "startswith(name,'PG Batch')" })).value).toEqual([]);
+
+    api.startBatch();
+    void api.create({ collection: "accounts", data: { name: "PG Batch Kept" }, contentId: "1" });
+    void api.update({ contentId: "$1", data: { creditonhold: true } });
+    await api.executeBatch();
+    const kept = await api.retrieveMultiple<Account>({ collection: "accounts", select: ["name", "creditonhold"], filter: "name eq 'PG Batch Kept'" });
+    expect(kept.value.map((a) => a.creditonhold)).toEqual([true]);
+  });
+
+  it("refuses an alternate key over duplicate values and leaves no trace of it (the failed CREATE INDEX rolls back)", async () => {
+    await api.create({ collection: "accounts", data: { name: "PG Dup 1", accountnumber: "PG-1" } });
+    await api.create({ collection: "accounts", data: { name: "PG Dup 2", accountnumber: "pg-1" } });
+    // Metadata writes need System Administrator (a new application user holding it; plain fetch token).
+    const admin = await adminToken(o);
+    const adminApi = clientFor(o, () => admin);
+    const key = { SchemaName: "new_PgAccountNumberKeyWithQuiteALongNameForPostgre", KeyAttributes: ["accountnumber"] };
+    const post = (body: unknown) =>
+      fetch(`${o.apiUrl}/EntityDefinitions(LogicalName='account')/Keys`, { method: "POST", headers: { authorization: `Bearer ${admin}`, "content-type": "application/json", accept: "application/json" }, body: JSON.stringify(body) });
+    const refused = await post(key);
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: "0x80040237", message: expect.stringContaining("already share values") });
+    const keys = await adminApi.retrieve<{ value: unknown[] }>({ collection: "EntityDefinitions", key: "LogicalName='account'", navigationProperty: "Keys" });
+    expect(keys.value).toEqual([]);
+    // The store is still usable after the failed statement (no aborted transaction left in the pool).
+    await adminApi.deleteRecord({ collection: "accounts", key: (await api.retrieveMultiple<Account>({ collection: "accounts", select: ["name"], filter: "name eq 'PG Dup 2'" })).value[0]?.accountid as string });
+    expect((await post(key)).status).toBe(204);
+    const duplicate = await api.create({ collection: "accounts", data: { name: "PG Dup 3", accountnumber: "Pg-1" } }).then(
+      () => undefined,
+      (e: unknown) => e as { status: number },
+    );
+    expect(duplicate?.status).toBe(412);
+  });
+
+  it("reset() puts back the state right after start (rows, keys), and a restart on the same database keeps what was written", async () => {
+    await o.reset();
+    expect((await api.retrieveMultiple({ collection: "accounts", select: ["name"], filter: "startswith(name,'PG ')" })).value).toEqual([]);
+    const admin = await adminToken(o);
+    const keys = await clientFor(o, () => admin).retrieve<{ value: unknown[] }>({ collection: "EntityDefinitions", key: "LogicalName='account'", navigationProperty: "Keys" });
+    expect(keys.value).toEqual([]);
+    const total = await api.count({ collection: "accounts" });
+    await api.create({ collection: "accounts", data: { name: "PG Persisted", creditonhold: false, revenue: 12.5 } });
+    await o.close();
+
+    o = await startOrgbox({ storeUrl: database.url });
+    token = await msalToken(o);
+    api = clientFor(o, () => token);
+    expect(await api.count({ collection: "accounts" })).toBe(total + 1);
+    const persisted = await api.retrieveMultiple<Account>({ collection: "accounts", select: ["name", "creditonhold", "revenue"], filter: "name eq 'PG Persisted'" });
+    expect(persisted.value.map((a) => [a.creditonhold, a.revenue])).toEqual([[false, 12.5]]);
+  });
+
+  it("starts from the CLI with --store-url and stops on SIGTERM", async () => {
+    const child = spawn(process.execPath, [resolve(import.meta.dirname, "../../src/cli/main.ts"), "start", "--store-url", database.url, "--http", "--port", "0", "--json", "--log-level", "silent"], { env: { ...process.env, ORGBOX_JSON: "" } });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const [line] = (await once(createInterface({ input: child.stdout }), "line")) as [string];
+    const ready = JSON.parse(line) as { event: string; tenantId: string; apiUrl: string };
+    expect(ready, stderr).toMatchObject({ event: "ready", tenantId: DEMO.tenantId });
+    const exited = once(child, "exit");
+    child.kill("SIGTERM");
+    expect((await exited)[0]).toBe(0);
+  });
+
+  it("runs the offline commands on the PostgreSQL store: tenant list, role list, export", async () => {
+    // Four processes at once (each pays Node's start-up).
+    const [tenants, roles, exported, notPostgres] = await Promise.all([
+      orgboxCli(["tenant", "list", "--store-url", database.url, "--json"]),
+      orgboxCli(["role", "list", "--org", "contoso", "--json"], { ORGBOX_STORE_URL: database.url }),
+      orgboxCli(["export", "--store-url", database.url, "--format", "json"]),
+      orgboxCli(["tenant", "list", "--store-url", "mysql://localhost/orgbox"]),
+    ]);
+    expect(tenants.code, tenants.stderr).toBe(0);
+    expect((JSON.parse(tenants.stdout) as { id: string }[]).map((t) => t.id)).toContain(DEMO.tenantId);
+    expect(roles.code, roles.stderr).toBe(0);
+    expect((JSON.parse(roles.stdout) as { name: string }[]).map((r) => r.name)).toContain("System Administrator");
+    expect(exported.code, exported.stderr).toBe(0);
+    const environment = JSON.parse(exported.stdout) as { orgs: { name: string; data?: Record<string, Record<string, unknown>[]> }[] };
+    const accounts = environment.orgs.find((org) => org.name === "contoso")?.data?.account ?? [];
+    expect(accounts).toContainEqual(expect.objectContaining({ name: "PG Persisted", creditonhold: false, revenue: 12.5 }));
+    expect(notPostgres.code).toBe(2);
+    expect(notPostgres.stderr).toContain("--store-url must be a postgres:// or postgresql:// URL");
+  });
+
+  it("refuses bad store settings at start with a clear message (and never prints the password)", async () => {
+    await expect(startOrgbox({ storeUrl: database.url, inMemory: true })).rejects.toThrow("--in-memory and --store-url cannot be combined");
+    await expect(startOrgbox({ storeUrl: "mysql://localhost/orgbox" })).rejects.toThrow(/storeUrl: a postgres:\/\/ or postgresql:\/\/ URL/);
+    const unreachable = startOrgbox({ storeUrl: "postgres://orgbox:s3cret-pw@127.0.0.1:1/orgbox" });
+    await expect(unreachable).rejects.toThrow(/^cannot open the PostgreSQL store at postgres:\/\/orgbox:\*\*\*@127\.0\.0\.1:1\/orgbox: /);
+    await expect(unreachable).rejects.not.toThrow(/s3cret/);
+    const cli = await orgboxCli(["start", "--store-url", database.url, "--in-memory"]);
+    expect(cli.code).toBe(2);
+    expect(cli.stderr).toContain("--in-memory and --store-url cannot be combined");
+  });
+});
