@@ -189,7 +189,9 @@ export function columnValue(entity: EntityMetadata, attribute: AttributeMetadata
       return multiSelectValue(entity, attribute, value);
     case "BigInt":
       if (typeof value === "number" && Number.isSafeInteger(value)) return value;
-      if (typeof value === "string" && /^[+-]?\d{1,19}$/.test(value)) return value;
+      // Int64 as a string is accepted while it fits a JavaScript number exactly: orgbox stores and
+      // serializes BigInt columns as numbers (see README, Differences from the cloud).
+      if (typeof value === "string" && /^[+-]?\d{1,19}$/.test(value) && Number.isSafeInteger(Number(value))) return Number(value);
       throw fail();
     case "Decimal":
     case "Money": {
