@@ -8,7 +8,8 @@ import { SqliteSnapshots } from "./snapshot.ts";
 /** Everything a restore must bring back: the schema of `main` and every table's rows with their rowids. */
 function dump(db: DatabaseSync): string {
   const objects = db.prepare("SELECT type, name, sql FROM main.sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name").all() as { type: string; name: string; sql: string | null }[];
-  const rows = objects.filter((o) => o.type === "table").map((o) => [o.name, db.prepare(`SELECT _rowid_ AS orgbox_rowid, * FROM main."${o.name}" ORDER BY _rowid_`).all()]);
+  const withoutRowid = new Set((db.prepare("SELECT name FROM pragma_table_list WHERE schema = 'main' AND wr = 1").all() as { name: string }[]).map((t) => t.name));
+  const rows = objects.filter((o) => o.type === "table").map((o) => [o.name, db.prepare(withoutRowid.has(o.name) ? `SELECT * FROM main."${o.name}" ORDER BY 1` : `SELECT _rowid_ AS orgbox_rowid, * FROM main."${o.name}" ORDER BY _rowid_`).all()]);
   return JSON.stringify({ objects, rows });
 }
 
@@ -18,6 +19,7 @@ function open(location = ":memory:"): { db: DatabaseSync; snapshots: SqliteSnaps
   db.exec("CREATE TABLE parent(k TEXT PRIMARY KEY, v TEXT UNIQUE, n INTEGER)");
   db.exec("CREATE TABLE child(id INTEGER PRIMARY KEY, parent TEXT REFERENCES parent(k) ON DELETE CASCADE, note TEXT)");
   db.exec("CREATE INDEX child_parent ON child(parent)");
+  db.exec("CREATE TABLE setting(name TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID");
   const ddl = { count: 0 };
   const snapshots = new SqliteSnapshots(db, async (work) => work(), () => ddl.count++);
   return { db, snapshots, ddl };
@@ -54,6 +56,7 @@ describe("SqliteSnapshots", () => {
     db.exec("INSERT INTO parent VALUES ('p7', 'x', 1) ON CONFLICT(k) DO UPDATE SET n = -1");
     db.exec("UPDATE child SET id = id + 1000 WHERE id = 1"); // a rowid that moves
     db.exec("BEGIN; INSERT INTO parent VALUES ('rolled-back', 'rb', 0); ROLLBACK");
+    db.exec("INSERT INTO setting VALUES ('theme', 'dark')"); // WITHOUT ROWID: copied whole
     db.exec("BEGIN; SAVEPOINT a; DELETE FROM child; ROLLBACK TO a; RELEASE a; COMMIT");
     expect(dump(db)).not.toBe(before);
 
@@ -63,6 +66,41 @@ describe("SqliteSnapshots", () => {
     await snapshots.restore(handle);
     expect(snapshots.lastRestore).toBe("logged");
     expect(dump(db)).toBe(before);
+  });
+
+  it("finds the rows no trigger logged: new rowids in holes, rows a restore put back, rows REPLACE removed, rowids moved down", async () => {
+    const { db, snapshots } = open();
+    opened.push(db);
+    for (let i = 1; i <= 5; i++) db.prepare("INSERT INTO parent VALUES (?, ?, ?)").run(`p${i}`, `v${i}`, i);
+    db.exec("DELETE FROM parent WHERE k IN ('p2', 'p3', 'p4')");
+    db.exec("INSERT INTO child(id, parent, note) VALUES (1, 'p1', 'one'), (5, 'p1', 'five'), (9, 'p1', 'nine')");
+    const s = await snapshots.take();
+    const atS = dump(db);
+
+    // Inserts are not logged; with p5 (the largest rowid) deleted they land in the holes below it.
+    db.exec("DELETE FROM parent WHERE k = 'p5'; INSERT INTO parent VALUES ('x', NULL, 0), ('y', NULL, 0)");
+    await snapshots.restore(s);
+    expect(dump(db)).toBe(atS);
+
+    // REPLACE removes an untouched row (unique v) without a DELETE statement.
+    db.exec("INSERT OR REPLACE INTO parent VALUES ('z', 'v1', 0)");
+    await snapshots.restore(s);
+    expect(dump(db)).toBe(atS);
+
+    // A rowid moved down into a hole, below an untouched row.
+    db.exec("UPDATE child SET id = 3 WHERE id = 5");
+    await snapshots.restore(s);
+    expect(dump(db)).toBe(atS);
+
+    // A row the restore of S puts back is not in T: restoring T must remove it again.
+    db.exec("DELETE FROM parent WHERE k = 'p1'");
+    const t = await snapshots.take();
+    const atT = dump(db);
+    await snapshots.restore(s);
+    expect(dump(db)).toBe(atS);
+    await snapshots.restore(t);
+    expect(dump(db)).toBe(atT);
+    expect(snapshots.lastRestore).toBe("logged");
   });
 
   it("undoes tables created, columns added and tables dropped since the snapshot, then logs again", async () => {
@@ -163,10 +201,14 @@ describe("SqliteSnapshots", () => {
       () => db.prepare("INSERT INTO parent(k, v, n) VALUES (?, ?, ?)").run(`k${++serial}`, next() < 0.5 ? `v${serial % 40}` : null, serial),
       () => db.prepare("INSERT OR REPLACE INTO parent(k, v, n) VALUES (?, ?, ?)").run(`r${++serial}`, `v${serial % 40}`, serial),
       () => db.prepare("INSERT INTO child(parent, note) VALUES (?, ?)").run(parentKey(), `n${++serial}`),
+      // INTEGER PRIMARY KEY: an insert can choose a rowid below the largest (a hole).
+      () => db.prepare("INSERT OR IGNORE INTO child(id, parent, note) VALUES (?, ?, ?)").run(Math.floor(next() * 40), parentKey(), `h${++serial}`),
       () => db.prepare("UPDATE parent SET n = n + 1 WHERE k = ?").run(parentKey()),
       () => db.prepare("UPDATE child SET id = ? WHERE id = (SELECT max(id) FROM child)").run(100_000 + ++serial),
       () => db.prepare("DELETE FROM parent WHERE k = ?").run(parentKey()),
       () => db.prepare("DELETE FROM child WHERE id % 7 = ?").run(serial % 7),
+      () => db.prepare("INSERT INTO setting VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value").run(`s${serial % 5}`, `v${++serial}`),
+      () => db.prepare("DELETE FROM setting WHERE name = ?").run(`s${serial % 5}`),
       () => db.exec(`BEGIN; INSERT INTO parent(k, v, n) VALUES ('tx${++serial}', NULL, 0); DELETE FROM child; ROLLBACK`),
     ];
     const ddl: (() => void)[] = [

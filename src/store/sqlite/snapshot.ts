@@ -1,4 +1,4 @@
-import type { DatabaseSync } from "node:sqlite";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
 
 /** A schema object of the main database, as `sqlite_master` lists it. */
 interface SchemaObject {
@@ -8,10 +8,14 @@ interface SchemaObject {
   sql: string | null;
 }
 
-/** How a table's rows are copied: its columns (quoted, comma-separated) and a name of its rowid not taken by a column. */
+/** How a table's rows are copied and tracked. */
 interface TableShape {
+  /** Its columns, quoted and comma-separated. */
   columns: string;
-  rowid: string;
+  /** A name of its rowid that no column takes; undefined for a `WITHOUT ROWID` table. */
+  rowid: string | undefined;
+  /** Whether inserts choose the rowid (an `INTEGER PRIMARY KEY` alias) instead of taking the largest plus one. */
+  chosenRowids: boolean;
 }
 
 /** What a snapshot remembers: the schema at that moment; the rows live in the attached database. */
@@ -19,24 +23,23 @@ interface Snapshot {
   prefix: string;
   objects: SchemaObject[];
   tables: Map<string, TableShape>;
-  /** Rows written since the snapshot's state are logged with an epoch ≥ this. */
+  /** Each table's largest rowid in the copy (0 when empty). */
+  tops: Map<string, number>;
+  /** The log position of the snapshot's state: rows written since are logged after it. */
   since: number;
   /** The schema lineage the snapshot belongs to (see {@link SqliteSnapshots}). */
   lineage: number;
 }
 
 const ATTACHED = "orgbox_snap";
-/** Temp (connection-local) objects: the change log, the current epoch, and the triggers' name prefix. */
+/** Temp (connection-local) objects: the change log and the triggers' name prefix. */
 const LOG = "orgbox_log";
-const EPOCH = "orgbox_epoch";
 const TRIGGER = "orgbox_track_";
+/** The `tbl` of a log entry that marks a position (a take or a restore), not a write. */
+const MARK = 0;
 
 function q(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
-}
-
-function literal(text: string): string {
-  return `'${text.replace(/'/g, "''")}'`;
 }
 
 /**
@@ -46,15 +49,23 @@ function literal(text: string): string {
  * itself is a file.
  *
  * **Restoring is incremental when it can be.** Connection-local `TEMP` triggers
- * on every table of `main` append `(table, rowid, epoch)` to a temp change log
- * on each insert, update and delete (`recursive_triggers` is on, so rows that
- * `REPLACE` removes are logged too; writes of a rolled-back transaction roll
- * back with their log entries). The epoch goes up at every take and restore.
- * Restoring snapshot S rewrites only the rows logged at an epoch ≥ S's: deletes
- * them, then copies S's version back by rowid. The restore's own writes are
- * logged too, at an epoch every other snapshot is older than, which keeps the
- * log right for all of them (restoring an older snapshot after a newer one and
- * back). Entries older than every snapshot's epoch are purged.
+ * on every table of `main` append `(table id, rowid)` to a temp change log on
+ * each update and delete (`recursive_triggers` is on, so rows that `REPLACE`
+ * removes are logged too; writes of a rolled-back transaction roll back with
+ * their log entries). Inserts are not logged, to keep bulk inserts cheap: an
+ * insert takes the table's largest rowid plus one, and every copy row that no
+ * log entry names is still in the table, so an unlogged new row's rowid is
+ * above the largest such row ("low"). (Tables whose inserts choose rowids,
+ * `INTEGER PRIMARY KEY`, log inserts too.) The log is append-only and its own
+ * rowid is the clock: every take and restore appends a mark, and a snapshot
+ * remembers its mark. Restoring snapshot S rewrites, per table, the rows logged
+ * after S's mark and those above low: deletes them, then copies S's version
+ * back by rowid. A table with no entry is skipped unless its largest rowid
+ * grew. The restore's own writes are logged too (its inserts explicitly), after
+ * every other snapshot's mark, which keeps the log right for all of them
+ * (restoring an older snapshot after a newer one and back). Entries before
+ * every snapshot's mark are purged (never the newest entry, so rowids keep
+ * growing). `WITHOUT ROWID` tables are not tracked: every restore copies them whole.
  *
  * **Schema changes fall back to a full copy.** The log cannot see DDL (a
  * dropped table's rows go without a trigger firing) nor writes of other
@@ -77,9 +88,11 @@ export class SqliteSnapshots {
   lastRestore: "logged" | "full" | undefined;
   private ready = false;
   private counter = 0;
-  /** Mirrors the single row of the temp epoch table. */
-  private epoch = 0;
   private lineage = 0;
+  /** Log ids of the tables (never reused for another name). */
+  private readonly tableIds = new Map<string, number>();
+  /** `SELECT max(rowid)` of each table, prepared once per lineage. */
+  private readonly topStatements = new Map<string, StatementSync>();
   private schemaVersion = -1;
   private dataVersion = -1;
 
@@ -101,20 +114,23 @@ export class SqliteSnapshots {
       const handle = `s${++this.counter}`;
       const objects = this.schema();
       const tables = this.shapes();
-      this.setEpoch(this.epoch + 1);
+      const since = this.mark();
+      const tops = new Map<string, number>();
       this.raw.exec("BEGIN");
       try {
         for (const [name, shape] of tables) {
           const copy = `${ATTACHED}.${q(`${handle}_${name}`)}`;
+          const columns = shape.rowid ? `${shape.rowid}, ${shape.columns}` : shape.columns;
           this.raw.exec(`CREATE TABLE ${copy}(${shape.columns})`);
-          this.raw.exec(`INSERT INTO ${copy}(${shape.rowid}, ${shape.columns}) SELECT ${shape.rowid}, ${shape.columns} FROM main.${q(name)}`);
+          this.raw.exec(`INSERT INTO ${copy}(${columns}) SELECT ${columns} FROM main.${q(name)}`);
+          if (shape.rowid) tops.set(name, this.top(copy, shape.rowid));
         }
         this.raw.exec("COMMIT");
       } catch (error) {
         if (this.raw.isTransaction) this.raw.exec("ROLLBACK");
         throw error;
       }
-      this.snapshots.set(handle, { prefix: `${handle}_`, objects, tables, since: this.epoch, lineage: this.lineage });
+      this.snapshots.set(handle, { prefix: `${handle}_`, objects, tables, tops, since, lineage: this.lineage });
       this.compact();
       this.settle();
       return handle;
@@ -130,14 +146,13 @@ export class SqliteSnapshots {
     if (!snapshot) throw new Error(`no snapshot '${handle}'`);
     await this.exclusive(() => {
       this.sync();
-      // The restore's own writes are logged at this epoch, newer than every snapshot's.
-      this.setEpoch(this.epoch + 1);
+      // Rows logged before this mark are the ones to restore; the restore's own writes are logged after it.
+      const until = this.mark();
       const logged = snapshot.lineage === this.lineage;
-      if (logged) this.restoreLogged(snapshot);
+      if (logged) this.restoreLogged(snapshot, until);
       else this.restoreAll(snapshot);
       this.lastRestore = logged ? "logged" : "full";
-      this.setEpoch(this.epoch + 1);
-      snapshot.since = this.epoch;
+      snapshot.since = this.mark();
       this.compact();
       this.settle();
     });
@@ -154,20 +169,46 @@ export class SqliteSnapshots {
     });
   }
 
-  /** Rewrites the rows logged since the snapshot (same lineage: same schema, every write logged). */
-  private restoreLogged(snapshot: Snapshot): void {
-    const touched = this.raw.prepare(`SELECT DISTINCT tbl FROM ${LOG} WHERE epoch >= ?`).all(snapshot.since) as unknown as { tbl: string }[];
-    const logged = `SELECT rid FROM ${LOG} WHERE tbl = ? AND epoch >= ? AND epoch < ?`;
+  /** Rewrites the rows changed since the snapshot's mark, logged before `until` (same lineage: same schema, every write logged). */
+  private restoreLogged(snapshot: Snapshot, until: number): void {
+    const logged = new Set((this.raw.prepare(`SELECT DISTINCT tbl FROM ${LOG} WHERE rowid > ? AND rowid < ?`).all(snapshot.since, until) as unknown as { tbl: number }[]).map((r) => r.tbl));
     this.transaction(() => {
-      for (const { tbl } of touched) {
-        const shape = snapshot.tables.get(tbl);
-        if (!shape) continue;
-        this.raw.prepare(`DELETE FROM main.${q(tbl)} WHERE ${shape.rowid} IN (${logged})`).run(tbl, snapshot.since, this.epoch);
-        this.raw
-          .prepare(`INSERT INTO main.${q(tbl)}(${shape.rowid}, ${shape.columns}) SELECT ${shape.rowid}, ${shape.columns} FROM ${ATTACHED}.${q(`${snapshot.prefix}${tbl}`)} WHERE ${shape.rowid} IN (${logged})`)
-          .run(tbl, snapshot.since, this.epoch);
+      for (const [name, shape] of snapshot.tables) {
+        const table = `main.${q(name)}`;
+        const copy = `${ATTACHED}.${q(`${snapshot.prefix}${name}`)}`;
+        const rowid = shape.rowid;
+        if (!rowid) {
+          this.raw.exec(`DELETE FROM ${table}`);
+          this.raw.exec(`INSERT INTO ${table}(${shape.columns}) SELECT ${shape.columns} FROM ${copy}`);
+          continue;
+        }
+        const id = this.tableId(name);
+        const top = snapshot.tops.get(name) ?? 0;
+        let rows: string;
+        if (logged.has(id)) {
+          const changed = `SELECT rid FROM ${LOG} WHERE rowid > ${snapshot.since} AND rowid < ${until} AND tbl = ${id}`;
+          const low = this.raw.prepare(`SELECT ${rowid} AS r FROM ${copy} WHERE ${rowid} NOT IN (${changed}) ORDER BY ${rowid} DESC LIMIT 1`).get() as { r: number } | undefined;
+          rows = `${rowid} > ${low?.r ?? 0} OR ${rowid} IN (${changed})`;
+        } else {
+          if (this.top(table, rowid) <= top) continue;
+          rows = `${rowid} > ${top}`;
+        }
+        this.raw.exec(`DELETE FROM ${table} WHERE ${rows}`);
+        this.raw.exec(`INSERT INTO ${table}(${rowid}, ${shape.columns}) SELECT ${rowid}, ${shape.columns} FROM ${copy} WHERE ${rows}`);
+        // The inserts are not logged by a trigger: other snapshots must see them.
+        if (!shape.chosenRowids) this.raw.exec(`INSERT INTO ${LOG}(tbl, rid) SELECT ${id}, ${rowid} FROM ${copy} WHERE ${rows}`);
       }
     });
+  }
+
+  /** The largest rowid of a table (0 when empty); for `main` tables through a statement prepared once per lineage. */
+  private top(table: string, rowid: string): number {
+    let statement = this.topStatements.get(table);
+    if (!statement) {
+      statement = this.raw.prepare(`SELECT coalesce(max(${rowid}), 0) AS top FROM ${table}`);
+      if (table.startsWith("main.")) this.topStatements.set(table, statement);
+    }
+    return Number((statement.get() as { top: number | bigint }).top);
   }
 
   /** Brings back the snapshot's schema and replaces every table's rows; the snapshot starts a new lineage. */
@@ -176,6 +217,8 @@ export class SqliteSnapshots {
     const wanted = new Map(snapshot.objects.map((o) => [`${o.type}:${o.name}`, o]));
     const present = new Map(current.map((o) => [`${o.type}:${o.name}`, o]));
     let ddl = false;
+    // Untracked while every row is rewritten: no log entry per row, and DELETE without WHERE can truncate.
+    for (const { name } of this.triggers()) this.raw.exec(`DROP TRIGGER temp.${q(name)}`);
     try {
       this.transaction(() => {
         // Drop what the snapshot does not have, or has with another definition (tables first take their indexes along).
@@ -203,8 +246,9 @@ export class SqliteSnapshots {
           }
         }
         for (const [name, shape] of snapshot.tables) {
+          const columns = shape.rowid ? `${shape.rowid}, ${shape.columns}` : shape.columns;
           this.raw.exec(`DELETE FROM main.${q(name)}`);
-          this.raw.exec(`INSERT INTO main.${q(name)}(${shape.rowid}, ${shape.columns}) SELECT ${shape.rowid}, ${shape.columns} FROM ${ATTACHED}.${q(`${snapshot.prefix}${name}`)}`);
+          this.raw.exec(`INSERT INTO main.${q(name)}(${columns}) SELECT ${columns} FROM ${ATTACHED}.${q(`${snapshot.prefix}${name}`)}`);
         }
         for (const object of snapshot.objects) {
           if (object.type !== "table" && object.sql && missing(object)) {
@@ -215,9 +259,9 @@ export class SqliteSnapshots {
       });
     } finally {
       if (ddl) this.afterDdl();
+      this.newLineage();
     }
     // Now exactly the snapshot's state: it alone can restore incrementally from here.
-    this.newLineage();
     snapshot.lineage = this.lineage;
   }
 
@@ -247,11 +291,8 @@ export class SqliteSnapshots {
       this.raw.exec("PRAGMA temp_store = MEMORY");
       this.raw.exec("PRAGMA recursive_triggers = ON");
       this.raw.exec(`ATTACH DATABASE ':memory:' AS ${ATTACHED}`);
-      this.raw.exec(`CREATE TEMP TABLE ${LOG}(tbl TEXT NOT NULL, rid INTEGER NOT NULL, epoch INTEGER NOT NULL)`);
-      this.raw.exec(`CREATE INDEX temp.${LOG}_tbl ON ${LOG}(tbl, epoch)`);
-      this.raw.exec(`CREATE INDEX temp.${LOG}_epoch ON ${LOG}(epoch)`);
-      this.raw.exec(`CREATE TEMP TABLE ${EPOCH}(epoch INTEGER NOT NULL)`);
-      this.raw.exec(`INSERT INTO ${EPOCH}(epoch) VALUES (0)`);
+      // No index: writes only append, and every read is a rowid range.
+      this.raw.exec(`CREATE TEMP TABLE ${LOG}(tbl INTEGER NOT NULL, rid INTEGER NOT NULL)`);
       this.ready = true;
     }
     if (this.pragma("schema_version") !== this.schemaVersion || this.pragma("data_version") !== this.dataVersion) this.newLineage();
@@ -266,36 +307,52 @@ export class SqliteSnapshots {
   /** Starts a new lineage: every table of `main` gets its triggers (tables created since have none). */
   private newLineage(): void {
     this.lineage = ++this.counter;
-    const triggers = this.raw.prepare("SELECT name, tbl_name FROM temp.sqlite_master WHERE type = 'trigger' AND name LIKE ?").all(`${TRIGGER}%`) as unknown as { name: string; tbl_name: string }[];
+    this.topStatements.clear();
     const tracked = new Set<string>();
-    for (const trigger of triggers) {
+    for (const trigger of this.triggers()) {
       // A trigger whose name no longer matches its table (renamed table) logs the wrong name: replace it.
       const kind = trigger.name.slice(TRIGGER.length, TRIGGER.length + 1);
       if (trigger.name.slice(TRIGGER.length + 2) === trigger.tbl_name) tracked.add(`${kind}:${trigger.tbl_name}`);
       else this.raw.exec(`DROP TRIGGER temp.${q(trigger.name)}`);
     }
-    for (const [name, { rowid }] of this.shapes()) {
-      const log = (row: "NEW" | "OLD", when = "") => `INSERT INTO ${LOG}(tbl, rid, epoch) SELECT ${literal(name)}, ${row}.${rowid}, epoch FROM ${EPOCH}${when};`;
+    for (const [name, { rowid, chosenRowids }] of this.shapes()) {
+      if (!rowid) continue;
+      const id = this.tableId(name);
+      const log = (row: "NEW" | "OLD", when = "") => `INSERT INTO ${LOG}(tbl, rid) SELECT ${id}, ${row}.${rowid}${when};`;
       const create = (kind: "i" | "d" | "u", event: string, body: string) => {
         if (!tracked.has(`${kind}:${name}`)) this.raw.exec(`CREATE TEMP TRIGGER ${q(`${TRIGGER}${kind}_${name}`)} AFTER ${event} ON main.${q(name)} BEGIN ${body} END`);
       };
-      create("i", "INSERT", log("NEW"));
+      if (chosenRowids) create("i", "INSERT", log("NEW"));
       create("d", "DELETE", log("OLD"));
       create("u", "UPDATE", `${log("OLD")} ${log("NEW", ` WHERE NEW.${rowid} IS NOT OLD.${rowid}`)}`);
     }
   }
 
-  /** Purges log entries that no snapshot of the current lineage needs. */
+  /** The change-log triggers. */
+  private triggers(): { name: string; tbl_name: string }[] {
+    return this.raw.prepare("SELECT name, tbl_name FROM temp.sqlite_master WHERE type = 'trigger' AND name LIKE ?").all(`${TRIGGER}%`) as unknown as { name: string; tbl_name: string }[];
+  }
+
+  /** Purges log entries that no snapshot of the current lineage needs (all but a new mark when none does). */
   private compact(): void {
     let oldest = Infinity;
     for (const snapshot of this.snapshots.values()) if (snapshot.lineage === this.lineage) oldest = Math.min(oldest, snapshot.since);
-    if (oldest === Infinity) this.raw.exec(`DELETE FROM ${LOG}`);
-    else this.raw.prepare(`DELETE FROM ${LOG} WHERE epoch < ?`).run(oldest);
+    this.raw.prepare(`DELETE FROM ${LOG} WHERE rowid < ?`).run(oldest === Infinity ? this.mark() : oldest);
   }
 
-  private setEpoch(epoch: number): void {
-    this.raw.prepare(`UPDATE ${EPOCH} SET epoch = ?`).run(epoch);
-    this.epoch = epoch;
+  /** Appends a mark to the log; returns its position. */
+  private mark(): number {
+    return Number(this.raw.prepare(`INSERT INTO ${LOG}(tbl, rid) VALUES (${MARK}, 0)`).run().lastInsertRowid);
+  }
+
+  /** The log id of a table name (1, 2, …; 0 is {@link MARK}). */
+  private tableId(name: string): number {
+    let id = this.tableIds.get(name);
+    if (id === undefined) {
+      id = this.tableIds.size + 1;
+      this.tableIds.set(name, id);
+    }
+    return id;
   }
 
   private pragma(name: "schema_version" | "data_version"): number {
@@ -309,23 +366,26 @@ export class SqliteSnapshots {
     return rows.map((r) => ({ type: r.type, name: r.name, tbl_name: r.tbl_name, sql: r.sql }));
   }
 
-  /** Every table's columns, in creation order. */
+  /** Every table's columns (in creation order), rowid and kind of rowid. */
   private shapes(): Map<string, TableShape> {
     const rows = this.raw
-      .prepare("SELECT m.name AS tbl, p.name AS col FROM main.sqlite_master AS m JOIN pragma_table_info(m.name, 'main') AS p WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' ORDER BY m.rowid, p.cid")
-      .all() as unknown as { tbl: string; col: string }[];
-    const columns = new Map<string, string[]>();
-    for (const { tbl, col } of rows) {
-      const list = columns.get(tbl) ?? [];
-      list.push(col);
-      columns.set(tbl, list);
+      .prepare(
+        "SELECT m.name AS tbl, p.name AS col, p.type AS type, p.pk AS pk, l.wr AS wr FROM main.sqlite_master AS m JOIN pragma_table_list(m.name) AS l ON l.schema = 'main' JOIN pragma_table_info(m.name, 'main') AS p WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' ORDER BY m.rowid, p.cid",
+      )
+      .all() as unknown as { tbl: string; col: string; type: string; pk: number; wr: number }[];
+    const tables = new Map<string, typeof rows>();
+    for (const row of rows) {
+      const list = tables.get(row.tbl) ?? [];
+      list.push(row);
+      tables.set(row.tbl, list);
     }
     const shapes = new Map<string, TableShape>();
-    for (const [tbl, list] of columns) {
-      const lower = new Set(list.map((c) => c.toLowerCase()));
-      const rowid = ["rowid", "_rowid_", "oid"].find((alias) => !lower.has(alias));
-      if (!rowid) throw new Error(`table ${tbl} has columns named rowid, _rowid_ and oid: it cannot be snapshotted`);
-      shapes.set(tbl, { columns: list.map(q).join(", "), rowid });
+    for (const [tbl, list] of tables) {
+      const names = new Set(list.map((c) => c.col.toLowerCase()));
+      const rowid = list[0]?.wr ? undefined : ["rowid", "_rowid_", "oid"].find((alias) => !names.has(alias));
+      if (!list[0]?.wr && !rowid) throw new Error(`table ${tbl} has columns named rowid, _rowid_ and oid: it cannot be snapshotted`);
+      const keys = list.filter((c) => c.pk > 0);
+      shapes.set(tbl, { columns: list.map((c) => q(c.col)).join(", "), rowid, chosenRowids: keys.length === 1 && keys[0]?.type.toUpperCase() === "INTEGER" });
     }
     return shapes;
   }
