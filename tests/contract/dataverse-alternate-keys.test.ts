@@ -7,10 +7,10 @@
 import { DynamicsWebApi } from "dynamics-web-api";
 import { beforeAll, describe, expect, it } from "vitest";
 import { adminToken, demoToken, useOrgbox } from "../helpers/orgbox.ts";
+import { label } from "../helpers/metadata.ts";
 
 type Body = Record<string, unknown> & { error?: { code: string; message: string }; value?: Record<string, unknown>[] };
 
-const label = (text: string) => ({ "@odata.type": "Microsoft.Dynamics.CRM.Label", LocalizedLabels: [{ "@odata.type": "Microsoft.Dynamics.CRM.LocalizedLabel", Label: text, LanguageCode: 1033 }] });
 
 /** The body of the documented sample: `POST EntityDefinitions(LogicalName='account')/Keys`. */
 const accountNumberKey = { SchemaName: "new_AccountNumberKey", DisplayName: label("Account number"), KeyAttributes: ["accountnumber"] };

@@ -12,6 +12,7 @@ import { XMLParser } from "fast-xml-parser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startOrgbox, type OrgboxInstance } from "../../src/index.ts";
 import { adminToken, demoToken, useOrgbox } from "../helpers/orgbox.ts";
+import { label, projectTable } from "../helpers/metadata.ts";
 
 const GUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 type Body = Record<string, unknown> & { error?: { code: string; message: string }; value?: Record<string, unknown>[] };
@@ -25,36 +26,6 @@ async function call(o: OrgboxInstance, token: string, method: string, path: stri
   const text = await response.text();
   const json = (response.headers.get("content-type") ?? "").includes("json") && text ? (JSON.parse(text) as Body) : {};
   return { status: response.status, headers: response.headers, body: json, text };
-}
-
-const label = (text: string) => ({ "@odata.type": "Microsoft.Dynamics.CRM.Label", LocalizedLabels: [{ "@odata.type": "Microsoft.Dynamics.CRM.LocalizedLabel", Label: text, LanguageCode: 1033 }] });
-
-/** The EntityMetadata body of the Web API sample (create-update-entity-definitions-using-web-api). */
-function projectTable(schemaName: string, primary = "new_Name") {
-  return {
-    "@odata.type": "Microsoft.Dynamics.CRM.EntityMetadata",
-    SchemaName: schemaName,
-    DisplayName: label("Project"),
-    DisplayCollectionName: label("Projects"),
-    Description: label("A project"),
-    OwnershipType: "UserOwned",
-    HasActivities: false,
-    HasNotes: false,
-    IsActivity: false,
-    Attributes: [
-      {
-        "@odata.type": "Microsoft.Dynamics.CRM.StringAttributeMetadata",
-        AttributeType: "String",
-        AttributeTypeName: { Value: "StringType" },
-        SchemaName: primary,
-        IsPrimaryName: true,
-        RequiredLevel: { Value: "None", CanBeChanged: true, ManagedPropertyLogicalName: "canmodifyrequirementlevelsettings" },
-        MaxLength: 100,
-        FormatName: { Value: "Text" },
-        DisplayName: label("Name"),
-      },
-    ],
-  };
 }
 
 describe("EntityDefinitions reads", () => {

@@ -9,10 +9,9 @@ import { DynamicsWebApi } from "dynamics-web-api";
 import { beforeAll, describe, expect, it } from "vitest";
 import { apiGet, useOrgbox } from "../helpers/orgbox.ts";
 import { failure, systemAdministratorToken } from "../helpers/dwa.ts";
+import { label } from "../helpers/metadata.ts";
 
 type Row = Record<string, unknown>;
-
-const label = (text: string) => ({ "@odata.type": "Microsoft.Dynamics.CRM.Label", LocalizedLabels: [{ "@odata.type": "Microsoft.Dynamics.CRM.LocalizedLabel", Label: text, LanguageCode: 1033 }] });
 
 describe("multi-select choice columns with dynamics-web-api", () => {
   const orgbox = useOrgbox();

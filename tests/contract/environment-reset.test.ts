@@ -4,8 +4,11 @@
  */
 import { resolve } from "node:path";
 import { performance } from "node:perf_hooks";
-import { describe, expect, it } from "vitest";
+import { DynamicsWebApi } from "dynamics-web-api";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startOrgbox, type OrgboxInstance } from "../../src/index.ts";
+import { failure } from "../helpers/dwa.ts";
+import { label, projectTable } from "../helpers/metadata.ts";
 import { useOrgbox } from "../helpers/orgbox.ts";
 
 const FILE = resolve(import.meta.dirname, "../../examples/isv-multitenant.orgbox.yaml");
@@ -100,6 +103,142 @@ describe("reset and snapshots", () => {
     const reset = await fetch(`${o.url}/_orgbox/reset`, { method: "POST", headers: auth });
     expect(reset.status).toBe(200);
     expect(await count(o, "northwind", "accounts")).toBe(2);
+  });
+});
+
+type Row = Record<string, unknown>;
+
+/** A token for Northwind's admin (System Administrator in org northwind), by ROPC through Fabrikam Sync. */
+async function northwindAdminToken(o: OrgboxInstance): Promise<string> {
+  const res = await fetch(`${o.url}/northwind.onmicrosoft.com/oauth2/v2.0/token`, {
+    method: "POST",
+    body: new URLSearchParams({ grant_type: "password", client_id: "fab00000-0000-4000-8000-0000f00d0001", client_secret: "fabrikam-sync-secret-1", username: "admin@northwind.onmicrosoft.com", password: "Northwind-Admin-1", scope: `${o.orgUrlOf("northwind")}/.default` }),
+  });
+  const body = (await res.json()) as { access_token?: string };
+  if (!body.access_token) throw new Error(`token request failed: ${JSON.stringify(body)}`);
+  return body.access_token;
+}
+
+describe("reset and snapshots undo every change since (dynamics-web-api against org northwind)", () => {
+  const orgbox = useOrgbox({ config: FILE });
+  let api: DynamicsWebApi;
+  /** Every column of every row, by id: what the file put there. */
+  const all = async (collection: string, key: string) => (await api.retrieveAll<Row>({ collection, orderBy: [key] })).value;
+  const accountNames = async () => (await api.retrieveAll<Row>({ collection: "accounts", select: ["name"], orderBy: ["name"] })).value.map((r) => r.name);
+  const projectNames = async () => (await api.retrieveAll<Row>({ collection: "new_projects", select: ["new_name"], orderBy: ["new_name"] })).value.map((r) => r.new_name);
+  const fileAccounts = ["Alfreds Futterkiste", "Northwind Traders HQ"];
+
+  beforeAll(async () => {
+    // Tokens outlive a reset (the signing keys are kept), so one is enough.
+    const token = await northwindAdminToken(orgbox());
+    api = new DynamicsWebApi({ serverUrl: `${orgbox().orgUrlOf("northwind")}/`, dataApi: { version: "9.2" }, onTokenRefresh: async () => token });
+  });
+  afterEach(async () => {
+    await orgbox().reset();
+  });
+
+  it("reset() after 1,000 creates, updates and deletes puts every row, user and session back to the file's", async () => {
+    const o = orgbox();
+    const accounts = await all("accounts", "accountid");
+    const contacts = await all("contacts", "contactid");
+    expect(accounts.map((a) => a.name).sort()).toEqual(fileAccounts);
+    const targets = Array.from({ length: 1000 }, (_, i) => ({ "@odata.type": "Microsoft.Dynamics.CRM.account", name: `Bulk ${i}`, accountnumber: `B-${i}` }));
+    await api.callAction({ collection: "accounts", actionName: "Microsoft.Dynamics.CRM.CreateMultiple", action: { Targets: targets } });
+    const hq = accounts.find((a) => a.name === "Northwind Traders HQ") as Row;
+    await api.update({ collection: "accounts", key: String(hq.accountid), data: { name: "Renamed HQ", address1_city: "Portland" } });
+    const maria = contacts.find((c) => c.firstname === "Maria") as Row;
+    await api.deleteRecord({ collection: "contacts", key: String(maria.contactid) });
+    const tenant = await o.identity.service.findTenant("northwind.onmicrosoft.com");
+    const user = await o.identity.service.createUser({ tenantId: tenant?.id as string, userPrincipalName: "later@northwind.onmicrosoft.com", displayName: "Later", password: "Later-Pass-1" });
+    expect(await api.count({ collection: "accounts" })).toBe(1002);
+
+    await o.reset();
+    expect(await all("accounts", "accountid")).toEqual(accounts);
+    expect(await all("contacts", "contactid")).toEqual(contacts);
+    expect(await o.identity.service.findUser(user.id)).toBeUndefined();
+    // The ROPC sign-in above made a session and a refresh token; the file's user still signs in.
+    expect(await northwindAdminToken(o)).toMatch(/^ey/);
+  });
+
+  it("a custom table created after a snapshot is gone after restore, and creating it again works", async () => {
+    const o = orgbox();
+    await o.snapshot("before-table");
+    await api.createEntity({ data: projectTable("new_Project") });
+    await api.create({ collection: "new_projects", data: { new_name: "Apollo" } });
+    expect(await projectNames()).toEqual(["Apollo"]);
+
+    await o.restore("before-table");
+    expect(await failure(api.retrieveEntity({ key: "LogicalName='new_project'" }))).toMatchObject({ status: 404 });
+    expect(await failure(api.retrieveMultiple({ collection: "new_projects" }))).toMatchObject({ status: 404 });
+    expect(await accountNames()).toEqual(fileAccounts);
+
+    await api.createEntity({ data: projectTable("new_Project") });
+    await api.create({ collection: "new_projects", data: { new_name: "Gemini" } });
+    expect(await projectNames()).toEqual(["Gemini"]);
+    await o.reset();
+    expect(await failure(api.retrieveMultiple({ collection: "new_projects" }))).toMatchObject({ status: 404 });
+  });
+
+  it("a column added after a snapshot is gone after restore, with the table's rows as they were", async () => {
+    const o = orgbox();
+    await api.createEntity({ data: projectTable("new_Project") });
+    await api.create({ collection: "new_projects", data: { new_name: "Kept" } });
+    await o.snapshot("with-table");
+    const code = { "@odata.type": "Microsoft.Dynamics.CRM.StringAttributeMetadata", SchemaName: "new_Code", DisplayName: label("Code"), RequiredLevel: { Value: "None" }, MaxLength: 20 };
+    await api.createAttribute({ entityKey: "LogicalName='new_project'", data: code });
+    await api.create({ collection: "new_projects", data: { new_name: "With code", new_code: "C-1" } });
+
+    await o.restore("with-table");
+    expect(await failure(api.retrieveAttribute({ entityKey: "LogicalName='new_project'", attributeKey: "LogicalName='new_code'" }))).toMatchObject({ status: 404 });
+    expect(await failure(api.create({ collection: "new_projects", data: { new_name: "x", new_code: "C-2" } }))).toMatchObject({ status: 400 });
+    expect(await projectNames()).toEqual(["Kept"]);
+
+    // Added again, it works; writes after that restore are undone by the next one too.
+    await api.createAttribute({ entityKey: "LogicalName='new_project'", data: code });
+    await api.create({ collection: "new_projects", data: { new_name: "Again", new_code: "C-3" } });
+    await o.restore("with-table");
+    await api.create({ collection: "new_projects", data: { new_name: "Plain" } });
+    await o.restore("with-table");
+    expect(await projectNames()).toEqual(["Kept"]);
+  });
+
+  it("snapshot, write, snapshot 2, write, then restore 1, 2, 2 again, 1, and reset: each state exactly", async () => {
+    const o = orgbox();
+    const first = await api.create<Row, string>({ collection: "accounts", data: { name: "First" } });
+    await o.snapshot("one");
+    const one = await all("accounts", "accountid");
+    await api.update({ collection: "accounts", key: first, data: { name: "First v2" } });
+    await api.create({ collection: "accounts", data: { name: "Second" } });
+    await o.snapshot("two");
+    const two = await all("accounts", "accountid");
+    await api.deleteRecord({ collection: "accounts", key: first });
+    await api.create({ collection: "accounts", data: { name: "Third" } });
+
+    await o.restore("one");
+    expect(await all("accounts", "accountid")).toEqual(one);
+    await o.restore("two");
+    expect(await all("accounts", "accountid")).toEqual(two);
+    await o.restore("two");
+    expect(await all("accounts", "accountid")).toEqual(two);
+    await o.restore("one");
+    expect(await accountNames()).toEqual(["Alfreds Futterkiste", "First", "Northwind Traders HQ"]);
+    await o.reset();
+    expect(await accountNames()).toEqual(fileAccounts);
+    await o.restore("two");
+    expect(await accountNames()).toEqual(["Alfreds Futterkiste", "First v2", "Northwind Traders HQ", "Second"]);
+  });
+
+  it("writes of a rolled-back change set leave nothing for restore to miss", async () => {
+    const o = orgbox();
+    await o.snapshot("before-batch");
+    api.startBatch();
+    void api.create({ collection: "accounts", data: { name: "Rolled back" } });
+    void api.create({ collection: "accounts", data: { name: `Too long ${"x".repeat(200)}` } });
+    expect(Array.isArray(await failure(api.executeBatch()))).toBe(true);
+    await api.create({ collection: "accounts", data: { name: "Committed" } });
+    expect(await accountNames()).toEqual(["Alfreds Futterkiste", "Committed", "Northwind Traders HQ"]);
+    await o.restore("before-batch");
+    expect(await accountNames()).toEqual(fileAccounts);
   });
 });
 
