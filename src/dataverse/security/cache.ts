@@ -138,7 +138,12 @@ export class SecurityStateCache {
     let found = this.orgsByName.get(key);
     if (!found) {
       if (this.orgsByName.size >= MAX_ENTRIES) this.orgsByName.clear();
-      found = forgetOnFailure(this.orgsByName, key, load(key));
+      const loading = load(key);
+      found = forgetOnFailure(this.orgsByName, key, loading);
+      // Only orgs that exist are remembered: a name asked for before its org exists is asked again.
+      void loading.then((org) => {
+        if (!org && this.orgsByName.get(key) === loading) this.orgsByName.delete(key);
+      }, () => undefined);
     }
     return found;
   }
