@@ -1,8 +1,9 @@
-import { sql, type Expression, type SelectQueryBuilder, type RawBuilder, type ExpressionBuilder, type Kysely, type SqlBool, type ColumnDataType } from "kysely";
+import { CompiledQuery, sql, type Expression, type SelectQueryBuilder, type RawBuilder, type ExpressionBuilder, type Kysely, type SqlBool, type ColumnDataType } from "kysely";
 import type { AttributeMetadata, EntityMetadata } from "../dataverse/metadata/types.ts";
 import type { Org, Row } from "../dataverse/model.ts";
 import type { DataverseStore, Expr, JoinedColumn, JoinedQuery, Operand, RecordQuery, Scalar } from "../dataverse/store.ts";
 import type { Schema } from "./schema.ts";
+import { ReadShapes, bindShape, shapeOf } from "./read-shapes.ts";
 
 /** Rows of a dynamic record table: any column. */
 type DynamicDb = Record<string, Record<string, unknown>>;
@@ -50,11 +51,14 @@ export class SqlDataverseStore implements DataverseStore {
 
   /** True for a store bound to an open transaction (see {@link transaction}). */
   readonly inTransaction: boolean;
+  /** SQL of record reads by shape, shared with this store's transactions. */
+  private readonly shapes: ReadShapes;
 
-  constructor(db: Kysely<Schema>, afterDdl: () => void, inTransaction = false) {
+  constructor(db: Kysely<Schema>, afterDdl: () => void, inTransaction = false, shapes: ReadShapes = new ReadShapes()) {
     this.db = db;
     this.afterDdl = afterDdl;
     this.inTransaction = inTransaction;
+    this.shapes = shapes;
     this.dyn = db as unknown as Kysely<DynamicDb>;
   }
 
@@ -143,10 +147,23 @@ export class SqlDataverseStore implements DataverseStore {
 
   async transaction<T>(work: (store: DataverseStore) => Promise<T>): Promise<T> {
     if (this.inTransaction) return work(this);
-    return this.db.transaction().execute((trx) => work(new SqlDataverseStore(trx, this.afterDdl, true)));
+    return this.db.transaction().execute((trx) => work(new SqlDataverseStore(trx, this.afterDdl, true, this.shapes)));
   }
 
+  /**
+   * One SQL statement. Reads of a shape already seen (same table, columns, predicate structure,
+   * order; see {@link ReadShapes}) reuse its compiled SQL and only bind their values.
+   */
   async selectRows(org: Org, query: RecordQuery): Promise<Row[]> {
+    if (query.perGroup) return this.selectPerGroup(this.buildSelect(org, query), query, query.perGroup);
+    const shaped = shapeOf(`${org.tablePrefix}${query.entity.logicalName}`, query);
+    const compiled = this.shapes.get(shaped.key, () => this.buildSelect(org, shaped.query).compile());
+    const result = await this.dyn.executeQuery<Row>(CompiledQuery.raw(compiled.sql, bindShape(compiled, shaped.literals)));
+    return result.rows;
+  }
+
+  /** The Kysely builder of a record read: a shaped one (see {@link shapeOf}), or the base of a `perGroup` read. */
+  private buildSelect(org: Org, query: RecordQuery): SelectQueryBuilder<DynamicDb, string, Row> {
     const table = `${org.tablePrefix}${query.entity.logicalName}`;
     const scope: Scope = { prefix: org.tablePrefix, alias: ROOT, depth: 0 };
     let q = this.dyn.selectFrom(`${table} as ${ROOT}`).select(query.columns.map((c) => sql.ref(`${ROOT}.${c}`).as(c)));
@@ -166,14 +183,15 @@ export class SqlDataverseStore implements DataverseStore {
       const where = query.where;
       q = q.where((eb) => compile(eb, where, scope));
     }
-    if (query.perGroup) return this.selectPerGroup(q, query, query.perGroup);
+    if (query.perGroup) return q as SelectQueryBuilder<DynamicDb, string, Row>;
     for (const order of query.orderBy) {
       const ref = sql.ref(`${ROOT}.${order.column}`);
       q = q.orderBy(order.caseInsensitive ? sql`lower(${ref})` : ref, order.descending ? "desc" : "asc");
     }
     if (query.limit !== undefined) q = q.limit(query.limit);
-    if (query.offset !== undefined && query.offset > 0) q = q.offset(query.offset);
-    return (await q.execute()) as Row[];
+    // Shaped reads (see shapeOf) carry an offset only when there is one, as a sentinel.
+    if (query.offset !== undefined) q = q.offset(query.offset);
+    return q as SelectQueryBuilder<DynamicDb, string, Row>;
   }
 
   /** `RecordQuery.perGroup`: ranks rows per group with `ROW_NUMBER() OVER (PARTITION BY …)` and keeps the first `limit` of each. */
