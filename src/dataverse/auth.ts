@@ -3,6 +3,7 @@ import { DataverseError, dv } from "./errors.ts";
 import type { Org } from "./model.ts";
 import type { DataverseStore, Expr } from "./store.ts";
 import { SecurityContext } from "./security/context.ts";
+import type { CallerRecord, OrgSecurityState, SecurityStateCache } from "./security/cache.ts";
 import type { OrgMetadata } from "./metadata/registry.ts";
 import type { EntityMetadata } from "./metadata/types.ts";
 
@@ -39,8 +40,8 @@ export interface Caller {
  * Authenticates a Web API request and returns the caller's security context.
  * Shorthand for {@link authorizeRequest}`(…).caller`.
  */
-export async function authenticate(headers: IncomingHttpHeaders, org: Org, orgUrl: string, trust: TokenTrust, store: DataverseStore, md: OrgMetadata): Promise<Caller> {
-  return (await authorizeRequest(headers, org, orgUrl, trust, store, md)).caller;
+export async function authenticate(headers: IncomingHttpHeaders, org: Org, orgUrl: string, trust: TokenTrust, store: DataverseStore, md: OrgMetadata, cache?: SecurityStateCache): Promise<Caller> {
+  return (await authorizeRequest(headers, org, orgUrl, trust, store, md, cache)).caller;
 }
 
 const eq = (column: string, value: string): Expr => ({ kind: "compare", op: "eq", left: { kind: "column", name: column }, right: { kind: "value", value } });
@@ -55,11 +56,16 @@ const eq = (column: string, value: string): Expr => ({ kind: "compare", op: "eq"
  * `MSCRMCallerID: <systemuserid>` or `CallerObjectId: <Entra object id>` makes the request act as
  * that user, when the authenticated user holds `prvActOnBehalfOfAnotherUser` (Delegate role).
  *
+ * With `cache` and a `store` outside a transaction, the systemuser a token maps to and the
+ * user's roles and privileges come from the org's cached security state (see
+ * {@link SecurityStateCache}); inside a transaction (a `$batch` change set) they are read
+ * through it and not kept.
+ *
  * @returns a {@link SecurityContext} for the user the request acts as (one per request).
  * @throws DataverseError 401 (no or bad token), 403 `0x80072560` (not a member), 403 `0x80042f09` (no roles),
  *   403 `0x80040220` (impersonation without `prvActOnBehalfOfAnotherUser`), 404 `0x80040217` (no such user to impersonate).
  */
-export async function authorizeRequest(headers: IncomingHttpHeaders, org: Org, orgUrl: string, trust: TokenTrust, store: DataverseStore, md: OrgMetadata): Promise<SecurityContext> {
+export async function authorizeRequest(headers: IncomingHttpHeaders, org: Org, orgUrl: string, trust: TokenTrust, store: DataverseStore, md: OrgMetadata, cache?: SecurityStateCache): Promise<SecurityContext> {
   const challenge = `Bearer authorization_uri=${trust.authorizationUri(org.tenantId)}, resource_id=${orgUrl}/`;
   const header = headers.authorization;
   const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
@@ -72,30 +78,42 @@ export async function authorizeRequest(headers: IncomingHttpHeaders, org: Org, o
   }
   if (String(claims.tid ?? "").toLowerCase() !== org.tenantId) throw new DataverseError(401, "0x0", "The access token was issued for another tenant.", { "www-authenticate": `${challenge}, error="invalid_token"` });
 
-  const systemuser = md.entity("systemuser") as EntityMetadata;
+  const shared = cache && !store.inTransaction ? cache.forOrg(org.id) : undefined;
   const appOnly = claims.idtyp === "app" || (claims.scp === undefined && claims.roles !== undefined) || (claims.scp === undefined && claims.upn === undefined);
-  const where = appOnly
-    ? { kind: "compare" as const, op: "eq" as const, left: { kind: "column" as const, name: "applicationid" }, right: { kind: "value" as const, value: String(claims.appid ?? claims.azp ?? "").toLowerCase() } }
-    : { kind: "compare" as const, op: "eq" as const, left: { kind: "column" as const, name: "azureactivedirectoryobjectid" }, right: { kind: "value" as const, value: String(claims.oid ?? "").toLowerCase() } };
-  const [user] = await store.selectRows(org, { entity: systemuser, columns: ["systemuserid", "businessunitid", "isdisabled"], where, orderBy: [], limit: 1 });
-  if (!user || user.isdisabled === 1 || user.isdisabled === true) throw dv.notMember();
-  const systemUserId = String(user.systemuserid);
+  const user = appOnly
+    ? await findUser(store, org, md, shared, "applicationid", String(claims.appid ?? claims.azp ?? ""))
+    : await findUser(store, org, md, shared, "azureactivedirectoryobjectid", String(claims.oid ?? ""));
+  if (!user || user.isDisabled) throw dv.notMember();
   const kind = appOnly ? "application" : "user";
-  const authenticated = new SecurityContext({ store, org, md, caller: { systemUserId, businessUnitId: String(user.businessunitid), kind } });
-  if ((await authenticated.roleCount()) === 0) throw dv.noRoles(systemUserId);
+  const authenticated = new SecurityContext({ store, org, md, caller: { systemUserId: user.systemUserId, businessUnitId: user.businessUnitId, kind } }, shared?.principal(user.systemUserId));
+  if ((await authenticated.roleCount()) === 0) throw dv.noRoles(user.systemUserId);
 
   const byId = single(headers.mscrmcallerid);
   const byObjectId = single(headers.callerobjectid);
   if (byId === undefined && byObjectId === undefined) return authenticated;
   await authenticated.assertNamedPrivilege("prvActOnBehalfOfAnotherUser");
-  const target = (byId ?? byObjectId ?? "").trim().toLowerCase();
-  const [impersonated] = await store.selectRows(org, { entity: systemuser, columns: ["systemuserid", "businessunitid", "isdisabled"], where: eq(byId !== undefined ? "systemuserid" : "azureactivedirectoryobjectid", target), orderBy: [], limit: 1 });
-  if (!impersonated) throw dv.recordNotFound("systemuser", target);
-  if (impersonated.isdisabled === 1 || impersonated.isdisabled === true) {
+  const target = (byId ?? byObjectId ?? "").trim();
+  const impersonated = await findUser(store, org, md, shared, byId !== undefined ? "systemuserid" : "azureactivedirectoryobjectid", target);
+  if (!impersonated) throw dv.recordNotFound("systemuser", target.toLowerCase());
+  if (impersonated.isDisabled) {
     // Dataverse refuses to act as a disabled user; code as observed for disabled callers (unverified).
-    throw new DataverseError(403, "0x80040225", `The specified user(Id = ${String(impersonated.systemuserid)}) is disabled. Consider enabling this user.`);
+    throw new DataverseError(403, "0x80040225", `The specified user(Id = ${impersonated.systemUserId}) is disabled. Consider enabling this user.`);
   }
-  return new SecurityContext({ store, org, md, caller: { systemUserId: String(impersonated.systemuserid), businessUnitId: String(impersonated.businessunitid), kind, callingUserId: systemUserId } });
+  return new SecurityContext(
+    { store, org, md, caller: { systemUserId: impersonated.systemUserId, businessUnitId: impersonated.businessUnitId, kind, callingUserId: user.systemUserId } },
+    shared?.principal(impersonated.systemUserId),
+  );
+}
+
+/** The systemuser whose `column` is `value` (lower-cased), from the org's cached state when there is one. */
+function findUser(store: DataverseStore, org: Org, md: OrgMetadata, shared: OrgSecurityState | undefined, column: "applicationid" | "azureactivedirectoryobjectid" | "systemuserid", value: string): Promise<CallerRecord | undefined> {
+  const wanted = value.toLowerCase();
+  const load = async (): Promise<CallerRecord | undefined> => {
+    const entity = md.entity("systemuser") as EntityMetadata;
+    const [row] = await store.selectRows(org, { entity, columns: ["systemuserid", "businessunitid", "isdisabled"], where: eq(column, wanted), orderBy: [], limit: 1 });
+    return row ? { systemUserId: String(row.systemuserid), businessUnitId: String(row.businessunitid), isDisabled: row.isdisabled === 1 || row.isdisabled === true } : undefined;
+  };
+  return shared ? shared.caller(`${column}:${wanted}`, load) : load();
 }
 
 function single(value: string | string[] | undefined): string | undefined {

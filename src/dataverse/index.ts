@@ -35,10 +35,12 @@ export interface Dataverse {
 
 export function createDataverse(options: DataverseOptions): Dataverse {
   const service = new DataverseService(options.store, options.clock, options.directory, { forbidDefaultRolesForApplicationUsers: options.legacyApplicationUserRule ?? false });
-  const operations = new OperationRegistry().register(whoAmI).register(retrieveVersion).register(retrieveTotalRecordCount(service, options.store));
-  for (const operation of securityOperations(service, options.store)) operations.register(operation);
+  // Every read and write goes through the service's store, which tells the security cache about writes.
+  const store = service.store;
+  const operations = new OperationRegistry().register(whoAmI).register(retrieveVersion).register(retrieveTotalRecordCount(service, store));
+  for (const operation of securityOperations(service, store)) operations.register(operation);
   return {
     service,
-    register: (app) => dataverseRoutes(app, { store: options.store, service, trust: options.trust, operations, orgUrl: options.orgUrl, clock: options.clock }),
+    register: (app) => dataverseRoutes(app, { store, service, trust: options.trust, operations, orgUrl: options.orgUrl, clock: options.clock }),
   };
 }

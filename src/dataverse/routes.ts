@@ -136,7 +136,7 @@ export async function dataverseRoutes(app: FastifyInstance, deps: DataverseRoute
     const orgUrl = deps.orgUrl(org);
     const apiUrl = `${orgUrl}/api/data/${version}`;
     const md = await deps.service.loadMetadata(org, store);
-    const security = await authorizeRequest(request.headers, org, orgUrl, deps.trust, store, md);
+    const security = await authorizeRequest(request.headers, org, orgUrl, deps.trust, store, md, deps.service.securityState);
     const caller = security.caller;
 
     const rest = request.params["*"] ?? "";

@@ -11,6 +11,7 @@ import type { AttributeMetadata, EntityKeyMetadata, EntityMetadata, Relationship
 import type { Org, Row } from "./model.ts";
 import { DEPTH, MISC_PRIVILEGES, SYSTEM_ADMINISTRATOR_TEMPLATE_ID, privilegeId, privilegesFor, type Depth } from "./security/privileges.ts";
 import { defaultRoles } from "./security/default-roles.ts";
+import { SecurityStateCache } from "./security/cache.ts";
 import type { Expr } from "./store.ts";
 import type { DataverseStore } from "./store.ts";
 
@@ -64,14 +65,20 @@ export class DataverseService {
   private metadataGeneration = 0;
   private version = 0;
 
-  private readonly store: DataverseStore;
+  /**
+   * The store every Dataverse read and write goes through (the Web API's too): the one given,
+   * reporting security-relevant writes to {@link securityState}.
+   */
+  readonly store: DataverseStore;
+  /** The per-caller security state of every org, kept across requests (see {@link SecurityStateCache}). */
+  readonly securityState = new SecurityStateCache();
   private readonly clock: Clock;
   private readonly directory: DirectoryLookup;
 
   private readonly options: DataverseServiceOptions;
 
   constructor(store: DataverseStore, clock: Clock, directory: DirectoryLookup, options: DataverseServiceOptions = {}) {
-    this.store = store;
+    this.store = this.securityState.track(store);
     this.clock = clock;
     this.directory = directory;
     this.options = options;
@@ -117,13 +124,15 @@ export class DataverseService {
   }
 
   /**
-   * Forgets in-memory state that mirrors the store (per-org metadata), after the
-   * store was restored from a snapshot. The `versionnumber` counter is kept: it only
-   * moves forward, so restored rows never share a version with later writes.
+   * Forgets in-memory state that mirrors the store (per-org metadata, org lookups and the
+   * cached security state of callers), after the store was restored from a snapshot. The
+   * `versionnumber` counter is kept: it only moves forward, so restored rows never share a
+   * version with later writes.
    */
   invalidateCaches(): void {
     this.metadata.clear();
     this.metadataGeneration++;
+    this.securityState.invalidateAll();
   }
 
   async findOrg(name: string): Promise<Org | undefined> {

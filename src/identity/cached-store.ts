@@ -57,7 +57,7 @@ const KEEPS_CACHE: ReadonlySet<string> = new Set<keyof IdentityStore>([
 ]);
 
 /** Freezes `value` and everything it holds (plain directory objects and arrays). */
-function deepFreeze<T>(value: T): T {
+export function deepFreeze<T>(value: T): T {
   if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
     Object.freeze(value);
     for (const child of Object.values(value)) deepFreeze(child);

@@ -1,10 +1,11 @@
 import { createHash } from "node:crypto";
-import { sql, type Expression, type SelectQueryBuilder, type RawBuilder, type ExpressionBuilder, type Kysely, type SqlBool, type ColumnDataType } from "kysely";
+import { CompiledQuery, sql, type Expression, type SelectQueryBuilder, type RawBuilder, type ExpressionBuilder, type Kysely, type SqlBool, type ColumnDataType } from "kysely";
 import type { AttributeMetadata, EntityKeyMetadata, EntityMetadata, RelationshipMetadata } from "../dataverse/metadata/types.ts";
 import type { Org, Row } from "../dataverse/model.ts";
 import type { DataverseStore, Expr, JoinedColumn, JoinedQuery, Operand, RecordQuery, ThroughIntersect } from "../dataverse/store.ts";
 import type { StoreDialect } from "./database.ts";
 import type { Schema } from "./schema.ts";
+import { ReadShapes, bindShape, shapeOf } from "./read-shapes.ts";
 
 /** Rows of a dynamic record table: any column. */
 type DynamicDb = Record<string, Record<string, unknown>>;
@@ -56,6 +57,8 @@ export interface SqlDataverseStoreOptions {
   dialect?: StoreDialect;
   /** True for a store bound to an open transaction (internal: {@link SqlDataverseStore.transaction}). */
   inTransaction?: boolean;
+  /** Compiled read statements by shape, shared with the store's transactions (internal). */
+  shapes?: ReadShapes;
 }
 
 /** Kysely implementation of the Dataverse port. Record tables are `{org.tablePrefix}{logicalname}`. */
@@ -68,6 +71,8 @@ export class SqlDataverseStore implements DataverseStore {
 
   /** True for a store bound to an open transaction (see {@link transaction}). */
   readonly inTransaction: boolean;
+  /** SQL of record reads by shape, shared with this store's transactions. */
+  private readonly shapes: ReadShapes;
 
   /**
    * @param db the open database (`Database.db`), or a transaction of it.
@@ -78,6 +83,7 @@ export class SqlDataverseStore implements DataverseStore {
     this.afterDdl = afterDdl;
     this.dialect = options.dialect ?? "sqlite";
     this.inTransaction = options.inTransaction ?? false;
+    this.shapes = options.shapes ?? new ReadShapes();
     this.dyn = db as unknown as Kysely<DynamicDb>;
   }
 
@@ -240,10 +246,23 @@ export class SqlDataverseStore implements DataverseStore {
 
   async transaction<T>(work: (store: DataverseStore) => Promise<T>): Promise<T> {
     if (this.inTransaction) return work(this);
-    return this.db.transaction().execute((trx) => work(new SqlDataverseStore(trx, this.afterDdl, { dialect: this.dialect, inTransaction: true })));
+    return this.db.transaction().execute((trx) => work(new SqlDataverseStore(trx, this.afterDdl, { dialect: this.dialect, inTransaction: true, shapes: this.shapes })));
   }
 
+  /**
+   * One SQL statement. Reads of a shape already seen (same table, columns, predicate structure,
+   * order; see {@link ReadShapes}) reuse its compiled SQL and only bind their values.
+   */
   async selectRows(org: Org, query: RecordQuery): Promise<Row[]> {
+    if (query.perGroup) return this.selectPerGroup(this.buildSelect(org, query), query, query.perGroup);
+    const shaped = shapeOf(`${org.tablePrefix}${query.entity.logicalName}`, query);
+    const compiled = this.shapes.get(shaped.key, () => this.buildSelect(org, shaped.query).compile());
+    const result = await this.dyn.executeQuery<Row>(CompiledQuery.raw(compiled.sql, bindShape(compiled, shaped.literals)));
+    return result.rows;
+  }
+
+  /** The Kysely builder of a record read: a shaped one (see {@link shapeOf}), or the base of a `perGroup` read. */
+  private buildSelect(org: Org, query: RecordQuery): SelectQueryBuilder<DynamicDb, string, Row> {
     const table = `${org.tablePrefix}${query.entity.logicalName}`;
     const scope: Scope = { prefix: org.tablePrefix, alias: ROOT, depth: 0 };
     let q = this.dyn.selectFrom(`${table} as ${ROOT}`).select(query.columns.map((c) => sql.ref(`${ROOT}.${c}`).as(c)));
@@ -267,14 +286,15 @@ export class SqlDataverseStore implements DataverseStore {
       const where = query.where;
       q = q.where((eb) => compile(eb, where, scope));
     }
-    if (query.perGroup) return this.selectPerGroup(q, query, query.perGroup);
+    if (query.perGroup) return q as SelectQueryBuilder<DynamicDb, string, Row>;
     for (const order of query.orderBy) {
       const ref = sql.ref(`${ROOT}.${order.column}`);
       q = q.orderBy(sql`${order.caseInsensitive ? sql`lower(${ref})` : ref} ${this.direction(order.descending)}`);
     }
     if (query.limit !== undefined) q = q.limit(query.limit);
-    if (query.offset !== undefined && query.offset > 0) q = q.offset(query.offset);
-    return (await q.execute()) as Row[];
+    // Shaped reads (see shapeOf) carry an offset only when there is one, as a sentinel.
+    if (query.offset !== undefined) q = q.offset(query.offset);
+    return q as SelectQueryBuilder<DynamicDb, string, Row>;
   }
 
   /** The (parent, child) pairs of {@link ThroughIntersect}: one SELECT of the intersect table, or a UNION of both directions. */

@@ -6,16 +6,9 @@ import type { DataverseStore, Expr } from "../store.ts";
 import { accessDenied, privilegeDenied } from "./errors.ts";
 import { ACCESS_RIGHTS, DEPTH, PRIVILEGE_PROXY, SYSTEM_ADMINISTRATOR_TEMPLATE_ID, privilegeId, privilegeName, type PrivilegeVerb } from "./privileges.ts";
 import { accessFilter, businessUnitSubtree, canAccessRow, type AccessPrincipal, type PrivilegeSource } from "./scope.ts";
+import { forgetOnFailure, loadOnce, type PrincipalState, type RoleHolding } from "./cache.ts";
 
-/** A role the principal holds, directly or through a team. */
-export interface RoleHolding {
-  roleId: string;
-  roleTemplateId: string | null;
-  /** Set when the role is held through this team. */
-  teamId?: string;
-  /** The business unit the role's depths count from: the user's, or the team's. */
-  businessUnitId: string;
-}
+export type { RoleHolding } from "./cache.ts";
 
 const eq = (column: string, value: string): Expr => ({ kind: "compare", op: "eq", left: { kind: "column", name: column }, right: { kind: "value", value } });
 const and = (left: Expr, right: Expr): Expr => ({ kind: "and", left, right });
@@ -26,20 +19,14 @@ function table(md: OrgMetadata, logicalName: string): EntityMetadata {
   return entity;
 }
 
-/** What a {@link SecurityContext} caches for one request. */
-interface SecurityCache {
-  holdings?: Promise<RoleHolding[]>;
-  sourcesByPrivilege: Map<string, Promise<PrivilegeSource[]>>;
-  units?: Promise<{ id: string; parentId: string | null }[]>;
-  teams?: Promise<string[]>;
-}
-
 /**
  * The Dataverse security model for one request: privilege check, then access check
  * (learn.microsoft.com/power-platform/admin/how-record-access-determined). Built once per
- * request for the caller the request acts as; it caches the caller's roles and the
- * privileges it looked up for that request only, so a role removed between two requests
- * takes effect on the next one.
+ * request for the caller the request acts as. What it reads of the caller (roles, privilege
+ * depths, teams, business units) it keeps in a {@link PrincipalState}: the one of the org's
+ * {@link SecurityStateCache} when the request reads outside a transaction (shared by the
+ * caller's next requests until a security-relevant write drops it, so a role removed between
+ * two requests takes effect on the next one), or one for this request only.
  *
  * Roles come from the user (`systemuserroles`) and from the user's teams
  * (`teammembership` → `teamroles`); a privilege is looked up with one SQL statement joining
@@ -53,10 +40,14 @@ export class SecurityContext {
   private readonly org: Org;
   private readonly md: OrgMetadata;
 
-  /** Per-request caches, shared with the contexts {@link bind} makes. */
-  private readonly cache: SecurityCache;
+  /** What is known of the caller: this request's, or shared across requests (see the class comment). */
+  private readonly cache: PrincipalState;
 
-  constructor(deps: { store: DataverseStore; org: Org; md: OrgMetadata; caller: Caller }, cache: SecurityCache = { sourcesByPrivilege: new Map() }) {
+  /**
+   * @param cache the caller's cached state: pass the org's shared one (`SecurityStateCache`) only
+   *   when `deps.store` is outside a transaction; by default a new one for this request.
+   */
+  constructor(deps: { store: DataverseStore; org: Org; md: OrgMetadata; caller: Caller }, cache: PrincipalState = { sourcesByPrivilege: new Map() }) {
     this.store = deps.store;
     this.org = deps.org;
     this.md = deps.md;
@@ -66,16 +57,18 @@ export class SecurityContext {
 
   /**
    * The same context reading through `store` (a write's transaction: a read through the root
-   * store would wait for that transaction to end). Shares this context's caches.
+   * store would wait for that transaction to end). It starts from what this context knows; what
+   * it reads through a transaction stays its own (the transaction may roll back).
    */
   bind(store: DataverseStore): SecurityContext {
-    return store === this.store ? this : new SecurityContext({ store, org: this.org, md: this.md, caller: this.caller }, this.cache);
+    if (store === this.store) return this;
+    const cache = store.inTransaction ? { ...this.cache, sourcesByPrivilege: new Map(this.cache.sourcesByPrivilege) } : this.cache;
+    return new SecurityContext({ store, org: this.org, md: this.md, caller: this.caller }, cache);
   }
 
-  /** The caller's roles: its own (`systemuserroles`) and its teams' (`teamroles`), two SQL statements per request. */
+  /** The caller's roles: its own (`systemuserroles`) and its teams' (`teamroles`), two SQL statements when not cached. */
   roles(): Promise<RoleHolding[]> {
-    this.cache.holdings ??= this.loadRoles();
-    return this.cache.holdings;
+    return loadOnce(this.cache, "holdings", () => this.loadRoles());
   }
 
   private async loadRoles(): Promise<RoleHolding[]> {
@@ -120,12 +113,7 @@ export class SecurityContext {
    * `privilegedepthmask` and the business unit its depth counts from. Empty: not held.
    */
   sources(name: string): Promise<PrivilegeSource[]> {
-    let sources = this.cache.sourcesByPrivilege.get(name);
-    if (!sources) {
-      sources = this.loadSources(name);
-      this.cache.sourcesByPrivilege.set(name, sources);
-    }
-    return sources;
+    return this.cache.sourcesByPrivilege.get(name) ?? forgetOnFailure(this.cache.sourcesByPrivilege, name, this.loadSources(name));
   }
 
   private async loadSources(name: string): Promise<PrivilegeSource[]> {
@@ -213,10 +201,11 @@ export class SecurityContext {
 
   /** Teams the caller is a member of. */
   teamIds(): Promise<string[]> {
-    this.cache.teams ??= this.store
-      .selectRows(this.org, { entity: table(this.md, "teammembership"), columns: ["teamid"], where: eq("systemuserid", this.caller.systemUserId), orderBy: [] })
-      .then((rows) => rows.map((r) => String(r.teamid)));
-    return this.cache.teams;
+    return loadOnce(this.cache, "teams", () =>
+      this.store
+        .selectRows(this.org, { entity: table(this.md, "teammembership"), columns: ["teamid"], where: eq("systemuserid", this.caller.systemUserId), orderBy: [] })
+        .then((rows) => rows.map((r) => String(r.teamid))),
+    );
   }
 
   private async principal(sources: PrivilegeSource[], verb: PrivilegeVerb): Promise<AccessPrincipal> {
@@ -233,12 +222,13 @@ export class SecurityContext {
     };
   }
 
-  /** Every business unit with its parent (a small table), for Deep depth; once per request. */
+  /** Every business unit with its parent (a small table), for Deep depth; read once while the cache holds. */
   private businessUnits(): Promise<{ id: string; parentId: string | null }[]> {
-    this.cache.units ??= this.store
-      .selectRows(this.org, { entity: table(this.md, "businessunit"), columns: ["businessunitid", "parentbusinessunitid"], orderBy: [] })
-      .then((rows) => rows.map((r) => ({ id: String(r.businessunitid), parentId: r.parentbusinessunitid ? String(r.parentbusinessunitid) : null })));
-    return this.cache.units;
+    return loadOnce(this.cache, "units", () =>
+      this.store
+        .selectRows(this.org, { entity: table(this.md, "businessunit"), columns: ["businessunitid", "parentbusinessunitid"], orderBy: [] })
+        .then((rows) => rows.map((r) => ({ id: String(r.businessunitid), parentId: r.parentbusinessunitid ? String(r.parentbusinessunitid) : null }))),
+    );
   }
 
   /** Builds PrivilegeDenied with the counts Dataverse reports (error path only). */

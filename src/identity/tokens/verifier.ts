@@ -1,6 +1,7 @@
 import { verify as rsaVerify } from "node:crypto";
 import type { JWTPayload } from "jose";
 import type { KeyRing } from "./keyring.ts";
+import { deepFreeze } from "../cached-store.ts";
 
 /** Why a token was refused; safe to show to the caller. */
 export class TokenRejectedError extends Error {
@@ -51,19 +52,23 @@ function decodeJsonObject(part: string): Record<string, unknown> {
  * JWT claims (RFC 7519 §4.1): `exp`, `iat` and `tid` present, `iss` one of
  * `expected.issuers`, `aud` (string or array) one of `expected.audiences`,
  * `exp`/`nbf` with 60 s skew.
- * @returns the verified claims.
+ * @returns the verified claims: a copy of the token's claims object, whose nested values (arrays
+ *   such as `roles`) are frozen and shared with later verifications of the same token.
  * @throws TokenRejectedError with the reason (malformed, unpublished key, bad signature, expired, invalid claim).
  */
 export function createTokenVerifier(keys: Pick<KeyRing, "publicKey">, nowSeconds: () => number) {
-  /** Tokens whose signature already verified: token → its key and claims JSON (the same bytes always verify the same way). */
-  const verified = new Map<string, { kid: string; json: string }>();
+  /**
+   * Tokens whose signature already verified: token → its key and its claims, parsed once and
+   * frozen (shared by every request presenting the token; the same bytes always verify the same way).
+   */
+  const verified = new Map<string, { kid: string; payload: Readonly<JWTPayload> }>();
   return async function verify(token: string, expected: TokenExpectations): Promise<JWTPayload> {
     if (typeof token !== "string") throw malformed();
     const known = verified.get(token);
     if (known) {
       // The key may have been retired since: check it is still published, then the claims again.
       if (!keys.publicKey(known.kid)) throw new TokenRejectedError(`the signing key '${known.kid}' is not published by the issuer`);
-      return checkClaims(JSON.parse(known.json) as JWTPayload, expected, nowSeconds());
+      return checkClaims({ ...known.payload }, expected, nowSeconds());
     }
     const firstDot = token.indexOf(".");
     const secondDot = firstDot < 0 ? -1 : token.indexOf(".", firstDot + 1);
@@ -83,10 +88,10 @@ export function createTokenVerifier(keys: Pick<KeyRing, "publicKey">, nowSeconds
     }
     if (!valid) throw new TokenRejectedError("the token signature is invalid");
 
-    const payload = decodeJsonObject(token.slice(firstDot + 1, secondDot)) as JWTPayload;
+    const payload = deepFreeze(decodeJsonObject(token.slice(firstDot + 1, secondDot)) as JWTPayload);
     if (verified.size >= MAX_VERIFIED) verified.clear();
-    verified.set(token, { kid, json: JSON.stringify(payload) });
-    return checkClaims(payload, expected, nowSeconds());
+    verified.set(token, { kid, payload });
+    return checkClaims({ ...payload }, expected, nowSeconds());
   };
 }
 
