@@ -10,23 +10,13 @@ import { join } from "node:path";
 import { DynamicsWebApi } from "dynamics-web-api";
 import { XMLParser } from "fast-xml-parser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startOrgbox, type OrgboxInstance } from "../../src/index.ts";
-import { adminToken, demoToken, useOrgbox } from "../helpers/orgbox.ts";
+import { startOrgbox } from "../../src/index.ts";
+import { adminToken, demoToken, useOrgbox, apiCall } from "../helpers/orgbox.ts";
 import { label, projectTable } from "../helpers/metadata.ts";
 
 const GUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-type Body = Record<string, unknown> & { error?: { code: string; message: string }; value?: Record<string, unknown>[] };
 
-async function call(o: OrgboxInstance, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; headers: Headers; body: Body; text: string }> {
-  const response = await fetch(`${o.apiUrl}/${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, accept: "application/json", ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  const json = (response.headers.get("content-type") ?? "").includes("json") && text ? (JSON.parse(text) as Body) : {};
-  return { status: response.status, headers: response.headers, body: json, text };
-}
+const call = apiCall;
 
 describe("EntityDefinitions reads", () => {
   const orgbox = useOrgbox();

@@ -12,11 +12,11 @@ import { DynamicsWebApi } from "dynamics-web-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO, startOrgbox, type OrgboxInstance } from "../../src/index.ts";
 import type { Org } from "../../src/dataverse/index.ts";
-import { demoToken, useOrgbox } from "../helpers/orgbox.ts";
+import { demoToken, useOrgbox, apiCall } from "../helpers/orgbox.ts";
+import { label } from "../helpers/metadata.ts";
 import { appUser } from "../helpers/security.ts";
 
 const GUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-type Body = Record<string, unknown> & { error?: { code: string; message: string }; value?: Record<string, unknown>[] };
 
 /** An application user holding System Administrator; returns its token. */
 async function adminToken(o: OrgboxInstance): Promise<string> {
@@ -26,18 +26,8 @@ async function adminToken(o: OrgboxInstance): Promise<string> {
   return token;
 }
 
-async function call(o: OrgboxInstance, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; headers: Headers; body: Body; text: string }> {
-  const response = await fetch(`${o.apiUrl}/${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, accept: "application/json", ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  const json = (response.headers.get("content-type") ?? "").includes("json") && text ? (JSON.parse(text) as Body) : {};
-  return { status: response.status, headers: response.headers, body: json, text };
-}
+const call = apiCall;
 
-const label = (text: string) => ({ "@odata.type": "Microsoft.Dynamics.CRM.Label", LocalizedLabels: [{ "@odata.type": "Microsoft.Dynamics.CRM.LocalizedLabel", Label: text, LanguageCode: 1033 }] });
 
 const projectTable = {
   "@odata.type": "Microsoft.Dynamics.CRM.EntityMetadata",

@@ -53,3 +53,18 @@ export async function adminToken(o: OrgboxInstance): Promise<string> {
   const res = await fetch(`${o.url}/${o.tenantId}/oauth2/token`, { method: "POST", body: new URLSearchParams({ grant_type: "client_credentials", client_id: application.appId, client_secret: secret.secretText, resource: o.orgUrl }) });
   return ((await res.json()) as { access_token: string }).access_token;
 }
+
+/** A Web API response body: any JSON object, with Dataverse's error envelope and collections typed. */
+export type ApiBody = Record<string, unknown> & { error?: { code: string; message: string }; value?: Record<string, unknown>[] };
+
+/** Sends `method path` (relative to `apiUrl`) with a bearer token and an optional JSON body; parses a JSON answer. */
+export async function apiCall(o: OrgboxInstance, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; headers: Headers; body: ApiBody; text: string }> {
+  const response = await fetch(`${o.apiUrl}/${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, accept: "application/json", ...(body === undefined ? {} : { "content-type": "application/json" }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  const json = (response.headers.get("content-type") ?? "").includes("json") && text ? (JSON.parse(text) as ApiBody) : {};
+  return { status: response.status, headers: response.headers, body: json, text };
+}
