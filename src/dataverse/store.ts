@@ -4,8 +4,11 @@ import type { Org, Row } from "./model.ts";
 /** A literal in a query. Dates are ISO strings (`YYYY-MM-DDTHH:MM:SSZ`). */
 export type Scalar = string | number | boolean | null;
 
-/** A value side of a comparison: a column of the queried table, or a literal. */
-export type Operand = { kind: "column"; name: string } | { kind: "value"; value: Scalar };
+/**
+ * A value side of a comparison: a column of the queried table, or a literal. `table` names another
+ * table of a joined read by its SQL alias (FetchXML conditions with `entityname`).
+ */
+export type Operand = { kind: "column"; name: string; table?: string } | { kind: "value"; value: Scalar };
 
 /**
  * A row predicate, compiled to SQL by the store. The OData `$filter` parser and
@@ -17,8 +20,8 @@ export type Expr =
   /** `caseInsensitive` compares `lower()` of both sides (string columns: Dataverse's SQL collation is case-insensitive). */
   | { kind: "compare"; op: "eq" | "ne" | "gt" | "ge" | "lt" | "le"; left: Operand; right: Operand; caseInsensitive?: boolean }
   /** Case-insensitive SQL LIKE; `pattern` uses `%` and `_`, already escaped by the caller with `\`. */
-  | { kind: "like"; column: string; pattern: string }
-  | { kind: "in"; column: string; values: Scalar[]; caseInsensitive?: boolean }
+  | { kind: "like"; column: string; pattern: string; table?: string }
+  | { kind: "in"; column: string; values: Scalar[]; caseInsensitive?: boolean; table?: string }
   /**
    * Correlated `EXISTS (SELECT 1 FROM entity WHERE entity.innerColumn = outer.outerColumn AND where)`:
    * lookup paths (`primarycontactid/fullname eq 'x'`). Columns inside `where` belong to `entity`.

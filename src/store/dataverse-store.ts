@@ -418,12 +418,13 @@ interface Scope {
 
 type Eb = ExpressionBuilder<DynamicDb, string>;
 
-function columnRef(name: string, scope: Scope | undefined): Expression<unknown> {
+function columnRef(name: string, scope: Scope | undefined, table?: string): Expression<unknown> {
+  if (table !== undefined) return sql.ref(`${table}.${name}`);
   return sql.ref(scope ? `${scope.alias}.${name}` : name);
 }
 
 function operand(eb: Eb, o: Operand, scope: Scope | undefined, lower = false): Expression<unknown> {
-  const e = o.kind === "column" ? columnRef(o.name, scope) : eb.val(o.value);
+  const e = o.kind === "column" ? columnRef(o.name, scope, o.table) : eb.val(o.value);
   return lower ? sql`lower(${e})` : e;
 }
 
@@ -453,11 +454,11 @@ function compile(eb: Eb, expr: Expr, scope?: Scope): Expression<SqlBool> {
       return eb(operand(eb, expr.left, scope, lower), OPS[expr.op], operand(eb, expr.right, scope, lower));
     }
     case "like":
-      return sql<SqlBool>`lower(${columnRef(expr.column, scope)}) like lower(${expr.pattern}) escape '\\'`;
+      return sql<SqlBool>`lower(${columnRef(expr.column, scope, expr.table)}) like lower(${expr.pattern}) escape '\\'`;
     case "in": {
       if (expr.values.length === 0) return sql<SqlBool>`1 = 0`;
       const lower = expr.caseInsensitive === true;
-      const column = lower ? sql`lower(${columnRef(expr.column, scope)})` : columnRef(expr.column, scope);
+      const column = lower ? sql`lower(${columnRef(expr.column, scope, expr.table)})` : columnRef(expr.column, scope, expr.table);
       // Booleans bind as themselves: the SQLite driver sends 1/0, pg sends true/false.
       const values = expr.values.map((v) => (lower && typeof v === "string" ? v.toLowerCase() : v));
       return eb(column, "in", values);

@@ -81,7 +81,7 @@ export function shapeOf(table: string, query: RecordQuery): ShapedRead {
 
 function shapeOperand(o: Operand, key: string[], literal: (value: Scalar) => string): Operand {
   if (o.kind === "column") {
-    key.push(`c:${o.name}`);
+    key.push(`c:${o.table ?? ""}.${o.name}`);
     return o;
   }
   if (o.value === null) {
@@ -116,11 +116,11 @@ function shapeExpr(expr: Expr, key: string[], literal: (value: Scalar) => string
       return { ...expr, left, right };
     }
     case "like":
-      key.push(`like(${expr.column})`);
+      key.push(`like(${expr.table ?? ""}.${expr.column})`);
       return { ...expr, pattern: literal(expr.pattern) };
     case "in": {
       const lower = expr.caseInsensitive === true;
-      key.push(`in${lower ? "i" : ""}(${expr.column}:${expr.values.map((v) => (v === null ? "null" : "?")).join(",")})`);
+      key.push(`in${lower ? "i" : ""}(${expr.table ?? ""}.${expr.column}:${expr.values.map((v) => (v === null ? "null" : "?")).join(",")})`);
       return { ...expr, values: expr.values.map((v) => (v === null ? null : literal(lower && typeof v === "string" ? v.toLowerCase() : v))) };
     }
     case "exists": {

@@ -209,7 +209,16 @@ describe("FetchXML link-entities that filter by related rows (exists, in, any, n
     expect(await names(or)).toEqual(["Semi-A", "Semi-B", "Semi-D"]);
   });
 
+  it("conditions with entityname test a link-entity's columns from the root filter: accounts without contacts", async () => {
+    const outer = (conditions: string) => `<fetch><entity name="account"><attribute name="name" /><order attribute="name" /><link-entity name="contact" from="parentcustomerid" to="accountid" link-type="outer" alias="c" /><filter><condition attribute="name" operator="begins-with" value="Semi-" />${conditions}</filter></entity></fetch>`;
+    expect(await names(outer(`<condition entityname="c" attribute="contactid" operator="null" />`))).toEqual(["Semi-B"]);
+    expect(await names(outer(`<condition entityname="c" attribute="lastname" operator="eq" value="other" />`))).toEqual(["Semi-A", "Semi-D"]);
+    expect(await names(outer(`<filter type="or"><condition entityname="contact" attribute="lastname" operator="like" value="Mat%" /><condition attribute="name" operator="eq" value="Semi-B" /></filter>`))).toEqual(["Semi-A", "Semi-B", "Semi-C", "Semi-C"]);
+  });
+
   it.each([
+    ["an entityname naming no link-entity", `<fetch><entity name="account"><filter><condition entityname="nope" attribute="name" operator="null" /></filter></entity></fetch>`, "0x80040203"],
+    ["an entityname inside a link-entity's filter", `<fetch><entity name="account"><link-entity name="contact" from="parentcustomerid" to="accountid" alias="c"><filter><condition entityname="c" attribute="lastname" operator="null" /></filter></link-entity></entity></fetch>`, "0x80060888"],
     ["any outside a filter", query("any", "eq", false), "0x80040203"],
     ["exists inside a filter", query("exists", "eq", true), "0x80040203"],
     ["columns from an exists link", `<fetch><entity name="account"><link-entity name="contact" from="parentcustomerid" to="accountid" link-type="exists"><attribute name="lastname" /></link-entity></entity></fetch>`, "0x80040203"],

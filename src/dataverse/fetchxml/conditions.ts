@@ -4,7 +4,7 @@ import type { FilterNode } from "../odata/filter.ts";
 import { FilterBinder, likeBody, type FilterCaller } from "../odata/filter-binder.ts";
 import { coerceLiteral } from "../odata/literals.ts";
 import { QUERY_FUNCTIONS } from "../odata/query-functions.ts";
-import type { Expr, Scalar } from "../store.ts";
+import type { Expr, Operand, Scalar } from "../store.ts";
 import { fetchErrors, type FetchCondition, type FetchFilter, type FetchLink } from "./parse.ts";
 
 /** What compiling a condition needs: the table it belongs to, the caller and now (date and user operators). */
@@ -14,6 +14,11 @@ export interface ConditionContext {
   caller: FilterCaller;
   /** "Now" in ms since the epoch. */
   now: number;
+  /**
+   * The table and SQL alias of a link-entity, by alias or name, for conditions with `entityname`
+   * (only the root entity's filters have it).
+   */
+  linked?: (name: string) => { entity: EntityMetadata; table: string } | undefined;
   /** The predicate of a `link-type` `any`/`not any`/`all`/`not all` link-entity inside a filter of this table. */
   semiJoin?: (link: FetchLink) => Expr;
 }
@@ -166,9 +171,40 @@ function compileFilter(filter: FetchFilter, ctx: ConditionContext): Expr | undef
 }
 
 function compileCondition(condition: FetchCondition, ctx: ConditionContext): Expr {
+  if (condition.entityName !== undefined) {
+    if (!ctx.linked) throw fetchErrors.unsupported(`'entityname' on a condition outside the root entity's filters`);
+    const target = ctx.linked(condition.entityName);
+    if (!target) throw fetchErrors.invalid(`the condition's entityname '${condition.entityName}' names no link-entity (alias or name) of this query`);
+    const { entityName: _name, ...rest } = condition;
+    return qualify(compileCondition(rest, { md: ctx.md, entity: target.entity, caller: ctx.caller, now: ctx.now }), target.table);
+  }
   const attribute = ctx.md.attribute(ctx.entity, condition.attribute);
   if (!attribute) throw fetchErrors.noAttribute(ctx.entity.logicalName, condition.attribute);
   const operator = CONDITION_OPERATORS.get(condition.operator);
   if (!operator) throw fetchErrors.unsupported(`condition operator '${condition.operator}'`);
   return operator({ ctx, condition, attribute });
+}
+
+/** `expr` with every column reference of its own table moved to the joined table `table` (subqueries keep theirs). */
+function qualify(expr: Expr, table: string): Expr {
+  switch (expr.kind) {
+    case "and":
+    case "or":
+      return { kind: expr.kind, left: qualify(expr.left, table), right: qualify(expr.right, table) };
+    case "not":
+      return { kind: "not", operand: qualify(expr.operand, table) };
+    case "compare": {
+      const side = (o: Operand): Operand => (o.kind === "column" ? { ...o, table } : o);
+      return { ...expr, left: side(expr.left), right: side(expr.right) };
+    }
+    case "like":
+    case "in":
+      return { ...expr, table };
+    case "exists":
+    case "bitand":
+      throw fetchErrors.unsupported(`this condition with 'entityname'`);
+    case "true":
+    case "false":
+      return expr;
+  }
 }

@@ -35,6 +35,8 @@ export interface FetchOrder {
 
 /** `<condition>`; `values` holds the `<value>` children (in, not-in, between). */
 export interface FetchCondition {
+  /** `entityname`: the alias (or name) of a link-entity whose column the condition tests. */
+  entityName?: string;
   attribute: string;
   operator: string;
   value?: string;
@@ -161,7 +163,7 @@ function order(element: XmlElement): FetchOrder {
 }
 
 function condition(element: XmlElement): FetchCondition {
-  const a = attrs(element, "condition", ["attribute", "operator", "value"]);
+  const a = attrs(element, "condition", ["attribute", "operator", "value", "entityname"]);
   const values = children(element, "condition", ["value"]).map(([, v]) => {
     // A text-only element comes back as its text.
     if (typeof v !== "object") return String(v);
@@ -170,7 +172,7 @@ function condition(element: XmlElement): FetchCondition {
     if (other !== undefined) throw fetchErrors.unsupported(`element <${other}> in <value>`);
     return String(v["#text"] ?? "");
   });
-  return { attribute: required(a, "attribute", "condition"), operator: required(a, "operator", "condition"), ...(a.value !== undefined ? { value: a.value } : {}), values };
+  return { ...(a.entityname !== undefined ? { entityName: a.entityname } : {}), attribute: required(a, "attribute", "condition"), operator: required(a, "operator", "condition"), ...(a.value !== undefined ? { value: a.value } : {}), values };
 }
 
 function filter(element: XmlElement): FetchFilter {

@@ -9,7 +9,7 @@ import { propertyName, serializeRow } from "../odata/serializer.ts";
 import type { SecurityContext } from "../security/context.ts";
 import { withScope } from "../security/scope.ts";
 import type { DataverseStore, Expr, JoinedColumn, JoinedOrder, JoinedQuery, JoinedTable } from "../store.ts";
-import { compileFilters } from "./conditions.ts";
+import { compileFilters, type ConditionContext } from "./conditions.ts";
 import { SEMI_JOIN_TYPES, fetchErrors, parseFetchXml, type FetchFilter, type FetchLink, type FetchNode, type FetchSpec } from "./parse.ts";
 
 /** Dataverse's default and maximum FetchXML page size (`count`). */
@@ -167,21 +167,38 @@ async function plan(request: FetchRequest, spec: FetchSpec): Promise<Plan> {
   };
   const linkContext = (entity: EntityMetadata) => ({ ...ctx(entity), semiJoin: (link: FetchLink) => semi.get(link) as Expr });
   /** A node's filters, its `exists`/`in` link-entities, and the `any`-style link-entities inside its filters. */
-  const nodeWhere = async (node: FetchNode, entity: EntityMetadata): Promise<Expr | undefined> => {
+  const nodeWhere = async (node: FetchNode, entity: EntityMetadata, linked?: ConditionContext["linked"]): Promise<Expr | undefined> => {
     for (const link of filterLinks(node.filters)) semi.set(link, await semiJoin(link, entity));
-    let where = compileFilters(node.filters, linkContext(entity));
+    let where = compileFilters(node.filters, { ...linkContext(entity), ...(linked ? { linked } : {}) });
     for (const link of node.links.filter((l) => SEMI_JOIN_TYPES.has(l.type))) where = withScope(where, await semiJoin(link, entity));
     return where;
   };
 
+  // SQL aliases of the joined link-entities, in join order; `entityname` conditions of the root's filters find them by alias or name.
+  const linkAlias = new Map<FetchLink, string>();
+  const linkedByName = new Map<string, { entity: EntityMetadata; table: string }>();
+  const number = (links: FetchLink[]) => {
+    for (const link of links) {
+      if (SEMI_JOIN_TYPES.has(link.type)) continue;
+      const table = `l${linkAlias.size + 1}`;
+      linkAlias.set(link, table);
+      const target = { entity: tableOf(md, link.name), table };
+      if (link.alias !== undefined) linkedByName.set(link.alias, target);
+      if (!linkedByName.has(link.name)) linkedByName.set(link.name, target);
+      number(link.links);
+    }
+  };
+  number(spec.entity.links);
+
   addColumns(spec.entity, root, ROOT, undefined);
-  const where = withScope(await security.scope("Read", root), await nodeWhere(spec.entity, root));
+  const rootWhere = await nodeWhere(spec.entity, root, (name) => linkedByName.get(name));
+  const where = withScope(await security.scope("Read", root), rootWhere);
   const linkOrders: (() => void)[] = [];
   const walk = async (links: FetchLink[], parentEntity: EntityMetadata, parentTable: string) => {
     for (const link of links) {
       if (SEMI_JOIN_TYPES.has(link.type)) continue;
       const entity = tableOf(md, link.name);
-      const alias = `l${joins.length + 1}`;
+      const alias = linkAlias.get(link) as string;
       const from = attributeOf(md, entity, link.from);
       const to = attributeOf(md, parentEntity, link.to);
       const on = withScope(await security.scope("Read", entity), await nodeWhere(link, entity));
