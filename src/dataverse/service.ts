@@ -7,7 +7,7 @@ import { columnsAdded, metadataErrors } from "./metadata/custom.ts";
 import { validateKey } from "./metadata/keys.ts";
 import type { ManyToManyPlan, OneToManyPlan } from "./metadata/relationships.ts";
 import { STANDARD_MANY_TO_MANY, STANDARD_TABLES } from "./metadata/standard.ts";
-import type { AttributeMetadata, EntityKeyMetadata, EntityMetadata, RelationshipMetadata } from "./metadata/types.ts";
+import type { AttributeMetadata, EntityKeyMetadata, EntityMetadata, GlobalOptionSetMetadata, RelationshipMetadata } from "./metadata/types.ts";
 import type { Org, Row } from "./model.ts";
 import { DEPTH, MISC_PRIVILEGES, SYSTEM_ADMINISTRATOR_TEMPLATE_ID, privilegeId, privilegesFor, type Depth } from "./security/privileges.ts";
 import { defaultRoles } from "./security/default-roles.ts";
@@ -112,12 +112,13 @@ export class DataverseService {
     const generation = this.metadataGeneration;
     const custom = await store.listEntityDefinitions(org);
     const relationships = await store.listRelationshipDefinitions(org);
+    const optionSets = await store.listOptionSetDefinitions(org);
     // A stored definition of a standard table (one that got custom columns) replaces the built-in one.
     const stored = new Map(custom.map((e) => [e.logicalName, e]));
     const md =
-      custom.length === 0 && relationships.length === 0
+      custom.length === 0 && relationships.length === 0 && optionSets.length === 0
         ? STANDARD_METADATA
-        : new OrgMetadata([...STANDARD_TABLES.map((e) => extendStandard(e, stored.get(e.logicalName))), ...custom.filter((e) => e.isCustomEntity)], [...STANDARD_MANY_TO_MANY, ...relationships]);
+        : new OrgMetadata([...STANDARD_TABLES.map((e) => extendStandard(e, stored.get(e.logicalName))), ...custom.filter((e) => e.isCustomEntity)], [...STANDARD_MANY_TO_MANY, ...relationships], optionSets);
     // A definition change or a snapshot restore while loading makes this result stale: do not cache it.
     if (generation === this.metadataGeneration) this.metadata.set(org.id, md);
     return md;
@@ -425,6 +426,24 @@ export class DataverseService {
       this.forgetMetadata(org);
     }
     return plan.relationship;
+  }
+
+  /**
+   * Creates a global option set, what `POST GlobalOptionSetDefinitions` does
+   * (learn.microsoft.com/power-apps/developer/data-platform/webapi/create-update-optionsets): its
+   * definition in `option_set_definitions`, which survives restarts. Choice columns then use it by
+   * `GlobalOptionSet@odata.bind` and copy its options.
+   * @throws DataverseError 400 `0x80040237` when the name is taken.
+   */
+  async createGlobalOptionSet(org: Org, optionSet: GlobalOptionSetMetadata, outer: DataverseStore = this.store): Promise<GlobalOptionSetMetadata> {
+    const md = await this.loadMetadata(org, outer);
+    if (md.optionSet(optionSet.name)) throw metadataErrors.duplicate(`An option set with the name '${optionSet.name}' already exists. Specify a unique name.`);
+    try {
+      await outer.saveOptionSetDefinition(org, optionSet, this.clock.now());
+    } finally {
+      this.forgetMetadata(org);
+    }
+    return optionSet;
   }
 
   /** Drops the org's cached metadata after a definition change. */

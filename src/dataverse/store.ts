@@ -1,4 +1,4 @@
-import type { AttributeMetadata, EntityKeyMetadata, EntityMetadata, RelationshipMetadata } from "./metadata/types.ts";
+import type { AttributeMetadata, EntityKeyMetadata, EntityMetadata, GlobalOptionSetMetadata, RelationshipMetadata } from "./metadata/types.ts";
 import type { Org, Row } from "./model.ts";
 
 /** A literal in a query. Dates are ISO strings (`YYYY-MM-DDTHH:MM:SSZ`). */
@@ -178,6 +178,10 @@ export interface DataverseStore {
   saveRelationshipDefinition(org: Org, relationship: RelationshipMetadata, now: number): Promise<void>;
   /** The org's stored relationship definitions, in creation order. */
   listRelationshipDefinitions(org: Org): Promise<RelationshipMetadata[]>;
+  /** Stores a global option set (`option_set_definitions`, JSON of the metadata). */
+  saveOptionSetDefinition(org: Org, optionSet: GlobalOptionSetMetadata, now: number): Promise<void>;
+  /** The org's global option sets, in creation order. */
+  listOptionSetDefinitions(org: Org): Promise<GlobalOptionSetMetadata[]>;
   insertRow(org: Org, entity: EntityMetadata, row: Row): Promise<void>;
   /** Sets `values` on the rows matching `where`; returns how many rows changed. */
   updateRows(org: Org, entity: EntityMetadata, where: Expr, values: Row): Promise<number>;

@@ -90,7 +90,8 @@ export async function applyEnvironment(env: LoadedEnvironment, identity: Identit
       rootBusinessUnitId: spec.rootBusinessUnitId,
       baseCurrencyId: spec.baseCurrencyId,
     });
-    // Tables first: roles may name the privileges of custom tables.
+    // Option sets, then tables: columns use the sets, and roles may name the privileges of custom tables.
+    for (const set of spec.optionSets) await dataverse.createGlobalOptionSet(org, set);
     for (const entity of spec.tables.custom) await dataverse.createCustomTable(org, (code) => ({ ...entity, objectTypeCode: code }));
     for (const extension of spec.tables.extensions) {
       for (const column of extension.columns) await dataverse.addCustomColumn(org, extension.table, column);

@@ -25,7 +25,7 @@ import type { Application, Group, ServicePrincipal, Tenant, User } from "../iden
 import { DEFAULT_APP_ROLE_ID } from "../identity/model.ts";
 import { FIRST_PARTY_APPS, FIRST_PARTY_TENANT_ID, GLOBAL_ADMINISTRATOR_ROLE } from "../identity/well-known.ts";
 import { BUILTIN_ROLE_NAMES } from "./load.ts";
-import { tablesToEnvironment } from "./tables.ts";
+import { optionSetsToEnvironment, tablesToEnvironment } from "./tables.ts";
 import type { AppInput, BusinessUnitInput, OrgboxEnvironment, OrgInput, RowInput, TenantInput } from "./schema.ts";
 
 /** Written instead of a user's password (stored as an scrypt hash, so it cannot be exported). */
@@ -407,6 +407,7 @@ class Exporter {
     if (shares.length > 0) this.warn(`${where}: ${shares.length} share(s) (principalobjectaccess)`);
 
     const data = await this.data(org, where, known, ownerKeys);
+    const optionSets = optionSetsToEnvironment((await this.dataverse.loadMetadata(org)).optionSets());
     const tables = tablesToEnvironment((await this.dataverse.loadMetadata(org)).entities(), (message) => this.warn(`${where}: ${message}`));
     return {
       name: org.name,
@@ -420,6 +421,7 @@ class Exporter {
       ...(users.length > 0 ? { users } : {}),
       ...(applicationUsers.length > 0 ? { applicationUsers } : {}),
       ...(teams.length > 0 ? { teams } : {}),
+      ...(Object.keys(optionSets).length > 0 ? { optionSets } : {}),
       ...(Object.keys(tables).length > 0 ? { tables } : {}),
       ...(Object.keys(data).length > 0 ? { data } : {}),
     };

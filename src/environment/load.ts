@@ -3,7 +3,7 @@ import { dirname, extname, relative, resolve } from "node:path";
 import type { z } from "zod";
 import { newGuid } from "../common/ids.ts";
 import { STANDARD_TABLES } from "../dataverse/metadata/standard.ts";
-import type { AttributeMetadata, EntityMetadata } from "../dataverse/metadata/types.ts";
+import type { AttributeMetadata, EntityMetadata, GlobalOptionSetMetadata } from "../dataverse/metadata/types.ts";
 import { isLookupType } from "../dataverse/metadata/types.ts";
 import { defaultRoles } from "../dataverse/security/default-roles.ts";
 import { MISC_PRIVILEGES, privilegesFor, type Depth } from "../dataverse/security/privileges.ts";
@@ -11,7 +11,7 @@ import { DYNAMICS_CRM_APP_ID, FIRST_PARTY_APPS, GLOBAL_ADMINISTRATOR_ROLE, MICRO
 import { CONFIG_KEYS } from "../config/config.ts";
 import { parseCertificateCredential } from "../identity/client-assertion.ts";
 import { parseCsv } from "./csv.ts";
-import { resolveTables, type ResolvedTables } from "./tables.ts";
+import { resolveOptionSets, resolveTables, type ResolvedTables } from "./tables.ts";
 import { parseEntityKey } from "../dataverse/odata/path.ts";
 import { EnvironmentError, readDocument } from "./read.ts";
 import { ENVIRONMENT_KEYS, EnvironmentSchema, type BusinessUnitInput, type Cell, type OrgboxEnvironment } from "./schema.ts";
@@ -97,6 +97,8 @@ export interface ResolvedOrg {
   displayName: string;
   rootBusinessUnitId: string;
   baseCurrencyId: string;
+  /** Global option sets (applied before tables). */
+  optionSets: GlobalOptionSetMetadata[];
   /** Custom tables and the columns and keys added to standard tables (applied before roles). */
   tables: Pick<ResolvedTables, "custom" | "extensions">;
   /** Parents before children. */
@@ -377,6 +379,7 @@ class Resolver {
       displayName: o.displayName ?? o.name,
       rootBusinessUnitId: (o.rootBusinessUnitId ?? newGuid()).toLowerCase(),
       baseCurrencyId: (o.baseCurrencyId ?? newGuid()).toLowerCase(),
+      optionSets: [],
       tables: { custom: [], extensions: [] },
       businessUnits: [],
       roles: [],
@@ -395,7 +398,9 @@ class Resolver {
       if (first) this.fail(at, `duplicate id '${id}' in table ${table} (also used at ${first})`, file);
       else byId.set(id, file && file !== this.source ? `${file} ${label}` : label);
     };
-    const tables = resolveTables(o.tables, [...where, "tables"], (at, problem) => this.fail(at, problem));
+    const report = (at: Where, problem: string) => this.fail(at, problem);
+    org.optionSets = resolveOptionSets(o.optionSets, [...where, "optionSets"], report);
+    const tables = resolveTables(o.tables, [...where, "tables"], report, org.optionSets);
     org.tables = { custom: tables.custom, extensions: tables.extensions };
     const customPrivileges = new Set(tables.custom.flatMap((t) => privilegesFor(t).map((p) => p.name)));
     claim("organization", org.id, [...where, "id"]);

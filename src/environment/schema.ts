@@ -201,6 +201,14 @@ export const ColumnSchema = z.strictObject({
     .record(z.string().regex(/^-?[0-9]+$/, { error: "option values are integers" }), nonEmpty)
     .optional()
     .describe("Picklist and MultiSelectPicklist: value → label (a local option set), e.g. `{ 100000000: Planning }`. Boolean: labels of 0 and 1."),
+  globalOptionSet: nonEmpty.optional().describe("Picklist and MultiSelectPicklist: the name of a global option set of `optionSets` (instead of `options`)."),
+});
+
+/** A global option set (choice) that several columns share. */
+export const OptionSetSchema = z.strictObject({
+  displayName: nonEmpty.optional().describe("Default: the name."),
+  description: z.string().optional(),
+  options: z.record(z.string().regex(/^-?[0-9]+$/, { error: "option values are integers" }), nonEmpty).describe("Value → label, e.g. `{ 100000000: Red }`."),
 });
 
 /** An alternate key: its columns, or `{ columns, schemaName, displayName }`. */
@@ -241,6 +249,7 @@ export const OrgSchema = z.strictObject({
   applicationUsers: z.array(ApplicationUserSchema).optional(),
   users: z.array(OrgUserSchema).optional(),
   teams: z.array(TeamSchema).optional().describe("Owner teams with members and roles."),
+  optionSets: z.record(z.string(), OptionSetSchema).optional().describe("Global option sets (choices) by name (publisher-prefixed, e.g. new_colors), for columns' `globalOptionSet`."),
   tables: z.record(z.string(), TableSchema).optional().describe("Custom tables, and extra columns and alternate keys of standard tables, by logical name. Created before roles, so roles can name their privileges (prvReadnew_project)."),
   defaultOwner: nonEmpty.optional().describe("Owner of data rows without `@owner`: a user principal name from `users` or a client id from `applicationUsers`. Default: the first interactive user."),
   data: z.record(z.string(), TableDataSchema).optional().describe("Rows per table logical name, inserted in file order."),
@@ -266,6 +275,7 @@ export type RowInput = z.input<typeof RowSchema>;
 export type TableInput = z.input<typeof TableSchema>;
 export type ColumnInput = z.input<typeof ColumnSchema>;
 export type KeyInput = z.input<typeof KeySchema>;
+export type OptionSetInput = z.input<typeof OptionSetSchema>;
 export type Cell = z.input<typeof CellSchema>;
 
 /** Top-level keys that make a config file an environment file. */

@@ -2,8 +2,10 @@ import { DataverseError } from "../dataverse/errors.ts";
 import { columnsAdded, parseAttributeDefinition, parseEntityDefinition, pluralize } from "../dataverse/metadata/custom.ts";
 import { parseKeyDefinition } from "../dataverse/metadata/keys.ts";
 import { STANDARD_TABLES } from "../dataverse/metadata/standard.ts";
-import type { AttributeMetadata, EntityKeyMetadata, EntityMetadata } from "../dataverse/metadata/types.ts";
-import { COLUMN_TYPES, type ColumnInput, type KeyInput, type TableInput } from "./schema.ts";
+import { parseGlobalOptionSet, resolveGlobalOptionSet } from "../dataverse/metadata/option-sets.ts";
+import { OrgMetadata } from "../dataverse/metadata/registry.ts";
+import type { AttributeMetadata, EntityKeyMetadata, EntityMetadata, GlobalOptionSetMetadata } from "../dataverse/metadata/types.ts";
+import { COLUMN_TYPES, type ColumnInput, type KeyInput, type OptionSetInput, type TableInput } from "./schema.ts";
 
 /**
  * Table definitions of environment files (`orgs[].tables`), turned into the very Web API definition
@@ -48,7 +50,9 @@ function columnBody(logicalName: string, column: ColumnInput): Record<string, un
   if (column.precision !== undefined) body.Precision = column.precision;
   if (column.dateTimeBehavior !== undefined) body.DateTimeBehavior = { Value: column.dateTimeBehavior };
   const options = Object.entries(column.options ?? {}).map(([value, text]) => ({ Value: Number(value), Label: label(text) }));
-  if (column.type === "Boolean") {
+  if (column.globalOptionSet !== undefined) {
+    body["GlobalOptionSet@odata.bind"] = `/GlobalOptionSetDefinitions(Name='${column.globalOptionSet.replace(/'/g, "''")}')`;
+  } else if (column.type === "Boolean") {
     body.OptionSet = { FalseOption: { Label: label(column.options?.["0"] ?? "No") }, TrueOption: { Label: label(column.options?.["1"] ?? "Yes") } };
   } else if (column.type === "Picklist" || column.type === "MultiSelectPicklist") {
     body.OptionSet = { IsGlobal: false, Options: options };
@@ -67,7 +71,8 @@ function keyBody(logicalName: string, key: KeyInput): Record<string, unknown> {
  * Problems are reported through `fail` with their path and the Web API's message; a table with a
  * problem is left out.
  */
-export function resolveTables(spec: Record<string, TableInput> | undefined, where: Where, fail: (where: Where, problem: string) => void): ResolvedTables {
+export function resolveTables(spec: Record<string, TableInput> | undefined, where: Where, fail: (where: Where, problem: string) => void, optionSets: readonly GlobalOptionSetMetadata[] = []): ResolvedTables {
+  const sharedChoices = new OrgMetadata([], [], optionSets);
   const byName = new Map(STANDARD);
   const sets = new Map(STANDARD_TABLES.map((t) => [t.entitySetName, t.logicalName]));
   const resolved: ResolvedTables = { custom: [], extensions: [], byName };
@@ -82,6 +87,10 @@ export function resolveTables(spec: Record<string, TableInput> | undefined, wher
     }
   };
   const column = (entity: EntityMetadata, name: string, input: ColumnInput, at: Where): AttributeMetadata | undefined => {
+    if (input.globalOptionSet !== undefined && (input.options !== undefined || !["Picklist", "MultiSelectPicklist"].includes(input.type))) {
+      fail([...at, "globalOptionSet"], `only Picklist and MultiSelectPicklist columns take a globalOptionSet, and never with options (${name} is ${input.type})`);
+      return undefined;
+    }
     if (input.options !== undefined && !["Picklist", "MultiSelectPicklist", "Boolean"].includes(input.type)) {
       fail([...at, "options"], `only Picklist, MultiSelectPicklist and Boolean columns take options (${name} is ${input.type})`);
       return undefined;
@@ -90,7 +99,7 @@ export function resolveTables(spec: Record<string, TableInput> | undefined, wher
       fail([...at, "options"], "a Boolean column's options are the labels of 0 and 1");
       return undefined;
     }
-    const attribute = attempt(at, () => parseAttributeDefinition(columnBody(name, input)));
+    const attribute = attempt(at, () => parseAttributeDefinition(columnBody(name, input), (ref) => resolveGlobalOptionSet(sharedChoices, ref)));
     if (!attribute) return undefined;
     if (attribute.logicalName !== name) {
       fail([...at, "schemaName"], `the schema name '${attribute.schemaName}' does not match the column's logical name '${name}' (its lower case must be the key)`);
@@ -191,6 +200,7 @@ function columnInput(attribute: AttributeMetadata): ColumnInput {
   if (attribute.maxValue !== undefined) out.maxValue = attribute.maxValue;
   if (attribute.precision !== undefined && attribute.precision !== 2) out.precision = attribute.precision;
   if (attribute.dateTimeBehavior !== undefined && attribute.dateTimeBehavior !== "UserLocal") out.dateTimeBehavior = attribute.dateTimeBehavior;
+  if (attribute.globalOptionSet !== undefined) return { ...out, globalOptionSet: attribute.globalOptionSet };
   const isDefaultBoolean = type === "Boolean" && attribute.options?.find((o) => o.value === 0)?.label === "No" && attribute.options.find((o) => o.value === 1)?.label === "Yes";
   if (attribute.options && !isDefaultBoolean) out.options = Object.fromEntries(attribute.options.map((o) => [String(o.value), o.label]));
   return out;
@@ -241,4 +251,31 @@ export function tablesToEnvironment(entities: readonly EntityMetadata[], warn: (
     };
   }
   return out;
+}
+
+/**
+ * Resolves `orgs[].optionSets`: global option sets, each checked as `POST GlobalOptionSetDefinitions`
+ * checks it. Problems are reported through `fail`; a set with a problem is left out.
+ */
+export function resolveOptionSets(spec: Record<string, OptionSetInput> | undefined, where: Where, fail: (where: Where, problem: string) => void): GlobalOptionSetMetadata[] {
+  const out: GlobalOptionSetMetadata[] = [];
+  for (const [name, input] of Object.entries(spec ?? {})) {
+    const body = { Name: name, DisplayName: label(input.displayName ?? name), Description: label(input.description), Options: Object.entries(input.options).map(([value, text]) => ({ Value: Number(value), Label: label(text) })) };
+    try {
+      const set = parseGlobalOptionSet(body);
+      if (set.name !== name) fail([...where, name], `option set names are lower case logical names: write '${set.name}'`);
+      else out.push(set);
+    } catch (error) {
+      if (!(error instanceof DataverseError)) throw error;
+      fail([...where, name], error.message);
+    }
+  }
+  return out;
+}
+
+/** `orgs[].optionSets` for `orgbox export`. */
+export function optionSetsToEnvironment(sets: readonly GlobalOptionSetMetadata[]): Record<string, OptionSetInput> {
+  return Object.fromEntries(
+    sets.map((set) => [set.name, { ...(set.displayName !== set.name ? { displayName: set.displayName } : {}), ...(set.description !== undefined ? { description: set.description } : {}), options: Object.fromEntries(set.options.map((o) => [String(o.value), o.label])) }]),
+  );
 }

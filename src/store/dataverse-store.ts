@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { CompiledQuery, sql, type Expression, type SelectQueryBuilder, type RawBuilder, type ExpressionBuilder, type Kysely, type SqlBool, type ColumnDataType } from "kysely";
-import type { AttributeMetadata, EntityKeyMetadata, EntityMetadata, RelationshipMetadata } from "../dataverse/metadata/types.ts";
+import type { AttributeMetadata, EntityKeyMetadata, EntityMetadata, GlobalOptionSetMetadata, RelationshipMetadata } from "../dataverse/metadata/types.ts";
 import type { Org, Row } from "../dataverse/model.ts";
 import type { DataverseStore, Expr, JoinedColumn, JoinedQuery, Operand, RecordQuery, ThroughIntersect } from "../dataverse/store.ts";
 import type { StoreDialect } from "./database.ts";
@@ -220,6 +220,16 @@ export class SqlDataverseStore implements DataverseStore {
     const rows = await this.db.selectFrom("relationship_definitions").select(["definition"]).where("org_id", "=", org.id).orderBy("created_at").orderBy("schema_name").execute();
     // Written by saveRelationshipDefinition from validated definitions only.
     return rows.map((r) => JSON.parse(r.definition) as RelationshipMetadata);
+  }
+
+  async saveOptionSetDefinition(org: Org, optionSet: GlobalOptionSetMetadata, now: number): Promise<void> {
+    await this.db.insertInto("option_set_definitions").values({ org_id: org.id, name: optionSet.name, definition: JSON.stringify(optionSet), created_at: now }).execute();
+  }
+
+  async listOptionSetDefinitions(org: Org): Promise<GlobalOptionSetMetadata[]> {
+    const rows = await this.db.selectFrom("option_set_definitions").select(["definition"]).where("org_id", "=", org.id).orderBy("created_at").orderBy("name").execute();
+    // Written by saveOptionSetDefinition from validated definitions only.
+    return rows.map((r) => JSON.parse(r.definition) as GlobalOptionSetMetadata);
   }
 
   async insertRow(org: Org, entity: EntityMetadata, row: Row): Promise<void> {

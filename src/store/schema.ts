@@ -75,6 +75,7 @@ export interface Schema {
   entity_definitions: { org_id: string; logical_name: string; definition: string; created_at: number };
   /** Relationship definitions of `POST RelationshipDefinitions` (JSON), by schema name. */
   relationship_definitions: { org_id: string; schema_name: string; definition: string; created_at: number };
+  option_set_definitions: { org_id: string; name: string; definition: string; created_at: number };
   /** Authorization codes (hash only), single use. Times in ms. */
   authorization_codes: {
     id: string;

@@ -97,13 +97,13 @@ describe.each(BACKENDS)("store on $name", (backend) => {
   it("runs the migrations once: every fixed table exists, and reopening the store applies nothing twice", async () => {
     expect(database.dialect).toBe(backend.name);
     const tables = (await database.db.introspection.getTables()).map((t) => t.name);
-    for (const name of ["tenants", "users", "applications", "service_principals", "orgs", "entity_definitions", "relationship_definitions", "refresh_tokens", "device_codes", "app_role_assignments", "groups", "group_members"]) {
+    for (const name of ["tenants", "users", "applications", "service_principals", "orgs", "entity_definitions", "relationship_definitions", "option_set_definitions", "refresh_tokens", "device_codes", "app_role_assignments", "groups", "group_members"]) {
       expect(tables).toContain(name);
     }
     const again = await openDatabase(place.location);
     try {
       const migrations = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(again.db);
-      expect(migrations.rows.map((r) => r.name)).toEqual(["001_identity", "002_dataverse", "003_identity_sessions", "004_identity_credentials", "005_identity_consent", "006_identity_groups", "007_dataverse_relationships"]);
+      expect(migrations.rows.map((r) => r.name)).toEqual(["001_identity", "002_dataverse", "003_identity_sessions", "004_identity_credentials", "005_identity_consent", "006_identity_groups", "007_dataverse_relationships", "008_dataverse_option_sets"]);
       expect(await new SqlDataverseStore(again.db, again.afterDdl, { dialect: again.dialect }).findOrg("STORETEST")).toEqual(org);
     } finally {
       await again.close();

@@ -4,6 +4,7 @@ import { metadataErrors, parseAttributeDefinition, parseEntityDefinition } from 
 import { parseManyToManyDefinition, parseOneToManyDefinition, relationshipBodyType } from "../metadata/relationships.ts";
 import { filterObjects, parseMetadataQuery, selectProperties, type ExpandItem, type MetadataQuery } from "../metadata/query.ts";
 import type { OrgMetadata } from "../metadata/registry.ts";
+import { GLOBAL_OPTION_SET_PROPERTIES, globalOptionSetId, globalOptionSetToWire, parseGlobalOptionSet, resolveGlobalOptionSet } from "../metadata/option-sets.ts";
 import { KEY_PROPERTIES, keyMetadataId, keyToWire, parseKeyDefinition } from "../metadata/keys.ts";
 import type { EntityKeyMetadata, EntityMetadata } from "../metadata/types.ts";
 import {
@@ -21,6 +22,7 @@ import {
   entityMetadataId,
   entityToWire,
   hasOptionSet,
+  optionSetToWire,
   manyToManyRelationshipsOf,
   metadataId,
   relationshipsOf,
@@ -72,9 +74,9 @@ export interface MetadataResponse {
   body?: unknown;
 }
 
-const ROOT_RE = /^\/*(\$metadata|EntityDefinitions|RelationshipDefinitions)(?=$|[(/?])/;
+const ROOT_RE = /^\/*(\$metadata|EntityDefinitions|RelationshipDefinitions|GlobalOptionSetDefinitions)(?=$|[(/?])/;
 
-/** True for paths this handler serves: `$metadata`, `EntityDefinitions…` and `RelationshipDefinitions…`. */
+/** True for paths this handler serves: `$metadata`, `EntityDefinitions…`, `RelationshipDefinitions…` and `GlobalOptionSetDefinitions…`. */
 export function isMetadataPath(path: string): boolean {
   return ROOT_RE.test(path);
 }
@@ -150,7 +152,7 @@ function attributesOf(entity: EntityMetadata, cast: string | undefined, options:
     .filter(({ attribute }) => cast === undefined || attributeMetadataType(attribute) === cast)
     .map(({ attribute, object }) => {
       // A local option set is no global one: GlobalOptionSet expands to null.
-      if ((options.expand ?? []).some((e) => e.name === "GlobalOptionSet") && hasOptionSet(attribute)) object.GlobalOptionSet = null;
+      if ((options.expand ?? []).some((e) => e.name === "GlobalOptionSet") && hasOptionSet(attribute)) object.GlobalOptionSet = attribute.globalOptionSet !== undefined ? optionSetToWire(entity, attribute) : null;
       return object;
     });
   const allowed = attributeProperties(cast);
@@ -265,7 +267,7 @@ async function writeDefinitions(request: MetadataRequest, parts: Segment[]): Pro
   if (nav?.name === "Attributes" && nav.key === undefined && !third) {
     await request.security.assertNamedPrivilege("prvCreateAttribute");
     const entity = findEntity(request.md, root.key);
-    const attribute = await service.addCustomColumn(org, entity.logicalName, parseAttributeDefinition(request.body), store);
+    const attribute = await service.addCustomColumn(org, entity.logicalName, parseAttributeDefinition(request.body, (ref) => resolveGlobalOptionSet(request.md, ref)), store);
     return { status: 204, headers: { "OData-EntityId": `${apiUrl}/EntityDefinitions(${entityMetadataId(entity)})/Attributes(${attributeMetadataId(entity, attribute)})` } };
   }
   if (nav?.name === "Keys" && nav.key === undefined && !third) {
@@ -290,6 +292,40 @@ function relationshipCast(segment: Segment | undefined): RelationshipMetadataTyp
   const type = RELATIONSHIP_METADATA_TYPES.find((t) => t === name);
   if (!type || segment.key !== undefined) throw dv.segmentNotFound(segment.name);
   return type;
+}
+
+/**
+ * `GET GlobalOptionSetDefinitions` (with `$select` and `$filter`), `…(<MetadataId>)`, `…(Name='x')`,
+ * optionally cast to `Microsoft.Dynamics.CRM.OptionSetMetadata`; `POST GlobalOptionSetDefinitions`
+ * creates one (learn.microsoft.com/power-apps/developer/data-platform/webapi/create-update-optionsets).
+ * Reading needs `prvReadEntity`, creating `prvCreateEntity`, like the other definitions.
+ */
+async function globalOptionSetDefinitions(request: MetadataRequest, parts: Segment[]): Promise<MetadataResponse> {
+  const { md, apiUrl } = request;
+  const [root, castSegment, extra] = parts;
+  if (!root || extra) throw dv.segmentNotFound(extra?.name ?? "");
+  if (castSegment && (castSegment.name !== `${CAST_PREFIX}OptionSetMetadata` || castSegment.key !== undefined)) throw dv.segmentNotFound(castSegment.name);
+  if (request.method === "POST") {
+    if (root.key !== undefined || castSegment) throw dv.methodNotAllowed(request.method);
+    await request.security.assertNamedPrivilege("prvCreateEntity");
+    const set = await request.service.createGlobalOptionSet(request.org, parseGlobalOptionSet(request.body), request.store);
+    return { status: 204, headers: { "OData-EntityId": `${apiUrl}/GlobalOptionSetDefinitions(${globalOptionSetId(set)})` } };
+  }
+  if (request.method !== "GET") throw notImplemented(`${request.method} on global option set definitions (updating or deleting option sets)`);
+  await request.security.assertNamedPrivilege("prvReadEntity");
+  const query = parseMetadataQuery(request.params);
+  const [unknownExpand] = query.expand;
+  if (unknownExpand) throw dv.propertyNotFound(unknownExpand.name, "OptionSetMetadataBase");
+  const castPath = castSegment ? `/${castSegment.name}` : "";
+  if (root.key === undefined) {
+    const objects = md.optionSets().map(globalOptionSetToWire);
+    const value = filterObjects(objects, query.filter, query.aliases, "OptionSetMetadataBase").map((o) => selectProperties(o, query.select, GLOBAL_OPTION_SET_PROPERTIES, "OptionSetMetadataBase"));
+    return json({ "@odata.context": `${apiUrl}/$metadata#GlobalOptionSetDefinitions${castPath}${selectSuffix(query.select)}`, value });
+  }
+  if (query.filter !== undefined) throw dv.queryOptionNotSupported("$filter on a single definition");
+  const set = resolveGlobalOptionSet(md, root.key);
+  if (!set) throw metadataErrors.optionSetNotFound(root.key);
+  return json({ "@odata.context": `${apiUrl}/$metadata#GlobalOptionSetDefinitions${castPath}${selectSuffix(query.select)}/$entity`, ...selectProperties(globalOptionSetToWire(set), query.select, GLOBAL_OPTION_SET_PROPERTIES, "OptionSetMetadataBase") });
 }
 
 /**
@@ -352,5 +388,6 @@ export async function handleMetadata(request: MetadataRequest): Promise<Metadata
     return { status: 200, headers: { "content-type": "application/xml; charset=utf-8" }, body: buildCsdl(request.md, request.operations.list()) };
   }
   if (parts[0]?.name === "RelationshipDefinitions") return relationshipDefinitions(request, parts);
+  if (parts[0]?.name === "GlobalOptionSetDefinitions") return globalOptionSetDefinitions(request, parts);
   return request.method === "GET" ? readDefinitions(request, parts) : writeDefinitions(request, parts);
 }

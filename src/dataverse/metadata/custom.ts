@@ -1,6 +1,6 @@
 import { DataverseError } from "../errors.ts";
 import { attr, stateStatus, table } from "./standard.ts";
-import type { AttributeMetadata, AttributeType, EntityMetadata, OptionMetadata, OwnershipType } from "./types.ts";
+import type { AttributeMetadata, AttributeType, EntityMetadata, GlobalOptionSetMetadata, OptionMetadata, OwnershipType } from "./types.ts";
 
 /**
  * Custom tables and columns from Web API definition bodies: `POST EntityDefinitions` with an
@@ -18,6 +18,7 @@ import type { AttributeMetadata, AttributeType, EntityMetadata, OptionMetadata, 
 export const metadataErrors = {
   entityNotFound: (name: string, id = "00000000-0000-0000-0000-000000000000") => new DataverseError(404, "0x80040217", `Could not find an entity with name ${name} and id ${id}.`),
   attributeNotFound: (entity: string, name: string) => new DataverseError(404, "0x80040217", `Could not find an attribute with name ${name} on entity ${entity}.`),
+  optionSetNotFound: (key: string) => new DataverseError(404, "0x80040217", `Could not find optionset with key ${key}.`),
   keyNotFound: (entity: string, name: string) => new DataverseError(404, "0x80040217", `Could not find an entity key with name ${name} on entity ${entity}.`),
   relationshipNotFound: (key: string) => new DataverseError(404, "0x80040217", `Could not find a relationship with ${key}.`),
   invalid: (message: string) => new DataverseError(400, "0x80044331", message),
@@ -37,7 +38,7 @@ const MAX_NAME = 50;
  * Checks a custom table, column or relationship schema name and returns its logical name (lower case).
  * @throws DataverseError 400 `0x80044331` for a missing, unprefixed or malformed name.
  */
-export function customLogicalName(schemaName: unknown, kind: "Entity" | "Attribute" | "Key" | "Relationship"): string {
+export function customLogicalName(schemaName: unknown, kind: "Entity" | "Attribute" | "Key" | "Relationship" | "OptionSet"): string {
   if (typeof schemaName !== "string" || schemaName.length === 0) throw metadataErrors.invalid(`The SchemaName of the ${kind} is required.`);
   const match = PREFIXED_RE.exec(schemaName);
   if (!match || (match[1] as string).toLowerCase().startsWith("mscrm")) {
@@ -100,13 +101,32 @@ function numberOr(value: unknown, fallback: number | undefined, name: string): n
   return value;
 }
 
-function options(body: Record<string, unknown>, schemaName: string): OptionMetadata[] {
+/** Finds a global option set by a reference: `/GlobalOptionSetDefinitions(<MetadataId>)`, `…(Name='x')` or a bare name. */
+export type GlobalOptionSetResolver = (reference: string) => GlobalOptionSetMetadata | undefined;
+
+function options(body: Record<string, unknown>, schemaName: string, attribute: AttributeMetadata, resolve: GlobalOptionSetResolver | undefined): OptionMetadata[] {
   const set = body.OptionSet;
-  if (!isObject(set)) throw metadataErrors.invalid(`The choice column '${schemaName}' needs an OptionSet with Options (global option sets are not supported by orgbox).`);
-  if (set.IsGlobal === true) throw metadataErrors.invalid(`The choice column '${schemaName}' refers to a global option set: orgbox supports local option sets only.`);
-  const list = Array.isArray(set.Options) ? set.Options : [];
+  const bind = body["GlobalOptionSet@odata.bind"];
+  const globalName = typeof bind === "string" ? bind : isObject(set) && set.IsGlobal === true && typeof set.Name === "string" ? set.Name : undefined;
+  if (globalName !== undefined) {
+    const found = resolve?.(globalName);
+    if (!found) throw metadataErrors.invalid(`The choice column '${schemaName}' refers to the global option set '${globalName}', which does not exist. Create it first with POST GlobalOptionSetDefinitions.`);
+    attribute.globalOptionSet = found.name;
+    return found.options.map((o: OptionMetadata) => ({ ...o }));
+  }
+  if (!isObject(set)) throw metadataErrors.invalid(`The choice column '${schemaName}' needs an OptionSet with Options, or a GlobalOptionSet@odata.bind to a global option set.`);
+  if (set.IsGlobal === true) throw metadataErrors.invalid(`The choice column '${schemaName}' refers to a global option set without naming it: set OptionSet.Name or GlobalOptionSet@odata.bind.`);
+  return parseOptions(set.Options, schemaName);
+}
+
+/**
+ * The `Options` of an `OptionSetMetadata` body: integer `Value`s, each once, labels from `Label`.
+ * @throws DataverseError 400 for a missing or repeated value, or no options.
+ */
+export function parseOptions(list: unknown, schemaName: string): OptionMetadata[] {
   const out: OptionMetadata[] = [];
-  for (const [i, o] of list.entries()) {
+  if (!Array.isArray(list)) list = [];
+  for (const [i, o] of (list as unknown[]).entries()) {
     if (!isObject(o) || typeof o.Value !== "number" || !Number.isInteger(o.Value)) throw metadataErrors.invalid(`Option ${i + 1} of '${schemaName}' needs an integer Value.`);
     if (out.some((e) => e.value === o.Value)) throw metadataErrors.duplicate(`The option value ${o.Value} appears twice in '${schemaName}'.`);
     out.push({ value: o.Value, label: labelText(o.Label) ?? String(o.Value) });
@@ -148,7 +168,7 @@ export function customAttribute(body: Record<string, unknown>, logicalName: stri
  * (`POST RelationshipDefinitions`, see relationships.ts), as in Dataverse, and are refused here by name.
  * @throws DataverseError 400 for an unknown type, a bad name or an invalid property.
  */
-export function parseAttributeDefinition(body: unknown): AttributeMetadata {
+export function parseAttributeDefinition(body: unknown, resolveGlobal?: GlobalOptionSetResolver): AttributeMetadata {
   if (!isObject(body)) throw metadataErrors.invalid("The request body must be an AttributeMetadata object.");
   const typeName = odataTypeName(body["@odata.type"]);
   if (typeName === "LookupAttributeMetadata" || body.AttributeType === "Lookup") {
@@ -199,7 +219,7 @@ export function parseAttributeDefinition(body: unknown): AttributeMetadata {
       break;
     case "Picklist":
     case "MultiSelectPicklist":
-      attribute.options = options(body, schemaName);
+      attribute.options = options(body, schemaName, attribute, resolveGlobal);
       break;
     default:
       break;

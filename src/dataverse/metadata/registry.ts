@@ -1,5 +1,5 @@
 import { STANDARD_MANY_TO_MANY } from "./standard.ts";
-import type { AttributeMetadata, EntityMetadata, ManyToManyRelationshipMetadata, OneToManyRelationshipMetadata, RelationshipMetadata } from "./types.ts";
+import type { AttributeMetadata, EntityMetadata, GlobalOptionSetMetadata, ManyToManyRelationshipMetadata, OneToManyRelationshipMetadata, RelationshipMetadata } from "./types.ts";
 
 /**
  * One org's tables and stored relationship definitions, indexed by logical name and entity set
@@ -11,12 +11,14 @@ export class OrgMetadata {
   private readonly attrs = new Map<string, Map<string, AttributeMetadata>>();
   private readonly nn: ManyToManyRelationshipMetadata[];
   private readonly oneToMany = new Map<string, OneToManyRelationshipMetadata>();
+  private readonly globalOptionSets: Map<string, GlobalOptionSetMetadata>;
 
   /**
    * @param relationships the N:N relationships (the standard ones by default) and the one-to-many
    *   relationships created through `RelationshipDefinitions`; those naming a missing table are left out.
    */
-  constructor(entities: EntityMetadata[], relationships: readonly RelationshipMetadata[] = STANDARD_MANY_TO_MANY) {
+  constructor(entities: EntityMetadata[], relationships: readonly RelationshipMetadata[] = STANDARD_MANY_TO_MANY, optionSets: readonly GlobalOptionSetMetadata[] = []) {
+    this.globalOptionSets = new Map(optionSets.map((o) => [o.name, o]));
     for (const entity of entities) {
       this.byLogical.set(entity.logicalName, entity);
       this.bySet.set(entity.entitySetName, entity);
@@ -24,6 +26,16 @@ export class OrgMetadata {
     }
     this.nn = relationships.filter((r): r is ManyToManyRelationshipMetadata => r.kind === "ManyToMany" && [r.entity1LogicalName, r.entity2LogicalName, r.intersectEntityName].every((n) => this.byLogical.has(n)));
     for (const r of relationships) if (r.kind === "OneToMany") this.oneToMany.set(`${r.referencingEntity}.${r.referencingAttribute}`, r);
+  }
+
+  /** A global option set by name (`new_colors`). */
+  optionSet(name: string): GlobalOptionSetMetadata | undefined {
+    return this.globalOptionSets.get(name);
+  }
+
+  /** The org's global option sets, in creation order. */
+  optionSets(): GlobalOptionSetMetadata[] {
+    return [...this.globalOptionSets.values()];
   }
 
   /** Table by logical name (`account`). */

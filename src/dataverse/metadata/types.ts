@@ -31,6 +31,18 @@ export interface OptionMetadata {
   label: string;
 }
 
+/**
+ * A global option set (`OptionSetMetadata` with `IsGlobal: true`): choices that several columns
+ * share (learn.microsoft.com/power-apps/developer/data-platform/webapi/create-update-optionsets).
+ */
+export interface GlobalOptionSetMetadata {
+  /** `Name`, publisher-prefixed (`new_colors`). */
+  name: string;
+  displayName: string;
+  description?: string;
+  options: OptionMetadata[];
+}
+
 export interface AttributeMetadata {
   logicalName: string;
   schemaName: string;
@@ -41,6 +53,8 @@ export interface AttributeMetadata {
   maxLength?: number;
   /** Lookup/Customer/Owner: the tables it may point to. */
   targets?: string[];
+  /** Picklist/MultiSelectPicklist: the global option set whose options `options` holds (its name). */
+  globalOptionSet?: string;
   /** Picklist/MultiSelectPicklist/State/Status/Boolean: the options (Boolean: 0 false, 1 true). */
   options?: OptionMetadata[];
   /** Decimal/Money: digits after the point. */

@@ -103,8 +103,9 @@ function option(entity: EntityMetadata, attribute: AttributeMetadata, o: OptionM
  */
 export function optionSetToWire(entity: EntityMetadata, attribute: AttributeMetadata): WireObject {
   const managed = !attribute.isCustomAttribute;
-  const name = `${entity.logicalName}_${attribute.logicalName}`;
-  const base = { MetadataId: metadataId("optionset", name), Name: name, IsGlobal: false, IsCustomOptionSet: attribute.isCustomAttribute, IsManaged: managed, DisplayName: label(attribute.displayName, `${name}.optionset`, managed), Description: label(undefined, "", managed) };
+  const global = attribute.globalOptionSet;
+  const name = global ?? `${entity.logicalName}_${attribute.logicalName}`;
+  const base = { MetadataId: metadataId("optionset", global !== undefined ? `global.${global}` : name), Name: name, IsGlobal: global !== undefined, IsCustomOptionSet: attribute.isCustomAttribute, IsManaged: managed, DisplayName: label(attribute.displayName, `${name}.optionset`, managed), Description: label(undefined, "", managed) };
   const options = attribute.options ?? [];
   if (attribute.type === "Boolean") {
     const find = (value: number) => options.find((o) => o.value === value) ?? { value, label: value === 1 ? "Yes" : "No" };

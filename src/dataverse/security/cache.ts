@@ -1,4 +1,4 @@
-import type { AttributeMetadata, EntityKeyMetadata, EntityMetadata, RelationshipMetadata } from "../metadata/types.ts";
+import type { AttributeMetadata, EntityKeyMetadata, EntityMetadata, GlobalOptionSetMetadata, RelationshipMetadata } from "../metadata/types.ts";
 import type { Org, Row } from "../model.ts";
 import type { DataverseStore, Expr, JoinedQuery, RecordQuery } from "../store.ts";
 import type { PrivilegeSource } from "./scope.ts";
@@ -250,6 +250,14 @@ class TrackingStore implements DataverseStore {
 
   listRelationshipDefinitions(org: Org): Promise<RelationshipMetadata[]> {
     return this.inner.listRelationshipDefinitions(org);
+  }
+
+  saveOptionSetDefinition(org: Org, optionSet: GlobalOptionSetMetadata, now: number): Promise<void> {
+    return this.inner.saveOptionSetDefinition(org, optionSet, now);
+  }
+
+  listOptionSetDefinitions(org: Org): Promise<GlobalOptionSetMetadata[]> {
+    return this.inner.listOptionSetDefinitions(org);
   }
 
   listEntityDefinitions(org: Org): Promise<EntityMetadata[]> {
