@@ -9,7 +9,7 @@ import type { ManyToManyPlan, OneToManyPlan } from "./metadata/relationships.ts"
 import { STANDARD_MANY_TO_MANY, STANDARD_TABLES } from "./metadata/standard.ts";
 import type { AttributeMetadata, EntityKeyMetadata, EntityMetadata, GlobalOptionSetMetadata, RelationshipMetadata } from "./metadata/types.ts";
 import type { Org, Row } from "./model.ts";
-import { DEPTH, MISC_PRIVILEGES, SYSTEM_ADMINISTRATOR_TEMPLATE_ID, privilegeId, privilegesFor, type Depth } from "./security/privileges.ts";
+import { DEPTH, MISC_PRIVILEGES, SYSTEM_ADMINISTRATOR_TEMPLATE_ID, privilegeDefinitions, privilegeId, privilegesFor, type Depth, type PrivilegeDefinition } from "./security/privileges.ts";
 import { defaultRoles } from "./security/default-roles.ts";
 import { SecurityStateCache } from "./security/cache.ts";
 import type { Expr } from "./store.ts";
@@ -169,9 +169,7 @@ export class DataverseService {
     await this.insert(org, "organization", { organizationid: org.id, name: org.displayName, basecurrencyid: currencyId });
     await this.insert(org, "businessunit", { businessunitid: rootBusinessUnitId, name, parentbusinessunitid: null, isdisabled: false });
     await this.insert(org, "team", { teamid: newGuid(), name, businessunitid: rootBusinessUnitId, teamtype: 0, isdefault: true });
-    for (const entity of md.entities()) {
-      for (const p of privilegesFor(entity)) await this.insert(org, "privilege", privilegeRow(p));
-    }
+    for (const p of privilegeDefinitions(md.entities())) await this.insert(org, "privilege", privilegeRow(p));
     for (const misc of MISC_PRIVILEGES) {
       await this.insert(org, "privilege", miscPrivilegeRow(misc));
     }
@@ -289,8 +287,8 @@ export class DataverseService {
    * Creates a custom table, what `POST EntityDefinitions` does
    * (learn.microsoft.com/power-apps/developer/data-platform/webapi/create-update-entity-definitions-using-web-api):
    * its SQL table, its definition in `entity_definitions` (it survives restarts), its privileges
-   * (`prvCreatenew_Project`, … from {@link privilegesFor}) and those privileges at Global depth in
-   * every System Administrator role. One transaction: nothing is left behind on failure.
+   * (`prvCreatenew_Project`, … from {@link privilegesFor}; none for a table sharing privileges the
+   * org has) and those privileges at Global depth in every System Administrator role. One transaction: nothing is left behind on failure.
    * `build` receives the next free object type code (custom tables start at 10000); `outer` is the
    * store to work through (a `$batch` change set's transaction).
    * @throws DataverseError 400 `0x80040237` when the logical or entity set name is taken.
@@ -307,7 +305,11 @@ export class DataverseService {
         await store.createRecordTable(org, entity);
         await store.saveEntityDefinition(org, entity, this.clock.now());
         const admins = await store.selectRows(org, { entity: md.entity("role") as EntityMetadata, columns: ["roleid"], where: eqExpr("roletemplateid", SYSTEM_ADMINISTRATOR_TEMPLATE_ID), orderBy: [] });
-        for (const p of privilegesFor(entity)) {
+        // A table sharing privileges (a custom activity table: `…Activity`) adds none the org does not have.
+        const wanted = privilegesFor(entity);
+        const existing = wanted.length === 0 ? [] : await store.selectRows(org, { entity: privilegeTable, columns: ["name"], where: { kind: "in", column: "name", values: wanted.map((p) => p.name) }, orderBy: [] });
+        const known = new Set(existing.map((r) => String(r.name)));
+        for (const p of wanted.filter((w) => !known.has(w.name))) {
           await store.insertRow(org, privilegeTable, this.stampNew(privilegeTable, privilegeRow(p)));
           for (const admin of admins) {
             await store.insertRow(org, rolePrivileges, this.stampNew(rolePrivileges, { roleid: admin.roleid, privilegeid: privilegeId(p.name), privilegedepthmask: DEPTH.Global }));
@@ -625,7 +627,7 @@ function fullName(row: Row): string {
 }
 
 /** The `privilege` row of a table privilege (Basic/Local/Deep only for user-owned tables). */
-export function privilegeRow(p: ReturnType<typeof privilegesFor>[number]): Row {
+export function privilegeRow(p: PrivilegeDefinition): Row {
   return { privilegeid: privilegeId(p.name), name: p.name, accessright: p.accessRight, canbebasic: p.basic, canbelocal: p.basic, canbedeep: p.basic, canbeglobal: true };
 }
 

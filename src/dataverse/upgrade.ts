@@ -1,6 +1,6 @@
 import type { EntityMetadata } from "./metadata/types.ts";
 import type { Org } from "./model.ts";
-import { DEPTH, MISC_PRIVILEGES, SYSTEM_ADMINISTRATOR_TEMPLATE_ID, privilegesFor } from "./security/privileges.ts";
+import { DEPTH, MISC_PRIVILEGES, SYSTEM_ADMINISTRATOR_TEMPLATE_ID, privilegeDefinitions } from "./security/privileges.ts";
 import { miscPrivilegeRow, privilegeRow, type DataverseService } from "./service.ts";
 import type { DataverseStore, Expr } from "./store.ts";
 
@@ -19,7 +19,7 @@ export async function upgradeOrg(service: DataverseService, outer: DataverseStor
   const privilege = md.entity("privilege") as EntityMetadata;
   const rolePrivileges = md.entity("roleprivileges") as EntityMetadata;
   const wanted = [
-    ...md.entities().flatMap((e) => privilegesFor(e).map((p) => privilegeRow(p))),
+    ...privilegeDefinitions(md.entities()).map((p) => privilegeRow(p)),
     ...MISC_PRIVILEGES.map(miscPrivilegeRow),
   ];
   await outer.transaction(async (store) => {

@@ -6,7 +6,7 @@ import { STANDARD_TABLES } from "../dataverse/metadata/standard.ts";
 import type { AttributeMetadata, EntityMetadata, GlobalOptionSetMetadata } from "../dataverse/metadata/types.ts";
 import { isLookupType } from "../dataverse/metadata/types.ts";
 import { defaultRoles } from "../dataverse/security/default-roles.ts";
-import { MISC_PRIVILEGES, privilegesFor, type Depth } from "../dataverse/security/privileges.ts";
+import { MISC_PRIVILEGES, privilegeDefinitions, privilegesFor, type Depth } from "../dataverse/security/privileges.ts";
 import { DYNAMICS_CRM_APP_ID, FIRST_PARTY_APPS, GLOBAL_ADMINISTRATOR_ROLE, MICROSOFT_GRAPH_APP_ID } from "../identity/well-known.ts";
 import { CONFIG_KEYS } from "../config/config.ts";
 import { parseCertificateCredential } from "../identity/client-assertion.ts";
@@ -186,7 +186,7 @@ export function formatPath(path: ReadonlyArray<PropertyKey>): string {
   return out || "(top level)";
 }
 
-const PRIVILEGES = new Set<string>([...STANDARD_TABLES.flatMap((t) => privilegesFor(t).map((p) => p.name)), ...MISC_PRIVILEGES]);
+const PRIVILEGES = new Set<string>([...privilegeDefinitions(STANDARD_TABLES).map((p) => p.name), ...MISC_PRIVILEGES]);
 /** Names accepted for the first-party resources (lower-case) → app id. */
 export const RESOURCE_ALIASES: Record<string, string> = { dynamics: DYNAMICS_CRM_APP_ID, "dynamics crm": DYNAMICS_CRM_APP_ID, "common data service": DYNAMICS_CRM_APP_ID, dataverse: DYNAMICS_CRM_APP_ID, graph: MICROSOFT_GRAPH_APP_ID, "microsoft graph": MICROSOFT_GRAPH_APP_ID };
 const REF_PREFIX = "@ref:";
@@ -838,8 +838,10 @@ class Resolver {
   }
 }
 
+/** A hint for an unknown privilege name: a case slip, or a per-table name of a table that shares privileges (`prvReadTask` → `prvReadActivity`). */
 function suggestPrivilege(name: string, custom: ReadonlySet<string>): string {
   const lower = name.toLowerCase();
-  const close = [...PRIVILEGES, ...custom].find((p) => p.toLowerCase() === lower);
+  const shared = STANDARD_TABLES.flatMap((t) => privilegesFor(t).map((p) => ({ perTable: `prv${p.verb}${t.schemaName}`.toLowerCase(), name: p.name })));
+  const close = [...PRIVILEGES, ...custom].find((p) => p.toLowerCase() === lower) ?? shared.find((s) => s.perTable === lower)?.name;
   return close ? ` (did you mean '${close}'?)` : "";
 }

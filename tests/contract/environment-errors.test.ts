@@ -68,10 +68,13 @@ describe("environment validation", () => {
   });
 
   it("names a role with a missing privilege, and suggests the right spelling", () => {
-    const path = file("privilege.yaml", `${BASE}    roles:\n      - name: Integration\n        privileges:\n          prvReadAccount: Global\n          prvReadWidget: Global\n          prvreadcontact: Local\n`);
+    const path = file("privilege.yaml", `${BASE}    roles:\n      - name: Integration\n        privileges:\n          prvReadAccount: Global\n          prvReadWidget: Global\n          prvreadcontact: Local\n          prvReadTask: Global\n          prvWriteAnnotation: Basic\n          prvReadActivity: Global\n`);
     expect(problems(path)).toEqual([
       `${path}: orgs[0].roles[0].privileges.prvReadWidget: the privilege 'prvReadWidget' does not exist`,
       `${path}: orgs[0].roles[0].privileges.prvreadcontact: the privilege 'prvreadcontact' does not exist (did you mean 'prvReadContact'?)`,
+      // Activity tables share prv{Verb}Activity and notes use prv{Verb}Note.
+      `${path}: orgs[0].roles[0].privileges.prvReadTask: the privilege 'prvReadTask' does not exist (did you mean 'prvReadActivity'?)`,
+      `${path}: orgs[0].roles[0].privileges.prvWriteAnnotation: the privilege 'prvWriteAnnotation' does not exist (did you mean 'prvWriteNote'?)`,
     ]);
   });
 

@@ -33,9 +33,12 @@ describe("data folders from older builds", () => {
     const db = new DatabaseSync(join(dataDir, "orgbox.sqlite"));
     db.exec(`DROP TABLE ${prefix}annotation`);
     db.exec(`ALTER TABLE ${prefix}lead DROP COLUMN companyname`);
-    const privilegeId = (db.prepare(`SELECT privilegeid FROM ${prefix}privilege WHERE name = 'prvReadOpportunity'`).get() as { privilegeid: string }).privilegeid;
-    db.prepare(`DELETE FROM ${prefix}roleprivileges WHERE privilegeid = ?`).run(privilegeId);
-    db.prepare(`DELETE FROM ${prefix}privilege WHERE privilegeid = ?`).run(privilegeId);
+    // Nor prvReadActivity, which the three activity tables share: it must come back once, not three times.
+    for (const name of ["prvReadOpportunity", "prvReadActivity"]) {
+      const privilegeId = (db.prepare(`SELECT privilegeid FROM ${prefix}privilege WHERE name = ?`).get(name) as { privilegeid: string }).privilegeid;
+      db.prepare(`DELETE FROM ${prefix}roleprivileges WHERE privilegeid = ?`).run(privilegeId);
+      db.prepare(`DELETE FROM ${prefix}privilege WHERE privilegeid = ?`).run(privilegeId);
+    }
     db.close();
 
     const again = await startOrgbox({ inMemory: false, dataDir, caDir });
@@ -50,6 +53,10 @@ describe("data folders from older builds", () => {
       // System Administrator holds the privilege again, at Global depth.
       const opportunities = await api.retrieveMultiple({ collection: "opportunities", select: ["name"] });
       expect(Array.isArray(opportunities.value)).toBe(true);
+      const tasks = await api.retrieveMultiple({ collection: "tasks", select: ["subject"] });
+      expect(Array.isArray(tasks.value)).toBe(true);
+      const shared = await api.retrieveMultiple<{ name: string }>({ collection: "privileges", select: ["name"], filter: "name eq 'prvReadActivity'" });
+      expect(shared.value.map((p) => p.name)).toEqual(["prvReadActivity"]);
     } finally {
       await again.close();
     }

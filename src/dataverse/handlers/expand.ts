@@ -10,7 +10,7 @@ import { FilterBinder, type FilterCaller } from "../odata/filter-binder.ts";
 import { parseOrderBy } from "../odata/orderby.ts";
 import { encodeSkipToken } from "../odata/paging.ts";
 import type { AnnotationSelection } from "../odata/prefer.ts";
-import { serializeRow } from "../odata/serializer.ts";
+import { rowSerializer } from "../odata/serializer.ts";
 import type { SecurityContext } from "../security/context.ts";
 import { withScope } from "../security/scope.ts";
 import type { DataverseStore, Expr, RecordQuery } from "../store.ts";
@@ -173,7 +173,8 @@ async function attachSingle(ctx: ExpandContext, b: BoundExpand, rows: Row[], out
         ...(b.plan.related.length > 0 ? { related: b.plan.related } : {}),
       }),
     );
-    const serialized = targets.map((row) => annotateRecord(b.attributes, row, serializeRow(b.target, b.attributes, row), b.plan));
+    const serialize = rowSerializer(b.attributes);
+    const serialized = targets.map((row) => annotateRecord(b.attributes, row, serialize(row), b.plan));
     await attachExpands(ctx, b.target, b.children, targets, serialized);
     targets.forEach((row, i) => byId.set(idOf(row[pk]) as string, serialized[i] as Record<string, unknown>));
   }
@@ -209,7 +210,8 @@ async function attachCollection(ctx: ExpandContext, parent: EntityMetadata, b: B
         ...(b.plan.related.length > 0 ? { related: b.plan.related } : {}),
       }),
     );
-    const serialized = children.map((row) => annotateRecord(b.attributes, row, serializeRow(b.target, b.attributes, row), b.plan));
+    const serialize = rowSerializer(b.attributes);
+    const serialized = children.map((row) => annotateRecord(b.attributes, row, serialize(row), b.plan));
     await attachExpands(ctx, b.target, b.children, children, serialized);
     children.forEach((row, i) => {
       const key = idOf(row[b.column]) as string;

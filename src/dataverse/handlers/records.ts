@@ -11,7 +11,7 @@ import { decodeSkipToken, encodeSkipToken, nextLink } from "../odata/paging.ts";
 import { AnnotationSelection, type ReadPreferences } from "../odata/prefer.ts";
 import { expandContext } from "../odata/expand.ts";
 import type { QueryOptions } from "../odata/query-options.ts";
-import { propertyName, serializeRow } from "../odata/serializer.ts";
+import { propertyName, rowSerializer, serializeRow } from "../odata/serializer.ts";
 import type { DataverseStore, Expr } from "../store.ts";
 import type { SecurityContext } from "../security/context.ts";
 import { withScope } from "../security/scope.ts";
@@ -148,7 +148,8 @@ export async function readCollection(request: ReadRequest): Promise<ReadResult> 
     if (selection.has("Microsoft.Dynamics.CRM.totalrecordcount")) body["@Microsoft.Dynamics.CRM.totalrecordcount"] = Math.min(total, MAX_COUNT);
     if (selection.has("Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded")) body["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"] = total > MAX_COUNT;
   }
-  const records = rows.map((row) => annotateRecord(attributes, row, serializeRow(entity, attributes, row), plan));
+  const serialize = rowSerializer(attributes);
+  const records = rows.map((row) => annotateRecord(attributes, row, serialize(row), plan));
   if (expands) await attachExpands(expands.ctx, entity, expands.bound, rows, records);
   body.value = records;
   if (more) {

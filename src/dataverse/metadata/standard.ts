@@ -107,11 +107,12 @@ const REGARDING_TARGETS = ["account", "contact", "lead", "opportunity"];
 
 /**
  * An activity table (task, email, phonecall): primary key `activityid`, primary name `subject`,
- * user-owned, with `description` and the polymorphic `regardingobjectid` (+ `regardingobjecttypecode`)
+ * user-owned, with `description` and the polymorphic `regardingobjectid` (+ `regardingobjecttypecode`),
+ * `IsActivity` (guarded by the shared `prv{Verb}Activity` privileges)
  * (learn.microsoft.com/power-apps/developer/data-platform/activity-entities).
  */
 function activity(spec: Pick<TableSpec, "logicalName" | "entitySetName" | "displayName" | "displayCollectionName" | "objectTypeCode" | "columns" | "schemaName">): EntityMetadata {
-  return table({
+  const entity = table({
     ...spec,
     primaryIdAttribute: "activityid",
     primaryNameAttribute: "subject",
@@ -124,6 +125,7 @@ function activity(spec: Pick<TableSpec, "logicalName" | "entitySetName" | "displ
       ...spec.columns,
     ],
   });
+  return { ...entity, isActivity: true };
 }
 
 /**

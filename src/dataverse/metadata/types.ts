@@ -106,6 +106,11 @@ export interface EntityMetadata {
   attributes: AttributeMetadata[];
   /** Alternate keys (`EntityMetadata.Keys`); none on the standard tables by default. */
   keys?: EntityKeyMetadata[];
+  /**
+   * `IsActivity`: an activity table (`task`, `email`, `phonecall`), keyed by `activityid`. Activity
+   * tables share the `prv{Verb}Activity` privileges (false when absent).
+   */
+  isActivity?: boolean;
   /** `HasActivities` / `HasNotes` of a custom table (false when absent). */
   hasActivities?: boolean;
   hasNotes?: boolean;

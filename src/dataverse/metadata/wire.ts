@@ -319,7 +319,7 @@ export function entityToWire(entity: EntityMetadata): WireObject {
     IsCustomEntity: entity.isCustomEntity,
     IsManaged: managed,
     IsIntersect: entity.isIntersect,
-    IsActivity: false,
+    IsActivity: entity.isActivity === true,
     IsActivityParty: false,
     HasActivities: entity.hasActivities === true,
     HasNotes: entity.hasNotes === true,

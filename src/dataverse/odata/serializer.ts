@@ -37,11 +37,19 @@ function jsonValue(attribute: AttributeMetadata, value: unknown): unknown {
  * then the selected properties; the primary key is always present.
  */
 export function serializeRow(entity: EntityMetadata, attributes: AttributeMetadata[], row: Row): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  if (row.versionnumber !== undefined && row.versionnumber !== null) out["@odata.etag"] = `W/"${String(row.versionnumber)}"`;
-  for (const attribute of attributes) {
-    if (attribute.logicalName === "versionnumber" && !attributes.includes(attribute)) continue;
-    out[propertyName(attribute)] = jsonValue(attribute, row[attribute.logicalName]);
-  }
-  return out;
+  return rowSerializer(attributes)(row);
+}
+
+/**
+ * {@link serializeRow} for many rows of one read: the property names are worked out once, not per row.
+ * @returns a function serialising one row.
+ */
+export function rowSerializer(attributes: AttributeMetadata[]): (row: Row) => Record<string, unknown> {
+  const properties = attributes.map((attribute) => ({ attribute, column: attribute.logicalName, name: propertyName(attribute) }));
+  return (row) => {
+    const out: Record<string, unknown> = {};
+    if (row.versionnumber !== undefined && row.versionnumber !== null) out["@odata.etag"] = `W/"${String(row.versionnumber)}"`;
+    for (const p of properties) out[p.name] = jsonValue(p.attribute, row[p.column]);
+    return out;
+  };
 }

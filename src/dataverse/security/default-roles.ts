@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { EntityMetadata } from "../metadata/types.ts";
-import { MISC_PRIVILEGES, SYSTEM_ADMINISTRATOR_TEMPLATE_ID, privilegeName, privilegesFor, type Depth, type PrivilegeVerb } from "./privileges.ts";
+import { DEPTHS, MISC_PRIVILEGES, SYSTEM_ADMINISTRATOR_TEMPLATE_ID, privilegeDefinitions, privilegeName, privilegesFor, type Depth, type PrivilegeVerb } from "./privileges.ts";
 
 /** A predefined security role: what every new environment has (learn.microsoft.com/power-platform/admin/database-security#predefined-security-roles). */
 export interface DefaultRole {
@@ -27,6 +27,9 @@ const READ_EVERYWHERE = ["organization", "businessunit", "systemuser", "team", "
  * (learn.microsoft.com/power-platform/admin/database-security):
  *
  * - **System Administrator**: every privilege at Global depth.
+ *
+ * Activity tables share the `…Activity` privileges and notes use `…Note`, so a role that covers
+ * user-owned tables covers them through those (each privilege once per role).
  * - **System Customizer**: reads every table (Global); full rights on its own records (Basic) of user-owned tables.
  * - **Basic User**: own records (Basic) of user-owned tables, reads them at business-unit depth (Local);
  *   reads users, teams, business units, currencies and the organization (Global), roles (Local).
@@ -43,7 +46,7 @@ export function defaultRoles(entities: readonly EntityMetadata[]): DefaultRole[]
     {
       name: "System Administrator",
       templateId: "",
-      privileges: [...withPrivileges.flatMap((e) => privilegesFor(e).map((p) => ({ name: p.name, depth: "Global" as const }))), ...MISC_PRIVILEGES.map((p) => ({ name: p, depth: "Global" as const }))],
+      privileges: [...privilegeDefinitions(entities).map((p) => ({ name: p.name, depth: "Global" as const })), ...MISC_PRIVILEGES.map((p) => ({ name: p, depth: "Global" as const }))],
     },
     {
       name: "System Customizer",
@@ -58,5 +61,18 @@ export function defaultRoles(entities: readonly EntityMetadata[]): DefaultRole[]
     { name: "Delegate", templateId: "", privileges: [{ name: "prvActOnBehalfOfAnotherUser", depth: "Global" }] },
     { name: "Environment Maker", templateId: "", privileges: read(READ_EVERYWHERE, "Global") },
   ];
-  return roles.map((r) => ({ ...r, templateId: roleTemplateId(r.name) }));
+  return roles.map((r) => ({ ...r, templateId: roleTemplateId(r.name), privileges: oncePerName(r.privileges) }));
+}
+
+/**
+ * Each privilege once, at the widest depth asked for: tables that share privileges (the activity
+ * tables' `…Activity`) ask for the same one several times.
+ */
+function oncePerName(privileges: { name: string; depth: Depth }[]): { name: string; depth: Depth }[] {
+  const byName = new Map<string, Depth>();
+  for (const p of privileges) {
+    const held = byName.get(p.name);
+    if (held === undefined || DEPTHS.indexOf(p.depth) > DEPTHS.indexOf(held)) byName.set(p.name, p.depth);
+  }
+  return [...byName].map(([name, depth]) => ({ name, depth }));
 }

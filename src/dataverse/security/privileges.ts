@@ -19,12 +19,22 @@ export type PrivilegeVerb = keyof typeof ACCESS_RIGHTS;
 export const DEPTH = { Basic: 1, Local: 2, Deep: 4, Global: 8 } as const;
 export type Depth = keyof typeof DEPTH;
 
-/** The name used in privilege names: the schema name, except `systemuser` → `User`. */
+/**
+ * The name used in privilege names: the schema name, except `systemuser` → `User`, every
+ * activity table (`task`, `email`, `phonecall`, custom activities) → `Activity` and `annotation`
+ * → `Note`. Activity tables have no privileges of their own: they share `prvCreateActivity`,
+ * `prvReadActivity`, …; notes use `prvCreateNote`, `prvReadNote`, …
+ * (learn.microsoft.com/power-platform/admin/security-roles-privileges,
+ * learn.microsoft.com/power-apps/developer/data-platform/activity-entities).
+ */
 export function privilegeEntityName(entity: EntityMetadata): string {
-  return entity.logicalName === "systemuser" ? "User" : entity.schemaName;
+  if (entity.logicalName === "systemuser") return "User";
+  if (entity.isActivity === true) return "Activity";
+  if (entity.logicalName === "annotation") return "Note";
+  return entity.schemaName;
 }
 
-/** `prv{Verb}{Entity}`, e.g. `prvReadAccount`. */
+/** `prv{Verb}{Entity}`, e.g. `prvReadAccount`, `prvReadActivity` (task, email, …), `prvReadNote` (annotation). */
 export function privilegeName(verb: PrivilegeVerb, entity: EntityMetadata): string {
   return `prv${verb}${privilegeEntityName(entity)}`;
 }
@@ -36,16 +46,35 @@ export function privilegeId(name: string): string {
 }
 
 /**
- * Privilege definition rows for a table: the verbs its ownership allows. `basic` is true when the
+ * Privilege definition rows for a table: the verbs its ownership allows (for an activity table, the
+ * shared `…Activity` privileges; for `annotation`, the `…Note` ones). `basic` is true when the
  * privilege may be granted below Global (user- and business-owned tables); organization-owned
  * tables allow only None or Global (learn.microsoft.com/power-platform/admin/security-roles-privileges).
  */
-export function privilegesFor(entity: EntityMetadata): { name: string; verb: PrivilegeVerb; accessRight: number; basic: boolean }[] {
+export function privilegesFor(entity: EntityMetadata): PrivilegeDefinition[] {
   if (entity.isIntersect || entity.ownershipType === "None") return [];
   const userOwned = entity.ownershipType === "UserOwned";
   const verbs: PrivilegeVerb[] = userOwned ? ["Create", "Read", "Write", "Delete", "Append", "AppendTo", "Assign", "Share"] : ["Create", "Read", "Write", "Delete", "Append", "AppendTo"];
   const scoped = entity.ownershipType !== "OrganizationOwned";
   return verbs.map((verb) => ({ name: privilegeName(verb, entity), verb, accessRight: ACCESS_RIGHTS[verb], basic: scoped }));
+}
+
+/** A table privilege: its name, verb, `AccessRights` value, and whether depths below Global are allowed. */
+export interface PrivilegeDefinition {
+  name: string;
+  verb: PrivilegeVerb;
+  accessRight: number;
+  basic: boolean;
+}
+
+/**
+ * The table privileges of `entities`, each once: the activity tables share the `…Activity`
+ * privileges, so they appear once however many activity tables there are.
+ */
+export function privilegeDefinitions(entities: readonly EntityMetadata[]): PrivilegeDefinition[] {
+  const byName = new Map<string, PrivilegeDefinition>();
+  for (const entity of entities) for (const p of privilegesFor(entity)) if (!byName.has(p.name)) byName.set(p.name, p);
+  return [...byName.values()];
 }
 
 /**
