@@ -20,6 +20,13 @@ import type { OrgboxEnvironment } from "../environment/schema.ts";
 import { DEMO } from "./demo.ts";
 import { seedDemo } from "./seed.ts";
 
+/**
+ * Request-line plus header bytes a connection may send: room for the 32 KB (32,768-character) URLs
+ * Dataverse accepts (learn.microsoft.com/power-apps/developer/data-platform/webapi/compose-http-requests-handle-errors)
+ * and a bearer token. Beyond it Node answers 431.
+ */
+const MAX_HEADER_BYTES = 48 * 1024;
+
 /** The demo credentials printed in the banner and the `--json` ready line. */
 export interface DemoInfo {
   clientId: string;
@@ -160,7 +167,8 @@ export async function createOrgbox(config: OrgboxConfig, logger: Logger, clock: 
 
     const app = Fastify({
       loggerInstance: logger,
-      ...(tls ? { https: { key: tls.key, cert: tls.cert } } : {}),
+      // Dataverse takes request URLs up to 32 KB (Node's default header limit is 16 KB).
+      ...(tls ? { https: { key: tls.key, cert: tls.cert, maxHeaderSize: MAX_HEADER_BYTES } } : { http: { maxHeaderSize: MAX_HEADER_BYTES } }),
       genReqId: (req) => {
         const given = req.headers["client-request-id"] ?? req.headers["x-ms-client-request-id"];
         return typeof given === "string" && /^[0-9a-f-]{8,64}$/i.test(given) ? given.toLowerCase() : randomUUID();

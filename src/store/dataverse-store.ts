@@ -440,6 +440,32 @@ function operand(eb: Eb, o: Operand, scope: Scope | undefined, lower = false): E
 
 const OPS = { eq: "=", ne: "<>", gt: ">", ge: ">=", lt: "<", le: "<=" } as const;
 
+/** The operands of a run of one connective (`a and b and c` parsed as `((a and b) and c)`), in order. */
+function chain(expr: Expr, kind: "and" | "or"): Expr[] {
+  const out: Expr[] = [];
+  const stack: Expr[] = [expr];
+  while (stack.length > 0) {
+    const e = stack.pop() as Expr;
+    if (e.kind === kind) stack.push(e.right, e.left);
+    else out.push(e);
+  }
+  return out;
+}
+
+/**
+ * `a and b and …` as a balanced tree of parenthesised groups of at most 8, so that a filter of
+ * thousands of conditions stays far below SQLite's expression depth limit (1000) and PostgreSQL's
+ * stack depth: a left-deep chain would nest once per condition. AND and OR are associative in SQL's
+ * three-valued logic, so the grouping does not change the result.
+ */
+function balanced(eb: Eb, kind: "and" | "or", items: Expression<SqlBool>[]): Expression<SqlBool> {
+  if (items.length <= 8) return kind === "and" ? eb.and(items) : eb.or(items);
+  const size = Math.ceil(items.length / 8);
+  const groups: Expression<SqlBool>[] = [];
+  for (let i = 0; i < items.length; i += size) groups.push(balanced(eb, kind, items.slice(i, i + size)));
+  return kind === "and" ? eb.and(groups) : eb.or(groups);
+}
+
 /**
  * Compiles the predicate AST to a Kysely expression (parameterised; no string SQL from input).
  * Without a scope, column names are unqualified (single-table statements); with one they are
@@ -448,9 +474,8 @@ const OPS = { eq: "=", ne: "<>", gt: ">", ge: ">=", lt: "<", le: "<=" } as const
 function compile(eb: Eb, expr: Expr, scope?: Scope): Expression<SqlBool> {
   switch (expr.kind) {
     case "and":
-      return eb.and([compile(eb, expr.left, scope), compile(eb, expr.right, scope)]);
     case "or":
-      return eb.or([compile(eb, expr.left, scope), compile(eb, expr.right, scope)]);
+      return balanced(eb, expr.kind, chain(expr, expr.kind).map((e) => compile(eb, e, scope)));
     case "not":
       return eb.not(compile(eb, expr.operand, scope));
     case "compare": {

@@ -120,6 +120,8 @@ describe("FetchXML with dynamics-web-api", () => {
     ["a page number too large to be a number", "accounts", `<fetch page="99999999999999999999"><entity name="account" /></fetch>`, 400, "0x80040203"],
     ["a page beyond simple paging's first 50,000 rows", "accounts", `<fetch page="11"><entity name="account" /></fetch>`, 400, "0x80060888"],
     ["an aggregate without alias", "accounts", `<fetch aggregate="true"><entity name="account"><attribute name="revenue" aggregate="sum" /></entity></fetch>`, 400, "0x80040203"],
+    ["filters nested past the XML parser's depth limit", "accounts", `<fetch><entity name="account">${"<filter>".repeat(300)}<condition attribute="name" operator="null" />${"</filter>".repeat(300)}</entity></fetch>`, 400, "0x80040203"],
+    ["a last-x-days value beyond Int32", "accounts", `<fetch><entity name="account"><filter><condition attribute="createdon" operator="last-x-days" value="99999999999" /></filter></entity></fetch>`, 400, "0x80060888"],
   ])("refuses %s", async (_label, set, fetchXml, status, code) => {
     const res = await apiGet(orgbox(), token, `${set}?fetchXml=${encodeURIComponent(fetchXml)}`);
     expect(res.status).toBe(status);

@@ -234,7 +234,41 @@ describe("Dataverse query side with dynamics-web-api", () => {
     );
   });
 
+  it("runs filters of more than a thousand conditions (deeper than SQLite's expression limit if nested), sent directly and through $batch", async () => {
+    const excluded = ACCOUNTS.slice(0, 3);
+    const conditions = [...excluded.map((a) => `accountid ne ${a.accountid}`), ...Array.from({ length: 1200 }, (_, i) => `name ne 'x${i}'`)];
+    const filter = conditions.join(" and ");
+    // dynamics-web-api sends a URL over 2000 characters as a one-part $batch.
+    const viaBatch = await dwa.retrieveMultiple<Account>({ collection: "accounts", select: ["name"], filter });
+    expect(ids(viaBatch.value)).toEqual(ids(ACCOUNTS.slice(3)));
+    // A direct GET: Dataverse takes URLs up to 32 KB.
+    const path = `accounts?$select=name&$filter=${encodeURIComponent(filter)}`;
+    expect(path.length).toBeGreaterThan(16 * 1024);
+    expect(path.length).toBeLessThan(32 * 1024);
+    const direct = await apiGet(orgbox(), token, path);
+    expect(direct.status).toBe(200);
+    expect(ids((direct.body as { value: Account[] }).value)).toEqual(ids(ACCOUNTS.slice(3)));
+    const anyOf = Array.from({ length: 1200 }, (_, i) => `name eq 'x${i}'`).concat([`name eq '${excluded[0]?.name.replace(/'/g, "''")}'`]).join(" or ");
+    const or = await dwa.retrieveMultiple<Account>({ collection: "accounts", select: ["name"], filter: anyOf });
+    expect(ids(or.value)).toEqual([excluded[0]?.accountid]);
+  });
+
   describe("errors", () => {
+    it("refuses a $filter nested more than 100 levels deep, and out-of-range X of the …X… functions", async () => {
+      const nested = await failure(dwa.retrieveMultiple({ collection: "accounts", filter: `${"(".repeat(150)}name eq 'a'${")".repeat(150)}` }));
+      expect(nested.status).toBe(400);
+      expect(nested.code).toBe("0x80060888");
+      expect(nested.message).toContain("nests deeper than 100 levels");
+      const nots = await failure(dwa.retrieveMultiple({ collection: "accounts", filter: `${"not ".repeat(150)}name eq 'a'` }));
+      expect(nots.message).toContain("nests deeper than 100 levels");
+      const huge = await failure(dwa.retrieveMultiple({ collection: "accounts", filter: "Microsoft.Dynamics.CRM.LastXDays(PropertyName='createdon',PropertyValue=99999999999)" }));
+      expect(huge.status).toBe(400);
+      expect(huge.message).toContain("must be a whole number from 0 to 2147483647");
+      // The largest X is past what a date holds: the range is open on that side, or empty.
+      expect(await dwa.count({ collection: "accounts", filter: "Microsoft.Dynamics.CRM.LastXYears(PropertyName='createdon',PropertyValue=2147483647)" })).toBe(ACCOUNTS.length);
+      expect(await dwa.count({ collection: "accounts", filter: "Microsoft.Dynamics.CRM.OlderThanXDays(PropertyName='createdon',PropertyValue=2147483647)" })).toBe(0);
+    });
+
     it("names an unknown property", async () => {
       const error = await failure(dwa.retrieveMultiple({ collection: "accounts", filter: "nosuchcolumn eq 1" }));
       expect(error.status).toBe(400);

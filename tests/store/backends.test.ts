@@ -190,6 +190,14 @@ describe.each(BACKENDS)("store on $name", (backend) => {
     expect(await select({ where: { kind: "in", column: "new_qty", values: [] } })).toEqual([]);
   });
 
+  it("runs and/or chains of thousands of conditions (left-deep as parsed) without hitting the expression depth limit", async () => {
+    const chain = (kind: "and" | "or", items: Expr[]): Expr => items.reduce((left, right) => ({ kind, left, right }));
+    const misses = Array.from({ length: 3000 }, (_, i) => eq("new_name", `missing ${i}`));
+    expect(names(await select({ where: chain("or", [...misses, eq("new_flag", true)]) }))).toEqual(["Alpha", "Gamma"]);
+    const none = misses.map((m): Expr => ({ kind: "not", operand: m }));
+    expect(names(await select({ where: chain("and", [...none, eq("new_flag", false)]) }))).toEqual(["100% sure", "beta"]);
+  });
+
   it("compares text case-insensitively only when asked, and LIKE honours the escape character", async () => {
     expect(names(await select({ where: eq("new_name", "ALPHA", true) }))).toEqual(["Alpha"]);
     expect(names(await select({ where: eq("new_name", "ALPHA") }))).toEqual([]);

@@ -240,7 +240,13 @@ function link(element: XmlElement): FetchLink {
 export function parseFetchXml(xml: string): FetchSpec {
   const valid = XMLValidator.validate(xml);
   if (valid !== true) throw fetchErrors.invalid(`${valid.err.msg} (line ${valid.err.line})`);
-  const doc = parser.parse(xml) as Record<string, XmlElement[]>;
+  let doc: Record<string, XmlElement[]>;
+  try {
+    doc = parser.parse(xml) as Record<string, XmlElement[]>;
+  } catch (error) {
+    // The parser's own limits (nesting depth, entity expansion) on a document the validator accepted.
+    throw fetchErrors.invalid((error as Error).message);
+  }
   const roots = Object.entries(doc).filter(([key]) => key !== "?xml");
   const [root] = roots;
   if (roots.length !== 1 || !root || root[0] !== "fetch" || root[1].length !== 1) throw fetchErrors.invalid("the document element must be a single <fetch>");

@@ -38,6 +38,12 @@ interface Token {
   pos: number;
 }
 
+/**
+ * How deep a `$filter` may nest. Runs of `and`/`or` do not nest (they are parsed iteratively and
+ * compiled to balanced SQL), so this bounds only parentheses, `not`, arguments and lambdas, keeping
+ * the parser's recursion and the SQL expression depth bounded.
+ */
+const MAX_NESTING = 100;
 const COMPARISON = new Set(["eq", "ne", "gt", "ge", "lt", "le"]);
 /** OData operators Dataverse does not support in `$filter`: refused by name. */
 const UNSUPPORTED_OPERATORS = new Set(["has", "in", "add", "sub", "mul", "div", "divby", "mod"]);
@@ -134,6 +140,7 @@ class Parser {
   private index = 0;
   private readonly aliases: ReadonlyMap<string, string>;
   private readonly depth: number;
+  private nesting = 0;
 
   constructor(text: string, aliases: ReadonlyMap<string, string>, depth: number) {
     this.tokens = tokenize(text);
@@ -197,10 +204,19 @@ class Parser {
   /** `not` negates the comparison (or parenthesised expression) that follows it. */
   private parseUnary(): FilterNode {
     if (this.isKeyword("not")) {
-      this.next();
-      return { type: "not", operand: this.parseUnary() };
+      const token = this.next();
+      this.enter(token);
+      const operand = this.parseUnary();
+      this.nesting--;
+      return { type: "not", operand };
     }
     return this.parseComparison();
+  }
+
+  /** One level deeper (parentheses, `not`, arguments, lambdas, arrays); refuses past {@link MAX_NESTING}. */
+  private enter(token: Token): void {
+    this.nesting++;
+    if (this.nesting > MAX_NESTING) syntax(`the expression nests deeper than ${MAX_NESTING} levels (parentheses, 'not', function arguments, lambdas) at position ${token.pos} in $filter`);
   }
 
   private parseComparison(): FilterNode {
@@ -220,6 +236,14 @@ class Parser {
   }
 
   private parsePrimary(): FilterNode {
+    const token = this.peek();
+    this.enter(token);
+    const node = this.primary();
+    this.nesting--;
+    return node;
+  }
+
+  private primary(): FilterNode {
     const token = this.next();
     switch (token.kind) {
       case "(": {

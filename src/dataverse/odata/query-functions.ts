@@ -54,10 +54,13 @@ function values(ctx: QueryFunctionContext, bound: BoundProperty): Scalar[] {
   return node.items.map((item) => valueOf(ctx, bound, item, "PropertyValues"));
 }
 
+/** `PropertyValue` of the …X… functions is an Int32 in Dataverse's condition expressions. */
+const INT32_MAX = 2_147_483_647;
+
 function integerValue(ctx: QueryFunctionContext): number {
   const literal = ctx.binder.literal(param(ctx, "PropertyValue"), `PropertyValue of '${ctx.name}'`);
   const n = literal.type === "number" ? literal.value : literal.type === "string" ? Number(literal.value) : Number.NaN;
-  if (!Number.isInteger(n) || n < 0) throw dv.querySyntax(`PropertyValue of '${ctx.name}' must be a non-negative whole number`);
+  if (!Number.isInteger(n) || n < 0 || n > INT32_MAX) throw dv.querySyntax(`PropertyValue of '${ctx.name}' must be a whole number from 0 to ${INT32_MAX}`);
   return n;
 }
 
@@ -82,8 +85,10 @@ function startOfDay(ms: number): number {
   return ms - (((ms % DAY) + DAY) % DAY);
 }
 
+/** `ms` moved by whole months (UTC); ±Infinity past what a `Date` can hold, so {@link range} can tell the direction. */
 function addMonths(ms: number, months: number): number {
   const d = new Date(ms);
+  if (Math.abs(months) > 12 * 300_000) return months > 0 ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
   return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + months, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds());
 }
 
@@ -109,7 +114,19 @@ function dateColumn(ctx: QueryFunctionContext): BoundProperty {
 }
 
 /** `from <= column < to` (half-open), in ms. */
+/** The instants a `DateTime` column can hold: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z (ms since the epoch). */
+const MIN_DATETIME = -62_135_596_800_000;
+const MAX_DATETIME = 253_402_300_799_000;
+
+/**
+ * `from <= column < to` (or `<= to`). A bound past the `DateTime` range (a huge `PropertyValue`)
+ * is open when it widens the range and matches nothing when it empties it, instead of failing to format.
+ */
 function range(bound: BoundProperty, from: number | undefined, to: number | undefined, toInclusive = false): Expr {
+  if ((from !== undefined && from > MAX_DATETIME) || (to !== undefined && to < MIN_DATETIME)) return bound.wrap({ kind: "in", column: bound.attribute.logicalName, values: [] });
+  if (from !== undefined && from < MIN_DATETIME) from = undefined;
+  if (to !== undefined && to > MAX_DATETIME) to = undefined;
+  if (from === undefined && to === undefined) return bound.wrap(compare(bound, "ne", null));
   const parts: Expr[] = [];
   if (from !== undefined) parts.push(compare(bound, "ge", formatDateTime(from)));
   if (to !== undefined) parts.push(compare(bound, toInclusive ? "le" : "lt", formatDateTime(to)));
