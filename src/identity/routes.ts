@@ -21,6 +21,8 @@ export interface IdentityRouteDeps {
 
 type TenantParams = { tenant: string };
 
+/** `cloud_instance_name` of the discovery documents and user realm answers (Entra says `microsoftonline.com`). */
+const CLOUD_INSTANCE_NAME = "orgbox.local";
 const DISCOVERY_HEADERS = { "cache-control": "max-age=86400, private", "access-control-allow-origin": "*" };
 const TOKEN_HEADERS = { "cache-control": "no-store, no-cache", pragma: "no-cache" };
 
@@ -69,7 +71,7 @@ export async function identityRoutes(app: FastifyInstance, deps: IdentityRouteDe
       claims_supported: ["sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name", "msgraph_host", "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username", "name", "tid", "ver", "at_hash", "c_hash", "email"],
       kerberos_endpoint: `${b}/${t}/kerberos`,
       tenant_region_scope: "NA",
-      cloud_instance_name: "orgbox.local",
+      cloud_instance_name: CLOUD_INSTANCE_NAME,
       cloud_graph_host_name: "graph.windows.net",
       msgraph_host: "graph.microsoft.com",
       rbac_url: "https://pas.windows.net",
@@ -102,7 +104,7 @@ export async function identityRoutes(app: FastifyInstance, deps: IdentityRouteDe
       userinfo_endpoint: `${b}/${t}/openid/userinfo`,
       kerberos_endpoint: `${b}/${t}/kerberos`,
       tenant_region_scope: "NA",
-      cloud_instance_name: "orgbox.local",
+      cloud_instance_name: CLOUD_INSTANCE_NAME,
       cloud_graph_host_name: "graph.windows.net",
       msgraph_host: "graph.microsoft.com",
       rbac_url: "https://pas.windows.net",
@@ -140,6 +142,17 @@ export async function identityRoutes(app: FastifyInstance, deps: IdentityRouteDe
       "api-version": request.query["api-version"] ?? "1.1",
       metadata: [{ preferred_network: ours.host, preferred_cache: ours.host, aliases: [ours.host] }],
     };
+  });
+
+  // User realm discovery: MSAL (Python, .NET, Go) asks it before a username/password grant, and
+  // takes the WS-Trust path only for `Federated`. Every orgbox tenant is cloud-only (`Managed`).
+  app.get<{ Params: { user: string }; Querystring: Record<string, string | undefined> }>("/common/userrealm/:user", async (request, reply) => {
+    const login = request.params.user;
+    const at = login.lastIndexOf("@");
+    const domain = at >= 0 ? login.slice(at + 1).toLowerCase() : "";
+    const tenant = domain && DOMAIN_NAME_RE.test(domain) ? await store.findTenant(domain) : undefined;
+    reply.headers(DISCOVERY_HEADERS);
+    return userRealm(request.query["api-version"], login, domain, tenant?.displayName);
   });
 
   const token = (version: 1 | 2) => async (request: FastifyRequest<{ Params: TenantParams }>, reply: FastifyReply) => {
@@ -195,4 +208,23 @@ function renderError(error: unknown, request: FastifyRequest, reply: FastifyRepl
   const body = aadErrorBody(aadError, { traceId: traceId(request), correlationId: request.id, now: clock.now(), baseUrl: base });
   request.log.info({ aadsts: aadError.code, error: aadError.error }, "identity error");
   return reply.status(aadError.status).headers({ ...TOKEN_HEADERS, ...aadError.headers }).send(body);
+}
+
+const DOMAIN_NAME_RE = /^[a-z0-9-]+(\.[a-z0-9-]+)+$/;
+
+/**
+ * The user realm answer for a login: `Managed` when its domain is a tenant's, else `Unknown`.
+ * `api-version` 1.0 (the default, MSAL's) uses snake_case; 2.0 and 2.1 PascalCase, as
+ * `login.microsoftonline.com/common/userrealm/{login}` does.
+ */
+function userRealm(apiVersion: string | undefined, login: string, domain: string, tenantName: string | undefined): Record<string, unknown> {
+  const managed = tenantName !== undefined;
+  if (apiVersion === "2.0" || apiVersion === "2.1") {
+    return managed
+      ? { NameSpaceType: "Managed", Login: login, DomainName: domain, FederationBrandName: tenantName, TenantBrandingInfo: null, cloud_instance_name: CLOUD_INSTANCE_NAME }
+      : { NameSpaceType: "Unknown", Login: login, DomainName: domain, cloud_instance_name: CLOUD_INSTANCE_NAME };
+  }
+  return managed
+    ? { ver: "1.0", account_type: "Managed", domain_name: domain, cloud_instance_name: CLOUD_INSTANCE_NAME, cloud_audience_urn: "urn:federation:MicrosoftOnline" }
+    : { ver: "1.0", account_type: "Unknown", cloud_instance_name: CLOUD_INSTANCE_NAME };
 }

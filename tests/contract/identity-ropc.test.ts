@@ -29,6 +29,19 @@ describe("ROPC and refresh tokens (delegated)", () => {
     await service.registerApplication({ tenantId: DEMO.tenantId, appId: NO_CONSENT_APP, displayName: "Unconsented client", isFallbackPublicClient: true });
   });
 
+  it("user realm discovery (what MSAL Python, .NET and Go ask before ROPC): Managed for a tenant's domain, else Unknown; 1.0 and 2.x shapes", async () => {
+    const o = orgbox();
+    const managed = await fetch(`${o.url}/common/userrealm/${encodeURIComponent(DEMO.admin.username)}?api-version=1.0`);
+    expect(managed.status).toBe(200);
+    expect(await managed.json()).toEqual({ ver: "1.0", account_type: "Managed", domain_name: DEMO.tenantDomain, cloud_instance_name: "orgbox.local", cloud_audience_urn: "urn:federation:MicrosoftOnline" });
+    const unknown = await fetch(`${o.url}/common/userrealm/someone@nowhere.example?api-version=1.0`);
+    expect(await unknown.json()).toEqual({ ver: "1.0", account_type: "Unknown", cloud_instance_name: "orgbox.local" });
+    const noDomain = await fetch(`${o.url}/common/userrealm/justaname`);
+    expect(await noDomain.json()).toMatchObject({ account_type: "Unknown" });
+    const v2 = await fetch(`${o.url}/common/userrealm/${encodeURIComponent(DEMO.admin.username.toUpperCase())}?api-version=2.1`);
+    expect(await v2.json()).toMatchObject({ NameSpaceType: "Managed", Login: DEMO.admin.username.toUpperCase(), DomainName: DEMO.tenantDomain, FederationBrandName: DEMO.tenantDisplayName });
+  });
+
   it("msal-node acquireTokenByUsernamePassword → delegated v1 token → Dataverse WhoAmI is the admin", async () => {
     const pca = new PublicClientApplication({ auth: { clientId: PUBLIC_APP, authority: orgbox().authority, knownAuthorities: [new URL(orgbox().url).host] } });
     const result = await pca.acquireTokenByUsernamePassword({ scopes: [`${orgbox().orgUrl}/user_impersonation`], username: DEMO.admin.username, password: DEMO.admin.password });
