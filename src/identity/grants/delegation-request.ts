@@ -1,6 +1,7 @@
 import { evaluateConsent, issueUserTokens, normaliseIp, parseScope, resolveTarget, type UserFlowClient } from "../delegated.ts";
 import { aad } from "../errors.ts";
 import type { Tenant, User } from "../model.ts";
+import type { StoredRefreshToken } from "../store.ts";
 import type { GrantContext, TokenRequest, TokenResponseBody } from "./grant.ts";
 
 /** What a delegated token request asks for: one resource, its permissions (or all consented), and OIDC scopes. */
@@ -43,6 +44,8 @@ export interface ConsentedUserTokensInput {
   requireGrantForDefault: boolean;
   nonce?: string;
   codeId?: string | null;
+  /** The refresh token this request redeems: rotated in the same step (refresh grant). */
+  rotateFrom?: StoredRefreshToken;
 }
 
 /**
@@ -69,5 +72,6 @@ export async function issueConsentedUserTokens(ctx: GrantContext, request: Token
     ipAddress: normaliseIp(request.clientIp),
     wantsClientInfo: request.form.client_info === "1",
     codeId: input.codeId ?? null,
+    ...(input.rotateFrom ? { rotateFrom: input.rotateFrom } : {}),
   });
 }

@@ -1,7 +1,7 @@
 import { hashSecret } from "../../common/secrets.ts";
-import { assertUserActive, authenticateUserFlowClient, evaluateConsent, issueUserTokens, normaliseIp, resolveTarget, tenantOfGrant } from "../delegated.ts";
+import { assertUserActive, authenticateUserFlowClient, tenantOfGrant } from "../delegated.ts";
 import { aad, aadTimestamp } from "../errors.ts";
-import { requestedDelegation } from "./delegation-request.ts";
+import { issueConsentedUserTokens, requestedDelegation } from "./delegation-request.ts";
 import type { Grant, GrantContext, TokenRequest, TokenResponseBody } from "./grant.ts";
 
 /**
@@ -31,26 +31,8 @@ export const refreshTokenGrant: Grant = {
     assertUserActive(user, stored.authTime);
 
     const delegation = requestedDelegation(request, { scope: stored.scope, resource: stored.resource });
-    const target = await resolveTarget(ctx, tenant, client.app, delegation.resource, delegation.permissions);
-    const consent = await evaluateConsent(ctx.store, tenant.id, client.servicePrincipal, client.app, target, user.id);
-    if (consent.missing.length > 0 || (target.isDefault && consent.granted.length === 0 && delegation.oidc.size === 0)) throw aad.consentRequired(client.app.appId, client.app.displayName);
-
-    return issueUserTokens(ctx, {
-      version: request.version,
-      tenant,
-      user,
-      client,
-      target,
-      scopes: consent.granted,
-      oidc: delegation.oidc,
-      nonce: undefined,
-      amr: stored.amr,
-      authTime: stored.authTime,
-      ipAddress: normaliseIp(request.clientIp),
-      wantsClientInfo: form.client_info === "1",
-      codeId: stored.codeId,
-      rotateFrom: stored,
-    });
+    // `.default` with nothing consented fails unless OIDC scopes alone were asked for.
+    return issueConsentedUserTokens(ctx, request, { tenant, user, client, delegation, amr: stored.amr, authTime: stored.authTime, requireGrantForDefault: delegation.oidc.size === 0, codeId: stored.codeId, rotateFrom: stored });
   },
 };
 
