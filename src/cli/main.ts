@@ -8,12 +8,12 @@ import { createLogger } from "../common/logger.ts";
 import { ConfigError } from "../common/errors.ts";
 import { resolveConfig, type OrgboxConfig, type OrgboxConfigInput } from "../config/config.ts";
 import { ensureLocalTls } from "../common/tls.ts";
-import { createOrgbox, type OrgboxInstance } from "../server/create-orgbox.ts";
+// The server and the exporter load only for the commands that use them: the directory and security
+// commands start faster without them.
+import type { OrgboxInstance } from "../server/create-orgbox.ts";
 import { registerSecurityCommands } from "./security.ts";
 import { registerDirectoryCommands } from "./directory.ts";
-import { exportStore } from "../server/export.ts";
 import { offlineStore } from "../server/offline.ts";
-import { formatEnvironment } from "../environment/export.ts";
 import { existsSync, writeFileSync } from "node:fs";
 import { systemClock } from "../common/clock.ts";
 import { openDatabase } from "../store/database.ts";
@@ -100,6 +100,7 @@ async function start(flags: StartFlags): Promise<void> {
   const config = resolveConfig(toInput(flags), process.env);
   const json = wantsJson(flags);
   const logger = createLogger(config.logLevel);
+  const { createOrgbox } = await import("../server/create-orgbox.ts");
   const orgbox = await createOrgbox(config, logger);
   // Handlers first: a supervisor may signal as soon as it reads the ready output.
   let stopping = false;
@@ -182,6 +183,7 @@ async function exportCommand(flags: { data?: string; storeUrl?: string; format?:
   const store = offlineStore(flags);
   const format = flags.format ?? (flags.out && /\.json$/i.test(flags.out) ? "json" : "yaml");
   if (format !== "yaml" && format !== "json") throw new ConfigError(`--format must be yaml or json (got '${format}')`);
+  const [{ exportStore }, { formatEnvironment }] = await Promise.all([import("../server/export.ts"), import("../environment/export.ts")]);
   const exported = await exportStore(store);
   const text = formatEnvironment(exported, format);
   if (flags.out) writeFileSync(flags.out, text);

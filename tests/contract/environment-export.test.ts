@@ -16,7 +16,7 @@ import { startOrgbox, type OrgboxInstance } from "../../src/index.ts";
 import { exportEnvironment, PASSWORD_PLACEHOLDER, SECRET_PLACEHOLDER } from "../../src/environment/export.ts";
 import { validateEnvironment } from "../../src/environment/load.ts";
 
-const CLI = resolve(import.meta.dirname, "../../src/cli/main.ts");
+const CLI = resolve(import.meta.dirname, "../../bin/orgbox.js");
 const FILE = resolve(import.meta.dirname, "../../examples/isv-multitenant.orgbox.yaml");
 const APP = { clientId: "fab00000-0000-4000-8000-0000f00d0001", secret: "fabrikam-sync-secret-1" };
 const NORTHWIND = "00a70000-0000-4000-8000-000000000001";

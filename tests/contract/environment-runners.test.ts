@@ -71,7 +71,7 @@ describe("examples/runners", () => {
     const githubEnv = join(dir, "github-env");
     const result = await run("bash", [join(RUNNERS, "github-actions-start.sh"), "examples/isv-multitenant.orgbox.yaml"], {
       GITHUB_ENV: githubEnv,
-      ORGBOX_CMD: `${process.execPath} ${join(ROOT, "src/cli/main.ts")}`,
+      ORGBOX_CMD: `${process.execPath} ${join(ROOT, "bin/orgbox.js")}`,
       ORGBOX_LOG: join(dir, "orgbox.log"),
     });
     expect(result.code, result.output).toBe(0);
@@ -89,7 +89,7 @@ describe("examples/runners", () => {
 
   it("GitHub Actions: the start script fails with orgbox's error when the environment file is bad, and without GITHUB_ENV", async () => {
     const githubEnv = join(dir, "github-env-bad");
-    const bad = await run("bash", [join(RUNNERS, "github-actions-start.sh"), "examples/no-such-file.orgbox.yaml"], { GITHUB_ENV: githubEnv, ORGBOX_CMD: `${process.execPath} ${join(ROOT, "src/cli/main.ts")}`, ORGBOX_LOG: join(dir, "bad.log") });
+    const bad = await run("bash", [join(RUNNERS, "github-actions-start.sh"), "examples/no-such-file.orgbox.yaml"], { GITHUB_ENV: githubEnv, ORGBOX_CMD: `${process.execPath} ${join(ROOT, "bin/orgbox.js")}`, ORGBOX_LOG: join(dir, "bad.log") });
     expect(bad.code).toBe(1);
     expect(bad.output).toContain("orgbox exited before it was ready");
     expect(bad.output).toContain("no-such-file.orgbox.yaml");

@@ -14,7 +14,7 @@ import { resolveConfig } from "../../src/config/config.ts";
 import { ManualClock, startOrgbox, type OrgboxInstance } from "../../src/index.ts";
 import { apiGet, demoToken, useOrgbox } from "../helpers/orgbox.ts";
 
-const CLI = resolve(import.meta.dirname, "../../src/cli/main.ts");
+const CLI = resolve(import.meta.dirname, "../../bin/orgbox.js");
 type Jwks = { keys: { kid: string; x5t: string; issuer?: string }[] };
 
 async function jwks(o: OrgboxInstance, path = `/${o.tenantId}/discovery/v2.0/keys`): Promise<string[]> {

@@ -152,7 +152,7 @@ describe("orgbox on PostgreSQL", () => {
   });
 
   it("starts from the CLI with --store-url and stops on SIGTERM", async () => {
-    const child = spawn(process.execPath, [resolve(import.meta.dirname, "../../src/cli/main.ts"), "start", "--store-url", database.url, "--http", "--port", "0", "--json", "--log-level", "silent"], { env: { ...process.env, ORGBOX_JSON: "" } });
+    const child = spawn(process.execPath, [resolve(import.meta.dirname, "../../bin/orgbox.js"), "start", "--store-url", database.url, "--http", "--port", "0", "--json", "--log-level", "silent"], { env: { ...process.env, ORGBOX_JSON: "" } });
     let stderr = "";
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     const [line] = (await once(createInterface({ input: child.stdout }), "line")) as [string];

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { resolve } from "node:path";
 
-const CLI = resolve(import.meta.dirname, "../../src/cli/main.ts");
+const CLI = resolve(import.meta.dirname, "../../bin/orgbox.js");
 
 /** Runs `orgbox …args` as a child process (ORGBOX_JSON cleared, `env` added); resolves with its exit code and output. */
 export function orgboxCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
