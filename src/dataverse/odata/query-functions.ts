@@ -113,7 +113,6 @@ function dateColumn(ctx: QueryFunctionContext): BoundProperty {
   return bound;
 }
 
-/** `from <= column < to` (half-open), in ms. */
 /** The instants a `DateTime` column can hold: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z (ms since the epoch). */
 const MIN_DATETIME = -62_135_596_800_000;
 const MAX_DATETIME = 253_402_300_799_000;
