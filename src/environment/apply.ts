@@ -1,4 +1,5 @@
 import type { DataverseService } from "../dataverse/index.ts";
+import { parseOneToManyDefinition } from "../dataverse/metadata/relationships.ts";
 import type { IdentityService } from "../identity/index.ts";
 import { BUILTIN_ROLE, type LoadedEnvironment } from "./load.ts";
 
@@ -7,7 +8,7 @@ import { BUILTIN_ROLE, type LoadedEnvironment } from "./load.ts";
  * dependency order: tenants, users and groups, apps with assignments, secrets and certificates, consent (a service
  * principal in each consenting tenant, plus delegated `oauth2PermissionGrants`
  * for the app's `apiPermissions`), then per org: the org, custom tables and the columns and keys
- * added to standard tables, business units, roles,
+ * added to standard tables, the lookup columns' one-to-many relationships, business units, roles,
  * interactive and application users with their roles, teams with members and roles, and data rows in file order.
  * Meant for an empty store (the loader already checked every reference).
  * @param now start time (ms), the default start of secrets.
@@ -97,6 +98,8 @@ export async function applyEnvironment(env: LoadedEnvironment, identity: Identit
       for (const column of extension.columns) await dataverse.addCustomColumn(org, extension.table, column);
       for (const key of extension.keys) await dataverse.addAlternateKey(org, extension.table, () => key);
     }
+    // Lookup columns: their one-to-many relationships, parsed again against the org as it now is.
+    for (const body of spec.tables.relationships) await dataverse.createRelationship(org, (md) => parseOneToManyDefinition(body, md));
     for (const unit of spec.businessUnits) await dataverse.createBusinessUnit(org, { id: unit.id, name: unit.name, parentBusinessUnitId: unit.parentId });
     for (const role of spec.roles) await dataverse.createRole(org, { id: role.id, name: role.name, businessUnitId: role.businessUnitId, privileges: role.privileges });
     const roleId = (ref: string): string => {

@@ -408,7 +408,7 @@ class Exporter {
 
     const data = await this.data(org, where, known, ownerKeys);
     const optionSets = optionSetsToEnvironment((await this.dataverse.loadMetadata(org)).optionSets());
-    const tables = tablesToEnvironment((await this.dataverse.loadMetadata(org)).entities(), (message) => this.warn(`${where}: ${message}`));
+    const tables = tablesToEnvironment(await this.dataverse.loadMetadata(org), (message) => this.warn(`${where}: ${message}`));
     return {
       name: org.name,
       id: org.id,
@@ -461,8 +461,6 @@ class Exporter {
           const value = row[name];
           if (value === null || value === undefined || name === entity.primaryIdAttribute || OWNER_COLUMNS.includes(name)) continue;
           if (!attribute.isValidForCreate && !KEPT_PLATFORM_COLUMNS.has(name)) continue;
-          // Lookup columns of custom relationships: the format cannot define them (see tablesToEnvironment).
-          if (attribute.isCustomAttribute && isLookupType(attribute.type)) continue;
           if (isLookupType(attribute.type)) {
             const target = str(value);
             if (!(attribute.targets ?? []).some((t) => known.get(t)?.has(target))) {

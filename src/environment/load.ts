@@ -99,8 +99,8 @@ export interface ResolvedOrg {
   baseCurrencyId: string;
   /** Global option sets (applied before tables). */
   optionSets: GlobalOptionSetMetadata[];
-  /** Custom tables and the columns and keys added to standard tables (applied before roles). */
-  tables: Pick<ResolvedTables, "custom" | "extensions">;
+  /** Custom tables, the columns and keys added to standard tables, and the one-to-many relationships of Lookup columns (applied before roles). */
+  tables: Pick<ResolvedTables, "custom" | "extensions" | "relationships">;
   /** Parents before children. */
   businessUnits: { id: string; name: string; parentId: string }[];
   roles: { id: string; name: string; businessUnitId: string; privileges: { name: string; depth: Depth }[] }[];
@@ -380,7 +380,7 @@ class Resolver {
       rootBusinessUnitId: (o.rootBusinessUnitId ?? newGuid()).toLowerCase(),
       baseCurrencyId: (o.baseCurrencyId ?? newGuid()).toLowerCase(),
       optionSets: [],
-      tables: { custom: [], extensions: [] },
+      tables: { custom: [], extensions: [], relationships: [] },
       businessUnits: [],
       roles: [],
       applicationUsers: [],
@@ -401,7 +401,7 @@ class Resolver {
     const report = (at: Where, problem: string) => this.fail(at, problem);
     org.optionSets = resolveOptionSets(o.optionSets, [...where, "optionSets"], report);
     const tables = resolveTables(o.tables, [...where, "tables"], report, org.optionSets);
-    org.tables = { custom: tables.custom, extensions: tables.extensions };
+    org.tables = { custom: tables.custom, extensions: tables.extensions, relationships: tables.relationships };
     const customPrivileges = new Set(tables.custom.flatMap((t) => privilegesFor(t).map((p) => p.name)));
     claim("organization", org.id, [...where, "id"]);
     claim("businessunit", org.rootBusinessUnitId, [...where, "rootBusinessUnitId"]);

@@ -184,10 +184,16 @@ export const COLUMN_TYPES = ["String", "Memo", "Integer", "BigInt", "Decimal", "
 
 /**
  * A column of a table definition, as `POST EntityDefinitions(…)/Attributes` would create it
- * (learn.microsoft.com/power-apps/developer/data-platform/webapi/create-update-column-definitions-using-web-api).
+ * (learn.microsoft.com/power-apps/developer/data-platform/webapi/create-update-column-definitions-using-web-api);
+ * a `Lookup` column as `POST RelationshipDefinitions` creates it, with its one-to-many relationship
+ * (learn.microsoft.com/power-apps/developer/data-platform/webapi/create-update-entity-relationships-using-web-api).
  */
 export const ColumnSchema = z.strictObject({
-  type: z.enum(COLUMN_TYPES).describe("String (single line of text), Memo (multiple lines), Integer, BigInt, Decimal, Double (floating point), Money, DateTime, Boolean (yes/no), Picklist (choice), MultiSelectPicklist (choices)."),
+  type: z
+    .enum([...COLUMN_TYPES, "Lookup"])
+    .describe("String (single line of text), Memo (multiple lines), Integer, BigInt, Decimal, Double (floating point), Money, DateTime, Boolean (yes/no), Picklist (choice), MultiSelectPicklist (choices), Lookup (a one-to-many relationship from `target`)."),
+  target: nonEmpty.optional().describe("Lookup: the logical name of the table it points to (standard, or a custom table of this file)."),
+  relationship: nonEmpty.optional().describe("Lookup: the schema name of its one-to-many relationship. Default `{prefix}_{target}_{table}`, the prefix being the column's."),
   schemaName: nonEmpty.optional().describe("Default: the logical name (the key); its lower case must be the logical name."),
   displayName: nonEmpty.optional().describe("Default: the schema name."),
   description: z.string().optional(),

@@ -4,7 +4,9 @@ import { parseKeyDefinition } from "../dataverse/metadata/keys.ts";
 import { STANDARD_TABLES } from "../dataverse/metadata/standard.ts";
 import { parseGlobalOptionSet, resolveGlobalOptionSet } from "../dataverse/metadata/option-sets.ts";
 import { OrgMetadata } from "../dataverse/metadata/registry.ts";
-import type { AttributeMetadata, EntityKeyMetadata, EntityMetadata, GlobalOptionSetMetadata } from "../dataverse/metadata/types.ts";
+import { parseOneToManyDefinition } from "../dataverse/metadata/relationships.ts";
+import { STANDARD_MANY_TO_MANY } from "../dataverse/metadata/standard.ts";
+import type { AttributeMetadata, EntityKeyMetadata, EntityMetadata, GlobalOptionSetMetadata, OneToManyRelationshipMetadata, RelationshipMetadata } from "../dataverse/metadata/types.ts";
 import { COLUMN_TYPES, type ColumnInput, type KeyInput, type OptionSetInput, type TableInput } from "./schema.ts";
 
 /**
@@ -22,13 +24,20 @@ export interface ResolvedTables {
   custom: EntityMetadata[];
   /** Columns and keys the file adds to standard tables. */
   extensions: { table: string; columns: AttributeMetadata[]; keys: EntityKeyMetadata[] }[];
-  /** Every table of the org once the file is applied (standard, extended and custom), by logical name. */
+  /**
+   * `POST RelationshipDefinitions` bodies (`OneToManyRelationshipMetadata`) of the file's Lookup
+   * columns, in file order: applied after the tables, each adding its lookup column.
+   */
+  relationships: Record<string, unknown>[];
+  /** Every table of the org once the file is applied (standard, extended and custom, with lookups), by logical name. */
   byName: Map<string, EntityMetadata>;
 }
 
 const STANDARD = new Map(STANDARD_TABLES.map((t) => [t.logicalName, t]));
 /** Keys of a table definition that only custom tables take. */
 const CUSTOM_ONLY = ["schemaName", "displayName", "displayCollectionName", "description", "entitySetName", "ownership", "primaryName", "hasNotes", "hasActivities"] as const;
+/** What a Lookup column definition may not say (its type comes from its target). */
+const NOT_FOR_LOOKUPS = ["maxLength", "minValue", "maxValue", "precision", "dateTimeBehavior", "options", "globalOptionSet"] as const;
 /** Objects type codes of custom tables start here (Dataverse's first custom object type code). */
 const FIRST_CUSTOM_CODE = 10000;
 
@@ -75,7 +84,9 @@ export function resolveTables(spec: Record<string, TableInput> | undefined, wher
   const sharedChoices = new OrgMetadata([], [], optionSets);
   const byName = new Map(STANDARD);
   const sets = new Map(STANDARD_TABLES.map((t) => [t.entitySetName, t.logicalName]));
-  const resolved: ResolvedTables = { custom: [], extensions: [], byName };
+  const resolved: ResolvedTables = { custom: [], extensions: [], relationships: [], byName };
+  /** Lookup columns, resolved once every table is known (a lookup may point to a table defined after it). */
+  const lookups: { table: string; name: string; input: ColumnInput; at: Where }[] = [];
   /** Runs a Web API parse step; a DataverseError becomes a reported problem. */
   const attempt = <T>(at: Where, step: () => T): T | undefined => {
     try {
@@ -87,6 +98,10 @@ export function resolveTables(spec: Record<string, TableInput> | undefined, wher
     }
   };
   const column = (entity: EntityMetadata, name: string, input: ColumnInput, at: Where): AttributeMetadata | undefined => {
+    if (input.target !== undefined || input.relationship !== undefined) {
+      fail([...at, input.target !== undefined ? "target" : "relationship"], `only Lookup columns take a target and a relationship (${name} is ${input.type})`);
+      return undefined;
+    }
     if (input.globalOptionSet !== undefined && (input.options !== undefined || !["Picklist", "MultiSelectPicklist"].includes(input.type))) {
       fail([...at, "globalOptionSet"], `only Picklist and MultiSelectPicklist columns take a globalOptionSet, and never with options (${name} is ${input.type})`);
       return undefined;
@@ -116,6 +131,10 @@ export function resolveTables(spec: Record<string, TableInput> | undefined, wher
     const columns: AttributeMetadata[] = [];
     for (const [name, c] of Object.entries(input.columns ?? {})) {
       if (name === skip) continue;
+      if (c.type === "Lookup") {
+        lookups.push({ table: entity.logicalName, name, input: c, at: [...at, "columns", name] });
+        continue;
+      }
       const attribute = column(current, name, c, [...at, "columns", name]);
       if (!attribute) continue;
       columns.push(attribute);
@@ -184,6 +203,40 @@ export function resolveTables(spec: Record<string, TableInput> | undefined, wher
     byName.set(name, entity);
     resolved.custom.push(entity);
   }
+
+  // Lookup columns, as `POST RelationshipDefinitions` creates them: each through the Web API's parser,
+  // against every table of the file and the relationships before it.
+  const planned: RelationshipMetadata[] = [];
+  for (const { table, name, input, at } of lookups) {
+    const extra = NOT_FOR_LOOKUPS.filter((k) => input[k] !== undefined);
+    if (extra.length > 0) {
+      fail(at, `a Lookup column takes target, relationship, schemaName, displayName, description and required (remove ${extra.join(", ")})`);
+      continue;
+    }
+    if (input.target === undefined) {
+      fail(at, "a Lookup column needs a target: the logical name of the table it points to");
+      continue;
+    }
+    const prefix = name.includes("_") ? name.slice(0, name.indexOf("_")) : "new";
+    const body: Record<string, unknown> = {
+      "@odata.type": "Microsoft.Dynamics.CRM.OneToManyRelationshipMetadata",
+      SchemaName: input.relationship ?? `${prefix}_${input.target}_${table}`,
+      ReferencedEntity: input.target,
+      ReferencingEntity: table,
+      Lookup: columnBody(name, input),
+    };
+    const md = new OrgMetadata([...byName.values()], [...STANDARD_MANY_TO_MANY, ...planned], optionSets);
+    const plan = attempt(at, () => parseOneToManyDefinition(body, md));
+    if (!plan) continue;
+    if (plan.lookup.logicalName !== name) {
+      fail([...at, "schemaName"], `the schema name '${plan.lookup.schemaName}' does not match the column's logical name '${name}' (its lower case must be the key)`);
+      continue;
+    }
+    planned.push(plan.relationship);
+    const referencing = byName.get(table) as EntityMetadata;
+    byName.set(table, { ...referencing, attributes: [...referencing.attributes, ...columnsAdded(referencing, plan.lookup)] });
+    resolved.relationships.push(body);
+  }
   return resolved;
 }
 
@@ -206,6 +259,14 @@ function columnInput(attribute: AttributeMetadata): ColumnInput {
   return out;
 }
 
+/** A lookup column as a `Lookup` column definition: its target and, when not the default, its relationship's name. */
+function lookupInput(attribute: AttributeMetadata, relationship: OneToManyRelationshipMetadata): ColumnInput {
+  const { type: _type, ...common } = columnInput(attribute);
+  const prefix = attribute.logicalName.includes("_") ? attribute.logicalName.slice(0, attribute.logicalName.indexOf("_")) : "new";
+  const named = relationship.schemaName !== `${prefix}_${relationship.referencedEntity}_${relationship.referencingEntity}`;
+  return { type: "Lookup", target: relationship.referencedEntity, ...(named ? { relationship: relationship.schemaName } : {}), ...common };
+}
+
 function keyInput(key: EntityKeyMetadata): KeyInput {
   const named = key.schemaName !== undefined && key.schemaName !== key.logicalName;
   const labelled = key.displayName !== undefined && key.displayName !== (key.schemaName ?? key.logicalName);
@@ -214,23 +275,36 @@ function keyInput(key: EntityKeyMetadata): KeyInput {
 }
 
 /**
- * `orgs[].tables` for `orgbox export`: every custom table with its custom columns and keys, and the
- * custom columns and keys of standard tables. Tables without anything custom are left out, and so
- * is what the format cannot hold (N:N intersect tables, lookup columns of relationships), each
- * reported through `warn`.
+ * `orgs[].tables` for `orgbox export`: every custom table with its custom columns (lookup columns of
+ * one-to-many relationships as `Lookup` columns) and keys, and the custom columns and keys of standard
+ * tables. Tables without anything custom are left out, and so is what the format cannot hold (N:N
+ * intersect tables, navigation property names other than the defaults), each reported through `warn`.
  */
-export function tablesToEnvironment(entities: readonly EntityMetadata[], warn: (message: string) => void = () => undefined): Record<string, TableInput> {
+export function tablesToEnvironment(md: OrgMetadata, warn: (message: string) => void = () => undefined): Record<string, TableInput> {
   const out: Record<string, TableInput> = {};
-  for (const entity of entities) {
+  for (const entity of md.entities()) {
     if (entity.isIntersect) {
-      if (entity.isCustomEntity) warn(`the N:N relationship table ${entity.logicalName} was left out: the environment format cannot define relationships yet`);
+      if (entity.isCustomEntity) warn(`the N:N relationship table ${entity.logicalName} was left out: the environment format cannot define N:N relationships yet`);
       continue;
     }
-    const custom = entity.attributes.filter((a) => a.isCustomAttribute && (COLUMN_TYPES as readonly string[]).includes(a.type));
+    const custom: [string, ColumnInput][] = [];
     for (const a of entity.attributes) {
-      if (a.isCustomAttribute && !(COLUMN_TYPES as readonly string[]).includes(a.type)) warn(`the ${a.type} column ${entity.logicalName}.${a.logicalName} was left out: the environment format cannot define relationships yet`);
+      if (!a.isCustomAttribute) continue;
+      if ((COLUMN_TYPES as readonly string[]).includes(a.type)) {
+        custom.push([a.logicalName, columnInput(a)]);
+        continue;
+      }
+      const relationship = md.oneToManyDefinition(entity.logicalName, a.logicalName);
+      if (!relationship) {
+        warn(`the ${a.type} column ${entity.logicalName}.${a.logicalName} was left out: the environment format cannot define it`);
+        continue;
+      }
+      custom.push([a.logicalName, lookupInput(a, relationship)]);
+      if (relationship.referencedEntityNavigationPropertyName !== relationship.schemaName || relationship.referencingEntityNavigationPropertyName !== a.schemaName) {
+        warn(`the navigation property names of relationship ${relationship.schemaName} were left out (the file's lookup ${entity.logicalName}.${a.logicalName} gets the default names)`);
+      }
     }
-    const columns = Object.fromEntries(custom.map((a) => [a.logicalName, columnInput(a)]));
+    const columns = Object.fromEntries(custom);
     const keys = Object.fromEntries((entity.keys ?? []).map((k) => [k.logicalName, keyInput(k)]));
     const parts = { ...(custom.length > 0 ? { columns } : {}), ...((entity.keys ?? []).length > 0 ? { keys } : {}) };
     if (!entity.isCustomEntity) {

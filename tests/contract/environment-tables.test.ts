@@ -34,6 +34,10 @@ orgs:
 `;
 
 const ENV = `${BASE}    tables:
+      new_milestone:
+        displayName: Milestone
+        columns:
+          new_projectid: { type: Lookup, target: new_project, displayName: Project, required: true }
       new_project:
         schemaName: new_Project
         displayName: Project
@@ -51,18 +55,19 @@ const ENV = `${BASE}    tables:
       account:
         columns:
           new_tier: { type: Picklist, options: { 1: Gold, 2: Silver } }
+          new_projectid: { type: Lookup, target: new_project, relationship: new_project_accounts }
         keys:
           new_accountnumberkey: { columns: [accountnumber], schemaName: new_AccountNumberKey, displayName: Account number }
     roles:
       - name: Project reader
-        privileges: { prvReadnew_Project: Global, prvCreatenew_Project: Global, prvWritenew_Project: Global, prvReadAccount: Global, prvReadContact: Global }
+        privileges: { prvReadnew_Project: Global, prvCreatenew_Project: Global, prvWritenew_Project: Global, prvReadnew_milestone: Global, prvReadAccount: Global, prvReadContact: Global, prvReadEntity: Global }
     applicationUsers:
       - app: ${APP}
         roles: [Project reader]
     defaultOwner: ${APP}
     data:
       account:
-        - { name: Contoso, accountnumber: A-100, new_tier: 1 }
+        - { name: Contoso, accountnumber: A-100, new_tier: 1, new_projectid: "@ref:new_project(new_code='P-2')" }
         - { name: Fabrikam, accountnumber: A-200, new_tier: 2 }
       contact:
         - { lastname: Smith, parentcustomerid: "@ref:account(accountnumber='a-100')" }
@@ -70,6 +75,10 @@ const ENV = `${BASE}    tables:
       new_project:
         - { new_name: Apollo, new_code: P-1, new_budget: 1500.5, new_phase: 100000001, new_tags: "3,1", new_active: true, new_due: "2027-01-31" }
         - { new_name: Gemini, new_code: P-2, new_phase: 100000000 }
+      new_milestone:
+        - { new_name: Kickoff, new_projectid: "@ref:new_project(new_code='P-1')" }
+        - { new_name: Launch, new_projectid: "@ref:new_project(new_code='P-1')" }
+        - { new_name: Review, new_projectid: "@ref:new_project(new_code='P-2')" }
 `;
 
 async function token(o: OrgboxInstance): Promise<string> {
@@ -132,6 +141,36 @@ describe("environment file: custom tables, columns, option sets and alternate ke
     expect(keys.entity("account")?.keys).toEqual([{ logicalName: "new_accountnumberkey", schemaName: "new_AccountNumberKey", displayName: "Account number", keyAttributes: ["accountnumber"] }]);
   });
 
+  it("Lookup columns are one-to-many relationships: rows reference by alternate key, dynamics-web-api expands both ways", async () => {
+    const milestones = await api.retrieveMultiple<{ new_name: string; new_projectid: { new_code: string } }>({
+      collection: "new_milestones",
+      select: ["new_name"],
+      expand: [{ property: "new_projectid", select: ["new_code"] }],
+      orderBy: ["new_name"],
+    });
+    expect(milestones.value.map((m) => [m.new_name, m.new_projectid.new_code])).toEqual([
+      ["Kickoff", "P-1"],
+      ["Launch", "P-1"],
+      ["Review", "P-2"],
+    ]);
+    const projects = await api.retrieveMultiple<{ new_code: string; new_new_project_new_milestone: { new_name: string }[]; new_project_accounts: { name: string }[] }>({
+      collection: "new_projects",
+      select: ["new_code"],
+      expand: [
+        { property: "new_new_project_new_milestone", select: ["new_name"], orderBy: ["new_name"] },
+        { property: "new_project_accounts", select: ["name"] },
+      ],
+      filter: "new_code eq 'P-1' or new_code eq 'P-2'",
+      orderBy: ["new_code"],
+    });
+    expect(projects.value.map((p) => [p.new_code, p.new_new_project_new_milestone.map((m) => m.new_name), p.new_project_accounts.map((a) => a.name)])).toEqual([
+      ["P-1", ["Kickoff", "Launch"], []],
+      ["P-2", ["Review"], ["Contoso"]],
+    ]);
+    const relationship = await api.retrieveRelationship({ key: "SchemaName='new_new_project_new_milestone'" });
+    expect(relationship).toMatchObject({ ReferencedEntity: "new_project", ReferencingEntity: "new_milestone", ReferencingAttribute: "new_projectid" });
+  });
+
   it("resets to the file's state: custom table rows written after start are gone", async () => {
     await api.create({ collection: "new_projects", data: { new_name: "Temporary", new_code: "T-1" } });
     await first.reset();
@@ -156,8 +195,9 @@ describe("environment file: custom tables, columns, option sets and alternate ke
         new_due: { type: "DateTime", dateTimeBehavior: "DateOnly" },
       }),
     });
+    expect(tables?.new_milestone?.columns?.new_projectid).toEqual({ type: "Lookup", target: "new_project", displayName: "Project", required: true });
     expect(tables?.account).toEqual({
-      columns: { new_tier: { type: "Picklist", options: { 1: "Gold", 2: "Silver" } } },
+      columns: { new_tier: { type: "Picklist", options: { 1: "Gold", 2: "Silver" } }, new_projectid: { type: "Lookup", target: "new_project", relationship: "new_project_accounts" } },
       keys: { new_accountnumberkey: { columns: ["accountnumber"], schemaName: "new_AccountNumberKey", displayName: "Account number" } },
     });
     const environment: OrgboxEnvironment = JSON.parse(JSON.stringify(exported.environment).replaceAll(SECRET_PLACEHOLDER, SECRET));
@@ -170,6 +210,12 @@ describe("environment file: custom tables, columns, option sets and alternate ke
       ["P-2", null],
     ]);
     expect((await again.retrieve<{ name: string }>({ collection: "accounts", key: "accountnumber='A-200'", select: ["name"] })).name).toBe("Fabrikam");
+    const milestones = await again.retrieveMultiple<{ new_name: string; new_projectid: { new_code: string } }>({ collection: "new_milestones", select: ["new_name"], expand: [{ property: "new_projectid", select: ["new_code"] }], orderBy: ["new_name"] });
+    expect(milestones.value.map((m) => [m.new_name, m.new_projectid.new_code])).toEqual([
+      ["Kickoff", "P-1"],
+      ["Launch", "P-1"],
+      ["Review", "P-2"],
+    ]);
   });
 });
 
@@ -216,6 +262,43 @@ describe("environment file: table definition errors", () => {
       `${path}: orgs[0].tables.new_widget.keys.new_sizekey: The key 'new_sizekey' names the column 'new_size', which table 'new_widget' does not have.`,
       `${path}: orgs[0].tables.account: account is a standard table: only columns and keys can be added to it (remove displayName)`,
       expect.stringMatching(/orgs\[0\]\.tables\.contact\.keys\.new_notes: The column 'description' \(Memo\) cannot be part of an alternate key/),
+    ]);
+  });
+
+  it("names bad Lookup columns: unknown or missing target, options, a target on a text column, bad or taken relationship names (a standard one too), a row of the wrong table", () => {
+    const path = file(
+      "bad-lookups.yaml",
+      `${BASE}    tables:
+      new_task:
+        displayName: Task
+        columns:
+          new_widgetid: { type: Lookup, target: new_widget }
+          new_ownerref: { type: Lookup }
+          new_accountid: { type: Lookup, target: account, options: { 1: A } }
+          new_note: { type: String, target: account }
+          new_contactid: { type: Lookup, target: contact, relationship: contact_tasks }
+          new_leadrefid: { type: Lookup, target: lead, relationship: LeadTasks }
+          new_parentid: { type: Lookup, target: account }
+          new_otherid: { type: Lookup, target: account }
+          new_leadid: { type: Lookup, target: lead }
+    data:
+      new_task:
+        - { new_name: T, new_leadid: "@ref:account(name='x')" }
+        - { new_name: U, new_leadid: "@ref:c1" }
+      contact:
+        - { "@key": c1, lastname: Smith }
+`,
+    );
+    expect(environmentProblems(path)).toEqual([
+      `${path}: orgs[0].tables.new_task.columns.new_note.target: only Lookup columns take a target and a relationship (new_note is String)`,
+      `${path}: orgs[0].tables.new_task.columns.new_widgetid: Could not find an entity with name new_widget and id 00000000-0000-0000-0000-000000000000.`,
+      `${path}: orgs[0].tables.new_task.columns.new_ownerref: a Lookup column needs a target: the logical name of the table it points to`,
+      `${path}: orgs[0].tables.new_task.columns.new_accountid: a Lookup column takes target, relationship, schemaName, displayName, description and required (remove options)`,
+      `${path}: orgs[0].tables.new_task.columns.new_contactid: A relationship with the specified name already exists: 'contact_tasks'. Specify a unique name.`,
+      expect.stringMatching(/orgs\[0\]\.tables\.new_task\.columns\.new_leadrefid: The schema name 'LeadTasks' of the Relationship is not valid/),
+      `${path}: orgs[0].tables.new_task.columns.new_otherid: A relationship with the specified name already exists: 'new_account_new_task'. Specify a unique name.`,
+      expect.stringMatching(/orgs\[0\]\.data\.new_task\[0\]\.new_leadid: \(name\) is not an alternate key of table account/),
+      `${path}: orgs[0].data.new_task[1].new_leadid: '@ref:c1' is a contact row; new_leadid points to lead`,
     ]);
   });
 
