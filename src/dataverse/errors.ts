@@ -25,4 +25,9 @@ export const dv = {
   methodNotAllowed: (method: string) => new DataverseError(405, "0x80060888", `The HTTP method '${method}' is not allowed on this resource.`),
   orgNotFound: (name: string) => new DataverseError(404, "0x8006088a", `The organization '${name}' does not exist.`),
   unexpected: () => new DataverseError(500, "0x80040216", "An unexpected error occurred."),
+  /** AggregateQueryRecordLimit (-2147164125): an aggregate (`$apply`, FetchXML) over more than {@link AGGREGATE_RECORD_LIMIT} rows. */
+  aggregateLimit: () => new DataverseError(400, "0x8004e023", "AggregateQueryRecordLimit exceeded. Cannot perform this operation."),
 };
+
+/** Dataverse aggregates at most this many rows (learn.microsoft.com/power-apps/developer/data-platform/webapi/query/aggregate-data, fetchxml/aggregate-data). */
+export const AGGREGATE_RECORD_LIMIT = 50_000;

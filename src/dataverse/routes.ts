@@ -8,6 +8,7 @@ import { handleBatch } from "./handlers/batch.ts";
 import { handleMetadata, isMetadataPath } from "./handlers/metadata.ts";
 import { countCollection, readCollection, readEntity } from "./handlers/records.ts";
 import { readFetchXml } from "./fetchxml/query.ts";
+import { readApply } from "./handlers/apply.ts";
 import { createRecordWriter, handleWrite, isWriteSideRequest } from "./handlers/writes.ts";
 import type { Org } from "./model.ts";
 import { parseResourcePath } from "./odata/path.ts";
@@ -176,6 +177,7 @@ export async function dataverseRoutes(app: FastifyInstance, deps: DataverseRoute
     const prefer = parsePrefer(headerValue(request.headers.prefer));
     const now = (deps.clock ?? systemClock).now();
     if (options.fetchXml !== undefined && path.kind !== "collection") throw dv.queryOptionNotSupported("fetchXml on anything but an entity set");
+    if (options.apply !== undefined && (path.kind !== "collection" || options.fetchXml !== undefined)) throw dv.queryOptionNotSupported(options.fetchXml !== undefined ? "$apply with fetchXml" : "$apply on anything but an entity set");
     if (path.kind === "entity") {
       const body = await readEntity({ store, org, md, entity, id: path.id, options, apiUrl, prefer, security, caller, now, ifNoneMatch: headerValue(request.headers["if-none-match"]) });
       if (body === undefined) return reply.status(304).send();
@@ -194,6 +196,11 @@ export async function dataverseRoutes(app: FastifyInstance, deps: DataverseRoute
       return result.body;
     }
     const resourceUrl = `${apiUrl}/${rest.replace(/^\/+/, "")}`;
+    if (options.apply !== undefined) {
+      const result = await readApply({ store, org, md, entity, options, apiUrl, caller, security, now, prefer, resourceUrl, rawQuery: query }, options.apply);
+      if (result.preferenceApplied) reply.header("Preference-Applied", result.preferenceApplied);
+      return result.body;
+    }
     const result = await readCollection({ store, org, md, entity, options, apiUrl, caller, security, now, prefer, resourceUrl, rawQuery: query });
     if (result.preferenceApplied) reply.header("Preference-Applied", result.preferenceApplied);
     return result.body;

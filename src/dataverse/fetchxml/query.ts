@@ -1,4 +1,4 @@
-import { DataverseError, dv } from "../errors.ts";
+import { AGGREGATE_RECORD_LIMIT, DataverseError, dv } from "../errors.ts";
 import type { OrgMetadata } from "../metadata/registry.ts";
 import type { AttributeMetadata, EntityMetadata } from "../metadata/types.ts";
 import type { Org, Row } from "../model.ts";
@@ -255,6 +255,11 @@ export async function readFetchXml(request: FetchRequest): Promise<{ body: Recor
   const page = spec.page ?? 1;
   const offset = paged ? (page - 1) * pageSize : 0;
   if (paged && offset + pageSize > FETCH_PAGING_LIMIT) throw fetchErrors.unsupported(`simple paging beyond ${FETCH_PAGING_LIMIT} rows (page ${page} of count ${pageSize})`);
+  if (spec.aggregate) {
+    // The rows the aggregate reads (joins included), counted first: Dataverse refuses more than 50,000.
+    const [counted] = await request.store.selectJoined(request.org, { ...query, columns: [{ table: ROOT, column: request.entity.primaryIdAttribute, as: "n", aggregate: "count" }], groupBy: [], orderBy: [], distinct: false, limit: 1 });
+    if (Number(counted?.n ?? 0) > AGGREGATE_RECORD_LIMIT) throw dv.aggregateLimit();
+  }
   const rows = await request.store.selectJoined(request.org, { ...query, limit: paged ? pageSize + 1 : Math.min(spec.top as number, FETCH_PAGE_SIZE), ...(offset > 0 ? { offset } : {}) });
   const more = paged && rows.length > pageSize;
   if (more) rows.pop();

@@ -84,6 +84,16 @@ function formatDate(value: string, dateOnly: boolean): string | undefined {
 
 /** The FormattedValue of a non-lookup column, or undefined when Dataverse gives none. */
 function formattedValue(attribute: AttributeMetadata, value: unknown, row: Row, plan: AnnotationPlan): string | undefined {
+  const symbol = plan.currencyAlias ? row[plan.currencyAlias] : undefined;
+  return formatValue(attribute, value, typeof symbol === "string" ? symbol : undefined);
+}
+
+/**
+ * The `OData.Community.Display.V1.FormattedValue` of a value of `attribute` (en-US, UTC): option
+ * labels, grouped numbers, money with `currencySymbol`, `M/D/YYYY h:mm AM` dates; undefined for
+ * types Dataverse gives none (text, lookups, ids).
+ */
+export function formatValue(attribute: AttributeMetadata, value: unknown, currencySymbol?: string): string | undefined {
   switch (attribute.type) {
     case "Picklist":
     case "State":
@@ -100,10 +110,9 @@ function formattedValue(attribute: AttributeMetadata, value: unknown, row: Row, 
       return attribute.options?.find((o) => o.value === (flag ? 1 : 0))?.label ?? (flag ? "Yes" : "No");
     }
     case "Money": {
-      const symbol = plan.currencyAlias ? row[plan.currencyAlias] : undefined;
       const n = Number(value);
       const text = numberFormat(attribute.precision ?? 2).format(Math.abs(n));
-      return `${n < 0 ? "-" : ""}${typeof symbol === "string" ? symbol : ""}${text}`;
+      return `${n < 0 ? "-" : ""}${currencySymbol ?? ""}${text}`;
     }
     case "Integer":
       return numberFormat(0).format(Number(value));

@@ -17,6 +17,8 @@ export interface QueryOptions {
   skipToken?: string;
   /** `$expand` items (navigation properties with their inner options). */
   expand?: ExpandItem[];
+  /** `$apply`: grouping and aggregation (parsed by the handler). */
+  apply?: string;
   /** `fetchXml`: a FetchXML query (decoded), run instead of the OData options. */
   fetchXml?: string;
   /** Parameter aliases (`@p1` → its literal text) referenced by `$filter`. */
@@ -24,7 +26,7 @@ export interface QueryOptions {
 }
 
 /** Options Dataverse knows that orgbox does not implement yet: each fails naming itself. */
-const NOT_YET = new Set(["$apply", "$search", "savedQuery", "userQuery", "$levels", "$compute", "$format"]);
+const NOT_YET = new Set(["$search", "savedQuery", "userQuery", "$levels", "$compute", "$format"]);
 
 /**
  * Splits a raw query string the way Dataverse's ASP.NET front end does: `+` is a space
@@ -49,7 +51,7 @@ export function splitQuery(raw: string): Map<string, string> {
 }
 
 /**
- * Parses `$select`, `$top`, `$filter`, `$orderby`, `$count`, `$skiptoken` and `@alias` values.
+ * Parses `$select`, `$top`, `$filter`, `$orderby`, `$count`, `$skiptoken`, `$expand`, `$apply`, `fetchXml` and `@alias` values.
  * `$skip` is refused as Dataverse refuses it (learn.microsoft.com/power-apps/developer/data-platform/webapi/query/page-results);
  * options not implemented yet are refused by name, never ignored.
  */
@@ -74,6 +76,8 @@ export function parseQueryOptions(params: Map<string, string>): QueryOptions {
       options.expand = parseExpand(value);
     } else if (key === "$skiptoken") {
       options.skipToken = value;
+    } else if (key === "$apply") {
+      options.apply = value;
     } else if (key === "fetchXml") {
       options.fetchXml = value;
     } else if (key === "$skip") {
