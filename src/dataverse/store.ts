@@ -137,6 +137,8 @@ export interface JoinedQuery {
   orderBy: JoinedOrder[];
   /** `SELECT DISTINCT`. */
   distinct?: boolean;
+  /** Values read through lookups of the root table in the same statement (annotations); not with `groupBy`. */
+  related?: RelatedValue[];
   limit?: number;
   offset?: number;
 }

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
-import { CompiledQuery, sql, type Expression, type SelectQueryBuilder, type RawBuilder, type ExpressionBuilder, type Kysely, type SqlBool, type ColumnDataType } from "kysely";
+import { CompiledQuery, sql, type Expression, type SelectQueryBuilder, type RawBuilder, type ExpressionBuilder, type Kysely, type SqlBool, type ColumnDataType, type AliasedExpression } from "kysely";
 import type { AttributeMetadata, EntityKeyMetadata, EntityMetadata, GlobalOptionSetMetadata, RelationshipMetadata } from "../dataverse/metadata/types.ts";
 import type { Org, Row } from "../dataverse/model.ts";
-import type { DataverseStore, Expr, JoinedColumn, JoinedQuery, Operand, RecordQuery, ThroughIntersect } from "../dataverse/store.ts";
+import type { DataverseStore, Expr, JoinedColumn, JoinedQuery, Operand, RecordQuery, RelatedValue, ThroughIntersect } from "../dataverse/store.ts";
 import type { StoreDialect } from "./database.ts";
 import type { Schema } from "./schema.ts";
 import { ReadShapes, bindShape, shapeOf } from "./read-shapes.ts";
@@ -276,18 +276,7 @@ export class SqlDataverseStore implements DataverseStore {
     const table = `${org.tablePrefix}${query.entity.logicalName}`;
     const scope: Scope = { prefix: org.tablePrefix, alias: ROOT, depth: 0 };
     let q = this.dyn.selectFrom(`${table} as ${ROOT}`).select(query.columns.map((c) => sql.ref(`${ROOT}.${c}`).as(c)));
-    for (const [i, related] of (query.related ?? []).entries()) {
-      const alias = `r${i}`;
-      const target = `${org.tablePrefix}${related.target.logicalName}`;
-      q = q.select((eb) =>
-        eb
-          .selectFrom(`${target} as ${alias}`)
-          .select(sql.ref(`${alias}.${related.targetColumn}`).as("v"))
-          .where(sql.ref(`${alias}.${related.target.primaryIdAttribute}`), "=", sql.ref(`${ROOT}.${related.column}`))
-          .limit(1)
-          .as(related.alias),
-      );
-    }
+    for (const [i, related] of (query.related ?? []).entries()) q = q.select((eb) => relatedValue(eb as unknown as Eb, org, related, `r${i}`, ROOT));
     if (query.through) {
       const through = query.through;
       q = q.innerJoin(this.links(org, through).as(LINK), (join) => join.onRef(`${LINK}.child`, "=", `${ROOT}.${query.entity.primaryIdAttribute}`)).select(sql.ref(`${LINK}.parent`).as(through.as));
@@ -378,6 +367,7 @@ export class SqlDataverseStore implements DataverseStore {
       q = join.outer ? q.leftJoin(table, (jb) => jb.on((eb) => condition(eb as unknown as Eb))) : q.innerJoin(table, (jb) => jb.on((eb) => condition(eb as unknown as Eb)));
     }
     let s = q.select(query.columns.map((c) => joinedColumn(c).as(c.as)));
+    for (const [i, related] of (query.related ?? []).entries()) s = s.select((eb) => relatedValue(eb as unknown as Eb, org, related, `rj${i}`, query.alias));
     if (query.distinct) s = s.distinct();
     const where = query.where;
     if (where) s = s.where((eb) => compile(eb, where, scopeOf(query.alias)));
@@ -390,6 +380,16 @@ export class SqlDataverseStore implements DataverseStore {
     if (query.offset !== undefined && query.offset > 0) s = s.offset(query.offset);
     return (await s.execute()) as Row[];
   }
+}
+
+/** `(SELECT alias.targetColumn FROM target AS alias WHERE alias.pk = outer.column LIMIT 1) AS related.alias`: a value read through a lookup. */
+function relatedValue(eb: Eb, org: Org, related: RelatedValue, alias: string, outer: string): AliasedExpression<unknown, string> {
+  return eb
+    .selectFrom(`${org.tablePrefix}${related.target.logicalName} as ${alias}`)
+    .select(sql.ref(`${alias}.${related.targetColumn}`).as("v"))
+    .where(sql.ref(`${alias}.${related.target.primaryIdAttribute}`), "=", sql.ref(`${outer}.${related.column}`))
+    .limit(1)
+    .as(related.alias);
 }
 
 /** SQL of one joined-read column: `alias.column` or an aggregate over it (dialect-neutral functions only). */

@@ -102,6 +102,34 @@ describe("FetchXML with dynamics-web-api", () => {
     }
   });
 
+  it("annotates FetchXML results with FormattedValue: root option sets, money and lookups, linked columns, aggregates", async () => {
+    const F = "OData.Community.Display.V1.FormattedValue";
+    const raw = await apiGet(
+      orgbox(),
+      token,
+      `contacts?fetchXml=${encodeURIComponent(`<fetch top="1"><entity name="contact"><attribute name="firstname" /><attribute name="parentcustomerid" /><filter><condition attribute="contactid" operator="eq" value="${sampleId(2, 3)}" /></filter><link-entity name="account" from="accountid" to="parentcustomerid" alias="acct"><attribute name="industrycode" /><attribute name="revenue" /><attribute name="creditonhold" /></link-entity></entity></fetch>`)}`,
+      { prefer: `odata.include-annotations="${F},Microsoft.Dynamics.CRM.lookuplogicalname"` },
+    );
+    expect(raw.status).toBe(200);
+    const row = (raw.body as { value: Record<string, unknown>[] }).value[0] ?? {};
+    expect(row).toMatchObject({
+      [`_parentcustomerid_value@${F}`]: SAMPLE_ACCOUNTS[3],
+      "_parentcustomerid_value@Microsoft.Dynamics.CRM.lookuplogicalname": "account",
+      _parentcustomerid_value: sampleId(1, 3),
+      [`acct_x002e_industrycode@${F}`]: expect.any(String),
+      [`acct_x002e_revenue@${F}`]: "$400,000.00",
+      acct_x002e_revenue: 400000,
+      [`acct_x002e_creditonhold@${F}`]: "No",
+    });
+    const annotated = await dwa.fetch<Record<string, unknown>>({
+      collection: "accounts",
+      includeAnnotations: F,
+      fetchXml: `<fetch aggregate="true"><entity name="account"><attribute name="industrycode" alias="industry" groupby="true" /><attribute name="accountid" alias="n" aggregate="count" /><attribute name="revenue" alias="total" aggregate="sum" /><filter><condition attribute="industrycode" operator="eq" value="1" /></filter></entity></fetch>`,
+    });
+    expect(annotated.value).toHaveLength(1);
+    expect(annotated.value[0]).toMatchObject({ [`industry@${F}`]: "Accounting", industry: 1, [`n@${F}`]: String(annotated.value[0]?.n), [`total@${F}`]: expect.stringMatching(/^\$[\d,]+\.00$/) });
+  });
+
   it("distinct removes duplicate rows", async () => {
     const res = await dwa.fetch<{ address1_city: string }>({ collection: "accounts", fetchXml: `<fetch distinct="true"><entity name="account"><attribute name="address1_city" /><order attribute="address1_city" /></entity></fetch>` });
     expect(res.value.map((r) => r.address1_city)).toEqual([...new Set(ACCOUNT_CITIES)].sort());

@@ -3,7 +3,9 @@ import type { OrgMetadata } from "../metadata/registry.ts";
 import type { AttributeMetadata, EntityMetadata } from "../metadata/types.ts";
 import type { Org, Row } from "../model.ts";
 import type { FilterCaller } from "../odata/filter-binder.ts";
+import { FORMATTED_VALUE, annotateRecord, formatValue, planAnnotations } from "../odata/annotations.ts";
 import { AnnotationSelection, type ReadPreferences } from "../odata/prefer.ts";
+import { baseCurrencySymbol } from "../handlers/apply.ts";
 import type { QueryOptions } from "../odata/query-options.ts";
 import { propertyName, serializeRow } from "../odata/serializer.ts";
 import type { SecurityContext } from "../security/context.ts";
@@ -18,6 +20,7 @@ export const FETCH_PAGE_SIZE = 5000;
 export const FETCH_PAGING_LIMIT = 50_000;
 
 const ROOT = "t0";
+const COUNT_FORMAT = new Intl.NumberFormat("en-US");
 const PAGING_COOKIE = "Microsoft.Dynamics.CRM.fetchxmlpagingcookie";
 const MORE_RECORDS = "Microsoft.Dynamics.CRM.morerecords";
 const ATTRIBUTE_NAME = "OData.Community.Display.V1.AttributeName";
@@ -250,6 +253,12 @@ export async function readFetchXml(request: FetchRequest): Promise<{ body: Recor
   const named = tableOf(request.md, spec.entity.name);
   if (named !== request.entity) throw new DataverseError(400, "0x80060888", `The entity name '${spec.entity.name}' in the FetchXML does not match the entity set '${request.entity.entitySetName}' (table '${request.entity.logicalName}').`);
   const { query, rootAttributes, outputs } = await plan(request, spec);
+  const selection = new AnnotationSelection(request.prefer.includeAnnotations);
+  // Root columns are annotated as in an OData read (lookup names and currency symbols read in the same statement).
+  const annotations = planAnnotations(request.md, request.entity, spec.aggregate ? [] : rootAttributes, selection);
+  if (annotations.related.length > 0) query.related = annotations.related;
+  const formatted = selection.has(FORMATTED_VALUE);
+  const symbol = formatted && outputs.some((o) => o.attribute?.type === "Money") ? await baseCurrencySymbol(request) : undefined;
   const paged = spec.top === undefined;
   const pageSize = Math.min(spec.count ?? FETCH_PAGE_SIZE, FETCH_PAGE_SIZE);
   const page = spec.page ?? 1;
@@ -264,13 +273,17 @@ export async function readFetchXml(request: FetchRequest): Promise<{ body: Recor
   const more = paged && rows.length > pageSize;
   if (more) rows.pop();
 
-  const selection = new AnnotationSelection(request.prefer.includeAnnotations);
   const names = selection.has(ATTRIBUTE_NAME);
   const value = rows.map((row) => {
-    const record: Record<string, unknown> = spec.aggregate ? {} : serializeRow(request.entity, rootAttributes, row);
+    const record: Record<string, unknown> = spec.aggregate ? {} : annotateRecord(rootAttributes, row, serializeRow(request.entity, rootAttributes, row), annotations);
     for (const output of outputs) {
       const v = outputValue(output, row);
       if (v === null) continue;
+      if (formatted) {
+        // Linked and aggregate columns: labels, numbers and dates, money in the base currency; counts as numbers.
+        const text = output.attribute ? formatValue(output.attribute, v, symbol) : COUNT_FORMAT.format(Number(v));
+        if (text !== undefined) record[`${output.key}@${FORMATTED_VALUE}`] = text;
+      }
       record[output.key] = v;
       if (output.linked && names) record[`${output.key}@${ATTRIBUTE_NAME}`] = output.linked;
     }

@@ -193,7 +193,7 @@ function outputValue(output: Output, row: Row): unknown {
 }
 
 /** The currency symbol of the org's base currency (money aggregates are in it). */
-async function baseCurrencySymbol(request: ReadRequest): Promise<string | undefined> {
+export async function baseCurrencySymbol(request: Pick<ReadRequest, "store" | "org" | "md">): Promise<string | undefined> {
   const { store, org, md } = request;
   const organization = md.entity("organization");
   const currency = md.entity("transactioncurrency");
