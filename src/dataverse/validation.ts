@@ -51,7 +51,10 @@ export interface CollectionBind {
 /** `nn_nav@odata.bind: ["/contacts(<id>)", …]`: link existing records through an N:N relationship on create. */
 export interface ManyToManyBind {
   navigation: ManyToManyNavigation;
+  /** Existing records (`nav@odata.bind`). */
   references: RecordReference[];
+  /** New records to create and link (deep insert through the N:N navigation property). */
+  records?: ParsedRecord[];
 }
 
 /** A validated write payload: SQL-ready column values plus the related-record work. */
@@ -343,8 +346,13 @@ export function parseRecord(md: OrgMetadata, entity: EntityMetadata, payload: un
       record.deepCollections.push({ relationship: collection, records: value.map((v) => parseRecord(md, child, v, "create", { implicit: [collection.referencingAttribute] })) });
       continue;
     }
-    if (nav.manyToMany(entity, key)) {
-      throw new DataverseError(400, "0x80060888", `Deep insert through the N:N navigation property '${key}' is not supported by orgbox: create the related records first and link them with '${key}@odata.bind'.`);
+    const manyToMany = nav.manyToMany(entity, key);
+    if (manyToMany) {
+      if (!Array.isArray(value)) throw writeErrors.payload(entity, `The collection-valued navigation property '${key}' needs a JSON array of records.`);
+      if (mode === "update") throw writeErrors.payload(entity, `Deep update is not supported: the navigation property '${key}' cannot hold nested records in an Update.`);
+      const other = md.entity(manyToMany.other.entity) as EntityMetadata;
+      record.manyToManyBinds.push({ navigation: manyToMany, references: [], records: value.map((v) => parseRecord(md, other, v, "create")) });
+      continue;
     }
     throw writeErrors.propertyNotFound(key, entity);
   }

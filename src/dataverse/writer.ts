@@ -159,6 +159,8 @@ export class RecordWriter {
         const related = await this.require(scope, reference.entity, reference.key);
         await this.associate(scope, bind.navigation, id, String(related[reference.entity.primaryIdAttribute]));
       }
+      // Deep insert through an N:N navigation property: each new record, then its link.
+      for (const child of bind.records ?? []) await this.associate(scope, bind.navigation, id, await this.create(scope, child));
     }
     return id;
   }

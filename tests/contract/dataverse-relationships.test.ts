@@ -264,7 +264,7 @@ describe("relationships created with POST RelationshipDefinitions", () => {
     expect(contacts.body.value?.map((c) => c.lastname)).toEqual(["Hopper", "Lovelace"]);
   });
 
-  it("@odata.bind of the N:N collection on create; deep insert and bind on update refused", async () => {
+  it("@odata.bind of the N:N collection on create; bind on update and deep update refused", async () => {
     const id = String(await api.create({ collection: "new_projects", data: { new_name: "Mercury", "new_project_contacts@odata.bind": [`/contacts(${ids.ada})`, `${orgbox().apiUrl}/contacts(${ids.grace})`] } }));
     const linked = await call(orgbox(), token, "GET", `new_projects(${id})/new_project_contacts?$select=lastname&$orderby=lastname`);
     expect(linked.body.value?.map((c) => c.lastname)).toEqual(["Hopper", "Lovelace"]);
@@ -282,9 +282,27 @@ describe("relationships created with POST RelationshipDefinitions", () => {
     expect(rolledBack.body.value).toEqual([]);
     const onUpdate = await call(orgbox(), token, "PATCH", `new_projects(${id})`, { "new_project_contacts@odata.bind": [`/contacts(${ids.alan})`] });
     expect(onUpdate.status).toBe(400);
-    const deep = await call(orgbox(), token, "POST", "new_projects", { new_name: "Deep", new_project_contacts: [{ lastname: "Nested" }] });
-    expect(deep.status).toBe(400);
-    expect(deep.body.error?.message).toContain("new_project_contacts@odata.bind");
+    const deepUpdate = await call(orgbox(), token, "PATCH", `new_projects(${id})`, { new_project_contacts: [{ lastname: "Nested" }] });
+    expect(deepUpdate.status).toBe(400);
+    expect(deepUpdate.body.error?.message).toContain("Deep update is not supported");
+  });
+
+  it("deep insert through an N:N navigation property creates the related records and links them, all or nothing", async () => {
+    const id = String(await api.create({ collection: "new_projects", data: { new_name: "Deep", new_project_contacts: [{ lastname: "Nested one" }, { lastname: "Nested two" }] } }));
+    const linked = await call(orgbox(), token, "GET", `new_projects(${id})/new_project_contacts?$select=lastname&$orderby=lastname`);
+    expect(linked.body.value?.map((c) => c.lastname)).toEqual(["Nested one", "Nested two"]);
+    // From the other side, nested inside a deep-inserted record.
+    const fromContact = await call(orgbox(), token, "POST", "contacts", { lastname: "Parent of projects", new_project_contacts: [{ new_name: "Child project" }] });
+    expect(fromContact.status).toBe(204);
+    const projects = await call(orgbox(), token, "GET", "new_projects?$select=new_name&$filter=new_project_contacts/any(c:c/lastname eq 'Parent of projects')");
+    expect(projects.body.value?.map((p) => p.new_name)).toEqual(["Child project"]);
+    // A nested record that fails validation leaves nothing behind.
+    const bad = await call(orgbox(), token, "POST", "new_projects", { new_name: "Rolled back", new_project_contacts: [{ lastname: "Fine" }, { lastname: "x".repeat(500) }] });
+    expect(bad.status).toBe(400);
+    const none = await call(orgbox(), token, "GET", "new_projects?$select=new_name&$filter=new_name eq 'Rolled back'");
+    expect(none.body.value).toEqual([]);
+    const notArray = await call(orgbox(), token, "POST", "new_projects", { new_name: "X", new_project_contacts: { lastname: "Single" } });
+    expect(notArray.status).toBe(400);
   });
 
   it("self-referential N:N: one navigation property links both ways; distinct names keep a direction", async () => {
