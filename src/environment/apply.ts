@@ -1,5 +1,5 @@
 import type { DataverseService } from "../dataverse/index.ts";
-import { parseOneToManyDefinition } from "../dataverse/metadata/relationships.ts";
+import { parseManyToManyDefinition, parseOneToManyDefinition } from "../dataverse/metadata/relationships.ts";
 import type { IdentityService } from "../identity/index.ts";
 import { BUILTIN_ROLE, type LoadedEnvironment } from "./load.ts";
 
@@ -8,8 +8,8 @@ import { BUILTIN_ROLE, type LoadedEnvironment } from "./load.ts";
  * dependency order: tenants, users and groups, apps with assignments, secrets and certificates, consent (a service
  * principal in each consenting tenant, plus delegated `oauth2PermissionGrants`
  * for the app's `apiPermissions`), then per org: the org, custom tables and the columns and keys
- * added to standard tables, the lookup columns' one-to-many relationships, business units, roles,
- * interactive and application users with their roles, teams with members and roles, and data rows in file order.
+ * added to standard tables, the lookup columns' one-to-many relationships, N:N relationships, business units, roles,
+ * interactive and application users with their roles, teams with members and roles, data rows in file order, and N:N links.
  * Meant for an empty store (the loader already checked every reference).
  * @param now start time (ms), the default start of secrets.
  * @throws the service's error if the store already holds a conflicting object.
@@ -100,6 +100,7 @@ export async function applyEnvironment(env: LoadedEnvironment, identity: Identit
     }
     // Lookup columns: their one-to-many relationships, parsed again against the org as it now is.
     for (const body of spec.tables.relationships) await dataverse.createRelationship(org, (md) => parseOneToManyDefinition(body, md));
+    for (const body of spec.tables.manyToMany) await dataverse.createRelationship(org, (md, code) => parseManyToManyDefinition(body, md, code));
     for (const unit of spec.businessUnits) await dataverse.createBusinessUnit(org, { id: unit.id, name: unit.name, parentBusinessUnitId: unit.parentId });
     for (const role of spec.roles) await dataverse.createRole(org, { id: role.id, name: role.name, businessUnitId: role.businessUnitId, privileges: role.privileges });
     const roleId = (ref: string): string => {
@@ -135,5 +136,6 @@ export async function applyEnvironment(env: LoadedEnvironment, identity: Identit
       const owner = row.ownerId ? { id: row.ownerId, businessUnitId: businessUnitOf.get(row.ownerId) ?? rootBusinessUnitId } : undefined;
       await dataverse.insert(org, row.table, row.values, row.ownerId, owner);
     }
+    for (const link of spec.associations) await dataverse.insert(org, link.intersect, link.values);
   }
 }

@@ -15,6 +15,7 @@
  */
 import { Document, isScalar } from "yaml";
 import type { DataverseService, Org } from "../dataverse/index.ts";
+import type { OrgMetadata } from "../dataverse/metadata/registry.ts";
 import { STANDARD_TABLES } from "../dataverse/metadata/standard.ts";
 import type { EntityMetadata } from "../dataverse/metadata/types.ts";
 import { isLookupType } from "../dataverse/metadata/types.ts";
@@ -25,7 +26,7 @@ import type { Application, Group, ServicePrincipal, Tenant, User } from "../iden
 import { DEFAULT_APP_ROLE_ID } from "../identity/model.ts";
 import { FIRST_PARTY_APPS, FIRST_PARTY_TENANT_ID, GLOBAL_ADMINISTRATOR_ROLE } from "../identity/well-known.ts";
 import { BUILTIN_ROLE_NAMES } from "./load.ts";
-import { optionSetsToEnvironment, tablesToEnvironment } from "./tables.ts";
+import { manyToManyToEnvironment, optionSetsToEnvironment, tablesToEnvironment } from "./tables.ts";
 import type { AppInput, BusinessUnitInput, OrgboxEnvironment, OrgInput, RowInput, TenantInput } from "./schema.ts";
 
 /** Written instead of a user's password (stored as an scrypt hash, so it cannot be exported). */
@@ -407,8 +408,11 @@ class Exporter {
     if (shares.length > 0) this.warn(`${where}: ${shares.length} share(s) (principalobjectaccess)`);
 
     const data = await this.data(org, where, known, ownerKeys);
-    const optionSets = optionSetsToEnvironment((await this.dataverse.loadMetadata(org)).optionSets());
-    const tables = tablesToEnvironment(await this.dataverse.loadMetadata(org), (message) => this.warn(`${where}: ${message}`));
+    const md = await this.dataverse.loadMetadata(org);
+    const optionSets = optionSetsToEnvironment(md.optionSets());
+    const tables = tablesToEnvironment(md, (message) => this.warn(`${where}: ${message}`));
+    const manyToMany = manyToManyToEnvironment(md);
+    const associations = await this.associations(org, where, md, known);
     return {
       name: org.name,
       id: org.id,
@@ -423,8 +427,28 @@ class Exporter {
       ...(teams.length > 0 ? { teams } : {}),
       ...(Object.keys(optionSets).length > 0 ? { optionSets } : {}),
       ...(Object.keys(tables).length > 0 ? { tables } : {}),
+      ...(Object.keys(manyToMany).length > 0 ? { manyToMany } : {}),
       ...(Object.keys(data).length > 0 ? { data } : {}),
+      ...(Object.keys(associations).length > 0 ? { associations } : {}),
     };
+  }
+
+  /** The links of the custom N:N relationships, as [Entity1 id, Entity2 id] pairs between exported rows. */
+  private async associations(org: Org, where: string, md: OrgMetadata, known: Map<string, Set<string>>): Promise<Record<string, [string, string][]>> {
+    const out: Record<string, [string, string][]> = {};
+    for (const relationship of md.manyToManyRelationships().filter((r) => r.isCustomRelationship)) {
+      const pairs: [string, string][] = [];
+      let dropped = 0;
+      for (const row of await this.scan(org, relationship.intersectEntityName)) {
+        const one = str(row[relationship.entity1IntersectAttribute]);
+        const two = str(row[relationship.entity2IntersectAttribute]);
+        if (known.get(relationship.entity1LogicalName)?.has(one) && known.get(relationship.entity2LogicalName)?.has(two)) pairs.push([one, two]);
+        else dropped++;
+      }
+      if (dropped > 0) this.warn(`${where}: ${dropped} link(s) of ${relationship.schemaName} to rows the file does not hold were left out`);
+      if (pairs.length > 0) out[relationship.schemaName] = pairs;
+    }
+    return out;
   }
 
   /** Rows of the data tables (every standard table that is not part of the org model). */
@@ -434,7 +458,8 @@ class Exporter {
       if (SYSTEM_TABLES.has(entity.logicalName)) continue;
       const rows = await this.scan(org, entity.logicalName);
       if (!STANDARD_NAMES.has(entity.logicalName) && (!entity.isCustomEntity || entity.isIntersect)) {
-        if (rows.length > 0) this.warn(`${where}: table ${entity.logicalName} (${rows.length} rows) was left out: the environment format cannot define it`);
+        // Links of custom N:N relationships are written as associations.
+        if (rows.length > 0 && !(entity.isIntersect && entity.isCustomEntity)) this.warn(`${where}: table ${entity.logicalName} (${rows.length} rows) was left out: the environment format cannot define it`);
         continue;
       }
       known.set(entity.logicalName, new Set(rows.map((r) => str(r[entity.primaryIdAttribute]))));

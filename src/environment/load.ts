@@ -11,7 +11,7 @@ import { DYNAMICS_CRM_APP_ID, FIRST_PARTY_APPS, GLOBAL_ADMINISTRATOR_ROLE, MICRO
 import { CONFIG_KEYS } from "../config/config.ts";
 import { parseCertificateCredential } from "../identity/client-assertion.ts";
 import { parseCsv } from "./csv.ts";
-import { resolveOptionSets, resolveTables, type ResolvedTables } from "./tables.ts";
+import { resolveManyToMany, resolveOptionSets, resolveTables, type ResolvedTables } from "./tables.ts";
 import { parseEntityKey } from "../dataverse/odata/path.ts";
 import { EnvironmentError, readDocument } from "./read.ts";
 import { ENVIRONMENT_KEYS, EnvironmentSchema, type BusinessUnitInput, type Cell, type OrgboxEnvironment } from "./schema.ts";
@@ -100,7 +100,9 @@ export interface ResolvedOrg {
   /** Global option sets (applied before tables). */
   optionSets: GlobalOptionSetMetadata[];
   /** Custom tables, the columns and keys added to standard tables, and the one-to-many relationships of Lookup columns (applied before roles). */
-  tables: Pick<ResolvedTables, "custom" | "extensions" | "relationships">;
+  tables: Pick<ResolvedTables, "custom" | "extensions" | "relationships" | "manyToMany">;
+  /** N:N links: rows of intersect tables (`associations`), inserted after the data rows. */
+  associations: { intersect: string; values: Record<string, string> }[];
   /** Parents before children. */
   businessUnits: { id: string; name: string; parentId: string }[];
   roles: { id: string; name: string; businessUnitId: string; privileges: { name: string; depth: Depth }[] }[];
@@ -380,7 +382,8 @@ class Resolver {
       rootBusinessUnitId: (o.rootBusinessUnitId ?? newGuid()).toLowerCase(),
       baseCurrencyId: (o.baseCurrencyId ?? newGuid()).toLowerCase(),
       optionSets: [],
-      tables: { custom: [], extensions: [], relationships: [] },
+      tables: { custom: [], extensions: [], relationships: [], manyToMany: [] },
+      associations: [],
       businessUnits: [],
       roles: [],
       applicationUsers: [],
@@ -401,7 +404,8 @@ class Resolver {
     const report = (at: Where, problem: string) => this.fail(at, problem);
     org.optionSets = resolveOptionSets(o.optionSets, [...where, "optionSets"], report);
     const tables = resolveTables(o.tables, [...where, "tables"], report, org.optionSets);
-    org.tables = { custom: tables.custom, extensions: tables.extensions, relationships: tables.relationships };
+    resolveManyToMany(o.manyToMany, [...where, "manyToMany"], report, tables, org.optionSets);
+    org.tables = { custom: tables.custom, extensions: tables.extensions, relationships: tables.relationships, manyToMany: tables.manyToMany };
     const customPrivileges = new Set(tables.custom.flatMap((t) => privilegesFor(t).map((p) => p.name)));
     claim("organization", org.id, [...where, "id"]);
     claim("businessunit", org.rootBusinessUnitId, [...where, "rootBusinessUnitId"]);
@@ -506,7 +510,7 @@ class Resolver {
       defaultOwner = owners.get(o.defaultOwner.toLowerCase());
       if (!defaultOwner) this.fail([...where, "defaultOwner"], `'${o.defaultOwner}' is neither a user principal name in users nor a client id in applicationUsers`);
     }
-    this.data(o, where, org, tables.byName, claim, ids, owners, defaultOwner);
+    this.data(o, where, org, tables, claim, ids, owners, defaultOwner);
     return org;
   }
 
@@ -515,7 +519,7 @@ class Resolver {
     o: NonNullable<OrgboxEnvironment["orgs"]>[number],
     where: Where,
     org: ResolvedOrg,
-    tables: ReadonlyMap<string, EntityMetadata>,
+    resolved: ResolvedTables,
     claim: (table: string, id: string, at: Where | string, file?: string) => void,
     ids: Map<string, Map<string, string>>,
     owners: Map<string, { id: string; businessUnitId: string }>,
@@ -528,6 +532,7 @@ class Resolver {
       at: (column?: string) => string;
       row: ResolvedRow;
     }
+    const tables: ReadonlyMap<string, EntityMetadata> = resolved.byName;
     const pending: Pending[] = [];
     const keys = new Map<string, { table: string; id: string; at: string }>();
     for (const [table, spec] of Object.entries(o.data ?? {})) {
@@ -536,6 +541,11 @@ class Resolver {
       if (!entity) {
         const bySet = [...tables.values()].find((t) => t.entitySetName === table);
         this.fail(tableWhere, `unknown table '${table}'${bySet ? ` (did you mean '${bySet.logicalName}'? data is keyed by logical name)` : ""}`);
+        continue;
+      }
+      if (entity.isIntersect) {
+        const relationship = [...resolved.parsed.values()].find((r) => r.kind === "ManyToMany" && r.intersectEntityName === entity.logicalName);
+        this.fail(tableWhere, `${table} is the intersect table of an N:N relationship: link rows under associations.${relationship?.schemaName ?? table}`);
         continue;
       }
       let rows: { cells: Record<string, Cell>; file: string; at: (column?: string) => string }[];
@@ -623,6 +633,53 @@ class Resolver {
         }
         row.values[column] = value;
       }
+    }
+
+    // N:N links: each side a row of the file (by @key, alternate key or id) or of the org (by id).
+    const rowRef = (cell: string, at: string, file: string): { table: string; id: string } | undefined => {
+      if (cell.startsWith(REF_PREFIX)) {
+        const name = cell.slice(REF_PREFIX.length);
+        const byKey = keys.has(name) ? null : ALTERNATE_REF_RE.exec(name);
+        const target = byKey ? this.findByAlternateKey(tables, byAlternateKey, byKey[1] as string, byKey[2] as string, (problem) => this.fail(at, problem, file)) : keys.get(name);
+        if (!target && !byKey) this.fail(at, `link to a missing row: no row has @key '${name}'`, file);
+        return target;
+      }
+      const id = cell.toLowerCase();
+      const table = tableOfId(id);
+      if (!table) this.fail(at, `link to a missing row: no row with id '${cell}' in this org`, file);
+      return table ? { table, id } : undefined;
+    };
+    for (const [schemaName, pairs] of Object.entries(o.associations ?? {})) {
+      const at = [...where, "associations", schemaName];
+      const relationship = resolved.parsed.get(schemaName.toLowerCase());
+      if (!relationship || relationship.kind !== "ManyToMany") {
+        this.fail(at, `'${schemaName}' is not an N:N relationship of manyToMany`);
+        continue;
+      }
+      const seen = new Map<string, string>();
+      pairs.forEach((pair, i) => {
+        const ends = [relationship.entity1LogicalName, relationship.entity2LogicalName];
+        const ids: string[] = [];
+        pair.forEach((cell, side) => {
+          const place = formatPath([...at, i, side]);
+          const target = rowRef(cell, place, this.source);
+          if (!target) return;
+          if (target.table !== ends[side]) this.fail(place, `'${cell}' is a ${target.table} row; side ${side + 1} of ${relationship.schemaName} is ${ends[side] as string}`);
+          else ids.push(target.id);
+        });
+        if (ids.length !== 2) return;
+        const [one, two] = ids as [string, string];
+        // A self-referential relationship with one navigation property links both ways: (a, b) is (b, a).
+        const symmetric = ends[0] === ends[1] && relationship.entity1NavigationPropertyName === relationship.entity2NavigationPropertyName;
+        const pairKey = !symmetric || one < two ? `${one}|${two}` : `${two}|${one}`;
+        const first = seen.get(pairKey);
+        if (first) {
+          this.fail([...at, i], `the same two rows are linked twice (also at ${first})`);
+          return;
+        }
+        seen.set(pairKey, formatPath([...at, i]));
+        org.associations.push({ intersect: relationship.intersectEntityName, values: { [relationship.entity1IntersectAttribute]: one, [relationship.entity2IntersectAttribute]: two } });
+      });
     }
   }
 

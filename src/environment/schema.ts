@@ -242,6 +242,16 @@ export const TableSchema = z.strictObject({
   keys: z.record(z.string(), KeySchema).optional().describe("Alternate keys by logical name (publisher-prefixed): `new_codekey: [new_code]`. Data rows reference rows by them: `@ref:new_project(new_code='P-1')`."),
 });
 
+/**
+ * An N:N relationship, as `POST RelationshipDefinitions` with a `ManyToManyRelationshipMetadata` creates
+ * it (learn.microsoft.com/power-apps/developer/data-platform/webapi/create-update-entity-relationships-using-web-api).
+ */
+export const ManyToManySchema = z.strictObject({
+  tables: z.tuple([nonEmpty, nonEmpty]).describe("Entity1 and Entity2: logical names of standard tables or of this file's custom tables (the same twice for a self-referential relationship)."),
+  intersect: nonEmpty.optional().describe("Schema name of the intersect table (IntersectEntityName). Default: the relationship's schema name."),
+  navigation: z.tuple([nonEmpty, nonEmpty]).optional().describe("Navigation property names on Entity1 and Entity2. Default: the relationship's schema name on both."),
+});
+
 /** A Dataverse organization (environment). */
 export const OrgSchema = z.strictObject({
   name: z.string().regex(/^[a-z][a-z0-9]{0,31}$/, { error: "must be 1–32 lower-case letters and digits, starting with a letter" }).describe("URL name: {base}/org/{name}."),
@@ -257,6 +267,11 @@ export const OrgSchema = z.strictObject({
   teams: z.array(TeamSchema).optional().describe("Owner teams with members and roles."),
   optionSets: z.record(z.string(), OptionSetSchema).optional().describe("Global option sets (choices) by name (publisher-prefixed, e.g. new_colors), for columns' `globalOptionSet`."),
   tables: z.record(z.string(), TableSchema).optional().describe("Custom tables, and extra columns and alternate keys of standard tables, by logical name. Created before roles, so roles can name their privileges (prvReadnew_project)."),
+  manyToMany: z.record(z.string(), ManyToManySchema).optional().describe("N:N relationships by schema name (publisher-prefixed, e.g. new_project_contacts), created after the tables."),
+  associations: z
+    .record(z.string(), z.array(z.tuple([nonEmpty, nonEmpty])))
+    .optional()
+    .describe("N:N links by relationship schema name: pairs [Entity1 row, Entity2 row], each an id or a @ref (\"@ref:p1\", \"@ref:contact(emailaddress1='a@b.c')\"). Linked after the data rows."),
   defaultOwner: nonEmpty.optional().describe("Owner of data rows without `@owner`: a user principal name from `users` or a client id from `applicationUsers`. Default: the first interactive user."),
   data: z.record(z.string(), TableDataSchema).optional().describe("Rows per table logical name, inserted in file order."),
 });
@@ -282,6 +297,7 @@ export type TableInput = z.input<typeof TableSchema>;
 export type ColumnInput = z.input<typeof ColumnSchema>;
 export type KeyInput = z.input<typeof KeySchema>;
 export type OptionSetInput = z.input<typeof OptionSetSchema>;
+export type ManyToManyInput = z.input<typeof ManyToManySchema>;
 export type Cell = z.input<typeof CellSchema>;
 
 /** Top-level keys that make a config file an environment file. */

@@ -4,10 +4,10 @@ import { parseKeyDefinition } from "../dataverse/metadata/keys.ts";
 import { STANDARD_TABLES } from "../dataverse/metadata/standard.ts";
 import { parseGlobalOptionSet, resolveGlobalOptionSet } from "../dataverse/metadata/option-sets.ts";
 import { OrgMetadata } from "../dataverse/metadata/registry.ts";
-import { parseOneToManyDefinition } from "../dataverse/metadata/relationships.ts";
+import { parseManyToManyDefinition, parseOneToManyDefinition } from "../dataverse/metadata/relationships.ts";
 import { STANDARD_MANY_TO_MANY } from "../dataverse/metadata/standard.ts";
 import type { AttributeMetadata, EntityKeyMetadata, EntityMetadata, GlobalOptionSetMetadata, OneToManyRelationshipMetadata, RelationshipMetadata } from "../dataverse/metadata/types.ts";
-import { COLUMN_TYPES, type ColumnInput, type KeyInput, type OptionSetInput, type TableInput } from "./schema.ts";
+import { COLUMN_TYPES, type ColumnInput, type KeyInput, type ManyToManyInput, type OptionSetInput, type TableInput } from "./schema.ts";
 
 /**
  * Table definitions of environment files (`orgs[].tables`), turned into the very Web API definition
@@ -29,6 +29,10 @@ export interface ResolvedTables {
    * columns, in file order: applied after the tables, each adding its lookup column.
    */
   relationships: Record<string, unknown>[];
+  /** `ManyToManyRelationshipMetadata` bodies of `orgs[].manyToMany`, in file order (after the lookups). */
+  manyToMany: Record<string, unknown>[];
+  /** The file's relationships as parsed (one-to-many of Lookup columns, then N:N), by lower-case schema name. */
+  parsed: Map<string, RelationshipMetadata>;
   /** Every table of the org once the file is applied (standard, extended and custom, with lookups), by logical name. */
   byName: Map<string, EntityMetadata>;
 }
@@ -84,7 +88,7 @@ export function resolveTables(spec: Record<string, TableInput> | undefined, wher
   const sharedChoices = new OrgMetadata([], [], optionSets);
   const byName = new Map(STANDARD);
   const sets = new Map(STANDARD_TABLES.map((t) => [t.entitySetName, t.logicalName]));
-  const resolved: ResolvedTables = { custom: [], extensions: [], relationships: [], byName };
+  const resolved: ResolvedTables = { custom: [], extensions: [], relationships: [], manyToMany: [], parsed: new Map(), byName };
   /** Lookup columns, resolved once every table is known (a lookup may point to a table defined after it). */
   const lookups: { table: string; name: string; input: ColumnInput; at: Where }[] = [];
   /** Runs a Web API parse step; a DataverseError becomes a reported problem. */
@@ -206,7 +210,6 @@ export function resolveTables(spec: Record<string, TableInput> | undefined, wher
 
   // Lookup columns, as `POST RelationshipDefinitions` creates them: each through the Web API's parser,
   // against every table of the file and the relationships before it.
-  const planned: RelationshipMetadata[] = [];
   for (const { table, name, input, at } of lookups) {
     const extra = NOT_FOR_LOOKUPS.filter((k) => input[k] !== undefined);
     if (extra.length > 0) {
@@ -225,19 +228,63 @@ export function resolveTables(spec: Record<string, TableInput> | undefined, wher
       ReferencingEntity: table,
       Lookup: columnBody(name, input),
     };
-    const md = new OrgMetadata([...byName.values()], [...STANDARD_MANY_TO_MANY, ...planned], optionSets);
+    const md = new OrgMetadata([...byName.values()], [...STANDARD_MANY_TO_MANY, ...resolved.parsed.values()], optionSets);
     const plan = attempt(at, () => parseOneToManyDefinition(body, md));
     if (!plan) continue;
     if (plan.lookup.logicalName !== name) {
       fail([...at, "schemaName"], `the schema name '${plan.lookup.schemaName}' does not match the column's logical name '${name}' (its lower case must be the key)`);
       continue;
     }
-    planned.push(plan.relationship);
+    resolved.parsed.set(plan.relationship.schemaName.toLowerCase(), plan.relationship);
     const referencing = byName.get(table) as EntityMetadata;
     byName.set(table, { ...referencing, attributes: [...referencing.attributes, ...columnsAdded(referencing, plan.lookup)] });
     resolved.relationships.push(body);
   }
   return resolved;
+}
+
+/** `orgs[].manyToMany` for `orgbox export`: the custom N:N relationships, with names only where they differ from the defaults. */
+export function manyToManyToEnvironment(md: OrgMetadata): Record<string, ManyToManyInput> {
+  const out: Record<string, ManyToManyInput> = {};
+  for (const r of md.manyToManyRelationships().filter((m) => m.isCustomRelationship)) {
+    const intersect = md.entity(r.intersectEntityName)?.schemaName ?? r.intersectEntityName;
+    const named = r.entity1NavigationPropertyName !== r.schemaName || r.entity2NavigationPropertyName !== r.schemaName;
+    out[r.schemaName] = {
+      tables: [r.entity1LogicalName, r.entity2LogicalName],
+      ...(intersect !== r.schemaName ? { intersect } : {}),
+      ...(named ? { navigation: [r.entity1NavigationPropertyName, r.entity2NavigationPropertyName] } : {}),
+    };
+  }
+  return out;
+}
+
+/**
+ * Resolves `orgs[].manyToMany` against the file's tables: each relationship goes through the parser of
+ * `POST RelationshipDefinitions` (names, participants, the intersect table), and its intersect table
+ * joins `tables.byName`. Problems are reported through `fail`; a relationship with a problem is left out.
+ */
+export function resolveManyToMany(spec: Record<string, ManyToManyInput> | undefined, where: Where, fail: (where: Where, problem: string) => void, tables: ResolvedTables, optionSets: readonly GlobalOptionSetMetadata[] = []): void {
+  for (const [schemaName, input] of Object.entries(spec ?? {})) {
+    const at = [...where, schemaName];
+    const body: Record<string, unknown> = {
+      "@odata.type": "Microsoft.Dynamics.CRM.ManyToManyRelationshipMetadata",
+      SchemaName: schemaName,
+      Entity1LogicalName: input.tables[0],
+      Entity2LogicalName: input.tables[1],
+      ...(input.intersect !== undefined ? { IntersectEntityName: input.intersect } : {}),
+      ...(input.navigation !== undefined ? { Entity1NavigationPropertyName: input.navigation[0], Entity2NavigationPropertyName: input.navigation[1] } : {}),
+    };
+    const md = new OrgMetadata([...tables.byName.values()], [...STANDARD_MANY_TO_MANY, ...tables.parsed.values()], optionSets);
+    try {
+      const plan = parseManyToManyDefinition(body, md, FIRST_CUSTOM_CODE + tables.custom.length + tables.manyToMany.length);
+      tables.parsed.set(schemaName.toLowerCase(), plan.relationship);
+      tables.byName.set(plan.intersect.logicalName, plan.intersect);
+      tables.manyToMany.push(body);
+    } catch (error) {
+      if (error instanceof DataverseError) fail(at, error.message);
+      else throw error;
+    }
+  }
 }
 
 /** A column as an environment file writes it (the inverse of {@link resolveTables}' column step). */
@@ -277,16 +324,15 @@ function keyInput(key: EntityKeyMetadata): KeyInput {
 /**
  * `orgs[].tables` for `orgbox export`: every custom table with its custom columns (lookup columns of
  * one-to-many relationships as `Lookup` columns) and keys, and the custom columns and keys of standard
- * tables. Tables without anything custom are left out, and so is what the format cannot hold (N:N
- * intersect tables, navigation property names other than the defaults), each reported through `warn`.
+ * tables. Tables without anything custom are left out, and so are N:N intersect tables (written as
+ * `manyToMany`) and what the format cannot hold (navigation property names of lookups other than the
+ * defaults), reported through `warn`.
  */
 export function tablesToEnvironment(md: OrgMetadata, warn: (message: string) => void = () => undefined): Record<string, TableInput> {
   const out: Record<string, TableInput> = {};
   for (const entity of md.entities()) {
-    if (entity.isIntersect) {
-      if (entity.isCustomEntity) warn(`the N:N relationship table ${entity.logicalName} was left out: the environment format cannot define N:N relationships yet`);
-      continue;
-    }
+    // Intersect tables come with their N:N relationships (manyToManyToEnvironment).
+    if (entity.isIntersect) continue;
     const custom: [string, ColumnInput][] = [];
     for (const a of entity.attributes) {
       if (!a.isCustomAttribute) continue;

@@ -58,6 +58,9 @@ const ENV = `${BASE}    tables:
           new_projectid: { type: Lookup, target: new_project, relationship: new_project_accounts }
         keys:
           new_accountnumberkey: { columns: [accountnumber], schemaName: new_AccountNumberKey, displayName: Account number }
+    manyToMany:
+      new_project_contacts: { tables: [new_project, contact] }
+      new_project_peers: { tables: [new_project, new_project], navigation: [new_dependsOn, new_neededBy] }
     roles:
       - name: Project reader
         privileges: { prvReadnew_Project: Global, prvCreatenew_Project: Global, prvWritenew_Project: Global, prvReadnew_milestone: Global, prvReadAccount: Global, prvReadContact: Global, prvReadEntity: Global }
@@ -70,7 +73,7 @@ const ENV = `${BASE}    tables:
         - { name: Contoso, accountnumber: A-100, new_tier: 1, new_projectid: "@ref:new_project(new_code='P-2')" }
         - { name: Fabrikam, accountnumber: A-200, new_tier: 2 }
       contact:
-        - { lastname: Smith, parentcustomerid: "@ref:account(accountnumber='a-100')" }
+        - { "@key": smith, lastname: Smith, parentcustomerid: "@ref:account(accountnumber='a-100')" }
         - { lastname: Jones, parentcustomerid: "@ref:account(accountnumber='A-200')" }
       new_project:
         - { new_name: Apollo, new_code: P-1, new_budget: 1500.5, new_phase: 100000001, new_tags: "3,1", new_active: true, new_due: "2027-01-31" }
@@ -79,6 +82,12 @@ const ENV = `${BASE}    tables:
         - { new_name: Kickoff, new_projectid: "@ref:new_project(new_code='P-1')" }
         - { new_name: Launch, new_projectid: "@ref:new_project(new_code='P-1')" }
         - { new_name: Review, new_projectid: "@ref:new_project(new_code='P-2')" }
+    associations:
+      new_project_contacts:
+        - ["@ref:new_project(new_code='P-1')", "@ref:smith"]
+        - ["@ref:new_project(new_code='P-2')", "@ref:smith"]
+      new_project_peers:
+        - ["@ref:new_project(new_code='P-2')", "@ref:new_project(new_code='P-1')"]
 `;
 
 async function token(o: OrgboxInstance): Promise<string> {
@@ -171,6 +180,26 @@ describe("environment file: custom tables, columns, option sets and alternate ke
     expect(relationship).toMatchObject({ ReferencedEntity: "new_project", ReferencingEntity: "new_milestone", ReferencingAttribute: "new_projectid" });
   });
 
+  it("manyToMany and associations: N:N relationships with their links, read with dynamics-web-api from both sides", async () => {
+    const projects = await api.retrieveMultiple<{ new_code: string; new_project_contacts: { lastname: string }[]; new_dependsOn: { new_code: string }[]; new_neededBy: { new_code: string }[] }>({
+      collection: "new_projects",
+      select: ["new_code"],
+      expand: [
+        { property: "new_project_contacts", select: ["lastname"] },
+        { property: "new_dependsOn", select: ["new_code"] },
+        { property: "new_neededBy", select: ["new_code"] },
+      ],
+      filter: "new_code eq 'P-1' or new_code eq 'P-2'",
+      orderBy: ["new_code"],
+    });
+    expect(projects.value.map((p) => [p.new_code, p.new_project_contacts.map((c) => c.lastname), p.new_dependsOn.map((d) => d.new_code), p.new_neededBy.map((d) => d.new_code)])).toEqual([
+      ["P-1", ["Smith"], [], ["P-2"]],
+      ["P-2", ["Smith"], ["P-1"], []],
+    ]);
+    const smith = await api.retrieveMultiple<{ new_project_contacts: { new_code: string }[] }>({ collection: "contacts", select: ["lastname"], filter: "lastname eq 'Smith'", expand: [{ property: "new_project_contacts", select: ["new_code"], orderBy: ["new_code"] }] });
+    expect(smith.value[0]?.new_project_contacts.map((p) => p.new_code)).toEqual(["P-1", "P-2"]);
+  });
+
   it("resets to the file's state: custom table rows written after start are gone", async () => {
     await api.create({ collection: "new_projects", data: { new_name: "Temporary", new_code: "T-1" } });
     await first.reset();
@@ -195,6 +224,12 @@ describe("environment file: custom tables, columns, option sets and alternate ke
         new_due: { type: "DateTime", dateTimeBehavior: "DateOnly" },
       }),
     });
+    expect(exported.environment.orgs?.[0]?.manyToMany).toEqual({
+      new_project_contacts: { tables: ["new_project", "contact"] },
+      new_project_peers: { tables: ["new_project", "new_project"], navigation: ["new_dependsOn", "new_neededBy"] },
+    });
+    expect(exported.environment.orgs?.[0]?.associations?.new_project_contacts).toHaveLength(2);
+    expect(exported.environment.orgs?.[0]?.associations?.new_project_peers).toHaveLength(1);
     expect(tables?.new_milestone?.columns?.new_projectid).toEqual({ type: "Lookup", target: "new_project", displayName: "Project", required: true });
     expect(tables?.account).toEqual({
       columns: { new_tier: { type: "Picklist", options: { 1: "Gold", 2: "Silver" } }, new_projectid: { type: "Lookup", target: "new_project", relationship: "new_project_accounts" } },
@@ -210,6 +245,8 @@ describe("environment file: custom tables, columns, option sets and alternate ke
       ["P-2", null],
     ]);
     expect((await again.retrieve<{ name: string }>({ collection: "accounts", key: "accountnumber='A-200'", select: ["name"] })).name).toBe("Fabrikam");
+    const linked = await again.retrieveMultiple<{ new_project_contacts: { new_code: string }[] }>({ collection: "contacts", select: ["lastname"], filter: "lastname eq 'Smith'", expand: [{ property: "new_project_contacts", select: ["new_code"], orderBy: ["new_code"] }] });
+    expect(linked.value[0]?.new_project_contacts.map((p) => p.new_code)).toEqual(["P-1", "P-2"]);
     const milestones = await again.retrieveMultiple<{ new_name: string; new_projectid: { new_code: string } }>({ collection: "new_milestones", select: ["new_name"], expand: [{ property: "new_projectid", select: ["new_code"] }], orderBy: ["new_name"] });
     expect(milestones.value.map((m) => [m.new_name, m.new_projectid.new_code])).toEqual([
       ["Kickoff", "P-1"],
@@ -299,6 +336,46 @@ describe("environment file: table definition errors", () => {
       `${path}: orgs[0].tables.new_task.columns.new_otherid: A relationship with the specified name already exists: 'new_account_new_task'. Specify a unique name.`,
       expect.stringMatching(/orgs\[0\]\.data\.new_task\[0\]\.new_leadid: \(name\) is not an alternate key of table account/),
       `${path}: orgs[0].data.new_task[1].new_leadid: '@ref:c1' is a contact row; new_leadid points to lead`,
+    ]);
+  });
+
+  it("names bad N:N relationships and links: unknown tables, bad names, unknown relationships, wrong sides, links twice, rows for an intersect table", () => {
+    const path = file(
+      "bad-many-to-many.yaml",
+      `${BASE}    tables:
+      new_project:
+        displayName: Project
+    manyToMany:
+      new_project_widgets: { tables: [new_project, new_widget] }
+      ProjectContacts: { tables: [new_project, contact] }
+      new_project_contacts: { tables: [new_project, contact] }
+    data:
+      new_project:
+        - { "@key": p1, new_name: Apollo }
+      contact:
+        - { "@key": c1, lastname: Smith }
+      new_project_contacts:
+        - { new_projectid: "@ref:p1" }
+    associations:
+      new_nothing:
+        - ["@ref:p1", "@ref:c1"]
+      new_project_contacts:
+        - ["@ref:p1", "@ref:c1"]
+        - ["@ref:c1", "@ref:p1"]
+        - ["@ref:p1", "@ref:c1"]
+        - ["@ref:p9", "00000000-0000-0000-0000-000000000001"]
+`,
+    );
+    expect(environmentProblems(path)).toEqual([
+      `${path}: orgs[0].manyToMany.new_project_widgets: Could not find an entity with name new_widget and id 00000000-0000-0000-0000-000000000000.`,
+      expect.stringMatching(/orgs\[0\]\.manyToMany\.ProjectContacts: The schema name 'ProjectContacts' of the Relationship is not valid/),
+      `${path}: orgs[0].data.new_project_contacts: new_project_contacts is the intersect table of an N:N relationship: link rows under associations.new_project_contacts`,
+      `${path}: orgs[0].associations.new_nothing: 'new_nothing' is not an N:N relationship of manyToMany`,
+      `${path}: orgs[0].associations.new_project_contacts[1][0]: '@ref:c1' is a contact row; side 1 of new_project_contacts is new_project`,
+      `${path}: orgs[0].associations.new_project_contacts[1][1]: '@ref:p1' is a new_project row; side 2 of new_project_contacts is contact`,
+      `${path}: orgs[0].associations.new_project_contacts[2]: the same two rows are linked twice (also at orgs[0].associations.new_project_contacts[0])`,
+      `${path}: orgs[0].associations.new_project_contacts[3][0]: link to a missing row: no row has @key 'p9'`,
+      `${path}: orgs[0].associations.new_project_contacts[3][1]: link to a missing row: no row with id '00000000-0000-0000-0000-000000000001' in this org`,
     ]);
   });
 
