@@ -9,6 +9,7 @@ import { handleMetadata, isMetadataPath } from "./handlers/metadata.ts";
 import { countCollection, readCollection, readEntity } from "./handlers/records.ts";
 import { readFetchXml } from "./fetchxml/query.ts";
 import { readApply } from "./handlers/apply.ts";
+import { countChanges, readChanges } from "./handlers/changes.ts";
 import { createRecordWriter, handleWrite, isWriteSideRequest } from "./handlers/writes.ts";
 import type { Org } from "./model.ts";
 import { parseResourcePath } from "./odata/path.ts";
@@ -177,6 +178,8 @@ export async function dataverseRoutes(app: FastifyInstance, deps: DataverseRoute
     const prefer = parsePrefer(headerValue(request.headers.prefer));
     const now = (deps.clock ?? systemClock).now();
     if (options.fetchXml !== undefined && path.kind !== "collection") throw dv.queryOptionNotSupported("fetchXml on anything but an entity set");
+    const counting = path.kind === "bound" && path.segments.length === 1 && path.segments[0] === "$count";
+    if (options.deltaToken !== undefined && path.kind !== "collection" && !counting) throw dv.queryOptionNotSupported("$deltatoken on anything but an entity set");
     if (options.apply !== undefined && (path.kind !== "collection" || options.fetchXml !== undefined)) throw dv.queryOptionNotSupported(options.fetchXml !== undefined ? "$apply with fetchXml" : "$apply on anything but an entity set");
     if (path.kind === "entity") {
       const body = await readEntity({ store, org, md, entity, id: path.id, options, apiUrl, prefer, security, caller, now, ifNoneMatch: headerValue(request.headers["if-none-match"]) });
@@ -186,16 +189,22 @@ export async function dataverseRoutes(app: FastifyInstance, deps: DataverseRoute
     }
     if (path.kind === "bound") {
       if (path.segments.length !== 1 || path.segments[0] !== "$count") throw dv.segmentNotFound(path.segments[0] ?? "");
-      const count = await countCollection({ store, org, md, entity, options, caller, security, now });
+      const count = options.deltaToken !== undefined ? await countChanges({ store, org, entity, options, security }) : await countCollection({ store, org, md, entity, options, caller, security, now });
       return reply.type("text/plain; charset=utf-8").send(String(count));
     }
     if (path.kind !== "collection") throw dv.segmentNotFound(path.segments[0] ?? path.name);
     if (options.fetchXml !== undefined) {
+      if (prefer.trackChanges || options.deltaToken !== undefined) throw dv.queryOptionNotSupported("fetchXml with change tracking");
       const result = await readFetchXml({ store, org, md, entity, options, fetchXml: options.fetchXml, apiUrl, caller, security, now, prefer });
       if (result.preferenceApplied) reply.header("Preference-Applied", result.preferenceApplied);
       return result.body;
     }
     const resourceUrl = `${apiUrl}/${rest.replace(/^\/+/, "")}`;
+    if (prefer.trackChanges || options.deltaToken !== undefined) {
+      const result = await readChanges({ store, org, md, entity, options, apiUrl, caller, security, now, prefer, resourceUrl, rawQuery: query });
+      if (result.preferenceApplied) reply.header("Preference-Applied", result.preferenceApplied);
+      return result.body;
+    }
     if (options.apply !== undefined) {
       const result = await readApply({ store, org, md, entity, options, apiUrl, caller, security, now, prefer, resourceUrl, rawQuery: query }, options.apply);
       if (result.preferenceApplied) reply.header("Preference-Applied", result.preferenceApplied);

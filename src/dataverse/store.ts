@@ -199,4 +199,10 @@ export interface DataverseStore {
   countRows(org: Org, query: Pick<RecordQuery, "entity" | "where"> & { limit?: number }): Promise<number>;
   /** Reads a table with joined tables, aggregates and grouping (FetchXML) in one statement; rows are keyed by each column's `as`. */
   selectJoined(org: Org, query: JoinedQuery): Promise<Row[]>;
+  /** Records the deletion of a record of a change-tracked table, at `version` (a `versionnumber`). */
+  recordDeletion(org: Org, entity: EntityMetadata, id: string, version: number): Promise<void>;
+  /** Deletions of `entity` after `afterVersion`, oldest first. */
+  listDeletions(org: Org, entity: EntityMetadata, afterVersion: number): Promise<{ id: string; version: number }[]>;
+  /** The highest `versionnumber` of `entity`'s rows and deletions (0 when there are none): where a change-tracking read starts. */
+  latestVersion(org: Org, entity: EntityMetadata): Promise<number>;
 }

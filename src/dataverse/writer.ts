@@ -3,6 +3,7 @@ import type { Caller } from "./auth.ts";
 import { DataverseError, dv } from "./errors.ts";
 import type { OrgMetadata } from "./metadata/registry.ts";
 import type { EntityMetadata } from "./metadata/types.ts";
+import { changeTrackingEnabled } from "./metadata/standard.ts";
 import type { Org, Row } from "./model.ts";
 import { OrgboxError } from "../common/errors.ts";
 import type { SecurityContext } from "./security/context.ts";
@@ -218,6 +219,8 @@ export class RecordWriter {
       for (const side of nn.symmetric ? [nn.self, nn.other] : [nn.self]) await scope.store.deleteRows(scope.org, nn.intersect, eq(side.intersectColumn, id));
     }
     await scope.store.deleteRows(scope.org, entity, eq(entity.primaryIdAttribute, id));
+    // Change tracking reports it as a `$deletedEntity` to delta reads after this version.
+    if (changeTrackingEnabled(entity)) await scope.store.recordDeletion(scope.org, entity, id, this.service.nextVersion());
     // The record's shares go with it.
     const shares = scope.md.entity("principalobjectaccess");
     if (shares && entity.ownershipType === "UserOwned") await scope.store.deleteRows(scope.org, shares, eq("objectid", id));

@@ -354,6 +354,29 @@ export class SqlDataverseStore implements DataverseStore {
     return Number(row.n);
   }
 
+  async recordDeletion(org: Org, entity: EntityMetadata, id: string, version: number): Promise<void> {
+    await this.db.insertInto("record_deletions").values({ org_id: org.id, entity: entity.logicalName, record_id: id, version_number: version }).execute();
+  }
+
+  async listDeletions(org: Org, entity: EntityMetadata, afterVersion: number): Promise<{ id: string; version: number }[]> {
+    const rows = await this.db
+      .selectFrom("record_deletions")
+      .select(["record_id", "version_number"])
+      .where("org_id", "=", org.id)
+      .where("entity", "=", entity.logicalName)
+      .where("version_number", ">", afterVersion)
+      .orderBy("version_number")
+      .orderBy("record_id")
+      .execute();
+    return rows.map((r) => ({ id: r.record_id, version: Number(r.version_number) }));
+  }
+
+  async latestVersion(org: Org, entity: EntityMetadata): Promise<number> {
+    const [rows] = await this.selectJoined(org, { entity, alias: ROOT, joins: [], columns: [{ table: ROOT, column: "versionnumber", as: "v", aggregate: "max" }], groupBy: [], orderBy: [] });
+    const deleted = await this.db.selectFrom("record_deletions").select((eb) => eb.fn.max("version_number").as("v")).where("org_id", "=", org.id).where("entity", "=", entity.logicalName).executeTakeFirst();
+    return Math.max(Number(rows?.v ?? 0), Number(deleted?.v ?? 0));
+  }
+
   async selectJoined(org: Org, query: JoinedQuery): Promise<Row[]> {
     const scopeOf = (alias: string): Scope => ({ prefix: org.tablePrefix, alias, depth: 0 });
     let q = this.dyn.selectFrom(`${org.tablePrefix}${query.entity.logicalName} as ${query.alias}`);

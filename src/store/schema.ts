@@ -76,6 +76,7 @@ export interface Schema {
   /** Relationship definitions of `POST RelationshipDefinitions` (JSON), by schema name. */
   relationship_definitions: { org_id: string; schema_name: string; definition: string; created_at: number };
   option_set_definitions: { org_id: string; name: string; definition: string; created_at: number };
+  record_deletions: { org_id: string; entity: string; record_id: string; version_number: number };
   /** Authorization codes (hash only), single use. Times in ms. */
   authorization_codes: {
     id: string;

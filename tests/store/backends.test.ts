@@ -97,13 +97,13 @@ describe.each(BACKENDS)("store on $name", (backend) => {
   it("runs the migrations once: every fixed table exists, and reopening the store applies nothing twice", async () => {
     expect(database.dialect).toBe(backend.name);
     const tables = (await database.db.introspection.getTables()).map((t) => t.name);
-    for (const name of ["tenants", "users", "applications", "service_principals", "orgs", "entity_definitions", "relationship_definitions", "option_set_definitions", "refresh_tokens", "device_codes", "app_role_assignments", "groups", "group_members"]) {
+    for (const name of ["tenants", "users", "applications", "service_principals", "orgs", "entity_definitions", "relationship_definitions", "option_set_definitions", "record_deletions", "refresh_tokens", "device_codes", "app_role_assignments", "groups", "group_members"]) {
       expect(tables).toContain(name);
     }
     const again = await openDatabase(place.location);
     try {
       const migrations = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(again.db);
-      expect(migrations.rows.map((r) => r.name)).toEqual(["001_identity", "002_dataverse", "003_identity_sessions", "004_identity_credentials", "005_identity_consent", "006_identity_groups", "007_dataverse_relationships", "008_dataverse_option_sets"]);
+      expect(migrations.rows.map((r) => r.name)).toEqual(["001_identity", "002_dataverse", "003_identity_sessions", "004_identity_credentials", "005_identity_consent", "006_identity_groups", "007_dataverse_relationships", "008_dataverse_option_sets", "009_dataverse_deletions"]);
       expect(await new SqlDataverseStore(again.db, again.afterDdl, { dialect: again.dialect }).findOrg("STORETEST")).toEqual(org);
     } finally {
       await again.close();
@@ -196,6 +196,19 @@ describe.each(BACKENDS)("store on $name", (backend) => {
     expect(names(await select({ where: chain("or", [...misses, eq("new_flag", true)]) }))).toEqual(["Alpha", "Gamma"]);
     const none = misses.map((m): Expr => ({ kind: "not", operand: m }));
     expect(names(await select({ where: chain("and", [...none, eq("new_flag", false)]) }))).toEqual(["100% sure", "beta"]);
+  });
+
+  it("records deletions for change tracking: listed after a version, oldest first; the latest version covers rows and deletions", async () => {
+    const before = await store.latestVersion(org, gadget);
+    expect(before).toBeGreaterThan(0);
+    await store.recordDeletion(org, gadget, "00000000-0000-4000-8000-0000000000d2", before + 20);
+    await store.recordDeletion(org, gadget, "00000000-0000-4000-8000-0000000000d1", before + 10);
+    expect(await store.listDeletions(org, gadget, before)).toEqual([
+      { id: "00000000-0000-4000-8000-0000000000d1", version: before + 10 },
+      { id: "00000000-0000-4000-8000-0000000000d2", version: before + 20 },
+    ]);
+    expect(await store.listDeletions(org, gadget, before + 10)).toEqual([{ id: "00000000-0000-4000-8000-0000000000d2", version: before + 20 }]);
+    expect(await store.latestVersion(org, gadget)).toBe(before + 20);
   });
 
   it("compares text case-insensitively only when asked, and LIKE honours the escape character", async () => {

@@ -37,7 +37,7 @@ export function selectedAttributes(md: OrgMetadata, entity: EntityMetadata, sele
   return chosen;
 }
 
-function contextSuffix(options: QueryOptions): string {
+export function contextSuffix(options: QueryOptions): string {
   const parts = [...(options.select ?? []), ...expandContext(options.expand ?? [])];
   return parts.length > 0 ? `(${parts.join(",")})` : "";
 }
@@ -104,7 +104,7 @@ function withExpandColumns(columns: string[], expands: { bound: BoundExpand[] } 
   return extra.length > 0 ? [...columns, ...extra] : columns;
 }
 
-function preferenceApplied(parts: (string | undefined)[]): string | undefined {
+export function preferenceApplied(parts: (string | undefined)[]): string | undefined {
   const applied = parts.filter((p): p is string => p !== undefined);
   return applied.length > 0 ? applied.join(",") : undefined;
 }

@@ -505,3 +505,16 @@ export const STANDARD_MANY_TO_MANY: readonly ManyToManyRelationshipMetadata[] = 
   standardManyToMany("teammembership_association", "teammembership", ["systemuser", "systemuserid"], ["team", "teamid"]),
   standardManyToMany("roleprivileges_association", "roleprivileges", ["role", "roleid"], ["privilege", "privilegeid"]),
 ];
+
+/** Standard tables with change tracking on, as in a new environment (the business data tables). */
+const CHANGE_TRACKED = new Set(["account", "contact", "lead", "opportunity", "task", "email", "phonecall", "annotation", "systemuser", "team", "businessunit"]);
+
+/**
+ * `ChangeTrackingEnabled`: whether `Prefer: odata.track-changes` works on the table
+ * (learn.microsoft.com/power-apps/developer/data-platform/use-change-tracking-synchronize-data-external-systems):
+ * the standard business tables and every custom table (intersect tables never).
+ */
+export function changeTrackingEnabled(entity: EntityMetadata): boolean {
+  if (entity.isIntersect) return false;
+  return entity.isCustomEntity || CHANGE_TRACKED.has(entity.logicalName);
+}

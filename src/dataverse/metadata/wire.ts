@@ -3,6 +3,7 @@ import type { NavigationModel, OneToMany } from "../navigation.ts";
 import type { OrgMetadata } from "./registry.ts";
 import { pluralize } from "./custom.ts";
 import type { AttributeMetadata, AttributeType, EntityMetadata, ManyToManyRelationshipMetadata, OptionMetadata } from "./types.ts";
+import { changeTrackingEnabled } from "./standard.ts";
 
 /**
  * The Web API shapes of table definitions: `EntityMetadata`, `AttributeMetadata` (and its derived
@@ -324,7 +325,7 @@ export function entityToWire(entity: EntityMetadata): WireObject {
     HasActivities: entity.hasActivities === true,
     HasNotes: entity.hasNotes === true,
     IsOptimisticConcurrencyEnabled: !entity.isIntersect,
-    ChangeTrackingEnabled: false,
+    ChangeTrackingEnabled: changeTrackingEnabled(entity),
     IsValidForAdvancedFind: !entity.isIntersect,
     IsPrivate: false,
     IsLogicalEntity: false,

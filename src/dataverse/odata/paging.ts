@@ -12,12 +12,15 @@ export interface PageCookie {
   pageNumber: number;
   /** Rows returned by the previous pages. */
   skip: number;
+  /** Change tracking: the version the read's `@odata.deltaLink` will carry, fixed on its first page (`istracking="True"`). */
+  deltaStart?: number;
 }
 
 /** The `$skiptoken` value (not yet URL-encoded) for the page after one that ended at `skip` rows. */
 export function encodeSkipToken(next: PageCookie, primaryKey: string, first: string, last: string): string {
-  const inner = `<cookie page="${next.pageNumber - 1}" skip="${next.skip}"><${primaryKey} last="{${last.toUpperCase()}}" first="{${first.toUpperCase()}}" /></cookie>`;
-  return `<cookie pagenumber="${next.pageNumber}" pagingcookie="${encodeURIComponent(encodeURIComponent(inner))}" istracking="False" />`;
+  const delta = next.deltaStart !== undefined ? ` deltastart="${next.deltaStart}"` : "";
+  const inner = `<cookie page="${next.pageNumber - 1}" skip="${next.skip}"${delta}><${primaryKey} last="{${last.toUpperCase()}}" first="{${first.toUpperCase()}}" /></cookie>`;
+  return `<cookie pagenumber="${next.pageNumber}" pagingcookie="${encodeURIComponent(encodeURIComponent(inner))}" istracking="${next.deltaStart !== undefined ? "True" : "False"}" />`;
 }
 
 /**
@@ -36,7 +39,8 @@ export function decodeSkipToken(token: string): PageCookie {
   }
   const skip = /\sskip="(\d+)"/.exec(inner);
   if (!skip) throw invalid();
-  return { pageNumber: Number(outer[1]), skip: Number(skip[1]) };
+  const delta = /\sdeltastart="(\d+)"/.exec(inner);
+  return { pageNumber: Number(outer[1]), skip: Number(skip[1]), ...(delta ? { deltaStart: Number(delta[1]) } : {}) };
 }
 
 /**

@@ -7,6 +7,8 @@ export interface ReadPreferences {
   maxPageSize?: number;
   /** `odata.include-annotations="…"` raw list, when given. */
   includeAnnotations?: string;
+  /** `odata.track-changes`: return an `@odata.deltaLink` (change tracking). */
+  trackChanges?: boolean;
 }
 
 /** Splits a Prefer header on commas outside double quotes. */
@@ -35,6 +37,7 @@ export function parsePrefer(header: string | undefined): ReadPreferences {
     const value = eq < 0 ? "" : pref.slice(eq + 1).trim().replace(/^"(.*)"$/s, "$1");
     if (name === "odata.maxpagesize" && /^\d+$/.test(value) && Number(value) > 0) prefs.maxPageSize = Number(value);
     else if (name === "odata.include-annotations" && value) prefs.includeAnnotations = value;
+    else if (name === "odata.track-changes") prefs.trackChanges = true;
   }
   return prefs;
 }

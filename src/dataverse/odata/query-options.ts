@@ -17,6 +17,8 @@ export interface QueryOptions {
   skipToken?: string;
   /** `$expand` items (navigation properties with their inner options). */
   expand?: ExpandItem[];
+  /** `$deltatoken`: a change-tracking token from an `@odata.deltaLink`. */
+  deltaToken?: string;
   /** `$apply`: grouping and aggregation (parsed by the handler). */
   apply?: string;
   /** `fetchXml`: a FetchXML query (decoded), run instead of the OData options. */
@@ -76,6 +78,8 @@ export function parseQueryOptions(params: Map<string, string>): QueryOptions {
       options.expand = parseExpand(value);
     } else if (key === "$skiptoken") {
       options.skipToken = value;
+    } else if (key === "$deltatoken") {
+      options.deltaToken = value;
     } else if (key === "$apply") {
       options.apply = value;
     } else if (key === "fetchXml") {

@@ -298,4 +298,16 @@ class TrackingStore implements DataverseStore {
   selectJoined(org: Org, query: JoinedQuery): Promise<Row[]> {
     return this.inner.selectJoined(org, query);
   }
+
+  recordDeletion(org: Org, entity: EntityMetadata, id: string, version: number): Promise<void> {
+    return this.inner.recordDeletion(org, entity, id, version);
+  }
+
+  listDeletions(org: Org, entity: EntityMetadata, afterVersion: number): Promise<{ id: string; version: number }[]> {
+    return this.inner.listDeletions(org, entity, afterVersion);
+  }
+
+  latestVersion(org: Org, entity: EntityMetadata): Promise<number> {
+    return this.inner.latestVersion(org, entity);
+  }
 }
