@@ -4,37 +4,22 @@
  * annotations, the caller's Read scope, and the errors Dataverse gives for what it does not support.
  */
 import { DynamicsWebApi } from "dynamics-web-api";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Org } from "../../src/dataverse/index.ts";
 import { DEMO, SAMPLE_ACCOUNTS, SAMPLE_PEOPLE } from "../../src/server/demo.ts";
-import { failure } from "../helpers/dwa.ts";
+import { SEEDED_ACCOUNTS, failure, useDemoClient } from "../helpers/dwa.ts";
 import { apiGet, demoToken, useOrgbox } from "../helpers/orgbox.ts";
 import { appUser } from "../helpers/security.ts";
 
-/** The seeded accounts as `src/server/seed.ts` creates them. */
-const ACCOUNTS = SAMPLE_ACCOUNTS.map((name, i) => ({
-  name,
-  revenue: 100000 * (i + 1),
-  numberofemployees: 10 * (i + 3),
-  industrycode: [1, 7, 13, 25, 33, 27, 31][i % 7] as number,
-  creditonhold: i % 5 === 0,
-  address1_city: ["Seattle", "Redmond", "London", "Paris", "Berlin", "Sydney", "Toronto", "Tokyo"][i % 8] as string,
-}));
+const ACCOUNTS = SEEDED_ACCOUNTS;
 const FORMATTED = "OData.Community.Display.V1.FormattedValue";
 type Row = Record<string, unknown>;
 
 describe("$apply with dynamics-web-api", () => {
-  const orgbox = useOrgbox();
-  let dwa: DynamicsWebApi;
-  let token = "";
-
-  beforeAll(async () => {
-    token = await demoToken(orgbox());
-    dwa = new DynamicsWebApi({ serverUrl: `${orgbox().orgUrl}/`, dataApi: { version: "9.2" }, onTokenRefresh: async () => token });
-  });
+  const { orgbox, dwa, token } = useDemoClient();
 
   it("aggregate: sum, average, min, max and countdistinct over the whole table, with formatted values", async () => {
-    const res = await dwa.retrieveMultiple<Row>({
+    const res = await dwa().retrieveMultiple<Row>({
       collection: "accounts",
       apply: "aggregate(revenue with sum as total,revenue with average as mean,numberofemployees with min as fewest,numberofemployees with max as most,address1_city with countdistinct as cities,$count as n)",
       includeAnnotations: FORMATTED,
@@ -62,7 +47,7 @@ describe("$apply with dynamics-web-api", () => {
   });
 
   it("groupby with aggregate: one row per option value, labelled, in value order", async () => {
-    const res = await dwa.retrieveMultiple<Row>({ collection: "accounts", apply: "groupby((industrycode),aggregate($count as count,revenue with sum as total))", includeAnnotations: FORMATTED });
+    const res = await dwa().retrieveMultiple<Row>({ collection: "accounts", apply: "groupby((industrycode),aggregate($count as count,revenue with sum as total))", includeAnnotations: FORMATTED });
     const codes = [...new Set(ACCOUNTS.map((a) => a.industrycode))].sort((a, b) => a - b);
     expect(res.value.map((r) => [r.industrycode, r.count, r.total])).toEqual(
       codes.map((code) => {
@@ -74,17 +59,17 @@ describe("$apply with dynamics-web-api", () => {
   });
 
   it("filter then groupby: distinct values of several columns", async () => {
-    const res = await dwa.retrieveMultiple<Row>({ collection: "accounts", apply: "filter(revenue gt 1000000 and address1_city ne 'Tokyo')/groupby((address1_city,creditonhold))" });
+    const res = await dwa().retrieveMultiple<Row>({ collection: "accounts", apply: "filter(revenue gt 1000000 and address1_city ne 'Tokyo')/groupby((address1_city,creditonhold))" });
     const expected = [...new Set(ACCOUNTS.filter((a) => a.revenue > 1000000 && a.address1_city !== "Tokyo").map((a) => `${a.address1_city}|${a.creditonhold}`))].sort();
     expect(res.value.map((r) => `${String(r.address1_city)}|${String(r.creditonhold)}`).sort()).toEqual(expected);
     expect(Object.keys(res.value[0] ?? {}).sort()).toEqual(["address1_city", "creditonhold"]);
   });
 
   it("groupby through a navigation property: contacts per account name, keyed {table}_{column}; $orderby and $top on a grouped column", async () => {
-    const res = await dwa.retrieveMultiple<Row>({ collection: "contacts", apply: "groupby((parentcustomerid_account/name),aggregate($count as n))" });
+    const res = await dwa().retrieveMultiple<Row>({ collection: "contacts", apply: "groupby((parentcustomerid_account/name),aggregate($count as n))" });
     const perAccount = (SAMPLE_PEOPLE.length * 2) / SAMPLE_ACCOUNTS.length;
     expect(res.value.map((r) => [r.account_name, r.n]).sort()).toEqual([...SAMPLE_ACCOUNTS].map((name) => [name, perAccount]).sort());
-    const top = await apiGet(orgbox(), token, `accounts?$apply=${encodeURIComponent("groupby((address1_city))")}&$orderby=address1_city desc&$top=2`);
+    const top = await apiGet(orgbox(), token(), `accounts?$apply=${encodeURIComponent("groupby((address1_city))")}&$orderby=address1_city desc&$top=2`);
     expect(top.status).toBe(200);
     expect((top.body as { value: Row[] }).value).toEqual([{ address1_city: "Toronto" }, { address1_city: "Tokyo" }]);
   });
@@ -109,19 +94,19 @@ describe("$apply with dynamics-web-api", () => {
     ["unbalanced parentheses", "groupby((statuscode)", "0x80060888", /unclosed/],
     ["a transformation after groupby", "groupby((statuscode))/filter(statuscode eq 1)", "0x80060888", /after groupby/],
   ])("refuses %s", async (_label, apply, code, message) => {
-    const error = await failure(dwa.retrieveMultiple({ collection: "accounts", apply }));
+    const error = await failure(dwa().retrieveMultiple({ collection: "accounts", apply }));
     expect(error.status).toBe(400);
     expect(error.code).toBe(code);
     expect(error.message).toMatch(message);
   });
 
   it("refuses ordering by an aggregate as Dataverse does, and options that cannot accompany $apply", async () => {
-    const ordered = await apiGet(orgbox(), token, `accounts?$apply=${encodeURIComponent("groupby((address1_city),aggregate($count as n))")}&$orderby=n desc`);
+    const ordered = await apiGet(orgbox(), token(), `accounts?$apply=${encodeURIComponent("groupby((address1_city),aggregate($count as n))")}&$orderby=n desc`);
     expect(ordered.status).toBe(400);
     expect(ordered.body).toEqual({ error: { code: "0x80060888", message: "The query node SingleValueOpenPropertyAccess is not supported" } });
-    const selected = await failure(dwa.retrieveMultiple({ collection: "accounts", apply: "groupby((statuscode))", select: ["name"] }));
+    const selected = await failure(dwa().retrieveMultiple({ collection: "accounts", apply: "groupby((statuscode))", select: ["name"] }));
     expect(selected.message).toContain("$select with $apply");
-    const single = await apiGet(orgbox(), token, `accounts(${"c0de0001-0000-4000-8000-000000000001"})?$apply=${encodeURIComponent("groupby((statuscode))")}`);
+    const single = await apiGet(orgbox(), token(), `accounts(${"c0de0001-0000-4000-8000-000000000001"})?$apply=${encodeURIComponent("groupby((statuscode))")}`);
     expect(single.status).toBe(400);
   });
 });

@@ -2,19 +2,10 @@ import { DynamicsWebApi } from "dynamics-web-api";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DEMO, SAMPLE_ACCOUNTS, SAMPLE_PEOPLE, sampleId } from "../../src/server/demo.ts";
-import { failure } from "../helpers/dwa.ts";
+import { SEEDED_ACCOUNTS, failure } from "../helpers/dwa.ts";
 import { apiGet, demoToken, useOrgbox } from "../helpers/orgbox.ts";
 
-/** The seeded accounts as `src/server/seed.ts` creates them. */
-const ACCOUNTS = SAMPLE_ACCOUNTS.map((name, i) => ({
-  accountid: sampleId(1, i),
-  name,
-  revenue: 100000 * (i + 1),
-  numberofemployees: 10 * (i + 3),
-  industrycode: [1, 7, 13, 25, 33, 27, 31][i % 7] as number,
-  creditonhold: i % 5 === 0,
-  address1_city: ["Seattle", "Redmond", "London", "Paris", "Berlin", "Sydney", "Toronto", "Tokyo"][i % 8] as string,
-}));
+const ACCOUNTS = SEEDED_ACCOUNTS;
 /** The seeded contacts: 40, each pointing at account `i % 20`. */
 const CONTACTS = Array.from({ length: SAMPLE_PEOPLE.length * 2 }, (_, i) => ({
   contactid: sampleId(2, i),
