@@ -117,6 +117,8 @@ export interface JoinedColumn {
   aggregate?: AggregateFunction;
   /** `COUNT(DISTINCT column)` and friends. */
   distinct?: boolean;
+  /** A part of a date and time column (stored as `YYYY-MM-DDTHH:MM:SSZ`), as an integer: FetchXML `dategrouping`. */
+  datePart?: "year" | "quarter" | "month" | "day";
 }
 
 /** A sort key: a table column, or a result column by its `as` name (aggregates). */
@@ -133,7 +135,7 @@ export interface JoinedQuery {
   joins: JoinedTable[];
   columns: JoinedColumn[];
   where?: Expr;
-  groupBy: { table: string; column: string }[];
+  groupBy: { table: string; column: string; datePart?: JoinedColumn["datePart"] }[];
   orderBy: JoinedOrder[];
   /** `SELECT DISTINCT`. */
   distinct?: boolean;

@@ -394,7 +394,7 @@ export class SqlDataverseStore implements DataverseStore {
     if (query.distinct) s = s.distinct();
     const where = query.where;
     if (where) s = s.where((eb) => compile(eb, where, scopeOf(query.alias)));
-    for (const g of query.groupBy) s = s.groupBy(sql.ref(`${g.table}.${g.column}`));
+    for (const g of query.groupBy) s = s.groupBy(g.datePart ? datePart(sql.ref(`${g.table}.${g.column}`), g.datePart) : sql.ref(`${g.table}.${g.column}`));
     for (const order of query.orderBy) {
       const ref = "output" in order ? sql.ref(order.output) : sql.ref(`${order.table}.${order.column}`);
       s = s.orderBy(sql`${"output" in order || !order.caseInsensitive ? ref : sql`lower(${ref})`} ${this.direction(order.descending)}`);
@@ -415,9 +415,27 @@ function relatedValue(eb: Eb, org: Org, related: RelatedValue, alias: string, ou
     .as(related.alias);
 }
 
+/**
+ * A part of a date and time column as an integer, from its text (`YYYY-MM-DDTHH:MM:SSZ`, UTC) with
+ * `substr`, so the same SQL runs on SQLite and PostgreSQL; quarters by integer division.
+ */
+function datePart(ref: RawBuilder<unknown> | ReturnType<typeof sql.ref>, part: NonNullable<JoinedColumn["datePart"]>): RawBuilder<unknown> {
+  const digits = (from: number, length: number) => sql`cast(substr(${ref}, ${sql.lit(from)}, ${sql.lit(length)}) as integer)`;
+  switch (part) {
+    case "year":
+      return digits(1, 4);
+    case "month":
+      return digits(6, 2);
+    case "day":
+      return digits(9, 2);
+    case "quarter":
+      return sql`((${digits(6, 2)} + 2) / 3)`;
+  }
+}
+
 /** SQL of one joined-read column: `alias.column` or an aggregate over it (dialect-neutral functions only). */
 function joinedColumn(c: JoinedColumn): RawBuilder<unknown> {
-  const ref = sql.ref(`${c.table}.${c.column}`);
+  const ref = c.datePart ? datePart(sql.ref(`${c.table}.${c.column}`), c.datePart) : sql.ref(`${c.table}.${c.column}`);
   const arg = c.distinct ? sql`distinct ${ref}` : ref;
   switch (c.aggregate) {
     case undefined:

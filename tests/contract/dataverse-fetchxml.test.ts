@@ -130,6 +130,33 @@ describe("FetchXML with dynamics-web-api", () => {
     expect(annotated.value[0]).toMatchObject({ [`industry@${F}`]: "Accounting", industry: 1, [`n@${F}`]: String(annotated.value[0]?.n), [`total@${F}`]: expect.stringMatching(/^\$[\d,]+\.00$/) });
   });
 
+  it("dategrouping: groups a date column by year, quarter, month and day (UTC); week is refused by name", async () => {
+    const birthdays = ["2019-02-14", "2019-03-01", "2019-03-20", "2020-11-05"];
+    for (const [i, birthdate] of birthdays.entries()) await dwa.create({ collection: "contacts", data: { lastname: `Grouped ${i}`, birthdate } });
+    const grouped = await dwa.fetch<{ y: number; q: number; m: number; n: number }>({
+      collection: "contacts",
+      includeAnnotations: "OData.Community.Display.V1.FormattedValue",
+      fetchXml: `<fetch aggregate="true"><entity name="contact"><attribute name="birthdate" groupby="true" dategrouping="year" alias="y" /><attribute name="birthdate" groupby="true" dategrouping="quarter" alias="q" /><attribute name="birthdate" groupby="true" dategrouping="month" alias="m" /><attribute name="contactid" aggregate="count" alias="n" /><filter><condition attribute="lastname" operator="like" value="Grouped %" /></filter><order alias="y" /><order alias="m" /></entity></fetch>`,
+    });
+    expect(grouped.value.map((r) => [r.y, r.q, r.m, r.n])).toEqual([
+      [2019, 1, 2, 1],
+      [2019, 1, 3, 2],
+      [2020, 4, 11, 1],
+    ]);
+    expect(grouped.value[0]).toMatchObject({ "y@OData.Community.Display.V1.FormattedValue": "2019" });
+    const days = await dwa.fetch<{ d: number; n: number }>({
+      collection: "contacts",
+      fetchXml: `<fetch aggregate="true"><entity name="contact"><attribute name="birthdate" groupby="true" dategrouping="day" alias="d" /><attribute name="contactid" aggregate="count" alias="n" /><filter><condition attribute="lastname" operator="like" value="Grouped %" /></filter><order alias="d" /></entity></fetch>`,
+    });
+    expect(days.value.map((r) => r.d)).toEqual([1, 5, 14, 20]);
+    const week = await apiGet(orgbox(), token, `contacts?fetchXml=${encodeURIComponent(`<fetch aggregate="true"><entity name="contact"><attribute name="birthdate" groupby="true" dategrouping="week" alias="w" /></entity></fetch>`)}`);
+    expect(week.status).toBe(400);
+    expect(JSON.stringify(week.body)).toContain("dategrouping 'week'");
+    const notDate = await apiGet(orgbox(), token, `contacts?fetchXml=${encodeURIComponent(`<fetch aggregate="true"><entity name="contact"><attribute name="lastname" groupby="true" dategrouping="year" alias="y" /></entity></fetch>`)}`);
+    expect(notDate.status).toBe(400);
+    expect(JSON.stringify(notDate.body)).toContain("dategrouping needs a date and time column");
+  });
+
   it("distinct removes duplicate rows", async () => {
     const res = await dwa.fetch<{ address1_city: string }>({ collection: "accounts", fetchXml: `<fetch distinct="true"><entity name="account"><attribute name="address1_city" /><order attribute="address1_city" /></entity></fetch>` });
     expect(res.value.map((r) => r.address1_city)).toEqual([...new Set(ACCOUNT_CITIES)].sort());

@@ -88,6 +88,27 @@ describe("orgbox on PostgreSQL", () => {
     expect(ints.value.map((a) => [a.name, a.numberofemployees])).toEqual([["PG Beta", 20]]);
   });
 
+  it("aggregates ($apply, FetchXML dategrouping), thousand-condition filters and change tracking compile for PostgreSQL", async () => {
+    for (const [i, birthdate] of ["2019-02-14", "2019-03-20", "2020-11-05"].entries()) await api.create({ collection: "contacts", data: { lastname: `PG grouped ${i}`, birthdate } });
+    const applied = await api.retrieveMultiple<{ n: number; people: number }>({ collection: "contacts", apply: "filter(startswith(lastname,'PG grouped'))/aggregate($count as n,lastname with countdistinct as people)" });
+    expect(applied.value).toEqual([{ n: 3, people: 3 }]);
+    const years = await api.fetch<{ y: number; q: number; n: number }>({
+      collection: "contacts",
+      fetchXml: `<fetch aggregate="true"><entity name="contact"><attribute name="birthdate" groupby="true" dategrouping="year" alias="y" /><attribute name="birthdate" groupby="true" dategrouping="quarter" alias="q" /><attribute name="contactid" aggregate="count" alias="n" /><filter><condition attribute="lastname" operator="like" value="PG grouped %" /></filter><order alias="y" /></entity></fetch>`,
+    });
+    expect(years.value.map((r) => [r.y, r.q, r.n])).toEqual([
+      [2019, 1, 2],
+      [2020, 4, 1],
+    ]);
+    const many = Array.from({ length: 1500 }, (_, i) => `lastname ne 'x${i}'`).join(" and ");
+    const filtered = await api.retrieveMultiple<{ lastname: string }>({ collection: "contacts", select: ["lastname"], filter: `startswith(lastname,'PG grouped') and ${many}` });
+    expect(filtered.value).toHaveLength(3);
+    const initial = await api.retrieveMultiple({ collection: "contacts", select: ["lastname"], trackChanges: true });
+    await api.create({ collection: "contacts", data: { lastname: "PG tracked" } });
+    const changes = await api.retrieveMultiple<{ lastname: string }>({ collection: "contacts" }, initial.oDataDeltaLink as string);
+    expect(changes.value.map((c) => c.lastname)).toEqual(["PG tracked"]);
+  });
+
   it("rolls a failing $batch change set back whole: nothing of it is left", async () => {
     api.startBatch();
     void api.create({ collection: "accounts", data: { name: "PG Batch One" } });

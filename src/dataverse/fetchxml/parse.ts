@@ -24,7 +24,15 @@ export interface FetchAttribute {
   groupby: boolean;
   aggregate?: "count" | "countcolumn" | "sum" | "avg" | "min" | "max";
   distinct: boolean;
+  /** `dategrouping`: group a date and time column by this part (UTC). */
+  dategrouping?: DatePart;
 }
+
+/** The `dategrouping` values orgbox supports (fetchxml/reference/attribute#dategrouping). */
+export type DatePart = "year" | "quarter" | "month" | "day";
+const DATE_PARTS = new Set<string>(["year", "quarter", "month", "day"]);
+/** Documented `dategrouping` values orgbox refuses by name. */
+const UNSUPPORTED_DATE_PARTS = new Set(["week", "fiscal-period", "fiscal-year"]);
 
 /** `<order>`: by a column, or (aggregates) by an attribute alias. */
 export interface FetchOrder {
@@ -143,10 +151,17 @@ const AGGREGATES = ["count", "countcolumn", "sum", "avg", "min", "max"] as const
 
 function attribute(element: XmlElement): FetchAttribute {
   children(element, "attribute", []);
-  const a = attrs(element, "attribute", ["name", "alias", "groupby", "aggregate", "distinct"]);
+  const a = attrs(element, "attribute", ["name", "alias", "groupby", "aggregate", "distinct", "dategrouping", "usertimezone"]);
   const aggregate = a.aggregate;
   if (aggregate !== undefined && !(AGGREGATES as readonly string[]).includes(aggregate)) throw fetchErrors.unsupported(`aggregate '${aggregate}'`);
+  const part = a.dategrouping;
+  if (part !== undefined && UNSUPPORTED_DATE_PARTS.has(part)) throw fetchErrors.unsupported(`dategrouping '${part}'`);
+  if (part !== undefined && !DATE_PARTS.has(part)) throw fetchErrors.invalid(`'${part}' is not a dategrouping (day, week, month, quarter, year, fiscal-period, fiscal-year)`);
+  if (part !== undefined && !bool(a.groupby, "groupby")) throw fetchErrors.invalid(`dategrouping on '${a.name ?? ""}' needs groupby="true"`);
+  // Dates are grouped in UTC; usertimezone="false" asks for exactly that, "true" (the default) is not honoured.
+  if (a.usertimezone !== undefined) bool(a.usertimezone, "usertimezone");
   return {
+    ...(part !== undefined ? { dategrouping: part as DatePart } : {}),
     name: required(a, "name", "attribute"),
     ...(a.alias !== undefined ? { alias: a.alias } : {}),
     groupby: bool(a.groupby, "groupby"),

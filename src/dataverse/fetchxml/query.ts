@@ -54,6 +54,8 @@ interface Output {
   linked?: string;
   /** avg/sum always come back as numbers. */
   numeric?: boolean;
+  /** A `dategrouping` part: a plain number (formatted without grouping separators). */
+  datePart?: boolean;
 }
 
 interface Plan {
@@ -101,8 +103,14 @@ async function plan(request: FetchRequest, spec: FetchSpec): Promise<Plan> {
         if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(a.alias) || aliases.has(a.alias)) throw fetchErrors.invalid(`the alias '${a.alias}' is not a valid, unique name`);
         const sqlName = `c${columns.length}`;
         aliases.set(a.alias, sqlName);
-        columns.push({ table, column: attribute.logicalName, as: sqlName, ...(a.aggregate ? { aggregate: a.aggregate } : {}), ...(a.distinct ? { distinct: true } : {}) });
-        if (a.groupby) groupBy.push({ table, column: attribute.logicalName });
+        if (a.dategrouping && attribute.type !== "DateTime") throw fetchErrors.invalid(`dategrouping needs a date and time column; '${a.name}' is ${attribute.type}`);
+        const part = a.dategrouping ? { datePart: a.dategrouping } : {};
+        columns.push({ table, column: attribute.logicalName, as: sqlName, ...(a.aggregate ? { aggregate: a.aggregate } : {}), ...(a.distinct ? { distinct: true } : {}), ...part });
+        if (a.groupby) groupBy.push({ table, column: attribute.logicalName, ...part });
+        if (a.dategrouping) {
+          outputs.push({ key: a.alias, sqlName, entity, numeric: true, datePart: true });
+          continue;
+        }
         const counted = a.aggregate === "count" || a.aggregate === "countcolumn";
         if (a.aggregate && ["sum", "avg"].includes(a.aggregate) && !["Integer", "BigInt", "Decimal", "Money", "Double"].includes(attribute.type)) throw fetchErrors.invalid(`'${a.aggregate}' needs a numeric column; '${a.name}' is ${attribute.type}`);
         outputs.push({ key: a.alias, sqlName, entity, ...(counted ? {} : { attribute }), ...(a.aggregate === "avg" || a.aggregate === "sum" || counted ? { numeric: true } : {}) });
@@ -281,7 +289,7 @@ export async function readFetchXml(request: FetchRequest): Promise<{ body: Recor
       if (v === null) continue;
       if (formatted) {
         // Linked and aggregate columns: labels, numbers and dates, money in the base currency; counts as numbers.
-        const text = output.attribute ? formatValue(output.attribute, v, symbol) : COUNT_FORMAT.format(Number(v));
+        const text = output.datePart ? String(v) : output.attribute ? formatValue(output.attribute, v, symbol) : COUNT_FORMAT.format(Number(v));
         if (text !== undefined) record[`${output.key}@${FORMATTED_VALUE}`] = text;
       }
       record[output.key] = v;
