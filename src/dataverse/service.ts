@@ -12,6 +12,7 @@ import type { Org, Row } from "./model.ts";
 import { DEPTH, MISC_PRIVILEGES, SYSTEM_ADMINISTRATOR_TEMPLATE_ID, privilegeDefinitions, privilegeId, privilegesFor, type Depth, type PrivilegeDefinition } from "./security/privileges.ts";
 import { defaultRoles } from "./security/default-roles.ts";
 import { SecurityStateCache } from "./security/cache.ts";
+import { navigationFor } from "./navigation.ts";
 import type { Expr } from "./store.ts";
 import type { DataverseStore } from "./store.ts";
 
@@ -346,6 +347,77 @@ export class DataverseService {
       this.forgetMetadata(org);
     }
     return attribute;
+  }
+
+  /**
+   * Deletes a custom table, what `DELETE EntityDefinitions(…)` does
+   * (learn.microsoft.com/power-apps/developer/data-platform/webapi/create-update-entity-definitions-using-web-api):
+   * its SQL table with every row, its definition, the one-to-many relationships of its own lookups,
+   * and its privileges (with their grants in every role). One transaction.
+   * @throws DataverseError 404 for an unknown table; 400 `0x80040203` for a standard table; 400
+   *   `0x8004f01f` while other tables' lookups or N:N relationships refer to it (delete those first).
+   */
+  async deleteCustomTable(org: Org, entityLogicalName: string, outer: DataverseStore = this.store): Promise<void> {
+    const md = await this.loadMetadata(org, outer);
+    const entity = md.entity(entityLogicalName);
+    if (!entity) throw metadataErrors.entityNotFound(entityLogicalName);
+    if (!entity.isCustomEntity || entity.isIntersect) throw metadataErrors.notDeletable(`The table '${entity.logicalName}' cannot be deleted: only custom tables can be deleted${entity.isIntersect ? " (delete its N:N relationship instead)" : ""}.`);
+    const nav = navigationFor(md);
+    // `referencing(t)`: the one-to-many relationships whose rows point at t.
+    const referencing = nav.referencing(entity).filter((r) => r.referencingEntity !== entity.logicalName);
+    const manyToMany = md.manyToManyRelationships().filter((r) => r.entity1LogicalName === entity.logicalName || r.entity2LogicalName === entity.logicalName);
+    const dependents = [...referencing.map((r) => `relationship ${r.schemaName}`), ...manyToMany.map((r) => `relationship ${r.schemaName}`)];
+    if (dependents.length > 0) throw metadataErrors.dependency(`Entity(${entity.logicalName})`, dependents);
+    const own = md
+      .entities()
+      .flatMap((e) => nav.referencing(e))
+      .filter((r) => r.referencingEntity === entity.logicalName && md.oneToManyDefinition(entity.logicalName, r.referencingAttribute));
+    const privileges = privilegesFor(entity).map((p) => privilegeId(p.name));
+    try {
+      await outer.transaction(async (store) => {
+        await store.dropRecordTable(org, entity);
+        await store.deleteEntityDefinition(org, entity.logicalName);
+        for (const r of own) await store.deleteRelationshipDefinition(org, r.schemaName);
+        if (privileges.length > 0 && !md.entities().some((e) => e !== entity && privilegesFor(e).some((p) => privileges.includes(privilegeId(p.name))))) {
+          await store.deleteRows(org, md.entity("roleprivileges") as EntityMetadata, { kind: "in", column: "privilegeid", values: privileges });
+          await store.deleteRows(org, md.entity("privilege") as EntityMetadata, { kind: "in", column: "privilegeid", values: privileges });
+        }
+      });
+    } finally {
+      this.forgetMetadata(org);
+    }
+  }
+
+  /**
+   * Deletes a custom column, what `DELETE EntityDefinitions(…)/Attributes(…)` does: its SQL column
+   * with its values, and the column from the table's definition. One transaction.
+   * @throws DataverseError 404 for an unknown table or column; 400 `0x80040203` for a column that is
+   *   not custom, a lookup (delete its relationship instead) or the primary name; 400 `0x8004f01f`
+   *   while an alternate key uses it.
+   */
+  async deleteCustomColumn(org: Org, entityLogicalName: string, attributeLogicalName: string, outer: DataverseStore = this.store): Promise<void> {
+    const md = await this.loadMetadata(org, outer);
+    const entity = md.entity(entityLogicalName);
+    if (!entity) throw metadataErrors.entityNotFound(entityLogicalName);
+    const attribute = md.attribute(entity, attributeLogicalName);
+    if (!attribute) throw metadataErrors.attributeNotFound(entity.logicalName, attributeLogicalName);
+    if (!attribute.isCustomAttribute || attribute.isPrimaryName || attribute.logicalName === entity.primaryIdAttribute) {
+      throw metadataErrors.notDeletable(`The column '${attribute.logicalName}' of '${entity.logicalName}' cannot be deleted: only custom columns other than the primary name can be deleted.`);
+    }
+    if (md.oneToManyDefinition(entity.logicalName, attribute.logicalName)) {
+      throw metadataErrors.notDeletable(`The lookup column '${attribute.logicalName}' belongs to a relationship: delete the relationship ${md.oneToManyDefinition(entity.logicalName, attribute.logicalName)?.schemaName ?? ""} instead.`);
+    }
+    const keys = (entity.keys ?? []).filter((k) => k.keyAttributes.includes(attribute.logicalName));
+    if (keys.length > 0) throw metadataErrors.dependency(`Attribute(${attribute.logicalName})`, keys.map((k) => `alternate key ${k.logicalName}`));
+    const updated: EntityMetadata = { ...entity, attributes: entity.attributes.filter((a) => a !== attribute) };
+    try {
+      await outer.transaction(async (store) => {
+        await store.dropColumn(org, entity, attribute);
+        await store.saveEntityDefinition(org, updated, this.clock.now());
+      });
+    } finally {
+      this.forgetMetadata(org);
+    }
   }
 
   /**

@@ -189,6 +189,24 @@ export class SqlDataverseStore implements DataverseStore {
     this.afterDdl();
   }
 
+  async dropColumn(org: Org, entity: EntityMetadata, attribute: AttributeMetadata): Promise<void> {
+    await this.db.schema.alterTable(`${org.tablePrefix}${entity.logicalName}`).dropColumn(attribute.logicalName).execute();
+    this.afterDdl();
+  }
+
+  async dropRecordTable(org: Org, entity: EntityMetadata): Promise<void> {
+    await this.db.schema.dropTable(`${org.tablePrefix}${entity.logicalName}`).ifExists().execute();
+    this.afterDdl();
+  }
+
+  async deleteEntityDefinition(org: Org, logicalName: string): Promise<void> {
+    await this.db.deleteFrom("entity_definitions").where("org_id", "=", org.id).where("logical_name", "=", logicalName).execute();
+  }
+
+  async deleteRelationshipDefinition(org: Org, schemaName: string): Promise<void> {
+    await this.db.deleteFrom("relationship_definitions").where("org_id", "=", org.id).where("schema_name", "=", schemaName).execute();
+  }
+
   async saveEntityDefinition(org: Org, entity: EntityMetadata, now: number): Promise<void> {
     const definition = JSON.stringify(entity);
     await this.db

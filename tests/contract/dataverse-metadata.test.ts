@@ -319,4 +319,50 @@ describe("custom tables and columns", () => {
       await again.close();
     }
   });
+
+  it("deletes custom columns and tables (DELETE EntityDefinitions…), refusing standard ones, key columns and referenced tables", async () => {
+    // A column: its values go with it; the rest of the table stays.
+    expect((await call(orgbox(), token, "DELETE", "EntityDefinitions(LogicalName='new_project')/Attributes(LogicalName='new_seats')")).status).toBe(204);
+    const after = await call(orgbox(), token, "GET", "new_projects?$select=new_name&$orderby=new_name");
+    expect(after.body.value?.map((r) => r.new_name)).toEqual(["Apollo", "Gemini"]);
+    expect((await call(orgbox(), token, "GET", "new_projects?$select=new_seats")).status).toBe(400);
+    expect((await call(orgbox(), token, "GET", "EntityDefinitions(LogicalName='new_project')/Attributes(LogicalName='new_seats')")).status).toBe(404);
+    const standardColumn = await call(orgbox(), token, "DELETE", "EntityDefinitions(LogicalName='account')/Attributes(LogicalName='name')");
+    expect(standardColumn.status).toBe(400);
+    expect(standardColumn.body.error?.code).toBe("0x80040203");
+    const primary = await call(orgbox(), token, "DELETE", "EntityDefinitions(LogicalName='new_project')/Attributes(LogicalName='new_name')");
+    expect(primary.status).toBe(400);
+    // A column in an alternate key cannot go while the key exists.
+    const keyed = await call(orgbox(), token, "POST", "EntityDefinitions(LogicalName='new_project')/Keys", { SchemaName: "new_codekey", DisplayName: label("Code"), KeyAttributes: ["new_code"] });
+    expect(keyed.status).toBe(204);
+    const keyColumn = await call(orgbox(), token, "DELETE", "EntityDefinitions(LogicalName='new_project')/Attributes(LogicalName='new_code')");
+    expect(keyColumn.status).toBe(400);
+    expect(keyColumn.body.error?.code).toBe("0x8004f01f");
+
+    // A table other tables point at cannot go; once the lookup is gone, it can, with its rows and privileges.
+    const lookup = await call(orgbox(), token, "POST", "RelationshipDefinitions", {
+      "@odata.type": "Microsoft.Dynamics.CRM.OneToManyRelationshipMetadata",
+      SchemaName: "new_project_contacts_lookup",
+      ReferencedEntity: "new_project",
+      ReferencingEntity: "contact",
+      Lookup: { "@odata.type": "Microsoft.Dynamics.CRM.LookupAttributeMetadata", SchemaName: "new_ProjectId", DisplayName: label("Project"), RequiredLevel: { Value: "None" } },
+    });
+    expect(lookup.status).toBe(204);
+    const referenced = await call(orgbox(), token, "DELETE", "EntityDefinitions(LogicalName='new_project')");
+    expect(referenced.status).toBe(400);
+    expect(referenced.body.error).toMatchObject({ code: "0x8004f01f", message: expect.stringContaining("new_project_contacts_lookup") });
+    expect((await call(orgbox(), token, "DELETE", "EntityDefinitions(LogicalName='account')")).status).toBe(400);
+
+    const other = await call(orgbox(), token, "POST", "EntityDefinitions", projectTable("new_Scratch"));
+    expect(other.status).toBe(204);
+    const set = String((await call(orgbox(), token, "GET", "EntityDefinitions(LogicalName='new_scratch')?$select=EntitySetName")).body.EntitySetName);
+    expect((await call(orgbox(), token, "POST", set, { new_name: "temporary" })).status).toBe(204);
+    expect((await call(orgbox(), token, "DELETE", "EntityDefinitions(LogicalName='new_scratch')")).status).toBe(204);
+    expect((await call(orgbox(), token, "GET", "EntityDefinitions(LogicalName='new_scratch')")).status).toBe(404);
+    const privileges = await call(orgbox(), token, "GET", "privileges?$select=name&$filter=endswith(name,'new_Scratch')");
+    expect(privileges.body.value).toEqual([]);
+    // The name is free again.
+    expect((await call(orgbox(), token, "POST", "EntityDefinitions", projectTable("new_Scratch"))).status).toBe(204);
+    expect((await call(orgbox(), token, "GET", `${set}?$select=new_name`)).body.value).toEqual([]);
+  });
 });

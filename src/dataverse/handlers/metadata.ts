@@ -6,7 +6,7 @@ import { filterObjects, parseMetadataQuery, selectProperties, type ExpandItem, t
 import type { OrgMetadata } from "../metadata/registry.ts";
 import { GLOBAL_OPTION_SET_PROPERTIES, globalOptionSetId, globalOptionSetToWire, parseGlobalOptionSet, resolveGlobalOptionSet } from "../metadata/option-sets.ts";
 import { KEY_PROPERTIES, keyMetadataId, keyToWire, parseKeyDefinition } from "../metadata/keys.ts";
-import type { EntityKeyMetadata, EntityMetadata } from "../metadata/types.ts";
+import type { AttributeMetadata, EntityKeyMetadata, EntityMetadata } from "../metadata/types.ts";
 import {
   ATTRIBUTE_METADATA_TYPES,
   ENTITY_PROPERTIES,
@@ -165,6 +165,14 @@ function keysOf(entity: EntityMetadata, options: { select?: string[]; filter?: s
   return filterObjects(list, options.filter, aliases, "EntityKeyMetadata").map((o) => selectProperties(o, options.select, KEY_PROPERTIES, "EntityKeyMetadata"));
 }
 
+/** A column addressed as `Attributes(LogicalName='x')` or `Attributes(<MetadataId>)`. */
+function findAttribute(md: OrgMetadata, entity: EntityMetadata, raw: string): AttributeMetadata {
+  const key = definitionKey(raw);
+  const attribute = "logicalName" in key ? md.attribute(entity, key.logicalName) : entity.attributes.find((a) => attributeMetadataId(entity, a) === key.id);
+  if (!attribute) throw metadataErrors.attributeNotFound(entity.logicalName, "logicalName" in key ? key.logicalName : key.id);
+  return attribute;
+}
+
 /** A key addressed as `Keys(LogicalName='x')` or `Keys(<MetadataId>)`. */
 function findKey(entity: EntityMetadata, raw: string): EntityKeyMetadata {
   const key = definitionKey(raw);
@@ -221,9 +229,7 @@ async function readDefinitions(request: MetadataRequest, parts: Segment[]): Prom
       return json({ "@odata.context": `${entityUrl}/Attributes${cast ? `/${CAST_PREFIX}${cast}` : ""}${selectSuffix(query.select)}`, value });
     }
     if (fourth) throw dv.segmentNotFound(fourth.name);
-    const key = definitionKey(nav.key);
-    const attribute = "logicalName" in key ? md.attribute(entity, key.logicalName) : entity.attributes.find((a) => attributeMetadataId(entity, a) === key.id);
-    if (!attribute) throw metadataErrors.attributeNotFound(entity.logicalName, "logicalName" in key ? key.logicalName : key.id);
+    const attribute = findAttribute(md, entity, nav.key);
     const cast = castName(third);
     if (cast !== undefined && attributeMetadataType(attribute) !== cast) throw dv.segmentNotFound(third?.name ?? "");
     if (query.filter !== undefined) throw dv.queryOptionNotSupported("$filter on a single attribute");
@@ -257,7 +263,18 @@ async function writeDefinitions(request: MetadataRequest, parts: Segment[]): Pro
     await service.removeAlternateKey(org, entity.logicalName, findKey(entity, nav.key).logicalName, store);
     return { status: 204, headers: {} };
   }
-  if (request.method !== "POST") throw notImplemented(`${request.method} on table definitions (updating or deleting tables and columns)`);
+  if (request.method === "DELETE" && root?.key !== undefined && !nav) {
+    await request.security.assertNamedPrivilege("prvDeleteEntity");
+    await service.deleteCustomTable(org, findEntity(request.md, root.key).logicalName, store);
+    return { status: 204, headers: {} };
+  }
+  if (request.method === "DELETE" && root?.key !== undefined && nav?.name === "Attributes" && nav.key !== undefined && !third) {
+    await request.security.assertNamedPrivilege("prvDeleteAttribute");
+    const entity = findEntity(request.md, root.key);
+    await service.deleteCustomColumn(org, entity.logicalName, findAttribute(request.md, entity, nav.key).logicalName, store);
+    return { status: 204, headers: {} };
+  }
+  if (request.method !== "POST") throw notImplemented(`${request.method} on table definitions (updating tables and columns)`);
   if (!root || root.key === undefined) {
     if (nav) throw dv.segmentNotFound(nav.name);
     await request.security.assertNamedPrivilege("prvCreateEntity");

@@ -23,6 +23,11 @@ export const metadataErrors = {
   relationshipNotFound: (key: string) => new DataverseError(404, "0x80040217", `Could not find a relationship with ${key}.`),
   invalid: (message: string) => new DataverseError(400, "0x80044331", message),
   duplicate: (message: string) => new DataverseError(400, "0x80040237", message),
+  /** A definition Dataverse never deletes (standard tables and columns). */
+  notDeletable: (message: string) => new DataverseError(400, "0x80040203", message),
+  /** CannotDeleteDueToDependency: other components still refer to it (code not confirmed against the service). */
+  dependency: (component: string, dependents: string[]) =>
+    new DataverseError(400, "0x8004f01f", `The ${component} component cannot be deleted because it is referenced by ${dependents.length} other components (${dependents.join(", ")}). Delete them first.`),
 };
 
 /**

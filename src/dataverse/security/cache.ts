@@ -228,6 +228,22 @@ class TrackingStore implements DataverseStore {
     return this.inner.saveEntityDefinition(org, entity, now);
   }
 
+  dropColumn(org: Org, entity: EntityMetadata, attribute: AttributeMetadata): Promise<void> {
+    return this.inner.dropColumn(org, entity, attribute);
+  }
+
+  dropRecordTable(org: Org, entity: EntityMetadata): Promise<void> {
+    return this.inner.dropRecordTable(org, entity);
+  }
+
+  deleteEntityDefinition(org: Org, logicalName: string): Promise<void> {
+    return this.inner.deleteEntityDefinition(org, logicalName);
+  }
+
+  deleteRelationshipDefinition(org: Org, schemaName: string): Promise<void> {
+    return this.inner.deleteRelationshipDefinition(org, schemaName);
+  }
+
   createKeyIndex(org: Org, entity: EntityMetadata, key: EntityKeyMetadata): Promise<void> {
     return this.inner.createKeyIndex(org, entity, key);
   }

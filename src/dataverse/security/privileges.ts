@@ -81,7 +81,7 @@ export function privilegeDefinitions(entities: readonly EntityMetadata[]): Privi
  * Misc privileges that are not per table. `prvReadEntity`, `prvCreateEntity` and `prvCreateAttribute`
  * guard table definitions (reading them, `POST EntityDefinitions`, `POST …/Attributes`).
  */
-export const MISC_PRIVILEGES = ["prvActOnBehalfOfAnotherUser", "prvBulkDelete", "prvReadEntity", "prvCreateEntity", "prvCreateAttribute"] as const;
+export const MISC_PRIVILEGES = ["prvActOnBehalfOfAnotherUser", "prvBulkDelete", "prvReadEntity", "prvCreateEntity", "prvCreateAttribute", "prvDeleteEntity", "prvDeleteAttribute"] as const;
 
 /** Depths from narrowest to widest. */
 export const DEPTHS: readonly Depth[] = ["Basic", "Local", "Deep", "Global"];
