@@ -421,6 +421,67 @@ export class DataverseService {
   }
 
   /**
+   * Deletes a custom relationship, what `DELETE RelationshipDefinitions(…)` does: an N:N one with its
+   * intersect table and links, a one-to-many one with its lookup column (and the column's values).
+   * One transaction.
+   * @throws DataverseError 404 for an unknown relationship; 400 `0x80040203` for a standard one;
+   *   400 `0x8004f01f` while an alternate key uses the lookup column.
+   */
+  async deleteRelationship(org: Org, schemaName: string, outer: DataverseStore = this.store): Promise<void> {
+    const md = await this.loadMetadata(org, outer);
+    const lower = schemaName.toLowerCase();
+    const manyToMany = md.manyToManyRelationships().find((r) => r.schemaName.toLowerCase() === lower);
+    const oneToMany = md
+      .entities()
+      .flatMap((e) => navigationFor(md).referencing(e))
+      .find((r) => r.schemaName.toLowerCase() === lower);
+    if (!manyToMany && !oneToMany) throw metadataErrors.relationshipNotFound(`SchemaName = ${schemaName}`);
+    try {
+      if (manyToMany) {
+        if (!manyToMany.isCustomRelationship) throw metadataErrors.notDeletable(`The relationship '${manyToMany.schemaName}' cannot be deleted: only custom relationships can be deleted.`);
+        const intersect = md.entity(manyToMany.intersectEntityName) as EntityMetadata;
+        await outer.transaction(async (store) => {
+          await store.dropRecordTable(org, intersect);
+          await store.deleteEntityDefinition(org, intersect.logicalName);
+          await store.deleteRelationshipDefinition(org, manyToMany.schemaName);
+        });
+        return;
+      }
+      const relationship = oneToMany as NonNullable<typeof oneToMany>;
+      const definition = md.oneToManyDefinition(relationship.referencingEntity, relationship.referencingAttribute);
+      if (!definition) throw metadataErrors.notDeletable(`The relationship '${relationship.schemaName}' cannot be deleted: only custom relationships can be deleted.`);
+      const entity = md.entity(relationship.referencingEntity) as EntityMetadata;
+      const lookup = md.attribute(entity, relationship.referencingAttribute) as AttributeMetadata;
+      const keys = (entity.keys ?? []).filter((k) => k.keyAttributes.includes(lookup.logicalName));
+      if (keys.length > 0) throw metadataErrors.dependency(`Attribute(${lookup.logicalName})`, keys.map((k) => `alternate key ${k.logicalName}`));
+      await outer.transaction(async (store) => {
+        await store.dropColumn(org, entity, lookup);
+        await store.saveEntityDefinition(org, { ...entity, attributes: entity.attributes.filter((a) => a !== lookup) }, this.clock.now());
+        await store.deleteRelationshipDefinition(org, definition.schemaName);
+      });
+    } finally {
+      this.forgetMetadata(org);
+    }
+  }
+
+  /**
+   * Deletes a global option set, what `DELETE GlobalOptionSetDefinitions(…)` does.
+   * @throws DataverseError 404 for an unknown set; 400 `0x8004f01f` while columns use it.
+   */
+  async deleteGlobalOptionSet(org: Org, name: string, outer: DataverseStore = this.store): Promise<void> {
+    const md = await this.loadMetadata(org, outer);
+    const set = md.optionSet(name);
+    if (!set) throw metadataErrors.optionSetNotFound(`Name = ${name}`);
+    const users = md.entities().flatMap((e) => e.attributes.filter((a) => a.globalOptionSet === set.name).map((a) => `column ${e.logicalName}.${a.logicalName}`));
+    if (users.length > 0) throw metadataErrors.dependency(`OptionSet(${set.name})`, users);
+    try {
+      await outer.deleteOptionSetDefinition(org, set.name);
+    } finally {
+      this.forgetMetadata(org);
+    }
+  }
+
+  /**
    * Adds an alternate key to a table, what `POST EntityDefinitions(…)/Keys` does
    * (learn.microsoft.com/power-apps/developer/data-platform/define-alternate-keys-entity): the key's
    * unique index and the table's updated definition in `entity_definitions`, in one transaction.

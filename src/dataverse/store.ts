@@ -169,7 +169,7 @@ export interface DataverseStore {
   recordTableColumns(org: Org): Promise<Map<string, Set<string>>>;
   /** Adds one column to a table's SQL table (`ALTER TABLE … ADD COLUMN`); existing rows get NULL. */
   addColumn(org: Org, entity: EntityMetadata, attribute: AttributeMetadata): Promise<void>;
-  /** Drops one (unindexed) column of a table's SQL table, with its values. */
+  /** Drops one column of a table's SQL table (and a lookup's index), with its values. */
   dropColumn(org: Org, entity: EntityMetadata, attribute: AttributeMetadata): Promise<void>;
   /** Drops a table's SQL table, its rows and indexes. */
   dropRecordTable(org: Org, entity: EntityMetadata): Promise<void>;
@@ -177,6 +177,8 @@ export interface DataverseStore {
   deleteEntityDefinition(org: Org, logicalName: string): Promise<void>;
   /** Removes the stored definition of a relationship created through `RelationshipDefinitions`. */
   deleteRelationshipDefinition(org: Org, schemaName: string): Promise<void>;
+  /** Removes a stored global option set. */
+  deleteOptionSetDefinition(org: Org, name: string): Promise<void>;
   /** Inserts or replaces the definition of a custom table (`entity_definitions`, JSON of the metadata). */
   saveEntityDefinition(org: Org, entity: EntityMetadata, now: number): Promise<void>;
   /** The org's custom table definitions, in creation order. */

@@ -190,7 +190,10 @@ export class SqlDataverseStore implements DataverseStore {
   }
 
   async dropColumn(org: Org, entity: EntityMetadata, attribute: AttributeMetadata): Promise<void> {
-    await this.db.schema.alterTable(`${org.tablePrefix}${entity.logicalName}`).dropColumn(attribute.logicalName).execute();
+    const name = `${org.tablePrefix}${entity.logicalName}`;
+    // SQLite cannot drop an indexed column: a lookup's index (see addColumn) goes first.
+    if (attribute.type === "Lookup" || attribute.type === "Customer" || attribute.type === "Owner") await this.db.schema.dropIndex(this.indexName(`${name}_${attribute.logicalName}`)).ifExists().execute();
+    await this.db.schema.alterTable(name).dropColumn(attribute.logicalName).execute();
     this.afterDdl();
   }
 
@@ -205,6 +208,10 @@ export class SqlDataverseStore implements DataverseStore {
 
   async deleteRelationshipDefinition(org: Org, schemaName: string): Promise<void> {
     await this.db.deleteFrom("relationship_definitions").where("org_id", "=", org.id).where("schema_name", "=", schemaName).execute();
+  }
+
+  async deleteOptionSetDefinition(org: Org, name: string): Promise<void> {
+    await this.db.deleteFrom("option_set_definitions").where("org_id", "=", org.id).where("name", "=", name).execute();
   }
 
   async saveEntityDefinition(org: Org, entity: EntityMetadata, now: number): Promise<void> {

@@ -55,6 +55,20 @@ describe("global option sets over the Web API", () => {
     await expect(api.create({ collection: "accounts", data: { name: "Off palette", new_color: 7 } })).rejects.toMatchObject({ status: 400 });
   });
 
+  it("deleteGlobalOptionSet: refused while a column uses the set; after the column is deleted, the set goes", async () => {
+    const inUse = await apiCall(orgbox(), token, "DELETE", "GlobalOptionSetDefinitions(Name='new_colors')");
+    expect(inUse.status).toBe(400);
+    expect(inUse.body.error).toMatchObject({ code: "0x8004f01f", message: expect.stringContaining("column account.new_color") });
+    // A custom column of a standard table can be deleted; the table keeps its rows.
+    expect((await apiCall(orgbox(), token, "DELETE", "EntityDefinitions(LogicalName='account')/Attributes(LogicalName='new_color')")).status).toBe(204);
+    expect((await api.retrieveMultiple({ collection: "accounts", select: ["name"], filter: "name eq 'Painted'" })).value).toHaveLength(1);
+    await api.deleteGlobalOptionSet({ key: "Name='new_colors'" });
+    expect((await apiCall(orgbox(), token, "GET", `GlobalOptionSetDefinitions(${id})`)).status).toBe(404);
+    expect((await apiCall(orgbox(), token, "DELETE", "GlobalOptionSetDefinitions(Name='new_colors')")).status).toBe(404);
+    // Recreated for the tests that follow.
+    id = (await api.createGlobalOptionSet({ data: colors })) as string;
+  });
+
   it("refuses a taken name, bad bodies, unknown sets and callers without prvCreateEntity", async () => {
     const cases: [unknown, number, string][] = [
       [colors, 400, "0x80040237"],
@@ -75,7 +89,7 @@ describe("global option sets over the Web API", () => {
     expect(unbound.body.error?.message).toContain("new_nosuch");
     const demo = await apiCall(orgbox(), await demoToken(orgbox()), "POST", "GlobalOptionSetDefinitions", { ...colors, Name: "new_bydemo" });
     expect(demo.status).toBe(403);
-    expect((await apiCall(orgbox(), token, "DELETE", `GlobalOptionSetDefinitions(${id})`)).status).toBe(501);
+    expect((await apiCall(orgbox(), token, "PUT", `GlobalOptionSetDefinitions(${id})`, {})).status).toBe(501);
   });
 });
 

@@ -418,7 +418,7 @@ describe("relationships created with POST RelationshipDefinitions", () => {
     expect((await call(orgbox(), token, "GET", "RelationshipDefinitions/Microsoft.Dynamics.CRM.EntityMetadata")).status).toBe(404);
     const derivedWithoutCast = await call(orgbox(), token, "GET", "RelationshipDefinitions?$select=Entity1LogicalName");
     expect(derivedWithoutCast.status).toBe(400);
-    expect((await call(orgbox(), token, "DELETE", `RelationshipDefinitions(${relationshipId})`)).status).toBe(501);
+    expect((await call(orgbox(), token, "PUT", `RelationshipDefinitions(${relationshipId})`, {})).status).toBe(501);
     const wrongTarget = await call(orgbox(), token, "POST", `new_projects(${ids.gemini})/new_project_contacts/$ref`, { "@odata.id": `${orgbox().apiUrl}/accounts(${ids.globex})` });
     expect(wrongTarget.status).toBe(400);
     const absent = await call(orgbox(), token, "POST", `new_projects(${ids.gemini})/new_project_contacts/$ref`, { "@odata.id": `${orgbox().apiUrl}/contacts(00000000-0000-0000-0000-000000000001)` });
@@ -446,5 +446,25 @@ describe("relationships created with POST RelationshipDefinitions", () => {
     } finally {
       await again.close();
     }
+  });
+
+  it("DELETE RelationshipDefinitions: an N:N one goes with its links, a 1:N one with its lookup column; standard ones are refused", async () => {
+    expect((await call(orgbox(), token, "DELETE", "RelationshipDefinitions(SchemaName='new_account_mentors')")).status).toBe(204);
+    expect((await call(orgbox(), token, "GET", "RelationshipDefinitions(SchemaName='new_account_mentors')")).status).toBe(404);
+    const gone = await call(orgbox(), token, "GET", "accounts?$select=name&$expand=new_mentors($select=name)");
+    expect(gone.status).toBe(400);
+    expect((await call(orgbox(), token, "GET", "EntityDefinitions(LogicalName='new_account_mentor')")).status).toBe(404);
+
+    const byId = String((await api.retrieveRelationship<{ MetadataId: string }>({ key: "SchemaName='new_account_new_project'", select: ["MetadataId"] })).MetadataId);
+    expect((await call(orgbox(), token, "DELETE", `RelationshipDefinitions(${byId})`)).status).toBe(204);
+    expect((await call(orgbox(), token, "GET", "EntityDefinitions(LogicalName='new_project')/Attributes(LogicalName='new_accountid')")).status).toBe(404);
+    expect((await call(orgbox(), token, "GET", "new_projects?$select=new_name&$top=1")).status).toBe(200);
+    // The name is free again.
+    expect((await call(orgbox(), token, "POST", "RelationshipDefinitions", accountProjects)).status).toBe(204);
+
+    const standard = await call(orgbox(), token, "DELETE", "RelationshipDefinitions(SchemaName='contact_customer_accounts')");
+    expect(standard.status).toBe(400);
+    expect(standard.body.error?.code).toBe("0x80040203");
+    expect((await call(orgbox(), token, "DELETE", "RelationshipDefinitions(SchemaName='new_nothing')")).status).toBe(404);
   });
 });

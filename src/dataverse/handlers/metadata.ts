@@ -328,7 +328,15 @@ async function globalOptionSetDefinitions(request: MetadataRequest, parts: Segme
     const set = await request.service.createGlobalOptionSet(request.org, parseGlobalOptionSet(request.body), request.store);
     return { status: 204, headers: { "OData-EntityId": `${apiUrl}/GlobalOptionSetDefinitions(${globalOptionSetId(set)})` } };
   }
-  if (request.method !== "GET") throw notImplemented(`${request.method} on global option set definitions (updating or deleting option sets)`);
+  if (request.method === "DELETE") {
+    if (root.key === undefined || castSegment) throw dv.methodNotAllowed(request.method);
+    await request.security.assertNamedPrivilege("prvDeleteEntity");
+    const set = resolveGlobalOptionSet(md, root.key);
+    if (!set) throw metadataErrors.optionSetNotFound(root.key);
+    await request.service.deleteGlobalOptionSet(request.org, set.name, request.store);
+    return { status: 204, headers: {} };
+  }
+  if (request.method !== "GET") throw notImplemented(`${request.method} on global option set definitions (updating option sets)`);
   await request.security.assertNamedPrivilege("prvReadEntity");
   const query = parseMetadataQuery(request.params);
   const [unknownExpand] = query.expand;
@@ -343,6 +351,16 @@ async function globalOptionSetDefinitions(request: MetadataRequest, parts: Segme
   const set = resolveGlobalOptionSet(md, root.key);
   if (!set) throw metadataErrors.optionSetNotFound(root.key);
   return json({ "@odata.context": `${apiUrl}/$metadata#GlobalOptionSetDefinitions${castPath}${selectSuffix(query.select)}/$entity`, ...selectProperties(globalOptionSetToWire(set), query.select, GLOBAL_OPTION_SET_PROPERTIES, "OptionSetMetadataBase") });
+}
+
+/** A relationship addressed as `(<MetadataId>)` or `(SchemaName='x')`, of the cast's type when there is one. */
+function findRelationship<T extends { type: RelationshipMetadataType; object: WireObject }>(all: T[], raw: string, cast: RelationshipMetadataType | undefined): T {
+  const key = parseEntityKey(raw);
+  const [only] = key.kind === "alternate" ? key.values : [];
+  if (key.kind === "alternate" && (key.values.length !== 1 || only?.name !== "SchemaName" || typeof only.value !== "string")) throw dv.querySyntax(`the key '${raw}' is neither a MetadataId nor SchemaName='…'`);
+  const found = all.find((r) => (key.kind === "id" ? String(r.object.MetadataId) === key.id.toLowerCase() : r.object.SchemaName === only?.value));
+  if (!found || (cast !== undefined && found.type !== cast)) throw metadataErrors.relationshipNotFound(key.kind === "id" ? `MetadataId = ${key.id}` : `SchemaName = ${String(only?.value)}`);
+  return found;
 }
 
 /**
@@ -365,7 +383,14 @@ async function relationshipDefinitions(request: MetadataRequest, parts: Segment[
     );
     return { status: 204, headers: { "OData-EntityId": `${apiUrl}/RelationshipDefinitions(${metadataId("relationship", relationship.schemaName)})` } };
   }
-  if (request.method !== "GET") throw notImplemented(`${request.method} on relationship definitions (updating or deleting relationships)`);
+  if (request.method === "DELETE") {
+    if (root.key === undefined || castSegment) throw dv.methodNotAllowed(request.method);
+    await request.security.assertNamedPrivilege("prvDeleteEntity");
+    const found = findRelationship(allRelationships(md, navigationFor(md)), root.key, undefined);
+    await request.service.deleteRelationship(request.org, String(found.object.SchemaName), request.store);
+    return { status: 204, headers: {} };
+  }
+  if (request.method !== "GET") throw notImplemented(`${request.method} on relationship definitions (updating relationships)`);
   await request.security.assertNamedPrivilege("prvReadEntity");
   const query = parseMetadataQuery(request.params);
   const cast = relationshipCast(castSegment);
@@ -380,11 +405,7 @@ async function relationshipDefinitions(request: MetadataRequest, parts: Segment[
     const value = filterObjects(objects, query.filter, query.aliases, typeName).map((o) => selectProperties(o, query.select, allowed, typeName));
     return json({ "@odata.context": `${apiUrl}/$metadata#RelationshipDefinitions${castPath}${selectSuffix(query.select)}`, value });
   }
-  const key = parseEntityKey(root.key);
-  const [only] = key.kind === "alternate" ? key.values : [];
-  if (key.kind === "alternate" && (key.values.length !== 1 || only?.name !== "SchemaName" || typeof only.value !== "string")) throw dv.querySyntax(`the key '${root.key}' is neither a MetadataId nor SchemaName='…'`);
-  const found = all.find((r) => (key.kind === "id" ? String(r.object.MetadataId) === key.id.toLowerCase() : r.object.SchemaName === only?.value));
-  if (!found || (cast !== undefined && found.type !== cast)) throw metadataErrors.relationshipNotFound(key.kind === "id" ? `MetadataId = ${key.id}` : `SchemaName = ${String(only?.value)}`);
+  const found = findRelationship(all, root.key, cast);
   if (query.filter !== undefined) throw dv.queryOptionNotSupported("$filter on a single definition");
   return json({ "@odata.context": `${apiUrl}/$metadata#RelationshipDefinitions${castPath}${selectSuffix(query.select)}/$entity`, ...selectProperties(found.object, query.select, allowed, typeName) });
 }

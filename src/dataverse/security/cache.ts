@@ -244,6 +244,10 @@ class TrackingStore implements DataverseStore {
     return this.inner.deleteRelationshipDefinition(org, schemaName);
   }
 
+  deleteOptionSetDefinition(org: Org, name: string): Promise<void> {
+    return this.inner.deleteOptionSetDefinition(org, name);
+  }
+
   createKeyIndex(org: Org, entity: EntityMetadata, key: EntityKeyMetadata): Promise<void> {
     return this.inner.createKeyIndex(org, entity, key);
   }
