@@ -109,6 +109,27 @@ describe("orgbox on PostgreSQL", () => {
     expect(changes.value.map((c) => c.lastname)).toEqual(["PG tracked"]);
   });
 
+  it("creates and deletes definitions on PostgreSQL: a custom table, its lookup relationship (indexed column) and a column", async () => {
+    const admin = await adminToken(o);
+    const call = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(`${o.apiUrl}/${path}`, { method, headers: { authorization: `Bearer ${admin}`, "content-type": "application/json", accept: "application/json" }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+      return { status: res.status, text: await res.text() };
+    };
+    const label = (text: string) => ({ LocalizedLabels: [{ Label: text, LanguageCode: 1033 }] });
+    const table = { SchemaName: "new_PgTemp", DisplayName: label("Temp"), DisplayCollectionName: label("Temps"), OwnershipType: "UserOwned", HasActivities: false, HasNotes: false, Attributes: [{ "@odata.type": "Microsoft.Dynamics.CRM.StringAttributeMetadata", SchemaName: "new_Name", IsPrimaryName: true, MaxLength: 100, DisplayName: label("Name"), RequiredLevel: { Value: "None" } }] };
+    expect((await call("POST", "EntityDefinitions", table)).status).toBe(204);
+    expect((await call("POST", "EntityDefinitions(LogicalName='new_pgtemp')/Attributes", { "@odata.type": "Microsoft.Dynamics.CRM.IntegerAttributeMetadata", SchemaName: "new_Size", DisplayName: label("Size"), RequiredLevel: { Value: "None" } })).status).toBe(204);
+    const lookup = { "@odata.type": "Microsoft.Dynamics.CRM.OneToManyRelationshipMetadata", SchemaName: "new_account_new_pgtemp", ReferencedEntity: "account", ReferencingEntity: "new_pgtemp", Lookup: { "@odata.type": "Microsoft.Dynamics.CRM.LookupAttributeMetadata", SchemaName: "new_AccountId", DisplayName: label("Account"), RequiredLevel: { Value: "None" } } };
+    expect((await call("POST", "RelationshipDefinitions", lookup)).status).toBe(204);
+    expect((await call("POST", "new_pgtemps", { new_name: "kept", new_size: 3 })).status).toBe(204);
+    expect((await call("DELETE", "RelationshipDefinitions(SchemaName='new_account_new_pgtemp')")).status).toBe(204);
+    expect((await call("DELETE", "EntityDefinitions(LogicalName='new_pgtemp')/Attributes(LogicalName='new_size')")).status).toBe(204);
+    const rows = await call("GET", "new_pgtemps?$select=new_name");
+    expect(JSON.parse(rows.text).value.map((r: { new_name: string }) => r.new_name)).toEqual(["kept"]);
+    expect((await call("DELETE", "EntityDefinitions(LogicalName='new_pgtemp')")).status).toBe(204);
+    expect((await call("GET", "new_pgtemps?$select=new_name")).status).toBe(404);
+  });
+
   it("rolls a failing $batch change set back whole: nothing of it is left", async () => {
     api.startBatch();
     void api.create({ collection: "accounts", data: { name: "PG Batch One" } });
