@@ -202,6 +202,23 @@ describe("reset and snapshots undo every change since (dynamics-web-api against 
     expect(await projectNames()).toEqual(["Kept"]);
   });
 
+  it("a table and a column deleted after a snapshot come back with their rows on restore", async () => {
+    const o = orgbox();
+    await api.createEntity({ data: projectTable("new_Project") });
+    const code = { "@odata.type": "Microsoft.Dynamics.CRM.StringAttributeMetadata", SchemaName: "new_Code", DisplayName: label("Code"), RequiredLevel: { Value: "None" }, MaxLength: 20 };
+    await api.createAttribute({ entityKey: "LogicalName='new_project'", data: code });
+    await api.create({ collection: "new_projects", data: { new_name: "Kept", new_code: "K-1" } });
+    await o.snapshot("before-deletes");
+    await api.deleteRecord({ collection: "EntityDefinitions", key: "LogicalName='new_project'", property: "Attributes(LogicalName='new_code')" });
+    expect(await failure(api.retrieveMultiple({ collection: "new_projects", select: ["new_code"] }))).toMatchObject({ status: 400 });
+    await api.deleteRecord({ collection: "EntityDefinitions", key: "LogicalName='new_project'" });
+    expect(await failure(api.retrieveMultiple({ collection: "new_projects" }))).toMatchObject({ status: 404 });
+
+    await o.restore("before-deletes");
+    const rows = await api.retrieveMultiple<Row>({ collection: "new_projects", select: ["new_name", "new_code"] });
+    expect(rows.value.map((r) => [r.new_name, r.new_code])).toEqual([["Kept", "K-1"]]);
+  });
+
   it("snapshot, write, snapshot 2, write, then restore 1, 2, 2 again, 1, and reset: each state exactly", async () => {
     const o = orgbox();
     const first = await api.create<Row, string>({ collection: "accounts", data: { name: "First" } });
