@@ -379,6 +379,23 @@ function singleTarget(md: OrgMetadata, entity: EntityMetadata, single: SingleNav
   return target;
 }
 
+/**
+ * The references of `collection_nav@odata.bind: ["/set(id)", …]` (1:N or N:N, Create only), each of
+ * table `expected`.
+ * @throws DataverseError 400 `0x80048d19` on Update, for a value that is no array, or a reference of another table.
+ */
+function collectionReferences(md: OrgMetadata, entity: EntityMetadata, property: string, value: unknown, mode: WriteMode, expected: string): RecordReference[] {
+  if (mode === "update") throw writeErrors.payload(entity, `Binding the collection-valued navigation property '${property}' is only supported on Create. Use POST ${entity.entitySetName}(<id>)/${property}/$ref to associate records.`);
+  if (!Array.isArray(value)) throw writeErrors.payload(entity, `The value of '${property}@odata.bind' must be a JSON array of entity reference URLs.`);
+  const references = value.map((v) => parseReference(md, entity, v));
+  for (const reference of references) {
+    if (reference.entity.logicalName !== expected) {
+      throw writeErrors.payload(entity, `A resource of type 'Microsoft.Dynamics.CRM.${reference.entity.logicalName}' cannot be bound to the navigation property '${property}', which expects 'Microsoft.Dynamics.CRM.${expected}'.`);
+    }
+  }
+  return references;
+}
+
 function parseBind(md: OrgMetadata, entity: EntityMetadata, property: string, value: unknown, mode: WriteMode, record: ParsedRecord): void {
   const nav = navigationFor(md);
   const single = nav.singleValued(entity, property);
@@ -401,28 +418,12 @@ function parseBind(md: OrgMetadata, entity: EntityMetadata, property: string, va
   }
   const collection = nav.collectionValued(entity, property);
   if (collection) {
-    if (mode === "update") throw writeErrors.payload(entity, `Binding the collection-valued navigation property '${property}' is only supported on Create. Use POST ${entity.entitySetName}(<id>)/${property}/$ref to associate records.`);
-    if (!Array.isArray(value)) throw writeErrors.payload(entity, `The value of '${property}@odata.bind' must be a JSON array of entity reference URLs.`);
-    const references = value.map((v) => parseReference(md, entity, v));
-    for (const reference of references) {
-      if (reference.entity.logicalName !== collection.referencingEntity) {
-        throw writeErrors.payload(entity, `A resource of type 'Microsoft.Dynamics.CRM.${reference.entity.logicalName}' cannot be bound to the navigation property '${property}', which expects 'Microsoft.Dynamics.CRM.${collection.referencingEntity}'.`);
-      }
-    }
-    record.collectionBinds.push({ relationship: collection, references });
+    record.collectionBinds.push({ relationship: collection, references: collectionReferences(md, entity, property, value, mode, collection.referencingEntity) });
     return;
   }
   const manyToMany = nav.manyToMany(entity, property);
   if (manyToMany) {
-    if (mode === "update") throw writeErrors.payload(entity, `Binding the collection-valued navigation property '${property}' is only supported on Create. Use POST ${entity.entitySetName}(<id>)/${property}/$ref to associate records.`);
-    if (!Array.isArray(value)) throw writeErrors.payload(entity, `The value of '${property}@odata.bind' must be a JSON array of entity reference URLs.`);
-    const references = value.map((v) => parseReference(md, entity, v));
-    for (const reference of references) {
-      if (reference.entity.logicalName !== manyToMany.other.entity) {
-        throw writeErrors.payload(entity, `A resource of type 'Microsoft.Dynamics.CRM.${reference.entity.logicalName}' cannot be bound to the navigation property '${property}', which expects 'Microsoft.Dynamics.CRM.${manyToMany.other.entity}'.`);
-      }
-    }
-    record.manyToManyBinds.push({ navigation: manyToMany, references });
+    record.manyToManyBinds.push({ navigation: manyToMany, references: collectionReferences(md, entity, property, value, mode, manyToMany.other.entity) });
     return;
   }
   throw writeErrors.payload(
