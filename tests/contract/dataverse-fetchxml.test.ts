@@ -9,6 +9,7 @@ import { DEMO, type OrgboxInstance } from "../../src/index.ts";
 import type { Org } from "../../src/dataverse/index.ts";
 import { SAMPLE_ACCOUNTS, SAMPLE_PEOPLE, sampleId } from "../../src/server/demo.ts";
 import { apiGet, demoToken, useOrgbox } from "../helpers/orgbox.ts";
+import { useDemoClient } from "../helpers/dwa.ts";
 import { appUser } from "../helpers/security.ts";
 
 const ACCOUNT_CITIES = SAMPLE_ACCOUNTS.map((_, i) => ["Seattle", "Redmond", "London", "Paris", "Berlin", "Sydney", "Toronto", "Tokyo"][i % 8] as string);
@@ -285,5 +286,35 @@ describe("FetchXML link-entities that filter by related rows (exists, in, any, n
     const res = await apiGet(orgbox(), token, `accounts?fetchXml=${encodeURIComponent(fetchXml)}`);
     expect(res.status).toBe(400);
     expect((res.body as ErrorBody).error.code).toBe(code);
+  });
+});
+
+describe("FetchXML valueof (its own org: the rows it adds would change the other tests' counts)", () => {
+  const { orgbox, dwa, token } = useDemoClient();
+
+  it("valueof compares two columns of a row, or a column with a link-entity's (alias.column)", async () => {
+    await dwa().create({ collection: "accounts", data: { name: "Valueof Paris", address1_city: "VALUEOF PARIS", numberofemployees: 500, revenue: 100 } });
+    await dwa().create({ collection: "accounts", data: { name: "Valueof Lyon", address1_city: "Marseille", numberofemployees: 5, revenue: 100 } });
+    const same = await dwa().fetch<{ name: string }>({ collection: "accounts", fetchXml: `<fetch><entity name="account"><attribute name="name" /><filter><condition attribute="name" operator="eq" valueof="address1_city" /></filter></entity></fetch>` });
+    expect(same.value.map((a) => a.name)).toEqual(["Valueof Paris"]);
+    const more = await dwa().fetch<{ name: string }>({ collection: "accounts", fetchXml: `<fetch><entity name="account"><attribute name="name" /><filter><condition attribute="numberofemployees" operator="gt" valueof="revenue" /></filter></entity></fetch>` });
+    expect(more.value.map((a) => a.name)).toEqual(["Valueof Paris"]);
+    await dwa().create({ collection: "contacts", data: { lastname: SAMPLE_ACCOUNTS[1], "parentcustomerid_account@odata.bind": `/accounts(${sampleId(1, 1)})` } });
+    const linked = await dwa().fetch<{ lastname: string }>({
+      collection: "contacts",
+      fetchXml: `<fetch><entity name="contact"><attribute name="lastname" /><link-entity name="account" from="accountid" to="parentcustomerid" alias="acct" /><filter><condition attribute="lastname" operator="eq" valueof="acct.name" /></filter></entity></fetch>`,
+    });
+    expect(linked.value.map((c) => c.lastname)).toEqual([SAMPLE_ACCOUNTS[1]]);
+    for (const [condition, message] of [
+      [`<condition attribute="name" operator="like" valueof="address1_city" />`, "'valueof' works with eq"],
+      [`<condition attribute="name" operator="eq" valueof="revenue" />`, "cannot be compared"],
+      [`<condition attribute="name" operator="eq" valueof="nope" />`, "nope"],
+      [`<condition attribute="name" operator="eq" valueof="x.name" />`, "names no link-entity alias"],
+      [`<condition attribute="name" operator="eq" value="a" valueof="address1_city" />`, "takes no value"],
+    ]) {
+      const res = await apiGet(orgbox(), token(), `accounts?fetchXml=${encodeURIComponent(`<fetch><entity name="account"><filter>${condition}</filter></entity></fetch>`)}`);
+      expect(res.status, condition).toBe(400);
+      expect(JSON.stringify(res.body), condition).toContain(message);
+    }
   });
 });

@@ -180,9 +180,40 @@ function compileCondition(condition: FetchCondition, ctx: ConditionContext): Exp
   }
   const attribute = ctx.md.attribute(ctx.entity, condition.attribute);
   if (!attribute) throw fetchErrors.noAttribute(ctx.entity.logicalName, condition.attribute);
+  if (condition.otherColumn !== undefined) return columnComparison(ctx, condition, attribute, condition.otherColumn);
   const operator = CONDITION_OPERATORS.get(condition.operator);
   if (!operator) throw fetchErrors.unsupported(`condition operator '${condition.operator}'`);
   return operator({ ctx, condition, attribute });
+}
+
+const COLUMN_OPERATORS = new Map<string, "eq" | "ne" | "gt" | "ge" | "lt" | "le">([["eq", "eq"], ["ne", "ne"], ["neq", "ne"], ["gt", "gt"], ["ge", "ge"], ["lt", "lt"], ["le", "le"]]);
+const NUMERIC = new Set(["Integer", "BigInt", "Decimal", "Double", "Money"]);
+
+/**
+ * `<condition attribute="a" operator="gt" valueof="b" />`: a column compared with another column of
+ * the same row, or with `alias.column` of a link-entity (root filters only)
+ * (learn.microsoft.com/power-apps/developer/data-platform/fetchxml/filter-rows#filter-on-column-values-in-the-same-row).
+ * @throws DataverseError 400 for another operator, an unknown column or columns of different types.
+ */
+function columnComparison(ctx: ConditionContext, condition: FetchCondition, attribute: AttributeMetadata, valueOf: string): Expr {
+  const op = COLUMN_OPERATORS.get(condition.operator);
+  if (!op) throw fetchErrors.invalid(`'valueof' works with eq, ne, gt, ge, lt and le, not '${condition.operator}'`);
+  const dot = valueOf.indexOf(".");
+  let other: AttributeMetadata | undefined;
+  let table: string | undefined;
+  if (dot >= 0) {
+    const target = ctx.linked?.(valueOf.slice(0, dot));
+    if (!target) throw fetchErrors.invalid(`'valueof="${valueOf}"' names no link-entity alias of this query's root filters`);
+    other = ctx.md.attribute(target.entity, valueOf.slice(dot + 1));
+    if (!other) throw fetchErrors.noAttribute(target.entity.logicalName, valueOf.slice(dot + 1));
+    table = target.table;
+  } else {
+    other = ctx.md.attribute(ctx.entity, valueOf);
+    if (!other) throw fetchErrors.noAttribute(ctx.entity.logicalName, valueOf);
+  }
+  const comparable = other.type === attribute.type || (NUMERIC.has(other.type) && NUMERIC.has(attribute.type)) || (isString(other) && isString(attribute));
+  if (!comparable) throw fetchErrors.invalid(`'${attribute.logicalName}' (${attribute.type}) cannot be compared with '${valueOf}' (${other.type})`);
+  return { kind: "compare", op, left: column(attribute), right: { kind: "column", name: other.logicalName, ...(table !== undefined ? { table } : {}) }, ...(isString(attribute) ? { caseInsensitive: true } : {}) };
 }
 
 /** `expr` with every column reference of its own table moved to the joined table `table` (subqueries keep theirs). */

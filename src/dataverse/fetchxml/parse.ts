@@ -49,6 +49,8 @@ export interface FetchCondition {
   operator: string;
   value?: string;
   values: string[];
+  /** `valueof`: compare with another column of the row (`column`, or `alias.column` of a link-entity). */
+  otherColumn?: string;
 }
 
 /** `<filter>`: its conditions, nested filters and `any`/`not any`/`all`/`not all` link-entities combined with `type`. */
@@ -178,7 +180,7 @@ function order(element: XmlElement): FetchOrder {
 }
 
 function condition(element: XmlElement): FetchCondition {
-  const a = attrs(element, "condition", ["attribute", "operator", "value", "entityname"]);
+  const a = attrs(element, "condition", ["attribute", "operator", "value", "entityname", "valueof"]);
   const values = children(element, "condition", ["value"]).map(([, v]) => {
     // A text-only element comes back as its text.
     if (typeof v !== "object") return String(v);
@@ -187,7 +189,15 @@ function condition(element: XmlElement): FetchCondition {
     if (other !== undefined) throw fetchErrors.unsupported(`element <${other}> in <value>`);
     return String(v["#text"] ?? "");
   });
-  return { ...(a.entityname !== undefined ? { entityName: a.entityname } : {}), attribute: required(a, "attribute", "condition"), operator: required(a, "operator", "condition"), ...(a.value !== undefined ? { value: a.value } : {}), values };
+  if (a.valueof !== undefined && (a.value !== undefined || values.length > 0)) throw fetchErrors.invalid("a condition with 'valueof' takes no value");
+  return {
+    ...(a.entityname !== undefined ? { entityName: a.entityname } : {}),
+    attribute: required(a, "attribute", "condition"),
+    operator: required(a, "operator", "condition"),
+    ...(a.value !== undefined ? { value: a.value } : {}),
+    values,
+    ...(a.valueof !== undefined ? { otherColumn: a.valueof } : {}),
+  };
 }
 
 function filter(element: XmlElement): FetchFilter {
