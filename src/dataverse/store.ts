@@ -171,7 +171,7 @@ export interface DataverseStore {
   addColumn(org: Org, entity: EntityMetadata, attribute: AttributeMetadata): Promise<void>;
   /** Drops one column of a table's SQL table (and a lookup's index), with its values. */
   dropColumn(org: Org, entity: EntityMetadata, attribute: AttributeMetadata): Promise<void>;
-  /** Drops a table's SQL table, its rows and indexes. */
+  /** Drops a table's SQL table, its rows and indexes, and its recorded deletions (change tracking). */
   dropRecordTable(org: Org, entity: EntityMetadata): Promise<void>;
   /** Removes the stored definition of a custom table. */
   deleteEntityDefinition(org: Org, logicalName: string): Promise<void>;

@@ -199,6 +199,8 @@ export class SqlDataverseStore implements DataverseStore {
 
   async dropRecordTable(org: Org, entity: EntityMetadata): Promise<void> {
     await this.db.schema.dropTable(`${org.tablePrefix}${entity.logicalName}`).ifExists().execute();
+    // Its change-tracking log goes with it: a table created later under the name starts clean.
+    await this.db.deleteFrom("record_deletions").where("org_id", "=", org.id).where("entity", "=", entity.logicalName).execute();
     this.afterDdl();
   }
 
