@@ -349,9 +349,11 @@ describe("environment file: table definition errors", () => {
       new_project_widgets: { tables: [new_project, new_widget] }
       ProjectContacts: { tables: [new_project, contact] }
       new_project_contacts: { tables: [new_project, contact] }
+      new_project_related: { tables: [new_project, new_project] }
     data:
       new_project:
         - { "@key": p1, new_name: Apollo }
+        - { "@key": p2, new_name: Gemini }
       contact:
         - { "@key": c1, lastname: Smith }
       new_project_contacts:
@@ -364,6 +366,9 @@ describe("environment file: table definition errors", () => {
         - ["@ref:c1", "@ref:p1"]
         - ["@ref:p1", "@ref:c1"]
         - ["@ref:p9", "00000000-0000-0000-0000-000000000001"]
+      new_project_related:
+        - ["@ref:p1", "@ref:p2"]
+        - ["@ref:p2", "@ref:p1"]
 `,
     );
     expect(environmentProblems(path)).toEqual([
@@ -376,6 +381,8 @@ describe("environment file: table definition errors", () => {
       `${path}: orgs[0].associations.new_project_contacts[2]: the same two rows are linked twice (also at orgs[0].associations.new_project_contacts[0])`,
       `${path}: orgs[0].associations.new_project_contacts[3][0]: link to a missing row: no row has @key 'p9'`,
       `${path}: orgs[0].associations.new_project_contacts[3][1]: link to a missing row: no row with id '00000000-0000-0000-0000-000000000001' in this org`,
+      // One navigation property for both sides: the link goes both ways, so (p2, p1) is (p1, p2).
+      `${path}: orgs[0].associations.new_project_related[1]: the same two rows are linked twice (also at orgs[0].associations.new_project_related[0])`,
     ]);
   });
 
