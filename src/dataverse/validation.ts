@@ -312,7 +312,8 @@ export function parseRecord(md: OrgMetadata, entity: EntityMetadata, payload: un
       parseBind(md, entity, property, value, mode, record);
       continue;
     }
-    const attribute = md.attribute(entity, key);
+    // `ownerid` of a systemuser or team is its key, inherited from `principal` (reads return it): it stands for the primary key.
+    const attribute = md.attribute(entity, key === "ownerid" && PRINCIPAL_TABLES.has(entity.logicalName) ? entity.primaryIdAttribute : key);
     if (attribute && !isLookupType(attribute.type)) {
       if (attribute.logicalName === entity.primaryIdAttribute) {
         const id = columnValue(entity, attribute, value);
@@ -359,6 +360,9 @@ export function parseRecord(md: OrgMetadata, entity: EntityMetadata, payload: un
   if (mode === "create") checkRequired(record, options.implicit ?? []);
   return record;
 }
+
+/** Tables whose key is inherited from `principal` and also read as `ownerid`. */
+const PRINCIPAL_TABLES = new Set(["systemuser", "team"]);
 
 function checkType(entity: EntityMetadata, value: unknown): void {
   const expected = `Microsoft.Dynamics.CRM.${entity.logicalName}`;

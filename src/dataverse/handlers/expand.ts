@@ -1,4 +1,4 @@
-import { dv } from "../errors.ts";
+import { DataverseError, dv } from "../errors.ts";
 import type { OrgMetadata } from "../metadata/registry.ts";
 import type { AttributeMetadata, EntityMetadata } from "../metadata/types.ts";
 import type { Org, Row } from "../model.ts";
@@ -71,6 +71,10 @@ export async function bindExpands(ctx: ExpandContext, entity: EntityMetadata, it
     let kind: BoundExpand["kind"];
     let target: EntityMetadata;
     let column: string;
+    if (item.ref && !single) {
+      if (!nav.collectionValued(entity, item.property) && !nav.manyToMany(entity, item.property)) throw dv.propertyNotFound(item.property, entity.logicalName);
+      throw new DataverseError(400, "0x80060888", "Expand with $ref is only supported on lookup type navigation property.");
+    }
     if (single) {
       if (single.targets.length !== 1) throw dv.queryOptionNotSupported(`$expand of the polymorphic navigation property '${item.property}' (not implemented by orgbox yet)`);
       for (const [option, value] of [["$filter", item.filter], ["$orderby", item.orderBy], ["$top", item.top]] as const) {
@@ -161,6 +165,21 @@ export async function attachExpands(ctx: ExpandContext, parent: EntityMetadata, 
 
 async function attachSingle(ctx: ExpandContext, b: BoundExpand, rows: Row[], outputs: Record<string, unknown>[]): Promise<void> {
   const ids = [...new Set(rows.map((r) => idOf(r[b.column])).filter((id): id is string => id !== undefined))];
+  if (b.item.ref) {
+    // `nav/$ref`: the lookup's value and a reference to the record (join-tables#return-references). Only
+    // the ids are read: a multi-table lookup (`parentcustomerid`) pointing at another table, or a
+    // record the caller cannot read, gives null, as a full expand would.
+    const pk = b.target.primaryIdAttribute;
+    const read = ids.length === 0 ? [] : await readByKeys(ids, (chunk) => ctx.store.selectRows(ctx.org, { entity: b.target, columns: [pk], where: withScope(b.where, { kind: "in", column: pk, values: chunk }), orderBy: [] }));
+    const found = new Set(read.map((r) => idOf(r[pk])));
+    rows.forEach((row, i) => {
+      const id = idOf(row[b.column]);
+      const out = outputs[i] as Record<string, unknown>;
+      out[`_${b.column}_value`] = id ?? null;
+      out[b.item.property] = id !== undefined && found.has(id) ? { "@odata.id": `${ctx.apiUrl}/${b.target.entitySetName}(${id})` } : null;
+    });
+    return;
+  }
   const byId = new Map<string, Record<string, unknown>>();
   if (ids.length > 0) {
     const pk = b.target.primaryIdAttribute;
@@ -174,7 +193,11 @@ async function attachSingle(ctx: ExpandContext, b: BoundExpand, rows: Row[], out
       }),
     );
     const serialize = rowSerializer(b.attributes);
-    const serialized = targets.map((row) => annotateRecord(b.attributes, row, serialize(row), b.plan));
+    // A single-valued expansion carries no `@odata.etag` (collections' records do), as in join-tables.md's examples.
+    const serialized = targets.map((row) => {
+      const { "@odata.etag": _etag, ...record } = serialize(row);
+      return annotateRecord(b.attributes, row, record, b.plan);
+    });
     await attachExpands(ctx, b.target, b.children, targets, serialized);
     targets.forEach((row, i) => byId.set(idOf(row[pk]) as string, serialized[i] as Record<string, unknown>));
   }

@@ -17,6 +17,8 @@ export interface ExpandItem {
   top?: number;
   /** Nested expands. */
   expand?: ExpandItem[];
+  /** `nav/$ref`: references (`@odata.id`) instead of records (single-valued properties only). */
+  ref?: boolean;
 }
 
 /** Options Dataverse refuses inside `$expand` (join-tables.md: "not supported: $skip, $count, $search, $levels"). */
@@ -58,6 +60,8 @@ export function countExpands(items: ExpandItem[]): number {
 
 function parseItem(raw: string): ExpandItem {
   const text = raw.trim();
+  const ref = /^([A-Za-z_][A-Za-z0-9_]*)\/\$ref$/.exec(text);
+  if (ref) return { property: ref[1] as string, ref: true };
   const match = /^([A-Za-z_][A-Za-z0-9_]*)(?:\((.*)\))?$/s.exec(text);
   if (!match) throw dv.querySyntax(`'${text}' in $expand is not 'navigationProperty' or 'navigationProperty(options)'`);
   const item: ExpandItem = { property: match[1] as string };
@@ -119,8 +123,10 @@ export function parseExpand(text: string): ExpandItem[] {
 
 /** The `@odata.context` select-list part for expands: `nav(a,b)` or `nav()` (OData v4.01 Part 1 §10.9). */
 export function expandContext(items: ExpandItem[]): string[] {
-  return items.map((item) => {
+  return items.flatMap((item) => {
+    // Dataverse writes a reference expand as `primarycontactid,primarycontactid/$ref()`.
+    if (item.ref) return [item.property, `${item.property}/$ref()`];
     const inner = [...(item.select ?? []), ...expandContext(item.expand ?? [])];
-    return `${item.property}(${inner.join(",")})`;
+    return [`${item.property}(${inner.join(",")})`];
   });
 }

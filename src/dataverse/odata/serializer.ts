@@ -46,10 +46,17 @@ export function serializeRow(entity: EntityMetadata, attributes: AttributeMetada
  */
 export function rowSerializer(attributes: AttributeMetadata[]): (row: Row) => Record<string, unknown> {
   const properties = attributes.map((attribute) => ({ attribute, column: attribute.logicalName, name: propertyName(attribute) }));
+  // systemuser and team inherit their key from `principal`: their records also carry it as `ownerid`
+  // (learn.microsoft.com/power-apps/developer/data-platform/webapi/query/join-tables#expand-single-valued-navigation-properties).
+  const principalKey = attributes.find((a) => a.isPrimaryId === true && PRINCIPAL_KEYS.has(a.logicalName));
   return (row) => {
     const out: Record<string, unknown> = {};
     if (row.versionnumber !== undefined && row.versionnumber !== null) out["@odata.etag"] = `W/"${String(row.versionnumber)}"`;
     for (const p of properties) out[p.name] = jsonValue(p.attribute, row[p.column]);
+    if (principalKey) out.ownerid = jsonValue(principalKey, row[principalKey.logicalName]);
     return out;
   };
 }
+
+/** Primary keys of the tables that derive from `principal` (EntityType inheritance). */
+const PRINCIPAL_KEYS = new Set(["systemuserid", "teamid"]);
