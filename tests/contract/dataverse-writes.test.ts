@@ -239,7 +239,10 @@ describe("Dataverse Web API writes", () => {
       await api.update({ collection: "contacts", key: id, data: { firstname: "New" } });
       const after = await api.retrieve({ collection: "contacts", key: id, select: ["fullname", "versionnumber", "_modifiedby_value"] });
       expect(after.fullname).toBe("New Name");
-      expect(Number(after.versionnumber)).toBeGreaterThan(Number(before.versionnumber));
+      // versionnumber is an Edm.Int64: a JSON number (IEEE754Compatible=false), and the ETag carries it.
+      expect(typeof after.versionnumber).toBe("number");
+      expect(after.versionnumber).toBeGreaterThan(before.versionnumber);
+      expect(after["@odata.etag"]).toBe(`W/"${String(after.versionnumber)}"`);
       expect(after["@odata.etag"]).not.toBe(before["@odata.etag"]);
       expect(after._modifiedby_value).toBe(callerId);
     });

@@ -21,7 +21,9 @@ function jsonValue(attribute: AttributeMetadata, value: unknown): unknown {
     case "Double":
       return Number(value);
     case "BigInt":
-      return typeof value === "bigint" ? value.toString() : String(value);
+      // Edm.Int64 is a JSON number under `IEEE754Compatible=false` (the content type orgbox sends, as
+      // Dataverse does); stored values are within JavaScript's exact integers (validation refuses more).
+      return Number(value);
     case "Uniqueidentifier":
     case "Lookup":
     case "Customer":
