@@ -1,5 +1,7 @@
 import { DataverseError, dv } from "../errors.ts";
 import { changeTrackingEnabled } from "../metadata/standard.ts";
+import type { EntityMetadata } from "../metadata/types.ts";
+import type { QueryOptions } from "../odata/query-options.ts";
 import { annotateRecord, planAnnotations } from "../odata/annotations.ts";
 import { decodeSkipToken, encodeSkipToken } from "../odata/paging.ts";
 import { AnnotationSelection } from "../odata/prefer.ts";
@@ -52,8 +54,14 @@ function linkWith(request: ReadRequest, name: "$skiptoken" | "$deltatoken", valu
   return `${request.resourceUrl}?${kept.join("&")}`;
 }
 
-function refused(option: string): DataverseError {
-  return new DataverseError(400, "0x80060888", `The query parameter ${option} is not supported when change tracking is enabled.`);
+/**
+ * A change-tracking read needs a table with `ChangeTrackingEnabled` and no option Dataverse refuses with it.
+ * @throws DataverseError 400 `0x80060888` naming the table or the option.
+ */
+function assertTrackable(entity: EntityMetadata, options: QueryOptions): void {
+  if (!changeTrackingEnabled(entity)) throw new DataverseError(400, "0x80060888", `Change tracking is not enabled for the table '${entity.logicalName}' (ChangeTrackingEnabled is false).`);
+  const [option] = REFUSED.find(([, key]) => options[key] !== undefined) ?? [];
+  if (option !== undefined) throw new DataverseError(400, "0x80060888", `The query parameter ${option} is not supported when change tracking is enabled.`);
 }
 
 /**
@@ -67,8 +75,7 @@ function refused(option: string): DataverseError {
  */
 export async function readChanges(request: ReadRequest): Promise<ReadResult> {
   const { store, org, md, entity, options, prefer, apiUrl } = request;
-  if (!changeTrackingEnabled(entity)) throw new DataverseError(400, "0x80060888", `Change tracking is not enabled for the table '${entity.logicalName}' (ChangeTrackingEnabled is false).`);
-  for (const [name, key] of REFUSED) if (options[key] !== undefined) throw refused(name);
+  assertTrackable(entity, options);
   const since = options.deltaToken !== undefined ? decodeDeltaToken(options.deltaToken) : undefined;
   const cookie = options.skipToken !== undefined ? decodeSkipToken(options.skipToken) : undefined;
   if (cookie && cookie.deltaStart === undefined) throw dv.querySyntax("the $skiptoken is not a change-tracking paging cookie; replay @odata.nextLink verbatim");
@@ -129,8 +136,7 @@ export async function readChanges(request: ReadRequest): Promise<ReadResult> {
  */
 export async function countChanges(request: Pick<ReadRequest, "store" | "org" | "entity" | "options" | "security">): Promise<number> {
   const { store, org, entity, options } = request;
-  if (!changeTrackingEnabled(entity)) throw new DataverseError(400, "0x80060888", `Change tracking is not enabled for the table '${entity.logicalName}' (ChangeTrackingEnabled is false).`);
-  for (const [name, key] of REFUSED) if (options[key] !== undefined) throw refused(name);
+  assertTrackable(entity, options);
   const since = decodeDeltaToken(options.deltaToken ?? "");
   const changed: Expr = { kind: "compare", op: "gt", left: { kind: "column", name: "versionnumber" }, right: { kind: "value", value: since } };
   const where = withScope(await request.security.scope("Read", entity), changed) as Expr;

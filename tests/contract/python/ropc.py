@@ -6,22 +6,17 @@ Usage: ropc.py AUTHORITY CLIENT_ID USERNAME PASSWORD ORG_URL CA_PATH
 Prints one JSON line: the token result (without the token) and WhoAmI's UserId.
 """
 import json
-import ssl
 import sys
-import urllib.request
 
 import msal
+
+from webapi import get_json
 
 authority, client_id, username, password, org_url, ca = sys.argv[1:7]
 app = msal.PublicClientApplication(client_id, authority=authority, instance_discovery=False, verify=ca)
 result = app.acquire_token_by_username_password(username, password, scopes=[org_url + "/user_impersonation"])
 out = {"token_type": result.get("token_type"), "error": result.get("error"), "error_codes": result.get("error_codes")}
 if "access_token" in result:
-    request = urllib.request.Request(
-        org_url + "/api/data/v9.2/WhoAmI",
-        headers={"Authorization": "Bearer " + result["access_token"], "Accept": "application/json"},
-    )
-    with urllib.request.urlopen(request, context=ssl.create_default_context(cafile=ca)) as response:
-        out["status"] = response.status
-        out["userId"] = json.load(response)["UserId"]
+    out["status"], body = get_json(org_url, "WhoAmI", result["access_token"], ca)
+    out["userId"] = body["UserId"]
 print(json.dumps(out))

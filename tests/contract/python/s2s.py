@@ -5,10 +5,10 @@ Prints one JSON line: the token result (without the token) and the Web API statu
 """
 import json
 import sys
-import urllib.request
-import ssl
 
 import msal
+
+from webapi import get_json
 
 authority, client_id, secret, org_url, ca = sys.argv[1:6]
 app = msal.ConfidentialClientApplication(
@@ -21,11 +21,6 @@ app = msal.ConfidentialClientApplication(
 result = app.acquire_token_for_client(scopes=[org_url + "/.default"])
 out = {"token_type": result.get("token_type"), "error": result.get("error"), "error_codes": result.get("error_codes")}
 if "access_token" in result:
-    request = urllib.request.Request(
-        org_url + "/api/data/v9.2/leads?$select=subject",
-        headers={"Authorization": "Bearer " + result["access_token"], "Accept": "application/json"},
-    )
-    with urllib.request.urlopen(request, context=ssl.create_default_context(cafile=ca)) as response:
-        out["status"] = response.status
-        out["rows"] = len(json.load(response)["value"])
+    out["status"], body = get_json(org_url, "leads?$select=subject", result["access_token"], ca)
+    out["rows"] = len(body["value"])
 print(json.dumps(out))
