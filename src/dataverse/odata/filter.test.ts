@@ -3,7 +3,7 @@ import { DataverseError } from "../errors.ts";
 import { OrgMetadata } from "../metadata/registry.ts";
 import { STANDARD_TABLES } from "../metadata/standard.ts";
 import type { EntityMetadata } from "../metadata/types.ts";
-import type { Expr } from "../store.ts";
+import { ReadScope, type Expr } from "../store.ts";
 import { parseFilter, type FilterNode } from "./filter.ts";
 import { FilterBinder, likeBody } from "./filter-binder.ts";
 
@@ -12,9 +12,10 @@ const account = md.entity("account") as EntityMetadata;
 const contact = md.entity("contact") as EntityMetadata;
 const caller = { systemUserId: "00000000-0000-0000-0000-0000000000aa", businessUnitId: "00000000-0000-0000-0000-0000000000bb" };
 const NOW = Date.UTC(2024, 4, 15, 13, 45, 30); // Wed 2024-05-15 13:45:30Z
+const ALL_ROWS = ReadScope.system("binder unit tests: scopes are tested against real stores in tests/contract/security-joins.test.ts");
 
 function bind(filter: string, entity: EntityMetadata = account, aliases: Record<string, string> = {}): Expr {
-  return new FilterBinder({ md, entity, caller, now: NOW }).bind(parseFilter(filter, new Map(Object.entries(aliases))));
+  return new FilterBinder({ md, entity, caller, now: NOW, scopeOf: () => ALL_ROWS }).bind(parseFilter(filter, new Map(Object.entries(aliases))));
 }
 
 function error(run: () => unknown): DataverseError {
