@@ -134,6 +134,10 @@ describe.each(BACKENDS)("joins carry the caller's Read scope ($name)", (backend)
       expect(await mine(prober, "contacts", "parentcustomerid_account/primarycontactid/lastname eq 'Hidden'")).toEqual([]);
       // The negation sees the navigation as null: "not (name eq hidden)" holds for my probe contact.
       expect(await mine(prober, "contacts", `not (parentcustomerid_account/name eq '${HIDDEN_ACCOUNT}')`)).toEqual(sorted(ids.probe, ids.visibleChild, ids.control));
+      // `/$count` compiles the same predicate.
+      const counted = await api(o, prober.token, "GET", `contacts/$count?$filter=${encodeURIComponent(`_ownerid_value eq ${prober.userId} and parentcustomerid_account/name eq '${HIDDEN_ACCOUNT}'`)}`);
+      expect(counted.status).toBe(200);
+      expect(counted.body).toEqual({ text: "0" });
       // Controls: the same paths to readable records match.
       expect(await mine(prober, "contacts", `parentcustomerid_account/name eq 'Open Co ${depth}'`)).toEqual([ids.control]);
       expect(await mine(prober, "contacts", "parentcustomerid_account/revenue lt 10")).toEqual([ids.control]);
@@ -218,6 +222,25 @@ describe.each(BACKENDS)("joins carry the caller's Read scope ($name)", (backend)
     expect(((body.value ?? []) as Row[]).map((r) => r.contactid)).toEqual([basic.visibleChild]);
     const none = await get(probers.Basic, `contacts?$select=contactid&$filter=${encodeURIComponent("parentcustomerid_account/name eq 'Probe Local'")}`);
     expect(none.value).toEqual([]);
+  });
+
+  it("a join into a table the caller holds no Read privilege on fails with 0x80040220, as a link-entity does", async () => {
+    const svc = o.dataverse.service;
+    const role = await svc.createRole(org, { name: "Contacts only", businessUnitId: DEMO.org.rootBusinessUnitId, privileges: [{ name: "prvReadContact", depth: "Global" }] });
+    const user = await appUser(o, org, "contacts only", salesBu, [role]);
+    expect((await api(o, user.token, "GET", "contacts?$select=lastname&$filter=lastname eq 'Hidden'")).status).toBe(200);
+    const paths = [
+      `contacts?$filter=${encodeURIComponent(`parentcustomerid_account/name eq '${HIDDEN_ACCOUNT}'`)}`,
+      `contacts?$apply=${encodeURIComponent(`filter(parentcustomerid_account/revenue gt 999999)/aggregate($count as n)`)}`,
+      `contacts?$apply=${encodeURIComponent("groupby((parentcustomerid_account/name))")}`,
+      `contacts?$filter=${encodeURIComponent("contact_customer_contacts/any(c:c/parentcustomerid_account/name eq 'x')")}`,
+    ];
+    for (const path of paths) {
+      const res = await api(o, user.token, "GET", path);
+      expect(res.status, path).toBe(403);
+      expect(res.body.error?.code, path).toBe("0x80040220");
+      expect(res.body.error?.message, path).toContain("is missing prvReadAccount privilege");
+    }
   });
 
   describe("random filters through lookups and collections agree with a reference evaluator (fast-check)", () => {
