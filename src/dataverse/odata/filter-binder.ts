@@ -46,20 +46,21 @@ export function noJoins(where: string): ScopeOf {
  * Binds a `$filter` with a Read scope on every table it joins into, in two passes: binding is synchronous,
  * so a first pass finds the joined tables (under a deny-all placeholder, discarded), `readScope` gives each
  * one's scope (the caller's: `SecurityContext.readScope`, which also checks `prvRead`), and the second pass
- * binds with them. Both passes are pure and bind the same parsed tree.
+ * binds with them. Both passes are pure and bind the same parsed tree; a filter without joins is bound once.
  * @throws DataverseError as {@link FilterBinder.bind}, and 403 `0x80040220` from `readScope`.
  */
 export async function bindFilter(context: Omit<BindContext, "scopeOf">, node: FilterNode, readScope: (entity: EntityMetadata) => Promise<ReadScope>): Promise<Expr> {
   const joined = new Map<string, EntityMetadata>();
   const placeholder = ReadScope.caller({ kind: "false" });
-  new FilterBinder({
+  const first = new FilterBinder({
     ...context,
     scopeOf: (entity) => {
       joined.set(entity.logicalName, entity);
       return placeholder;
     },
   }).bind(node);
-  if (joined.size === 0) return new FilterBinder({ ...context, scopeOf: noJoins("a $filter without navigation") }).bind(node);
+  // No join asked for a scope: the first pass holds no placeholder and is the result.
+  if (joined.size === 0) return first;
   const scopes = new Map<string, ReadScope>();
   for (const [name, entity] of joined) scopes.set(name, await readScope(entity));
   return new FilterBinder({
