@@ -1,5 +1,5 @@
 import type { OrgMetadata } from "./metadata/registry.ts";
-import type { Expr } from "./store.ts";
+import { ReadScope, type Expr } from "./store.ts";
 import { isLookupType, type AttributeMetadata, type CascadeConfiguration, type EntityMetadata, type ManyToManyRelationshipMetadata } from "./metadata/types.ts";
 
 /**
@@ -207,6 +207,12 @@ export function navigationFor(md: OrgMetadata): NavigationModel {
 }
 
 /**
+ * Intersect rows of an N:N relationship carry no ownership: a link is readable when both records it
+ * links are, and the reads that cross one scope both ends (the outer row and the linked record).
+ */
+export const INTERSECT_ROWS = ReadScope.system("N:N intersect rows carry no ownership; both linked records are scoped by the read");
+
+/**
  * The predicate "is linked to record `selfId` through `nn`" on rows of the other side's table
  * (`other`): `EXISTS` over the intersect table, in either direction when the relationship is symmetric.
  */
@@ -217,6 +223,7 @@ export function linkedTo(nn: ManyToManyNavigation, other: EntityMetadata, selfId
     innerColumn: far.intersectColumn,
     outerColumn: other.primaryIdAttribute,
     where: { kind: "compare", op: "eq", left: { kind: "column", name: self.intersectColumn }, right: { kind: "value", value: selfId } },
+    scope: INTERSECT_ROWS,
   });
   const forward = through(nn.self, nn.other);
   return nn.symmetric ? { kind: "or", left: forward, right: through(nn.other, nn.self) } : forward;

@@ -11,6 +11,50 @@ export type Scalar = string | number | boolean | null;
 export type Operand = { kind: "column"; name: string; table?: string } | { kind: "value"; value: Scalar };
 
 /**
+ * The rows of a table that a join or correlated subquery into it may reach. Every join the store
+ * compiles (`exists` predicates, {@link JoinedTable}, {@link RelatedValue}, {@link ThroughIntersect})
+ * carries one: the SQL builder has no way to join a table without it. Two kinds, each greppable:
+ *
+ * - {@link ReadScope.caller}: the caller's Read scope of the table (`SecurityContext.readScope`),
+ *   compiled into the join's condition so that a row the caller may not read behaves as if it did
+ *   not exist (a navigation through it yields null, a collection does not contain it).
+ * - {@link ReadScope.system}: every row, for a stated reason (the security model's own lookups,
+ *   intersect rows, lookup names Dataverse shows whatever the caller's access).
+ *
+ * Instances are only made by these two factories (the constructor is private), so an object
+ * literal cannot pass for a scope.
+ */
+export class ReadScope {
+  /** The access predicate on the joined table's columns (`undefined`: every row). */
+  readonly where: Expr | undefined;
+  /** Why a system scope reaches every row; `undefined` for a caller's scope. */
+  readonly systemReason: string | undefined;
+
+  private constructor(where: Expr | undefined, systemReason: string | undefined) {
+    this.where = where;
+    this.systemReason = systemReason;
+  }
+
+  /**
+   * The caller's Read scope of a table, from `accessFilter` (`undefined`: the caller reads every row).
+   * Only `SecurityContext.readScope` should call this; everything else asks the security context.
+   */
+  static caller(where: Expr | undefined): ReadScope {
+    return new ReadScope(where, undefined);
+  }
+
+  /** Every row of the joined table, regardless of the caller; `reason` says why that is right. */
+  static system(reason: string): ReadScope {
+    return new ReadScope(undefined, reason);
+  }
+
+  /** The same kind of scope with its predicate rewritten (the store's read shapes). */
+  withWhere(where: Expr | undefined): ReadScope {
+    return new ReadScope(where, this.systemReason);
+  }
+}
+
+/**
  * A row predicate, compiled to SQL by the store. The OData `$filter` parser and
  * FetchXML produce it; the security model adds to it. Nothing is filtered in memory.
  */
@@ -23,10 +67,11 @@ export type Expr =
   | { kind: "like"; column: string; pattern: string; table?: string }
   | { kind: "in"; column: string; values: Scalar[]; caseInsensitive?: boolean; table?: string }
   /**
-   * Correlated `EXISTS (SELECT 1 FROM entity WHERE entity.innerColumn = outer.outerColumn AND where)`:
-   * lookup paths (`primarycontactid/fullname eq 'x'`). Columns inside `where` belong to `entity`.
+   * Correlated `EXISTS (SELECT 1 FROM entity WHERE entity.innerColumn = outer.outerColumn AND scope AND where)`:
+   * lookup paths (`primarycontactid/fullname eq 'x'`), `any`/`all`, FetchXML semi-joins. Columns inside
+   * `where` and `scope` belong to `entity`; `scope` is required (see {@link ReadScope}).
    */
-  | { kind: "exists"; entity: EntityMetadata; innerColumn: string; outerColumn: string; where?: Expr }
+  | { kind: "exists"; entity: EntityMetadata; innerColumn: string; outerColumn: string; where?: Expr; scope: ReadScope }
   /** `(column & mask) <> 0`: a bit of a flags column (`principalobjectaccess.accessrightsmask`) is set. */
   | { kind: "bitand"; column: string; mask: number }
   | { kind: "true" }
@@ -44,6 +89,8 @@ export interface RelatedValue {
   column: string;
   target: EntityMetadata;
   targetColumn: string;
+  /** Which rows of `target` the value may come from (a row outside it gives NULL). */
+  scope: ReadScope;
 }
 
 /** A read of one table: one SQL statement. */
@@ -85,6 +132,8 @@ export interface ThroughIntersect {
   parents: string[];
   /** Result column holding the parent id. */
   as: string;
+  /** Which intersect rows may be read. */
+  scope: ReadScope;
 }
 
 /** A table joined into a read (`<link-entity>` in FetchXML): `JOIN entity AS alias ON alias.from = parent.to AND on`. */
@@ -100,8 +149,10 @@ export interface JoinedTable {
   to: string;
   /** `LEFT JOIN` when true, `INNER JOIN` otherwise. */
   outer: boolean;
-  /** More ON conditions; columns belong to the joined table (link-entity filters, the security scope). */
+  /** More ON conditions; columns belong to the joined table (link-entity filters). */
   on?: Expr;
+  /** The rows of the joined table the read may reach, ANDed into ON (see {@link ReadScope}). */
+  scope: ReadScope;
 }
 
 /** Aggregate functions of {@link JoinedColumn}: `count` is `COUNT(*)`, `countcolumn` is `COUNT(column)`. */

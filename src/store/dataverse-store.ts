@@ -326,11 +326,15 @@ export class SqlDataverseStore implements DataverseStore {
   /** The (parent, child) pairs of {@link ThroughIntersect}: one SELECT of the intersect table, or a UNION of both directions. */
   private links(org: Org, through: ThroughIntersect): SelectQueryBuilder<DynamicDb, string, Row> {
     const table = `${org.tablePrefix}${through.intersect.logicalName}`;
-    const pairs = (parent: string, child: string) =>
-      this.dyn
+    const scoped = through.scope.where;
+    const pairs = (parent: string, child: string) => {
+      let q = this.dyn
         .selectFrom(table)
         .select([sql.ref(parent).as("parent"), sql.ref(child).as("child")])
-        .where(sql.ref(parent), "in", through.parents) as unknown as SelectQueryBuilder<DynamicDb, string, Row>;
+        .where(sql.ref(parent), "in", through.parents);
+      if (scoped) q = q.where((eb) => compile(eb as unknown as Eb, scoped));
+      return q as unknown as SelectQueryBuilder<DynamicDb, string, Row>;
+    };
     const forward = pairs(through.parentColumn, through.childColumn);
     // UNION (not ALL): a record linked to itself appears once.
     return through.symmetric ? forward.union(pairs(through.childColumn, through.parentColumn)) : forward;
@@ -409,10 +413,10 @@ export class SqlDataverseStore implements DataverseStore {
     let q = this.dyn.selectFrom(`${org.tablePrefix}${query.entity.logicalName} as ${query.alias}`);
     for (const join of query.joins) {
       const table = `${org.tablePrefix}${join.entity.logicalName} as ${join.alias}`;
-      const on = join.on;
+      const conditions = [join.scope.where, join.on].filter((e): e is Expr => e !== undefined);
       const condition = (jb: Eb) => {
         const key = jb(sql.ref(`${join.alias}.${join.from}`), "=", sql.ref(`${join.parent}.${join.to}`));
-        return on ? jb.and([key, compile(jb, on, scopeOf(join.alias))]) : key;
+        return conditions.length > 0 ? jb.and([key, ...conditions.map((c) => compile(jb, c, scopeOf(join.alias)))]) : key;
       };
       q = join.outer ? q.leftJoin(table, (jb) => jb.on((eb) => condition(eb as unknown as Eb))) : q.innerJoin(table, (jb) => jb.on((eb) => condition(eb as unknown as Eb)));
     }
@@ -434,12 +438,13 @@ export class SqlDataverseStore implements DataverseStore {
 
 /** `(SELECT alias.targetColumn FROM target AS alias WHERE alias.pk = outer.column LIMIT 1) AS related.alias`: a value read through a lookup. */
 function relatedValue(eb: Eb, org: Org, related: RelatedValue, alias: string, outer: string): AliasedExpression<unknown, string> {
-  return eb
+  let sub = eb
     .selectFrom(`${org.tablePrefix}${related.target.logicalName} as ${alias}`)
     .select(sql.ref(`${alias}.${related.targetColumn}`).as("v"))
-    .where(sql.ref(`${alias}.${related.target.primaryIdAttribute}`), "=", sql.ref(`${outer}.${related.column}`))
-    .limit(1)
-    .as(related.alias);
+    .where(sql.ref(`${alias}.${related.target.primaryIdAttribute}`), "=", sql.ref(`${outer}.${related.column}`));
+  const scoped = related.scope.where;
+  if (scoped) sub = sub.where((sb) => compile(sb as unknown as Eb, scoped, { prefix: org.tablePrefix, alias, depth: 0 }));
+  return sub.limit(1).as(related.alias);
 }
 
 /**
@@ -573,6 +578,9 @@ function compile(eb: Eb, expr: Expr, scope?: Scope): Expression<SqlBool> {
         .selectFrom(`${scope.prefix}${expr.entity.logicalName} as ${inner.alias}`)
         .select(sql.lit(1).as("one"))
         .where(columnRef(expr.innerColumn, inner), "=", columnRef(expr.outerColumn, scope));
+      // The joined table's scope first (required by the type: see ReadScope), then the predicate.
+      const scoped = expr.scope.where;
+      if (scoped) sub = sub.where((sb) => compile(sb as unknown as Eb, scoped, inner));
       const where = expr.where;
       if (where) sub = sub.where((sb) => compile(sb as unknown as Eb, where, inner));
       return eb.exists(sub);

@@ -3,7 +3,7 @@ import { OrgMetadata } from "../dataverse/metadata/registry.ts";
 import { STANDARD_TABLES } from "../dataverse/metadata/standard.ts";
 import type { EntityMetadata } from "../dataverse/metadata/types.ts";
 import type { Org } from "../dataverse/model.ts";
-import type { Expr, RecordQuery, Scalar } from "../dataverse/store.ts";
+import { ReadScope, type Expr, type RecordQuery, type Scalar } from "../dataverse/store.ts";
 import { openDatabase, type Database } from "./database.ts";
 import { SqlDataverseStore } from "./dataverse-store.ts";
 import { shapeOf } from "./read-shapes.ts";
@@ -66,11 +66,19 @@ describe("compiled reads by shape", () => {
   });
 
   it("binds values inside exists subqueries and related values", async () => {
-    const linked = (lastname: string): Expr => ({ kind: "exists", entity: contact, innerColumn: "parentcustomerid", outerColumn: "accountid", where: cmp("lastname", "eq", lastname) });
+    const all = ReadScope.system("test: every row");
+    const linked = (lastname: string, scope = all): Expr => ({ kind: "exists", entity: contact, innerColumn: "parentcustomerid", outerColumn: "accountid", where: cmp("lastname", "eq", lastname), scope });
     expect(await names({ where: linked("Linked") })).toEqual(["Account 3"]);
     expect(await names({ where: linked("Nobody") })).toEqual([]);
-    const rows = await store.selectRows(org, { entity: account, columns: ["name"], related: [{ alias: "parentname", column: "parentaccountid", target: account, targetColumn: "name" }], where: cmp("name", "eq", "Account 4"), orderBy: [] });
+    const rows = await store.selectRows(org, { entity: account, columns: ["name"], related: [{ alias: "parentname", column: "parentaccountid", target: account, targetColumn: "name", scope: all }], where: cmp("name", "eq", "Account 4"), orderBy: [] });
     expect(rows).toEqual([{ name: "Account 4", parentname: "Account 0" }]);
+    // A scope's values are bound like any other: the same shape with a scope that excludes the row finds nothing.
+    const onlyContact = (id: string) => ReadScope.caller(cmp("contactid", "eq", id));
+    expect(await names({ where: linked("Linked", onlyContact("00000000-0000-4000-8000-00000000c001")) })).toEqual(["Account 3"]);
+    expect(await names({ where: linked("Linked", onlyContact("00000000-0000-4000-8000-00000000c999")) })).toEqual([]);
+    const parentName = async (scope: ReadScope) => (await store.selectRows(org, { entity: account, columns: ["name"], related: [{ alias: "parentname", column: "parentaccountid", target: account, targetColumn: "name", scope }], where: cmp("name", "eq", "Account 4"), orderBy: [] }))[0]?.parentname;
+    expect(await parentName(ReadScope.caller(cmp("name", "eq", "Account 0")))).toBe("Account 0");
+    expect(await parentName(ReadScope.caller(cmp("name", "eq", "Account 9")))).toBeNull();
   });
 
   it("gives reads that differ only in values one shape, and others different ones", () => {

@@ -1,4 +1,4 @@
-import type { Expr, Operand, RecordQuery, Scalar } from "../dataverse/store.ts";
+import type { Expr, Operand, ReadScope, RecordQuery, Scalar } from "../dataverse/store.ts";
 
 /**
  * Compiled SQL of record reads, by shape. A read's shape is everything but its literal values:
@@ -67,11 +67,14 @@ export function shapeOf(table: string, query: RecordQuery): ShapedRead {
     literals.push(typeof value === "boolean" ? (value ? 1 : 0) : value);
     return sentinel(literals.length - 1);
   };
-  for (const r of query.related ?? []) key.push(`r:${r.alias}:${r.column}:${r.target.logicalName}.${r.target.primaryIdAttribute}:${r.targetColumn}`);
+  const related = (query.related ?? []).map((r) => {
+    key.push(`r:${r.alias}:${r.column}:${r.target.logicalName}.${r.target.primaryIdAttribute}:${r.targetColumn}`);
+    return { ...r, scope: shapeScope(r.scope, key, literal) };
+  });
   const where = query.where ? shapeExpr(query.where, key, literal) : undefined;
   for (const o of query.orderBy) key.push(`o:${o.column}:${o.descending ? "d" : "a"}${o.caseInsensitive ? "i" : ""}`);
   const { offset, ...rest } = query;
-  const shaped: RecordQuery = { ...rest, ...(where ? { where } : {}) };
+  const shaped: RecordQuery = { ...rest, ...(where ? { where } : {}), ...(query.related ? { related } : {}) };
   // Kysely types `limit`/`offset` as numbers; the sentinel only passes through the compiler.
   if (query.limit !== undefined) shaped.limit = literal(query.limit) as unknown as number;
   // An offset of 0 is no offset: the shaped read has `offset` only when there is one.
@@ -90,6 +93,18 @@ function shapeOperand(o: Operand, key: string[], literal: (value: Scalar) => str
   }
   key.push("?");
   return { kind: "value", value: literal(o.value) };
+}
+
+/** The shape of a join's scope: its predicate's structure (its values are literals like any other). */
+function shapeScope(scope: ReadScope, key: string[], literal: (value: Scalar) => string): ReadScope {
+  if (!scope.where) {
+    key.push("scope:all");
+    return scope;
+  }
+  key.push("scope(");
+  const where = shapeExpr(scope.where, key, literal);
+  key.push(")");
+  return scope.withWhere(where);
 }
 
 function shapeExpr(expr: Expr, key: string[], literal: (value: Scalar) => string): Expr {
@@ -125,9 +140,10 @@ function shapeExpr(expr: Expr, key: string[], literal: (value: Scalar) => string
     }
     case "exists": {
       key.push(`exists(${expr.entity.logicalName}:${expr.innerColumn}:${expr.outerColumn}`);
+      const scope = shapeScope(expr.scope, key, literal);
       const where = expr.where ? shapeExpr(expr.where, key, literal) : undefined;
       key.push(")");
-      return { ...expr, ...(where ? { where } : {}) };
+      return { ...expr, scope, ...(where ? { where } : {}) };
     }
     case "bitand":
       key.push(`bitand(${expr.column}:${expr.mask})`);

@@ -1,7 +1,7 @@
 import type { OrgMetadata } from "../metadata/registry.ts";
 import type { AttributeMetadata, EntityMetadata } from "../metadata/types.ts";
 import type { FilterNode } from "../odata/filter.ts";
-import { FilterBinder, likeBody, type FilterCaller } from "../odata/filter-binder.ts";
+import { FilterBinder, likeBody, noJoins, type FilterCaller } from "../odata/filter-binder.ts";
 import { coerceLiteral } from "../odata/literals.ts";
 import { QUERY_FUNCTIONS } from "../odata/query-functions.ts";
 import type { Expr, Operand, Scalar } from "../store.ts";
@@ -84,7 +84,7 @@ function viaQueryFunction(name: string): ConditionOperator {
     const value = bound.condition.value ?? (bound.condition.values.length === 1 ? bound.condition.values[0] : undefined);
     if (value !== undefined) named.set("PropertyValue", literal(value));
     const { md, entity, caller, now } = bound.ctx;
-    return fn({ name: bound.condition.operator, binder: new FilterBinder({ md, entity, caller, now }), entity, named, caller, now });
+    return fn({ name: bound.condition.operator, binder: new FilterBinder({ md, entity, caller, now, scopeOf: noJoins("a FetchXML condition") }), entity, named, caller, now });
   };
 }
 

@@ -162,18 +162,18 @@ async function plan(request: FetchRequest, spec: FetchSpec): Promise<Plan> {
     const from = attributeOf(md, entity, link.from);
     const to = attributeOf(md, parent, link.to);
     for (const nested of filterLinks(link.filters)) semi.set(nested, await semiJoin(nested, entity));
-    const scope = await security.scope("Read", entity);
+    const scope = await security.readScope(entity);
     const matching = compileFilters(link.filters, linkContext(entity));
-    const exists = (where: Expr | undefined): Expr => ({ kind: "exists", entity, innerColumn: from.logicalName, outerColumn: to.logicalName, ...(where ? { where } : {}) });
+    const exists = (where: Expr | undefined): Expr => ({ kind: "exists", entity, innerColumn: from.logicalName, outerColumn: to.logicalName, scope, ...(where ? { where } : {}) });
     switch (link.type) {
       case "not any":
-        return { kind: "not", operand: exists(withScope(scope, matching)) };
+        return { kind: "not", operand: exists(matching) };
       case "all":
         // Related rows exist, and none of them matches the filters.
-        return { kind: "and", left: exists(scope), right: { kind: "not", operand: exists(withScope(scope, matching ?? { kind: "true" })) } };
+        return { kind: "and", left: exists(undefined), right: { kind: "not", operand: exists(matching ?? { kind: "true" }) } };
       default:
         // exists, in, any, and "not all", which the reference calls equivalent to any.
-        return exists(withScope(scope, matching));
+        return exists(matching);
     }
   };
   const linkContext = (entity: EntityMetadata) => ({ ...ctx(entity), semiJoin: (link: FetchLink) => semi.get(link) as Expr });
@@ -212,8 +212,8 @@ async function plan(request: FetchRequest, spec: FetchSpec): Promise<Plan> {
       const alias = linkAlias.get(link) as string;
       const from = attributeOf(md, entity, link.from);
       const to = attributeOf(md, parentEntity, link.to);
-      const on = withScope(await security.scope("Read", entity), await nodeWhere(link, entity));
-      joins.push({ alias, entity, parent: parentTable, from: from.logicalName, to: to.logicalName, outer: link.outer, ...(on ? { on } : {}) });
+      const on = await nodeWhere(link, entity);
+      joins.push({ alias, entity, parent: parentTable, from: from.logicalName, to: to.logicalName, outer: link.outer, scope: await security.readScope(entity), ...(on ? { on } : {}) });
       addColumns(link, entity, alias, link.alias ?? `${entity.logicalName}${joins.length}`);
       linkOrders.push(() => addOrders(link, entity, alias));
       await walk(link.links, entity, alias);

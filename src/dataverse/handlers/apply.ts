@@ -5,7 +5,7 @@ import type { Row } from "../model.ts";
 import { navigationFor } from "../navigation.ts";
 import { FORMATTED_VALUE, formatValue } from "../odata/annotations.ts";
 import { parseApply, type ApplyAggregate, type ApplySpec } from "../odata/apply.ts";
-import { FilterBinder } from "../odata/filter-binder.ts";
+import { bindFilter } from "../odata/filter-binder.ts";
 import { parseFilter } from "../odata/filter.ts";
 import { AnnotationSelection } from "../odata/prefer.ts";
 import { propertyName, serializeRow } from "../odata/serializer.ts";
@@ -79,8 +79,7 @@ export async function readApply(request: ReadRequest, text: string): Promise<Rea
     if (!attribute || isLookupType(attribute.type)) throw dv.propertyNotFound(second, target.logicalName);
     let join = joinedBy.get(first);
     if (!join) {
-      const on = await security.scope("Read", target);
-      join = { alias: `l${joins.length + 1}`, entity: target, parent: ROOT, from: target.primaryIdAttribute, to: navigation.attribute.logicalName, outer: true, ...(on ? { on } : {}) };
+      join = { alias: `l${joins.length + 1}`, entity: target, parent: ROOT, from: target.primaryIdAttribute, to: navigation.attribute.logicalName, outer: true, scope: await security.readScope(target) };
       joins.push(join);
       joinedBy.set(first, join);
     }
@@ -127,9 +126,11 @@ export async function readApply(request: ReadRequest, text: string): Promise<Rea
     outputs.push({ key: aggregate.alias, sqlName, entity: reached.entity, numeric: !dated, ...(dated ? { attribute } : {}), ...(counted ? {} : { formatAs: attribute }) });
   }
 
-  const binder = new FilterBinder({ md, entity, caller: request.caller, now: request.now });
   let filtered: Expr | undefined;
-  for (const filter of spec.filters) filtered = withScope(filtered, binder.bind(parseFilter(filter, options.aliases)));
+  for (const filter of spec.filters) {
+    const bound = await bindFilter({ md, entity, caller: request.caller, now: request.now }, parseFilter(filter, options.aliases), (table) => security.readScope(table));
+    filtered = withScope(filtered, bound);
+  }
   const where = withScope(await security.scope("Read", entity), filtered);
   const total = await store.countRows(org, { entity, ...(where ? { where } : {}), limit: AGGREGATE_RECORD_LIMIT + 1 });
   if (total > AGGREGATE_RECORD_LIMIT) throw dv.aggregateLimit();

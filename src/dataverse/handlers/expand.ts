@@ -2,18 +2,18 @@ import { DataverseError, dv } from "../errors.ts";
 import type { OrgMetadata } from "../metadata/registry.ts";
 import type { AttributeMetadata, EntityMetadata } from "../metadata/types.ts";
 import type { Org, Row } from "../model.ts";
-import { navigationFor, type ManyToManyNavigation } from "../navigation.ts";
+import { INTERSECT_ROWS, navigationFor, type ManyToManyNavigation } from "../navigation.ts";
 import { annotateRecord, planAnnotations, type AnnotationPlan } from "../odata/annotations.ts";
 import type { ExpandItem } from "../odata/expand.ts";
 import { parseFilter } from "../odata/filter.ts";
-import { FilterBinder, type FilterCaller } from "../odata/filter-binder.ts";
+import { bindFilter, type FilterCaller } from "../odata/filter-binder.ts";
 import { parseOrderBy } from "../odata/orderby.ts";
 import { encodeSkipToken } from "../odata/paging.ts";
 import type { AnnotationSelection } from "../odata/prefer.ts";
 import { rowSerializer } from "../odata/serializer.ts";
 import type { SecurityContext } from "../security/context.ts";
 import { withScope } from "../security/scope.ts";
-import type { DataverseStore, Expr, RecordQuery } from "../store.ts";
+import { ReadScope, type DataverseStore, type Expr, type RecordQuery } from "../store.ts";
 // records.ts imports this module: only functions are imported back (no top-level use of its bindings).
 import { selectedAttributes, sqlColumns } from "./records.ts";
 
@@ -96,7 +96,7 @@ export async function bindExpands(ctx: ExpandContext, entity: EntityMetadata, it
     }
     const attributes = selectedAttributes(ctx.md, target, item.select);
     const scope = ctx.security ? await ctx.security.scope("Read", target) : undefined;
-    const filter = item.filter === undefined ? undefined : new FilterBinder({ md: ctx.md, entity: target, caller: ctx.caller, now: ctx.now }).bind(parseFilter(item.filter, ctx.aliases));
+    const filter = item.filter === undefined ? undefined : await bindFilter({ md: ctx.md, entity: target, caller: ctx.caller, now: ctx.now }, parseFilter(item.filter, ctx.aliases), (table) => readScopeOf(ctx, table));
     out.push({
       item,
       kind,
@@ -111,6 +111,11 @@ export async function bindExpands(ctx: ExpandContext, entity: EntityMetadata, it
     });
   }
   return out;
+}
+
+/** The Read scope of a table a nested `$filter` joins into: the caller's, or every row for internal reads without a caller. */
+function readScopeOf(ctx: ExpandContext, table: EntityMetadata): Promise<ReadScope> {
+  return ctx.security ? ctx.security.readScope(table) : Promise.resolve(ReadScope.system("an internal read without a caller (no security context)"));
 }
 
 /** Parent columns the expands need in the parent's SQL read besides its selected ones (single-valued lookups). */
@@ -224,7 +229,7 @@ async function attachCollection(ctx: ExpandContext, parent: EntityMetadata, b: B
         ...(link
           ? {
               columns: columnsFor(b, []),
-              through: { intersect: link.intersect, parentColumn: link.self.intersectColumn, childColumn: link.other.intersectColumn, symmetric: link.symmetric, parents: chunk, as: b.column },
+              through: { intersect: link.intersect, parentColumn: link.self.intersectColumn, childColumn: link.other.intersectColumn, symmetric: link.symmetric, parents: chunk, as: b.column, scope: INTERSECT_ROWS },
               ...(b.where ? { where: b.where } : {}),
             }
           : { columns: columnsFor(b, [b.column]), where: withScope(b.where, { kind: "in", column: b.column, values: chunk }) }),

@@ -5,7 +5,7 @@ import type { AttributeMetadata, EntityMetadata } from "../metadata/types.ts";
 import type { Org } from "../model.ts";
 import { annotateRecord, planAnnotations } from "../odata/annotations.ts";
 import { parseFilter } from "../odata/filter.ts";
-import { FilterBinder, type FilterCaller } from "../odata/filter-binder.ts";
+import { bindFilter, type FilterCaller } from "../odata/filter-binder.ts";
 import { parseOrderBy } from "../odata/orderby.ts";
 import { decodeSkipToken, encodeSkipToken, nextLink } from "../odata/paging.ts";
 import { AnnotationSelection, type ReadPreferences } from "../odata/prefer.ts";
@@ -80,11 +80,14 @@ export interface ReadResult {
 /** Dataverse caps `$count` and `/$count` at 5000 (learn.microsoft.com/power-apps/developer/data-platform/webapi/query/count-rows). */
 export const MAX_COUNT = 5000;
 
-/** The `$filter` predicate of a read, bound to the table (undefined without `$filter`). */
-function wherePredicate(request: Pick<ReadRequest, "md" | "entity" | "options" | "caller" | "now">): Expr | undefined {
+/**
+ * The `$filter` predicate of a read, bound to the table (undefined without `$filter`); every lookup
+ * path and lambda in it carries the caller's Read scope of the table it reaches.
+ */
+async function wherePredicate(request: Pick<ReadRequest, "md" | "entity" | "options" | "caller" | "now" | "security">): Promise<Expr | undefined> {
   const { options } = request;
   if (options.filter === undefined) return undefined;
-  return new FilterBinder({ md: request.md, entity: request.entity, caller: request.caller, now: request.now }).bind(parseFilter(options.filter, options.aliases));
+  return bindFilter({ md: request.md, entity: request.entity, caller: request.caller, now: request.now }, parseFilter(options.filter, options.aliases), (entity) => request.security.readScope(entity));
 }
 
 /** The bound `$expand` of a read and what running it needs (undefined without `$expand`). */
@@ -119,7 +122,7 @@ export function preferenceApplied(parts: (string | undefined)[]): string | undef
 export async function readCollection(request: ReadRequest): Promise<ReadResult> {
   const { store, org, md, entity, options, apiUrl, prefer } = request;
   const attributes = selectedAttributes(md, entity, options.select);
-  const where = withScope(withScope(await request.security.scope("Read", entity), request.within), wherePredicate(request));
+  const where = withScope(withScope(await request.security.scope("Read", entity), request.within), await wherePredicate(request));
   const orderBy = parseOrderBy(md, entity, options.orderBy);
   const selection = new AnnotationSelection(prefer.includeAnnotations);
   const plan = planAnnotations(md, entity, attributes, selection);
@@ -175,7 +178,7 @@ export async function readCollection(request: ReadRequest): Promise<ReadResult> 
 export async function countCollection(request: Pick<ReadRequest, "store" | "org" | "md" | "entity" | "options" | "caller" | "security" | "now">): Promise<number> {
   const { options } = request;
   for (const option of ["select", "orderBy", "top", "skipToken", "expand"] as const) if (options[option] !== undefined) throw dv.queryOptionNotSupported(`${option === "orderBy" ? "$orderby" : `$${option.toLowerCase()}`} with /$count`);
-  const where = withScope(await request.security.scope("Read", request.entity), wherePredicate(request));
+  const where = withScope(await request.security.scope("Read", request.entity), await wherePredicate(request));
   const total = await request.store.countRows(request.org, { entity: request.entity, ...(where ? { where } : {}), limit: MAX_COUNT + 1 });
   return Math.min(total, MAX_COUNT);
 }

@@ -2,7 +2,7 @@ import type { OrgMetadata } from "../metadata/registry.ts";
 import { isLookupType, type AttributeMetadata, type EntityMetadata } from "../metadata/types.ts";
 import type { Row } from "../model.ts";
 import { navigationFor } from "../navigation.ts";
-import type { RelatedValue } from "../store.ts";
+import { ReadScope, type RelatedValue } from "../store.ts";
 import type { AnnotationSelection } from "./prefer.ts";
 import { propertyName } from "./serializer.ts";
 
@@ -25,6 +25,15 @@ export interface AnnotationPlan {
 }
 
 /**
+ * A lookup's formatted value (the referenced record's primary name) and, for multi-table lookups, which
+ * table it points at are part of the referencing record in Dataverse: a caller who may read the record
+ * sees them whatever its access to the referenced one (only the referenced record's other columns are guarded).
+ */
+const LOOKUP_NAMES = ReadScope.system("a lookup's name and target table are part of the referencing record, as in Dataverse");
+/** Currency symbols format money values: `transactioncurrency` is organization-owned reference data. */
+const CURRENCY_SYMBOLS = ReadScope.system("currency symbols of money formatted values (organization-owned reference data)");
+
+/**
  * Decides which correlated subqueries a read needs for the requested annotations: the target's
  * primary name for lookup formatted values (and the target's key for multi-table lookups, to tell
  * which table a value points at), and the row currency's symbol for money formatted values.
@@ -45,8 +54,8 @@ export function planAnnotations(md: OrgMetadata, entity: EntityMetadata, attribu
       const base = `__${attribute.logicalName}__${logicalName}`;
       const nameAlias = wantsFormatted ? `${base}__name` : undefined;
       const idAlias = multi ? `${base}__id` : undefined;
-      if (nameAlias) plan.related.push({ alias: nameAlias, column: attribute.logicalName, target, targetColumn: target.primaryNameAttribute });
-      if (idAlias) plan.related.push({ alias: idAlias, column: attribute.logicalName, target, targetColumn: target.primaryIdAttribute });
+      if (nameAlias) plan.related.push({ alias: nameAlias, column: attribute.logicalName, target, targetColumn: target.primaryNameAttribute, scope: LOOKUP_NAMES });
+      if (idAlias) plan.related.push({ alias: idAlias, column: attribute.logicalName, target, targetColumn: target.primaryIdAttribute, scope: LOOKUP_NAMES });
       targets.push({ logicalName, navigation, nameAlias, idAlias });
     }
     plan.lookups.set(attribute.logicalName, { attribute, targets });
@@ -55,7 +64,7 @@ export function planAnnotations(md: OrgMetadata, entity: EntityMetadata, attribu
   const currencyTable = md.entity("transactioncurrency");
   if (wantsFormatted && currency && currencyTable && attributes.some((a) => a.type === "Money")) {
     plan.currencyAlias = "__currencysymbol";
-    plan.related.push({ alias: plan.currencyAlias, column: "transactioncurrencyid", target: currencyTable, targetColumn: "currencysymbol" });
+    plan.related.push({ alias: plan.currencyAlias, column: "transactioncurrencyid", target: currencyTable, targetColumn: "currencysymbol", scope: CURRENCY_SYMBOLS });
   }
   return plan;
 }

@@ -1,9 +1,9 @@
 import { dv } from "../errors.ts";
 import { formatDateTime } from "../format.ts";
 import type { OrgMetadata } from "../metadata/registry.ts";
-import { navigationFor, type ManyToManyNavigation, type ManyToManySide } from "../navigation.ts";
+import { INTERSECT_ROWS, navigationFor, type ManyToManyNavigation, type ManyToManySide } from "../navigation.ts";
 import { isLookupType, type AttributeMetadata, type EntityMetadata } from "../metadata/types.ts";
-import type { Expr } from "../store.ts";
+import { ReadScope, type Expr } from "../store.ts";
 import type { ComparisonOperator, FilterNode, Literal } from "./filter.ts";
 import { coerceLiteral, edmType, incompatible, isNumericType, isStringType, parseDateLiteral } from "./literals.ts";
 import { QUERY_FUNCTIONS } from "./query-functions.ts";
@@ -14,6 +14,12 @@ export interface FilterCaller {
   businessUnitId: string;
 }
 
+/**
+ * The Read scope of each table a predicate joins into (a lookup path, a lambda's related rows), known
+ * before binding since binding is synchronous. {@link bindFilter} prepares it from the caller's security context.
+ */
+export type ScopeOf = (entity: EntityMetadata) => ReadScope;
+
 /** What binding a `$filter` to a table needs. */
 export interface BindContext {
   md: OrgMetadata;
@@ -21,6 +27,50 @@ export interface BindContext {
   caller: FilterCaller;
   /** "Now" in ms since the epoch (UTC). Date functions use UTC day boundaries. */
   now: number;
+  /** The scope every `EXISTS` into another table carries: a row outside it behaves as if it did not exist. */
+  scopeOf: ScopeOf;
+}
+
+/**
+ * A {@link ScopeOf} for binders that must never join (FetchXML conditions name columns of their own
+ * table; their link-entities carry their own scopes).
+ * @throws Error naming the table, should a join be attempted.
+ */
+export function noJoins(where: string): ScopeOf {
+  return (entity) => {
+    throw new Error(`${where} cannot join the table '${entity.logicalName}' without its Read scope`);
+  };
+}
+
+/**
+ * Binds a `$filter` with a Read scope on every table it joins into, in two passes: binding is synchronous,
+ * so a first pass finds the joined tables (under a deny-all placeholder, discarded), `readScope` gives each
+ * one's scope (the caller's: `SecurityContext.readScope`, which also checks `prvRead`), and the second pass
+ * binds with them. Both passes are pure and bind the same parsed tree; a filter without joins is bound once.
+ * @throws DataverseError as {@link FilterBinder.bind}, and 403 `0x80040220` from `readScope`.
+ */
+export async function bindFilter(context: Omit<BindContext, "scopeOf">, node: FilterNode, readScope: (entity: EntityMetadata) => Promise<ReadScope>): Promise<Expr> {
+  const joined = new Map<string, EntityMetadata>();
+  const placeholder = ReadScope.caller({ kind: "false" });
+  const first = new FilterBinder({
+    ...context,
+    scopeOf: (entity) => {
+      joined.set(entity.logicalName, entity);
+      return placeholder;
+    },
+  }).bind(node);
+  // No join asked for a scope: the first pass holds no placeholder and is the result.
+  if (joined.size === 0) return first;
+  const scopes = new Map<string, ReadScope>();
+  for (const [name, entity] of joined) scopes.set(name, await readScope(entity));
+  return new FilterBinder({
+    ...context,
+    scopeOf: (entity) => {
+      const scope = scopes.get(entity.logicalName);
+      if (!scope) throw new Error(`the Read scope of '${entity.logicalName}' was not prepared`);
+      return scope;
+    },
+  }).bind(node);
 }
 
 /**
@@ -98,7 +148,7 @@ export class FilterBinder {
       name,
       wrap: (e) =>
         resolved
-          .map(({ target, inner }): Expr => ({ kind: "exists", entity: target, innerColumn: target.primaryIdAttribute, outerColumn: lookupColumn, where: inner.wrap(e) }))
+          .map(({ target, inner }): Expr => ({ kind: "exists", entity: target, innerColumn: target.primaryIdAttribute, outerColumn: lookupColumn, where: inner.wrap(e), scope: this.context.scopeOf(target) }))
           .reduce((a, b) => ({ kind: "or", left: a, right: b })),
     };
   }
@@ -154,8 +204,10 @@ export class FilterBinder {
       inner = scoped.predicate(predicate, related);
     } else if (op === "all") throw dv.querySyntax(`'${name}/all' needs a predicate`);
     // A related row matching `where`: a child whose lookup is this row (1:N), or a record linked through the intersect table (N:N).
+    // Only related rows the caller may read: `any` over unreadable rows is false, and `all` ignores them.
+    const scope = this.context.scopeOf(related);
     const matching = (where: Expr | undefined): Expr =>
-      link ? linkedRow(link, entity, related, where) : { kind: "exists", entity: related, innerColumn: relationship?.referencingAttribute ?? "", outerColumn: entity.primaryIdAttribute, ...(where ? { where } : {}) };
+      link ? linkedRow(link, entity, related, scope, where) : { kind: "exists", entity: related, innerColumn: relationship?.referencingAttribute ?? "", outerColumn: entity.primaryIdAttribute, scope, ...(where ? { where } : {}) };
     if (op === "any") return matching(inner);
     return { kind: "not", operand: matching({ kind: "not", operand: inner as Expr }) };
   }
@@ -261,16 +313,17 @@ export function likeBody(value: string): string {
 }
 
 /**
- * "Some `related` record linked to this `entity` row through `link` matches `where`": EXISTS over
+ * "Some `related` record linked to this `entity` row through `link`, within `scope`, matches `where`": EXISTS over
  * the intersect table with a nested EXISTS over the related table (either direction when symmetric).
  */
-function linkedRow(link: ManyToManyNavigation, entity: EntityMetadata, related: EntityMetadata, where: Expr | undefined): Expr {
+function linkedRow(link: ManyToManyNavigation, entity: EntityMetadata, related: EntityMetadata, scope: ReadScope, where: Expr | undefined): Expr {
   const through = (self: ManyToManySide, other: ManyToManySide): Expr => ({
     kind: "exists",
     entity: link.intersect,
     innerColumn: self.intersectColumn,
     outerColumn: entity.primaryIdAttribute,
-    where: { kind: "exists", entity: related, innerColumn: related.primaryIdAttribute, outerColumn: other.intersectColumn, ...(where ? { where } : {}) },
+    scope: INTERSECT_ROWS,
+    where: { kind: "exists", entity: related, innerColumn: related.primaryIdAttribute, outerColumn: other.intersectColumn, scope, ...(where ? { where } : {}) },
   });
   return link.symmetric ? { kind: "or", left: through(link.self, link.other), right: through(link.other, link.self) } : through(link.self, link.other);
 }

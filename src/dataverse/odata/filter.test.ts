@@ -3,18 +3,19 @@ import { DataverseError } from "../errors.ts";
 import { OrgMetadata } from "../metadata/registry.ts";
 import { STANDARD_TABLES } from "../metadata/standard.ts";
 import type { EntityMetadata } from "../metadata/types.ts";
-import type { Expr } from "../store.ts";
+import { ReadScope, type Expr } from "../store.ts";
 import { parseFilter, type FilterNode } from "./filter.ts";
-import { FilterBinder, likeBody } from "./filter-binder.ts";
+import { FilterBinder, bindFilter, likeBody, noJoins } from "./filter-binder.ts";
 
 const md = new OrgMetadata(STANDARD_TABLES);
 const account = md.entity("account") as EntityMetadata;
 const contact = md.entity("contact") as EntityMetadata;
 const caller = { systemUserId: "00000000-0000-0000-0000-0000000000aa", businessUnitId: "00000000-0000-0000-0000-0000000000bb" };
 const NOW = Date.UTC(2024, 4, 15, 13, 45, 30); // Wed 2024-05-15 13:45:30Z
+const ALL_ROWS = ReadScope.system("binder unit tests: scopes are tested against real stores in tests/contract/security-joins.test.ts");
 
 function bind(filter: string, entity: EntityMetadata = account, aliases: Record<string, string> = {}): Expr {
-  return new FilterBinder({ md, entity, caller, now: NOW }).bind(parseFilter(filter, new Map(Object.entries(aliases))));
+  return new FilterBinder({ md, entity, caller, now: NOW, scopeOf: () => ALL_ROWS }).bind(parseFilter(filter, new Map(Object.entries(aliases))));
 }
 
 function error(run: () => unknown): DataverseError {
@@ -139,6 +140,55 @@ describe("FilterBinder", () => {
     expect(bind("contact_customer_accounts/any(c: c/firstname eq 'Nancy')")).toMatchObject({ kind: "exists", innerColumn: "parentcustomerid", outerColumn: "accountid", where: { kind: "compare", left: col("firstname") } });
     expect(bind("contact_customer_accounts/all(c: c/firstname eq 'Nancy')")).toMatchObject({ kind: "not", operand: { kind: "exists", where: { kind: "not" } } });
     expect(error(() => bind("contact_customer_accounts/any(c: name eq 'x')")).message).toContain("range variable");
+  });
+
+  it("gives every EXISTS into another table that table's scope, asked for once per table (bindFilter)", async () => {
+    const systemuser = md.entity("systemuser") as EntityMetadata;
+    const scopes = new Map<string, ReadScope>();
+    const asked: string[] = [];
+    const readScope = (entity: EntityMetadata) => {
+      asked.push(entity.logicalName);
+      const scope = ReadScope.caller({ kind: "compare", op: "eq", left: col("owner"), right: val(`me-${entity.logicalName}`) });
+      scopes.set(entity.logicalName, scope);
+      return Promise.resolve(scope);
+    };
+    /** Every `exists` of a predicate, with the table it reads. */
+    const joins = (e: Expr): { table: string; scope: ReadScope }[] => {
+      switch (e.kind) {
+        case "and":
+        case "or":
+          return [...joins(e.left), ...joins(e.right)];
+        case "not":
+          return joins(e.operand);
+        case "exists":
+          return [{ table: e.entity.logicalName, scope: e.scope }, ...(e.where ? joins(e.where) : [])];
+        default:
+          return [];
+      }
+    };
+    const filter = "primarycontactid/parentcustomerid_account/name eq 'x' and contact_customer_accounts/all(c: c/lastname eq 'y') or not (parentaccountid/revenue gt 5)";
+    const expr = await bindFilter({ md, entity: account, caller, now: NOW }, parseFilter(filter), readScope);
+    expect(asked.sort()).toEqual(["account", "contact"]);
+    const found = joins(expr);
+    expect(found.map((j) => j.table)).toEqual(["contact", "account", "contact", "account"]);
+    for (const join of found) expect(join.scope).toBe(scopes.get(join.table));
+    // N:N: the intersect rows are the system's (no ownership), the linked records carry the caller's scope.
+    asked.length = 0;
+    const roles = await bindFilter({ md, entity: systemuser, caller, now: NOW }, parseFilter("systemuserroles_association/any(r: r/name eq 'Salesperson')"), readScope);
+    expect(asked).toEqual(["role"]);
+    const [intersect, role] = joins(roles);
+    expect(intersect?.scope.systemReason).toContain("intersect");
+    expect(role).toEqual({ table: "role", scope: scopes.get("role") });
+    // A filter without navigation asks for no scope.
+    asked.length = 0;
+    expect(await bindFilter({ md, entity: account, caller, now: NOW }, parseFilter("name eq 'x'"), readScope)).toMatchObject({ kind: "compare" });
+    expect(asked).toEqual([]);
+  });
+
+  it("refuses a join in a binder that must not join (FetchXML conditions)", () => {
+    const binder = new FilterBinder({ md, entity: contact, caller, now: NOW, scopeOf: noJoins("a FetchXML condition") });
+    expect(() => binder.bind(parseFilter("parentcustomerid_account/name eq 'x'"))).toThrow("a FetchXML condition cannot join the table 'account' without its Read scope");
+    expect(binder.bind(parseFilter("lastname eq 'x'"))).toMatchObject({ kind: "compare" });
   });
 
   it("names unknown properties as Dataverse does", () => {

@@ -2,7 +2,7 @@ import type { Caller } from "../auth.ts";
 import type { OrgMetadata } from "../metadata/registry.ts";
 import type { EntityMetadata } from "../metadata/types.ts";
 import type { Org, Row } from "../model.ts";
-import type { DataverseStore, Expr } from "../store.ts";
+import { ReadScope, type DataverseStore, type Expr } from "../store.ts";
 import { accessDenied, privilegeDenied } from "./errors.ts";
 import { ACCESS_RIGHTS, DEPTH, PRIVILEGE_PROXY, SYSTEM_ADMINISTRATOR_TEMPLATE_ID, privilegeId, privilegeName, type PrivilegeVerb } from "./privileges.ts";
 import { accessFilter, businessUnitSubtree, canAccessRow, type AccessPrincipal, type PrivilegeSource } from "./scope.ts";
@@ -12,6 +12,8 @@ export type { RoleHolding } from "./cache.ts";
 
 const eq = (column: string, value: string): Expr => ({ kind: "compare", op: "eq", left: { kind: "column", name: column }, right: { kind: "value", value } });
 const and = (left: Expr, right: Expr): Expr => ({ kind: "and", left, right });
+/** The security model's own reads (roles, privileges, team membership) see every row: they decide what the caller may see. */
+const SECURITY_MODEL = ReadScope.system("the security model reads roles, privileges and team membership for every caller");
 
 function table(md: OrgMetadata, logicalName: string): EntityMetadata {
   const entity = md.entity(logicalName);
@@ -77,7 +79,7 @@ export class SecurityContext {
     const direct = await this.store.selectRows(this.org, {
       entity: table(this.md, "systemuserroles"),
       columns: ["roleid"],
-      related: [{ alias: "roletemplateid", column: "roleid", target: role, targetColumn: "roletemplateid" }],
+      related: [{ alias: "roletemplateid", column: "roleid", target: role, targetColumn: "roletemplateid", scope: SECURITY_MODEL }],
       where: eq("systemuserid", me),
       orderBy: [],
     });
@@ -85,10 +87,10 @@ export class SecurityContext {
       entity: table(this.md, "teamroles"),
       columns: ["teamid", "roleid"],
       related: [
-        { alias: "roletemplateid", column: "roleid", target: role, targetColumn: "roletemplateid" },
-        { alias: "teambusinessunitid", column: "teamid", target: table(this.md, "team"), targetColumn: "businessunitid" },
+        { alias: "roletemplateid", column: "roleid", target: role, targetColumn: "roletemplateid", scope: SECURITY_MODEL },
+        { alias: "teambusinessunitid", column: "teamid", target: table(this.md, "team"), targetColumn: "businessunitid", scope: SECURITY_MODEL },
       ],
-      where: { kind: "exists", entity: table(this.md, "teammembership"), innerColumn: "teamid", outerColumn: "teamid", where: eq("systemuserid", me) },
+      where: { kind: "exists", entity: table(this.md, "teammembership"), innerColumn: "teamid", outerColumn: "teamid", where: eq("systemuserid", me), scope: SECURITY_MODEL },
       orderBy: [],
     });
     const template = (r: Row) => (r.roletemplateid === null || r.roletemplateid === undefined ? null : String(r.roletemplateid).toLowerCase());
@@ -126,7 +128,7 @@ export class SecurityContext {
       columns: ["roleid", "privilegedepthmask"],
       where: and(
         { kind: "in", column: "roleid", values: [...new Set(holdings.map((h) => h.roleId))] },
-        { kind: "exists", entity: table(this.md, "privilege"), innerColumn: "privilegeid", outerColumn: "privilegeid", where: eq("name", name) },
+        { kind: "exists", entity: table(this.md, "privilege"), innerColumn: "privilegeid", outerColumn: "privilegeid", where: eq("name", name), scope: SECURITY_MODEL },
       ),
       orderBy: [],
     });
@@ -175,6 +177,15 @@ export class SecurityContext {
   async scope(verb: PrivilegeVerb, entity: EntityMetadata): Promise<Expr | undefined> {
     const sources = await this.assertPrivilege(verb, entity);
     return accessFilter(entity, await this.principal(sources, verb));
+  }
+
+  /**
+   * The caller's Read scope of `entity` for a join or `EXISTS` into it (a lookup path, a lambda, a
+   * link-entity, a `$apply` navigation): privilege check, then {@link accessFilter} as a {@link ReadScope}.
+   * @throws DataverseError 403 `0x80040220` when the caller lacks `prvRead` on the table.
+   */
+  async readScope(entity: EntityMetadata): Promise<ReadScope> {
+    return ReadScope.caller(await this.scope("Read", entity));
   }
 
   /**

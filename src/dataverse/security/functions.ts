@@ -5,7 +5,7 @@ import type { OrgMetadata } from "../metadata/registry.ts";
 import type { EntityMetadata } from "../metadata/types.ts";
 import type { Row } from "../model.ts";
 import type { DataverseService } from "../service.ts";
-import type { DataverseStore, Expr } from "../store.ts";
+import { ReadScope, type DataverseStore, type Expr } from "../store.ts";
 import { parseReference } from "../validation.ts";
 import { SecurityContext } from "./context.ts";
 import { ACCESS_RIGHTS, DEPTH, DEPTHS, privilegesFor, widestDepth, type Depth, type PrivilegeVerb } from "./privileges.ts";
@@ -263,7 +263,7 @@ function retrieveUserPrivileges(service: DataverseService, defaultStore: Dataver
         const rows = await env.store.selectRows(env.ctx.org, {
           entity: table(env.md, "roleprivileges"),
           columns: ["roleid", "privilegeid", "privilegedepthmask"],
-          related: [{ alias: "privilegename", column: "privilegeid", target: table(env.md, "privilege"), targetColumn: "name" }],
+          related: [{ alias: "privilegename", column: "privilegeid", target: table(env.md, "privilege"), targetColumn: "name", scope: ReadScope.system("privilege names of roles the caller may read (privilege is organization-owned reference data)") }],
           where: { kind: "in", column: "roleid", values: [...new Set(holdings.map((h) => h.roleId))] },
           orderBy: [],
         });

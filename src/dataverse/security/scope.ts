@@ -1,6 +1,6 @@
 import type { EntityMetadata } from "../metadata/types.ts";
 import type { Row } from "../model.ts";
-import type { Expr } from "../store.ts";
+import { ReadScope, type Expr } from "../store.ts";
 import { widestDepth, type Depth } from "./privileges.ts";
 
 /**
@@ -51,6 +51,9 @@ function reachableBusinessUnits(principal: AccessPrincipal, basicCountsAsLocal: 
   return [...units];
 }
 
+/** The access predicate's own subqueries (team membership, shares) read every row: they decide what the caller may see. */
+const SCOPE_LOOKUPS = ReadScope.system("the access predicate reads team membership and shares to decide what the caller may see");
+
 const or = (parts: Expr[]): Expr => parts.reduce((left, right) => ({ kind: "or", left, right }));
 const eq = (column: string, value: string): Expr => ({ kind: "compare", op: "eq", left: { kind: "column", name: column }, right: { kind: "value", value } });
 
@@ -86,6 +89,7 @@ export function accessFilter(entity: EntityMetadata, principal: AccessPrincipal)
         innerColumn: "teamid",
         outerColumn: "owningteam",
         where: eq("systemuserid", principal.systemUserId),
+        scope: SCOPE_LOOKUPS,
       },
     ];
     const units = reachableBusinessUnits(principal, false);
@@ -108,13 +112,14 @@ export function accessFilter(entity: EntityMetadata, principal: AccessPrincipal)
  */
 function sharedWith(entity: EntityMetadata, principal: AccessPrincipal, sharing: { table: EntityMetadata; right: number }): Expr {
   const toMe = eq("principalid", principal.systemUserId);
-  const toMyTeam: Expr = { kind: "exists", entity: principal.teamMembership, innerColumn: "teamid", outerColumn: "principalid", where: eq("systemuserid", principal.systemUserId) };
+  const toMyTeam: Expr = { kind: "exists", entity: principal.teamMembership, innerColumn: "teamid", outerColumn: "principalid", where: eq("systemuserid", principal.systemUserId), scope: SCOPE_LOOKUPS };
   return {
     kind: "exists",
     entity: sharing.table,
     innerColumn: "objectid",
     outerColumn: entity.primaryIdAttribute,
     where: { kind: "and", left: { kind: "bitand", column: "accessrightsmask", mask: sharing.right }, right: or([toMe, toMyTeam]) },
+    scope: SCOPE_LOOKUPS,
   };
 }
 
