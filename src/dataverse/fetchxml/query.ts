@@ -227,7 +227,8 @@ async function plan(request: FetchRequest, spec: FetchSpec): Promise<Plan> {
   addOrders(spec.entity, root, ROOT);
   for (const add of linkOrders) add();
   // A stable order makes pages deterministic (Dataverse adds the primary key too).
-  if (!spec.aggregate && rootAttributes.some((a) => a.logicalName === root.primaryIdAttribute)) orderBy.push({ table: ROOT, column: root.primaryIdAttribute, descending: false });
+  const byKey = orderBy.some((o) => "table" in o && o.table === ROOT && o.column === root.primaryIdAttribute);
+  if (!spec.aggregate && !byKey && rootAttributes.some((a) => a.logicalName === root.primaryIdAttribute)) orderBy.push({ table: ROOT, column: root.primaryIdAttribute, descending: false });
 
   return { query: { entity: root, alias: ROOT, joins, columns, ...(where ? { where } : {}), groupBy, orderBy, ...(spec.distinct ? { distinct: true } : {}) }, rootAttributes, outputs };
 }
