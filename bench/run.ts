@@ -15,7 +15,11 @@
  *   BENCH_SERVICE_ROWS  --service-rows: of those, how many go through dataverse.service.insert (default 2000)
  *   BENCH_DURATION      --duration: seconds per HTTP load run (default 8), after 1 s of warm-up
  *   BENCH_CONNECTIONS   --connections: keep-alive connections per load run (default 10)
- *   BENCH_ONLY          --only: comma list of sections to run: token,verify,webapi,environment (default all)
+ *   BENCH_FETCHXML_ROWS --fetchxml-rows: accounts the fetchxml section adds (default 200000; 40 pages of 5,000 need 200,000)
+ *   BENCH_ONLY          --only: comma list of sections to run: token,verify,webapi,environment,fetchxml (default all)
+ *
+ *  5. FetchXML paging: a whole-table sync with paging cookies, `count="5000"`: page 1 vs page 40 (keyset, ratio near 1),
+ *     and simple paging's page 10 (OFFSET) for reference.
  */
 import { createPublicKey, sign as nodeSign, verify as nodeVerify, type JsonWebKey } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -34,11 +38,12 @@ import { clientCredentialsForm, decodeHeader, decodePayload, fetchToken, httpsRe
 import { runLoad, type LoadResult, type LoadSpec } from "./load.ts";
 import { ms, rate, table, type Row } from "./report.ts";
 import { seedAccounts, type SeedResult } from "./seed.ts";
+import { benchFetchXmlPaging } from "./fetchxml.ts";
 import { scopedReader } from "./rls.ts";
 import { benchEnvironment, RESET_TARGET_MS, START_TARGET_MS } from "./environment.ts";
 
 /** `--rows N` style flags override the matching `BENCH_*` variable. */
-const FLAGS: Record<string, string> = { "--rows": "BENCH_ROWS", "--service-rows": "BENCH_SERVICE_ROWS", "--duration": "BENCH_DURATION", "--connections": "BENCH_CONNECTIONS", "--only": "BENCH_ONLY" };
+const FLAGS: Record<string, string> = { "--rows": "BENCH_ROWS", "--service-rows": "BENCH_SERVICE_ROWS", "--duration": "BENCH_DURATION", "--connections": "BENCH_CONNECTIONS", "--only": "BENCH_ONLY", "--fetchxml-rows": "BENCH_FETCHXML_ROWS" };
 function flag(envName: string): string | undefined {
   const args = process.argv.slice(2);
   for (let i = 0; i < args.length; i++) {
@@ -64,7 +69,8 @@ const ROWS = envInt("BENCH_ROWS", 1_000_000, 0, 2_000_000);
 const SERVICE_ROWS = envInt("BENCH_SERVICE_ROWS", 2_000, 1, 100_000);
 const DURATION = envInt("BENCH_DURATION", 8, 1, 60);
 const CONNECTIONS = envInt("BENCH_CONNECTIONS", 10, 1, 256);
-const ONLY = new Set((flag("BENCH_ONLY") ?? "token,verify,webapi,environment").split(",").map((s) => s.trim()));
+const FETCHXML_ROWS = envInt("BENCH_FETCHXML_ROWS", 200_000, 0, 2_000_000);
+const ONLY = new Set((flag("BENCH_ONLY") ?? "token,verify,webapi,environment,fetchxml").split(",").map((s) => s.trim()));
 const CRYPTO_SECONDS = 2;
 const PAGE = 50;
 
@@ -333,6 +339,20 @@ async function main(): Promise<void> {
         { section: "4 environment", metric: `reset() after creating a custom table (schema change: full copy), median of ${e.resetAfterDdl.runs.length} (info)`, orgbox: ms(e.resetAfterDdl.medianMs), reference: "", ratio: undefined, target: undefined },
       );
       json.environment = { startMs: e.start, resetMs: e.reset, resetAfterWritesMs: e.resetAfterWrites, resetAfterDdlMs: e.resetAfterDdl, targets: { startMs: START_TARGET_MS, resetMs: RESET_TARGET_MS } };
+    });
+
+    if (ONLY.has("fetchxml")) await attempt("fetchxml", async () => {
+      log(`fetchxml: seeding ${FETCHXML_ROWS.toLocaleString("en-US")} accounts (bulk SQL)`);
+      await seedAccounts(box, join(dataDir, "orgbox.sqlite"), FETCHXML_ROWS, 1);
+      log("fetchxml: 40 pages of count=5000 with paging cookies");
+      const f = await benchFetchXmlPaging(box, accessToken);
+      if (f.distinctRows !== f.rowsRead) log(`warning: fetchxml: ${f.rowsRead} rows read, ${f.distinctRows} distinct`);
+      rows.push(
+        { section: "5 fetchxml", metric: `page ${f.pages} (cookie, keyset) vs page 1, count=${f.pageSize}, ms per page`, orgbox: ms(f.lastPageMs), reference: ms(f.page1Ms), ratio: f.lastPageMs / f.page1Ms, target: undefined },
+        { section: "5 fetchxml", metric: "simple paging page 10 (OFFSET 45,000) vs page 1 (info)", orgbox: ms(f.simplePage10Ms), reference: ms(f.page1Ms), ratio: f.simplePage10Ms / f.page1Ms, target: undefined },
+        { section: "5 fetchxml", metric: `whole sync: ${f.rowsRead.toLocaleString("en-US")} rows in ${f.pages} pages, s (info)`, orgbox: f.totalSeconds.toFixed(1), reference: "", ratio: undefined, target: undefined },
+      );
+      json.fetchxml = { ...f, page1Ms: round3(f.page1Ms), lastPageMs: round3(f.lastPageMs), simplePage10Ms: round3(f.simplePage10Ms), totalSeconds: round3(f.totalSeconds), ratio: round3(f.lastPageMs / f.page1Ms) };
     });
 
     if (Object.keys(failures).length > 0) {

@@ -53,7 +53,8 @@ describe("parseFetchXml", () => {
     ["<fetch top='5' count='5'><entity name='account' /></fetch>", "0x80040203"],
     ["<fetch><entity name='account'><filter type='xor' /></entity></fetch>", "0x80040203"],
     ["<fetch><entity name='account'><condition attribute='name' /></entity></fetch>", "0x80060888"],
-    ["<fetch returntotalrecordcount='true'><entity name='account' /></fetch>", "0x80060888"],
+    ["<fetch returntotalrecordcount='true' top='5'><entity name='account' /></fetch>", "0x80040203"],
+    ["<fetch returntotalrecordcount='maybe'><entity name='account' /></fetch>", "0x80040203"],
     ["<fetch><entity name='account'><link-entity name='contact' from='a' to='b' link-type='matchfirstrowusingcrossapply' /></entity></fetch>", "0x80060888"],
     ["<fetch aggregate='true'><entity name='account'><attribute name='revenue' alias='x' aggregate='stdev' /></entity></fetch>", "0x80060888"],
   ])("refuses %s with %s", (xml, code) => {

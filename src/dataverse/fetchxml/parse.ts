@@ -12,6 +12,10 @@ export interface FetchSpec {
   count?: number;
   /** 1-based page number (`page`). */
   page?: number;
+  /** `paging-cookie`: the inner cookie of the previous page, XML-decoded once (see `paging.ts`). */
+  pagingCookie?: string;
+  /** `returntotalrecordcount`: count the matching rows, up to 5000 (fetchxml/count-rows). */
+  returnTotalRecordCount: boolean;
   distinct: boolean;
   aggregate: boolean;
   entity: FetchEntity;
@@ -259,7 +263,7 @@ function link(element: XmlElement): FetchLink {
 
 /**
  * Parses a FetchXML document (learn.microsoft.com/power-apps/developer/data-platform/fetchxml/reference/fetch).
- * `paging-cookie` is accepted and ignored: orgbox pages by `page` and `count` alone.
+ * `paging-cookie` is kept as text; `readFetchXml` decides whether it applies to the query (fetchxml/page-results).
  * @throws DataverseError 400 on malformed XML, unknown elements or attributes, or invalid values.
  */
 export function parseFetchXml(xml: string): FetchSpec {
@@ -276,7 +280,7 @@ export function parseFetchXml(xml: string): FetchSpec {
   const [root] = roots;
   if (roots.length !== 1 || !root || root[0] !== "fetch" || root[1].length !== 1) throw fetchErrors.invalid("the document element must be a single <fetch>");
   const fetch = root[1][0] as XmlElement;
-  const a = attrs(fetch, "fetch", ["top", "count", "page", "paging-cookie", "distinct", "aggregate"]);
+  const a = attrs(fetch, "fetch", ["top", "count", "page", "paging-cookie", "distinct", "aggregate", "returntotalrecordcount"]);
   const entities = children(fetch, "fetch", ["entity"]);
   const [entity] = entities;
   if (entities.length !== 1 || !entity) throw fetchErrors.invalid("<fetch> needs exactly one <entity>");
@@ -284,6 +288,7 @@ export function parseFetchXml(xml: string): FetchSpec {
   const spec: FetchSpec = {
     distinct: bool(a.distinct, "distinct"),
     aggregate: bool(a.aggregate, "aggregate"),
+    returnTotalRecordCount: bool(a.returntotalrecordcount, "returntotalrecordcount"),
     entity: node(entity[1], "entity", required(entityAttrs, "name", "entity")),
   };
   const top = positive(a.top, "top");
@@ -292,6 +297,9 @@ export function parseFetchXml(xml: string): FetchSpec {
   if (top !== undefined) spec.top = top;
   if (count !== undefined) spec.count = count;
   if (page !== undefined) spec.page = page;
+  // An empty paging-cookie (paging-cookie='' on the first page, as Microsoft's samples send) is no cookie.
+  if (a["paging-cookie"] !== undefined && a["paging-cookie"].trim() !== "") spec.pagingCookie = a["paging-cookie"];
+  if (top !== undefined && spec.returnTotalRecordCount) throw fetchErrors.invalid("the 'top' attribute can't be specified with 'returntotalrecordcount'");
   if (top !== undefined && (count !== undefined || (page !== undefined && page > 1))) throw fetchErrors.invalid("the 'top' attribute can't be specified with paging attribute 'count' or 'page'");
   return spec;
 }

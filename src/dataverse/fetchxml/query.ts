@@ -6,12 +6,14 @@ import type { FilterCaller } from "../odata/filter-binder.ts";
 import { FORMATTED_VALUE, annotateRecord, formatValue, planAnnotations } from "../odata/annotations.ts";
 import { AnnotationSelection, type ReadPreferences } from "../odata/prefer.ts";
 import { baseCurrencySymbol } from "../handlers/apply.ts";
+import { MAX_COUNT } from "../handlers/records.ts";
 import type { QueryOptions } from "../odata/query-options.ts";
 import { propertyName, serializeRow } from "../odata/serializer.ts";
 import type { SecurityContext } from "../security/context.ts";
 import { withScope } from "../security/scope.ts";
 import type { DataverseStore, Expr, JoinedColumn, JoinedOrder, JoinedQuery, JoinedTable } from "../store.ts";
 import { compileFilters, type ConditionContext } from "./conditions.ts";
+import { cookieValues, emptyPagingCookieAnnotation, keysetPredicate, pagingCookieAnnotation, parsePagingCookie, type SortKey } from "./paging.ts";
 import { SEMI_JOIN_TYPES, fetchErrors, parseFetchXml, type FetchFilter, type FetchLink, type FetchNode, type FetchSpec } from "./parse.ts";
 
 /** Dataverse's default and maximum FetchXML page size (`count`). */
@@ -24,6 +26,8 @@ const COUNT_FORMAT = new Intl.NumberFormat("en-US");
 const PAGING_COOKIE = "Microsoft.Dynamics.CRM.fetchxmlpagingcookie";
 const MORE_RECORDS = "Microsoft.Dynamics.CRM.morerecords";
 const ATTRIBUTE_NAME = "OData.Community.Display.V1.AttributeName";
+const TOTAL_RECORD_COUNT = "Microsoft.Dynamics.CRM.totalrecordcount";
+const TOTAL_LIMIT_EXCEEDED = "Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded";
 
 /** What a FetchXML read needs: the table of the URL's entity set, the caller and its security context. */
 export interface FetchRequest {
@@ -223,7 +227,8 @@ async function plan(request: FetchRequest, spec: FetchSpec): Promise<Plan> {
   addOrders(spec.entity, root, ROOT);
   for (const add of linkOrders) add();
   // A stable order makes pages deterministic (Dataverse adds the primary key too).
-  if (!spec.aggregate && rootAttributes.some((a) => a.logicalName === root.primaryIdAttribute)) orderBy.push({ table: ROOT, column: root.primaryIdAttribute, descending: false });
+  const byKey = orderBy.some((o) => "table" in o && o.table === ROOT && o.column === root.primaryIdAttribute);
+  if (!spec.aggregate && !byKey && rootAttributes.some((a) => a.logicalName === root.primaryIdAttribute)) orderBy.push({ table: ROOT, column: root.primaryIdAttribute, descending: false });
 
   return { query: { entity: root, alias: ROOT, joins, columns, ...(where ? { where } : {}), groupBy, orderBy, ...(spec.distinct ? { distinct: true } : {}) }, rootAttributes, outputs };
 }
@@ -236,26 +241,54 @@ function outputValue(output: Output, row: Row): unknown {
   return serializeRow(output.entity, [attribute], { [attribute.logicalName]: value })[propertyName(attribute)];
 }
 
-/** The `fetchxmlpagingcookie` annotation value: the outer cookie carries the next page, the inner one (URL-encoded twice) the current page and its first and last keys. */
-function pagingCookie(entity: EntityMetadata, page: number, first: string, last: string): string {
-  const inner = `<cookie page="${page}"><${entity.primaryIdAttribute} last="{${last.toUpperCase()}}" first="{${first.toUpperCase()}}" /></cookie>`;
-  // Dataverse URL-encodes the inner cookie twice, with lower-case hex (`%253ccookie%2520page…`).
-  const encode = (text: string) => encodeURIComponent(text).replace(/%[0-9A-F]{2}/g, (e) => e.toLowerCase());
-  return `<cookie pagenumber="${page + 1}" pagingcookie="${encode(encode(inner))}" istracking="False" />`;
+/**
+ * The sort keys of a read that can page by cookie (keyset), or undefined: orders on link-entities, one-to-many
+ * link-entities (a root row repeated per related row), distinct and aggregate queries page by number only, as Dataverse returns no usable paging cookie for them
+ * (fetchxml/page-results, "Queries that don't support paging cookies"). The keys are the root's `<order>`
+ * columns up to the primary key, then the primary key: the ORDER BY that {@link plan} builds.
+ */
+function sortKeys(md: OrgMetadata, root: EntityMetadata, spec: FetchSpec): SortKey[] | undefined {
+  if (spec.aggregate || spec.distinct) return undefined;
+  // Each root row must come back once: every joined link-entity many-to-one (joined on its primary key), none ordered.
+  const keysetSafe = (links: FetchLink[]): boolean =>
+    links.every((l) => SEMI_JOIN_TYPES.has(l.type) || (l.orders.length === 0 && l.from === tableOf(md, l.name).primaryIdAttribute && keysetSafe(l.links)));
+  if (!keysetSafe(spec.entity.links)) return undefined;
+  const keys: SortKey[] = [];
+  for (const o of spec.entity.orders) {
+    const attribute = attributeOf(md, root, o.attribute as string);
+    if (keys.some((k) => k.attribute === attribute)) continue;
+    keys.push({ table: ROOT, attribute, descending: o.descending, caseInsensitive: isString(attribute), as: `pagekey${keys.length}` });
+    if (attribute.logicalName === root.primaryIdAttribute) return keys;
+  }
+  keys.push({ table: ROOT, attribute: attributeOf(md, root, root.primaryIdAttribute), descending: false, caseInsensitive: false, as: `pagekey${keys.length}` });
+  return keys;
+}
+
+/** `returntotalrecordcount` / `$count=true`: the rows the query matches (joins and the caller's Read scope included), up to 5001. */
+async function totalCount(request: FetchRequest, spec: FetchSpec, query: JoinedQuery): Promise<number> {
+  if (spec.aggregate || spec.distinct) throw fetchErrors.unsupported(`returntotalrecordcount with ${spec.aggregate ? "aggregate" : "distinct"}`);
+  if (query.joins.length === 0) return request.store.countRows(request.org, { entity: request.entity, ...(query.where ? { where: query.where } : {}), limit: MAX_COUNT + 1 });
+  const [counted] = await request.store.selectJoined(request.org, { entity: query.entity, alias: query.alias, joins: query.joins, ...(query.where ? { where: query.where } : {}), columns: [{ table: ROOT, column: request.entity.primaryIdAttribute, as: "n", aggregate: "count" }], groupBy: [], orderBy: [], limit: 1 });
+  return Number(counted?.n ?? 0);
 }
 
 /**
  * `GET /{set}?fetchXml=…` (learn.microsoft.com/power-apps/developer/data-platform/fetchxml/retrieve-data?tabs=webapi):
  * the FetchXML compiles to one SQL statement (joins for `<link-entity>`, GROUP BY for aggregates) with the caller's
- * Read scope on the root table and every linked table. Pages by `count` (default and maximum 5000) and `page`; while
- * more rows remain, `Prefer: odata.include-annotations` can ask for `@Microsoft.Dynamics.CRM.fetchxmlpagingcookie` and
- * `@Microsoft.Dynamics.CRM.morerecords`; on the last page both are omitted (fetchxml/page-results.md).
+ * Read scope on the root table and every linked table. Pages by `count` (default and maximum 5000) and `page`
+ * (learn.microsoft.com/power-apps/developer/data-platform/fetchxml/page-results): with the `paging-cookie` of the
+ * previous page by keyset (unlimited, the same cost on every page: see `paging.ts`), without it by OFFSET up to
+ * 50,000 rows (simple paging). While more rows remain, `@Microsoft.Dynamics.CRM.fetchxmlpagingcookie` comes back
+ * (with or without Prefer) and `Prefer: odata.include-annotations` can ask for `@Microsoft.Dynamics.CRM.morerecords`;
+ * on the last page both are omitted. `returntotalrecordcount="true"` (or `$count=true`) adds `@odata.count` and,
+ * when Prefer asks, `@Microsoft.Dynamics.CRM.totalrecordcount` and `…totalrecordcountlimitexceeded`, counted in SQL
+ * under the caller's Read scope up to 5000 (fetchxml/count-rows).
  * Link-entity columns come back as `{alias}_x002e_{column}`; aggregate columns by their alias.
  * @throws DataverseError 400 (invalid or unsupported FetchXML, entity not matching the entity set), 403 (privileges).
  */
 export async function readFetchXml(request: FetchRequest): Promise<{ body: Record<string, unknown>; preferenceApplied: string | undefined }> {
   const { options } = request;
-  const other = [["$select", options.select], ["$filter", options.filter], ["$orderby", options.orderBy], ["$top", options.top], ["$count", options.count], ["$skiptoken", options.skipToken], ["$expand", options.expand]].find(([, v]) => v !== undefined);
+  const other = [["$select", options.select], ["$filter", options.filter], ["$orderby", options.orderBy], ["$top", options.top], ["$skiptoken", options.skipToken], ["$expand", options.expand]].find(([, v]) => v !== undefined);
   if (other) throw dv.queryOptionNotSupported(`${String(other[0])} with fetchXml`);
   const spec = parseFetchXml(request.fetchXml);
   const named = tableOf(request.md, spec.entity.name);
@@ -270,14 +303,24 @@ export async function readFetchXml(request: FetchRequest): Promise<{ body: Recor
   const paged = spec.top === undefined;
   const pageSize = Math.min(spec.count ?? FETCH_PAGE_SIZE, FETCH_PAGE_SIZE);
   const page = spec.page ?? 1;
-  const offset = paged ? (page - 1) * pageSize : 0;
-  if (paged && offset + pageSize > FETCH_PAGING_LIMIT) throw fetchErrors.unsupported(`simple paging beyond ${FETCH_PAGING_LIMIT} rows (page ${page} of count ${pageSize})`);
+  const keys = paged ? sortKeys(request.md, request.entity, spec) : undefined;
+  // A cookie pages by keyset when it describes the previous page of this very query; otherwise it is ignored
+  // ("if you request nonconsecutive pages, the paging cookie value is ignored": org-service/page-large-result-sets-with-fetchxml).
+  const cookie = paged && spec.pagingCookie !== undefined ? parsePagingCookie(spec.pagingCookie) : undefined;
+  const after = keys && cookie && cookie.page === page - 1 ? cookieValues(cookie, keys) : undefined;
+  const offset = paged && !after ? (page - 1) * pageSize : 0;
+  if (paged && !after && offset + pageSize > FETCH_PAGING_LIMIT) throw fetchErrors.unsupported(`simple paging beyond ${FETCH_PAGING_LIMIT} rows (page ${page} of count ${pageSize}) without the paging-cookie of page ${page - 1}; send back @Microsoft.Dynamics.CRM.fetchxmlpagingcookie`);
+  const counting = spec.returnTotalRecordCount || options.count === true;
+  const total = counting ? await totalCount(request, spec, query) : undefined;
   if (spec.aggregate) {
     // The rows the aggregate reads (joins included), counted first: Dataverse refuses more than 50,000.
     const [counted] = await request.store.selectJoined(request.org, { ...query, columns: [{ table: ROOT, column: request.entity.primaryIdAttribute, as: "n", aggregate: "count" }], groupBy: [], orderBy: [], distinct: false, limit: 1 });
     if (Number(counted?.n ?? 0) > AGGREGATE_RECORD_LIMIT) throw dv.aggregateLimit();
   }
-  const rows = await request.store.selectJoined(request.org, { ...query, limit: paged ? pageSize + 1 : Math.min(spec.top as number, FETCH_PAGE_SIZE), ...(offset > 0 ? { offset } : {}) });
+  const keyColumns = (keys ?? []).map((k) => ({ table: ROOT, column: k.attribute.logicalName, as: k.as }));
+  // The keyset predicate joins the WHERE next to (never inside) the Read scope and the filters plan() compiled.
+  const where = after && keys ? withScope(query.where, keysetPredicate(keys, after)) : query.where;
+  const rows = await request.store.selectJoined(request.org, { ...query, columns: [...query.columns, ...keyColumns], ...(where ? { where } : {}), limit: paged ? pageSize + 1 : Math.min(spec.top as number, FETCH_PAGE_SIZE), ...(offset > 0 ? { offset } : {}) });
   const more = paged && rows.length > pageSize;
   if (more) rows.pop();
 
@@ -300,10 +343,15 @@ export async function readFetchXml(request: FetchRequest): Promise<{ body: Recor
     return record;
   });
   const body: Record<string, unknown> = { "@odata.context": `${request.apiUrl}/$metadata#${request.entity.entitySetName}` };
-  if (more && selection.has(PAGING_COOKIE)) {
-    const pk = request.entity.primaryIdAttribute;
-    body[`@${PAGING_COOKIE}`] = pagingCookie(request.entity, page, String(rows[0]?.[pk] ?? ""), String(rows[rows.length - 1]?.[pk] ?? ""));
+  if (total !== undefined) {
+    // fetchxml/count-rows (Web API): @odata.count up to 5000; the CRM annotations when Prefer asks for them.
+    body["@odata.count"] = Math.min(total, MAX_COUNT);
+    if (selection.has(TOTAL_RECORD_COUNT)) body[`@${TOTAL_RECORD_COUNT}`] = Math.min(total, MAX_COUNT);
+    if (selection.has(TOTAL_LIMIT_EXCEEDED)) body[`@${TOTAL_LIMIT_EXCEEDED}`] = total > MAX_COUNT;
   }
+  // The cookie comes with every page that has more rows, Prefer or not: dynamics-web-api's fetch/fetchAll send no
+  // Prefer and page by it (its README "Paging"; DynamicsWebApi issue #79); morerecords only when Prefer asks.
+  if (more) body[`@${PAGING_COOKIE}`] = keys ? pagingCookieAnnotation(page, keys, rows[0] as Row, rows[rows.length - 1] as Row) : emptyPagingCookieAnnotation(page);
   if (more && selection.has(MORE_RECORDS)) body[`@${MORE_RECORDS}`] = true;
   body.value = value;
   return { body, preferenceApplied: request.prefer.includeAnnotations !== undefined ? `odata.include-annotations="${request.prefer.includeAnnotations}"` : undefined };
