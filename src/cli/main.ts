@@ -37,6 +37,11 @@ interface StartFlags {
   keyRotationInterval?: string;
   rejectAssertionReplay?: boolean;
   legacyApplicationUserRule?: boolean;
+  refreshTokenLifetime?: string;
+  spaRefreshTokenLifetime?: string;
+  refreshTokenRotation?: string;
+  lockoutThreshold?: string;
+  lockoutDuration?: string;
 }
 
 function toInput(flags: StartFlags): OrgboxConfigInput {
@@ -56,6 +61,11 @@ function toInput(flags: StartFlags): OrgboxConfigInput {
   if (flags.keyRotationInterval !== undefined) input.keyRotationIntervalSeconds = flags.keyRotationInterval;
   if (flags.rejectAssertionReplay) input.rejectAssertionReplay = true;
   if (flags.legacyApplicationUserRule) input.legacyApplicationUserRule = true;
+  if (flags.refreshTokenLifetime !== undefined) input.refreshTokenLifetimeSeconds = flags.refreshTokenLifetime;
+  if (flags.spaRefreshTokenLifetime !== undefined) input.spaRefreshTokenLifetimeSeconds = flags.spaRefreshTokenLifetime;
+  if (flags.refreshTokenRotation !== undefined) input.refreshTokenRotation = flags.refreshTokenRotation;
+  if (flags.lockoutThreshold !== undefined) input.lockoutThreshold = flags.lockoutThreshold;
+  if (flags.lockoutDuration !== undefined) input.lockoutDurationSeconds = flags.lockoutDuration;
   return input;
 }
 
@@ -217,7 +227,12 @@ withCommonOptions(
     .option("--admin-key <key>", "enable POST /_orgbox/reset and /_orgbox/snapshots for 'Authorization: Bearer <key>'; env ORGBOX_ADMIN_KEY")
     .option("--key-rotation-interval <seconds>", "rotate the token-signing key every N seconds (default off); env ORGBOX_KEY_ROTATION_INTERVAL")
     .option("--reject-assertion-replay", "refuse reused client-assertion jti values (breaks MSAL's assertion reuse); env ORGBOX_REJECT_ASSERTION_REPLAY")
-    .option("--legacy-application-user-rule", "refuse default security roles for application users (the 2019 rule); env ORGBOX_LEGACY_APPLICATION_USER_RULE"),
+    .option("--legacy-application-user-rule", "refuse default security roles for application users (the 2019 rule); env ORGBOX_LEGACY_APPLICATION_USER_RULE")
+    .option("--refresh-token-lifetime <seconds>", "refresh-token inactivity lifetime (default 7776000, 90 days); env ORGBOX_REFRESH_TOKEN_LIFETIME")
+    .option("--spa-refresh-token-lifetime <seconds>", "fixed lifetime of refresh tokens issued to SPA redirect URIs (default 86400); env ORGBOX_SPA_REFRESH_TOKEN_LIFETIME")
+    .addOption(new Option("--refresh-token-rotation <mode>", "entra: a redeemed refresh token stays valid (default); strict: single use, a replay revokes the family; env ORGBOX_REFRESH_TOKEN_ROTATION").choices(["entra", "strict"]))
+    .option("--lockout-threshold <n>", "wrong passwords in a row before a user is locked out, 0 for never (default 10); env ORGBOX_LOCKOUT_THRESHOLD")
+    .option("--lockout-duration <seconds>", "how long a locked-out user stays locked (default 60); env ORGBOX_LOCKOUT_DURATION"),
 ).action(start);
 
 const keysCommand = program.command("keys").description("manage the token-signing keys of a persisted store");

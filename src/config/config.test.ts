@@ -42,4 +42,16 @@ describe("resolveConfig", () => {
   it("puts the CA in a shared temp folder when in memory", () => {
     expect(resolveConfig({ inMemory: true }).caDir).toMatch(/orgbox-ca$/);
   });
+
+  it("refresh-token and lockout settings: Entra's defaults, ORGBOX_* variables, and refusals naming the key", () => {
+    const defaults = resolveConfig({});
+    expect(defaults).toMatchObject({ refreshTokenLifetimeSeconds: 7776000, spaRefreshTokenLifetimeSeconds: 86400, refreshTokenRotation: "entra", lockoutThreshold: 10, lockoutDurationSeconds: 60 });
+    const env = { ORGBOX_REFRESH_TOKEN_LIFETIME: "3600", ORGBOX_SPA_REFRESH_TOKEN_LIFETIME: "600", ORGBOX_REFRESH_TOKEN_ROTATION: "strict", ORGBOX_LOCKOUT_THRESHOLD: "0", ORGBOX_LOCKOUT_DURATION: "5" };
+    expect(resolveConfig({}, env)).toMatchObject({ refreshTokenLifetimeSeconds: 3600, spaRefreshTokenLifetimeSeconds: 600, refreshTokenRotation: "strict", lockoutThreshold: 0, lockoutDurationSeconds: 5 });
+    expect(() => resolveConfig({ refreshTokenRotation: "sometimes" })).toThrow(/refreshTokenRotation/);
+    expect(() => resolveConfig({ lockoutThreshold: "-1" })).toThrow(/lockoutThreshold/);
+    expect(() => resolveConfig({ lockoutDurationSeconds: "0" })).toThrow(/lockoutDurationSeconds/);
+    expect(() => resolveConfig({ refreshTokenLifetimeSeconds: "ten" })).toThrow(/refreshTokenLifetimeSeconds/);
+    expect(() => resolveConfig({ refreshTokenRotations: "strict" } as never)).toThrow(ConfigError);
+  });
 });

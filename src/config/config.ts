@@ -54,6 +54,33 @@ export interface OrgboxConfig {
    * tooling routinely assigns System Administrator to application users.
    */
   legacyApplicationUserRule: boolean;
+  /**
+   * Refresh-token lifetime in seconds: a refresh token not redeemed within this time fails with
+   * AADSTS700082 ("expired due to inactivity"). Every redemption returns a new refresh token with a
+   * fresh lifetime. Default 7776000 (90 days, Entra's default max inactive time;
+   * learn.microsoft.com/entra/identity-platform/refresh-tokens#token-lifetime).
+   */
+  refreshTokenLifetimeSeconds: number;
+  /**
+   * Lifetime in seconds of refresh tokens issued through a redirect URI of the SPA platform. Fixed:
+   * the refresh tokens it is redeemed for keep the first one's expiry, and then AADSTS700084.
+   * Default 86400 (24 hours, as Entra; the same page).
+   */
+  spaRefreshTokenLifetimeSeconds: number;
+  /**
+   * What redeeming a refresh token does to it. `entra` (default): it stays valid until it expires or
+   * is revoked, and the response carries a new one, as in Entra ID. `strict`: it stops working, and
+   * presenting it again revokes every refresh token descended from the same sign-in (RFC 9700 §4.14.2).
+   */
+  refreshTokenRotation: "entra" | "strict";
+  /**
+   * Smart lockout: consecutive wrong passwords after which a user is locked (AADSTS50053) on every
+   * password sign-in (ROPC and the sign-in page). 0 turns lockout off. Default 10, as Entra
+   * (learn.microsoft.com/entra/identity/authentication/howto-password-smart-lockout).
+   */
+  lockoutThreshold: number;
+  /** Smart lockout: how long, in seconds, a locked user stays locked. Default 60, as Entra. */
+  lockoutDurationSeconds: number;
 }
 
 /** Documented defaults; `dataDir`-relative defaults are resolved in {@link resolveConfig}. */
@@ -69,6 +96,11 @@ export const DEFAULTS = {
   accessTokenLifetimeSeconds: 3599,
   rejectAssertionReplay: false,
   legacyApplicationUserRule: false,
+  refreshTokenLifetimeSeconds: 90 * 86400,
+  spaRefreshTokenLifetimeSeconds: 86400,
+  refreshTokenRotation: "entra",
+  lockoutThreshold: 10,
+  lockoutDurationSeconds: 60,
 } as const;
 
 /** Config key → environment variable. */
@@ -89,6 +121,11 @@ export const CONFIG_KEYS = {
   keyRotationIntervalSeconds: "ORGBOX_KEY_ROTATION_INTERVAL",
   rejectAssertionReplay: "ORGBOX_REJECT_ASSERTION_REPLAY",
   legacyApplicationUserRule: "ORGBOX_LEGACY_APPLICATION_USER_RULE",
+  refreshTokenLifetimeSeconds: "ORGBOX_REFRESH_TOKEN_LIFETIME",
+  spaRefreshTokenLifetimeSeconds: "ORGBOX_SPA_REFRESH_TOKEN_LIFETIME",
+  refreshTokenRotation: "ORGBOX_REFRESH_TOKEN_ROTATION",
+  lockoutThreshold: "ORGBOX_LOCKOUT_THRESHOLD",
+  lockoutDurationSeconds: "ORGBOX_LOCKOUT_DURATION",
 } as const satisfies Record<keyof Omit<OrgboxConfig, never>, string>;
 
 const bool = z.union([z.boolean(), z.enum(["true", "false", "1", "0", "yes", "no"]).transform((v) => v === "true" || v === "1" || v === "yes")]);
@@ -112,6 +149,11 @@ const Schema = z
     keyRotationIntervalSeconds: int(1, 366 * 86400),
     rejectAssertionReplay: bool,
     legacyApplicationUserRule: bool,
+    refreshTokenLifetimeSeconds: int(60, 3650 * 86400),
+    spaRefreshTokenLifetimeSeconds: int(60, 3650 * 86400),
+    refreshTokenRotation: z.enum(["entra", "strict"]),
+    lockoutThreshold: int(0, 100_000),
+    lockoutDurationSeconds: int(1, 366 * 86400),
   })
   .partial()
   .strict();

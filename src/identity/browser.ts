@@ -2,7 +2,8 @@ import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Clock } from "../common/clock.ts";
 import { newGuid } from "../common/ids.ts";
-import { hashSecret, verifyPassword } from "../common/secrets.ts";
+import { hashSecret } from "../common/secrets.ts";
+import { checkPassword, lockedPageMessage } from "./lockout.ts";
 import { AadError, aadTimestamp } from "./errors.ts";
 import type { GrantContext } from "./grants/grant.ts";
 import { aad } from "./errors.ts";
@@ -203,7 +204,7 @@ export class BrowserKit {
   /**
    * Password sign-in from a sign-in page post (`login`, `passwd`): on success
    * starts a session (cookie holds a random value; the store only its hash).
-   * On `/{tenant}` routes the user must belong to that tenant.
+   * On `/{tenant}` routes the user must belong to that tenant. Smart lockout applies (`lockout.ts`).
    * @returns the session, or the message to show on the sign-in page.
    */
   async signIn(request: FastifyRequest<{ Params: { tenant: string } }>, reply: FastifyReply, form: Params): Promise<SignedIn | { error: string }> {
@@ -212,7 +213,8 @@ export class BrowserKit {
     const user = username ? await store.findUserByUpn(username) : undefined;
     const route = await resolveTenant(store, request.params.tenant).catch(() => undefined);
     if (!user || (route?.kind === "tenant" && route.tenant.id !== user.tenantId)) return { error: "This username may be incorrect. Make sure you typed it correctly. Otherwise, contact your admin." };
-    if (!(await verifyPassword(form.passwd ?? "", user.passwordHash))) return { error: "Your account or password is incorrect. If you don't remember your password, reset it now." };
+    const check = await checkPassword({ store, clock, lockout: this.deps.grantContext.lockout }, user, form.passwd ?? "");
+    if (!check.ok) return { error: check.error.code === 50053 ? lockedPageMessage(check.error) : "Your account or password is incorrect. If you don't remember your password, reset it now." };
     if (!user.accountEnabled) return { error: "Your account has been locked. Contact your support person to unlock it, then try again." };
     const value = randomBytes(32).toString("base64url");
     const now = clock.now();

@@ -6,7 +6,8 @@ import type { Tenant } from "./model.ts";
 /** A fake inner store: one tenant table, counting reads, with a controllable read delay. */
 function fakeStore() {
   const tenants = new Map<string, Tenant>();
-  const state = { reads: 0, gate: undefined as Promise<void> | undefined };
+  const failures = new Map<string, number>();
+  const state = { reads: 0, lockoutReads: 0, gate: undefined as Promise<void> | undefined };
   const inner = {
     async findTenant(id: string) {
       state.reads++;
@@ -22,6 +23,17 @@ function fakeStore() {
       tenants.clear();
     },
     async createRefreshToken() {},
+    async findSignInLockout(id: string) {
+      state.lockoutReads++;
+      return { failedSignIns: failures.get(id) ?? 0, lockedUntil: null };
+    },
+    async recordFailedSignIn(id: string) {
+      failures.set(id, (failures.get(id) ?? 0) + 1);
+      return { failedSignIns: failures.get(id) ?? 0, lockedUntil: null };
+    },
+    async clearFailedSignIns(id: string) {
+      failures.delete(id);
+    },
   };
   return { store: cachingIdentityStore(inner as unknown as IdentityStore), inner, state, tenants };
 }
@@ -68,5 +80,19 @@ describe("cachingIdentityStore", () => {
     expect((await inFlight)?.id).toBe("a");
     state.gate = undefined;
     expect(await store.findTenant("a")).toBeUndefined();
+  });
+
+  it("never caches smart-lockout state, and its writes keep the directory cache", async () => {
+    const { store, state } = fakeStore();
+    await store.createTenant(tenant("a"), 0);
+    await store.findTenant("a");
+    expect(await store.findSignInLockout("u")).toEqual({ failedSignIns: 0, lockedUntil: null });
+    await store.recordFailedSignIn("u", 10, 0);
+    expect(await store.findSignInLockout("u")).toEqual({ failedSignIns: 1, lockedUntil: null });
+    await store.clearFailedSignIns("u");
+    expect(await store.findSignInLockout("u")).toEqual({ failedSignIns: 0, lockedUntil: null });
+    expect(state.lockoutReads).toBe(3);
+    await store.findTenant("a");
+    expect(state.reads).toBe(1);
   });
 });

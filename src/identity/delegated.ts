@@ -238,8 +238,10 @@ export interface IssueUserTokensInput {
   wantsClientInfo: boolean;
   /** The code a refresh-token chain starts from (revoked on code replay). */
   codeId: string | null;
-  /** The refresh token being redeemed, rotated atomically. */
+  /** The refresh token being redeemed: the new one joins its family (and, in strict rotation, replaces it atomically). */
   rotateFrom?: StoredRefreshToken;
+  /** The code was issued to an SPA redirect URI: the refresh token gets the fixed SPA lifetime. */
+  spa?: boolean;
 }
 
 /**
@@ -248,7 +250,11 @@ export interface IssueUserTokensInput {
  * token response body: v2 with numeric `expires_in`, v1 with string
  * `expires_in`/`expires_on`/`not_before` and `resource`
  * (v2-oauth2-auth-code-flow, v1-protocols-oauth-code).
- * @throws AadError 70000 when `rotateFrom` was redeemed concurrently.
+ * Refresh tokens: a new one per response, in the family of `rotateFrom` (or a new family). It
+ * expires `refreshTokenLifetimeSeconds` after issue, or, for an SPA chain, when the chain's first
+ * token does (`spaRefreshTokenLifetimeSeconds`). With strict rotation `rotateFrom` is revoked in the
+ * same transaction; with Entra's behaviour it stays valid.
+ * @throws AadError 70000 when, in strict rotation, `rotateFrom` was redeemed concurrently (its family is revoked).
  */
 export async function issueUserTokens(ctx: GrantContext, input: IssueUserTokensInput): Promise<TokenResponseBody> {
   const { tenant, user, client, target, version } = input;
@@ -302,8 +308,11 @@ export async function issueUserTokens(ctx: GrantContext, input: IssueUserTokensI
   if (wantsRefresh) {
     refreshToken = `1.A${randomBytes(96).toString("base64url")}`;
     const now = ctx.clock.now();
+    const id = newGuid();
+    const from = input.rotateFrom;
+    const spa = from ? from.spa : input.spa === true;
     const stored: StoredRefreshToken = {
-      id: newGuid(),
+      id,
       tokenHash: hashSecret(refreshToken),
       tenantId: tenant.id,
       clientId: client.app.appId,
@@ -314,12 +323,18 @@ export async function issueUserTokens(ctx: GrantContext, input: IssueUserTokensI
       amr: input.amr,
       authTime: input.authTime,
       codeId: input.codeId,
+      familyId: from?.familyId ?? id,
+      spa,
       issuedAt: now,
-      expiresAt: now + ctx.refreshTokenLifetimeSeconds * 1000,
+      expiresAt: spa ? (from?.expiresAt ?? now + ctx.spaRefreshTokenLifetimeSeconds * 1000) : now + ctx.refreshTokenLifetimeSeconds * 1000,
       revokedAt: null,
     };
-    if (input.rotateFrom) {
-      if (!(await ctx.store.rotateRefreshToken(input.rotateFrom.id, stored, now))) throw aad.invalidGrant();
+    if (from && ctx.refreshTokenRotation === "strict") {
+      if (!(await ctx.store.rotateRefreshToken(from.id, stored, now))) {
+        // Redeemed by someone else in the meantime: a replay (RFC 9700 §4.14.2).
+        await ctx.store.revokeRefreshTokenFamily(from.familyId, now);
+        throw aad.invalidGrant();
+      }
     } else {
       await ctx.store.createRefreshToken(stored);
     }

@@ -78,6 +78,13 @@ export const aad = {
   invalidGrant: () => new AadError(70000, "invalid_grant", "Provided grant is invalid or malformed."),
   refreshTokenExpired: (issuedAt: string, inactive: string) =>
     new AadError(700082, "invalid_grant", `The refresh token has expired due to inactivity. The token was issued on ${issuedAt} and was inactive for ${inactive}.`),
+  /** AADSTS700084 (reference-error-codes): an SPA refresh-token chain reached its fixed lifetime. */
+  spaRefreshTokenExpired: (lifetime: string, issuedAt: string) =>
+    new AadError(
+      700084,
+      "invalid_grant",
+      `The refresh token was issued to a single page app (SPA), and therefore has a fixed, limited lifetime of ${lifetime}, which can't be extended. It is now expired and a new sign in request must be sent by the SPA to the sign in page. The token was issued on ${issuedAt}.`,
+    ),
   grantRevokedByPasswordChange: (issuedAt: string, validFrom: string) =>
     new AadError(
       50173,

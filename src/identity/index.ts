@@ -13,7 +13,8 @@ import { refreshTokenGrant } from "./grants/refresh-token.ts";
 import { deviceCodeGrantV1, deviceCodeGrantV2 } from "./grants/device-code.ts";
 import { jwtBearerGrant } from "./grants/jwt-bearer.ts";
 import { deviceRoutes } from "./device-login.ts";
-import { GrantRegistry } from "./grants/grant.ts";
+import { GrantRegistry, type RefreshTokenRotation } from "./grants/grant.ts";
+import { DEFAULT_LOCKOUT, type LockoutPolicy } from "./lockout.ts";
 import type { ResourceCatalog } from "./resources.ts";
 import { identityRoutes } from "./routes.ts";
 import { IdentityService } from "./service.ts";
@@ -41,6 +42,12 @@ export interface IdentityOptions {
   accessTokenLifetimeSeconds: number;
   /** Refresh-token inactivity lifetime, seconds. Default 90 days (Entra's). */
   refreshTokenLifetimeSeconds?: number;
+  /** Fixed lifetime of refresh tokens issued through SPA redirect URIs, seconds. Default 24 hours (Entra's). */
+  spaRefreshTokenLifetimeSeconds?: number;
+  /** See `OrgboxConfig.refreshTokenRotation`. Default `entra`. */
+  refreshTokenRotation?: RefreshTokenRotation;
+  /** Smart lockout (see `OrgboxConfig.lockoutThreshold`). Default 10 failures, 60 s. */
+  lockout?: LockoutPolicy;
   /** Rotate the signing key every this many seconds (the new key signs after half the interval). Default: never. */
   keyRotationIntervalSeconds?: number;
   /** Refuse reused certificate-assertion `jti`s (AADSTS7000274). Default false, as Entra (MSAL reuses assertions). */
@@ -85,6 +92,9 @@ export async function createIdentity(options: IdentityOptions): Promise<Identity
   const verifier = createTokenVerifier(keys, () => epochSeconds(clock));
   const grantContext = { store, clock, signer, verifier, urls, resources: options.resources, accessTokenLifetimeSeconds: options.accessTokenLifetimeSeconds, rejectAssertionReplay: options.rejectAssertionReplay ?? false,
     refreshTokenLifetimeSeconds: options.refreshTokenLifetimeSeconds ?? 90 * 24 * 3600,
+    spaRefreshTokenLifetimeSeconds: options.spaRefreshTokenLifetimeSeconds ?? 24 * 3600,
+    refreshTokenRotation: options.refreshTokenRotation ?? "entra",
+    lockout: options.lockout ?? DEFAULT_LOCKOUT,
     authorizationCodeLifetimeSeconds: 600,
   };
   const rotateKeys = (o: { activateAfterSeconds?: number } = {}) => keys.rotate({ activateAfterSeconds: o.activateAfterSeconds ?? 0, tokenLifetimeSeconds: options.accessTokenLifetimeSeconds });

@@ -53,9 +53,24 @@ export interface StoredRefreshToken {
   authTime: number;
   /** The authorization code this chain came from (revoked together on code replay). */
   codeId: string | null;
+  /**
+   * The family: every refresh token descended from one sign-in shares the id of the first
+   * (revoked together when a rotated token is replayed in strict rotation, RFC 9700 §4.14.2).
+   */
+  familyId: string;
+  /** Issued through an SPA redirect URI: `expiresAt` is fixed and carried to every descendant (AADSTS700084). */
+  spa: boolean;
   issuedAt: number;
   expiresAt: number;
   revokedAt: number | null;
+}
+
+/** A user's smart-lockout state (`users.failed_sign_ins`, `users.locked_until`). */
+export interface SignInLockoutState {
+  /** Consecutive wrong passwords since the last successful password sign-in. */
+  failedSignIns: number;
+  /** Locked until this time (ms since the epoch, UTC); null when never locked since the last success. */
+  lockedUntil: number | null;
 }
 
 /** A browser sign-in session (hash of the cookie value only). Times in ms. */
@@ -146,6 +161,18 @@ export interface IdentityStore {
   rotateRefreshToken(oldId: string, next: StoredRefreshToken, now: number): Promise<boolean>;
   /** Revokes every refresh token descended from an authorization code; returns how many. */
   revokeRefreshTokensOfCode(codeId: string, now: number): Promise<number>;
+  /** Revokes every active refresh token of a family ({@link StoredRefreshToken.familyId}); returns how many. */
+  revokeRefreshTokenFamily(familyId: string, now: number): Promise<number>;
+
+  /** A user's smart-lockout state; zero failures and unlocked for an unknown user. */
+  findSignInLockout(userId: string): Promise<SignInLockoutState>;
+  /**
+   * Counts one wrong password, atomically: adds one to the failures and, when they reach
+   * `threshold`, locks the user until `lockUntil` (ms). Returns the state after the update.
+   */
+  recordFailedSignIn(userId: string, threshold: number, lockUntil: number): Promise<SignInLockoutState>;
+  /** Clears the failures and the lock (a successful password sign-in). */
+  clearFailedSignIns(userId: string): Promise<void>;
 
   createSignInSession(session: StoredSignInSession): Promise<void>;
   findSignInSession(tokenHash: string): Promise<StoredSignInSession | undefined>;

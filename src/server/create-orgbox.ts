@@ -111,6 +111,10 @@ export async function createOrgbox(config: OrgboxConfig, logger: Logger, clock: 
       accessTokenLifetimeSeconds: config.accessTokenLifetimeSeconds,
       keyRotationIntervalSeconds: config.keyRotationIntervalSeconds,
       rejectAssertionReplay: config.rejectAssertionReplay,
+      refreshTokenLifetimeSeconds: config.refreshTokenLifetimeSeconds,
+      spaRefreshTokenLifetimeSeconds: config.spaRefreshTokenLifetimeSeconds,
+      refreshTokenRotation: config.refreshTokenRotation,
+      lockout: { threshold: config.lockoutThreshold, durationSeconds: config.lockoutDurationSeconds },
       resources: {
         async appIdForIdentifier(uri) {
           const match = /^(https?:\/\/[^/]+)\/org\/([a-z0-9]+)$/i.exec(uri);

@@ -1,7 +1,7 @@
-import type { Kysely, Selectable } from "kysely";
+import { sql, type Kysely, type Selectable } from "kysely";
 import type { StoredSigningKey } from "../common/keys.ts";
 import type { AppRoleAssignment, Application, Group, KeyCredential, OAuth2PermissionGrant, ServicePrincipal, Tenant, User } from "../identity/model.ts";
-import type { ClientKind, DeviceCodeStatus, IdentityStore, StoredAuthorizationCode, StoredDeviceCode, StoredPasswordCredential, StoredRefreshToken, StoredSignInSession } from "../identity/store.ts";
+import type { ClientKind, DeviceCodeStatus, IdentityStore, StoredAuthorizationCode, StoredDeviceCode, StoredPasswordCredential, SignInLockoutState, StoredRefreshToken, StoredSignInSession } from "../identity/store.ts";
 import type { Schema } from "./schema.ts";
 
 const json = (value: unknown): string => JSON.stringify(value);
@@ -330,6 +330,8 @@ export class SqlIdentityStore implements IdentityStore {
       amr: parse<string[]>(r.amr),
       authTime: Number(r.auth_time),
       codeId: r.code_id,
+      familyId: r.family_id ?? r.id,
+      spa: Number(r.spa) === 1,
       issuedAt: Number(r.issued_at),
       expiresAt: Number(r.expires_at),
       revokedAt: r.revoked_at === null ? null : Number(r.revoked_at),
@@ -348,6 +350,34 @@ export class SqlIdentityStore implements IdentityStore {
   async revokeRefreshTokensOfCode(codeId: string, now: number): Promise<number> {
     const result = await this.db.updateTable("refresh_tokens").set({ revoked_at: now }).where("code_id", "=", codeId).where("revoked_at", "is", null).executeTakeFirst();
     return Number(result.numUpdatedRows);
+  }
+
+  async revokeRefreshTokenFamily(familyId: string, now: number): Promise<number> {
+    const result = await this.db.updateTable("refresh_tokens").set({ revoked_at: now }).where("family_id", "=", familyId).where("revoked_at", "is", null).executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  async findSignInLockout(userId: string): Promise<SignInLockoutState> {
+    const row = await this.db.selectFrom("users").select(["failed_sign_ins", "locked_until"]).where("id", "=", userId.toLowerCase()).executeTakeFirst();
+    return { failedSignIns: Number(row?.failed_sign_ins ?? 0), lockedUntil: row?.locked_until == null ? null : Number(row.locked_until) };
+  }
+
+  async recordFailedSignIn(userId: string, threshold: number, lockUntil: number): Promise<SignInLockoutState> {
+    const id = userId.toLowerCase();
+    // One statement: concurrent failures each count, and the lock is set by whichever reaches the threshold.
+    await this.db
+      .updateTable("users")
+      .set((eb) => ({
+        failed_sign_ins: eb("failed_sign_ins", "+", 1),
+        locked_until: sql<number | null>`CASE WHEN failed_sign_ins + 1 >= ${threshold} THEN CAST(${lockUntil} AS BIGINT) ELSE locked_until END`,
+      }))
+      .where("id", "=", id)
+      .execute();
+    return this.findSignInLockout(id);
+  }
+
+  async clearFailedSignIns(userId: string): Promise<void> {
+    await this.db.updateTable("users").set({ failed_sign_ins: 0, locked_until: null }).where("id", "=", userId.toLowerCase()).execute();
   }
 
   async createSignInSession(s: StoredSignInSession): Promise<void> {
@@ -615,6 +645,8 @@ function refreshTokenRow(t: StoredRefreshToken): Schema["refresh_tokens"] {
     amr: json(t.amr),
     auth_time: t.authTime,
     code_id: t.codeId,
+    family_id: t.familyId,
+    spa: t.spa ? 1 : 0,
     issued_at: t.issuedAt,
     expires_at: t.expiresAt,
     revoked_at: t.revokedAt,

@@ -1,3 +1,5 @@
+import type { Generated } from "kysely";
+
 /**
  * Kysely table types for the fixed (non-Dataverse) tables. Times are integer
  * milliseconds since the Unix epoch (UTC); JSON columns are text.
@@ -20,6 +22,9 @@ export interface Schema {
     directory_roles: string;
     password_changed_at: number;
     created_at: number;
+    /** Smart lockout (migration 010): consecutive wrong passwords, and locked until (ms). */
+    failed_sign_ins: Generated<number>;
+    locked_until: number | null;
   };
   applications: {
     id: string;
@@ -110,6 +115,9 @@ export interface Schema {
     amr: string;
     auth_time: number;
     code_id: string | null;
+    /** Migration 010; null only for rows written before it ran (then the token is its own family). */
+    family_id: string | null;
+    spa: number;
     issued_at: number;
     expires_at: number;
     revoked_at: number | null;

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { ConfidentialClientApplication, CryptoProvider } from "@azure/msal-node";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/index.ts";
 import { DEMO } from "../../src/server/demo.ts";
@@ -144,6 +145,18 @@ describe("token endpoint: authorization_code errors", () => {
     expect(replay.body.error_codes).toEqual([54005]);
     const rt = await t.token({ grant_type: "refresh_token", client_id: WEB_APP, client_secret: t.secret(), refresh_token: ok.body.refresh_token as string });
     expect(rt.body.error_codes).toEqual([70000]);
+  });
+  it("PKCE downgrade (RFC 9700 §2.1.1): a code issued without code_challenge, redeemed with a code_verifier → 501481 (msal-node); without one it redeems", async () => {
+    const first = await t.signIn({ code_challenge: "", code_challenge_method: "" });
+    expect(first.status).toBe(302);
+    const code = t.codeOf(first.location);
+    const msal = new ConfidentialClientApplication({ auth: { clientId: WEB_APP, clientSecret: t.secret(), authority: t.orgbox().authority, knownAuthorities: [new URL(t.orgbox().url).host] } });
+    const scopes = [`${t.orgbox().orgUrl}/user_impersonation`];
+    const downgrade = msal.acquireTokenByCode({ code, scopes, redirectUri: WEB_REDIRECT, codeVerifier: new CryptoProvider().createNewGuid() + "-any-verifier-at-all" });
+    await expect(downgrade).rejects.toMatchObject({ errorCode: "invalid_grant", errorMessage: expect.stringContaining("AADSTS501481: The Code_Verifier does not match the code_challenge supplied in the authorization request.") });
+    const withoutVerifier = await t.token({ grant_type: "authorization_code", client_id: WEB_APP, client_secret: t.secret(), code, redirect_uri: WEB_REDIRECT, scope: scopes[0] as string });
+    expect(withoutVerifier.status).toBe(200);
+    expect(withoutVerifier.body.access_token).toBeDefined();
   });
   it("public client redeems with PKCE and no secret; a secret from it → 700025", async () => {
     const first = await t.signIn({ client_id: PUBLIC_APP, redirect_uri: PUBLIC_REDIRECT });

@@ -103,7 +103,7 @@ describe.each(BACKENDS)("store on $name", (backend) => {
     const again = await openDatabase(place.location);
     try {
       const migrations = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(again.db);
-      expect(migrations.rows.map((r) => r.name)).toEqual(["001_identity", "002_dataverse", "003_identity_sessions", "004_identity_credentials", "005_identity_consent", "006_identity_groups", "007_dataverse_relationships", "008_dataverse_option_sets", "009_dataverse_deletions"]);
+      expect(migrations.rows.map((r) => r.name)).toEqual(["001_identity", "002_dataverse", "003_identity_sessions", "004_identity_credentials", "005_identity_consent", "006_identity_groups", "007_dataverse_relationships", "008_dataverse_option_sets", "009_dataverse_deletions", "010_identity_refresh_families_and_lockout"]);
       expect(await new SqlDataverseStore(again.db, again.afterDdl, { dialect: again.dialect }).findOrg("STORETEST")).toEqual(org);
     } finally {
       await again.close();
@@ -156,13 +156,27 @@ describe.each(BACKENDS)("store on $name", (backend) => {
     await identity.addAppRoleAssignment({ ...assignment, id: id(107) }, NOW);
     expect(await identity.listAppRoleAssignments(id(104), id(104))).toEqual([{ ...assignment, principalType: "ServicePrincipal" }]);
 
-    const token = { id: id(108), tokenHash: "h1", tenantId: TENANT, clientId: app.appId, userId: user.id, publicClient: true, scope: "openid", resource: "https://x", amr: ["pwd"], authTime: NOW, codeId: null, issuedAt: NOW, expiresAt: NOW + 1000, revokedAt: null };
+    const token = { id: id(108), tokenHash: "h1", tenantId: TENANT, clientId: app.appId, userId: user.id, publicClient: true, scope: "openid", resource: "https://x", amr: ["pwd"], authTime: NOW, codeId: null, familyId: id(108), spa: true, issuedAt: NOW, expiresAt: NOW + 1000, revokedAt: null };
     await identity.createRefreshToken(token);
     expect(await identity.findRefreshToken("h1")).toEqual(token);
     expect(await identity.rotateRefreshToken(token.id, { ...token, id: id(109), tokenHash: "h2" }, NOW + 1)).toBe(true);
     expect(await identity.rotateRefreshToken(token.id, { ...token, id: id(110), tokenHash: "h3" }, NOW + 2)).toBe(false);
     expect((await identity.findRefreshToken("h1"))?.revokedAt).toBe(NOW + 1);
     expect(await identity.findRefreshToken("h3")).toBeUndefined();
+    // A family is revoked as one; other families are left alone.
+    await identity.createRefreshToken({ ...token, id: id(111), tokenHash: "h4", familyId: id(111), spa: false });
+    expect(await identity.revokeRefreshTokenFamily(id(108), NOW + 3)).toBe(1);
+    expect((await identity.findRefreshToken("h2"))?.revokedAt).toBe(NOW + 3);
+    expect((await identity.findRefreshToken("h1"))?.revokedAt).toBe(NOW + 1);
+    expect(await identity.findRefreshToken("h4")).toMatchObject({ revokedAt: null, spa: false, familyId: id(111) });
+
+    // Smart lockout: failures count atomically, the lock is set at the threshold (a bigint time), cleared on success.
+    expect(await identity.findSignInLockout(user.id)).toEqual({ failedSignIns: 0, lockedUntil: null });
+    expect(await identity.recordFailedSignIn(user.id, 2, NOW + 60_000)).toEqual({ failedSignIns: 1, lockedUntil: null });
+    expect(await identity.recordFailedSignIn(user.id.toUpperCase(), 2, NOW + 60_000)).toEqual({ failedSignIns: 2, lockedUntil: NOW + 60_000 });
+    expect(await identity.recordFailedSignIn(user.id, 2, NOW + 120_000)).toEqual({ failedSignIns: 3, lockedUntil: NOW + 120_000 });
+    await identity.clearFailedSignIns(user.id);
+    expect(await identity.findSignInLockout(user.id)).toEqual({ failedSignIns: 0, lockedUntil: null });
 
     await identity.addSigningKey({ kid: "k1", privateKeyPem: "pem", certificateB64: "cert", createdAt: NOW, activatesAt: NOW, retiresAt: null });
     expect(await identity.listSigningKeys()).toEqual([{ kid: "k1", privateKeyPem: "pem", certificateB64: "cert", createdAt: NOW, activatesAt: NOW, retiresAt: null }]);

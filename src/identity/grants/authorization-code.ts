@@ -12,7 +12,8 @@ import type { Grant, GrantContext, TokenRequest, TokenResponseBody } from "./gra
  * Codes are single use and short-lived: a replay fails with AADSTS54005 and
  * revokes every refresh token issued from the code; an expired code fails with
  * 70008. `redirect_uri` must equal the one used at /authorize (500112), the
- * PKCE verifier must match (501481). Web-platform redirect URIs make the client
+ * PKCE verifier must match (501481), and a code issued without a challenge must come without a
+ * (non-empty) verifier (RFC 9700 §2.1.1 PKCE downgrade; also 501481). Web-platform redirect URIs make the client
  * confidential (secret required); SPA and public-client ones make it public.
  */
 export const authorizationCodeGrant: Grant = {
@@ -43,13 +44,18 @@ export const authorizationCodeGrant: Grant = {
     assertUserActive(user, stored.authTime);
 
     const delegation = requestedDelegation(request, { scope: stored.scope, resource: stored.resource });
-    return issueConsentedUserTokens(ctx, request, { tenant, user, client, delegation, amr: ["pwd"], authTime: stored.authTime, requireGrantForDefault: false, nonce: stored.nonce ?? undefined, codeId: stored.id });
+    return issueConsentedUserTokens(ctx, request, { tenant, user, client, delegation, amr: ["pwd"], authTime: stored.authTime, requireGrantForDefault: false, nonce: stored.nonce ?? undefined, codeId: stored.id, spa: stored.clientKind === "spa" });
   },
 };
 
-/** RFC 7636 §4.6: S256 compares base64url(SHA-256(verifier)); plain compares as is. No challenge: nothing to check. */
+/**
+ * RFC 7636 §4.6: S256 compares base64url(SHA-256(verifier)); plain compares as is.
+ * A code issued without `code_challenge` matches only a request without `code_verifier`:
+ * RFC 9700 §2.1.1 requires rejecting a verifier there (a PKCE downgrade), and orgbox answers
+ * as for a wrong verifier (AADSTS501481).
+ */
 export function verifierMatches(code: Pick<StoredAuthorizationCode, "codeChallenge" | "codeChallengeMethod">, verifier: string | undefined): boolean {
-  if (!code.codeChallenge) return true;
+  if (!code.codeChallenge) return !verifier;
   if (!verifier) return false;
   const computed = code.codeChallengeMethod === "plain" ? verifier : createHash("sha256").update(verifier, "ascii").digest("base64url");
   const a = Buffer.from(computed);

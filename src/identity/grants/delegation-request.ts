@@ -44,8 +44,10 @@ export interface ConsentedUserTokensInput {
   requireGrantForDefault: boolean;
   nonce?: string;
   codeId?: string | null;
-  /** The refresh token this request redeems: rotated in the same step (refresh grant). */
+  /** The refresh token this request redeems: its successor joins its family (refresh grant). */
   rotateFrom?: StoredRefreshToken;
+  /** The code was issued to an SPA redirect URI (fixed refresh-token lifetime). */
+  spa?: boolean;
 }
 
 /**
@@ -73,5 +75,6 @@ export async function issueConsentedUserTokens(ctx: GrantContext, request: Token
     wantsClientInfo: request.form.client_info === "1",
     codeId: input.codeId ?? null,
     ...(input.rotateFrom ? { rotateFrom: input.rotateFrom } : {}),
+    ...(input.spa ? { spa: true } : {}),
   });
 }

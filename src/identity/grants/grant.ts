@@ -5,6 +5,7 @@ import type { TenantRef } from "../tenants.ts";
 import type { TokenSigner } from "../tokens/signer.ts";
 import type { TokenVerifier } from "../tokens/verifier.ts";
 import type { IdentityUrls } from "../urls.ts";
+import type { LockoutPolicy } from "../lockout.ts";
 
 /** One token request, after routing and form parsing. */
 export interface TokenRequest {
@@ -31,11 +32,31 @@ export interface GrantContext {
   accessTokenLifetimeSeconds: number;
   /** See `OrgboxConfig.rejectAssertionReplay`. */
   rejectAssertionReplay?: boolean;
-  /** Refresh-token inactivity lifetime, seconds (Entra: 90 days); each rotation restarts it. */
+  /**
+   * Refresh-token inactivity lifetime, seconds (Entra: 90 days); each redemption returns a new
+   * refresh token with a fresh lifetime (learn.microsoft.com/entra/identity-platform/refresh-tokens).
+   */
   refreshTokenLifetimeSeconds: number;
+  /**
+   * Lifetime of refresh tokens issued through an SPA redirect URI, seconds (Entra: 24 hours). Fixed:
+   * the tokens a redemption returns carry the first one's expiry (AADSTS700084 after it).
+   */
+  spaRefreshTokenLifetimeSeconds: number;
+  /** What redeeming a refresh token does to it; see {@link RefreshTokenRotation}. */
+  refreshTokenRotation: RefreshTokenRotation;
+  /** Smart lockout of password sign-ins (ROPC and the sign-in pages). */
+  lockout: LockoutPolicy;
   /** Authorization-code lifetime, seconds (Entra: 10 minutes). */
   authorizationCodeLifetimeSeconds: number;
 }
+
+/**
+ * `entra`: a redeemed refresh token stays valid until it expires or is revoked; the response carries
+ * a new one too (Entra ID's behaviour, learn.microsoft.com/entra/identity-platform/refresh-tokens).
+ * `strict`: a redeemed refresh token is revoked, and presenting it again revokes its whole family,
+ * every token descended from the same sign-in (RFC 9700 §4.14.2, refresh token rotation).
+ */
+export type RefreshTokenRotation = "entra" | "strict";
 
 /** The JSON body of a successful token response (shape differs by endpoint version). */
 export type TokenResponseBody = Record<string, string | number>;

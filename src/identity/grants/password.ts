@@ -1,6 +1,6 @@
-import { verifyPassword } from "../../common/secrets.ts";
 import { assertUserActive, authenticateUserFlowClient } from "../delegated.ts";
 import { aad } from "../errors.ts";
+import { checkPassword } from "../lockout.ts";
 import type { Tenant } from "../model.ts";
 import type { Grant, GrantContext, TokenRequest, TokenResponseBody } from "./grant.ts";
 import { issueConsentedUserTokens, requestedDelegation } from "./delegation-request.ts";
@@ -11,7 +11,7 @@ import { issueConsentedUserTokens, requestedDelegation } from "./delegation-requ
  * v1 takes `resource`. Public clients (`allowPublicClient`) send no secret
  * (AADSTS700025 if they do); confidential clients authenticate. The user must
  * exist in the tenant (AADSTS50034), know the password (50126) and be enabled
- * (50057); consent must already exist (65001, suberror `consent_required`),
+ * (50057); smart lockout applies (50053, see `lockout.ts`); consent must already exist (65001, suberror `consent_required`),
  * since ROPC cannot show a consent prompt.
  */
 export const passwordGrant: Grant = {
@@ -31,7 +31,8 @@ export const passwordGrant: Grant = {
 
     const client = await authenticateUserFlowClient(ctx, tenant, form, request.authorization);
     if (!user || user.tenantId !== tenant.id) throw aad.userNotFound(directory);
-    if (!(await verifyPassword(form.password, user.passwordHash))) throw aad.invalidCredentials();
+    const check = await checkPassword(ctx, user, form.password);
+    if (!check.ok) throw check.error;
     assertUserActive(user);
 
     return issueConsentedUserTokens(ctx, request, { tenant, user, client, delegation, amr: ["pwd"], authTime: ctx.clock.now(), requireGrantForDefault: true });

@@ -7,10 +7,12 @@ import type { Grant, GrantContext, TokenRequest, TokenResponseBody } from "./gra
 /**
  * `grant_type=refresh_token` (RFC 6749 §6; learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#refresh-the-access-token).
  * Refresh tokens are opaque, stored as SHA-256 hashes, bound to client, user and
- * tenant, and rotated: each use returns a new one and the presented one stops
- * working (orgbox is stricter than Entra here, on purpose). Errors:
- * AADSTS70000 (unknown, rotated, or another client's/tenant's token),
- * 700082 (inactive past its lifetime), 50173 (password changed after sign-in),
+ * tenant. Each use returns a new one (learn.microsoft.com/entra/identity-platform/refresh-tokens).
+ * With `refreshTokenRotation: "entra"` (default) the presented one stays valid until it expires or
+ * is revoked, as in Entra; with `"strict"` it stops working, and presenting it again revokes its
+ * whole family (RFC 9700 §4.14.2). Errors: AADSTS70000 (unknown, revoked, replayed in strict mode,
+ * or another client's/tenant's token), 700082 (not redeemed within `refreshTokenLifetimeSeconds`),
+ * 700084 (an SPA chain past its fixed lifetime), 50173 (password changed after sign-in),
  * 50057 (user disabled), 65001 (consent withdrawn).
  */
 export const refreshTokenGrant: Grant = {
@@ -23,9 +25,16 @@ export const refreshTokenGrant: Grant = {
     const tenant = await tenantOfGrant(ctx, request, stored.tenantId);
     const client = await authenticateUserFlowClient(ctx, tenant, form, request.authorization, () => stored.publicClient);
     if (client.app.appId !== stored.clientId) throw aad.invalidGrant();
-    if (stored.revokedAt !== null) throw aad.invalidGrant();
     const now = ctx.clock.now();
-    if (stored.expiresAt <= now) throw aad.refreshTokenExpired(aadTimestamp(stored.issuedAt), inactivity(now - stored.issuedAt));
+    if (stored.revokedAt !== null) {
+      // Strict rotation: a redeemed token presented again is a replay; nothing of its family may live on.
+      if (ctx.refreshTokenRotation === "strict") await ctx.store.revokeRefreshTokenFamily(stored.familyId, now);
+      throw aad.invalidGrant();
+    }
+    if (stored.expiresAt <= now) {
+      if (stored.spa) throw aad.spaRefreshTokenExpired(duration(ctx.spaRefreshTokenLifetimeSeconds * 1000), aadTimestamp(stored.expiresAt - ctx.spaRefreshTokenLifetimeSeconds * 1000));
+      throw aad.refreshTokenExpired(aadTimestamp(stored.issuedAt), duration(now - stored.issuedAt));
+    }
     const user = await ctx.store.findUserById(stored.userId);
     if (!user) throw aad.invalidGrant();
     assertUserActive(user, stored.authTime);
@@ -37,7 +46,7 @@ export const refreshTokenGrant: Grant = {
 };
 
 /** Entra's `d.hh:mm:ss` duration format, from milliseconds. */
-function inactivity(ms: number): string {
+function duration(ms: number): string {
   const s = Math.floor(ms / 1000);
   const pad = (n: number) => String(n).padStart(2, "0");
   return `${Math.floor(s / 86400)}.${pad(Math.floor(s / 3600) % 24)}:${pad(Math.floor(s / 60) % 60)}:${pad(s % 60)}`;

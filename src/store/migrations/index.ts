@@ -8,6 +8,7 @@ import * as m006 from "./006_identity_groups.ts";
 import * as m007 from "./007_dataverse_relationships.ts";
 import * as m008 from "./008_dataverse_option_sets.ts";
 import * as m009 from "./009_dataverse_deletions.ts";
+import * as m010 from "./010_identity_refresh_families_and_lockout.ts";
 
 /** Numbered migrations, applied in key order on every start. Never edit a landed one; add the next number. */
 export const migrations: Record<string, Migration> = {
@@ -20,4 +21,5 @@ export const migrations: Record<string, Migration> = {
   "007_dataverse_relationships": m007,
   "008_dataverse_option_sets": m008,
   "009_dataverse_deletions": m009,
+  "010_identity_refresh_families_and_lockout": m010,
 };
