@@ -10,6 +10,7 @@ import { aad } from "./errors.ts";
 import type { Application, User } from "./model.ts";
 import { errorPage, formPostPage, pageHeaders } from "./pages/html.ts";
 import type { ClientKind, IdentityStore } from "./store.ts";
+import { matchesAnyRedirectUri } from "./redirect-uris.ts";
 import { resolveTenant, type TenantRef } from "./tenants.ts";
 import { GLOBAL_ADMINISTRATOR_ROLE } from "./well-known.ts";
 
@@ -55,7 +56,8 @@ export interface CheckedClient {
  * render orgbox's error page): the tenant segment (90002 / 900023), `client_id`
  * (900144) naming a known app (700016), single-tenant apps only on their own
  * tenant (700016) and never on `common`/`organizations` (50194), and
- * `redirect_uri` (900144) registered on the app (50011).
+ * `redirect_uri` (900144) registered on the app (50011; the port of a localhost
+ * redirect URI is not compared, see {@link matchesAnyRedirectUri}).
  * @throws AadError as listed.
  */
 export async function checkClient(store: IdentityStore, segment: string, params: Params): Promise<CheckedClient> {
@@ -69,13 +71,9 @@ export async function checkClient(store: IdentityStore, segment: string, params:
   }
   const redirectUri = params.redirect_uri;
   if (!redirectUri) throw aad.missingParameter("redirect_uri");
-  const clientKind: ClientKind | undefined = client.web.redirectUris.includes(redirectUri)
-    ? "web"
-    : client.spa.redirectUris.includes(redirectUri)
-      ? "spa"
-      : client.publicClient.redirectUris.includes(redirectUri)
-        ? "public"
-        : undefined;
+  // Exact match first, then Entra's localhost rule (port ignored), see redirect-uris.ts.
+  const platforms: [ClientKind, string[]][] = [["web", client.web.redirectUris], ["spa", client.spa.redirectUris], ["public", client.publicClient.redirectUris]];
+  const clientKind = (platforms.find(([, uris]) => uris.includes(redirectUri)) ?? platforms.find(([, uris]) => matchesAnyRedirectUri(uris, redirectUri)))?.[0];
   if (!clientKind) throw aad.redirectUriNotRegistered(redirectUri, client.appId);
   return { route, client, redirectUri, clientKind };
 }
