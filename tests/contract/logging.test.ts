@@ -3,8 +3,7 @@
  * Starts orgbox with a trace-level logger writing to a capture, sends the secret-bearing URLs
  * real clients send (logout with id_token_hint, authorize, token with a query), and reads the log.
  */
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { defaultTempCaDir } from "../../src/common/tls.ts";
 import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger, redactUrl } from "../../src/common/logger.ts";
@@ -32,7 +31,7 @@ describe("request logging", () => {
         done();
       },
     });
-    const config = resolveConfig({ inMemory: true, port: 0, logLevel: "trace", caDir: join(tmpdir(), "orgbox-ca") }, {});
+    const config = resolveConfig({ inMemory: true, port: 0, logLevel: "trace", caDir: defaultTempCaDir() }, {});
     orgbox = await createOrgbox(config, createLogger("trace", capture));
   });
   afterAll(async () => {
