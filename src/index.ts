@@ -8,8 +8,7 @@
  * await orgbox.close();
  * ```
  */
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { defaultTempCaDir } from "./common/tls.ts";
 import { createLogger } from "./common/logger.ts";
 import { systemClock, type Clock } from "./common/clock.ts";
 import { resolveConfig, type OrgboxConfigInput } from "./config/config.ts";
@@ -50,7 +49,7 @@ export async function startOrgbox(options: StartOptions = {}, runtime: StartRunt
   const { config: configPath, environment, ...rest } = options;
   const input: OrgboxConfigInput = configPath !== undefined && rest.configFile === undefined ? { ...rest, configFile: configPath } : rest;
   // In memory unless given a data folder or a PostgreSQL store; the CA is the shared temp one unless given a data folder.
-  const base = { inMemory: options.dataDir === undefined && options.storeUrl === undefined, port: 0, logLevel: "silent" as const, ...(options.dataDir === undefined ? { caDir: join(tmpdir(), "orgbox-ca") } : {}) };
+  const base = { inMemory: options.dataDir === undefined && options.storeUrl === undefined, port: 0, logLevel: "silent" as const, ...(options.dataDir === undefined ? { caDir: defaultTempCaDir() } : {}) };
   const config = resolveConfig(input, {}, base);
   return createOrgbox(config, createLogger(config.logLevel), runtime.clock ?? systemClock, environment ? { environment } : {});
 }

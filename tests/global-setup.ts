@@ -1,6 +1,4 @@
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { ensureLocalTls } from "../src/common/tls.ts";
+import { defaultTempCaDir, ensureLocalTls } from "../src/common/tls.ts";
 import { PG_ERROR_ENV, PG_URL_ENV, startTestPostgres } from "./helpers/postgres.ts";
 
 /**
@@ -13,7 +11,7 @@ import { PG_ERROR_ENV, PG_URL_ENV, startTestPostgres } from "./helpers/postgres.
  * own). When it cannot start, only the PostgreSQL tests fail, with the reason.
  */
 export default async function setup(): Promise<() => Promise<void>> {
-  const tls = await ensureLocalTls(join(tmpdir(), "orgbox-ca"));
+  const tls = await ensureLocalTls(defaultTempCaDir());
   process.env.NODE_EXTRA_CA_CERTS = tls.caCertPath;
   if (process.env[PG_URL_ENV]) return async () => undefined;
   try {

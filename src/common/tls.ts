@@ -1,8 +1,39 @@
 import { mkdir, readFile, rename, rm, writeFile, mkdtemp } from "node:fs/promises";
-import { existsSync } from "node:fs";
+import { existsSync, lstatSync } from "node:fs";
+import { tmpdir, userInfo } from "node:os";
 import { join, dirname } from "node:path";
 import { webcrypto } from "node:crypto";
+import { ConfigError } from "./errors.ts";
+import { PRIVATE_DIR_MODE, tightenIfPresent, type PermissionReport } from "./private-files.ts";
 import { x509, newSerial, privateKeyPem } from "./x509.ts";
+
+/**
+ * The CA folder of an in-memory orgbox: `{tmpdir}/orgbox-ca-{uid}` (POSIX), or
+ * `{tmpdir}/orgbox-ca-{username}` (Windows). Per user, so that one user never adopts a
+ * CA another user created in the shared temporary folder (whose key they hold).
+ */
+export function defaultTempCaDir(): string {
+  const who = typeof process.getuid === "function" ? String(process.getuid()) : userInfo().username.replace(/[^A-Za-z0-9._-]/g, "_");
+  return join(tmpdir(), `orgbox-ca-${who}`);
+}
+
+/**
+ * Refuses a CA folder that another local user could have planted or can change: it must be a
+ * real folder (not a symbolic link), owned by the current user, and not writable by group or
+ * others. Whoever controls the folder holds the CA key that clients are told to trust.
+ * POSIX only (skipped where `process.getuid` does not exist).
+ * @throws ConfigError naming the folder and the fix.
+ */
+export function assertOwnCaDir(caDir: string): void {
+  if (typeof process.getuid !== "function") return;
+  const stats = lstatSync(caDir);
+  const fix = `remove it (rm -r '${caDir}') if you do not trust it, or choose another folder with --ca-dir / ORGBOX_CA_DIR`;
+  if (stats.isSymbolicLink() || !stats.isDirectory()) throw new ConfigError(`the local CA folder ${caDir} is not a folder (a symbolic link or a file): refusing to use it; ${fix}`);
+  if (stats.uid !== process.getuid()) throw new ConfigError(`the local CA folder ${caDir} is owned by uid ${stats.uid}, not by this user (uid ${process.getuid()}): its owner holds the CA key; refusing to use it; ${fix}`);
+  if ((stats.mode & 0o022) !== 0) {
+    throw new ConfigError(`the local CA folder ${caDir} is writable by group or others (mode ${(stats.mode & 0o777).toString(8).padStart(4, "0")}): another user may have replaced its CA; refusing to use it; ${fix}`);
+  }
+}
 
 /** The local certificate authority and the server certificate it signed. */
 export interface LocalTls {
@@ -27,12 +58,18 @@ const DAY = 24 * 3600_000;
  * Creation is atomic (a temporary folder renamed into place), so several
  * processes starting at once agree on one CA.
  *
- * Files: `ca.pem` (trust this), `ca-key.pem`, `server.pem`, `server-key.pem`.
- * @throws when the folder cannot be written.
+ * Files: `ca.pem` (trust this), `ca-key.pem` and `server-key.pem` (`0600`), `server.pem`;
+ * the folder is created `0700`.
+ * @throws ConfigError when the folder is not this user's own (see {@link assertOwnCaDir});
+ * an Error when it cannot be written.
  */
-export async function ensureLocalTls(caDir: string, extraNames: string[] = []): Promise<LocalTls> {
+export async function ensureLocalTls(caDir: string, extraNames: string[] = [], onPermissions: PermissionReport = () => undefined): Promise<LocalTls> {
   const caCertPath = join(caDir, "ca.pem");
+  if (existsSync(caDir)) assertOwnCaDir(caDir);
   if (!existsSync(caCertPath)) await createCa(caDir);
+  assertOwnCaDir(caDir);
+  // Private keys from an older build: owner-only.
+  for (const key of ["ca-key.pem", "server-key.pem"]) tightenIfPresent(join(caDir, key), onPermissions);
   const caCert = await readFile(caCertPath, "utf8");
   const caKeyPem = await readFile(join(caDir, "ca-key.pem"), "utf8");
   const names = ["localhost", "127.0.0.1", "::1", ...extraNames];
@@ -61,7 +98,7 @@ function certValid(pem: string): boolean {
 }
 
 async function createCa(caDir: string): Promise<void> {
-  await mkdir(dirname(caDir), { recursive: true });
+  await mkdir(dirname(caDir), { recursive: true, mode: PRIVATE_DIR_MODE });
   const tmp = await mkdtemp(`${caDir}.tmp-`);
   const keys = (await webcrypto.subtle.generateKey(EC, true, ["sign", "verify"])) as webcrypto.CryptoKeyPair;
   const now = Date.now();

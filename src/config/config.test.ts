@@ -39,8 +39,8 @@ describe("resolveConfig", () => {
     expect(() => resolveConfig({ inMemory: "true" }, { ORGBOX_STORE_URL: url })).toThrow(ConfigError);
   });
 
-  it("puts the CA in a shared temp folder when in memory", () => {
-    expect(resolveConfig({ inMemory: true }).caDir).toMatch(/orgbox-ca$/);
+  it("puts the CA in a per-user temp folder when in memory", () => {
+    expect(resolveConfig({ inMemory: true }).caDir).toMatch(new RegExp(`orgbox-ca-${process.getuid?.() ?? ".+"}$`));
   });
 
   it("refresh-token and lockout settings: Entra's defaults, ORGBOX_* variables, and refusals naming the key", () => {

@@ -1,5 +1,5 @@
-import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { defaultTempCaDir } from "../common/tls.ts";
 import { z } from "zod";
 import { ConfigError } from "../common/errors.ts";
 import { readDocument } from "../environment/read.ts";
@@ -28,7 +28,7 @@ export interface OrgboxConfig {
   storeUrl: string | undefined;
   /** Serve plain HTTP instead of HTTPS. Default false. */
   http: boolean;
-  /** Folder of the local CA. Default `{dataDir}/ca`, or `{tmpdir}/orgbox-ca` when in memory. */
+  /** Folder of the local CA. Default `{dataDir}/ca`, or `{tmpdir}/orgbox-ca-{uid}` when in memory (per user). */
   caDir: string;
   /** Optional config file that was loaded (`.json`, `.yaml`/`.yml`, `.ts`/`.js`); it may also describe an environment. */
   configFile: string | undefined;
@@ -219,6 +219,6 @@ export function resolveConfig(explicit: OrgboxConfigInput, env: NodeJS.ProcessEn
     throw new ConfigError("--in-memory and --store-url cannot be combined: with --store-url the store is that PostgreSQL database");
   }
   const dataDir = resolve(merged.dataDir);
-  const caDir = resolve(merged.caDir ?? (merged.inMemory ? join(tmpdir(), "orgbox-ca") : join(dataDir, "ca")));
+  const caDir = resolve(merged.caDir ?? (merged.inMemory ? defaultTempCaDir() : join(dataDir, "ca")));
   return { ...merged, dataDir, caDir, configFile } as OrgboxConfig;
 }

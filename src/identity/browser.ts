@@ -1,5 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { FastifyReply, FastifyRequest } from "fastify";
+import { z } from "zod";
 import type { Clock } from "../common/clock.ts";
 import { newGuid } from "../common/ids.ts";
 import { hashSecret } from "../common/secrets.ts";
@@ -10,6 +11,7 @@ import { aad } from "./errors.ts";
 import type { Application, User } from "./model.ts";
 import { errorPage, formPostPage, pageHeaders } from "./pages/html.ts";
 import type { ClientKind, IdentityStore } from "./store.ts";
+import { matchesAnyRedirectUri } from "./redirect-uris.ts";
 import { resolveTenant, type TenantRef } from "./tenants.ts";
 import { GLOBAL_ADMINISTRATOR_ROLE } from "./well-known.ts";
 
@@ -18,6 +20,15 @@ const SESSION_LIFETIME_MS = 24 * 3600_000;
 /** The orgbox sign-in session cookie (Entra's ESTSAUTH equivalent). */
 export const SESSION_COOKIE = "orgbox_session";
 const CSRF_COOKIE = "orgbox_csrf";
+/** What orgbox writes into its cookies: random base64url (24 or 32 bytes). Anything else is ignored. */
+const OWN_COOKIE_VALUE = /^[A-Za-z0-9_-]{16,128}$/;
+
+/**
+ * The `ctx` hidden field of the sign-in, consent and account-picker forms: the original request
+ * parameters as {@link BrowserKit.formFields} wrote them, a flat object of strings. Posted back by
+ * the browser, so checked: anything else (null, a string, a number, nested values) is refused.
+ */
+const PAGE_CONTEXT = z.record(z.string(), z.string());
 
 /** Directory roles allowed to grant tenant-wide (admin) consent (template ids, the `wids` values). */
 export const CONSENT_ADMIN_ROLES: ReadonlySet<string> = new Set([
@@ -46,7 +57,8 @@ export interface CheckedClient {
  * render orgbox's error page): the tenant segment (90002 / 900023), `client_id`
  * (900144) naming a known app (700016), single-tenant apps only on their own
  * tenant (700016) and never on `common`/`organizations` (50194), and
- * `redirect_uri` (900144) registered on the app (50011).
+ * `redirect_uri` (900144) registered on the app (50011; the port of a localhost
+ * redirect URI is not compared, see {@link matchesAnyRedirectUri}).
  * @throws AadError as listed.
  */
 export async function checkClient(store: IdentityStore, segment: string, params: Params): Promise<CheckedClient> {
@@ -60,13 +72,9 @@ export async function checkClient(store: IdentityStore, segment: string, params:
   }
   const redirectUri = params.redirect_uri;
   if (!redirectUri) throw aad.missingParameter("redirect_uri");
-  const clientKind: ClientKind | undefined = client.web.redirectUris.includes(redirectUri)
-    ? "web"
-    : client.spa.redirectUris.includes(redirectUri)
-      ? "spa"
-      : client.publicClient.redirectUris.includes(redirectUri)
-        ? "public"
-        : undefined;
+  // Exact match first, then Entra's localhost rule (port ignored), see redirect-uris.ts.
+  const platforms: [ClientKind, string[]][] = [["web", client.web.redirectUris], ["spa", client.spa.redirectUris], ["public", client.publicClient.redirectUris]];
+  const clientKind = (platforms.find(([, uris]) => uris.includes(redirectUri)) ?? platforms.find(([, uris]) => matchesAnyRedirectUri(uris, redirectUri)))?.[0];
   if (!clientKind) throw aad.redirectUriNotRegistered(redirectUri, client.appId);
   return { route, client, redirectUri, clientKind };
 }
@@ -122,24 +130,22 @@ export class BrowserKit {
     return out;
   }
 
-  private cookies(request: FastifyRequest): Record<string, string> {
-    const out: Record<string, string> = {};
-    for (const part of (request.headers.cookie ?? "").split(";")) {
-      const eq = part.indexOf("=");
-      if (eq > 0) out[part.slice(0, eq).trim()] = decodeURIComponent(part.slice(eq + 1).trim());
-    }
-    return out;
+  /**
+   * One of orgbox's own cookies, parsed by `@fastify/cookie` (registered on the identity scope),
+   * or undefined. Only orgbox's cookies are read: other apps on `localhost` share the cookie jar
+   * (cookies ignore ports, RFC 6265 §8.5) and may set values that are not percent-encoded
+   * (`other_app=100%`). orgbox only writes random base64url values, so any other value
+   * (malformed, tampered, over-long) counts as absent: no session, no CSRF seed.
+   */
+  private ownCookie(request: FastifyRequest, name: string): string | undefined {
+    const value = request.cookies[name];
+    return value !== undefined && OWN_COOKIE_VALUE.test(value) ? value : undefined;
   }
 
-  private cookie(name: string, value: string, maxAgeSeconds?: number): string {
+  /** Sets (or with `maxAgeSeconds` 0 expires) one of orgbox's cookies: `Path=/; HttpOnly; SameSite=Lax`, `Secure` over HTTPS. */
+  private setCookie(reply: FastifyReply, name: string, value: string, maxAgeSeconds?: number): void {
     const secure = this.deps.grantContext.urls.base.startsWith("https:");
-    return `${name}=${encodeURIComponent(value)}; Path=/; HttpOnly; SameSite=Lax${secure ? "; Secure" : ""}${maxAgeSeconds !== undefined ? `; Max-Age=${maxAgeSeconds}` : ""}`;
-  }
-
-  private addCookie(reply: FastifyReply, value: string): void {
-    const existing = reply.getHeader("set-cookie");
-    const list = Array.isArray(existing) ? existing.map(String) : existing ? [String(existing)] : [];
-    reply.header("set-cookie", [...list, value]);
+    reply.setCookie(name, value, { path: "/", httpOnly: true, sameSite: "lax", secure, ...(maxAgeSeconds !== undefined ? { maxAge: maxAgeSeconds } : {}) });
   }
 
   private csrfFor(seed: string): string {
@@ -148,17 +154,17 @@ export class BrowserKit {
 
   /** A CSRF token bound to this browser's CSRF cookie (set now if missing). */
   csrfToken(request: FastifyRequest, reply: FastifyReply): string {
-    let seed = this.cookies(request)[CSRF_COOKIE];
+    let seed = this.ownCookie(request, CSRF_COOKIE);
     if (!seed) {
       seed = randomBytes(24).toString("base64url");
-      this.addCookie(reply, this.cookie(CSRF_COOKIE, seed));
+      this.setCookie(reply, CSRF_COOKIE, seed);
     }
     return this.csrfFor(seed);
   }
 
   /** Constant-time check of a posted CSRF token against the cookie. */
   csrfValid(request: FastifyRequest, token: string | undefined): boolean {
-    const seed = this.cookies(request)[CSRF_COOKIE];
+    const seed = this.ownCookie(request, CSRF_COOKIE);
     if (!seed || !token) return false;
     const a = Buffer.from(this.csrfFor(seed));
     const b = Buffer.from(token);
@@ -171,8 +177,10 @@ export class BrowserKit {
   }
 
   /**
-   * Reads a page post: checks CSRF and decodes the original parameters. On a
-   * CSRF failure renders the error page (AADSTS90023) and returns undefined.
+   * Reads a page post: checks CSRF and decodes the original parameters (`ctx`:
+   * base64url JSON of an object of strings, see {@link PAGE_CONTEXT}). On a CSRF failure
+   * or a `ctx` that is not such an object, renders the error page (AADSTS90023, HTTP 400)
+   * and returns undefined.
    */
   readPost(request: FastifyRequest, reply: FastifyReply): { version: 1 | 2; params: Params; form: Params } | undefined {
     const form = this.params(request);
@@ -180,19 +188,24 @@ export class BrowserKit {
       this.showError(request, reply, new AadError(90023, "invalid_request", "The sign-in form expired or was not posted by this site. Start the sign-in again from the application."));
       return undefined;
     }
-    let params: Params;
+    let decoded: unknown;
     try {
-      params = JSON.parse(Buffer.from(form.ctx ?? "", "base64url").toString("utf8")) as Params;
+      decoded = JSON.parse(Buffer.from(form.ctx ?? "", "base64url").toString("utf8"));
     } catch {
-      params = {};
+      decoded = undefined;
     }
-    return { version: form.v === "1" ? 1 : 2, params, form };
+    const context = PAGE_CONTEXT.safeParse(decoded);
+    if (!context.success) {
+      this.showError(request, reply, new AadError(90023, "invalid_request", "The sign-in form was altered: its request context is not valid. Start the sign-in again from the application."));
+      return undefined;
+    }
+    return { version: form.v === "1" ? 1 : 2, params: context.data, form };
   }
 
   /** The session behind the cookie, if valid: not revoked or expired, user enabled, password unchanged since. */
   async currentSession(request: FastifyRequest): Promise<SignedIn | undefined> {
     const { store, clock } = this.deps;
-    const value = this.cookies(request)[SESSION_COOKIE];
+    const value = this.ownCookie(request, SESSION_COOKIE);
     if (!value) return undefined;
     const session = await store.findSignInSession(hashSecret(value));
     if (!session || session.revokedAt !== null || session.expiresAt <= clock.now()) return undefined;
@@ -220,19 +233,19 @@ export class BrowserKit {
     const now = clock.now();
     const sessionId = newGuid();
     await store.createSignInSession({ id: sessionId, tokenHash: hashSecret(value), tenantId: user.tenantId, userId: user.id, authTime: now, expiresAt: now + SESSION_LIFETIME_MS, revokedAt: null });
-    this.addCookie(reply, this.cookie(SESSION_COOKIE, value));
+    this.setCookie(reply, SESSION_COOKIE, value);
     const { passwordHash: _hash, ...plain } = user;
     return { user: plain, sessionId, authTime: now };
   }
 
   /** Signs the browser out: revokes the session behind the cookie (if any) and expires the cookie. */
   async signOut(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const value = this.cookies(request)[SESSION_COOKIE];
+    const value = this.ownCookie(request, SESSION_COOKIE);
     if (value) {
       const session = await this.deps.store.findSignInSession(hashSecret(value));
       if (session && session.revokedAt === null) await this.deps.store.revokeSignInSession(session.id, this.deps.clock.now());
     }
-    this.addCookie(reply, this.cookie(SESSION_COOKIE, "", 0));
+    this.setCookie(reply, SESSION_COOKIE, "", 0);
   }
 
   /** Renders an HTML page with the security headers. */

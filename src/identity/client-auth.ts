@@ -16,18 +16,32 @@ export interface AuthenticatedClient {
 
 /**
  * Reads client credentials from the form body (`client_secret_post`) or the
- * `Authorization: Basic` header (`client_secret_basic`, RFC 6749 §2.3.1, with
- * form-urlencoded id and secret).
+ * `Authorization: Basic` header (`client_secret_basic`, RFC 6749 §2.3.1: id and
+ * secret each `application/x-www-form-urlencoded`, then `id:secret` in base64).
+ * @throws AadError 70002 (`invalid_client`, HTTP 401) when the Basic id or secret is
+ * not valid form-urlencoding (e.g. `%zz`): the client cannot be identified.
  */
 export function readClientCredentials(form: Record<string, string>, authorization: string | undefined): { clientId?: string; clientSecret?: string } {
   if (authorization?.toLowerCase().startsWith("basic ")) {
     const decoded = Buffer.from(authorization.slice(6).trim(), "base64").toString("utf8");
     const colon = decoded.indexOf(":");
     if (colon > 0) {
-      return { clientId: decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, " ")), clientSecret: decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, " ")) };
+      const clientId = formDecode(decoded.slice(0, colon));
+      const clientSecret = formDecode(decoded.slice(colon + 1));
+      if (clientId === undefined || clientSecret === undefined) throw aad.malformedBasicCredentials();
+      return { clientId, clientSecret };
     }
   }
   return { clientId: form.client_id, clientSecret: form.client_secret };
+}
+
+/** `application/x-www-form-urlencoded` decoding of one value (`+` is a space); undefined for bad percent-encoding. */
+function formDecode(value: string): string | undefined {
+  try {
+    return decodeURIComponent(value.replace(/\+/g, " "));
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -48,6 +48,9 @@ export const aad = {
       "invalid_client",
       `The provided client secret keys for app '${appId}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds.`,
     ),
+  /** Source: reference-error-codes (AADSTS70002 InvalidClient); RFC 6749 §2.3.1 for the encoding. */
+  malformedBasicCredentials: () =>
+    new AadError(70002, "invalid_client", "Error validating credentials. The client_id or client_secret in the 'Authorization: Basic' header is not valid application/x-www-form-urlencoded text (RFC 6749 section 2.3.1)."),
   missingClientCredential: () => new AadError(7000218, "invalid_client", "The request body must contain the following parameter: 'client_assertion' or 'client_secret'."),
   resourceNotFound: (resource: string, tenantName: string) =>
     new AadError(

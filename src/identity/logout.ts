@@ -4,6 +4,7 @@ import { BrowserKit, type BrowserDeps } from "./browser.ts";
 import { AadError } from "./errors.ts";
 import type { Application } from "./model.ts";
 import { signedOutPage } from "./pages/html.ts";
+import { matchesAnyRedirectUri } from "./redirect-uris.ts";
 import { resolveTenant } from "./tenants.ts";
 import type { KeyRing } from "./tokens/keyring.ts";
 
@@ -18,7 +19,8 @@ export interface LogoutDeps extends BrowserDeps {
  * Registers the sign-out endpoints `GET|POST /{tenant}/oauth2/v2.0/logout` and
  * v1 `/{tenant}/oauth2/logout` (OpenID Connect RP-Initiated Logout 1.0).
  * Revokes the browser's orgbox session and expires its cookie. Then, when
- * `post_logout_redirect_uri` is one of the redirect URIs registered on the app
+ * `post_logout_redirect_uri` is one of the redirect URIs registered on the app (the port of a
+ * localhost URI is not compared, as for `redirect_uri`: see redirect-uris.ts)
  * named by `client_id` (or by the `aud` of a validly signed `id_token_hint`; an
  * expired hint is accepted), redirects there with `state`; otherwise shows a
  * signed-out page. Sources: learn.microsoft.com/entra/identity-platform/v2-protocols-oidc#send-a-sign-out-request,
@@ -40,7 +42,7 @@ export async function logoutRoutes(app: FastifyInstance, deps: LogoutDeps): Prom
       return undefined;
     }
   };
-  const registered = (client: Application, uri: string) => [...client.web.redirectUris, ...client.spa.redirectUris, ...client.publicClient.redirectUris].includes(uri);
+  const registered = (client: Application, uri: string) => matchesAnyRedirectUri([...client.web.redirectUris, ...client.spa.redirectUris, ...client.publicClient.redirectUris], uri);
 
   const logout = async (request: FastifyRequest<{ Params: TenantParams }>, reply: FastifyReply) => {
     try {

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import cookie from "@fastify/cookie";
 import formbody from "@fastify/formbody";
 import { newGuid } from "../common/ids.ts";
 import type { Clock } from "../common/clock.ts";
@@ -33,6 +34,9 @@ const TOKEN_HEADERS = { "cache-control": "no-store, no-cache", pragma: "no-cache
  */
 export async function identityRoutes(app: FastifyInstance, deps: IdentityRouteDeps): Promise<void> {
   await app.register(formbody);
+  // Cookies of the browser pages (sign-in session, CSRF seed), parsed by the library: a value that is
+  // not valid percent-encoding stays as sent instead of throwing (cookie's tryDecode).
+  await app.register(cookie);
   const { store, urls, keys } = deps;
 
   app.setErrorHandler((error, request, reply) => renderError(error, request, reply, deps.clock, urls.base));

@@ -4,6 +4,7 @@
  * relationships, $metadata CSDL, custom tables and columns created over the Web API and used
  * through the record CRUD, RetrieveVersion / RetrieveTotalRecordCount, privileges and errors.
  */
+import { defaultTempCaDir } from "../../src/common/tls.ts";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -212,7 +213,7 @@ describe("functions: RetrieveVersion, RetrieveTotalRecordCount", () => {
 describe("custom tables and columns", () => {
   const dataDir = mkdtempSync(join(tmpdir(), "orgbox-metadata-"));
   // The shared test CA (tests/global-setup.ts) serves persisted instances too.
-  const caDir = join(tmpdir(), "orgbox-ca");
+  const caDir = defaultTempCaDir();
   const orgbox = useOrgbox({ inMemory: false, dataDir, caDir });
   let token = "";
   let api: DynamicsWebApi;

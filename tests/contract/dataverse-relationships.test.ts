@@ -5,6 +5,7 @@
  * POST RelationshipDefinitions, their reads, CSDL, associate/disassociate, $expand, @odata.bind on create,
  * FetchXML through the intersect table, cascades, privileges, errors and a restart on the same data.
  */
+import { defaultTempCaDir } from "../../src/common/tls.ts";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -70,7 +71,7 @@ const accountProjects = {
 describe("relationships created with POST RelationshipDefinitions", () => {
   const dataDir = mkdtempSync(join(tmpdir(), "orgbox-relationships-"));
   // The shared test CA (tests/global-setup.ts) serves persisted instances too.
-  const caDir = join(tmpdir(), "orgbox-ca");
+  const caDir = defaultTempCaDir();
   const orgbox = useOrgbox({ inMemory: false, dataDir, caDir });
   let token = "";
   let api: DynamicsWebApi;

@@ -2,6 +2,7 @@
  * `orgbox tenant|user|app|secret|cert|sp|consent` on a persisted data folder, as real child processes;
  * what they create is then used by real MSAL clients against an orgbox started on the same folder.
  */
+import { defaultTempCaDir } from "../../src/common/tls.ts";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,7 +19,7 @@ type Json = Record<string, unknown>;
 describe("orgbox directory CLI", { timeout: 180_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), "orgbox-cli-dir-"));
   const data = ["--data", dir];
-  const start = () => startOrgbox({ dataDir: dir, inMemory: false, caDir: join(tmpdir(), "orgbox-ca"), port: 0 });
+  const start = () => startOrgbox({ dataDir: dir, inMemory: false, caDir: defaultTempCaDir(), port: 0 });
   /** Runs the CLI with `--data` and `--json`; expects success and returns the parsed document. */
   async function json<T = Json>(...args: string[]): Promise<T> {
     const run = await orgboxCli([...args, ...data, "--json"]);

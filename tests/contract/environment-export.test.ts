@@ -4,6 +4,7 @@
  * fresh orgbox started from the exported file, with the hashed secret put back,
  * holds the same directory, org model and rows.
  */
+import { defaultTempCaDir } from "../../src/common/tls.ts";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -59,7 +60,7 @@ describe("orgbox export", () => {
   let firstExport: unknown;
 
   beforeAll(async () => {
-    const o = await startOrgbox({ config: FILE, inMemory: false, dataDir, caDir: join(tmpdir(), "orgbox-ca") });
+    const o = await startOrgbox({ config: FILE, inMemory: false, dataDir, caDir: defaultTempCaDir() });
     try {
       // Rows written after start, as the application user (owner) of the Fabrikam Sync app.
       const org = (await o.dataverse.service.findOrg("northwind")) as Org;

@@ -3,6 +3,7 @@
  * both keys are published during the overlap, new tokens switch `kid` at
  * activation, and requests in flight during a rotation do not fail.
  */
+import { defaultTempCaDir } from "../../src/common/tls.ts";
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -98,13 +99,13 @@ describe("keyRotationIntervalSeconds and `orgbox keys rotate`", () => {
   it("the CLI rotates the keys of a persisted store; the next start publishes both", async () => {
     const dir = mkdtempSync(join(tmpdir(), "orgbox-keys-"));
     try {
-      const first = await startOrgbox({ dataDir: dir, caDir: join(tmpdir(), "orgbox-ca") });
+      const first = await startOrgbox({ dataDir: dir, caDir: defaultTempCaDir() });
       const oldKid = kidOf(await demoToken(first));
       await first.close();
       const { stdout } = await promisify(execFile)(process.execPath, [CLI, "keys", "rotate", "--data", dir, "--activate-after", "0", "--json"]);
       const out = JSON.parse(stdout) as { kid: string; activatesAt: string; previousKeysRetireAt: string };
       expect(out.kid).not.toBe(oldKid);
-      const second = await startOrgbox({ dataDir: dir, caDir: join(tmpdir(), "orgbox-ca") });
+      const second = await startOrgbox({ dataDir: dir, caDir: defaultTempCaDir() });
       try {
         expect((await jwks(second)).sort()).toEqual([oldKid, out.kid].sort());
         expect(kidOf(await demoToken(second))).toBe(out.kid);

@@ -51,6 +51,11 @@ export class PageSession {
     return this.submit(page, { login: username, passwd: password });
   }
 
+  /** Puts a cookie into the jar as sent, unencoded (e.g. another localhost app's `other_app=100%`). */
+  setCookie(name: string, value: string): void {
+    this.jar.set(name, value);
+  }
+
   /** A kept cookie's value. */
   cookie(name: string): string | undefined {
     return this.jar.get(name);

@@ -3,6 +3,7 @@
  * this build added are created on start, so the org keeps working (and keeps its rows) instead of
  * failing with SQL errors. The "older build" is simulated by removing them from the SQLite file.
  */
+import { defaultTempCaDir } from "../../src/common/tls.ts";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,7 +15,7 @@ import { adminToken } from "../helpers/orgbox.ts";
 
 describe("data folders from older builds", () => {
   const dataDir = mkdtempSync(join(tmpdir(), "orgbox-upgrade-"));
-  const caDir = join(tmpdir(), "orgbox-ca");
+  const caDir = defaultTempCaDir();
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
   it("gets the standard tables, columns and privileges added since, and keeps its rows", async () => {
