@@ -15,7 +15,7 @@
  * - Flags: the letters c, u, r for IsValidForCreate, IsValidForUpdate, IsValidForRead.
  * - Detail by type: String/Memo: MaxLength; Integer/BigInt/Double/Decimal/Money:
  *   `MinValue..MaxValue` and `/Precision`; Picklist/State/Status/Boolean/MultiSelectPicklist: the
- *   options `value=Label;…` (Status: `value=Label@state`); Lookup/Customer/Owner: the Targets,
+ *   options `value=Label;…` (Status: `value=Label@state`); Lookup/Customer/Owner/PartyList: the Targets,
  *   comma-separated; DateTime: `DateTimeBehavior/Format`.
  * - LogicalName is the lowercased SchemaName (true of every standard attribute on these pages).
  *
@@ -33,7 +33,7 @@ const out = join(here, "../../src/dataverse/metadata/data/standard-attributes.js
 const REQUIRED: Record<string, string> = { N: "None", A: "ApplicationRequired", R: "Recommended", S: "SystemRequired" };
 const NUMERIC = new Set(["Integer", "BigInt", "Double", "Decimal", "Money"]);
 const OPTIONS = new Set(["Picklist", "State", "Status", "Boolean", "MultiSelectPicklist"]);
-const LOOKUPS = new Set(["Lookup", "Customer", "Owner"]);
+const LOOKUPS = new Set(["Lookup", "Customer", "Owner", "PartyList"]);
 
 interface Extracted {
   logicalName: string;
@@ -128,4 +128,4 @@ const body = Object.entries(tables)
   .map(([name, t]) => `  ${JSON.stringify(name)}: {"source": ${JSON.stringify(t.source)}, "commit": ${JSON.stringify(t.commit)}, "attributes": [\n${t.attributes.map((a) => `    ${JSON.stringify(a)}`).join(",\n")}\n  ]}`)
   .join(",\n");
 writeFileSync(out, `{"$comment": ${JSON.stringify(data.$comment)},\n"tables": {\n${body}\n}}\n`);
-console.log(`wrote ${out}: ${Object.entries(tables).map(([t, v]) => `${t} ${v.attributes.length}`).join(", ")}`);
+process.stdout.write(`wrote ${out}: ${Object.entries(tables).map(([t, v]) => `${t} ${v.attributes.length}`).join(", ")}\n`);

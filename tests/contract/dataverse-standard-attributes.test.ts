@@ -33,7 +33,7 @@ describe("standard tables from the documented attribute sets", () => {
   });
 
   it("covers the tables of issue #12 with their page and commit", () => {
-    for (const name of ["account", "team", "annotation", "transactioncurrency"]) {
+    for (const name of ["account", "team", "annotation", "transactioncurrency", "task", "phonecall"]) {
       const table = DOCUMENTED_TABLES.get(name);
       expect(table?.source).toBe(`powerapps-docs/developer/data-platform/reference/entities/${name}.md`);
       expect(table?.commit).toMatch(/^[0-9a-f]{40}$/);
