@@ -29,8 +29,21 @@ const accountMetadata = {
   logicalName: "account",
   collectionName: "accounts",
   primaryIdAttribute: "accountid",
-  attributeTypes: { accountid: "Uniqueidentifier", name: "String", numberofemployees: "Integer", revenue: "Money", statecode: "State" },
-  navigation: {},
+  attributeTypes: {
+    accountid: "Uniqueidentifier",
+    name: "String",
+    numberofemployees: "Integer",
+    revenue: "Money",
+    statecode: "State",
+    accountcategorycode: "Picklist",
+    creditlimit: "Money",
+    address1_latitude: "Double",
+    address1_longitude: "Double",
+    address1_utcoffset: "Integer",
+    lastonholdtime: "DateTime",
+    preferredsystemuserid: "Lookup",
+  },
+  navigation: { preferredsystemuserid: ["mscrm.systemuser"] },
 };
 const contactMetadata = {
   typeName: "mscrm.contact",
@@ -39,6 +52,14 @@ const contactMetadata = {
   primaryIdAttribute: "contactid",
   attributeTypes: { contactid: "Uniqueidentifier", firstname: "String", lastname: "String", parentcustomerid: "Lookup" },
   navigation: { parentcustomerid: ["mscrm.account", "mscrm.contact"] },
+};
+const systemuserMetadata = {
+  typeName: "mscrm.systemuser",
+  logicalName: "systemuser",
+  collectionName: "systemusers",
+  primaryIdAttribute: "systemuserid",
+  attributeTypes: { systemuserid: "Uniqueidentifier", fullname: "String" },
+  navigation: {},
 };
 
 describe("dataverse-ify against orgbox", () => {
@@ -56,7 +77,7 @@ describe("dataverse-ify against orgbox", () => {
     const org = (await o.dataverse.service.findOrg("contoso")) as Org;
     const admin = (await o.dataverse.service.listRoles(org)).find((r) => r.name === "System Administrator");
     ({ token } = await appUser(o, org, "dataverse-ify", DEMO.org.rootBusinessUnitId, [admin?.id as string]));
-    setMetadataCache({ entities: { account: accountMetadata, contact: contactMetadata } });
+    setMetadataCache({ entities: { account: accountMetadata, contact: contactMetadata, systemuser: systemuserMetadata } });
     client = dataverseify(token);
   });
 
@@ -68,6 +89,26 @@ describe("dataverse-ify against orgbox", () => {
     expect(account).toMatchObject({ logicalName: "account", accountid: id, name: "Dataverse-ify Ltd", numberofemployees: 42, revenue: 1250.5, statecode: 0 });
     // sdkify keeps the OData-formatted annotations orgbox returns under Prefer: odata.include-annotations="*".
     expect(account.formattedValues?.["statecode"]).toBe("Active");
+  });
+
+  it("creates and reads an account with the standard columns of dataverse-ify's upstream CRUD test", async () => {
+    // Columns Microsoft documents on account (learn.microsoft.com/power-apps/developer/data-platform/reference/entities/account).
+    const lastonholdtime = new Date("2024-03-01T10:15:00Z");
+    const id = await client.create({
+      logicalName: "account",
+      name: "Sample Account",
+      accountcategorycode: 2, // Standard
+      creditlimit: 1000,
+      address1_latitude: 1.523226,
+      address1_longitude: 1.523226,
+      address1_utcoffset: 60,
+      lastonholdtime,
+      preferredsystemuserid: new EntityReference("systemuser", DEMO.org.adminSystemUserId),
+    });
+    const account = await client.retrieve<IEntity>("account", id, ["name", "accountcategorycode", "creditlimit", "address1_latitude", "address1_longitude", "address1_utcoffset", "lastonholdtime", "preferredsystemuserid"]);
+    expect(account).toMatchObject({ name: "Sample Account", accountcategorycode: 2, creditlimit: 1000, address1_latitude: 1.523226, address1_longitude: 1.523226, address1_utcoffset: 60, lastonholdtime });
+    expect(account.formattedValues?.["accountcategorycode"]).toBe("Standard");
+    expect(account.preferredsystemuserid).toMatchObject({ entityType: "systemuser", id: DEMO.org.adminSystemUserId });
   });
 
   it("binds a Customer lookup on create and retrieves it as an EntityReference", async () => {

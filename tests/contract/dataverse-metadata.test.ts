@@ -68,7 +68,9 @@ describe("EntityDefinitions reads", () => {
     expect(attributes).toContainEqual({ "@odata.type": "#Microsoft.Dynamics.CRM.StringAttributeMetadata", MetadataId: expect.stringMatching(GUID_RE), LogicalName: "name", AttributeType: "String" });
 
     const list = await api.retrieveAttributes<Record<string, unknown>>({ entityKey: "LogicalName='account'", select: ["LogicalName", "AttributeTypeName"], filter: "AttributeType eq Microsoft.Dynamics.CRM.AttributeTypeCode'Money'" });
-    expect(list.value).toEqual([expect.objectContaining({ LogicalName: "revenue", AttributeTypeName: { Value: "MoneyType" } })]);
+    // The documented Money columns of account (learn.microsoft.com/power-apps/developer/data-platform/reference/entities/account).
+    expect(list.value.map((a) => a.LogicalName).sort()).toEqual(["aging30", "aging30_base", "aging60", "aging60_base", "aging90", "aging90_base", "creditlimit", "creditlimit_base", "marketcap", "marketcap_base", "revenue", "revenue_base"]);
+    expect(list.value.every((a) => (a.AttributeTypeName as { Value: string }).Value === "MoneyType")).toBe(true);
 
     const name = await api.retrieveAttribute<Record<string, unknown>>({ entityKey: "LogicalName='account'", attributeKey: "LogicalName='name'" });
     expect(name).toMatchObject({ "@odata.type": "#Microsoft.Dynamics.CRM.StringAttributeMetadata", LogicalName: "name", SchemaName: "Name", AttributeType: "String", AttributeTypeName: { Value: "StringType" }, MaxLength: 160, RequiredLevel: { Value: "ApplicationRequired" }, IsPrimaryName: true });

@@ -34,6 +34,8 @@ describe("data folders from older builds", () => {
     const db = new DatabaseSync(join(dataDir, "orgbox.sqlite"));
     db.exec(`DROP TABLE ${prefix}annotation`);
     db.exec(`ALTER TABLE ${prefix}lead DROP COLUMN companyname`);
+    // Nor the account columns taken from Microsoft's table reference since (issue #12).
+    for (const column of ["accountcategorycode", "creditlimit", "address1_latitude"]) db.exec(`ALTER TABLE ${prefix}account DROP COLUMN ${column}`);
     // Nor prvReadActivity, which the three activity tables share: it must come back once, not three times.
     for (const name of ["prvReadOpportunity", "prvReadActivity"]) {
       const privilegeId = (db.prepare(`SELECT privilegeid FROM ${prefix}privilege WHERE name = ?`).get(name) as { privilegeid: string }).privilegeid;
@@ -49,6 +51,8 @@ describe("data folders from older builds", () => {
       expect(await api.count({ collection: "leads" })).toBe(leadCount);
       const leads = await api.retrieveMultiple<{ subject: string; companyname: string | null }>({ collection: "leads", select: ["subject", "companyname"], filter: "subject eq 'Kept across the upgrade'" });
       expect(leads.value).toEqual([expect.objectContaining({ subject: "Kept across the upgrade", companyname: null })]);
+      const account = (await api.create({ collection: "accounts", data: { name: "After the upgrade", accountcategorycode: 1, creditlimit: 50, address1_latitude: 47.6 } })) as string;
+      expect(await api.retrieve({ collection: "accounts", key: account, select: ["accountcategorycode", "creditlimit", "address1_latitude"] })).toMatchObject({ accountcategorycode: 1, creditlimit: 50, address1_latitude: 47.6 });
       const note = (await api.create({ collection: "annotations", data: { subject: "A note after the upgrade" } })) as string;
       expect(note).toMatch(/^[0-9a-f-]{36}$/);
       // System Administrator holds the privilege again, at Global depth.

@@ -1,3 +1,4 @@
+import { withDocumentedAttributes } from "./documented.ts";
 import type { AttributeMetadata, AttributeType, EntityMetadata, ManyToManyRelationshipMetadata, OptionMetadata, OwnershipType } from "./types.ts";
 
 /** Optional properties of {@link attr}. */
@@ -129,11 +130,10 @@ function activity(spec: Pick<TableSpec, "logicalName" | "entitySetName" | "displ
 }
 
 /**
- * The standard tables, with their real logical names, entity set names,
- * primary keys, primary name columns and object type codes
- * (learn.microsoft.com/power-apps/developer/data-platform/reference/entities/*).
+ * orgbox's definitions of the standard tables: real logical names, entity set names, primary keys,
+ * primary name columns, object type codes, and the columns whose behaviour orgbox implements.
  */
-export const STANDARD_TABLES: EntityMetadata[] = [
+const DEFINED_TABLES: EntityMetadata[] = [
   table({
     logicalName: "organization",
     entitySetName: "organizations",
@@ -478,6 +478,16 @@ export const STANDARD_TABLES: EntityMetadata[] = [
     ],
   }),
 ];
+
+const DEFINED_NAMES: ReadonlySet<string> = new Set(DEFINED_TABLES.map((t) => t.logicalName));
+
+/**
+ * The standard tables, with their real logical names, entity set names, primary keys, primary name
+ * columns and object type codes, and every attribute of theirs that Microsoft's table reference
+ * documents and orgbox can store (learn.microsoft.com/power-apps/developer/data-platform/reference/entities/*;
+ * see data/standard-attributes.json and {@link withDocumentedAttributes}). Built once, at start-up.
+ */
+export const STANDARD_TABLES: EntityMetadata[] = DEFINED_TABLES.map((t) => withDocumentedAttributes(t, DEFINED_NAMES));
 
 /** A standard N:N relationship whose navigation property on both sides is its schema name. */
 function standardManyToMany(schemaName: string, intersect: string, [entity1, column1]: [string, string], [entity2, column2]: [string, string]): ManyToManyRelationshipMetadata {
