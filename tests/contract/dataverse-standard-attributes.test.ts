@@ -33,15 +33,38 @@ describe("standard tables from the documented attribute sets", () => {
   });
 
   it("covers the tables of issue #12 with their page and commit", () => {
-    for (const name of ["account", "team", "annotation", "transactioncurrency", "task", "phonecall"]) {
+    for (const name of ["account", "contact", "team", "annotation", "transactioncurrency", "task", "phonecall"]) {
       const table = DOCUMENTED_TABLES.get(name);
       expect(table?.source).toBe(`powerapps-docs/developer/data-platform/reference/entities/${name}.md`);
       expect(table?.commit).toMatch(/^[0-9a-f]{40}$/);
     }
+    // lead is a Dynamics 365 Sales table: its page is in the dynamics-365-customer-engagement repository.
+    expect(DOCUMENTED_TABLES.get("lead")?.source).toBe("ce/developer/reference/entities/lead.md");
+    expect(DOCUMENTED_TABLES.get("lead")?.commit).toMatch(/^[0-9a-f]{40}$/);
     // account: the documented columns dataverse-ify's CRUD test writes, with their documented facts.
     const account = DOCUMENTED_TABLES.get("account")?.attributes ?? [];
     expect(account.find((a) => a.logicalName === "address1_latitude")).toMatchObject({ type: "Double", minValue: -90, maxValue: 90, precision: 5 });
     expect(account.find((a) => a.logicalName === "accountcategorycode")?.options).toEqual([{ value: 1, label: "Preferred Customer" }, { value: 2, label: "Standard" }]);
+    // contact and lead: the complete attribute sets of their pages (lookup display-name attributes aside).
+    const contact = DOCUMENTED_TABLES.get("contact")?.attributes ?? [];
+    const lead = DOCUMENTED_TABLES.get("lead")?.attributes ?? [];
+    expect(contact).toHaveLength(195);
+    expect(lead).toHaveLength(165);
+    expect(contact.find((a) => a.logicalName === "familystatuscode")?.options).toEqual([{ value: 1, label: "Single" }, { value: 2, label: "Married" }, { value: 3, label: "Divorced" }, { value: 4, label: "Widowed" }]);
+    expect(contact.find((a) => a.logicalName === "anniversary")).toMatchObject({ type: "DateTime", dateTimeBehavior: "DateOnly", format: "DateOnly" });
+    expect(contact.find((a) => a.logicalName === "lastname")).toMatchObject({ requiredLevel: "ApplicationRequired", maxLength: 50 });
+    expect(contact.find((a) => a.logicalName === "parentcustomerid")).toMatchObject({ type: "Customer", targets: ["account", "contact"] });
+    expect(lead.find((a) => a.logicalName === "statuscode")?.options).toEqual([
+      { value: 1, label: "New", state: 0 },
+      { value: 2, label: "Contacted", state: 0 },
+      { value: 3, label: "Qualified", state: 1 },
+      { value: 4, label: "Lost", state: 2 },
+      { value: 5, label: "Cannot Contact", state: 2 },
+      { value: 6, label: "No Longer Interested", state: 2 },
+      { value: 7, label: "Canceled", state: 2 },
+    ]);
+    expect(lead.find((a) => a.logicalName === "budgetamount")).toMatchObject({ type: "Money", minValue: 0, maxValue: 1000000000000, precision: 2 });
+    expect(lead.find((a) => a.logicalName === "customerid")).toMatchObject({ type: "Customer", targets: ["account", "contact"] });
   });
 
   for (const [name, documented] of DOCUMENTED_TABLES) {
@@ -79,5 +102,79 @@ describe("standard tables from the documented attribute sets", () => {
     expect(names.has("isprivate")).toBe(false); // IsValidForRead false
     expect(names.has("preferredsystemuserid")).toBe(true);
     expect(entityTypes.get("account")?.has("_slaid_value")).toBe(false);
+  });
+
+  it("contact: documented columns round-trip and orgbox's own columns keep their behaviour", async () => {
+    const account = await apiCall(orgbox(), token, "POST", "accounts", { name: "Contoso (contact columns)" });
+    expect(account.status).toBe(204);
+    const accountId = /\(([^)]+)\)/.exec(account.headers.get("odata-entityid") ?? "")?.[1] as string;
+    const created = await apiCall(orgbox(), token, "POST", "contacts", {
+      firstname: "Ana",
+      lastname: "Trujillo",
+      "parentcustomerid_account@odata.bind": `/accounts(${accountId})`,
+      address3_city: "Lyon",
+      anniversary: "2020-06-15",
+      familystatuscode: 2,
+      annualincome: 52000.5,
+      nickname: "Anita",
+      donotemail: true,
+    });
+    expect(created.status).toBe(204);
+    const id = /\(([^)]+)\)/.exec(created.headers.get("odata-entityid") ?? "")?.[1] as string;
+    const read = await apiCall(orgbox(), token, "GET", `contacts(${id})?$select=fullname,address3_city,anniversary,familystatuscode,annualincome,nickname,donotemail,_parentcustomerid_value,parentcustomeridtype,statecode,statuscode,_ownerid_value`);
+    expect(read.status).toBe(200);
+    expect(read.body).toMatchObject({ fullname: "Ana Trujillo", address3_city: "Lyon", anniversary: "2020-06-15", familystatuscode: 2, annualincome: 52000.5, nickname: "Anita", donotemail: true, _parentcustomerid_value: accountId, parentcustomeridtype: "account", statecode: 0, statuscode: 1 });
+    expect(read.body._ownerid_value).toMatch(/^[0-9a-f-]{36}$/);
+    // fullname is still computed: a new last name changes it; it cannot be written.
+    expect((await apiCall(orgbox(), token, "PATCH", `contacts(${id})`, { lastname: "Moreno" })).status).toBe(204);
+    expect((await apiCall(orgbox(), token, "GET", `contacts(${id})?$select=fullname`)).body.fullname).toBe("Ana Moreno");
+    const fullname = await apiCall(orgbox(), token, "PATCH", `contacts(${id})`, { fullname: "Someone Else" });
+    expect(fullname.status).toBe(400);
+    // A documented option set and range are served by the metadata.
+    const family = await apiCall(orgbox(), token, "GET", "EntityDefinitions(LogicalName='contact')/Attributes(LogicalName='familystatuscode')/Microsoft.Dynamics.CRM.PicklistAttributeMetadata?$expand=OptionSet");
+    expect(family.status).toBe(200);
+    const labels = ((family.body.OptionSet as { Options: { Value: number; Label: { UserLocalizedLabel: { Label: string } } }[] }).Options ?? []).map((o) => [o.Value, o.Label.UserLocalizedLabel.Label]);
+    expect(labels).toEqual([[1, "Single"], [2, "Married"], [3, "Divorced"], [4, "Widowed"]]);
+    // Read-only documented columns are refused on create, like Dataverse; those left out are unknown properties.
+    expect((await apiCall(orgbox(), token, "POST", "contacts", { lastname: "X", aging30: 1 })).status).toBe(400);
+    expect((await apiCall(orgbox(), token, "POST", "contacts", { lastname: "X", subscriptionid: "00000000-0000-0000-0000-000000000001" })).status).toBe(400);
+  });
+
+  it("lead: documented columns round-trip, customerid is a Customer lookup and the state model is the page's", async () => {
+    const contact = await apiCall(orgbox(), token, "POST", "contacts", { lastname: "Lead customer" });
+    const contactId = /\(([^)]+)\)/.exec(contact.headers.get("odata-entityid") ?? "")?.[1] as string;
+    const created = await apiCall(orgbox(), token, "POST", "leads", {
+      subject: "Interested in bikes",
+      firstname: "Bo",
+      lastname: "Lee",
+      "customerid_contact@odata.bind": `/contacts(${contactId})`,
+      budgetamount: 1000,
+      budgetstatus: 2,
+      purchasetimeframe: 1,
+      estimatedclosedate: "2027-01-31",
+      qualificationcomments: "Warm",
+      decisionmaker: true,
+    });
+    expect(created.status).toBe(204);
+    const id = /\(([^)]+)\)/.exec(created.headers.get("odata-entityid") ?? "")?.[1] as string;
+    const read = await apiCall(orgbox(), token, "GET", `leads(${id})?$select=fullname,subject,budgetamount,budgetstatus,purchasetimeframe,estimatedclosedate,qualificationcomments,decisionmaker,_customerid_value,customeridtype,statecode,statuscode`);
+    expect(read.status).toBe(200);
+    expect(read.body).toMatchObject({ fullname: "Bo Lee", subject: "Interested in bikes", budgetamount: 1000, budgetstatus: 2, purchasetimeframe: 1, estimatedclosedate: "2027-01-31", qualificationcomments: "Warm", decisionmaker: true, _customerid_value: contactId, customeridtype: "contact", statecode: 0, statuscode: 1 });
+    // customerid is navigable to both targets, under the relationship names of the page.
+    const expanded = await apiCall(orgbox(), token, "GET", `leads(${id})?$select=subject&$expand=customerid_contact($select=lastname)`);
+    expect(expanded.status).toBe(200);
+    expect(expanded.body.customerid_contact).toMatchObject({ lastname: "Lead customer" });
+    const relationship = await apiCall(orgbox(), token, "GET", "EntityDefinitions(LogicalName='lead')/ManyToOneRelationships?$select=SchemaName,ReferencingAttribute,ReferencedEntity");
+    const names = (relationship.body.value as { SchemaName: string; ReferencingAttribute: string }[]).filter((r) => r.ReferencingAttribute === "customerid").map((r) => r.SchemaName).sort();
+    expect(names).toEqual(["lead_customer_accounts", "lead_customer_contacts"]);
+    // The type column follows the lookup; it cannot be written on its own.
+    expect((await apiCall(orgbox(), token, "PATCH", `leads(${id})`, { customeridtype: "account" })).status).toBe(400);
+    // Disqualified (2) with a reason of that state.
+    expect((await apiCall(orgbox(), token, "PATCH", `leads(${id})`, { statecode: 2, statuscode: 6 })).status).toBe(204);
+    expect((await apiCall(orgbox(), token, "GET", `leads(${id})?$select=statecode,statuscode`)).body).toMatchObject({ statecode: 2, statuscode: 6 });
+    // Lookups to tables orgbox does not have are not properties.
+    expect((await apiCall(orgbox(), token, "POST", "leads", { subject: "x", lastname: "y", "campaignid@odata.bind": "/campaigns(00000000-0000-0000-0000-000000000001)" })).status).toBe(400);
+    expect(entityTypes.get("lead")?.has("_campaignid_value")).toBe(false);
+    expect(entityTypes.get("lead")?.has("_customerid_value")).toBe(true);
   });
 });

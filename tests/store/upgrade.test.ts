@@ -36,6 +36,8 @@ describe("data folders from older builds", () => {
     db.exec(`ALTER TABLE ${prefix}lead DROP COLUMN companyname`);
     // Nor the account columns taken from Microsoft's table reference since (issue #12).
     for (const column of ["accountcategorycode", "creditlimit", "address1_latitude"]) db.exec(`ALTER TABLE ${prefix}account DROP COLUMN ${column}`);
+    for (const column of ["address3_city", "familystatuscode"]) db.exec(`ALTER TABLE ${prefix}contact DROP COLUMN ${column}`);
+    for (const column of ["budgetamount", "qualificationcomments"]) db.exec(`ALTER TABLE ${prefix}lead DROP COLUMN ${column}`);
     // Nor prvReadActivity, which the three activity tables share: it must come back once, not three times.
     for (const name of ["prvReadOpportunity", "prvReadActivity"]) {
       const privilegeId = (db.prepare(`SELECT privilegeid FROM ${prefix}privilege WHERE name = ?`).get(name) as { privilegeid: string }).privilegeid;
@@ -53,6 +55,10 @@ describe("data folders from older builds", () => {
       expect(leads.value).toEqual([expect.objectContaining({ subject: "Kept across the upgrade", companyname: null })]);
       const account = (await api.create({ collection: "accounts", data: { name: "After the upgrade", accountcategorycode: 1, creditlimit: 50, address1_latitude: 47.6 } })) as string;
       expect(await api.retrieve({ collection: "accounts", key: account, select: ["accountcategorycode", "creditlimit", "address1_latitude"] })).toMatchObject({ accountcategorycode: 1, creditlimit: 50, address1_latitude: 47.6 });
+      const contact = (await api.create({ collection: "contacts", data: { lastname: "After the upgrade", address3_city: "Lyon", familystatuscode: 1 } })) as string;
+      expect(await api.retrieve({ collection: "contacts", key: contact, select: ["address3_city", "familystatuscode"] })).toMatchObject({ address3_city: "Lyon", familystatuscode: 1 });
+      const lead = (await api.create({ collection: "leads", data: { subject: "After the upgrade", lastname: "Lee", budgetamount: 10, qualificationcomments: "ok" } })) as string;
+      expect(await api.retrieve({ collection: "leads", key: lead, select: ["budgetamount", "qualificationcomments"] })).toMatchObject({ budgetamount: 10, qualificationcomments: "ok" });
       const note = (await api.create({ collection: "annotations", data: { subject: "A note after the upgrade" } })) as string;
       expect(note).toMatch(/^[0-9a-f-]{36}$/);
       // System Administrator holds the privilege again, at Global depth.

@@ -387,6 +387,8 @@ const DEFINED_TABLES: EntityMetadata[] = [
       attr("leadsourcecode", "Picklist", "Lead Source", { options: options([1, "Advertisement"], [2, "Employee Referral"], [3, "External Referral"], [4, "Partner"], [7, "Trade Show"], [8, "Web"], [10, "Other"]) }),
       attr("leadqualitycode", "Picklist", "Rating", { options: options([1, "Hot"], [2, "Warm"], [3, "Cold"]) }),
       attr("estimatedamount", "Money", "Est. Value", { precision: 2 }),
+      attr("customerid", "Customer", "Customer", { targets: ["account", "contact"] }),
+      attr("customeridtype", "EntityName", "Customer Type", system),
       lookup("parentaccountid", "Parent Account for lead", ["account"]),
       lookup("parentcontactid", "Parent Contact for lead", ["contact"]),
       lookup("transactioncurrencyid", "Currency", ["transactioncurrency"]),
