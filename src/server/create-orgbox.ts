@@ -270,8 +270,11 @@ function loadEnvironment(config: OrgboxConfig, options: CreateOrgboxOptions): Lo
 
 /** A persisted store that already holds the environment's first tenant was set up by an earlier start. */
 async function alreadyApplied(environment: LoadedEnvironment, identity: Identity): Promise<boolean> {
-  const first = environment.tenants[0];
-  return first !== undefined && (await identity.service.findTenant(first.id)) !== undefined;
+  // The demo tenant an environment extends (seedDemo: true) exists before it is applied: look at what the file creates.
+  const first = environment.tenants.find((t) => !t.existing);
+  if (first) return (await identity.service.findTenant(first.id)) !== undefined;
+  const app = environment.apps[0];
+  return app !== undefined && (await identity.service.findApplication(app.appId)) !== undefined;
 }
 
 const SNAPSHOT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
