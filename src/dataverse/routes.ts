@@ -43,6 +43,12 @@ export interface ApiRequest {
   /** Path and raw query as received: `/org/{name}/api/data/{version}/{path}?{query}`. */
   url: string;
   params: Params;
+  /**
+   * True when the request came without the org segment (`/org/api/data/…`, the org named by the token's
+   * audience): the URLs in the answer (`@odata.context`, next and delta links, `OData-EntityId`) then use
+   * that base too, as clients such as dynamics-web-api only follow links under the base they call.
+   */
+  orgless?: boolean;
   headers: IncomingHttpHeaders;
   /** Parsed JSON, raw text, or undefined when there is none. */
   body: unknown;
@@ -139,7 +145,7 @@ export async function dataverseRoutes(app: FastifyInstance, deps: DataverseRoute
     const org = await store.findOrg(request.params.org);
     if (!org) throw dv.orgNotFound(request.params.org);
     const orgUrl = deps.orgUrl(org);
-    const apiUrl = `${orgUrl}/api/data/${version}`;
+    const apiUrl = request.orgless ? `${orgUrl.slice(0, orgUrl.lastIndexOf("/"))}/api/data/${version}` : `${orgUrl}/api/data/${version}`;
     const md = await deps.service.loadMetadata(org, store);
     const security = await authorizeRequest(request.headers, org, orgUrl, deps.trust, store, md, deps.service.securityState);
     const caller = security.caller;
@@ -242,7 +248,7 @@ export async function dataverseRoutes(app: FastifyInstance, deps: DataverseRoute
     } catch (error) {
       return renderError(error, request, reply);
     }
-    const result = await dispatch({ method: request.method, url: request.url, params: { ...request.params, org }, headers: request.headers, body: request.body }, deps.store, request.log);
+    const result = await dispatch({ method: request.method, url: request.url, params: { ...request.params, org }, orgless: true, headers: request.headers, body: request.body }, deps.store, request.log);
     return reply.status(result.status).headers(result.headers).send(result.body);
   };
   app.route({ method: ["GET", "POST", "PATCH", "PUT", "DELETE"], url: "/api/data/:version/*", handler: handleOrgless });

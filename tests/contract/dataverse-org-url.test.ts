@@ -40,9 +40,20 @@ describe("the org URL as printed, as dynamics-web-api's serverUrl", () => {
     const results = await api.executeBatch();
     expect(results).toHaveLength(2);
     expect(await api.retrieve({ collection: "accounts", key: id, select: ["name"] })).toMatchObject({ name: "Batched" });
-    // The ids in the answers are the org's canonical URLs.
+    // The URLs in the answers use the base the client called: dynamics-web-api follows only links under it.
     const raw = await fetch(`${orgbox().url}/org/api/data/v9.2/accounts(${id})?$select=name`, { headers: { authorization: `Bearer ${token}` } });
-    expect(((await raw.json()) as Record<string, string>)["@odata.context"]).toBe(`${orgbox().apiUrl}/$metadata#accounts(name)/$entity`);
+    expect(((await raw.json()) as Record<string, string>)["@odata.context"]).toBe(`${orgbox().url}/org/api/data/v9.2/$metadata#accounts(name)/$entity`);
+  });
+
+  it("pages with next links and change tracking with delta links under the printed org URL", async () => {
+    for (const name of ["Paged A", "Paged B", "Paged C"]) await api.create({ collection: "accounts", data: { name } });
+    const all = await api.retrieveAll<{ name: string }>({ collection: "accounts", select: ["name"], filter: "startswith(name,'Paged ')", orderBy: ["name"], maxPageSize: 2 });
+    expect(all.value.map((a) => a.name)).toEqual(["Paged A", "Paged B", "Paged C"]);
+    const initial = await api.retrieveMultiple({ collection: "accounts", select: ["name"], trackChanges: true });
+    expect(initial.oDataDeltaLink).toMatch(new RegExp(`^${orgbox().url}/org/api/data/v9\\.2/accounts\\?`));
+    await api.create({ collection: "accounts", data: { name: "Paged D" } });
+    const changes = await api.retrieveMultiple<{ name: string }>({ collection: "accounts" }, initial.oDataDeltaLink);
+    expect(changes.value.map((a) => a.name)).toEqual(["Paged D"]);
   });
 
   it("answers for the org the token names, each org for its own token", async () => {

@@ -116,6 +116,7 @@ async function runPart(part: BatchRequestPart, context: BatchRequest, store: Dat
         method: part.method,
         url: `/org/${outer.params.org}/api/data/${version}/${rest}${query ? `?${query}` : ""}`,
         params: { org: outer.params.org, version, "*": rest },
+        ...(outer.orgless ? { orgless: true } : {}),
         headers: innerHeaders(part, outer.headers),
         body: resolveContentIdReferences(innerBody(part), ids),
       },
