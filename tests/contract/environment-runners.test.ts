@@ -67,6 +67,18 @@ describe("examples/runners", () => {
     }
   });
 
+  it("Jest: globalSetup refuses to start when NODE_EXTRA_CA_CERTS does not name orgbox's CA (tests in Jest's own process would not trust it)", async () => {
+    const saved = { ...process.env };
+    const { default: setup } = (await import(join(RUNNERS, "jest.global-setup.mjs"))) as { default: () => Promise<void> };
+    try {
+      delete process.env.NODE_EXTRA_CA_CERTS;
+      await expect(setup()).rejects.toThrow(/start Jest with NODE_EXTRA_CA_CERTS=.*ca\.pem/);
+      expect(process.env.ORGBOX_URL).toBe(saved.ORGBOX_URL);
+    } finally {
+      process.env = saved;
+    }
+  });
+
   it("GitHub Actions: the start script waits for the ready line and appends the variables to $GITHUB_ENV", async () => {
     const githubEnv = join(dir, "github-env");
     const result = await run("bash", [join(RUNNERS, "github-actions-start.sh"), "examples/isv-multitenant.orgbox.yaml"], {
