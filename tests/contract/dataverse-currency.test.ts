@@ -12,6 +12,7 @@ import { DynamicsWebApi } from "dynamics-web-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Org } from "../../src/dataverse/index.ts";
 import { startOrgbox, type OrgboxInstance } from "../../src/index.ts";
+import { BACKENDS, type TestStoreLocation } from "../helpers/store-backends.ts";
 
 const TENANT = "9d000000-0000-4000-8000-000000000001";
 const APP = "9d000000-0000-4000-8000-00000000a001";
@@ -48,8 +49,9 @@ orgs:
         - { new_name: Filed deal, new_amount: 250.5 }
 `;
 
-describe("currency of money columns", () => {
+describe.each(BACKENDS)("currency of money columns ($name)", (backend) => {
   let dir: string;
+  let store: TestStoreLocation;
   let orgbox: OrgboxInstance;
   let api: DynamicsWebApi;
   let baseCurrency: string;
@@ -57,7 +59,10 @@ describe("currency of money columns", () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "orgbox-currency-"));
     writeFileSync(join(dir, "env.yaml"), ENV);
-    orgbox = await startOrgbox({ config: join(dir, "env.yaml") });
+    store = await backend.create();
+    const { location } = store;
+    // The CA the test workers trust (tests/global-setup.ts): the in-memory default folder.
+    orgbox = await startOrgbox({ config: join(dir, "env.yaml"), caDir: join(tmpdir(), "orgbox-ca"), ...(location.storeUrl ? { storeUrl: location.storeUrl } : { dataDir: location.dataDir }) });
     const org = (await orgbox.dataverse.service.findOrg("money")) as Org;
     // A second currency: 0.5 euro per base unit.
     await orgbox.dataverse.service.insert(org, "transactioncurrency", { transactioncurrencyid: EURO, currencyname: "Euro", isocurrencycode: "EUR", currencysymbol: "€", exchangerate: 0.5, currencyprecision: 2 });
@@ -70,6 +75,7 @@ describe("currency of money columns", () => {
   });
   afterAll(async () => {
     await orgbox?.close();
+    await store?.dispose();
     rmSync(dir, { recursive: true, force: true });
   });
 
