@@ -34,16 +34,35 @@ function participates(md: OrgMetadata, entity: EntityMetadata): boolean {
 
 const eq = (column: string, value: string): Expr => ({ kind: "compare", op: "eq", left: { kind: "column", name: column }, right: { kind: "value", value } });
 
-/** The org's base currency id (`organization.basecurrencyid`), if it has one. */
-async function baseCurrencyId(store: DataverseStore, org: Org, md: OrgMetadata): Promise<string | undefined> {
-  const organization = md.entity("organization");
-  if (!organization) return undefined;
-  const [row] = await store.selectRows(org, { entity: organization, columns: ["basecurrencyid"], orderBy: [], limit: 1 });
-  return typeof row?.basecurrencyid === "string" ? row.basecurrencyid : undefined;
+/**
+ * The base currency id, memoized per transaction-bound store (one request, e.g. a `CreateMultiple` of
+ * many rows), so a bulk write asks once; it cannot change (Dataverse sets it when the org is created).
+ * A store outside a transaction is not memoized.
+ */
+const memo = new WeakMap<DataverseStore, Map<string, Promise<unknown>>>();
+
+function remember<T>(store: DataverseStore, key: string, read: () => Promise<T>): Promise<T> {
+  if (store.inTransaction !== true) return read();
+  let byKey = memo.get(store);
+  if (!byKey) memo.set(store, (byKey = new Map()));
+  let value = byKey.get(key) as Promise<T> | undefined;
+  if (!value) byKey.set(key, (value = read()));
+  return value;
 }
 
-/** A currency's exchange rate to the base currency (units of the currency per base unit); 1 when unknown. */
+/** The org's base currency id (`organization.basecurrencyid`), if it has one. */
+function baseCurrencyId(store: DataverseStore, org: Org, md: OrgMetadata): Promise<string | undefined> {
+  return remember(store, `${org.id}:base`, async () => {
+    const organization = md.entity("organization");
+    if (!organization) return undefined;
+    const [row] = await store.selectRows(org, { entity: organization, columns: ["basecurrencyid"], orderBy: [], limit: 1 });
+    return typeof row?.basecurrencyid === "string" ? row.basecurrencyid : undefined;
+  });
+}
+
+/** A currency's exchange rate to the base currency (units of the currency per base unit): 1 for the base currency, 1 when unknown. */
 async function exchangeRate(store: DataverseStore, org: Org, md: OrgMetadata, currencyId: string): Promise<number> {
+  if (currencyId === (await baseCurrencyId(store, org, md))) return 1;
   const currency = md.entity("transactioncurrency") as EntityMetadata;
   const [row] = await store.selectRows(org, { entity: currency, columns: ["exchangerate"], where: eq("transactioncurrencyid", currencyId), orderBy: [], limit: 1 });
   const rate = Number(row?.exchangerate);
