@@ -7,7 +7,7 @@
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { DynamicsWebApi } from "dynamics-web-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Org } from "../../src/dataverse/index.ts";
@@ -61,8 +61,8 @@ describe.each(BACKENDS)("currency of money columns ($name)", (backend) => {
     writeFileSync(join(dir, "env.yaml"), ENV);
     store = await backend.create();
     const { location } = store;
-    // The CA the test workers trust (tests/global-setup.ts): the in-memory default folder.
-    orgbox = await startOrgbox({ config: join(dir, "env.yaml"), caDir: join(tmpdir(), "orgbox-ca"), ...(location.storeUrl ? { storeUrl: location.storeUrl } : { dataDir: location.dataDir }) });
+    // The CA the test workers trust (tests/global-setup.ts sets NODE_EXTRA_CA_CERTS to the in-memory default).
+    orgbox = await startOrgbox({ config: join(dir, "env.yaml"), caDir: dirname(process.env.NODE_EXTRA_CA_CERTS ?? join(tmpdir(), "orgbox-ca", "ca.pem")), ...(location.storeUrl ? { storeUrl: location.storeUrl } : { dataDir: location.dataDir }) });
     const org = (await orgbox.dataverse.service.findOrg("money")) as Org;
     // A second currency: 0.5 euro per base unit.
     await orgbox.dataverse.service.insert(org, "transactioncurrency", { transactioncurrencyid: EURO, currencyname: "Euro", isocurrencycode: "EUR", currencysymbol: "€", exchangerate: 0.5, currencyprecision: 2 });
