@@ -53,11 +53,12 @@ export interface OrgboxInstance {
   /** `https://localhost:PORT` (or `http://` with `http: true`). */
   url: string;
   port: number;
+  /** The demo tenant; without the demo, the tenant of the environment's first org (its first tenant when it has no org). */
   tenantId: string;
   tenantDomain: string;
   /** `{url}/{tenantId}`: the MSAL authority. */
   authority: string;
-  /** `{url}/org/contoso`: the resource to request tokens for. */
+  /** `{url}/org/contoso` (without the demo, the environment's first org): the resource to request tokens for. */
   orgUrl: string;
   /** `{orgUrl}/api/data/v9.2`. */
   apiUrl: string;
