@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { decodeJwt } from "jose";
 import { authorizeRequest, type TokenTrust } from "./auth.ts";
 import { DataverseError, dv } from "./errors.ts";
 import { checkJsonText, checkRequestText } from "./input.ts";
@@ -43,6 +44,12 @@ export interface ApiRequest {
   /** Path and raw query as received: `/org/{name}/api/data/{version}/{path}?{query}`. */
   url: string;
   params: Params;
+  /**
+   * True when the request came without the org segment (`/org/api/data/…`, the org named by the token's
+   * audience): the URLs in the answer (`@odata.context`, next and delta links, `OData-EntityId`) then use
+   * that base too, as clients such as dynamics-web-api only follow links under the base they call.
+   */
+  orgless?: boolean;
   headers: IncomingHttpHeaders;
   /** Parsed JSON, raw text, or undefined when there is none. */
   body: unknown;
@@ -129,12 +136,14 @@ export async function dataverseRoutes(app: FastifyInstance, deps: DataverseRoute
     }
   });
 
-  app.options("/:org/api/data/:version/*", async (request, reply) => {
+  const preflight = async (request: FastifyRequest, reply: FastifyReply) => {
     reply.header("Access-Control-Allow-Methods", "GET, POST, PATCH, PUT, DELETE, OPTIONS");
     reply.header("Access-Control-Allow-Headers", request.headers["access-control-request-headers"] ?? "Authorization, Content-Type, OData-Version, OData-MaxVersion, Prefer, If-Match, If-None-Match, MSCRMCallerID, CallerObjectId");
     reply.header("Access-Control-Max-Age", "600");
     return reply.status(204).send();
-  });
+  };
+  app.options("/:org/api/data/:version/*", preflight);
+  app.options("/api/data/:version/*", preflight);
 
   const route = async (request: ApiRequest, reply: ResponseBuilder, store: DataverseStore): Promise<unknown> => {
     const { version } = request.params;
@@ -142,7 +151,7 @@ export async function dataverseRoutes(app: FastifyInstance, deps: DataverseRoute
     const org = await store.findOrg(request.params.org);
     if (!org) throw dv.orgNotFound(request.params.org);
     const orgUrl = deps.orgUrl(org);
-    const apiUrl = `${orgUrl}/api/data/${version}`;
+    const apiUrl = request.orgless ? `${orgUrl.slice(0, orgUrl.lastIndexOf("/"))}/api/data/${version}` : `${orgUrl}/api/data/${version}`;
     const md = await deps.service.loadMetadata(org, store);
     const security = await authorizeRequest(request.headers, org, orgUrl, deps.trust, store, md, deps.service.securityState);
     const caller = security.caller;
@@ -235,6 +244,49 @@ export async function dataverseRoutes(app: FastifyInstance, deps: DataverseRoute
   };
   app.route({ method: ["GET", "POST", "PATCH", "PUT", "DELETE"], url: "/:org/api/data/:version/*", handler: handle });
   app.route({ method: ["GET"], url: "/:org/api/data/:version", handler: handle });
+
+  // The org URL as printed (`{base}/org/{name}`, no trailing slash) resolved against by clients that
+  // build `new URL("api/data/v9.2/", serverUrl)` (dynamics-web-api) gives `{base}/org/api/data/v9.2/…`:
+  // served for the org the bearer token's audience names, then authenticated exactly as `/org/{name}/…`.
+  const handleOrgless = async (request: FastifyRequest<{ Params: Omit<Params, "org"> }>, reply: FastifyReply) => {
+    let org: string;
+    try {
+      org = await orgFromAudience(request.headers, deps.store, deps.orgUrl);
+    } catch (error) {
+      return renderError(error, request, reply);
+    }
+    const result = await dispatch({ method: request.method, url: request.url, params: { ...request.params, org }, orgless: true, headers: request.headers, body: request.body }, deps.store, request.log);
+    return reply.status(result.status).headers(result.headers).send(result.body);
+  };
+  app.route({ method: ["GET", "POST", "PATCH", "PUT", "DELETE"], url: "/api/data/:version/*", handler: handleOrgless });
+  app.route({ method: ["GET"], url: "/api/data/:version", handler: handleOrgless });
+}
+
+/**
+ * The name of the org a request to `{base}/org/api/data/v9.x/…` (no org segment) addresses: the org
+ * whose URL is the `aud` of its bearer token. The token is only decoded here, to pick the org;
+ * {@link authorizeRequest} then verifies its signature, lifetime, issuer (the org's tenant) and
+ * audience (exactly that org's URL) as for `/org/{name}/…`.
+ * @throws DataverseError 401 `0x0` without a bearer token, or when its `aud` is not the URL of an org of this orgbox.
+ */
+async function orgFromAudience(headers: IncomingHttpHeaders, store: DataverseStore, orgUrl: (org: Org) => string): Promise<string> {
+  const refuse = (why: string) =>
+    new DataverseError(401, "0x0", `This Web API URL names no organization (${why}). Send a bearer token whose audience is the URL of an organization of this orgbox, or address the organization's Web API: {org URL}/api/data/v9.2/.`, { "www-authenticate": "Bearer" });
+  const match = headers.authorization ? /^Bearer\s+(\S+)\s*$/i.exec(headers.authorization) : null;
+  if (!match) throw refuse("the request has no bearer token");
+  let audiences: string[];
+  try {
+    const aud = decodeJwt(match[1] as string).aud;
+    audiences = typeof aud === "string" ? [aud] : Array.isArray(aud) ? aud : [];
+  } catch {
+    throw refuse("the bearer token is not a JWT");
+  }
+  for (const aud of audiences) {
+    const name = /\/org\/([a-z0-9]+)\/?$/i.exec(aud)?.[1];
+    const org = name ? await store.findOrg(name.toLowerCase()) : undefined;
+    if (org && aud.replace(/\/$/, "") === orgUrl(org)) return org.name;
+  }
+  throw refuse("the bearer token's audience is not the URL of an organization of this orgbox");
 }
 
 function renderError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {

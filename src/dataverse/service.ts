@@ -15,6 +15,7 @@ import { SecurityStateCache } from "./security/cache.ts";
 import { navigationFor } from "./navigation.ts";
 import type { Expr } from "./store.ts";
 import type { DataverseStore } from "./store.ts";
+import { currencyColumns } from "./currency.ts";
 
 /** What Dataverse needs to know of the directory: it asks, as the real service asks Entra. */
 export interface DirectoryLookup {
@@ -668,12 +669,14 @@ export class DataverseService {
 
   /**
    * Inserts a record with platform columns filled: id, created/modified on and
-   * by, `versionnumber`, owner columns and computed `fullname`.
+   * by, `versionnumber`, owner columns and computed `fullname`, and the currency columns of
+   * tables with money columns (see {@link currencyColumns}).
    */
   async insert(org: Org, logicalName: string, values: Row, callerId?: string, owner?: { id: string; businessUnitId: string }): Promise<string> {
-    const entity = (await this.loadMetadata(org)).entity(logicalName);
+    const md = await this.loadMetadata(org);
+    const entity = md.entity(logicalName);
     if (!entity) throw new OrgModelError(`table '${logicalName}' does not exist`);
-    const row = this.stampNew(entity, values, callerId, owner);
+    const row = this.stampNew(entity, { ...values, ...(await currencyColumns(this.store, org, md, entity, values)) }, callerId, owner);
     await this.store.insertRow(org, entity, row);
     return String(row[entity.primaryIdAttribute]);
   }

@@ -332,8 +332,13 @@ export function parseRecord(md: OrgMetadata, entity: EntityMetadata, payload: un
     if (/^_.+_value$/.test(key)) throw writeErrors.lookupValue(key);
     const single = nav.singleValued(entity, key);
     if (single) {
-      if (value === null || typeof value !== "object" || Array.isArray(value)) {
-        throw writeErrors.payload(entity, `A node of type '${value === null ? "PrimitiveValue" : Array.isArray(value) ? "StartArray" : "PrimitiveValue"}' was read from the JSON reader when trying to read the contents of the navigation property '${key}'; however, a 'StartObject' node was expected. Use '${key}@odata.bind' to set a lookup.`);
+      // `{"primarycontactid": null}` clears the lookup, as `primarycontactid@odata.bind: null` does (dataverse-ify sends it).
+      if (value === null) {
+        parseBind(md, entity, key, null, mode, record);
+        continue;
+      }
+      if (typeof value !== "object" || Array.isArray(value)) {
+        throw writeErrors.payload(entity, `A node of type '${Array.isArray(value) ? "StartArray" : "PrimitiveValue"}' was read from the JSON reader when trying to read the contents of the navigation property '${key}'; however, a 'StartObject' node was expected. Use '${key}@odata.bind' to set a lookup.`);
       }
       if (mode === "update") throw writeErrors.payload(entity, `Deep update is not supported: the navigation property '${key}' cannot hold a nested record in an Update. Create the related record first and bind it with '${key}@odata.bind'.`);
       checkSettable(single, entity, mode);

@@ -14,6 +14,7 @@ import type { EntityKey } from "./odata/path.ts";
 import type { DataverseService } from "./service.ts";
 import type { DataverseStore, Expr, Scalar } from "./store.ts";
 import { writeErrors, type ParsedRecord, type RecordReference } from "./validation.ts";
+import { currencyColumns } from "./currency.ts";
 
 /** The privileges a write needs (`prv<Verb><Entity>`). */
 export type WriteVerb = Exclude<PrivilegeVerb, "Read">;
@@ -143,6 +144,7 @@ export class RecordWriter {
     }
     const newId = typeof requestedId === "string" ? requestedId.toLowerCase() : newGuid();
     const defaults = (await CREATE_DEFAULTS[entity.logicalName]?.(this.service, scope, values, newId)) ?? {};
+    Object.assign(values, await currencyColumns(scope.store, scope.org, scope.md, entity, values));
     const row = this.service.stampNew(entity, { ...defaults, ...values, [entity.primaryIdAttribute]: newId }, scope.caller.systemUserId, { id: scope.caller.systemUserId, businessUnitId: scope.caller.businessUnitId });
     // Access check of Create: the new record's owner (or business unit) must be within the caller's Create depth.
     await this.authorize(scope, "Create", entity, row);
@@ -182,6 +184,7 @@ export class RecordWriter {
     const values: Row = { ...record.values };
     delete values[entity.primaryIdAttribute];
     for (const bind of record.binds) Object.assign(values, await this.lookupColumns(scope, entity, bind.navigation, bind.reference, id));
+    Object.assign(values, await currencyColumns(scope.store, scope.org, scope.md, entity, values, (columns) => this.find(scope, entity, { kind: "id", id }, columns)));
     const names = await this.find(scope, entity, { kind: "id", id }, entity.attributes.filter((a) => a.logicalName === "firstname" || a.logicalName === "lastname").map((a) => a.logicalName));
     const row = this.service.stampUpdate(entity, values, names ?? existing, scope.caller.systemUserId);
     await checkAlternateKeysFree(scope, entity, { ...existing, ...row }, id);

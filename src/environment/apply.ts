@@ -1,4 +1,4 @@
-import type { DataverseService } from "../dataverse/index.ts";
+import type { DataverseService, Org } from "../dataverse/index.ts";
 import { parseManyToManyDefinition, parseOneToManyDefinition } from "../dataverse/metadata/relationships.ts";
 import type { IdentityService } from "../identity/index.ts";
 import { BUILTIN_ROLE, type LoadedEnvironment } from "./load.ts";
@@ -16,7 +16,7 @@ import { BUILTIN_ROLE, type LoadedEnvironment } from "./load.ts";
  */
 export async function applyEnvironment(env: LoadedEnvironment, identity: IdentityService, dataverse: DataverseService, now: number): Promise<void> {
   for (const tenant of env.tenants) {
-    await identity.createTenant({ id: tenant.id, displayName: tenant.displayName, defaultDomain: tenant.defaultDomain, domains: tenant.domains });
+    if (!tenant.existing) await identity.createTenant({ id: tenant.id, displayName: tenant.displayName, defaultDomain: tenant.defaultDomain, domains: tenant.domains });
     for (const user of tenant.users) {
       await identity.createUser({
         tenantId: tenant.id,
@@ -83,14 +83,16 @@ export async function applyEnvironment(env: LoadedEnvironment, identity: Identit
   }
 
   for (const spec of env.orgs) {
-    const { org, rootBusinessUnitId, defaultRoleIds } = await dataverse.createOrg({
-      name: spec.name,
-      id: spec.id,
-      tenantId: spec.tenantId,
-      displayName: spec.displayName,
-      rootBusinessUnitId: spec.rootBusinessUnitId,
-      baseCurrencyId: spec.baseCurrencyId,
-    });
+    const { org, rootBusinessUnitId, defaultRoleIds } = spec.existing
+      ? await existingOrg(dataverse, spec.name)
+      : await dataverse.createOrg({
+          name: spec.name,
+          id: spec.id,
+          tenantId: spec.tenantId,
+          displayName: spec.displayName,
+          rootBusinessUnitId: spec.rootBusinessUnitId,
+          baseCurrencyId: spec.baseCurrencyId,
+        });
     // Option sets, then tables: columns use the sets, and roles may name the privileges of custom tables.
     for (const set of spec.optionSets) await dataverse.createGlobalOptionSet(org, set);
     for (const entity of spec.tables.custom) await dataverse.createCustomTable(org, (code) => ({ ...entity, objectTypeCode: code }));
@@ -138,4 +140,18 @@ export async function applyEnvironment(env: LoadedEnvironment, identity: Identit
     }
     for (const link of spec.associations) await dataverse.insert(org, link.intersect, link.values);
   }
+}
+
+/**
+ * An org the environment extends (the demo org, `seedDemo: true`): it, its root business unit and
+ * its predefined roles by name.
+ * @throws Error when the org does not exist (the demo was not seeded: `--no-seed`, or a store without it).
+ */
+async function existingOrg(dataverse: DataverseService, name: string): Promise<{ org: Org; rootBusinessUnitId: string; defaultRoleIds: Record<string, string> }> {
+  const org = await dataverse.findOrg(name);
+  if (!org) throw new Error(`the environment extends the demo org '${name}' (seedDemo: true), but the demo is not seeded (started with --no-seed?)`);
+  const rootBusinessUnitId = await dataverse.rootBusinessUnitId(org);
+  const roles = await dataverse.listRoles(org);
+  const defaultRoleIds = Object.fromEntries(roles.filter((r) => r.businessUnitId === rootBusinessUnitId).map((r) => [r.name, r.id]));
+  return { org, rootBusinessUnitId, defaultRoleIds };
 }

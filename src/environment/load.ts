@@ -15,9 +15,12 @@ import { resolveManyToMany, resolveOptionSets, resolveTables, type ResolvedTable
 import { parseEntityKey } from "../dataverse/odata/path.ts";
 import { EnvironmentError, readDocument } from "./read.ts";
 import { ENVIRONMENT_KEYS, EnvironmentSchema, type BusinessUnitInput, type Cell, type OrgboxEnvironment } from "./schema.ts";
+import { DEMO } from "../server/demo.ts";
 
 /** Prefix of a role reference resolved at apply time: a predefined role createOrg makes (`builtin:System Administrator`). */
 export const BUILTIN_ROLE = "builtin:";
+/** The demo org's custom role (src/server/seed.ts), which an environment extending the demo may name. */
+const DEMO_ROLE_NAME = "orgbox Demo Integration";
 /** Names of the predefined roles every org has. */
 export const BUILTIN_ROLE_NAMES: readonly string[] = defaultRoles(STANDARD_TABLES).map((r) => r.name);
 
@@ -33,6 +36,8 @@ export interface ResolvedUser {
 }
 
 export interface ResolvedTenant {
+  /** True for the demo tenant (`seedDemo: true`): it exists already; only its users and groups are added. */
+  existing?: boolean;
   id: string;
   displayName: string;
   defaultDomain: string;
@@ -91,6 +96,8 @@ export interface ResolvedRow {
 }
 
 export interface ResolvedOrg {
+  /** True for the demo org (`seedDemo: true`): it exists already; what the file lists is added to it. */
+  existing?: boolean;
   name: string;
   id: string;
   tenantId: string;
@@ -164,10 +171,10 @@ export function validateEnvironment(data: unknown, source = "(inline)", baseDir 
   }
   const parsed = EnvironmentSchema.safeParse(document);
   if (!parsed.success) throw new EnvironmentError(parsed.error.issues.map((issue) => `${source}: ${formatPath(issue.path)}: ${issueMessage(issue)}`));
-  const resolver = new Resolver(source, baseDir);
+  const seedDemo = parsed.data.seedDemo ?? (typeof server.seedDemo === "boolean" ? server.seedDemo : false);
+  const resolver = new Resolver(source, baseDir, seedDemo);
   const loaded = resolver.resolve(parsed.data as OrgboxEnvironment);
   if (resolver.problems.length > 0) throw new EnvironmentError(resolver.problems);
-  const seedDemo = parsed.data.seedDemo ?? (typeof server.seedDemo === "boolean" ? server.seedDemo : false);
   return { source, seedDemo, server, ...loaded };
 }
 
@@ -205,10 +212,30 @@ class Resolver {
   private readonly tenantsByKey = new Map<string, ResolvedTenant>();
   private readonly usersByUpn = new Map<string, { user: ResolvedUser; tenant: ResolvedTenant }>();
   private readonly directoryIds = new Map<string, string>();
+  private demoExtended = false;
 
-  constructor(source: string, baseDir: string) {
+  /** The demo tenant when the file extends the demo (`seedDemo: true`). */
+  private readonly demoTenant: ResolvedTenant | undefined;
+
+  /**
+   * @param extendsDemo `seedDemo: true`: the demo ({@link DEMO}) exists when the file is applied, so
+   *   the file may reference its tenant (`contoso.onmicrosoft.com`), its admin user, and extend its
+   *   tenant (a `tenants` entry with its id or domain adds users and groups) and its org (an `orgs`
+   *   entry named `contoso` adds roles, users, application users, teams, tables and rows, and may name
+   *   the role `orgbox Demo Integration`).
+   */
+  constructor(source: string, baseDir: string, extendsDemo = false) {
     this.source = source;
     this.baseDir = baseDir;
+    if (extendsDemo) {
+      const tenant: ResolvedTenant = { existing: true, id: DEMO.tenantId, displayName: DEMO.tenantDisplayName, defaultDomain: DEMO.tenantDomain, domains: [], users: [], groups: [] };
+      this.demoTenant = tenant;
+      this.tenantsByKey.set(DEMO.tenantId, tenant);
+      this.tenantsByKey.set(DEMO.tenantDomain, tenant);
+      const admin: ResolvedUser = { id: DEMO.admin.id, userPrincipalName: DEMO.admin.username, displayName: DEMO.admin.displayName, givenName: "Contoso", surname: "Admin", password: DEMO.admin.password, directoryRoles: [GLOBAL_ADMINISTRATOR_ROLE] };
+      this.usersByUpn.set(DEMO.admin.username, { user: admin, tenant });
+      for (const [id, label] of [[DEMO.tenantId, "the demo tenant"], [DEMO.admin.id, "the demo admin"], [DEMO.app.objectId, "the demo app"], [DEMO.app.servicePrincipalId, "the demo app's service principal"]] as const) this.directoryIds.set(id, label);
+    }
   }
 
   private fail(where: Where | string, problem: string, file = this.source): void {
@@ -253,13 +280,24 @@ class Resolver {
   }
 
   private tenant(t: NonNullable<OrgboxEnvironment["tenants"]>[number], where: Where): ResolvedTenant {
-    const id = (t.id ?? newGuid()).toLowerCase();
-    this.claimDirectoryId(id, [...where, "id"]);
     const domains = t.domains.map((d) => d.toLowerCase());
-    const tenant: ResolvedTenant = { id, displayName: t.displayName, defaultDomain: domains[0] as string, domains: domains.slice(1), users: [], groups: [] };
-    for (const [i, key] of [id, ...domains].entries()) {
-      if (this.tenantsByKey.has(key)) this.fail(i === 0 ? [...where, "id"] : [...where, "domains", i - 1], `'${key}' already names another tenant`);
-      else this.tenantsByKey.set(key, tenant);
+    const demo = this.demoTenant;
+    const extendsDemo = demo !== undefined && [t.id?.toLowerCase(), ...domains].some((key) => key === demo.id || key === demo.defaultDomain);
+    let tenant: ResolvedTenant;
+    if (demo && extendsDemo) {
+      // The demo tenant, extended: same id and domain, only users and groups are added.
+      if ((t.id !== undefined && t.id.toLowerCase() !== demo.id) || domains.some((d) => d !== demo.defaultDomain)) this.fail(where, `the demo tenant (seedDemo: true) is ${demo.defaultDomain} (${demo.id}); an entry extending it cannot change its id or domains`);
+      if (demo.users.length + demo.groups.length > 0 || this.demoExtended) this.fail(where, "the demo tenant is extended twice");
+      this.demoExtended = true;
+      tenant = demo;
+    } else {
+      const id = (t.id ?? newGuid()).toLowerCase();
+      this.claimDirectoryId(id, [...where, "id"]);
+      tenant = { id, displayName: t.displayName, defaultDomain: domains[0] as string, domains: domains.slice(1), users: [], groups: [] };
+      for (const [i, key] of [id, ...domains].entries()) {
+        if (this.tenantsByKey.has(key)) this.fail(i === 0 ? [...where, "id"] : [...where, "domains", i - 1], `'${key}' already names another tenant`);
+        else this.tenantsByKey.set(key, tenant);
+      }
     }
     (t.users ?? []).forEach((u, i) => {
       const userWhere = [...where, "users", i];
@@ -374,13 +412,22 @@ class Resolver {
   private org(o: NonNullable<OrgboxEnvironment["orgs"]>[number], where: Where, apps: ResolvedApp[]): ResolvedOrg | undefined {
     const tenant = this.tenantRef(o.tenant, [...where, "tenant"]);
     if (!tenant) return undefined;
+    // `seedDemo: true` and the demo org's name: the entry extends the demo org (DEMO.org).
+    const demo = this.demoTenant !== undefined && o.name.toLowerCase() === DEMO.org.name;
+    if (demo) {
+      if (tenant !== this.demoTenant) this.fail([...where, "tenant"], `the demo org '${DEMO.org.name}' (seedDemo: true) belongs to ${DEMO.tenantDomain}`);
+      for (const [key, value] of [["id", DEMO.org.id], ["rootBusinessUnitId", DEMO.org.rootBusinessUnitId], ["baseCurrencyId", DEMO.org.baseCurrencyId]] as const) {
+        if (o[key] !== undefined && o[key].toLowerCase() !== value) this.fail([...where, key], `the demo org (seedDemo: true) has ${key} ${value}; an entry extending it cannot change it`);
+      }
+    }
     const org: ResolvedOrg = {
+      ...(demo ? { existing: true } : {}),
       name: o.name,
-      id: (o.id ?? newGuid()).toLowerCase(),
+      id: (demo ? DEMO.org.id : (o.id ?? newGuid())).toLowerCase(),
       tenantId: tenant.id,
       displayName: o.displayName ?? o.name,
-      rootBusinessUnitId: (o.rootBusinessUnitId ?? newGuid()).toLowerCase(),
-      baseCurrencyId: (o.baseCurrencyId ?? newGuid()).toLowerCase(),
+      rootBusinessUnitId: (demo ? DEMO.org.rootBusinessUnitId : (o.rootBusinessUnitId ?? newGuid())).toLowerCase(),
+      baseCurrencyId: (demo ? DEMO.org.baseCurrencyId : (o.baseCurrencyId ?? newGuid())).toLowerCase(),
       optionSets: [],
       tables: { custom: [], extensions: [], relationships: [], manyToMany: [] },
       associations: [],
@@ -410,6 +457,11 @@ class Resolver {
     claim("organization", org.id, [...where, "id"]);
     claim("businessunit", org.rootBusinessUnitId, [...where, "rootBusinessUnitId"]);
     claim("transactioncurrency", org.baseCurrencyId, [...where, "baseCurrencyId"]);
+    if (demo) {
+      claim("systemuser", DEMO.org.adminSystemUserId, "the demo admin's systemuser");
+      claim("systemuser", DEMO.org.applicationUserId, "the demo app's application user");
+      claim("role", DEMO.org.integrationRoleId, "the demo role orgbox Demo Integration");
+    }
 
     const buByName = new Map<string, string>([[o.name.toLowerCase(), org.rootBusinessUnitId]]);
     const walk = (units: BusinessUnitInput[], parentId: string, at: Where): void => {
@@ -431,6 +483,7 @@ class Resolver {
     };
 
     const roleByName = new Map<string, string>(BUILTIN_ROLE_NAMES.map((n) => [n.toLowerCase(), `${BUILTIN_ROLE}${n}`]));
+    if (demo) roleByName.set(DEMO_ROLE_NAME.toLowerCase(), DEMO.org.integrationRoleId).set(DEMO.org.integrationRoleId, DEMO.org.integrationRoleId);
     (o.roles ?? []).forEach((r, i) => {
       const at = [...where, "roles", i];
       const id = (r.id ?? newGuid()).toLowerCase();
@@ -448,7 +501,7 @@ class Resolver {
     const roles = (names: string[] | undefined, at: Where): string[] =>
       (names ?? []).flatMap((name, i) => {
         const id = roleByName.get(name.toLowerCase());
-        if (!id) this.fail([...at, i], `no role '${name}' in this org (known: ${[...BUILTIN_ROLE_NAMES, ...org.roles.map((r) => r.name)].join(", ")})`);
+        if (!id) this.fail([...at, i], `no role '${name}' in this org (known: ${[...BUILTIN_ROLE_NAMES, ...(demo ? [DEMO_ROLE_NAME] : []), ...org.roles.map((r) => r.name)].join(", ")})`);
         return id ? [id] : [];
       });
 

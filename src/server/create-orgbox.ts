@@ -53,11 +53,12 @@ export interface OrgboxInstance {
   /** `https://localhost:PORT` (or `http://` with `http: true`). */
   url: string;
   port: number;
+  /** The demo tenant; without the demo, the tenant of the environment's first org (its first tenant when it has no org). */
   tenantId: string;
   tenantDomain: string;
   /** `{url}/{tenantId}`: the MSAL authority. */
   authority: string;
-  /** `{url}/org/contoso`: the resource to request tokens for. */
+  /** `{url}/org/contoso` (without the demo, the environment's first org): the resource to request tokens for. */
   orgUrl: string;
   /** `{orgUrl}/api/data/v9.2`. */
   apiUrl: string;
@@ -224,13 +225,18 @@ function buildInstance(
   checkpoints: Checkpoints,
 ): OrgboxInstance {
   let closing: Promise<void> | undefined;
-  // Without the demo, the first tenant and org of the environment fill the well-known fields.
+  // Without the demo, the environment's first org and the tenant it belongs to fill the well-known fields (the first
+  // tenant when there is no org), so that a token from `authority` works at `orgUrl`; the client is the first app with a
+  // secret that has a service principal in that tenant, the user that tenant's first.
   const demoSeeded = !environment || (config.seedDemo && environment.seedDemo);
-  const tenant = demoSeeded ? { id: DEMO.tenantId, domain: DEMO.tenantDomain } : { id: environment.tenants[0]?.id ?? DEMO.tenantId, domain: environment.tenants[0]?.defaultDomain ?? DEMO.tenantDomain };
-  const orgName = demoSeeded ? DEMO.org.name : (environment.orgs[0]?.name ?? DEMO.org.name);
+  const firstOrg = environment?.orgs[0];
+  const envTenant = environment ? (environment.tenants.find((t) => t.id === firstOrg?.tenantId) ?? environment.tenants[0]) : undefined;
+  const tenant = demoSeeded ? { id: DEMO.tenantId, domain: DEMO.tenantDomain } : { id: envTenant?.id ?? DEMO.tenantId, domain: envTenant?.defaultDomain ?? DEMO.tenantDomain };
+  const orgName = demoSeeded ? DEMO.org.name : (firstOrg?.name ?? DEMO.org.name);
   const orgUrl = `${base}/org/${orgName}`;
-  const firstApp = environment?.apps.find((a) => a.secrets.length > 0);
-  const firstUser = environment?.tenants.flatMap((t) => t.users)[0];
+  const withSecret = environment?.apps.filter((a) => a.secrets.length > 0) ?? [];
+  const firstApp = withSecret.find((a) => a.tenantId === tenant.id || a.consents.some((c) => c.tenantId === tenant.id)) ?? withSecret[0];
+  const firstUser = envTenant?.users[0];
   const demo = demoSeeded
     ? { clientId: DEMO.app.clientId, clientSecret: DEMO.app.clientSecret, username: DEMO.admin.username, password: DEMO.admin.password }
     : { clientId: firstApp?.appId ?? "", clientSecret: firstApp?.secrets[0]?.value ?? "", username: firstUser?.userPrincipalName ?? "", password: firstUser?.password ?? "" };
@@ -274,8 +280,11 @@ function loadEnvironment(config: OrgboxConfig, options: CreateOrgboxOptions): Lo
 
 /** A persisted store that already holds the environment's first tenant was set up by an earlier start. */
 async function alreadyApplied(environment: LoadedEnvironment, identity: Identity): Promise<boolean> {
-  const first = environment.tenants[0];
-  return first !== undefined && (await identity.service.findTenant(first.id)) !== undefined;
+  // The demo tenant an environment extends (seedDemo: true) exists before it is applied: look at what the file creates.
+  const first = environment.tenants.find((t) => !t.existing);
+  if (first) return (await identity.service.findTenant(first.id)) !== undefined;
+  const app = environment.apps[0];
+  return app !== undefined && (await identity.service.findApplication(app.appId)) !== undefined;
 }
 
 const SNAPSHOT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;

@@ -32,9 +32,11 @@ const accountMetadata = {
   attributeTypes: {
     accountid: "Uniqueidentifier",
     name: "String",
+    description: "Memo",
     numberofemployees: "Integer",
     revenue: "Money",
     statecode: "State",
+    primarycontactid: "Lookup",
     accountcategorycode: "Picklist",
     creditlimit: "Money",
     address1_latitude: "Double",
@@ -43,7 +45,7 @@ const accountMetadata = {
     lastonholdtime: "DateTime",
     preferredsystemuserid: "Lookup",
   },
-  navigation: { preferredsystemuserid: ["mscrm.systemuser"] },
+  navigation: { primarycontactid: ["mscrm.contact"], preferredsystemuserid: ["mscrm.systemuser"] },
 };
 const contactMetadata = {
   typeName: "mscrm.contact",
@@ -118,6 +120,34 @@ describe("dataverse-ify against orgbox", () => {
     const contact = await client.retrieve<IEntity>("contact", contactId, ["lastname", "parentcustomerid"]);
     expect(contact.lastname).toBe("Ifyson");
     expect(contact.parentcustomerid).toMatchObject({ entityType: "account", id: accountId, name: "Lookup Parent" });
+  });
+
+  it("clears a lookup and a column with null in an update, as its own integration test does (issue 12)", async () => {
+    // dataverse-ify's nullvalues integration test: set values, then update them to null and retrieve.
+    const contactId = await client.create({ logicalName: "contact", lastname: "Primary" });
+    const account: IEntity = { logicalName: "account", name: "Null Values", description: "Description", primarycontactid: new EntityReference("contact", contactId) };
+    account.id = await client.create(account);
+    const before = await client.retrieve<IEntity>("account", account.id, ["description", "primarycontactid"]);
+    expect(before).toMatchObject({ description: "Description", primarycontactid: { entityType: "contact", id: contactId } });
+
+    account.description = null;
+    account.primarycontactid = null; // odataify sends {"primarycontactid": null}
+    await client.update(account);
+
+    const after = await client.retrieve<IEntity>("account", account.id, ["description", "primarycontactid"]);
+    expect(after.description).toBeNull();
+    expect(after.primarycontactid).toBeUndefined();
+    const raw = await apiGet(orgbox(), token, `accounts(${account.id})?$select=_primarycontactid_value`);
+    expect(raw.body).toMatchObject({ _primarycontactid_value: null });
+  });
+
+  it("a navigation property set to anything but null or a record is still refused (0x80048d19)", async () => {
+    const id = await client.create({ logicalName: "account", name: "Bad Lookup" });
+    for (const value of ["not-a-record", [], 42]) {
+      const res = await fetch(`${orgbox().apiUrl}/accounts(${id})`, { method: "PATCH", headers: { authorization: `Bearer ${token}`, "content-type": "application/json", "if-match": "*" }, body: JSON.stringify({ primarycontactid: value }) });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("0x80048d19");
+    }
   });
 
   it("updates and deletes through the client", async () => {

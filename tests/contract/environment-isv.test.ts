@@ -36,10 +36,16 @@ async function api(o: OrgboxInstance, org: string, t: string, path: string, init
 describe("examples/isv-multitenant.orgbox.yaml (seed 003)", () => {
   const orgbox = useOrgbox({ config: FILE });
 
-  it("applies the file instead of the demo: no contoso tenant, the first tenant and org fill the handle", async () => {
+  it("applies the file instead of the demo: no contoso tenant, the first org and its tenant fill the handle", async () => {
     const o = orgbox();
     expect(await o.identity.service.findTenant("contoso.onmicrosoft.com")).toBeUndefined();
-    expect(o.tenantId).toBe("fab00000-0000-4000-8000-000000000001");
+    // Issue 12: the handle (and the banner) name the first org and its own tenant, not the publisher's, so that a token
+    // from `authority` for `orgUrl` works.
+    expect(o.tenantId).toBe("00a70000-0000-4000-8000-000000000001");
+    expect(o.orgUrl).toBe(o.orgUrlOf("northwind"));
+    const token = await fetch(`${o.authority}/oauth2/v2.0/token`, { method: "POST", body: new URLSearchParams({ grant_type: "client_credentials", client_id: o.demo.clientId, client_secret: o.demo.clientSecret, scope: `${o.orgUrl}/.default` }) });
+    const { access_token: accessToken } = (await token.json()) as { access_token: string };
+    expect((await fetch(`${o.apiUrl}/WhoAmI`, { headers: { authorization: `Bearer ${accessToken}` } })).status).toBe(200);
     expect(o.environment?.orgs.map((org) => org.name)).toEqual(["northwind", "tailspin"]);
     expect((await o.dataverse.service.listOrgs()).map((org) => org.name).sort()).toEqual(["northwind", "tailspin"]);
   });

@@ -54,7 +54,7 @@ describe("examples/runners", () => {
     try {
       await setup();
       const url = process.env.ORGBOX_URL as string;
-      expect(process.env.ORGBOX_AUTHORITY).toBe(`${url}/fab00000-0000-4000-8000-000000000001`);
+      expect(process.env.ORGBOX_AUTHORITY).toBe(`${url}/00a70000-0000-4000-8000-000000000001`); // the first org's tenant (northwind)
       expect(process.env.NODE_EXTRA_CA_CERTS).toMatch(/ca\.pem$/);
       const org = process.env.ORGBOX_ORG_URL as string;
       const who = await fetch(`${org}/api/data/v9.2/WhoAmI`, { headers: { authorization: `Bearer ${await appToken(url, "northwind.onmicrosoft.com", org)}` } });
@@ -63,6 +63,18 @@ describe("examples/runners", () => {
       await expect(fetch(`${url}/_orgbox/health`)).rejects.toThrow();
     } finally {
       await teardown();
+      process.env = saved;
+    }
+  });
+
+  it("Jest: globalSetup refuses to start when NODE_EXTRA_CA_CERTS does not name orgbox's CA (tests in Jest's own process would not trust it)", async () => {
+    const saved = { ...process.env };
+    const { default: setup } = (await import(join(RUNNERS, "jest.global-setup.mjs"))) as { default: () => Promise<void> };
+    try {
+      delete process.env.NODE_EXTRA_CA_CERTS;
+      await expect(setup()).rejects.toThrow(/start Jest with NODE_EXTRA_CA_CERTS=.*ca\.pem/);
+      expect(process.env.ORGBOX_URL).toBe(saved.ORGBOX_URL);
+    } finally {
       process.env = saved;
     }
   });

@@ -58,7 +58,8 @@ function decodePath(path: string): string {
 
 /**
  * A part's request line URL (after `$n` resolution) → the outer API's version, resource path and
- * raw query. Absolute URLs and `/…/api/data/v9.x/…` paths must address the outer request's org.
+ * raw query. Absolute URLs and `/…/api/data/v9.x/…` paths must address the outer request's org
+ * (`/org/{name}/…`, or `/org/api/data/…`, the org-less form).
  */
 function innerTarget(url: string, outer: ApiRequest): { version: string; rest: string; query: string } {
   let path = url;
@@ -76,7 +77,8 @@ function innerTarget(url: string, outer: ApiRequest): { version: string; rest: s
   const m = /^(.*?)\/?api\/data\/(v[^/]+)(?:\/(.*))?$/i.exec(path);
   if (!m) return { version: outer.params.version, rest: decodePath(path.replace(/^\/+/, "")), query };
   const prefix = (m[1] as string).replace(/\/+$/, "");
-  if (prefix !== "" && decodePath(prefix).toLowerCase() !== `/org/${outer.params.org}`.toLowerCase()) {
+  // `/org/api/data/…` (no org segment) is the org the outer request's verified token names: this one.
+  if (prefix !== "" && prefix.toLowerCase() !== "/org" && decodePath(prefix).toLowerCase() !== `/org/${outer.params.org}`.toLowerCase()) {
     throw new DataverseError(400, "0x0", `The request URL '${url}' in the batch does not address this organization's Web API.`);
   }
   return { version: m[2] as string, rest: decodePath(m[3] ?? ""), query };
@@ -116,6 +118,7 @@ async function runPart(part: BatchRequestPart, context: BatchRequest, store: Dat
         method: part.method,
         url: `/org/${outer.params.org}/api/data/${version}/${rest}${query ? `?${query}` : ""}`,
         params: { org: outer.params.org, version, "*": rest },
+        ...(outer.orgless ? { orgless: true } : {}),
         headers: innerHeaders(part, outer.headers),
         body: resolveContentIdReferences(innerBody(part), ids),
       },
