@@ -12,6 +12,7 @@ import { DynamicsWebApi } from "dynamics-web-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Org } from "../../src/dataverse/index.ts";
 import { startOrgbox, type OrgboxInstance } from "../../src/index.ts";
+import { defaultTempCaDir } from "../../src/common/tls.ts";
 import { BACKENDS, type TestStoreLocation } from "../helpers/store-backends.ts";
 
 const TENANT = "9d000000-0000-4000-8000-000000000001";
@@ -62,7 +63,7 @@ describe.each(BACKENDS)("currency of money columns ($name)", (backend) => {
     store = await backend.create();
     const { location } = store;
     // The CA the test workers trust (tests/global-setup.ts sets NODE_EXTRA_CA_CERTS to the in-memory default).
-    orgbox = await startOrgbox({ config: join(dir, "env.yaml"), caDir: dirname(process.env.NODE_EXTRA_CA_CERTS ?? join(tmpdir(), "orgbox-ca", "ca.pem")), ...(location.storeUrl ? { storeUrl: location.storeUrl } : { dataDir: location.dataDir }) });
+    orgbox = await startOrgbox({ config: join(dir, "env.yaml"), caDir: dirname(process.env.NODE_EXTRA_CA_CERTS ?? join(defaultTempCaDir(), "ca.pem")), ...(location.storeUrl ? { storeUrl: location.storeUrl } : { dataDir: location.dataDir }) });
     const org = (await orgbox.dataverse.service.findOrg("money")) as Org;
     // A second currency: 0.5 euro per base unit.
     await orgbox.dataverse.service.insert(org, "transactioncurrency", { transactioncurrencyid: EURO, currencyname: "Euro", isocurrencycode: "EUR", currencysymbol: "€", exchangerate: 0.5, currencyprecision: 2 });
