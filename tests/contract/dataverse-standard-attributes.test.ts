@@ -33,14 +33,15 @@ describe("standard tables from the documented attribute sets", () => {
   });
 
   it("covers the tables of issue #12 with their page and commit", () => {
-    for (const name of ["account", "contact", "team", "annotation", "transactioncurrency", "task", "phonecall"]) {
+    for (const name of ["account", "contact", "team", "annotation", "transactioncurrency", "task", "phonecall", "email", "systemuser", "businessunit"]) {
       const table = DOCUMENTED_TABLES.get(name);
       expect(table?.source).toBe(`powerapps-docs/developer/data-platform/reference/entities/${name}.md`);
       expect(table?.commit).toMatch(/^[0-9a-f]{40}$/);
     }
-    // lead is a Dynamics 365 Sales table: its page is in the dynamics-365-customer-engagement repository.
-    expect(DOCUMENTED_TABLES.get("lead")?.source).toBe("ce/developer/reference/entities/lead.md");
-    expect(DOCUMENTED_TABLES.get("lead")?.commit).toMatch(/^[0-9a-f]{40}$/);
+    // lead and opportunity are Dynamics 365 Sales tables: the Dataverse reference has no page for them.
+    expect(DOCUMENTED_TABLES.get("lead")?.source).toBe("MicrosoftDocs/dynamics-365-customer-engagement:ce/developer/reference/entities/lead.md");
+    expect(DOCUMENTED_TABLES.get("opportunity")?.source).toBe("MicrosoftDocs/dynamics-365-customer-engagement:ce/developer/entities/opportunity.md");
+    for (const name of ["lead", "opportunity"]) expect(DOCUMENTED_TABLES.get(name)?.commit).toMatch(/^[0-9a-f]{40}$/);
     // account: the documented columns dataverse-ify's CRUD test writes, with their documented facts.
     const account = DOCUMENTED_TABLES.get("account")?.attributes ?? [];
     expect(account.find((a) => a.logicalName === "address1_latitude")).toMatchObject({ type: "Double", minValue: -90, maxValue: 90, precision: 5 });
@@ -92,6 +93,87 @@ describe("standard tables from the documented attribute sets", () => {
       expect(wanted.filter((p) => !properties.has(p))).toEqual([]);
     });
   }
+
+  /** `EntityDefinitions(LogicalName='<table>')/Attributes`, by logical name. */
+  async function attributesOf(table: string): Promise<Map<string, Record<string, unknown>>> {
+    const res = await apiCall(orgbox(), token, "GET", `EntityDefinitions(LogicalName='${table}')/Attributes`);
+    expect(res.status).toBe(200);
+    return new Map((res.body.value as Record<string, unknown>[]).map((a) => [a.LogicalName as string, a]));
+  }
+  const required = (a: Record<string, unknown> | undefined) => (a?.RequiredLevel as { Value: string } | undefined)?.Value;
+
+  it("email: the documented columns, without the PartyList recipients; orgbox's activity columns keep their behaviour", async () => {
+    const email = await attributesOf("email");
+    for (const party of ["from", "to", "cc", "bcc", "related"]) expect(email.has(party)).toBe(false); // PartyList
+    expect(email.has("descriptionblobid")).toBe(false); // File
+    expect(email.has("receivingmailboxid")).toBe(false); // Lookup to mailbox
+    expect(email.get("subject")).toMatchObject({ AttributeType: "String", MaxLength: 800 });
+    expect(required(email.get("subject"))).toBe("ApplicationRequired"); // orgbox's activity subject (the page: None)
+    expect(email.get("emailsender")).toMatchObject({ AttributeType: "Lookup", IsValidForCreate: false });
+    expect(email.get("parentactivityid")).toMatchObject({ AttributeType: "Lookup" });
+    expect(entityTypes.get("email")?.has("_regardingobjectid_value")).toBe(true);
+    const status = DOCUMENTED_TABLES.get("email")?.attributes.find((a) => a.logicalName === "statuscode");
+    expect(status?.options?.map((o) => o.value)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+  });
+
+  it("systemuser: the documented columns; the security principal's own columns keep orgbox's definitions", async () => {
+    const user = await attributesOf("systemuser");
+    expect(user.get("azureactivedirectoryobjectid")).toMatchObject({ AttributeType: "Uniqueidentifier", IsValidForCreate: false, IsValidForUpdate: false });
+    expect(user.get("applicationid")).toMatchObject({ AttributeType: "Uniqueidentifier", IsValidForCreate: true });
+    expect(user.get("fullname")).toMatchObject({ IsValidForCreate: false, MaxLength: 200 });
+    expect(required(user.get("businessunitid"))).toBe("SystemRequired");
+    expect(required(user.get("accessmode"))).toBe("None"); // orgbox's (the page: SystemRequired, filled by the platform)
+    expect(required(user.get("internalemailaddress"))).toBe("None");
+    // Documented columns orgbox adds: SystemRequired ones valid for create become ApplicationRequired.
+    expect(user.get("setupuser")).toMatchObject({ AttributeType: "Boolean", IsValidForCreate: true });
+    expect(required(user.get("setupuser"))).toBe("ApplicationRequired");
+    expect(user.get("parentsystemuserid")).toMatchObject({ AttributeType: "Lookup" });
+    expect(user.has("positionid")).toBe(false); // Lookup to position
+    expect(user.has("entityimage")).toBe(false); // Image
+    expect(user.has("activedirectoryguid")).toBe(false); // not valid for read
+  });
+
+  it("businessunit: the documented columns; the hierarchy lookup keeps orgbox's definition", async () => {
+    const unit = await attributesOf("businessunit");
+    expect(unit.get("parentbusinessunitid")).toMatchObject({ AttributeType: "Lookup", IsValidForCreate: true });
+    expect(required(unit.get("parentbusinessunitid"))).toBe("None"); // orgbox's: the root business unit has none
+    expect(required(unit.get("name"))).toBe("SystemRequired");
+    expect(unit.get("organizationid")).toMatchObject({ AttributeType: "Lookup", IsValidForCreate: false });
+    expect(unit.get("creditlimit")).toMatchObject({ AttributeType: "Double" });
+    expect(unit.has("calendarid")).toBe(false); // Lookup to calendar
+    expect(unit.has("usergroupid")).toBe(false); // not valid for read
+  });
+
+  it("writes and reads documented columns of opportunity, email, systemuser and businessunit", async () => {
+    const opp = await apiCall(orgbox(), token, "POST", "opportunities", { name: "Documented", budgetamount: 1200.5, salesstage: 2, purchasetimeframe: 1, need: 0, "msdyn_forecastcategory": 100000002 });
+    expect(opp.status).toBe(204);
+    const oppUrl = opp.headers.get("odata-entityid") as string;
+    const oppRead = await apiCall(orgbox(), token, "GET", `${oppUrl.slice(oppUrl.indexOf("opportunities("))}?$select=budgetamount,salesstage,purchasetimeframe,msdyn_forecastcategory`);
+    expect(oppRead.body).toMatchObject({ budgetamount: 1200.5, salesstage: 2, purchasetimeframe: 1, msdyn_forecastcategory: 100000002 });
+
+    const mail = await apiCall(orgbox(), token, "POST", "emails", { subject: "Documented", messageid: "<m1@example.com>", deliveryprioritycode: 2, readreceiptrequested: true });
+    expect(mail.status).toBe(204);
+    const mailUrl = mail.headers.get("odata-entityid") as string;
+    const mailRead = await apiCall(orgbox(), token, "GET", `${mailUrl.slice(mailUrl.indexOf("emails("))}?$select=messageid,deliveryprioritycode,readreceiptrequested`);
+    expect(mailRead.body).toMatchObject({ messageid: "<m1@example.com>", deliveryprioritycode: 2, readreceiptrequested: true });
+    // A value outside a documented column's options is refused.
+    const badMail = await apiCall(orgbox(), token, "POST", "emails", { subject: "Bad", deliveryprioritycode: 9 });
+    expect(badMail.status).toBe(400);
+
+    const root = await apiCall(orgbox(), token, "GET", "businessunits?$select=businessunitid&$filter=_parentbusinessunitid_value eq null");
+    const rootId = (root.body.value as { businessunitid: string }[])[0]?.businessunitid as string;
+    const unit = await apiCall(orgbox(), token, "POST", "businessunits", { name: "Documented BU", costcenter: "CC-42", "parentbusinessunitid@odata.bind": `/businessunits(${rootId})` });
+    expect(unit.status).toBe(204);
+    const unitUrl = unit.headers.get("odata-entityid") as string;
+    const unitRead = await apiCall(orgbox(), token, "GET", `${unitUrl.slice(unitUrl.indexOf("businessunits("))}?$select=costcenter,_parentbusinessunitid_value`);
+    expect(unitRead.body).toMatchObject({ costcenter: "CC-42", _parentbusinessunitid_value: rootId });
+
+    const users = await apiCall(orgbox(), token, "GET", "systemusers?$select=systemuserid&$top=1");
+    const userId = (users.body.value as { systemuserid: string }[])[0]?.systemuserid as string;
+    expect((await apiCall(orgbox(), token, "PATCH", `systemusers(${userId})`, { jobtitle: "Tester", address1_city: "Oslo" })).status).toBe(204);
+    const userRead = await apiCall(orgbox(), token, "GET", `systemusers(${userId})?$select=jobtitle,address1_city`);
+    expect(userRead.body).toMatchObject({ jobtitle: "Tester", address1_city: "Oslo" });
+  });
 
   it("leaves out the documented attributes of types orgbox does not store, and lookups to tables it does not have", async () => {
     const res = await apiCall(orgbox(), token, "GET", "EntityDefinitions(LogicalName='account')/Attributes?$select=LogicalName");
