@@ -108,6 +108,17 @@ describe.each(BACKENDS)("currency of money columns ($name)", (backend) => {
     expect(await read()).toMatchObject({ new_amount: 30, new_amount_base: 30, _transactioncurrencyid_value: baseCurrency });
   });
 
+  it("account's documented revenue_base, creditlimit_base and exchangerate are filled (standard columns)", async () => {
+    const id = (await api.create({ collection: "accounts", data: { name: "Euro Ltd", revenue: 100, creditlimit: 40, "transactioncurrencyid@odata.bind": `/transactioncurrencies(${EURO})` } })) as string;
+    expect(await api.retrieve({ collection: "accounts", key: id, select: ["revenue", "revenue_base", "creditlimit_base", "exchangerate", "transactioncurrencyid"] })).toMatchObject({
+      revenue: 100,
+      revenue_base: 200,
+      creditlimit_base: 80,
+      exchangerate: 0.5,
+      _transactioncurrencyid_value: EURO,
+    });
+  });
+
   it("an update setting a money value on a row without a currency gives it the base currency", async () => {
     const id = (await api.create({ collection: "new_deals", data: { new_name: "Cleared", new_amount: 5 } })) as string;
     await api.update({ collection: "new_deals", key: id, data: { "transactioncurrencyid@odata.bind": null } });
