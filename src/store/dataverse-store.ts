@@ -234,8 +234,8 @@ export class SqlDataverseStore implements DataverseStore {
   async createIntersectTable(org: Org, entity: EntityMetadata, columns: readonly [string, string]): Promise<void> {
     await this.createRecordTable(org, entity);
     const name = `${org.tablePrefix}${entity.logicalName}`;
-    for (const column of columns) await this.db.schema.createIndex(`${name}_${column}`).on(name).column(column).execute();
-    await this.db.schema.createIndex(`${name}_pair`).on(name).columns([...columns]).unique().execute();
+    for (const column of columns) await this.db.schema.createIndex(this.indexName(`${name}_${column}`)).on(name).column(column).execute();
+    await this.db.schema.createIndex(this.indexName(`${name}_pair`)).on(name).columns([...columns]).unique().execute();
     this.afterDdl();
   }
 
