@@ -84,7 +84,7 @@ describe("alternate keys (tables that define them)", () => {
 
   beforeAll(async () => {
     database = await openDatabase({ inMemory: true, dataDir: "" });
-    store = new SqlDataverseStore(database.db, database.afterDdl);
+    store = new SqlDataverseStore(database.db, database.adapter);
     await store.createOrg(org, Date.now());
     for (const entity of keyedMd.entities()) await store.createRecordTable(org, entity);
   });

@@ -102,7 +102,7 @@ export async function createOrgbox(config: OrgboxConfig, logger: Logger, clock: 
     const tls = config.http ? undefined : await ensureLocalTls(config.caDir, config.publicHost === "localhost" ? [] : [config.publicHost], (message) => logger.warn(message));
     let base = "";
     const identityStore = new SqlIdentityStore(database.db);
-    const dataverseStore = new SqlDataverseStore(database.db, database.afterDdl, { dialect: database.dialect });
+    const dataverseStore = new SqlDataverseStore(database.db, database.adapter);
     const orgUrl = (org: Pick<Org, "name">) => `${base}/org/${org.name}`;
 
     const identity = await createIdentity({

@@ -16,7 +16,7 @@ export async function exportStore(store: OfflineStore, options: ExportOptions = 
   const database = await openOfflineStore(store);
   try {
     const identity = new IdentityService(new SqlIdentityStore(database.db), systemClock);
-    const dataverse = new DataverseService(new SqlDataverseStore(database.db, () => database.afterDdl(), { dialect: database.dialect }), systemClock, {
+    const dataverse = new DataverseService(new SqlDataverseStore(database.db, database.adapter), systemClock, {
       async servicePrincipal() {
         return undefined; // export only reads: application users are never created here
       },

@@ -59,7 +59,7 @@ export async function withOfflineServices<T>(store: OfflineStore, work: (service
   const where = "storeUrl" in store ? "the PostgreSQL store" : `'${store.dataDir}'`;
   try {
     const identity = new IdentityService(new SqlIdentityStore(database.db), systemClock);
-    const dataverse = new DataverseService(new SqlDataverseStore(database.db, () => database.afterDdl(), { dialect: database.dialect }), systemClock, {
+    const dataverse = new DataverseService(new SqlDataverseStore(database.db, database.adapter), systemClock, {
       async servicePrincipal(tenantId, appId) {
         const sp = await identity.findServicePrincipal(tenantId, appId);
         if (!sp) return undefined;

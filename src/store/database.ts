@@ -1,18 +1,10 @@
 import { ensurePrivateDir, ensurePrivateFile, tightenIfPresent, type PermissionReport } from "../common/private-files.ts";
 import { join } from "node:path";
-import { Kysely, SqliteDialect } from "kysely";
-import { NodeSqliteDatabase } from "./sqlite/node-sqlite.ts";
-import { SqliteSnapshots } from "./sqlite/snapshot.ts";
+import type { Kysely } from "kysely";
+import type { StoreDialect, StoreDialectName } from "./dialect.ts";
 import { openPostgres } from "./postgres/postgres.ts";
-import { migrateToLatest } from "./migrate.ts";
 import type { Schema } from "./schema.ts";
-
-/**
- * Which SQL engine backs the store: embedded SQLite (`node:sqlite`) or a PostgreSQL server
- * (`storeUrl`). Dialect-specific SQL lives only in `sqlite/` and `postgres/`, and in the few
- * branches of the repositories that read {@link Database.dialect}.
- */
-export type StoreDialect = "sqlite" | "postgres";
+import { openSqlite } from "./sqlite/sqlite.ts";
 
 /**
  * Checkpoints of the whole store (every table, every org), dialect-neutral:
@@ -28,12 +20,16 @@ export interface StoreSnapshots {
   drop(handle: string): Promise<void>;
 }
 
-/** An open store: the Kysely instance plus dialect facts the repositories need. */
+/**
+ * An open store: the Kysely instance plus its dialect adapter. Engine-specific code lives only in
+ * `sqlite/` and `postgres/`: the repositories reach it through {@link Database.adapter}.
+ */
 export interface Database {
   readonly db: Kysely<Schema>;
-  readonly dialect: StoreDialect;
-  /** Invalidates cached prepared statements after DDL (SQLite's statement cache; a no-op on PostgreSQL). */
-  afterDdl(): void;
+  /** Which engine this is (`adapter.name`). */
+  readonly dialect: StoreDialectName;
+  /** What the store does differently on this engine (DDL, index names, NULL order, introspection, after-DDL steps). */
+  readonly adapter: StoreDialect;
   /** Checkpoints of the whole store. */
   readonly snapshots: StoreSnapshots;
   close(): Promise<void>;
@@ -71,22 +67,5 @@ export async function openDatabase(options: StoreLocation): Promise<Database> {
     ensurePrivateFile(location, report);
     for (const companion of ["-wal", "-shm", "-journal"]) tightenIfPresent(`${location}${companion}`, report);
   }
-  const sqlite = new NodeSqliteDatabase(location);
-  const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: sqlite }) });
-  try {
-    await migrateToLatest(db);
-  } catch (error) {
-    await db.destroy();
-    throw error;
-  }
-  const afterDdl = () => sqlite.clearStatementCache();
-  // Kysely's SQLite driver has one connection behind a mutex: holding it keeps requests and transactions out.
-  const exclusive = <T>(work: () => T): Promise<T> => db.connection().execute(async () => work());
-  return {
-    db,
-    dialect: "sqlite",
-    afterDdl,
-    snapshots: new SqliteSnapshots(sqlite.raw, exclusive, afterDdl),
-    close: () => db.destroy(),
-  };
+  return openSqlite(location);
 }

@@ -1,73 +1,33 @@
-import { createHash } from "node:crypto";
-import { CompiledQuery, sql, type Expression, type SelectQueryBuilder, type RawBuilder, type ExpressionBuilder, type Kysely, type SqlBool, type ColumnDataType, type AliasedExpression } from "kysely";
+import { CompiledQuery, sql, type SelectQueryBuilder, type Kysely } from "kysely";
 import type { AttributeMetadata, EntityKeyMetadata, EntityMetadata, GlobalOptionSetMetadata, RelationshipMetadata } from "../dataverse/metadata/types.ts";
 import type { Org, Row } from "../dataverse/model.ts";
-import type { DataverseStore, Expr, JoinedColumn, JoinedQuery, Operand, RecordQuery, RelatedValue, ThroughIntersect } from "../dataverse/store.ts";
-import type { StoreDialect } from "./database.ts";
+import type { DataverseStore, Expr, JoinedQuery, RecordQuery, ThroughIntersect } from "../dataverse/store.ts";
+import type { StoreDialect } from "./dialect.ts";
+import { ExprCompiler, type DynamicDb, type Eb, type Scope } from "./expr-compiler.ts";
 import type { Schema } from "./schema.ts";
 import { ReadShapes, bindShape, shapeOf } from "./read-shapes.ts";
 
-/** Rows of a dynamic record table: any column. */
-type DynamicDb = Record<string, Record<string, unknown>>;
-
-/**
- * SQL type for an attribute; dialect-neutral names Kysely passes through. On PostgreSQL, String
- * columns are `text`: MaxLength is enforced by the write validation (as on SQLite, which ignores
- * `varchar(n)`), never by a database error.
- */
-function columnType(attribute: AttributeMetadata, dialect: StoreDialect): ColumnDataType {
-  switch (attribute.type) {
-    case "Uniqueidentifier":
-    case "Lookup":
-    case "Customer":
-    case "Owner":
-      return "varchar(36)";
-    case "String":
-      return dialect === "postgres" ? "text" : `varchar(${attribute.maxLength ?? 4000})`;
-    case "EntityName":
-      return "varchar(128)";
-    case "Memo":
-    case "MultiSelectPicklist":
-      return "text";
-    case "Integer":
-    case "Picklist":
-    case "State":
-    case "Status":
-      return "integer";
-    case "BigInt":
-      return "bigint";
-    case "Decimal":
-    case "Money":
-      return "decimal(38, 10)";
-    case "Double":
-      return "double precision";
-    case "DateTime":
-      return "varchar(32)";
-    case "Boolean":
-      return "boolean";
-  }
-}
-
-/** PostgreSQL truncates identifiers longer than this many bytes (NAMEDATALEN - 1). */
-const PG_IDENTIFIER_MAX = 63;
-
 /** Options of {@link SqlDataverseStore}. */
 export interface SqlDataverseStoreOptions {
-  /** The database's dialect (`Database.dialect`). Default `sqlite`. */
-  dialect?: StoreDialect;
   /** True for a store bound to an open transaction (internal: {@link SqlDataverseStore.transaction}). */
   inTransaction?: boolean;
   /** Compiled read statements by shape, shared with the store's transactions (internal). */
   shapes?: ReadShapes;
+  /** The compiler of query inputs, shared with the store's transactions (internal). */
+  compiler?: ExprCompiler;
 }
 
-/** Kysely implementation of the Dataverse port. Record tables are `{org.tablePrefix}{logicalname}`. */
+/**
+ * Kysely implementation of the Dataverse port. Record tables are `{org.tablePrefix}{logicalname}`.
+ * The SQL is the same on every engine: what differs comes from its {@link StoreDialect}, and
+ * predicates compile through {@link ExprCompiler}.
+ */
 export class SqlDataverseStore implements DataverseStore {
   private readonly dyn: Kysely<DynamicDb>;
 
   private readonly db: Kysely<Schema>;
-  private readonly afterDdl: () => void;
   private readonly dialect: StoreDialect;
+  private readonly compiler: ExprCompiler;
 
   /** True for a store bound to an open transaction (see {@link transaction}). */
   readonly inTransaction: boolean;
@@ -76,32 +36,15 @@ export class SqlDataverseStore implements DataverseStore {
 
   /**
    * @param db the open database (`Database.db`), or a transaction of it.
-   * @param afterDdl `Database.afterDdl`: called after every schema change.
+   * @param dialect the database's dialect adapter (`Database.adapter`).
    */
-  constructor(db: Kysely<Schema>, afterDdl: () => void, options: SqlDataverseStoreOptions = {}) {
+  constructor(db: Kysely<Schema>, dialect: StoreDialect, options: SqlDataverseStoreOptions = {}) {
     this.db = db;
-    this.afterDdl = afterDdl;
-    this.dialect = options.dialect ?? "sqlite";
+    this.dialect = dialect;
+    this.compiler = options.compiler ?? new ExprCompiler(dialect);
     this.inTransaction = options.inTransaction ?? false;
     this.shapes = options.shapes ?? new ReadShapes();
     this.dyn = db as unknown as Kysely<DynamicDb>;
-  }
-
-  /**
-   * An index name that stays distinct on PostgreSQL, which truncates identifiers at 63 bytes
-   * (`dv1_new_somelongtable_ak_new_somelongkey` could collide with a sibling): longer names keep
-   * their first 50 characters and get a hash of the whole name. SQLite names are kept as they are
-   * (data folders already hold them).
-   */
-  private indexName(name: string): string {
-    if (this.dialect !== "postgres" || Buffer.byteLength(name) <= PG_IDENTIFIER_MAX) return name;
-    return `${name.slice(0, 50)}_${createHash("sha256").update(name).digest("hex").slice(0, 12)}`;
-  }
-
-  /** `ASC`/`DESC` with Dataverse's NULL placement (first ascending, last descending: SQL Server's and SQLite's; PostgreSQL says so explicitly). */
-  private direction(descending: boolean): RawBuilder<unknown> {
-    if (this.dialect === "postgres") return sql.raw(descending ? "desc nulls last" : "asc nulls first");
-    return sql.raw(descending ? "desc" : "asc");
   }
 
   async createOrg(org: Org, now: number): Promise<void> {
@@ -128,80 +71,65 @@ export class SqlDataverseStore implements DataverseStore {
     let builder = this.db.schema.createTable(name);
     for (const attribute of entity.attributes) {
       const isPk = attribute.logicalName === entity.primaryIdAttribute;
-      builder = builder.addColumn(attribute.logicalName, columnType(attribute, this.dialect), (c) => (isPk ? c.primaryKey() : c));
+      builder = builder.addColumn(attribute.logicalName, this.dialect.columnType(attribute), (c) => (isPk ? c.primaryKey() : c));
     }
     await builder.execute();
     for (const attribute of entity.attributes) {
       const lookup = attribute.type === "Lookup" || attribute.type === "Customer" || attribute.type === "Owner";
       if (lookup || attribute.isPrimaryName || attribute.logicalName === "applicationid" || attribute.logicalName === "azureactivedirectoryobjectid") {
         if (attribute.logicalName === entity.primaryIdAttribute) continue;
-        await this.db.schema.createIndex(this.indexName(`${name}_${attribute.logicalName}`)).on(name).column(attribute.logicalName).execute();
+        await this.db.schema.createIndex(this.dialect.indexName(`${name}_${attribute.logicalName}`)).on(name).column(attribute.logicalName).execute();
       }
     }
     for (const key of entity.keys ?? []) await this.keyIndex(name, entity, key);
-    this.afterDdl();
+    this.dialect.afterDdl();
   }
 
   async createKeyIndex(org: Org, entity: EntityMetadata, key: EntityKeyMetadata): Promise<void> {
     await this.keyIndex(`${org.tablePrefix}${entity.logicalName}`, entity, key);
-    this.afterDdl();
+    this.dialect.afterDdl();
   }
 
   async dropKeyIndex(org: Org, entity: EntityMetadata, key: EntityKeyMetadata): Promise<void> {
-    await this.db.schema.dropIndex(this.indexName(`${org.tablePrefix}${entity.logicalName}_ak_${key.logicalName}`)).ifExists().execute();
-    this.afterDdl();
+    await this.db.schema.dropIndex(this.dialect.indexName(`${org.tablePrefix}${entity.logicalName}_ak_${key.logicalName}`)).ifExists().execute();
+    this.dialect.afterDdl();
   }
 
   /** `CREATE UNIQUE INDEX {table}_ak_{key} ON {table} (lower(text), other, …)`: the expressions alternate-key lookups compare. */
   private async keyIndex(table: string, entity: EntityMetadata, key: EntityKeyMetadata): Promise<void> {
     const parts = key.keyAttributes.map((column) => {
       const text = entity.attributes.find((a) => a.logicalName === column)?.type === "String";
-      return text ? sql`lower(${sql.ref(column)})` : sql.ref(column);
+      return text ? this.dialect.caseFold(sql.ref(column)) : sql.ref(column);
     });
-    await this.db.schema.createIndex(this.indexName(`${table}_ak_${key.logicalName}`)).on(table).unique().expression(sql.join(parts)).execute();
+    await this.db.schema.createIndex(this.dialect.indexName(`${table}_ak_${key.logicalName}`)).on(table).unique().expression(sql.join(parts)).execute();
   }
 
   async recordTableColumns(org: Org): Promise<Map<string, Set<string>>> {
-    const out = new Map<string, Set<string>>();
-    if (this.dialect === "postgres") {
-      // The store's own schema only (Kysely's introspection lists every schema of the database).
-      const { rows } = await sql<{ table_name: string; column_name: string }>`select table_name, column_name from information_schema.columns where table_schema = current_schema() order by table_name, ordinal_position`.execute(this.db);
-      for (const row of rows) {
-        if (!row.table_name.startsWith(org.tablePrefix)) continue;
-        const name = row.table_name.slice(org.tablePrefix.length);
-        out.set(name, (out.get(name) ?? new Set()).add(row.column_name));
-      }
-      return out;
-    }
-    for (const table of await this.db.introspection.getTables()) {
-      if (!table.name.startsWith(org.tablePrefix)) continue;
-      out.set(table.name.slice(org.tablePrefix.length), new Set(table.columns.map((c) => c.name)));
-    }
-    return out;
+    return this.dialect.recordTableColumns(this.db, org.tablePrefix);
   }
 
   async addColumn(org: Org, entity: EntityMetadata, attribute: AttributeMetadata): Promise<void> {
     const name = `${org.tablePrefix}${entity.logicalName}`;
-    await this.db.schema.alterTable(name).addColumn(attribute.logicalName, columnType(attribute, this.dialect)).execute();
+    await this.db.schema.alterTable(name).addColumn(attribute.logicalName, this.dialect.columnType(attribute)).execute();
     if (attribute.type === "Lookup" || attribute.type === "Customer" || attribute.type === "Owner") {
-      await this.db.schema.createIndex(this.indexName(`${name}_${attribute.logicalName}`)).on(name).column(attribute.logicalName).execute();
+      await this.db.schema.createIndex(this.dialect.indexName(`${name}_${attribute.logicalName}`)).on(name).column(attribute.logicalName).execute();
     }
-    this.afterDdl();
+    this.dialect.afterDdl();
   }
 
   async dropColumn(org: Org, entity: EntityMetadata, attribute: AttributeMetadata): Promise<void> {
     const name = `${org.tablePrefix}${entity.logicalName}`;
     // SQLite cannot drop an indexed column: a lookup's index (see addColumn) goes first.
-    if (attribute.type === "Lookup" || attribute.type === "Customer" || attribute.type === "Owner") await this.db.schema.dropIndex(this.indexName(`${name}_${attribute.logicalName}`)).ifExists().execute();
+    if (attribute.type === "Lookup" || attribute.type === "Customer" || attribute.type === "Owner") await this.db.schema.dropIndex(this.dialect.indexName(`${name}_${attribute.logicalName}`)).ifExists().execute();
     await this.db.schema.alterTable(name).dropColumn(attribute.logicalName).execute();
-    this.afterDdl();
+    this.dialect.afterDdl();
   }
 
   async dropRecordTable(org: Org, entity: EntityMetadata): Promise<void> {
     await this.db.schema.dropTable(`${org.tablePrefix}${entity.logicalName}`).ifExists().execute();
     // Its change-tracking log goes with it: a table created later under the name starts clean.
     await this.db.deleteFrom("record_deletions").where("org_id", "=", org.id).where("entity", "=", entity.logicalName).execute();
-    this.afterDdl();
+    this.dialect.afterDdl();
   }
 
   async deleteEntityDefinition(org: Org, logicalName: string): Promise<void> {
@@ -234,9 +162,9 @@ export class SqlDataverseStore implements DataverseStore {
   async createIntersectTable(org: Org, entity: EntityMetadata, columns: readonly [string, string]): Promise<void> {
     await this.createRecordTable(org, entity);
     const name = `${org.tablePrefix}${entity.logicalName}`;
-    for (const column of columns) await this.db.schema.createIndex(`${name}_${column}`).on(name).column(column).execute();
-    await this.db.schema.createIndex(`${name}_pair`).on(name).columns([...columns]).unique().execute();
-    this.afterDdl();
+    for (const column of columns) await this.db.schema.createIndex(this.dialect.indexName(`${name}_${column}`)).on(name).column(column).execute();
+    await this.db.schema.createIndex(this.dialect.indexName(`${name}_pair`)).on(name).columns([...columns]).unique().execute();
+    this.dialect.afterDdl();
   }
 
   async saveRelationshipDefinition(org: Org, relationship: RelationshipMetadata, now: number): Promise<void> {
@@ -268,7 +196,7 @@ export class SqlDataverseStore implements DataverseStore {
     const result = await this.dyn
       .updateTable(`${org.tablePrefix}${entity.logicalName}`)
       .set(values)
-      .where((eb) => compile(eb, where))
+      .where((eb) => this.compiler.predicate(eb, where))
       .executeTakeFirst();
     return Number(result.numUpdatedRows);
   }
@@ -276,14 +204,14 @@ export class SqlDataverseStore implements DataverseStore {
   async deleteRows(org: Org, entity: EntityMetadata, where: Expr): Promise<number> {
     const result = await this.dyn
       .deleteFrom(`${org.tablePrefix}${entity.logicalName}`)
-      .where((eb) => compile(eb, where))
+      .where((eb) => this.compiler.predicate(eb, where))
       .executeTakeFirst();
     return Number(result.numDeletedRows);
   }
 
   async transaction<T>(work: (store: DataverseStore) => Promise<T>): Promise<T> {
     if (this.inTransaction) return work(this);
-    return this.db.transaction().execute((trx) => work(new SqlDataverseStore(trx, this.afterDdl, { dialect: this.dialect, inTransaction: true, shapes: this.shapes })));
+    return this.db.transaction().execute((trx) => work(new SqlDataverseStore(trx, this.dialect, { inTransaction: true, shapes: this.shapes, compiler: this.compiler })));
   }
 
   /**
@@ -303,19 +231,18 @@ export class SqlDataverseStore implements DataverseStore {
     const table = `${org.tablePrefix}${query.entity.logicalName}`;
     const scope: Scope = { prefix: org.tablePrefix, alias: ROOT, depth: 0 };
     let q = this.dyn.selectFrom(`${table} as ${ROOT}`).select(query.columns.map((c) => sql.ref(`${ROOT}.${c}`).as(c)));
-    for (const [i, related] of (query.related ?? []).entries()) q = q.select((eb) => relatedValue(eb as unknown as Eb, org, related, `r${i}`, ROOT));
+    for (const [i, related] of (query.related ?? []).entries()) q = q.select((eb) => this.compiler.relatedValue(eb as unknown as Eb, org, related, `r${i}`, ROOT));
     if (query.through) {
       const through = query.through;
       q = q.innerJoin(this.links(org, through).as(LINK), (join) => join.onRef(`${LINK}.child`, "=", `${ROOT}.${query.entity.primaryIdAttribute}`)).select(sql.ref(`${LINK}.parent`).as(through.as));
     }
     if (query.where) {
       const where = query.where;
-      q = q.where((eb) => compile(eb, where, scope));
+      q = q.where((eb) => this.compiler.predicate(eb, where, scope));
     }
     if (query.perGroup) return q as SelectQueryBuilder<DynamicDb, string, Row>;
     for (const order of query.orderBy) {
-      const ref = sql.ref(`${ROOT}.${order.column}`);
-      q = q.orderBy(sql`${order.caseInsensitive ? sql`lower(${ref})` : ref} ${this.direction(order.descending)}`);
+      q = q.orderBy(this.compiler.orderKey(sql.ref(`${ROOT}.${order.column}`), order.descending, order.caseInsensitive));
     }
     if (query.limit !== undefined) q = q.limit(query.limit);
     // Shaped reads (see shapeOf) carry an offset only when there is one, as a sentinel.
@@ -332,7 +259,7 @@ export class SqlDataverseStore implements DataverseStore {
         .selectFrom(table)
         .select([sql.ref(parent).as("parent"), sql.ref(child).as("child")])
         .where(sql.ref(parent), "in", through.parents);
-      if (scoped) q = q.where((eb) => compile(eb as unknown as Eb, scoped));
+      if (scoped) q = q.where((eb) => this.compiler.predicate(eb as unknown as Eb, scoped));
       return q as unknown as SelectQueryBuilder<DynamicDb, string, Row>;
     };
     const forward = pairs(through.parentColumn, through.childColumn);
@@ -344,10 +271,7 @@ export class SqlDataverseStore implements DataverseStore {
   private async selectPerGroup(q: SelectQueryBuilder<DynamicDb, string, Row>, query: RecordQuery, group: { column: string; limit: number }): Promise<Row[]> {
     const byParent = query.through?.as === group.column;
     if (!query.columns.includes(group.column) && !byParent) throw new Error(`perGroup column '${group.column}' must be one of the selected columns`);
-    const keys = query.orderBy.map((order) => {
-      const ref = sql.ref(`${ROOT}.${order.column}`);
-      return sql`${order.caseInsensitive ? sql`lower(${ref})` : ref} ${this.direction(order.descending)}`;
-    });
+    const keys = query.orderBy.map((order) => this.compiler.orderKey(sql.ref(`${ROOT}.${order.column}`), order.descending, order.caseInsensitive));
     const rank = "__rank";
     const partition = sql.ref(byParent ? `${LINK}.parent` : `${ROOT}.${group.column}`);
     const ranked = q.select(sql<number>`row_number() over (partition by ${partition} order by ${sql.join(keys)})`.as(rank));
@@ -371,13 +295,13 @@ export class SqlDataverseStore implements DataverseStore {
     const where = query.where;
     if (query.limit === undefined) {
       let q = this.dyn.selectFrom(`${table} as ${ROOT}`).select((eb) => eb.fn.countAll<number>().as("n"));
-      if (where) q = q.where((eb) => compile(eb, where, scope));
+      if (where) q = q.where((eb) => this.compiler.predicate(eb, where, scope));
       const row = await q.executeTakeFirstOrThrow();
       return Number(row.n);
     }
     // Capped count: COUNT(*) over at most `limit` matching rows, so large tables stop early.
     let inner = this.dyn.selectFrom(`${table} as ${ROOT}`).select(sql.lit(1).as("one"));
-    if (where) inner = inner.where((eb) => compile(eb, where, scope));
+    if (where) inner = inner.where((eb) => this.compiler.predicate(eb, where, scope));
     const row = await this.dyn
       .selectFrom(inner.limit(query.limit).as("capped"))
       .select((eb) => eb.fn.countAll<number>().as("n"))
@@ -416,19 +340,19 @@ export class SqlDataverseStore implements DataverseStore {
       const conditions = [join.scope.where, join.on].filter((e): e is Expr => e !== undefined);
       const condition = (jb: Eb) => {
         const key = jb(sql.ref(`${join.alias}.${join.from}`), "=", sql.ref(`${join.parent}.${join.to}`));
-        return conditions.length > 0 ? jb.and([key, ...conditions.map((c) => compile(jb, c, scopeOf(join.alias)))]) : key;
+        return conditions.length > 0 ? jb.and([key, ...conditions.map((c) => this.compiler.predicate(jb, c, scopeOf(join.alias)))]) : key;
       };
       q = join.outer ? q.leftJoin(table, (jb) => jb.on((eb) => condition(eb as unknown as Eb))) : q.innerJoin(table, (jb) => jb.on((eb) => condition(eb as unknown as Eb)));
     }
-    let s = q.select(query.columns.map((c) => joinedColumn(c).as(c.as)));
-    for (const [i, related] of (query.related ?? []).entries()) s = s.select((eb) => relatedValue(eb as unknown as Eb, org, related, `rj${i}`, query.alias));
+    let s = q.select(query.columns.map((c) => this.compiler.joinedColumn(c).as(c.as)));
+    for (const [i, related] of (query.related ?? []).entries()) s = s.select((eb) => this.compiler.relatedValue(eb as unknown as Eb, org, related, `rj${i}`, query.alias));
     if (query.distinct) s = s.distinct();
     const where = query.where;
-    if (where) s = s.where((eb) => compile(eb, where, scopeOf(query.alias)));
-    for (const g of query.groupBy) s = s.groupBy(g.datePart ? datePart(sql.ref(`${g.table}.${g.column}`), g.datePart) : sql.ref(`${g.table}.${g.column}`));
+    if (where) s = s.where((eb) => this.compiler.predicate(eb, where, scopeOf(query.alias)));
+    for (const g of query.groupBy) s = s.groupBy(this.compiler.columnValue(g.table, g.column, g.datePart));
     for (const order of query.orderBy) {
-      const ref = "output" in order ? sql.ref(order.output) : sql.ref(`${order.table}.${order.column}`);
-      s = s.orderBy(sql`${"output" in order || !order.caseInsensitive ? ref : sql`lower(${ref})`} ${this.direction(order.descending)}`);
+      if ("output" in order) s = s.orderBy(this.compiler.orderKey(sql.ref(order.output), order.descending));
+      else s = s.orderBy(this.compiler.orderKey(sql.ref(`${order.table}.${order.column}`), order.descending, order.caseInsensitive));
     }
     if (query.limit !== undefined) s = s.limit(query.limit);
     if (query.offset !== undefined && query.offset > 0) s = s.offset(query.offset);
@@ -436,160 +360,7 @@ export class SqlDataverseStore implements DataverseStore {
   }
 }
 
-/** `(SELECT alias.targetColumn FROM target AS alias WHERE alias.pk = outer.column LIMIT 1) AS related.alias`: a value read through a lookup. */
-function relatedValue(eb: Eb, org: Org, related: RelatedValue, alias: string, outer: string): AliasedExpression<unknown, string> {
-  let sub = eb
-    .selectFrom(`${org.tablePrefix}${related.target.logicalName} as ${alias}`)
-    .select(sql.ref(`${alias}.${related.targetColumn}`).as("v"))
-    .where(sql.ref(`${alias}.${related.target.primaryIdAttribute}`), "=", sql.ref(`${outer}.${related.column}`));
-  const scoped = related.scope.where;
-  if (scoped) sub = sub.where((sb) => compile(sb as unknown as Eb, scoped, { prefix: org.tablePrefix, alias, depth: 0 }));
-  return sub.limit(1).as(related.alias);
-}
-
-/**
- * A part of a date and time column as an integer, from its text (`YYYY-MM-DDTHH:MM:SSZ`, UTC) with
- * `substr`, so the same SQL runs on SQLite and PostgreSQL; quarters by integer division.
- */
-function datePart(ref: RawBuilder<unknown> | ReturnType<typeof sql.ref>, part: NonNullable<JoinedColumn["datePart"]>): RawBuilder<unknown> {
-  const digits = (from: number, length: number) => sql`cast(substr(${ref}, ${sql.lit(from)}, ${sql.lit(length)}) as integer)`;
-  switch (part) {
-    case "year":
-      return digits(1, 4);
-    case "month":
-      return digits(6, 2);
-    case "day":
-      return digits(9, 2);
-    case "quarter":
-      return sql`((${digits(6, 2)} + 2) / 3)`;
-  }
-}
-
-/** SQL of one joined-read column: `alias.column` or an aggregate over it (dialect-neutral functions only). */
-function joinedColumn(c: JoinedColumn): RawBuilder<unknown> {
-  const ref = c.datePart ? datePart(sql.ref(`${c.table}.${c.column}`), c.datePart) : sql.ref(`${c.table}.${c.column}`);
-  const arg = c.distinct ? sql`distinct ${ref}` : ref;
-  switch (c.aggregate) {
-    case undefined:
-      return ref;
-    case "count":
-      return sql`count(*)`;
-    case "countcolumn":
-      return sql`count(${arg})`;
-    case "sum":
-      return sql`sum(${arg})`;
-    case "avg":
-      return sql`avg(${arg})`;
-    case "min":
-      return sql`min(${arg})`;
-    case "max":
-      return sql`max(${arg})`;
-  }
-}
-
 /** Alias of the queried table in record reads. */
 const ROOT = "t0";
 /** Alias of the intersect pairs joined by {@link ThroughIntersect}. */
 const LINK = "link";
-
-/** Where column names of an expression resolve: the table alias, and the org's table prefix for subqueries. */
-interface Scope {
-  prefix: string;
-  alias: string;
-  depth: number;
-}
-
-type Eb = ExpressionBuilder<DynamicDb, string>;
-
-function columnRef(name: string, scope: Scope | undefined, table?: string): Expression<unknown> {
-  if (table !== undefined) return sql.ref(`${table}.${name}`);
-  return sql.ref(scope ? `${scope.alias}.${name}` : name);
-}
-
-function operand(eb: Eb, o: Operand, scope: Scope | undefined, lower = false): Expression<unknown> {
-  const e = o.kind === "column" ? columnRef(o.name, scope, o.table) : eb.val(o.value);
-  return lower ? sql`lower(${e})` : e;
-}
-
-const OPS = { eq: "=", ne: "<>", gt: ">", ge: ">=", lt: "<", le: "<=" } as const;
-
-/** The operands of a run of one connective (`a and b and c` parsed as `((a and b) and c)`), in order. */
-function chain(expr: Expr, kind: "and" | "or"): Expr[] {
-  const out: Expr[] = [];
-  const stack: Expr[] = [expr];
-  while (stack.length > 0) {
-    const e = stack.pop() as Expr;
-    if (e.kind === kind) stack.push(e.right, e.left);
-    else out.push(e);
-  }
-  return out;
-}
-
-/**
- * `a and b and …` as a balanced tree of parenthesised groups of at most 8, so that a filter of
- * thousands of conditions stays far below SQLite's expression depth limit (1000) and PostgreSQL's
- * stack depth: a left-deep chain would nest once per condition. AND and OR are associative in SQL's
- * three-valued logic, so the grouping does not change the result.
- */
-function balanced(eb: Eb, kind: "and" | "or", items: Expression<SqlBool>[]): Expression<SqlBool> {
-  if (items.length <= 8) return kind === "and" ? eb.and(items) : eb.or(items);
-  const size = Math.ceil(items.length / 8);
-  const groups: Expression<SqlBool>[] = [];
-  for (let i = 0; i < items.length; i += size) groups.push(balanced(eb, kind, items.slice(i, i + size)));
-  return kind === "and" ? eb.and(groups) : eb.or(groups);
-}
-
-/**
- * Compiles the predicate AST to a Kysely expression (parameterised; no string SQL from input).
- * Without a scope, column names are unqualified (single-table statements); with one they are
- * qualified by the scope's alias, which `exists` subqueries need.
- */
-function compile(eb: Eb, expr: Expr, scope?: Scope): Expression<SqlBool> {
-  switch (expr.kind) {
-    case "and":
-    case "or":
-      return balanced(eb, expr.kind, chain(expr, expr.kind).map((e) => compile(eb, e, scope)));
-    case "not":
-      return eb.not(compile(eb, expr.operand, scope));
-    case "compare": {
-      const isNull = (o: Operand) => o.kind === "value" && o.value === null;
-      if (isNull(expr.right) || isNull(expr.left)) {
-        const other = isNull(expr.right) ? expr.left : expr.right;
-        if (expr.op === "eq") return eb(operand(eb, other, scope), "is", null);
-        if (expr.op === "ne") return eb(operand(eb, other, scope), "is not", null);
-      }
-      const lower = expr.caseInsensitive === true;
-      return eb(operand(eb, expr.left, scope, lower), OPS[expr.op], operand(eb, expr.right, scope, lower));
-    }
-    case "like":
-      return sql<SqlBool>`lower(${columnRef(expr.column, scope, expr.table)}) like lower(${expr.pattern}) escape '\\'`;
-    case "in": {
-      if (expr.values.length === 0) return sql<SqlBool>`1 = 0`;
-      const lower = expr.caseInsensitive === true;
-      const column = lower ? sql`lower(${columnRef(expr.column, scope, expr.table)})` : columnRef(expr.column, scope, expr.table);
-      // Booleans bind as themselves: the SQLite driver sends 1/0, pg sends true/false.
-      const values = expr.values.map((v) => (lower && typeof v === "string" ? v.toLowerCase() : v));
-      return eb(column, "in", values);
-    }
-    case "exists": {
-      if (!scope) throw new Error("an exists predicate needs a table scope");
-      const inner: Scope = { prefix: scope.prefix, alias: `s${scope.depth + 1}`, depth: scope.depth + 1 };
-      let sub = eb
-        .selectFrom(`${scope.prefix}${expr.entity.logicalName} as ${inner.alias}`)
-        .select(sql.lit(1).as("one"))
-        .where(columnRef(expr.innerColumn, inner), "=", columnRef(expr.outerColumn, scope));
-      // The joined table's scope first (required by the type: see ReadScope), then the predicate.
-      const scoped = expr.scope.where;
-      if (scoped) sub = sub.where((sb) => compile(sb as unknown as Eb, scoped, inner));
-      const where = expr.where;
-      if (where) sub = sub.where((sb) => compile(sb as unknown as Eb, where, inner));
-      return eb.exists(sub);
-    }
-    case "bitand":
-      return sql<SqlBool>`(${columnRef(expr.column, scope)} & ${expr.mask}) <> 0`;
-    case "true":
-      return sql<SqlBool>`1 = 1`;
-    case "false":
-      return sql<SqlBool>`1 = 0`;
-  }
-}

@@ -24,7 +24,7 @@ describe("compiled reads by shape", () => {
 
   beforeAll(async () => {
     database = await openDatabase({ inMemory: true, dataDir: "" });
-    store = new SqlDataverseStore(database.db, database.afterDdl);
+    store = new SqlDataverseStore(database.db, database.adapter);
     await store.createOrg(org, Date.now());
     for (const entity of [account, contact]) await store.createRecordTable(org, entity);
     for (const [i, id] of ids.entries()) {

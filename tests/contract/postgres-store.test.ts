@@ -2,7 +2,8 @@
  * orgbox with its store in PostgreSQL (`storeUrl`), driven by the real clients: an msal-node
  * client-credentials token for the demo app, dynamics-web-api creates, queries ($filter,
  * $orderby, $top, $count), a failing $batch change set, WhoAmI, an alternate key refused over
- * duplicates, reset() and a restart on the same database; the CLI's `--store-url`, and the
+ * duplicates, a custom N:N relationship between long-named tables (index names past 63 bytes),
+ * reset() and a restart on the same database; the CLI's `--store-url`, and the
  * refusals of bad store settings. The database is a fresh one on the test run's throwaway server.
  */
 import { spawn } from "node:child_process";
@@ -128,6 +129,37 @@ describe("orgbox on PostgreSQL", () => {
     expect(JSON.parse(rows.text).value.map((r: { new_name: string }) => r.new_name)).toEqual(["kept"]);
     expect((await call("DELETE", "EntityDefinitions(LogicalName='new_pgtemp')")).status).toBe(204);
     expect((await call("GET", "new_pgtemps?$select=new_name")).status).toBe(404);
+  });
+
+  it("creates a custom N:N relationship between two tables with long names: its intersect indexes stay distinct past PostgreSQL's 63-byte identifiers", async () => {
+    const admin = await adminToken(o);
+    const call = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(`${o.apiUrl}/${path}`, { method, headers: { authorization: `Bearer ${admin}`, "content-type": "application/json", accept: "application/json" }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+      return { status: res.status, text: await res.text() };
+    };
+    const label = (text: string) => ({ LocalizedLabels: [{ Label: text, LanguageCode: 1033 }] });
+    const define = (schema: string) => ({ SchemaName: schema, DisplayName: label(schema), DisplayCollectionName: label(`${schema}s`), OwnershipType: "UserOwned", HasActivities: false, HasNotes: false, Attributes: [{ "@odata.type": "Microsoft.Dynamics.CRM.StringAttributeMetadata", SchemaName: "new_Name", IsPrimaryName: true, MaxLength: 100, DisplayName: label("Name"), RequiredLevel: { Value: "None" } }] });
+    // 45-character table names; the intersect table is named after the 49-character relationship,
+    // so `dv1_{intersect}_{column}` for both link columns share their first 63 bytes.
+    const alpha = "new_warehouse_inventory_location_record_alpha";
+    const beta = "new_warehouse_inventory_location_record_beta1";
+    const schemaName = "new_warehouse_inventory_location_alpha_beta_links";
+    expect((await call("POST", "EntityDefinitions", define(alpha))).status).toBe(204);
+    expect((await call("POST", "EntityDefinitions", define(beta))).status).toBe(204);
+    const created = await call("POST", "RelationshipDefinitions", { "@odata.type": "Microsoft.Dynamics.CRM.ManyToManyRelationshipMetadata", SchemaName: schemaName, Entity1LogicalName: alpha, Entity2LogicalName: beta });
+    expect(created).toMatchObject({ status: 204 });
+
+    // The administrator (System Administrator) reaches the new tables; the demo app's role does not.
+    const adminApi = clientFor(o, () => admin);
+    const a = String(await adminApi.create({ collection: `${alpha}s`, data: { new_name: "A1" } }));
+    const b1 = String(await adminApi.create({ collection: `${beta}s`, data: { new_name: "B1" } }));
+    const b2 = String(await adminApi.create({ collection: `${beta}s`, data: { new_name: "B2" } }));
+    await adminApi.associate({ collection: `${alpha}s`, primaryKey: a, relationshipName: schemaName, relatedCollection: `${beta}s`, relatedKey: b1 });
+    await adminApi.associate({ collection: `${alpha}s`, primaryKey: a, relationshipName: schemaName, relatedCollection: `${beta}s`, relatedKey: b2 });
+    // The pair's unique index holds: the same link again is refused as on SQLite.
+    await expect(adminApi.associate({ collection: `${alpha}s`, primaryKey: a, relationshipName: schemaName, relatedCollection: `${beta}s`, relatedKey: b1 })).rejects.toMatchObject({ status: 412 });
+    const read = await adminApi.retrieve<Record<string, unknown>>({ collection: `${alpha}s`, key: a, select: ["new_name"], expand: [{ property: schemaName, select: ["new_name"], orderBy: ["new_name asc"] }] });
+    expect((read[schemaName] as { new_name: string }[]).map((r) => r.new_name)).toEqual(["B1", "B2"]);
   });
 
   it("rolls a failing $batch change set back whole: nothing of it is left", async () => {

@@ -20,7 +20,7 @@ describe("role model", () => {
   let store: SqlDataverseStore;
   beforeAll(async () => {
     database = await openDatabase({ inMemory: true, dataDir: "" });
-    store = new SqlDataverseStore(database.db, database.afterDdl);
+    store = new SqlDataverseStore(database.db, database.adapter);
   });
   afterAll(async () => {
     await database.close();

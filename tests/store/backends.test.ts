@@ -83,7 +83,7 @@ describe.each(BACKENDS)("store on $name", (backend) => {
   beforeAll(async () => {
     place = await backend.create();
     database = await openDatabase(place.location);
-    store = new SqlDataverseStore(database.db, database.afterDdl, { dialect: database.dialect });
+    store = new SqlDataverseStore(database.db, database.adapter);
     identity = new SqlIdentityStore(database.db);
     await store.createOrg(org, NOW);
     await store.createRecordTable(org, gadget);
@@ -104,7 +104,7 @@ describe.each(BACKENDS)("store on $name", (backend) => {
     try {
       const migrations = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(again.db);
       expect(migrations.rows.map((r) => r.name)).toEqual(["001_identity", "002_dataverse", "003_identity_sessions", "004_identity_credentials", "005_identity_consent", "006_identity_groups", "007_dataverse_relationships", "008_dataverse_option_sets", "009_dataverse_deletions", "010_identity_refresh_families_and_lockout"]);
-      expect(await new SqlDataverseStore(again.db, again.afterDdl, { dialect: again.dialect }).findOrg("STORETEST")).toEqual(org);
+      expect(await new SqlDataverseStore(again.db, again.adapter).findOrg("STORETEST")).toEqual(org);
     } finally {
       await again.close();
     }

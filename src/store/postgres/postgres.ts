@@ -3,6 +3,7 @@ import { Kysely, PostgresDialect } from "kysely";
 import type { Database } from "../database.ts";
 import { migrateToLatest } from "../migrate.ts";
 import type { Schema } from "../schema.ts";
+import { PostgresStoreDialect } from "./dialect.ts";
 import { PostgresSnapshots } from "./snapshot.ts";
 
 /** PostgreSQL type OIDs whose text form we parse differently from `pg`'s defaults. */
@@ -59,11 +60,11 @@ export async function openPostgres(url: string): Promise<Database> {
     throw error;
   }
   const snapshots = new PostgresSnapshots(config);
+  const adapter = new PostgresStoreDialect();
   return {
     db,
-    dialect: "postgres",
-    // pg sends unnamed statements: nothing is cached across DDL.
-    afterDdl: () => undefined,
+    dialect: adapter.name,
+    adapter,
     snapshots,
     async close() {
       await snapshots.close();

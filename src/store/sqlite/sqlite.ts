@@ -1,0 +1,34 @@
+import { Kysely, SqliteDialect } from "kysely";
+import type { Database } from "../database.ts";
+import { migrateToLatest } from "../migrate.ts";
+import type { Schema } from "../schema.ts";
+import { SqliteStoreDialect } from "./dialect.ts";
+import { NodeSqliteDatabase } from "./node-sqlite.ts";
+import { SqliteSnapshots } from "./snapshot.ts";
+
+/**
+ * Opens an embedded SQLite store (`node:sqlite`) behind Kysely's `SqliteDialect`, then the
+ * numbered migrations (the same as on PostgreSQL). The caller prepares the file and its folder.
+ * @param location a file path, or `:memory:`.
+ * @throws the migration's error when one fails (the database is closed first).
+ */
+export async function openSqlite(location: string): Promise<Database> {
+  const sqlite = new NodeSqliteDatabase(location);
+  const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: sqlite }) });
+  try {
+    await migrateToLatest(db);
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
+  const adapter = new SqliteStoreDialect(sqlite);
+  // Kysely's SQLite driver has one connection behind a mutex: holding it keeps requests and transactions out.
+  const exclusive = <T>(work: () => T): Promise<T> => db.connection().execute(async () => work());
+  return {
+    db,
+    dialect: adapter.name,
+    adapter,
+    snapshots: new SqliteSnapshots(sqlite.raw, exclusive, () => adapter.afterDdl()),
+    close: () => db.destroy(),
+  };
+}
