@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { authorizeRequest, type TokenTrust } from "./auth.ts";
 import { DataverseError, dv } from "./errors.ts";
+import { checkJsonText, checkRequestText } from "./input.ts";
 import { invokeOperation, resolveOperation, type OperationRegistry } from "./functions.ts";
 import { systemClock, type Clock } from "../common/clock.ts";
 import { handleBatch } from "./handlers/batch.ts";
@@ -105,6 +106,11 @@ export async function dataverseRoutes(app: FastifyInstance, deps: DataverseRoute
   const parseJson = app.getDefaultJsonParser("error", "error");
   app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
     if (body === "" && (request.method === "DELETE" || request.method === "GET")) return done(null, undefined);
+    try {
+      checkJsonText(body.toString());
+    } catch (error) {
+      return done(error as Error, undefined);
+    }
     return parseJson(request, body.toString(), done);
   });
   app.setNotFoundHandler((request, reply) => renderError(dv.segmentNotFound(request.url.split("?")[0] ?? ""), request, reply));
@@ -217,6 +223,7 @@ export async function dataverseRoutes(app: FastifyInstance, deps: DataverseRoute
   const dispatch: Dispatch = async (request, store, log = app.log) => {
     const reply = new ResponseBuilder();
     try {
+      checkRequestText(request.url, request.headers, request.body);
       return reply.result(await route(request, reply, store));
     } catch (error) {
       return errorResponse(error, log);

@@ -1,5 +1,6 @@
 import { isGuid } from "../common/ids.ts";
 import { DataverseError } from "./errors.ts";
+import { checkJsonText } from "./input.ts";
 import type { OrgMetadata } from "./metadata/registry.ts";
 import { isLookupType, type AttributeMetadata, type AttributeType, type EntityMetadata } from "./metadata/types.ts";
 import type { Row } from "./model.ts";
@@ -272,6 +273,7 @@ export function parseReference(md: OrgMetadata, context: EntityMetadata, text: u
  */
 function unwrapStringifiedRecord(body: unknown): unknown {
   if (typeof body !== "string" || !body.trimStart().startsWith("{")) return body;
+  checkJsonText(body);
   try {
     return JSON.parse(body) as unknown;
   } catch {

@@ -224,6 +224,7 @@ async function plan(request: FetchRequest, spec: FetchSpec): Promise<Plan> {
     }
   };
   await walk(spec.entity.links, root, ROOT);
+  if (spec.aggregate && columns.length === 0) throw fetchErrors.invalid("an aggregate query needs at least one <attribute> with 'aggregate' or 'groupby'");
   addOrders(spec.entity, root, ROOT);
   for (const add of linkOrders) add();
   // A stable order makes pages deterministic (Dataverse adds the primary key too).

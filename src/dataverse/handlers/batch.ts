@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { newGuid } from "../../common/ids.ts";
 import { DataverseError } from "../errors.ts";
+import { checkJsonText } from "../input.ts";
 import {
   multipartBoundary,
   parseBatch,
@@ -85,6 +86,7 @@ function innerTarget(url: string, outer: ApiRequest): { version: string; rest: s
 function innerBody(part: BatchRequestPart): unknown {
   if (part.body === "") return undefined;
   if (!/^application\/json/i.test(part.headers["content-type"] ?? "application/json")) return part.body;
+  checkJsonText(part.body);
   try {
     return JSON.parse(part.body) as unknown;
   } catch (error) {

@@ -1,5 +1,6 @@
 import { STATUS_CODES } from "node:http";
 import { DataverseError } from "../errors.ts";
+import { checkJsonText } from "../input.ts";
 
 /**
  * OData `$batch` wire format as Dataverse speaks it: the `multipart/mixed` request parser
@@ -195,6 +196,7 @@ function bodyReferences(value: unknown, found: string[] = []): string[] {
 }
 
 function parseJsonBody(text: string): unknown {
+  checkJsonText(text);
   try {
     return JSON.parse(text) as unknown;
   } catch {

@@ -93,9 +93,12 @@ export function coerceLiteral(attribute: AttributeMetadata, literal: Literal, op
     return literal.value;
   }
   if (isNumericType(type)) {
-    if (literal.type === "number") return literal.value;
-    if (literal.type === "string" && /^-?\d+(\.\d+)?$/.test(literal.value.trim())) return Number(literal.value);
-    throw mismatch();
+    let value: number;
+    if (literal.type === "number") value = literal.value;
+    else if (literal.type === "string" && /^-?\d+(\.\d+)?$/.test(literal.value.trim())) value = Number(literal.value);
+    else throw mismatch();
+    checkNumericRange(attribute, value, op);
+    return value;
   }
   if (isGuidType(type)) {
     if (literal.type === "guid") return literal.value;
@@ -114,3 +117,30 @@ export function coerceLiteral(attribute: AttributeMetadata, literal: Literal, op
   return formatDateTime(ms);
 }
 
+/** Whole-number columns and the values their SQL types hold: Int32, and BigInt within JavaScript's exact integers (as on write). */
+const INTEGER_RANGES: Partial<Record<AttributeType, [number, number]>> = {
+  Integer: [-2147483648, 2147483647],
+  Picklist: [-2147483648, 2147483647],
+  State: [-2147483648, 2147483647],
+  Status: [-2147483648, 2147483647],
+  BigInt: [-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
+};
+
+/** The Edm type ODataLib gives a numeric literal: Int32, Int64 when it needs 64 bits, else Decimal. */
+function numberEdm(value: number): string {
+  if (!Number.isInteger(value)) return "Edm.Decimal";
+  if (value >= -2147483648 && value <= 2147483647) return "Edm.Int32";
+  return Math.abs(value) < 2 ** 63 ? "Edm.Int64" : "Edm.Decimal";
+}
+
+/**
+ * A number compared with a whole-number column must be a whole number its type holds (a fraction or
+ * a larger value is refused, as comparing them would need a type the column does not have); any number
+ * must be finite (`1e400` is not).
+ * @throws DataverseError 400 `0x80060888` naming the column's and the value's Edm types.
+ */
+function checkNumericRange(attribute: AttributeMetadata, value: number, op: ComparisonOperator): void {
+  const range = INTEGER_RANGES[attribute.type];
+  const fits = Number.isFinite(value) && (!range || (Number.isInteger(value) && value >= range[0] && value <= range[1]));
+  if (!fits) throw incompatible(edmType(attribute.type, attribute), Number.isFinite(value) ? numberEdm(value) : "Edm.Double", op);
+}

@@ -25,7 +25,8 @@ export function encodeSkipToken(next: PageCookie, primaryKey: string, first: str
 
 /**
  * Reads a `$skiptoken` orgbox issued (already URL-decoded once by the query parser).
- * @throws DataverseError 400 for a token orgbox did not issue.
+ * @throws DataverseError 400 (`0x80060888`) for a token orgbox did not issue, including one whose numbers are not
+ *   whole numbers up to 2^53−1 or whose page number is 0.
  */
 export function decodeSkipToken(token: string): PageCookie {
   const invalid = () => dv.querySyntax("the $skiptoken is not a paging cookie issued by orgbox; replay @odata.nextLink verbatim");
@@ -40,6 +41,10 @@ export function decodeSkipToken(token: string): PageCookie {
   const skip = /\sskip="(\d+)"/.exec(inner);
   if (!skip) throw invalid();
   const delta = /\sdeltastart="(\d+)"/.exec(inner);
+  // Every number must be one orgbox could have written: a whole number JavaScript holds exactly (SQL would
+  // otherwise get a value beyond BIGINT, or a rounded one).
+  const numbers = [outer[1], skip[1], delta?.[1]].filter((n): n is string => n !== undefined).map(Number);
+  if (!numbers.every(Number.isSafeInteger) || Number(outer[1]) < 1) throw invalid();
   return { pageNumber: Number(outer[1]), skip: Number(skip[1]), ...(delta ? { deltaStart: Number(delta[1]) } : {}) };
 }
 
