@@ -115,6 +115,34 @@ describe.each(BACKENDS)("OData keyset paging ($name)", (backend) => {
     expect((other.body as { error: { code: string; message: string } }).error).toMatchObject({ code: "0x80060888", message: expect.stringContaining("another order") });
   });
 
+  it("change tracking: the initial read and the delta read page by keyset (istracking, deltastart), every row once", async () => {
+    const prefer = { prefer: "odata.track-changes,odata.maxpagesize=7" };
+    const pages = async (path: string) => {
+      const rows: { accountid?: string; id?: string }[] = [];
+      let link: string | undefined = path;
+      let delta: string | undefined;
+      while (link !== undefined) {
+        const res = await apiGet(o, token, link, prefer);
+        const body = res.body as { value: { accountid?: string; id?: string }[]; "@odata.nextLink"?: string; "@odata.deltaLink"?: string };
+        expect(res.status, `${link} ${JSON.stringify(res.body)}`).toBe(200);
+        rows.push(...body.value);
+        if (body["@odata.nextLink"]) expect(body["@odata.nextLink"]).toContain("istracking%3d%22True%22");
+        link = body["@odata.nextLink"]?.slice(o.apiUrl.length + 1);
+        delta = body["@odata.deltaLink"];
+      }
+      return { rows, delta: (delta as string).slice(o.apiUrl.length + 1) };
+    };
+    const initial = await dwa.retrieveAll<Account>({ collection: "accounts", select: ["accountnumber"], trackChanges: true, maxPageSize: 500 });
+    expect(new Set(initial.value.map((r) => r.accountid)).size).toBe(initial.value.length);
+    expect(initial.value.filter((r) => r.accountnumber?.startsWith("KS-"))).toHaveLength(ROWS);
+    const { delta } = await pages(`accounts?$select=accountnumber`);
+    const admin = await systemAdministratorToken(o, "keyset delta writer");
+    const updated = (await unpaged(["name desc"])).slice(0, 40);
+    for (const id of updated) expect((await api(o, admin, "PATCH", `accounts(${id})`, { telephone1: "555-0100" })).status).toBe(204);
+    const changes = await pages(delta);
+    expect(changes.rows.map((r) => r.accountid)).toEqual(updated);
+  });
+
   it("rows created or deleted between pages neither repeat nor skip the other rows (keyset, not offset)", async () => {
     const orderBy = ["name desc"];
     const before = await unpaged(orderBy);

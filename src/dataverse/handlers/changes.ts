@@ -49,9 +49,13 @@ function encodeLower(text: string): string {
     .replace(/%[0-9A-F]{2}/g, (e) => e.toLowerCase());
 }
 
-/** The request URL with `$skiptoken`/`$deltatoken` replaced by `name=value`. */
+/**
+ * The request URL with `name=value`: a delta link replaces `$skiptoken` and `$deltatoken`; a next link replaces
+ * `$skiptoken` only, as the next page of a delta read is still the changes since the same `$deltatoken`.
+ */
 function linkWith(request: ReadRequest, name: "$skiptoken" | "$deltatoken", value: string): string {
-  const kept = request.rawQuery.split("&").filter((p) => p.length > 0 && !/^(\$|%24)(skiptoken|deltatoken)=/i.test(p));
+  const replaced = name === "$skiptoken" ? /^(\$|%24)skiptoken=/i : /^(\$|%24)(skiptoken|deltatoken)=/i;
+  const kept = request.rawQuery.split("&").filter((p) => p.length > 0 && !replaced.test(p));
   kept.push(`${name}=${encodeLower(value)}`);
   return `${request.resourceUrl}?${kept.join("&")}`;
 }
