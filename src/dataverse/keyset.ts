@@ -42,7 +42,8 @@ export interface InnerCookie {
   columns: CookieColumn[];
 }
 
-const cookieParser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "", attributesGroupName: "$", parseTagValue: false, parseAttributeValue: false, htmlEntities: true, isArray: (name: string, _path: unknown, _leaf: unknown, isAttribute: boolean) => !isAttribute && name !== "$" });
+// trimValues: false keeps a value's leading and trailing spaces (a name "  Contoso " must compare as itself).
+const cookieParser = new XMLParser({ trimValues: false, ignoreAttributes: false, attributeNamePrefix: "", attributesGroupName: "$", parseTagValue: false, parseAttributeValue: false, htmlEntities: true, isArray: (name: string, _path: unknown, _leaf: unknown, isAttribute: boolean) => !isAttribute && name !== "$" });
 
 type CookieElement = { $?: Record<string, string> } & Record<string, unknown>;
 
@@ -62,6 +63,8 @@ export function parseInnerCookie(text: string, invalid: (detail: string) => Erro
   const columns: CookieColumn[] = [];
   for (const [name, elements] of Object.entries(root)) {
     if (name === "$") continue;
+    // Whitespace between the column elements (an indented cookie) is no content.
+    if (name === "#text" && [elements].flat().every((t) => typeof t === "string" && t.trim() === "")) continue;
     if (name === "#text" || !Array.isArray(elements)) throw invalid("<cookie> holds only column elements");
     for (const element of elements as CookieElement[]) {
       const a = element.$ ?? {};
