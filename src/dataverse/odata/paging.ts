@@ -57,7 +57,7 @@ export function encodeSkipToken(pageNumber: number, keys: SortKey[], first: Row,
   return `<cookie pagenumber="${pageNumber}" pagingcookie="${encodeTwice(inner)}" istracking="${deltaStart !== undefined ? "True" : "False"}" />`;
 }
 
-const describe = (names: { name: string; descending: boolean }[]) => names.map((c) => `${c.name}${c.descending ? " desc" : ""}`).join(", ");
+const orderText = (names: { name: string; descending: boolean }[]) => names.map((c) => `${c.name}${c.descending ? " desc" : ""}`).join(", ");
 
 /**
  * Reads a `$skiptoken` orgbox issued (already URL-decoded once by the query parser) for a read ordered by `keys`.
@@ -87,8 +87,8 @@ export function decodeSkipToken(token: string, keys: SortKey[]): PageCookie {
   if ((deltastart !== undefined) !== (outer[3] === "True")) throw invalid("istracking does not match the inner cookie");
   const matches = inner.columns.length === keys.length && inner.columns.every((c, i) => c.name === keys[i]?.attribute.logicalName && c.descending === keys[i]?.descending);
   if (!matches) {
-    const expected = describe(keys.map((k) => ({ name: k.attribute.logicalName, descending: k.descending })));
-    throw dv.querySyntax(`the $skiptoken was issued for another order (${describe(inner.columns)}), not this request's $orderby (${expected}); replay the @odata.nextLink of this query verbatim`);
+    const expected = orderText(keys.map((k) => ({ name: k.attribute.logicalName, descending: k.descending })));
+    throw dv.querySyntax(`the $skiptoken was issued for another order (${orderText(inner.columns)}), not this request's $orderby (${expected}); replay the @odata.nextLink of this query verbatim`);
   }
   const after = inner.columns.map((c, i) => {
     const key = keys[i] as SortKey;
