@@ -8,7 +8,8 @@
  *  3. Web API page read (`$select` 10 columns, `$top=50`, `$filter` on an indexed
  *     lookup when orgbox supports it) vs bare Fastify running the hand-written SQL; and
  *     the same read by Local- and Basic-depth readers vs the Global one (row-level security);
- *     and `CreateMultiple` rows/s (batches of 1,000, keep-alive HTTPS) vs the bulk-SQL insert rate.
+ *     and `CreateMultiple` rows/s (batches of 1,000, keep-alive HTTPS) vs the bulk-SQL insert rate; and server-driven
+ *     paging (`odata.maxpagesize=1000`, nextLinks followed): page 1 vs page 100 (keyset), by the primary key and by `name`.
  *
  * Environment (all optional; each also as a flag: `npm run bench -- --rows 1000000`):
  *   BENCH_ROWS          --rows: accounts to add for the page read (default 1000000, as issue 4 asks: seeding takes ~50 s)
@@ -39,6 +40,7 @@ import { runLoad, type LoadResult, type LoadSpec } from "./load.ts";
 import { ms, rate, table, type Row } from "./report.ts";
 import { seedAccounts, type SeedResult } from "./seed.ts";
 import { benchFetchXmlPaging } from "./fetchxml.ts";
+import { benchODataPaging } from "./odata-paging.ts";
 import { scopedReader } from "./rls.ts";
 import { benchEnvironment, RESET_TARGET_MS, START_TARGET_MS } from "./environment.ts";
 
@@ -326,6 +328,20 @@ async function main(): Promise<void> {
         createMultiple: { ...w.createMultiple, rowsPerSecond: Math.round(w.createMultiple.rowsPerSecond), seconds: round3(w.createMultiple.seconds), ratioToBulkSql: round3(w.createMultiple.rowsPerSecond / w.seed.viaBulk.rowsPerSecond) },
         rls: Object.fromEntries(w.rls.map((r) => [r.depth, { rowsOnPage: r.rows, load: loadJson(r.load), ratioToGlobal: round3(r.load.requestsPerSecond / w.orgbox.requestsPerSecond) }])),
       };
+      // Server-driven paging: page 1 vs the deepest page walked (up to 100 pages of 1,000), by keyset.
+      const pageSize = 1000;
+      const pages = Math.min(100, Math.floor(w.seed.totalRows / pageSize));
+      if (pages >= 2) {
+        const paging = [];
+        for (const query of ["$select=name,accountnumber", "$select=accountnumber&$orderby=name"]) {
+          log(`webapi paging: ${pages} pages of ${pageSize}, ${query}`);
+          const p = await benchODataPaging(box, accessToken, query, pages, pageSize);
+          if (p.distinctRows !== p.rowsRead) log(`warning: webapi paging: ${p.rowsRead} rows read, ${p.distinctRows} distinct`);
+          rows.push({ section: "3 web api", metric: `paging: page ${p.pages} ($skiptoken, keyset) vs page 1, maxpagesize ${p.pageSize}, ${query}, ms per page`, orgbox: ms(p.lastPageMs), reference: ms(p.page1Ms), ratio: p.lastPageMs / p.page1Ms, target: undefined });
+          paging.push({ ...p, page1Ms: round3(p.page1Ms), lastPageMs: round3(p.lastPageMs), totalSeconds: round3(p.totalSeconds), ratio: round3(p.lastPageMs / p.page1Ms) });
+        }
+        (json.webapi as Record<string, unknown>).paging = paging;
+      }
       if (!w.filter.used) console.log(`note: $filter answered ${w.filter.probeStatus} (${w.filter.probeMessage}); the page read ran without $filter.`);
     });
 

@@ -47,19 +47,59 @@ describe.each(["sqlite", "postgres"] as const)("bad input on the %s store", (bac
     return { status: response.status, code: body.error?.code, message: body.error?.message ?? "" };
   }
 
-  function skipToken(pageNumber: string, skip: string): string {
-    const inner = `<cookie page="1" skip="${skip}"><accountid last="{C0DE0001-0000-4000-8000-000000000001}" first="{C0DE0001-0000-4000-8000-000000000001}" /></cookie>`;
+  /** A `$skiptoken` of orgbox's shape: inner page `page`, and a `numberofemployees` order value when given. */
+  function skipToken(pageNumber: string, page: string, employees?: string): string {
+    const order = employees === undefined ? "" : `<numberofemployees last="${employees}" first="1" />`;
+    const inner = `<cookie page="${page}">${order}<accountid last="{C0DE0001-0000-4000-8000-000000000001}" first="{C0DE0001-0000-4000-8000-000000000001}" /></cookie>`;
     return `<cookie pagenumber="${pageNumber}" pagingcookie="${encodeURIComponent(encodeURIComponent(inner))}" istracking="False" />`;
   }
 
   it("a $skiptoken whose cookie holds numbers beyond 2^63 (or 2^53, or page 0) is refused with 0x80060888", async () => {
-    for (const [page, skip] of [["2", "99999999999999999999"], ["99999999999999999999", "5"], ["2", "9007199254740993"], ["0", "5"]] as const) {
-      const answer = await send("GET", `accounts?$skiptoken=${encodeURIComponent(skipToken(page, skip))}`);
-      expect(answer, `${page}/${skip}`).toMatchObject({ status: 400, code: "0x80060888" });
+    const byEmployees = "accounts?$orderby=numberofemployees&$skiptoken=";
+    const cases = [
+      ["accounts?$skiptoken=", skipToken("99999999999999999999", "1")],
+      ["accounts?$skiptoken=", skipToken("9007199254740993", "9007199254740992")],
+      ["accounts?$skiptoken=", skipToken("2", "99999999999999999999")],
+      ["accounts?$skiptoken=", skipToken("0", "1")],
+      [byEmployees, skipToken("2", "1", "99999999999999999999")],
+      [byEmployees, skipToken("2", "1", "9007199254740993")],
+      [byEmployees, skipToken("2", "1", "1.5")],
+      [byEmployees, skipToken("2", "1", "1e3")],
+    ] as const;
+    for (const [path, token] of cases) {
+      const answer = await send("GET", `${path}${encodeURIComponent(token)}`);
+      expect(answer, token).toMatchObject({ status: 400, code: "0x80060888" });
       expect(answer.message).toContain("$skiptoken");
     }
     // A cookie orgbox could have issued still pages.
     expect((await send("GET", `accounts?$skiptoken=${encodeURIComponent(skipToken("2", "1"))}`)).status).toBe(200);
+    expect((await send("GET", `${byEmployees}${encodeURIComponent(skipToken("2", "1", "-42"))}`)).status).toBe(200);
+  });
+
+  it("a $skiptoken issued for another $orderby, another direction, or a value of the wrong type is refused with 0x80060888", async () => {
+    const cases = [
+      // Issued for the primary key only, replayed with an $orderby.
+      ["accounts?$orderby=name&$skiptoken=", skipToken("2", "1"), "another order"],
+      // Issued ascending, replayed descending.
+      ["accounts?$orderby=numberofemployees desc&$skiptoken=", skipToken("2", "1", "5"), "another order"],
+      // Not a GUID for the primary key; a NULL primary key.
+      ["accounts?$skiptoken=", skipToken("2", "1").replace("C0DE0001-0000-4000-8000-000000000001", "nope"), "is not a value"],
+      // The inner page does not precede the page asked for; an attribute orgbox does not write; istracking without deltastart.
+      ["accounts?$skiptoken=", skipToken("3", "1"), "does not precede"],
+      ["accounts?$skiptoken=", skipToken("2", "1").replace("page%253D%25221%2522", "page%253D%25221%2522%2520skip%253D%25225%2522"), "unknown attribute"],
+      ["accounts?$skiptoken=", skipToken("2", "1").replace("False", "True"), "istracking"],
+      ["accounts?$skiptoken=", "<cookie pagenumber=\"2\" pagingcookie=\"%25zz\" istracking=\"False\" />", "URL-encoded"],
+      ["accounts?$skiptoken=", "<cookie pagenumber=\"2\" pagingcookie=\"%253Cnot-xml\" istracking=\"False\" />", "not XML"],
+    ] as const;
+    for (const [path, token, detail] of cases) {
+      const answer = await send("GET", `${path}${encodeURIComponent(token)}`);
+      expect(answer, token).toMatchObject({ status: 400, code: "0x80060888" });
+      expect(answer.message, token).toContain("$skiptoken");
+      expect(answer.message, token).toContain(detail);
+    }
+    // A NULL primary key.
+    const nullKey = `<cookie pagenumber="2" pagingcookie="${encodeURIComponent(encodeURIComponent(`<cookie page="1"><accountid lastnull="1" firstnull="1" /></cookie>`))}" istracking="False" />`;
+    expect(await send("GET", `accounts?$skiptoken=${encodeURIComponent(nullKey)}`)).toMatchObject({ status: 400, code: "0x80060888" });
   });
 
   it("FetchXML aggregate=\"true\" with no aggregate or groupby attribute is refused as invalid FetchXML (0x80040203)", async () => {

@@ -174,6 +174,11 @@ describe("$expand with dynamics-web-api", () => {
     const rest = await dwa.retrieveMultiple<Row>({ collection: "contacts" }, link as string);
     expect(rest.value.map((r) => r.lastname)).toEqual(["Bulk 05000"]);
     expect(rest.oDataNextLink).toBeUndefined();
+    // Ordered by a column its $select leaves out (descending): the nextLink's cookie still carries that column's last value.
+    const desc = await dwa.retrieve<Row>({ collection: "accounts", key: big, select: ["name"], expand: [{ property: "contact_customer_accounts", select: ["firstname"], orderBy: ["lastname desc"] }] });
+    expect(desc.contact_customer_accounts as Row[]).toHaveLength(5000);
+    const tail = await dwa.retrieveMultiple<Row>({ collection: "contacts" }, desc["contact_customer_accounts@odata.nextLink"] as string);
+    expect(tail.value.map((r) => r.contactid)).toEqual([first[0]?.contactid]);
 
     // A nested level under 5001 rows (5000 shown plus the one that proves more remain) reads its keys in two statements.
     const firstBulk = first[0]?.contactid as string;

@@ -40,6 +40,8 @@ describe("FetchXML paging cookies", () => {
   it("reads Dataverse's own cookie format", () => {
     const cookie = parsePagingCookie(`<cookie page="1"><fullname last="Robert Lyon (sample)" first="Susanna Stubberod (sample)" /><contactid last="{30717E9C-643F-ED11-9DB0-002248225E95}" first="{20717E9C-643F-ED11-9DB0-002248225E95}" /></cookie>`);
     expect(cookie).toEqual({ page: 1, columns: [{ name: "fullname", last: "Robert Lyon (sample)" }, { name: "contactid", last: "{30717E9C-643F-ED11-9DB0-002248225E95}" }] });
+    // Leading and trailing spaces are part of the value (the row's name compares as itself), and indentation is no content.
+    expect(parsePagingCookie(`<cookie page="1">\n  <name last="  Contoso " />\n</cookie>`).columns).toEqual([{ name: "name", last: "  Contoso " }]);
   });
 
   it("ignores a cookie of another query (other columns) and refuses one that is not a cookie", () => {

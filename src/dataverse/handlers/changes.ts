@@ -3,7 +3,9 @@ import { changeTrackingEnabled } from "../metadata/standard.ts";
 import type { EntityMetadata } from "../metadata/types.ts";
 import type { QueryOptions } from "../odata/query-options.ts";
 import { annotateRecord, planAnnotations } from "../odata/annotations.ts";
-import { decodeSkipToken, encodeSkipToken } from "../odata/paging.ts";
+import { decodeSkipToken, encodeSkipToken, sortKeys, withKeyColumns } from "../odata/paging.ts";
+import { keysetPredicate } from "../keyset.ts";
+import type { Row } from "../model.ts";
 import { AnnotationSelection } from "../odata/prefer.ts";
 import { rowSerializer } from "../odata/serializer.ts";
 import { withScope } from "../security/scope.ts";
@@ -47,9 +49,13 @@ function encodeLower(text: string): string {
     .replace(/%[0-9A-F]{2}/g, (e) => e.toLowerCase());
 }
 
-/** The request URL with `$skiptoken`/`$deltatoken` replaced by `name=value`. */
+/**
+ * The request URL with `name=value`: a delta link replaces `$skiptoken` and `$deltatoken`; a next link replaces
+ * `$skiptoken` only, as the next page of a delta read is still the changes since the same `$deltatoken`.
+ */
 function linkWith(request: ReadRequest, name: "$skiptoken" | "$deltatoken", value: string): string {
-  const kept = request.rawQuery.split("&").filter((p) => p.length > 0 && !/^(\$|%24)(skiptoken|deltatoken)=/i.test(p));
+  const replaced = name === "$skiptoken" ? /^(\$|%24)skiptoken=/i : /^(\$|%24)(skiptoken|deltatoken)=/i;
+  const kept = request.rawQuery.split("&").filter((p) => p.length > 0 && !replaced.test(p));
   kept.push(`${name}=${encodeLower(value)}`);
   return `${request.resourceUrl}?${kept.join("&")}`;
 }
@@ -77,7 +83,9 @@ export async function readChanges(request: ReadRequest): Promise<ReadResult> {
   const { store, org, md, entity, options, prefer, apiUrl } = request;
   assertTrackable(entity, options);
   const since = options.deltaToken !== undefined ? decodeDeltaToken(options.deltaToken) : undefined;
-  const cookie = options.skipToken !== undefined ? decodeSkipToken(options.skipToken) : undefined;
+  const orderBy: RecordQuery["orderBy"] = since === undefined ? [{ column: entity.primaryIdAttribute, descending: false }] : [{ column: "versionnumber", descending: false }, { column: entity.primaryIdAttribute, descending: false }];
+  const keys = sortKeys(md, entity, orderBy);
+  const cookie = options.skipToken !== undefined ? decodeSkipToken(options.skipToken, keys) : undefined;
   if (cookie && cookie.deltaStart === undefined) throw dv.querySyntax("the $skiptoken is not a change-tracking paging cookie; replay @odata.nextLink verbatim");
   // The version the delta link will carry is fixed on the first page; later pages carry it in their cookie.
   const upTo = cookie?.deltaStart ?? (await store.latestVersion(org, entity));
@@ -85,19 +93,17 @@ export async function readChanges(request: ReadRequest): Promise<ReadResult> {
   const attributes = selectedAttributes(md, entity, options.select);
   const version = (op: "gt" | "le", value: number): Expr => ({ kind: "compare", op, left: { kind: "column", name: "versionnumber" }, right: { kind: "value", value } });
   const changed = since === undefined ? undefined : withScope(version("gt", since), version("le", upTo));
-  const where = withScope(await request.security.scope("Read", entity), changed);
-  const orderBy: RecordQuery["orderBy"] = since === undefined ? [{ column: entity.primaryIdAttribute, descending: false }] : [{ column: "versionnumber", descending: false }, { column: entity.primaryIdAttribute, descending: false }];
+  // Later pages start after the previous page's last row (keyset on versionnumber, then the primary key).
+  const where = withScope(withScope(await request.security.scope("Read", entity), changed), cookie ? keysetPredicate(keys, cookie.after) : undefined);
   const pageSize = Math.min(prefer.maxPageSize ?? MAX_PAGE_SIZE, MAX_PAGE_SIZE);
-  const offset = cookie?.skip ?? 0;
   const selection = new AnnotationSelection(prefer.includeAnnotations);
   const plan = planAnnotations(md, entity, attributes, selection);
   const rows = await store.selectRows(org, {
     entity,
-    columns: sqlColumns(entity, attributes),
+    columns: withKeyColumns(sqlColumns(entity, attributes), keys),
     ...(where ? { where } : {}),
     orderBy,
     limit: pageSize + 1,
-    ...(offset > 0 ? { offset } : {}),
     ...(plan.related.length > 0 ? { related: plan.related } : {}),
   });
   const more = rows.length > pageSize;
@@ -107,8 +113,7 @@ export async function readChanges(request: ReadRequest): Promise<ReadResult> {
 
   const body: Record<string, unknown> = { "@odata.context": `${apiUrl}/$metadata#${entity.entitySetName}${contextSuffix(options)}${since === undefined ? "" : "/$delta"}` };
   if (more) {
-    const pk = entity.primaryIdAttribute;
-    const token = encodeSkipToken({ pageNumber: (cookie?.pageNumber ?? 1) + 1, skip: offset + rows.length, deltaStart: upTo }, pk, String(rows[0]?.[pk] ?? ""), String(rows[rows.length - 1]?.[pk] ?? ""));
+    const token = encodeSkipToken((cookie?.pageNumber ?? 1) + 1, keys, rows[0] as Row, rows[rows.length - 1] as Row, upTo);
     body["@odata.nextLink"] = linkWith(request, "$skiptoken", token);
   } else {
     // Deleted rows follow the new and updated ones, on the last page.

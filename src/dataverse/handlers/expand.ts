@@ -8,7 +8,8 @@ import type { ExpandItem } from "../odata/expand.ts";
 import { parseFilter } from "../odata/filter.ts";
 import { bindFilter, type FilterCaller } from "../odata/filter-binder.ts";
 import { parseOrderBy } from "../odata/orderby.ts";
-import { encodeSkipToken } from "../odata/paging.ts";
+import { encodeSkipToken, sortKeys } from "../odata/paging.ts";
+import type { SortKey } from "../keyset.ts";
 import type { AnnotationSelection } from "../odata/prefer.ts";
 import { rowSerializer } from "../odata/serializer.ts";
 import type { SecurityContext } from "../security/context.ts";
@@ -49,6 +50,8 @@ export interface BoundExpand {
   plan: AnnotationPlan;
   where: Expr | undefined;
   orderBy: RecordQuery["orderBy"];
+  /** The keys of `orderBy` a nextLink's paging cookie carries (collections capped at 5000 rows). */
+  keys: SortKey[];
   children: BoundExpand[];
 }
 
@@ -97,6 +100,7 @@ export async function bindExpands(ctx: ExpandContext, entity: EntityMetadata, it
     const attributes = selectedAttributes(ctx.md, target, item.select);
     const scope = ctx.security ? await ctx.security.scope("Read", target) : undefined;
     const filter = item.filter === undefined ? undefined : await bindFilter({ md: ctx.md, entity: target, caller: ctx.caller, now: ctx.now }, parseFilter(item.filter, ctx.aliases), (table) => readScopeOf(ctx, table));
+    const orderBy = parseOrderBy(ctx.md, target, item.orderBy);
     out.push({
       item,
       kind,
@@ -106,7 +110,8 @@ export async function bindExpands(ctx: ExpandContext, entity: EntityMetadata, it
       attributes,
       plan: planAnnotations(ctx.md, target, attributes, ctx.selection),
       where: withScope(scope, filter),
-      orderBy: parseOrderBy(ctx.md, target, item.orderBy),
+      orderBy,
+      keys: sortKeys(ctx.md, target, orderBy),
       children: await bindExpands(ctx, target, item.expand ?? []),
     });
   }
@@ -128,7 +133,9 @@ const LINKED_PARENT = "__linkedparent";
 
 function columnsFor(b: BoundExpand, extra: string[]): string[] {
   const cols = sqlColumns(b.target, b.attributes);
-  for (const c of [...expandColumns(b.children), ...extra]) if (!cols.includes(c)) cols.push(c);
+  // A collection's order keys, for the paging cookie of its nextLink (even when its $select leaves them out).
+  const keys = b.kind === "single" ? [] : b.keys.map((k) => k.as);
+  for (const c of [...expandColumns(b.children), ...extra, ...keys]) if (!cols.includes(c)) cols.push(c);
   return cols;
 }
 
@@ -267,7 +274,6 @@ async function attachCollection(ctx: ExpandContext, parent: EntityMetadata, b: B
  * the parent, with a paging cookie past the rows already returned (served by the collection read).
  */
 function collectionNextLink(ctx: ExpandContext, parent: EntityMetadata, b: BoundExpand, parentId: string, returned: Row[]): string {
-  const pk = b.target.primaryIdAttribute;
   const params: string[] = [];
   if (b.item.select) params.push(`$select=${encodeURIComponent(b.item.select.join(","))}`);
   // N:N: the related records' own read (`{set}(id)/{nav}`); 1:N: the child table filtered to the parent.
@@ -276,7 +282,7 @@ function collectionNextLink(ctx: ExpandContext, parent: EntityMetadata, b: Bound
   if (filter) params.push(`$filter=${encodeURIComponent(filter)}`);
   if (b.item.orderBy !== undefined) params.push(`$orderby=${encodeURIComponent(b.item.orderBy)}`);
   for (const [alias, value] of ctx.aliases) params.push(`${alias}=${encodeURIComponent(value)}`);
-  const token = encodeSkipToken({ pageNumber: 2, skip: returned.length }, pk, String(returned[0]?.[pk] ?? ""), String(returned[returned.length - 1]?.[pk] ?? ""));
+  const token = encodeSkipToken(2, b.keys, returned[0] as Row, returned[returned.length - 1] as Row);
   params.push(`$skiptoken=${encodeURIComponent(token)}`);
   const resource = b.link ? `${parent.entitySetName}(${parentId})/${b.item.property}` : b.target.entitySetName;
   return `${ctx.apiUrl}/${resource}?${params.join("&")}`;

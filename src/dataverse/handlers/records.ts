@@ -2,12 +2,13 @@ import { dv } from "../errors.ts";
 import { attachExpands, bindExpands, expandColumns, type BoundExpand, type ExpandContext } from "./expand.ts";
 import type { OrgMetadata } from "../metadata/registry.ts";
 import type { AttributeMetadata, EntityMetadata } from "../metadata/types.ts";
-import type { Org } from "../model.ts";
+import type { Org, Row } from "../model.ts";
 import { annotateRecord, planAnnotations } from "../odata/annotations.ts";
 import { parseFilter } from "../odata/filter.ts";
 import { bindFilter, type FilterCaller } from "../odata/filter-binder.ts";
 import { parseOrderBy } from "../odata/orderby.ts";
-import { decodeSkipToken, encodeSkipToken, nextLink } from "../odata/paging.ts";
+import { decodeSkipToken, encodeSkipToken, nextLink, sortKeys, withKeyColumns } from "../odata/paging.ts";
+import { keysetPredicate } from "../keyset.ts";
 import { AnnotationSelection, type ReadPreferences } from "../odata/prefer.ts";
 import { expandContext } from "../odata/expand.ts";
 import type { QueryOptions } from "../odata/query-options.ts";
@@ -116,7 +117,8 @@ export function preferenceApplied(parts: (string | undefined)[]): string | undef
  * `GET /{set}`: `$select`, `$filter`, `$orderby`, `$top`, `$count` and server-driven paging
  * compiled to one SQL statement (plus one capped COUNT for `$count=true`).
  * Page size: `Prefer: odata.maxpagesize` (default and maximum 5000); while more rows remain the
- * body carries `@odata.nextLink` with a `$skiptoken` paging cookie, and on the last page it does not.
+ * body carries `@odata.nextLink` with a `$skiptoken` paging cookie, and on the last page it does not. A later page is
+ * read by keyset after the previous page's last row (`odata/paging.ts`): every page costs the same.
  * `$top` returns at most `$top` rows in one response and disables paging (page-results.md).
  */
 export async function readCollection(request: ReadRequest): Promise<ReadResult> {
@@ -127,18 +129,20 @@ export async function readCollection(request: ReadRequest): Promise<ReadResult> 
   const selection = new AnnotationSelection(prefer.includeAnnotations);
   const plan = planAnnotations(md, entity, attributes, selection);
   const expands = await bindRequestExpands(request, selection);
-  const cookie = options.skipToken !== undefined ? decodeSkipToken(options.skipToken) : undefined;
+  const keys = sortKeys(md, entity, orderBy);
+  const cookie = options.skipToken !== undefined ? decodeSkipToken(options.skipToken, keys) : undefined;
+  if (cookie?.deltaStart !== undefined) throw dv.querySyntax("the $skiptoken is a change-tracking paging cookie; replay @odata.nextLink verbatim, with Prefer: odata.track-changes");
   const paged = options.top === undefined;
   const pageSize = Math.min(prefer.maxPageSize ?? MAX_PAGE_SIZE, MAX_PAGE_SIZE);
   const limit = paged ? pageSize + 1 : Math.min(options.top as number, MAX_PAGE_SIZE);
-  const offset = cookie?.skip ?? 0;
+  // The next page starts after the previous page's last row (keyset), next to (never inside) the Read scope and $filter.
+  const pageWhere = cookie ? withScope(where, keysetPredicate(keys, cookie.after)) : where;
   const rows = await store.selectRows(org, {
     entity,
-    columns: withExpandColumns(sqlColumns(entity, attributes), expands),
-    ...(where ? { where } : {}),
+    columns: withKeyColumns(withExpandColumns(sqlColumns(entity, attributes), expands), keys),
+    ...(pageWhere ? { where: pageWhere } : {}),
     orderBy,
     limit,
-    ...(offset > 0 ? { offset } : {}),
     ...(plan.related.length > 0 ? { related: plan.related } : {}),
   });
   const more = paged && rows.length > pageSize;
@@ -156,10 +160,7 @@ export async function readCollection(request: ReadRequest): Promise<ReadResult> 
   if (expands) await attachExpands(expands.ctx, entity, expands.bound, rows, records);
   body.value = records;
   if (more) {
-    const pk = entity.primaryIdAttribute;
-    const first = String(rows[0]?.[pk] ?? "");
-    const last = String(rows[rows.length - 1]?.[pk] ?? "");
-    const token = encodeSkipToken({ pageNumber: (cookie?.pageNumber ?? 1) + 1, skip: offset + rows.length }, pk, first, last);
+    const token = encodeSkipToken((cookie?.pageNumber ?? 1) + 1, keys, rows[0] as Row, rows[rows.length - 1] as Row);
     body["@odata.nextLink"] = nextLink(request.resourceUrl, request.rawQuery, token);
   }
   return {
