@@ -2,9 +2,8 @@ import { randomBytes } from "node:crypto";
 import { epochSeconds } from "../common/clock.ts";
 import { newGuid } from "../common/ids.ts";
 import { hashSecret } from "../common/secrets.ts";
-import { authenticateClient, readClientCredentials } from "./client-auth.ts";
 import { aad, aadTimestamp, type AadError } from "./errors.ts";
-import type { GrantContext, TokenRequest, TokenResponseBody } from "./grants/grant.ts";
+import type { AuthenticatedClient, GrantContext, TokenRequest, TokenResponseBody } from "./grants/grant.ts";
 import type { Application, ServicePrincipal, Tenant, User } from "./model.ts";
 import { resolveResource, type ResolvedResource } from "./resources.ts";
 import type { IdentityStore, StoredRefreshToken } from "./store.ts";
@@ -135,43 +134,6 @@ export async function evaluateConsent(store: IdentityStore, tenantId: string, cl
   return { granted, missing, needed };
 }
 
-/** A client that may use a delegated grant. */
-export interface UserFlowClient {
-  app: Application;
-  servicePrincipal: ServicePrincipal;
-  /** `appidacr`: "0" public, "1" secret, "2" certificate. */
-  clientAuth: "0" | "1" | "2";
-  publicClient: boolean;
-}
-
-/**
- * Authenticates the client of a delegated grant. Public clients must not send a
- * secret or assertion (AADSTS700025); confidential clients must authenticate
- * (AADSTS7000218 / 7000215 / 7000222). `isPublic` decides which applies; by default
- * the app's `isFallbackPublicClient` (ROPC, device code).
- * @throws AadError 900144 (no client_id), 700016 (app unknown in tenant), 700025, 70002xx.
- */
-export async function authenticateUserFlowClient(
-  ctx: GrantContext,
-  tenant: Tenant,
-  form: Record<string, string>,
-  authorization: string | undefined,
-  isPublic?: (app: Application) => boolean,
-): Promise<UserFlowClient> {
-  const { clientId, clientSecret } = readClientCredentials(form, authorization);
-  if (!clientId) throw aad.missingParameter("client_id");
-  const app = await ctx.store.findApplicationByAppId(clientId);
-  const sp = app ? await ctx.store.findServicePrincipal(tenant.id, app.appId) : undefined;
-  if (!app || !sp) throw aad.applicationNotFound(clientId, tenant.defaultDomain);
-  const publicClient = isPublic ? isPublic(app) : app.isFallbackPublicClient;
-  if (publicClient) {
-    if ((clientSecret !== undefined && clientSecret !== "") || form.client_assertion) throw aad.publicClientSentSecret();
-    return { app, servicePrincipal: sp, clientAuth: "0", publicClient: true };
-  }
-  const authenticated = await authenticateClient(ctx, tenant, form, authorization);
-  return { app, servicePrincipal: authenticated.servicePrincipal, clientAuth: authenticated.method, publicClient: false };
-}
-
 /**
  * Checks that a user may still get tokens: enabled (AADSTS50057), and, for a
  * grant issued at `authTime` (ms), not revoked by a later password change (AADSTS50173).
@@ -224,7 +186,7 @@ export interface IssueUserTokensInput {
   version: 1 | 2;
   tenant: Tenant;
   user: User;
-  client: UserFlowClient;
+  client: AuthenticatedClient;
   target: DelegatedTarget;
   /** Permissions to put in `scp` (consented). */
   scopes: string[];

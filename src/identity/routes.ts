@@ -6,6 +6,7 @@ import type { Clock } from "../common/clock.ts";
 import { AadError, aad, aadErrorBody } from "./errors.ts";
 import type { GrantContext, GrantRegistry } from "./grants/grant.ts";
 import { resolveTenant, type TenantRef } from "./tenants.ts";
+import { exchangeToken } from "./token-endpoint.ts";
 import type { KeyRing } from "./tokens/keyring.ts";
 import type { IdentityUrls } from "./urls.ts";
 import type { IdentityStore } from "./store.ts";
@@ -160,13 +161,7 @@ export async function identityRoutes(app: FastifyInstance, deps: IdentityRouteDe
   });
 
   const token = (version: 1 | 2) => async (request: FastifyRequest<{ Params: TenantParams }>, reply: FastifyReply) => {
-    const ref = await resolveTenant(store, request.params.tenant);
-    const form = readForm(request.body);
-    const grantType = form.grant_type;
-    if (!grantType) throw aad.missingParameter("grant_type");
-    const grant = deps.grants.get(grantType);
-    if (!grant) throw aad.unsupportedGrantType(grantType);
-    const body = await grant.handle({ version, tenant: ref, form, authorization: request.headers.authorization, clientIp: request.ip }, deps.grantContext);
+    const body = await exchangeToken({ store, grants: deps.grants, grantContext: deps.grantContext }, request, version);
     reply.headers(TOKEN_HEADERS);
     return body;
   };
@@ -177,17 +172,6 @@ export async function identityRoutes(app: FastifyInstance, deps: IdentityRouteDe
   app.post("/:tenant/oauth2/token", token(1));
   app.get("/:tenant/oauth2/v2.0/token", onlyPost);
   app.get("/:tenant/oauth2/token", onlyPost);
-}
-
-/** Flattens a parsed form body to single string values (repeated keys: first wins). */
-function readForm(body: unknown): Record<string, string> {
-  if (typeof body !== "object" || body === null) return {};
-  const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(body as Record<string, unknown>)) {
-    if (typeof value === "string") out[key] = value;
-    else if (Array.isArray(value) && typeof value[0] === "string") out[key] = value[0];
-  }
-  return out;
 }
 
 const TRACE = Symbol("traceId");
