@@ -3,7 +3,7 @@ import { compactVerify, decodeJwt, decodeProtectedHeader, type JWTPayload, type 
 import type { Clock } from "../common/clock.ts";
 import { AadError } from "./errors.ts";
 import type { Application, KeyCredential, Tenant } from "./model.ts";
-import type { IdentityStore } from "./store.ts";
+import type { ApplicationDirectory, AssertionReplayStore, ServicePrincipalDirectory } from "./store.ts";
 import type { IdentityUrls } from "./urls.ts";
 
 /** The only `client_assertion_type` Entra accepts (RFC 7523 §2.2). */
@@ -15,7 +15,7 @@ const DOCS = "Review the documentation at https://learn.microsoft.com/entra/iden
 
 /** What assertion checks need from the grant context. */
 export interface AssertionDeps {
-  store: IdentityStore;
+  store: ApplicationDirectory & ServicePrincipalDirectory & AssertionReplayStore;
   clock: Clock;
   urls: IdentityUrls;
   /** Refuse a `jti` seen before (config `rejectAssertionReplay`; default off, as Entra). */

@@ -4,7 +4,7 @@ import { verifyClientAssertion, type AssertionDeps } from "./client-assertion.ts
 import { aad } from "./errors.ts";
 import type { AuthenticatedClient, ClientAuthPolicy, ConfidentialClient } from "./grants/grant.ts";
 import type { Application, Tenant } from "./model.ts";
-import type { IdentityStore } from "./store.ts";
+import type { ApplicationDirectory, ServicePrincipalDirectory } from "./store.ts";
 
 /**
  * Reads client credentials from the form body (`client_secret_post`) or the
@@ -42,7 +42,7 @@ function formDecode(value: string): string | undefined {
  * unexpired password credential (AADSTS7000215 / 7000222), compared in constant time.
  */
 export async function authenticateConfidentialClient(
-  store: IdentityStore,
+  store: ApplicationDirectory & ServicePrincipalDirectory,
   clock: Clock,
   tenant: Tenant,
   clientId: string,

@@ -6,7 +6,7 @@ import { aad, aadTimestamp, type AadError } from "./errors.ts";
 import type { AuthenticatedClient, GrantContext, TokenRequest, TokenResponseBody } from "./grants/grant.ts";
 import type { Application, ServicePrincipal, Tenant, User } from "./model.ts";
 import { resolveResource, type ResolvedResource } from "./resources.ts";
-import type { IdentityStore, StoredRefreshToken } from "./store.ts";
+import type { AppRoleAssignmentDirectory, GroupDirectory, PermissionGrantDirectory, StoredRefreshToken } from "./store.ts";
 import { clientInfo, idTokenClaims, userAccessTokenClaims } from "./tokens/claims.ts";
 import { MICROSOFT_GRAPH_APP_ID } from "./well-known.ts";
 
@@ -115,7 +115,7 @@ export interface ConsentState {
  * already consented. OIDC scopes never need consent here. Without `clientSp`
  * (a multi-tenant app not yet in the tenant) nothing is granted.
  */
-export async function evaluateConsent(store: IdentityStore, tenantId: string, clientSp: ServicePrincipal | undefined, clientApp: Application, target: DelegatedTarget, userId: string): Promise<ConsentState> {
+export async function evaluateConsent(store: PermissionGrantDirectory, tenantId: string, clientSp: ServicePrincipal | undefined, clientApp: Application, target: DelegatedTarget, userId: string): Promise<ConsentState> {
   const grants = clientSp ? await store.listPermissionGrants(tenantId, clientSp.id, target.resourceSp.id) : [];
   const grantedSet = new Set<string>();
   for (const grant of grants) {
@@ -149,13 +149,13 @@ export function assertUserActive(user: User, authTime?: number): void {
  * Source: learn.microsoft.com/entra/identity/enterprise-apps/assign-user-or-group-access-portal.
  * @throws AadError 50105 when assignment is required and the user has none.
  */
-export async function assertUserAssigned(store: IdentityStore, clientSp: ServicePrincipal, clientApp: Application, user: User): Promise<void> {
+export async function assertUserAssigned(store: AppRoleAssignmentDirectory, clientSp: ServicePrincipal, clientApp: Application, user: User): Promise<void> {
   const error = await userAssignmentError(store, clientSp, clientApp, user);
   if (error) throw error;
 }
 
 /** The AADSTS50105 error {@link assertUserAssigned} throws, or undefined when the user may sign in (the sign-in page shows it). */
-export async function userAssignmentError(store: IdentityStore, clientSp: ServicePrincipal, clientApp: Application, user: User): Promise<AadError | undefined> {
+export async function userAssignmentError(store: AppRoleAssignmentDirectory, clientSp: ServicePrincipal, clientApp: Application, user: User): Promise<AadError | undefined> {
   if (!clientSp.appRoleAssignmentRequired || (await store.isUserAssigned(user.id, clientSp.id))) return undefined;
   return aad.userNotAssigned(clientApp.displayName, clientApp.appId, user.userPrincipalName);
 }
@@ -175,7 +175,7 @@ export function accessTokenVersion(resourceApp: Application): "1.0" | "2.0" {
  * (orgbox groups are security groups), else undefined (no claim).
  * Source: learn.microsoft.com/entra/identity-platform/reference-app-manifest#groupmembershipclaims-attribute.
  */
-export async function groupsClaim(store: IdentityStore, clientApp: Application, userId: string): Promise<string[] | undefined> {
+export async function groupsClaim(store: GroupDirectory, clientApp: Application, userId: string): Promise<string[] | undefined> {
   const setting = clientApp.groupMembershipClaims;
   if (setting !== "SecurityGroup" && setting !== "All") return undefined;
   return store.listMemberGroupIds(userId);

@@ -3,12 +3,12 @@ import { clientAuthPolicies } from "./client-auth.ts";
 import { aad } from "./errors.ts";
 import type { AuthenticatedClient, Grant, GrantContext, GrantRegistry, PreparedGrant, TokenRequest, TokenResponseBody } from "./grants/grant.ts";
 import { filled, runSteps, type Step } from "./steps.ts";
-import type { IdentityStore } from "./store.ts";
+import type { TenantDirectory } from "./store.ts";
 import { resolveTenant, type TenantRef } from "./tenants.ts";
 
 /** What the token endpoint needs. */
 export interface TokenEndpointDeps {
-  store: IdentityStore;
+  store: TenantDirectory;
   grants: GrantRegistry;
   grantContext: GrantContext;
 }
