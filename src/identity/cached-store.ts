@@ -39,7 +39,7 @@ const MAX_ENTRIES = 10_000;
  * (ES modules are strict) instead of silently changing what the next request sees.
  * Every method is written out, so the compiler makes a method added to the port choose its caching.
  */
-export class CachedDirectoryStore implements DirectoryStore {
+class CachedDirectoryStore implements DirectoryStore {
   private readonly entries = new Map<string, unknown>();
   private generation = 0;
   private readonly inner: DirectoryStore;

@@ -41,7 +41,7 @@ function formDecode(value: string): string | undefined {
  * a service principal there (else AADSTS700016), and the secret must match an
  * unexpired password credential (AADSTS7000215 / 7000222), compared in constant time.
  */
-export async function authenticateConfidentialClient(
+async function authenticateConfidentialClient(
   store: ApplicationDirectory & ServicePrincipalDirectory,
   clock: Clock,
   tenant: Tenant,

@@ -149,7 +149,7 @@ export function assertUserActive(user: User, authTime?: number): void {
  * Source: learn.microsoft.com/entra/identity/enterprise-apps/assign-user-or-group-access-portal.
  * @throws AadError 50105 when assignment is required and the user has none.
  */
-export async function assertUserAssigned(store: AppRoleAssignmentDirectory, clientSp: ServicePrincipal, clientApp: Application, user: User): Promise<void> {
+async function assertUserAssigned(store: AppRoleAssignmentDirectory, clientSp: ServicePrincipal, clientApp: Application, user: User): Promise<void> {
   const error = await userAssignmentError(store, clientSp, clientApp, user);
   if (error) throw error;
 }
@@ -175,7 +175,7 @@ export function accessTokenVersion(resourceApp: Application): "1.0" | "2.0" {
  * (orgbox groups are security groups), else undefined (no claim).
  * Source: learn.microsoft.com/entra/identity-platform/reference-app-manifest#groupmembershipclaims-attribute.
  */
-export async function groupsClaim(store: GroupDirectory, clientApp: Application, userId: string): Promise<string[] | undefined> {
+async function groupsClaim(store: GroupDirectory, clientApp: Application, userId: string): Promise<string[] | undefined> {
   const setting = clientApp.groupMembershipClaims;
   if (setting !== "SecurityGroup" && setting !== "All") return undefined;
   return store.listMemberGroupIds(userId);

@@ -28,7 +28,7 @@ export type PasswordCheck = { ok: true } | { ok: false; error: AadError };
  * lasts and the settings that change it, so a test suite that trips it knows what to do.
  * @param lockedUntil ms since the epoch (UTC).
  */
-export function accountLocked(policy: LockoutPolicy, lockedUntil: number): AadError {
+function accountLocked(policy: LockoutPolicy, lockedUntil: number): AadError {
   return new AadError(
     50053,
     "invalid_grant",

@@ -60,7 +60,7 @@ export const authorizationCodeGrant: Grant<StoredAuthorizationCode, "public-or-c
  * RFC 9700 §2.1.1 requires rejecting a verifier there (a PKCE downgrade), and orgbox answers
  * as for a wrong verifier (AADSTS501481).
  */
-export function verifierMatches(code: Pick<StoredAuthorizationCode, "codeChallenge" | "codeChallengeMethod">, verifier: string | undefined): boolean {
+function verifierMatches(code: Pick<StoredAuthorizationCode, "codeChallenge" | "codeChallengeMethod">, verifier: string | undefined): boolean {
   if (!code.codeChallenge) return !verifier;
   if (!verifier) return false;
   const computed = code.codeChallengeMethod === "plain" ? verifier : createHash("sha256").update(verifier, "ascii").digest("base64url");

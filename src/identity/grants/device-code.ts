@@ -10,9 +10,9 @@ import { issueConsentedUserTokens, requestedDelegation } from "./delegation-requ
 import type { AuthenticatedClient, Grant, GrantContext, PreparedGrant, TokenRequest, TokenResponseBody } from "./grant.ts";
 
 /** Device codes live 15 minutes (Entra's `expires_in: 900`). */
-export const DEVICE_CODE_LIFETIME_SECONDS = 900;
+const DEVICE_CODE_LIFETIME_SECONDS = 900;
 /** Seconds a client waits between polls (Entra's `interval: 5`). */
-export const DEVICE_CODE_INTERVAL_SECONDS = 5;
+const DEVICE_CODE_INTERVAL_SECONDS = 5;
 /** User codes: 9 characters without look-alikes (0/O, 1/I). */
 const USER_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 
@@ -21,7 +21,7 @@ const USER_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
  * (`error` values and descriptions from that page; AADSTS 70016, 70018 and 70019 from
  * reference-error-codes; the code for a declined request is orgbox's choice).
  */
-export const deviceErrors = {
+const deviceErrors = {
   pending: () => new AadError(70016, "authorization_pending", "OAuth 2.0 device flow error. Authorization is pending. Continue polling."),
   declined: () => new AadError(70000, "authorization_declined", "The end user denied the authorization request."),
   badCode: () => new AadError(70018, "bad_verification_code", "The device_code sent to the /token endpoint wasn't recognized."),

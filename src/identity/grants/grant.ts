@@ -134,8 +134,4 @@ export class GrantRegistry {
   get(type: string): Grant | undefined {
     return this.grants.get(type);
   }
-
-  types(): string[] {
-    return [...this.grants.keys()];
-  }
 }

@@ -11,7 +11,7 @@ import type { Grant, GrantContext } from "./grant.ts";
  * (quoted in OfficeDev/microsoft-teams-apps-company-communicator#214 and
  * microsoft-authentication-library-for-dotnet issues); 50013 for a bad signature.
  */
-export const oboErrors = {
+const oboErrors = {
   wrongTokenUse: (use: string) => new AadError(90015, "invalid_request", `Requested token use '${use}' is not supported. The only supported value is 'on_behalf_of'.`),
   invalidSignature: (reason: string) => new AadError(50013, "invalid_grant", `Assertion failed signature validation. [Reason - ${reason}]`),
   expired: (now: string, exp: string) =>
