@@ -6,14 +6,14 @@ import type { Clock } from "../common/clock.ts";
 import { AadError, aad, aadErrorBody } from "./errors.ts";
 import type { GrantContext, GrantRegistry } from "./grants/grant.ts";
 import { resolveTenant, type TenantRef } from "./tenants.ts";
-import { exchangeToken } from "./token-endpoint.ts";
+import { exchangeToken, TOKEN_HEADERS } from "./token-endpoint.ts";
 import type { KeyRing } from "./tokens/keyring.ts";
 import type { IdentityUrls } from "./urls.ts";
-import type { IdentityStore } from "./store.ts";
+import type { TenantDirectory } from "./store.ts";
 
 /** What the identity routes need. */
 export interface IdentityRouteDeps {
-  store: IdentityStore;
+  store: TenantDirectory;
   clock: Clock;
   urls: IdentityUrls;
   keys: KeyRing;
@@ -26,7 +26,6 @@ type TenantParams = { tenant: string };
 /** `cloud_instance_name` of the discovery documents and user realm answers (Entra says `microsoftonline.com`). */
 const CLOUD_INSTANCE_NAME = "orgbox.local";
 const DISCOVERY_HEADERS = { "cache-control": "max-age=86400, private", "access-control-allow-origin": "*" };
-const TOKEN_HEADERS = { "cache-control": "no-store, no-cache", pragma: "no-cache" };
 
 /**
  * Registers the Entra endpoints: v1/v2 OpenID discovery, JWKS, instance
@@ -160,11 +159,8 @@ export async function identityRoutes(app: FastifyInstance, deps: IdentityRouteDe
     return userRealm(request.query["api-version"], login, domain, tenant?.displayName);
   });
 
-  const token = (version: 1 | 2) => async (request: FastifyRequest<{ Params: TenantParams }>, reply: FastifyReply) => {
-    const body = await exchangeToken({ store, grants: deps.grants, grantContext: deps.grantContext }, request, version);
-    reply.headers(TOKEN_HEADERS);
-    return body;
-  };
+  const tokenDeps = { store, grants: deps.grants, grantContext: deps.grantContext };
+  const token = (version: 1 | 2) => (request: FastifyRequest<{ Params: TenantParams }>, reply: FastifyReply) => exchangeToken(tokenDeps, request, reply, version);
   const onlyPost = async () => {
     throw new AadError(900561, "invalid_request", "The endpoint only accepts POST, OPTIONS requests. Received a GET request.");
   };

@@ -1,10 +1,13 @@
-import type { FastifyRequest } from "fastify";
+import type { FastifyReply, FastifyRequest } from "fastify";
 import { clientAuthPolicies } from "./client-auth.ts";
 import { aad } from "./errors.ts";
 import type { AuthenticatedClient, Grant, GrantContext, GrantRegistry, PreparedGrant, TokenRequest, TokenResponseBody } from "./grants/grant.ts";
 import { filled, runSteps, type Step } from "./steps.ts";
 import type { TenantDirectory } from "./store.ts";
 import { resolveTenant, type TenantRef } from "./tenants.ts";
+
+/** Headers of every token endpoint answer, success or error (RFC 6749 §5.1: no caching). */
+export const TOKEN_HEADERS = { "cache-control": "no-store, no-cache", pragma: "no-cache" };
 
 /** What the token endpoint needs. */
 export interface TokenEndpointDeps {
@@ -20,6 +23,7 @@ export interface TokenEndpointDeps {
 export interface TokenExchange {
   readonly deps: TokenEndpointDeps;
   readonly http: FastifyRequest<{ Params: { tenant: string } }>;
+  readonly reply: FastifyReply;
   /** Endpoint version: `/oauth2/token` (1) or `/oauth2/v2.0/token` (2). */
   readonly version: 1 | 2;
   tenant?: TenantRef;
@@ -29,6 +33,8 @@ export interface TokenExchange {
   request?: TokenRequest;
   prepared?: PreparedGrant<unknown>;
   client?: AuthenticatedClient;
+  /** The success body the grant issued. */
+  body?: TokenResponseBody;
 }
 
 /** Resolves the tenant path segment (GUID, domain, `common`, `organizations`, `consumers`); AADSTS90002 etc. */
@@ -76,20 +82,27 @@ async function authenticateClient(x: TokenExchange): Promise<undefined> {
 }
 
 /** The grant issues the tokens: the response body (its shape differs by endpoint version). */
-function runGrant(x: TokenExchange): Promise<TokenResponseBody> {
-  return filled(x.grant, "grant").issue(filled(x.request, "request"), x.deps.grantContext, filled(x.prepared, "prepared"), filled(x.client, "client"));
+async function runGrant(x: TokenExchange): Promise<undefined> {
+  x.body = await filled(x.grant, "grant").issue(filled(x.request, "request"), x.deps.grantContext, filled(x.prepared, "prepared"), filled(x.client, "client"));
+  return undefined;
 }
 
-/** The token endpoint, in order. Rendering (headers, the JSON body, AADSTS errors) is the route's and its error hook's. */
-const TOKEN_STEPS: readonly Step<TokenExchange, TokenResponseBody>[] = [resolveRouteTenant, parseForm, pickGrant, prepareGrant, authenticateClient, runGrant];
+/** Renders the success: the JSON body with {@link TOKEN_HEADERS}. Errors are rendered by the identity error hook. */
+function render(x: TokenExchange): TokenResponseBody {
+  x.reply.headers(TOKEN_HEADERS);
+  return filled(x.body, "body");
+}
+
+/** The token endpoint, in order. */
+const TOKEN_STEPS: readonly Step<TokenExchange, TokenResponseBody>[] = [resolveRouteTenant, parseForm, pickGrant, prepareGrant, authenticateClient, runGrant, render];
 
 /**
  * `POST /{tenant}/oauth2/v2.0/token` and v1 `/{tenant}/oauth2/token` (RFC 6749 §3.2): runs the
- * token endpoint's steps and returns the success body.
+ * token endpoint's steps, sets the answer's headers and returns the success body.
  * @throws AadError from any step (rendered by the identity error hook).
  */
-export async function exchangeToken(deps: TokenEndpointDeps, http: FastifyRequest<{ Params: { tenant: string } }>, version: 1 | 2): Promise<TokenResponseBody> {
-  return filled(await runSteps<TokenExchange, TokenResponseBody>({ deps, http, version }, TOKEN_STEPS), "response");
+export async function exchangeToken(deps: TokenEndpointDeps, http: FastifyRequest<{ Params: { tenant: string } }>, reply: FastifyReply, version: 1 | 2): Promise<TokenResponseBody> {
+  return filled(await runSteps<TokenExchange, TokenResponseBody>({ deps, http, reply, version }, TOKEN_STEPS), "response");
 }
 
 /** Flattens a parsed form body to single string values (repeated keys: first wins). */
