@@ -18,7 +18,7 @@ import { GLOBAL_ADMINISTRATOR_ROLE } from "./well-known.ts";
 /** Browser sign-in session lifetime, ms. */
 const SESSION_LIFETIME_MS = 24 * 3600_000;
 /** The orgbox sign-in session cookie (Entra's ESTSAUTH equivalent). */
-export const SESSION_COOKIE = "orgbox_session";
+const SESSION_COOKIE = "orgbox_session";
 const CSRF_COOKIE = "orgbox_csrf";
 /** What orgbox writes into its cookies: random base64url (24 or 32 bytes). Anything else is ignored. */
 const OWN_COOKIE_VALUE = /^[A-Za-z0-9_-]{16,128}$/;
@@ -31,7 +31,7 @@ const OWN_COOKIE_VALUE = /^[A-Za-z0-9_-]{16,128}$/;
 const PAGE_CONTEXT = z.record(z.string(), z.string());
 
 /** Directory roles allowed to grant tenant-wide (admin) consent (template ids, the `wids` values). */
-export const CONSENT_ADMIN_ROLES: ReadonlySet<string> = new Set([
+const CONSENT_ADMIN_ROLES: ReadonlySet<string> = new Set([
   GLOBAL_ADMINISTRATOR_ROLE,
   "e8611ab8-c189-46e8-94e1-60213ab1f814" /* Privileged Role Administrator */,
   "158c047a-c907-4556-b7ef-446551a6b5f7" /* Cloud Application Administrator */,

@@ -1,64 +1,17 @@
-import type { IdentityStore } from "./store.ts";
-
-/** Directory reads on the token path whose results are kept in memory until the next write. */
-const CACHED: ReadonlySet<string> = new Set<keyof IdentityStore>([
-  "findTenant",
-  "findApplicationByAppId",
-  "findApplicationByIdentifierUri",
-  "findServicePrincipal",
-  "listPasswordCredentials",
-  "listKeyCredentials",
-  "listAppRoleAssignments",
-]);
-
-/**
- * Methods that leave every {@link CACHED} read's answer unchanged: reads, and writes to
- * tables no cached read looks at (codes, tokens, sessions, users, groups, keys, replay records).
- * Any other method (including one added to {@link IdentityStore} later) is treated as a
- * write that may change a cached answer and empties the cache.
- */
-const KEEPS_CACHE: ReadonlySet<string> = new Set<keyof IdentityStore>([
-  "listTenants",
-  "findUserByUpn",
-  "findUserById",
-  "listApplications",
-  "findDeviceCode",
-  "findAuthorizationCode",
-  "findRefreshToken",
-  "findSignInSession",
-  "listPermissionGrants",
-  "listAppRoleAssignedTo",
-  "isUserAssigned",
-  "findGroup",
-  "listGroups",
-  "listMemberGroupIds",
-  "listSigningKeys",
-  "listUsers",
-  "listServicePrincipals",
-  "listOAuth2PermissionGrants",
-  "recordAssertionJti",
-  "createDeviceCode",
-  "transitionDeviceCode",
-  "createAuthorizationCode",
-  "redeemAuthorizationCode",
-  "createRefreshToken",
-  "rotateRefreshToken",
-  "revokeRefreshTokensOfCode",
-  "revokeRefreshTokenFamily",
-  "findSignInLockout",
-  "recordFailedSignIn",
-  "clearFailedSignIns",
-  "createSignInSession",
-  "revokeSignInSession",
-  "createUser",
-  "setUserPassword",
-  "setUserAccountEnabled",
-  "createGroup",
-  "addGroupMember",
-  "removeGroupMember",
-  "addSigningKey",
-  "retireSigningKey",
-]);
+import type { StoredSigningKey } from "../common/keys.ts";
+import type { AppRoleAssignment, Application, Group, KeyCredential, OAuth2PermissionGrant, ServicePrincipal, Tenant, User } from "./model.ts";
+import type {
+  ArtifactStore,
+  DeviceCodeStatus,
+  DirectoryStore,
+  IdentityStore,
+  SignInLockoutState,
+  StoredAuthorizationCode,
+  StoredDeviceCode,
+  StoredPasswordCredential,
+  StoredRefreshToken,
+  StoredSignInSession,
+} from "./store.ts";
 
 /** Freezes `value` and everything it holds (plain directory objects and arrays). */
 export function deepFreeze<T>(value: T): T {
@@ -72,67 +25,344 @@ export function deepFreeze<T>(value: T): T {
 /** Entries kept before the cache starts over (each is one small directory object). */
 const MAX_ENTRIES = 10_000;
 
-/** An {@link IdentityStore} that remembers token-path lookups; see {@link cachingIdentityStore}. */
-export type CachingIdentityStore = IdentityStore & {
-  /** Forgets every cached answer: call after the database changed behind the store's back (snapshot restore). */
-  invalidateCaches(): void;
-};
-
 /**
- * Wraps `inner` so the directory lookups every token request makes (tenant by id or domain,
- * app by appId or identifier URI, service principal, password and key credentials, app role
- * assignments) are answered from memory after the first time.
+ * A {@link DirectoryStore} that answers the lookups every token request makes (tenant by id or
+ * domain, app by appId or identifier URI, service principal, password and key credentials, app
+ * role assignments) from memory after the first time, and passes everything else to `inner`.
  *
- * Invalidation, not expiry: every write through the store that may change a cached answer
- * empties the whole cache, before it starts and again when it ends, and a read that was in
- * flight across a write does not store its (possibly stale) answer. Writes that bypass the
- * store (a snapshot restore) must call {@link CachingIdentityStore.invalidateCaches}.
+ * Invalidation, not expiry: each write that may change a cached answer (tenants, applications and
+ * their credentials, service principals, grants, assignments, deletions) empties the whole cache,
+ * before it starts and again when it ends, and a read that was in flight across a write does not
+ * store its (possibly stale) answer. Writes to users, groups and signing keys keep it (no cached read
+ * looks at them). Writes that bypass the store (a snapshot restore) must call {@link invalidateCaches}.
  * Answers are deep-frozen and shared: a caller that tries to alter one gets a `TypeError`
  * (ES modules are strict) instead of silently changing what the next request sees.
+ * Every method is written out, so the compiler makes a method added to the port choose its caching.
  */
-export function cachingIdentityStore(inner: IdentityStore): CachingIdentityStore {
-  const entries = new Map<string, unknown>();
-  let generation = 0;
-  const invalidate = () => {
-    generation++;
-    entries.clear();
-  };
-  const wrappers = new Map<string, unknown>();
-  return new Proxy(inner as CachingIdentityStore, {
-    get(target, property, receiver) {
-      if (property === "invalidateCaches") return invalidate;
-      const value: unknown = Reflect.get(target, property, receiver);
-      if (typeof property !== "string" || typeof value !== "function") return value;
-      const existing = wrappers.get(property);
-      if (existing) return existing;
-      const method = value as (...args: unknown[]) => Promise<unknown>;
-      let wrapper: (...args: unknown[]) => Promise<unknown>;
-      if (CACHED.has(property)) {
-        wrapper = async (...args: unknown[]) => {
-          const key = `${property}\u0000${JSON.stringify(args)}`;
-          if (entries.has(key)) return entries.get(key);
-          const started = generation;
-          const result = deepFreeze(await method.apply(target, args));
-          if (started === generation) {
-            if (entries.size >= MAX_ENTRIES) entries.clear();
-            entries.set(key, result);
-          }
-          return result;
-        };
-      } else if (KEEPS_CACHE.has(property)) {
-        wrapper = (...args: unknown[]) => method.apply(target, args);
-      } else {
-        wrapper = async (...args: unknown[]) => {
-          invalidate();
-          try {
-            return await method.apply(target, args);
-          } finally {
-            invalidate();
-          }
-        };
-      }
-      wrappers.set(property, wrapper);
-      return wrapper;
-    },
-  });
+class CachedDirectoryStore implements DirectoryStore {
+  private readonly entries = new Map<string, unknown>();
+  private generation = 0;
+  private readonly inner: DirectoryStore;
+
+  constructor(inner: DirectoryStore) {
+    this.inner = inner;
+  }
+
+  /** Forgets every cached answer: call after the database changed behind the store's back (snapshot restore). */
+  invalidateCaches(): void {
+    this.generation++;
+    this.entries.clear();
+  }
+
+  /** A cached read: the remembered answer for `key`, else `read`'s (frozen; kept unless a write ran meanwhile). */
+  private async cached<T>(key: string, read: () => Promise<T>): Promise<T> {
+    if (this.entries.has(key)) return this.entries.get(key) as T;
+    const started = this.generation;
+    const result = deepFreeze(await read());
+    if (started === this.generation) {
+      if (this.entries.size >= MAX_ENTRIES) this.entries.clear();
+      this.entries.set(key, result);
+    }
+    return result;
+  }
+
+  /** A write that may change a cached answer: empties the cache before and after it. */
+  private async write<T>(run: () => Promise<T>): Promise<T> {
+    this.invalidateCaches();
+    try {
+      return await run();
+    } finally {
+      this.invalidateCaches();
+    }
+  }
+
+  // ── TenantDirectory ──
+
+  createTenant(tenant: Tenant, now: number): Promise<void> {
+    return this.write(() => this.inner.createTenant(tenant, now));
+  }
+
+  findTenant(idOrDomain: string): Promise<Tenant | undefined> {
+    return this.cached(`findTenant\u0000${JSON.stringify([idOrDomain])}`, () => this.inner.findTenant(idOrDomain));
+  }
+
+  listTenants(): Promise<Tenant[]> {
+    return this.inner.listTenants();
+  }
+
+  deleteTenant(tenantId: string): Promise<void> {
+    return this.write(() => this.inner.deleteTenant(tenantId));
+  }
+
+  // ── UserDirectory ──
+
+  createUser(user: User, passwordHash: string, now: number): Promise<void> {
+    return this.inner.createUser(user, passwordHash, now);
+  }
+
+  findUserByUpn(upn: string): Promise<(User & { passwordHash: string }) | undefined> {
+    return this.inner.findUserByUpn(upn);
+  }
+
+  findUserById(id: string): Promise<User | undefined> {
+    return this.inner.findUserById(id);
+  }
+
+  listUsers(tenantId: string): Promise<User[]> {
+    return this.inner.listUsers(tenantId);
+  }
+
+  setUserPassword(userId: string, passwordHash: string, changedAt: number): Promise<void> {
+    return this.inner.setUserPassword(userId, passwordHash, changedAt);
+  }
+
+  setUserAccountEnabled(userId: string, enabled: boolean): Promise<void> {
+    return this.inner.setUserAccountEnabled(userId, enabled);
+  }
+
+  deleteUser(userId: string, now: number): Promise<void> {
+    return this.write(() => this.inner.deleteUser(userId, now));
+  }
+
+  // ── ApplicationDirectory ──
+
+  createApplication(app: Application, now: number): Promise<void> {
+    return this.write(() => this.inner.createApplication(app, now));
+  }
+
+  findApplicationByAppId(appId: string): Promise<Application | undefined> {
+    return this.cached(`findApplicationByAppId\u0000${JSON.stringify([appId])}`, () => this.inner.findApplicationByAppId(appId));
+  }
+
+  listApplications(tenantId: string): Promise<Application[]> {
+    return this.inner.listApplications(tenantId);
+  }
+
+  findApplicationByIdentifierUri(uri: string): Promise<Application | undefined> {
+    return this.cached(`findApplicationByIdentifierUri\u0000${JSON.stringify([uri])}`, () => this.inner.findApplicationByIdentifierUri(uri));
+  }
+
+  addPasswordCredential(credential: StoredPasswordCredential, now: number): Promise<void> {
+    return this.write(() => this.inner.addPasswordCredential(credential, now));
+  }
+
+  listPasswordCredentials(applicationId: string): Promise<StoredPasswordCredential[]> {
+    return this.cached(`listPasswordCredentials\u0000${JSON.stringify([applicationId])}`, () => this.inner.listPasswordCredentials(applicationId));
+  }
+
+  removePasswordCredential(applicationId: string, keyId: string): Promise<boolean> {
+    return this.write(() => this.inner.removePasswordCredential(applicationId, keyId));
+  }
+
+  addKeyCredential(credential: KeyCredential, now: number): Promise<void> {
+    return this.write(() => this.inner.addKeyCredential(credential, now));
+  }
+
+  listKeyCredentials(applicationId: string): Promise<KeyCredential[]> {
+    return this.cached(`listKeyCredentials\u0000${JSON.stringify([applicationId])}`, () => this.inner.listKeyCredentials(applicationId));
+  }
+
+  deleteApplication(applicationId: string): Promise<void> {
+    return this.write(() => this.inner.deleteApplication(applicationId));
+  }
+
+  // ── ServicePrincipalDirectory ──
+
+  createServicePrincipal(sp: ServicePrincipal, now: number): Promise<void> {
+    return this.write(() => this.inner.createServicePrincipal(sp, now));
+  }
+
+  findServicePrincipal(tenantId: string, appId: string): Promise<ServicePrincipal | undefined> {
+    return this.cached(`findServicePrincipal\u0000${JSON.stringify([tenantId, appId])}`, () => this.inner.findServicePrincipal(tenantId, appId));
+  }
+
+  listServicePrincipals(tenantId: string): Promise<ServicePrincipal[]> {
+    return this.inner.listServicePrincipals(tenantId);
+  }
+
+  setAppRoleAssignmentRequired(servicePrincipalId: string, required: boolean): Promise<void> {
+    return this.write(() => this.inner.setAppRoleAssignmentRequired(servicePrincipalId, required));
+  }
+
+  // ── PermissionGrantDirectory ──
+
+  listPermissionGrants(tenantId: string, clientId: string, resourceId: string): Promise<OAuth2PermissionGrant[]> {
+    return this.inner.listPermissionGrants(tenantId, clientId, resourceId);
+  }
+
+  upsertPermissionGrant(grant: OAuth2PermissionGrant, now: number): Promise<void> {
+    return this.write(() => this.inner.upsertPermissionGrant(grant, now));
+  }
+
+  listOAuth2PermissionGrants(tenantId: string): Promise<OAuth2PermissionGrant[]> {
+    return this.inner.listOAuth2PermissionGrants(tenantId);
+  }
+
+  findPermissionGrant(id: string): Promise<OAuth2PermissionGrant | undefined> {
+    return this.inner.findPermissionGrant(id);
+  }
+
+  deletePermissionGrant(id: string): Promise<void> {
+    return this.write(() => this.inner.deletePermissionGrant(id));
+  }
+
+  // ── AppRoleAssignmentDirectory ──
+
+  listAppRoleAssignments(principalId: string, resourceId: string): Promise<AppRoleAssignment[]> {
+    return this.cached(`listAppRoleAssignments\u0000${JSON.stringify([principalId, resourceId])}`, () => this.inner.listAppRoleAssignments(principalId, resourceId));
+  }
+
+  addAppRoleAssignment(assignment: AppRoleAssignment, now: number): Promise<void> {
+    return this.write(() => this.inner.addAppRoleAssignment(assignment, now));
+  }
+
+  listAppRoleAssignedTo(resourceId: string): Promise<AppRoleAssignment[]> {
+    return this.inner.listAppRoleAssignedTo(resourceId);
+  }
+
+  isUserAssigned(userId: string, resourceId: string): Promise<boolean> {
+    return this.inner.isUserAssigned(userId, resourceId);
+  }
+
+  // ── GroupDirectory ──
+
+  createGroup(group: Group, now: number): Promise<void> {
+    return this.inner.createGroup(group, now);
+  }
+
+  findGroup(tenantId: string, idOrDisplayName: string): Promise<Group | undefined> {
+    return this.inner.findGroup(tenantId, idOrDisplayName);
+  }
+
+  listGroups(tenantId: string): Promise<Group[]> {
+    return this.inner.listGroups(tenantId);
+  }
+
+  addGroupMember(groupId: string, userId: string, now: number): Promise<void> {
+    return this.inner.addGroupMember(groupId, userId, now);
+  }
+
+  removeGroupMember(groupId: string, userId: string): Promise<boolean> {
+    return this.inner.removeGroupMember(groupId, userId);
+  }
+
+  listMemberGroupIds(userId: string): Promise<string[]> {
+    return this.inner.listMemberGroupIds(userId);
+  }
+
+  // ── SigningKeyStore ──
+
+  listSigningKeys(): Promise<StoredSigningKey[]> {
+    return this.inner.listSigningKeys();
+  }
+
+  addSigningKey(key: StoredSigningKey): Promise<void> {
+    return this.inner.addSigningKey(key);
+  }
+
+  retireSigningKey(kid: string, retiresAt: number): Promise<void> {
+    return this.inner.retireSigningKey(kid, retiresAt);
+  }
+}
+
+/**
+ * The identity store identity runs on: directory objects through {@link CachedDirectoryStore},
+ * short-lived artifacts (codes, refresh tokens, device codes, sessions, assertion `jti`s, lockout
+ * counters) straight to the database, never cached: each read must see the latest write.
+ */
+export class CachedIdentityStore extends CachedDirectoryStore implements IdentityStore {
+  private readonly artifacts: ArtifactStore;
+
+  constructor(inner: IdentityStore) {
+    super(inner);
+    this.artifacts = inner;
+  }
+
+  // ── AuthorizationCodeStore ──
+
+  createAuthorizationCode(code: StoredAuthorizationCode): Promise<void> {
+    return this.artifacts.createAuthorizationCode(code);
+  }
+
+  findAuthorizationCode(codeHash: string): Promise<StoredAuthorizationCode | undefined> {
+    return this.artifacts.findAuthorizationCode(codeHash);
+  }
+
+  redeemAuthorizationCode(id: string, now: number): Promise<boolean> {
+    return this.artifacts.redeemAuthorizationCode(id, now);
+  }
+
+  // ── RefreshTokenStore ──
+
+  createRefreshToken(token: StoredRefreshToken): Promise<void> {
+    return this.artifacts.createRefreshToken(token);
+  }
+
+  findRefreshToken(tokenHash: string): Promise<StoredRefreshToken | undefined> {
+    return this.artifacts.findRefreshToken(tokenHash);
+  }
+
+  rotateRefreshToken(oldId: string, next: StoredRefreshToken, now: number): Promise<boolean> {
+    return this.artifacts.rotateRefreshToken(oldId, next, now);
+  }
+
+  revokeRefreshTokensOfCode(codeId: string, now: number): Promise<number> {
+    return this.artifacts.revokeRefreshTokensOfCode(codeId, now);
+  }
+
+  revokeRefreshTokenFamily(familyId: string, now: number): Promise<number> {
+    return this.artifacts.revokeRefreshTokenFamily(familyId, now);
+  }
+
+  revokeRefreshTokensOfClient(filter: { tenantId: string; clientServicePrincipalId: string; userId?: string }, now: number): Promise<number> {
+    return this.artifacts.revokeRefreshTokensOfClient(filter, now);
+  }
+
+  // ── DeviceCodeStore ──
+
+  createDeviceCode(code: StoredDeviceCode): Promise<void> {
+    return this.artifacts.createDeviceCode(code);
+  }
+
+  findDeviceCode(by: { deviceCodeHash: string } | { userCodeHash: string }): Promise<StoredDeviceCode | undefined> {
+    return this.artifacts.findDeviceCode(by);
+  }
+
+  transitionDeviceCode(id: string, from: DeviceCodeStatus, to: DeviceCodeStatus, user?: { userId: string; authTime: number }): Promise<boolean> {
+    return this.artifacts.transitionDeviceCode(id, from, to, user);
+  }
+
+  // ── SignInSessionStore ──
+
+  createSignInSession(session: StoredSignInSession): Promise<void> {
+    return this.artifacts.createSignInSession(session);
+  }
+
+  findSignInSession(tokenHash: string): Promise<StoredSignInSession | undefined> {
+    return this.artifacts.findSignInSession(tokenHash);
+  }
+
+  revokeSignInSession(id: string, now: number): Promise<void> {
+    return this.artifacts.revokeSignInSession(id, now);
+  }
+
+  // ── AssertionReplayStore ──
+
+  recordAssertionJti(jtiHash: string, expiresAt: number, now: number): Promise<boolean> {
+    return this.artifacts.recordAssertionJti(jtiHash, expiresAt, now);
+  }
+
+  // ── SignInLockoutStore ──
+
+  findSignInLockout(userId: string): Promise<SignInLockoutState> {
+    return this.artifacts.findSignInLockout(userId);
+  }
+
+  recordFailedSignIn(userId: string, threshold: number, lockUntil: number): Promise<SignInLockoutState> {
+    return this.artifacts.recordFailedSignIn(userId, threshold, lockUntil);
+  }
+
+  clearFailedSignIns(userId: string): Promise<void> {
+    return this.artifacts.clearFailedSignIns(userId);
+  }
 }

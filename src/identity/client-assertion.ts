@@ -3,11 +3,11 @@ import { compactVerify, decodeJwt, decodeProtectedHeader, type JWTPayload, type 
 import type { Clock } from "../common/clock.ts";
 import { AadError } from "./errors.ts";
 import type { Application, KeyCredential, Tenant } from "./model.ts";
-import type { IdentityStore } from "./store.ts";
+import type { ApplicationDirectory, AssertionReplayStore, ServicePrincipalDirectory } from "./store.ts";
 import type { IdentityUrls } from "./urls.ts";
 
 /** The only `client_assertion_type` Entra accepts (RFC 7523 §2.2). */
-export const CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+const CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /** Allowed clock skew on `exp`/`nbf`, seconds (Entra tolerates 5 minutes). */
 const SKEW_SECONDS = 300;
@@ -15,7 +15,7 @@ const DOCS = "Review the documentation at https://learn.microsoft.com/entra/iden
 
 /** What assertion checks need from the grant context. */
 export interface AssertionDeps {
-  store: IdentityStore;
+  store: ApplicationDirectory & ServicePrincipalDirectory & AssertionReplayStore;
   clock: Clock;
   urls: IdentityUrls;
   /** Refuse a `jti` seen before (config `rejectAssertionReplay`; default off, as Entra). */
@@ -62,7 +62,7 @@ export function parseCertificateCredential(text: string): ParsedCertificate | st
  * microsoft-authentication-library-for-dotnet#4951 and #2746); the replay code
  * (7000274) is orgbox's choice: Entra documents no code for a reused `jti`.
  */
-export const assertionErrors = {
+const assertionErrors = {
   invalidType: (type: string) => new AadError(700026, "invalid_client", `Client assertion type '${type}' is not supported. Use '${CLIENT_ASSERTION_TYPE}'.`),
   malformed: (why: string) => new AadError(50027, "invalid_client", `JWT token is invalid or malformed: ${why}`),
   keyNotFound: (thumbprint: string, appId: string) =>

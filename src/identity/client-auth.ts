@@ -2,17 +2,9 @@ import { verifySecret } from "../common/secrets.ts";
 import type { Clock } from "../common/clock.ts";
 import { verifyClientAssertion, type AssertionDeps } from "./client-assertion.ts";
 import { aad } from "./errors.ts";
-import type { Application, ServicePrincipal, Tenant } from "./model.ts";
-import type { IdentityStore } from "./store.ts";
-
-/** A confidential client that proved who it is. */
-export interface AuthenticatedClient {
-  app: Application;
-  /** The client's service principal in the request's tenant. */
-  servicePrincipal: ServicePrincipal;
-  /** `appidacr`: "1" secret, "2" certificate. */
-  method: "1" | "2";
-}
+import type { AuthenticatedClient, ClientAuthPolicy, ConfidentialClient } from "./grants/grant.ts";
+import type { Application, Tenant } from "./model.ts";
+import type { ApplicationDirectory, ServicePrincipalDirectory } from "./store.ts";
 
 /**
  * Reads client credentials from the form body (`client_secret_post`) or the
@@ -49,13 +41,13 @@ function formDecode(value: string): string | undefined {
  * a service principal there (else AADSTS700016), and the secret must match an
  * unexpired password credential (AADSTS7000215 / 7000222), compared in constant time.
  */
-export async function authenticateConfidentialClient(
-  store: IdentityStore,
+async function authenticateConfidentialClient(
+  store: ApplicationDirectory & ServicePrincipalDirectory,
   clock: Clock,
   tenant: Tenant,
   clientId: string,
   clientSecret: string | undefined,
-): Promise<AuthenticatedClient> {
+): Promise<ConfidentialClient> {
   const app = await store.findApplicationByAppId(clientId);
   const servicePrincipal = app ? await store.findServicePrincipal(tenant.id, app.appId) : undefined;
   if (!app || !servicePrincipal) throw aad.applicationNotFound(clientId, tenant.defaultDomain);
@@ -69,7 +61,7 @@ export async function authenticateConfidentialClient(
       expiredMatch = true;
       continue;
     }
-    return { app, servicePrincipal, method: "1" };
+    return { app, servicePrincipal, clientAuth: "1", publicClient: false };
   }
   if (expiredMatch) throw aad.expiredClientSecret(app.appId);
   throw aad.invalidClientSecret(app.appId);
@@ -81,7 +73,7 @@ export async function authenticateConfidentialClient(
  * or a client secret (`appidacr` "1", {@link authenticateConfidentialClient}).
  * @throws AadError 900144 (no client_id), 700016, and the credential's own errors.
  */
-export async function authenticateClient(deps: AssertionDeps, tenant: Tenant, form: Record<string, string>, authorization: string | undefined): Promise<AuthenticatedClient> {
+export async function authenticateClient(deps: AssertionDeps, tenant: Tenant, form: Record<string, string>, authorization: string | undefined): Promise<ConfidentialClient> {
   const { clientId, clientSecret } = readClientCredentials(form, authorization);
   if (!clientId) throw aad.missingParameter("client_id");
   if (form.client_assertion === undefined && form.client_assertion_type === undefined) return authenticateConfidentialClient(deps.store, deps.clock, tenant, clientId, clientSecret);
@@ -90,5 +82,47 @@ export async function authenticateClient(deps: AssertionDeps, tenant: Tenant, fo
   if (!app || !servicePrincipal) throw aad.applicationNotFound(clientId, tenant.defaultDomain);
   if (form.client_assertion === undefined) throw aad.missingParameter("client_assertion");
   await verifyClientAssertion(deps, tenant, app, form);
-  return { app, servicePrincipal, method: "2" };
+  return { app, servicePrincipal, clientAuth: "2", publicClient: false };
 }
+
+/**
+ * Authenticates the client of a delegated grant. Public clients must not send a
+ * secret or assertion (AADSTS700025); confidential clients must authenticate
+ * (AADSTS7000218 / 7000215 / 7000222). `isPublic` decides which applies; by default
+ * the app's `isFallbackPublicClient` (ROPC, device code).
+ * @throws AadError 900144 (no client_id), 700016 (app unknown in tenant), 700025, 70002xx.
+ */
+async function authenticatePublicOrConfidentialClient(
+  deps: AssertionDeps,
+  tenant: Tenant,
+  form: Record<string, string>,
+  authorization: string | undefined,
+  isPublic?: (app: Application) => boolean,
+): Promise<AuthenticatedClient> {
+  const { clientId, clientSecret } = readClientCredentials(form, authorization);
+  if (!clientId) throw aad.missingParameter("client_id");
+  const app = await deps.store.findApplicationByAppId(clientId);
+  const sp = app ? await deps.store.findServicePrincipal(tenant.id, app.appId) : undefined;
+  if (!app || !sp) throw aad.applicationNotFound(clientId, tenant.defaultDomain);
+  const publicClient = isPublic ? isPublic(app) : app.isFallbackPublicClient;
+  if (publicClient) {
+    if ((clientSecret !== undefined && clientSecret !== "") || form.client_assertion) throw aad.publicClientSentSecret();
+    return { app, servicePrincipal: sp, clientAuth: "0", publicClient: true };
+  }
+  return authenticateClient(deps, tenant, form, authorization);
+}
+
+/** What a {@link ClientAuthPolicy} is given: the tenant the client authenticates in, the form and `Authorization` header. */
+export interface ClientAuthInput {
+  tenant: Tenant;
+  form: Record<string, string>;
+  authorization: string | undefined;
+  /** See `PreparedGrant.isPublicClient`. */
+  isPublicClient?: (app: Application) => boolean;
+}
+
+/** The token endpoint's client authentication, by the policy a grant declares (a registry, not a switch). */
+export const clientAuthPolicies: { readonly [P in ClientAuthPolicy]: (deps: AssertionDeps, input: ClientAuthInput) => Promise<P extends "confidential" ? ConfidentialClient : AuthenticatedClient> } = {
+  confidential: (deps, input) => authenticateClient(deps, input.tenant, input.form, input.authorization),
+  "public-or-confidential": (deps, input) => authenticatePublicOrConfidentialClient(deps, input.tenant, input.form, input.authorization, input.isPublicClient),
+};

@@ -4,8 +4,8 @@ import { BARE_SCOPE_RESOURCE, OIDC_SCOPES, resolveTarget } from "./delegated.ts"
 import { aad } from "./errors.ts";
 import type { GrantContext } from "./grants/grant.ts";
 import type { Application, AppRole, PermissionScope, ServicePrincipal, Tenant } from "./model.ts";
-import { IdentityService, recordConsent } from "./service.ts";
-import type { IdentityStore } from "./store.ts";
+import { newServicePrincipal, recordConsent } from "./service.ts";
+import type { AppRoleAssignmentDirectory, IdentityStore, ServicePrincipalDirectory } from "./store.ts";
 
 /** What an admin consent grants on one resource: delegated permissions and application permissions. */
 export interface ResourceConsent {
@@ -65,8 +65,12 @@ export async function planAdminConsent(ctx: GrantContext, tenant: Tenant, client
  * consent does for a multi-tenant app: the app appears under Enterprise
  * applications of the consenting tenant). `appOwnerOrganizationId` is the home tenant.
  */
-export async function provisionServicePrincipal(store: IdentityStore, clock: Clock, tenantId: string, app: Application): Promise<ServicePrincipal> {
-  return new IdentityService(store, clock).createServicePrincipal(tenantId, app.appId, app.tenantId);
+export async function provisionServicePrincipal(store: ServicePrincipalDirectory, clock: Clock, tenantId: string, app: Application): Promise<ServicePrincipal> {
+  const existing = await store.findServicePrincipal(tenantId, app.appId);
+  if (existing) return existing;
+  const sp = newServicePrincipal(app, tenantId);
+  await store.createServicePrincipal(sp, clock.now());
+  return sp;
 }
 
 /**
@@ -93,7 +97,7 @@ export async function applyAdminConsent(store: IdentityStore, clock: Clock, tena
  * assigned to the client's service principal, in the resource's declaration order.
  * Source: learn.microsoft.com/entra/identity-platform/access-token-claims-reference (`roles`).
  */
-export async function assignedAppRoles(store: IdentityStore, clientSpId: string, resourceSpId: string, resourceApp: Application): Promise<string[]> {
+export async function assignedAppRoles(store: AppRoleAssignmentDirectory, clientSpId: string, resourceSpId: string, resourceApp: Application): Promise<string[]> {
   const assigned = new Set((await store.listAppRoleAssignments(clientSpId, resourceSpId)).map((a) => a.appRoleId.toLowerCase()));
   return resourceApp.appRoles.filter((r) => assigned.has(r.id.toLowerCase())).map((r) => r.value);
 }

@@ -2,12 +2,11 @@ import { randomBytes } from "node:crypto";
 import { epochSeconds } from "../common/clock.ts";
 import { newGuid } from "../common/ids.ts";
 import { hashSecret } from "../common/secrets.ts";
-import { authenticateClient, readClientCredentials } from "./client-auth.ts";
 import { aad, aadTimestamp, type AadError } from "./errors.ts";
-import type { GrantContext, TokenRequest, TokenResponseBody } from "./grants/grant.ts";
+import type { AuthenticatedClient, GrantContext, TokenRequest, TokenResponseBody } from "./grants/grant.ts";
 import type { Application, ServicePrincipal, Tenant, User } from "./model.ts";
 import { resolveResource, type ResolvedResource } from "./resources.ts";
-import type { IdentityStore, StoredRefreshToken } from "./store.ts";
+import type { AppRoleAssignmentDirectory, GroupDirectory, PermissionGrantDirectory, StoredRefreshToken } from "./store.ts";
 import { clientInfo, idTokenClaims, userAccessTokenClaims } from "./tokens/claims.ts";
 import { MICROSOFT_GRAPH_APP_ID } from "./well-known.ts";
 
@@ -116,7 +115,7 @@ export interface ConsentState {
  * already consented. OIDC scopes never need consent here. Without `clientSp`
  * (a multi-tenant app not yet in the tenant) nothing is granted.
  */
-export async function evaluateConsent(store: IdentityStore, tenantId: string, clientSp: ServicePrincipal | undefined, clientApp: Application, target: DelegatedTarget, userId: string): Promise<ConsentState> {
+export async function evaluateConsent(store: PermissionGrantDirectory, tenantId: string, clientSp: ServicePrincipal | undefined, clientApp: Application, target: DelegatedTarget, userId: string): Promise<ConsentState> {
   const grants = clientSp ? await store.listPermissionGrants(tenantId, clientSp.id, target.resourceSp.id) : [];
   const grantedSet = new Set<string>();
   for (const grant of grants) {
@@ -135,43 +134,6 @@ export async function evaluateConsent(store: IdentityStore, tenantId: string, cl
   return { granted, missing, needed };
 }
 
-/** A client that may use a delegated grant. */
-export interface UserFlowClient {
-  app: Application;
-  servicePrincipal: ServicePrincipal;
-  /** `appidacr`: "0" public, "1" secret, "2" certificate. */
-  clientAuth: "0" | "1" | "2";
-  publicClient: boolean;
-}
-
-/**
- * Authenticates the client of a delegated grant. Public clients must not send a
- * secret or assertion (AADSTS700025); confidential clients must authenticate
- * (AADSTS7000218 / 7000215 / 7000222). `isPublic` decides which applies; by default
- * the app's `isFallbackPublicClient` (ROPC, device code).
- * @throws AadError 900144 (no client_id), 700016 (app unknown in tenant), 700025, 70002xx.
- */
-export async function authenticateUserFlowClient(
-  ctx: GrantContext,
-  tenant: Tenant,
-  form: Record<string, string>,
-  authorization: string | undefined,
-  isPublic?: (app: Application) => boolean,
-): Promise<UserFlowClient> {
-  const { clientId, clientSecret } = readClientCredentials(form, authorization);
-  if (!clientId) throw aad.missingParameter("client_id");
-  const app = await ctx.store.findApplicationByAppId(clientId);
-  const sp = app ? await ctx.store.findServicePrincipal(tenant.id, app.appId) : undefined;
-  if (!app || !sp) throw aad.applicationNotFound(clientId, tenant.defaultDomain);
-  const publicClient = isPublic ? isPublic(app) : app.isFallbackPublicClient;
-  if (publicClient) {
-    if ((clientSecret !== undefined && clientSecret !== "") || form.client_assertion) throw aad.publicClientSentSecret();
-    return { app, servicePrincipal: sp, clientAuth: "0", publicClient: true };
-  }
-  const authenticated = await authenticateClient(ctx, tenant, form, authorization);
-  return { app, servicePrincipal: authenticated.servicePrincipal, clientAuth: authenticated.method, publicClient: false };
-}
-
 /**
  * Checks that a user may still get tokens: enabled (AADSTS50057), and, for a
  * grant issued at `authTime` (ms), not revoked by a later password change (AADSTS50173).
@@ -187,13 +149,13 @@ export function assertUserActive(user: User, authTime?: number): void {
  * Source: learn.microsoft.com/entra/identity/enterprise-apps/assign-user-or-group-access-portal.
  * @throws AadError 50105 when assignment is required and the user has none.
  */
-export async function assertUserAssigned(store: IdentityStore, clientSp: ServicePrincipal, clientApp: Application, user: User): Promise<void> {
+async function assertUserAssigned(store: AppRoleAssignmentDirectory, clientSp: ServicePrincipal, clientApp: Application, user: User): Promise<void> {
   const error = await userAssignmentError(store, clientSp, clientApp, user);
   if (error) throw error;
 }
 
 /** The AADSTS50105 error {@link assertUserAssigned} throws, or undefined when the user may sign in (the sign-in page shows it). */
-export async function userAssignmentError(store: IdentityStore, clientSp: ServicePrincipal, clientApp: Application, user: User): Promise<AadError | undefined> {
+export async function userAssignmentError(store: AppRoleAssignmentDirectory, clientSp: ServicePrincipal, clientApp: Application, user: User): Promise<AadError | undefined> {
   if (!clientSp.appRoleAssignmentRequired || (await store.isUserAssigned(user.id, clientSp.id))) return undefined;
   return aad.userNotAssigned(clientApp.displayName, clientApp.appId, user.userPrincipalName);
 }
@@ -213,7 +175,7 @@ export function accessTokenVersion(resourceApp: Application): "1.0" | "2.0" {
  * (orgbox groups are security groups), else undefined (no claim).
  * Source: learn.microsoft.com/entra/identity-platform/reference-app-manifest#groupmembershipclaims-attribute.
  */
-export async function groupsClaim(store: IdentityStore, clientApp: Application, userId: string): Promise<string[] | undefined> {
+async function groupsClaim(store: GroupDirectory, clientApp: Application, userId: string): Promise<string[] | undefined> {
   const setting = clientApp.groupMembershipClaims;
   if (setting !== "SecurityGroup" && setting !== "All") return undefined;
   return store.listMemberGroupIds(userId);
@@ -224,7 +186,7 @@ export interface IssueUserTokensInput {
   version: 1 | 2;
   tenant: Tenant;
   user: User;
-  client: UserFlowClient;
+  client: AuthenticatedClient;
   target: DelegatedTarget;
   /** Permissions to put in `scp` (consented). */
   scopes: string[];

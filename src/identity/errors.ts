@@ -135,7 +135,6 @@ export const aad = {
       "invalid_grant",
       `Your administrator has configured the application ${appName} ('${appId}') to block users unless they are specifically granted ('assigned') access to the application. The signed in user '${upn}' is blocked because they are not a direct member of a group with access, nor had access directly assigned by an administrator. Please contact your administrator to assign access to this application.`,
     ),
-  unsupportedMediaType: () => new AadError(900144, "invalid_request", "The request body must contain the following parameter: 'grant_type'."),
 };
 
 /** Formats a timestamp the way Entra does in error bodies: `2023-05-06 06:03:00Z`. */

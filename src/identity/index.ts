@@ -17,9 +17,9 @@ import { GrantRegistry, type RefreshTokenRotation } from "./grants/grant.ts";
 import { DEFAULT_LOCKOUT, type LockoutPolicy } from "./lockout.ts";
 import type { ResourceCatalog } from "./resources.ts";
 import { identityRoutes } from "./routes.ts";
-import { IdentityService } from "./service.ts";
+import { IdentityService, type OrgBindings } from "./service.ts";
 import type { IdentityStore } from "./store.ts";
-import { cachingIdentityStore } from "./cached-store.ts";
+import { CachedIdentityStore } from "./cached-store.ts";
 import { KeyRing } from "./tokens/keyring.ts";
 import { TokenSigner } from "./tokens/signer.ts";
 import { createTokenVerifier, type TokenVerifier } from "./tokens/verifier.ts";
@@ -27,13 +27,15 @@ import { IdentityUrls } from "./urls.ts";
 
 export { TokenRejectedError, type TokenVerifier, type TokenExpectations } from "./tokens/verifier.ts";
 export type { ResourceCatalog } from "./resources.ts";
-export { IdentityService } from "./service.ts";
+export { IdentityService, type OrgBindings } from "./service.ts";
 export { AadError, aad, aadErrorBody } from "./errors.ts";
 export * from "./well-known.ts";
 
 /** Options for {@link createIdentity}. */
 export interface IdentityOptions {
   store: IdentityStore;
+  /** Which Dataverse orgs are bound to a tenant (the composition root wires it). */
+  orgs: OrgBindings;
   clock: Clock;
   /** `https://localhost:PORT`, known once listening. */
   baseUrl: () => string;
@@ -80,13 +82,13 @@ export interface Identity {
 export async function createIdentity(options: IdentityOptions): Promise<Identity> {
   const { clock } = options;
   // Every identity read and write goes through this one store, so its writes invalidate its cache.
-  const store = cachingIdentityStore(options.store);
+  const store = new CachedIdentityStore(options.store);
   const urls = new IdentityUrls(options.baseUrl);
   const keys = new KeyRing(store, clock);
   await keys.load();
   const signer = new TokenSigner(keys);
   const grants = new GrantRegistry().register(clientCredentialsGrant).register(passwordGrant).register(refreshTokenGrant).register(authorizationCodeGrant).register(deviceCodeGrantV2).register(deviceCodeGrantV1).register(jwtBearerGrant);
-  const service = new IdentityService(store, clock);
+  const service = new IdentityService(store, clock, options.orgs);
   await service.ensureFirstPartyApps();
   const csrfKey = randomBytes(32);
   const verifier = createTokenVerifier(keys, () => epochSeconds(clock));

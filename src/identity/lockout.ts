@@ -1,7 +1,7 @@
 import type { Clock } from "../common/clock.ts";
 import { verifyPassword } from "../common/secrets.ts";
 import { AadError, aad, aadTimestamp } from "./errors.ts";
-import type { IdentityStore } from "./store.ts";
+import type { SignInLockoutStore } from "./store.ts";
 
 /**
  * Smart lockout (learn.microsoft.com/entra/identity/authentication/howto-password-smart-lockout):
@@ -28,7 +28,7 @@ export type PasswordCheck = { ok: true } | { ok: false; error: AadError };
  * lasts and the settings that change it, so a test suite that trips it knows what to do.
  * @param lockedUntil ms since the epoch (UTC).
  */
-export function accountLocked(policy: LockoutPolicy, lockedUntil: number): AadError {
+function accountLocked(policy: LockoutPolicy, lockedUntil: number): AadError {
   return new AadError(
     50053,
     "invalid_grant",
@@ -44,7 +44,7 @@ export function accountLocked(policy: LockoutPolicy, lockedUntil: number): AadEr
  * 50126, as Entra, and the next attempt 50053); the right one clears the count.
  * Lockout state lives in the store (`users.failed_sign_ins`, `locked_until`), never in a cache.
  */
-export async function checkPassword(deps: { store: IdentityStore; clock: Clock; lockout: LockoutPolicy }, user: { id: string; passwordHash: string }, password: string): Promise<PasswordCheck> {
+export async function checkPassword(deps: { store: SignInLockoutStore; clock: Clock; lockout: LockoutPolicy }, user: { id: string; passwordHash: string }, password: string): Promise<PasswordCheck> {
   const { store, clock, lockout } = deps;
   const enabled = lockout.threshold > 0;
   const state = enabled ? await store.findSignInLockout(user.id) : { failedSignIns: 0, lockedUntil: null };

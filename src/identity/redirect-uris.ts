@@ -33,7 +33,7 @@ function withoutPort(uri: string): string | undefined {
 }
 
 /** True when `requested` matches the registered redirect URI `registered` (see the module comment). */
-export function redirectUriMatches(registered: string, requested: string): boolean {
+function redirectUriMatches(registered: string, requested: string): boolean {
   if (registered === requested) return true;
   const a = withoutPort(registered);
   return a !== undefined && a === withoutPort(requested);

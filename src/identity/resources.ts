@@ -1,6 +1,6 @@
 import { isGuid } from "../common/ids.ts";
 import type { Application } from "./model.ts";
-import type { IdentityStore } from "./store.ts";
+import type { ApplicationDirectory } from "./store.ts";
 
 /**
  * Identifiers owned by resources that identity does not store itself, such as
@@ -22,7 +22,7 @@ export interface ResolvedResource {
  * Finds the resource app for `identifier`: an app id (GUID), an Application ID
  * URI (with or without a trailing slash), or a catalog identifier (org URL).
  */
-export async function resolveResource(store: IdentityStore, catalog: ResourceCatalog, identifier: string): Promise<ResolvedResource | undefined> {
+export async function resolveResource(store: ApplicationDirectory, catalog: ResourceCatalog, identifier: string): Promise<ResolvedResource | undefined> {
   const trimmed = identifier.replace(/\/+$/, "");
   let app: Application | undefined;
   if (isGuid(trimmed)) app = await store.findApplicationByAppId(trimmed);

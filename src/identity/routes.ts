@@ -6,13 +6,14 @@ import type { Clock } from "../common/clock.ts";
 import { AadError, aad, aadErrorBody } from "./errors.ts";
 import type { GrantContext, GrantRegistry } from "./grants/grant.ts";
 import { resolveTenant, type TenantRef } from "./tenants.ts";
+import { exchangeToken, TOKEN_HEADERS } from "./token-endpoint.ts";
 import type { KeyRing } from "./tokens/keyring.ts";
 import type { IdentityUrls } from "./urls.ts";
-import type { IdentityStore } from "./store.ts";
+import type { TenantDirectory } from "./store.ts";
 
 /** What the identity routes need. */
 export interface IdentityRouteDeps {
-  store: IdentityStore;
+  store: TenantDirectory;
   clock: Clock;
   urls: IdentityUrls;
   keys: KeyRing;
@@ -25,7 +26,6 @@ type TenantParams = { tenant: string };
 /** `cloud_instance_name` of the discovery documents and user realm answers (Entra says `microsoftonline.com`). */
 const CLOUD_INSTANCE_NAME = "orgbox.local";
 const DISCOVERY_HEADERS = { "cache-control": "max-age=86400, private", "access-control-allow-origin": "*" };
-const TOKEN_HEADERS = { "cache-control": "no-store, no-cache", pragma: "no-cache" };
 
 /**
  * Registers the Entra endpoints: v1/v2 OpenID discovery, JWKS, instance
@@ -159,17 +159,8 @@ export async function identityRoutes(app: FastifyInstance, deps: IdentityRouteDe
     return userRealm(request.query["api-version"], login, domain, tenant?.displayName);
   });
 
-  const token = (version: 1 | 2) => async (request: FastifyRequest<{ Params: TenantParams }>, reply: FastifyReply) => {
-    const ref = await resolveTenant(store, request.params.tenant);
-    const form = readForm(request.body);
-    const grantType = form.grant_type;
-    if (!grantType) throw aad.missingParameter("grant_type");
-    const grant = deps.grants.get(grantType);
-    if (!grant) throw aad.unsupportedGrantType(grantType);
-    const body = await grant.handle({ version, tenant: ref, form, authorization: request.headers.authorization, clientIp: request.ip }, deps.grantContext);
-    reply.headers(TOKEN_HEADERS);
-    return body;
-  };
+  const tokenDeps = { store, grants: deps.grants, grantContext: deps.grantContext };
+  const token = (version: 1 | 2) => (request: FastifyRequest<{ Params: TenantParams }>, reply: FastifyReply) => exchangeToken(tokenDeps, request, reply, version);
   const onlyPost = async () => {
     throw new AadError(900561, "invalid_request", "The endpoint only accepts POST, OPTIONS requests. Received a GET request.");
   };
@@ -177,17 +168,6 @@ export async function identityRoutes(app: FastifyInstance, deps: IdentityRouteDe
   app.post("/:tenant/oauth2/token", token(1));
   app.get("/:tenant/oauth2/v2.0/token", onlyPost);
   app.get("/:tenant/oauth2/token", onlyPost);
-}
-
-/** Flattens a parsed form body to single string values (repeated keys: first wins). */
-function readForm(body: unknown): Record<string, string> {
-  if (typeof body !== "object" || body === null) return {};
-  const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(body as Record<string, unknown>)) {
-    if (typeof value === "string") out[key] = value;
-    else if (Array.isArray(value) && typeof value[0] === "string") out[key] = value[0];
-  }
-  return out;
 }
 
 const TRACE = Symbol("traceId");

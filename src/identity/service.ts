@@ -4,7 +4,7 @@ import type { Clock } from "../common/clock.ts";
 import { OrgboxError } from "../common/errors.ts";
 import { DEFAULT_APP_ROLE_ID, type AppRoleAssignment, type Application, type Group, type GroupMembershipClaims, type KeyCredential, type OAuth2PermissionGrant, type PasswordCredential, type ServicePrincipal, type SignInAudience, type Tenant, type User } from "./model.ts";
 import { parseCertificateCredential } from "./client-assertion.ts";
-import type { IdentityStore } from "./store.ts";
+import type { IdentityStore, PermissionGrantDirectory } from "./store.ts";
 import { FIRST_PARTY_APPS, FIRST_PARTY_TENANT_ID } from "./well-known.ts";
 
 /** A directory operation that cannot be done (duplicate, missing reference). */
@@ -40,16 +40,36 @@ export interface RegisterApplicationInput {
 }
 
 /**
+ * What identity learns of Dataverse: which orgs are bound to a tenant (a tenant with orgs cannot be
+ * deleted). Identity owns the port; the composition root (`src/server/create-orgbox.ts`) wires it to
+ * Dataverse's org catalog, as Dataverse learns of the directory through its `DirectoryLookup`.
+ */
+export interface OrgBindings {
+  /** Names of the Dataverse orgs bound to tenant `tenantId` (GUID), by name. */
+  orgNamesOfTenant(tenantId: string): Promise<string[]>;
+}
+
+/**
+ * The service principal `app` gets in `tenantId` (not stored): `appOwnerOrganizationId` is
+ * `ownerTenantId`, by default the app's home tenant; `appRoleAssignmentRequired` off.
+ */
+export function newServicePrincipal(app: Application, tenantId: string, ownerTenantId?: string, id?: string): ServicePrincipal {
+  return { id: (id ?? newGuid()).toLowerCase(), tenantId: tenantId.toLowerCase(), appId: app.appId, appOwnerOrganizationId: ownerTenantId ?? app.tenantId, displayName: app.displayName, appRoleAssignmentRequired: false };
+}
+
+/**
  * Directory management: what the Azure portal, Graph and `orgbox` CLI do.
  * Used by the seed, the CLI, the portal and the `startOrgbox` handle.
  */
 export class IdentityService {
   private readonly store: IdentityStore;
   private readonly clock: Clock;
+  private readonly orgs: OrgBindings;
 
-  constructor(store: IdentityStore, clock: Clock) {
+  constructor(store: IdentityStore, clock: Clock, orgs: OrgBindings) {
     this.store = store;
     this.clock = clock;
+    this.orgs = orgs;
 }
 
   /** Registers the first-party apps (Dynamics CRM, Microsoft Graph) once. */
@@ -127,7 +147,7 @@ export class IdentityService {
     if (existing) return existing;
     const app = await this.store.findApplicationByAppId(appId);
     if (!app) throw new DirectoryError(`application '${appId}' does not exist`, 404);
-    const sp: ServicePrincipal = { id: (id ?? newGuid()).toLowerCase(), tenantId: tenantId.toLowerCase(), appId: app.appId, appOwnerOrganizationId: ownerTenantId ?? app.tenantId, displayName: app.displayName, appRoleAssignmentRequired: false };
+    const sp = newServicePrincipal(app, tenantId, ownerTenantId, id);
     await this.store.createServicePrincipal(sp, this.clock.now());
     return sp;
   }
@@ -367,7 +387,7 @@ export class IdentityService {
   async deleteTenant(idOrDomain: string): Promise<Tenant> {
     const tenant = await this.store.findTenant(idOrDomain);
     if (!tenant) throw new DirectoryError(`tenant '${idOrDomain}' does not exist`, 404);
-    const orgs = await this.store.listOrgNamesOfTenant(tenant.id);
+    const orgs = await this.orgs.orgNamesOfTenant(tenant.id);
     if (orgs.length > 0) throw new DirectoryError(`tenant '${tenant.defaultDomain}' cannot be deleted: the org(s) ${orgs.map((o) => `'${o}'`).join(", ")} are bound to it`, 409);
     await this.store.deleteTenant(tenant.id);
     return tenant;
@@ -458,7 +478,7 @@ export class IdentityService {
  * Adds `scopes` to the grant of (client SP, resource SP, consent type, principal),
  * creating it if needed. Shared by {@link IdentityService.grantConsent} and the consent page.
  */
-export async function recordConsent(store: IdentityStore, now: number, tenantId: string, clientSpId: string, resourceSpId: string, scopes: string[], principalId: string | null): Promise<OAuth2PermissionGrant> {
+export async function recordConsent(store: PermissionGrantDirectory, now: number, tenantId: string, clientSpId: string, resourceSpId: string, scopes: string[], principalId: string | null): Promise<OAuth2PermissionGrant> {
   const consentType = principalId === null ? "AllPrincipals" : "Principal";
   const existing = (await store.listPermissionGrants(tenantId, clientSpId, resourceSpId)).find((g) => g.consentType === consentType && g.principalId === principalId);
   const merged = new Set([...(existing?.scope.split(/\s+/).filter(Boolean) ?? []), ...scopes]);

@@ -110,79 +110,80 @@ export interface StoredDeviceCode {
   expiresAt: number;
 }
 
-/** The directory's persistence port. `src/store/` implements it for each SQL dialect. */
-export interface IdentityStore {
+/** Tenants and their verified domains. */
+export interface TenantDirectory {
   createTenant(tenant: Tenant, now: number): Promise<void>;
   /** Finds a tenant by GUID or verified domain, case-insensitively. */
   findTenant(idOrDomain: string): Promise<Tenant | undefined>;
   listTenants(): Promise<Tenant[]>;
+  /**
+   * Deletes a tenant and everything in it in one transaction: its domains, users, service principals
+   * and groups (foreign-key cascade), the apps registered in it (with their credentials, by cascade),
+   * grants, assignments, codes, refresh tokens and sessions of the tenant.
+   */
+  deleteTenant(tenantId: string): Promise<void>;
+}
 
+/** Users (password hashes stay inside identity). */
+export interface UserDirectory {
   createUser(user: User, passwordHash: string, now: number): Promise<void>;
   findUserByUpn(upn: string): Promise<(User & { passwordHash: string }) | undefined>;
   findUserById(id: string): Promise<User | undefined>;
+  /** The users of a tenant, by user principal name (for `orgbox export`). */
+  listUsers(tenantId: string): Promise<User[]>;
+  /** Replaces a user's password hash and records when (revokes refresh tokens and sessions issued before). */
+  setUserPassword(userId: string, passwordHash: string, changedAt: number): Promise<void>;
+  setUserAccountEnabled(userId: string, enabled: boolean): Promise<void>;
+  /** Deletes a user, the user's own consent grants, and revokes the user's refresh tokens and sessions. */
+  deleteUser(userId: string, now: number): Promise<void>;
+}
 
+/** App registrations with their client secrets (hashes) and certificates. */
+export interface ApplicationDirectory {
   createApplication(app: Application, now: number): Promise<void>;
   findApplicationByAppId(appId: string): Promise<Application | undefined>;
   listApplications(tenantId: string): Promise<Application[]>;
   /** Applications (first-party or registered) that list `uri` in `identifierUris` (exact, case-insensitive). */
   findApplicationByIdentifierUri(uri: string): Promise<Application | undefined>;
-
   addPasswordCredential(credential: StoredPasswordCredential, now: number): Promise<void>;
   listPasswordCredentials(applicationId: string): Promise<StoredPasswordCredential[]>;
-
+  /** Removes one client secret of an application; false when there was none with that key id. */
+  removePasswordCredential(applicationId: string, keyId: string): Promise<boolean>;
   addKeyCredential(credential: KeyCredential, now: number): Promise<void>;
   listKeyCredentials(applicationId: string): Promise<KeyCredential[]>;
   /**
-   * Records a client-assertion `jti` (as a hash) until `expiresAt` (ms); false when it
-   * was already recorded (a replay). Forgets recorded values that expired before `now`.
+   * Deletes an application (object id) with its credentials and identifier URIs, and its service
+   * principals in every tenant with the grants and assignments that name them.
    */
-  recordAssertionJti(jtiHash: string, expiresAt: number, now: number): Promise<boolean>;
+  deleteApplication(applicationId: string): Promise<void>;
+}
 
-  createDeviceCode(code: StoredDeviceCode): Promise<void>;
-  findDeviceCode(by: { deviceCodeHash: string } | { userCodeHash: string }): Promise<StoredDeviceCode | undefined>;
-  /** Moves a code from `from` to `to` (with the deciding user); true only for the call that moved it. */
-  transitionDeviceCode(id: string, from: DeviceCodeStatus, to: DeviceCodeStatus, user?: { userId: string; authTime: number }): Promise<boolean>;
-
+/** Service principals (enterprise applications), one per app and tenant. */
+export interface ServicePrincipalDirectory {
   createServicePrincipal(sp: ServicePrincipal, now: number): Promise<void>;
   findServicePrincipal(tenantId: string, appId: string): Promise<ServicePrincipal | undefined>;
+  /** The service principals in a tenant (first-party ones included), by creation time. */
+  listServicePrincipals(tenantId: string): Promise<ServicePrincipal[]>;
+  /** Sets a service principal's `appRoleAssignmentRequired`. */
+  setAppRoleAssignmentRequired(servicePrincipalId: string, required: boolean): Promise<void>;
+}
 
-  /** Replaces a user's password hash and records when (revokes refresh tokens and sessions issued before). */
-  setUserPassword(userId: string, passwordHash: string, changedAt: number): Promise<void>;
-  setUserAccountEnabled(userId: string, enabled: boolean): Promise<void>;
-
-  createAuthorizationCode(code: StoredAuthorizationCode): Promise<void>;
-  findAuthorizationCode(codeHash: string): Promise<StoredAuthorizationCode | undefined>;
-  /** Marks a code redeemed if it is not yet; true only for the call that redeemed it. */
-  redeemAuthorizationCode(id: string, now: number): Promise<boolean>;
-
-  createRefreshToken(token: StoredRefreshToken): Promise<void>;
-  findRefreshToken(tokenHash: string): Promise<StoredRefreshToken | undefined>;
-  /** Atomically revokes `oldId` (if still active) and stores `next`; false if `oldId` was already revoked. */
-  rotateRefreshToken(oldId: string, next: StoredRefreshToken, now: number): Promise<boolean>;
-  /** Revokes every refresh token descended from an authorization code; returns how many. */
-  revokeRefreshTokensOfCode(codeId: string, now: number): Promise<number>;
-  /** Revokes every active refresh token of a family ({@link StoredRefreshToken.familyId}); returns how many. */
-  revokeRefreshTokenFamily(familyId: string, now: number): Promise<number>;
-
-  /** A user's smart-lockout state; zero failures and unlocked for an unknown user. */
-  findSignInLockout(userId: string): Promise<SignInLockoutState>;
-  /**
-   * Counts one wrong password, atomically: adds one to the failures and, when they reach
-   * `threshold`, locks the user until `lockUntil` (ms). Returns the state after the update.
-   */
-  recordFailedSignIn(userId: string, threshold: number, lockUntil: number): Promise<SignInLockoutState>;
-  /** Clears the failures and the lock (a successful password sign-in). */
-  clearFailedSignIns(userId: string): Promise<void>;
-
-  createSignInSession(session: StoredSignInSession): Promise<void>;
-  findSignInSession(tokenHash: string): Promise<StoredSignInSession | undefined>;
-  revokeSignInSession(id: string, now: number): Promise<void>;
-
+/** Delegated permission grants (`oauth2PermissionGrants`, consent). */
+export interface PermissionGrantDirectory {
   /** Delegated grants from client SP `clientId` to resource SP `resourceId` in a tenant. */
   listPermissionGrants(tenantId: string, clientId: string, resourceId: string): Promise<OAuth2PermissionGrant[]>;
   /** Inserts a grant, or replaces the scope of the grant with the same (client, consentType, principal, resource). */
   upsertPermissionGrant(grant: OAuth2PermissionGrant, now: number): Promise<void>;
+  /** Every delegated grant in a tenant, by creation time. */
+  listOAuth2PermissionGrants(tenantId: string): Promise<OAuth2PermissionGrant[]>;
+  /** A delegated grant by id. */
+  findPermissionGrant(id: string): Promise<OAuth2PermissionGrant | undefined>;
+  /** Deletes a delegated grant by id. */
+  deletePermissionGrant(id: string): Promise<void>;
+}
 
+/** App role assignments: application permissions, and users and groups assigned to an app. */
+export interface AppRoleAssignmentDirectory {
   /** Application permissions of client SP `principalId` on resource SP `resourceId`. */
   listAppRoleAssignments(principalId: string, resourceId: string): Promise<AppRoleAssignment[]>;
   /** Adds an assignment unless the same (principal, resource, appRoleId) exists. */
@@ -191,9 +192,10 @@ export interface IdentityStore {
   listAppRoleAssignedTo(resourceId: string): Promise<AppRoleAssignment[]>;
   /** Whether a user is assigned to resource SP `resourceId` directly or through a group it is a member of. */
   isUserAssigned(userId: string, resourceId: string): Promise<boolean>;
-  /** Sets a service principal's `appRoleAssignmentRequired`. */
-  setAppRoleAssignmentRequired(servicePrincipalId: string, required: boolean): Promise<void>;
+}
 
+/** Security groups and their direct members. */
+export interface GroupDirectory {
   createGroup(group: Group, now: number): Promise<void>;
   findGroup(tenantId: string, idOrDisplayName: string): Promise<Group | undefined>;
   /** A tenant's groups with their members, by display name. */
@@ -204,41 +206,88 @@ export interface IdentityStore {
   removeGroupMember(groupId: string, userId: string): Promise<boolean>;
   /** Object ids of the groups a user is a direct member of, ordered. */
   listMemberGroupIds(userId: string): Promise<string[]>;
+}
 
+/** The token-signing keys (private keys stay inside identity). */
+export interface SigningKeyStore {
   listSigningKeys(): Promise<StoredSigningKey[]>;
   addSigningKey(key: StoredSigningKey): Promise<void>;
   /** Sets when a signing key stops being published (ms). */
   retireSigningKey(kid: string, retiresAt: number): Promise<void>;
+}
 
-  /** The users of a tenant, by user principal name (for `orgbox export`). */
-  listUsers(tenantId: string): Promise<User[]>;
-  /** The service principals in a tenant (first-party ones included), by creation time. */
-  listServicePrincipals(tenantId: string): Promise<ServicePrincipal[]>;
-  /** Every delegated grant in a tenant, by creation time. */
-  listOAuth2PermissionGrants(tenantId: string): Promise<OAuth2PermissionGrant[]>;
+/** Authorization codes (hashes), single use. */
+export interface AuthorizationCodeStore {
+  createAuthorizationCode(code: StoredAuthorizationCode): Promise<void>;
+  findAuthorizationCode(codeHash: string): Promise<StoredAuthorizationCode | undefined>;
+  /** Marks a code redeemed if it is not yet; true only for the call that redeemed it. */
+  redeemAuthorizationCode(id: string, now: number): Promise<boolean>;
+}
 
-  // ── Deletion and revocation (`orgbox tenant|user|app|secret|consent`) ──
-  /** Names of the Dataverse orgs bound to a tenant (a tenant with orgs cannot be deleted). */
-  listOrgNamesOfTenant(tenantId: string): Promise<string[]>;
-  /**
-   * Deletes a tenant and everything in it in one transaction: its domains, users, service principals
-   * and groups (foreign-key cascade), the apps registered in it (with their credentials, by cascade),
-   * grants, assignments, codes, refresh tokens and sessions of the tenant.
-   */
-  deleteTenant(tenantId: string): Promise<void>;
-  /** Deletes a user, the user's own consent grants, and revokes the user's refresh tokens and sessions. */
-  deleteUser(userId: string, now: number): Promise<void>;
-  /**
-   * Deletes an application (object id) with its credentials and identifier URIs, and its service
-   * principals in every tenant with the grants and assignments that name them.
-   */
-  deleteApplication(applicationId: string): Promise<void>;
-  /** Removes one client secret of an application; false when there was none with that key id. */
-  removePasswordCredential(applicationId: string, keyId: string): Promise<boolean>;
-  /** A delegated grant by id. */
-  findPermissionGrant(id: string): Promise<OAuth2PermissionGrant | undefined>;
-  /** Deletes a delegated grant by id. */
-  deletePermissionGrant(id: string): Promise<void>;
+/** Refresh tokens (hashes), their rotation and revocation. */
+export interface RefreshTokenStore {
+  createRefreshToken(token: StoredRefreshToken): Promise<void>;
+  findRefreshToken(tokenHash: string): Promise<StoredRefreshToken | undefined>;
+  /** Atomically revokes `oldId` (if still active) and stores `next`; false if `oldId` was already revoked. */
+  rotateRefreshToken(oldId: string, next: StoredRefreshToken, now: number): Promise<boolean>;
+  /** Revokes every refresh token descended from an authorization code; returns how many. */
+  revokeRefreshTokensOfCode(codeId: string, now: number): Promise<number>;
+  /** Revokes every active refresh token of a family ({@link StoredRefreshToken.familyId}); returns how many. */
+  revokeRefreshTokenFamily(familyId: string, now: number): Promise<number>;
   /** Revokes the active refresh tokens in a tenant of the client whose service principal is given, of one user or all; returns how many. */
   revokeRefreshTokensOfClient(filter: { tenantId: string; clientServicePrincipalId: string; userId?: string }, now: number): Promise<number>;
 }
+
+/** Device codes (hashes of the device and user codes) of the device authorization grant. */
+export interface DeviceCodeStore {
+  createDeviceCode(code: StoredDeviceCode): Promise<void>;
+  findDeviceCode(by: { deviceCodeHash: string } | { userCodeHash: string }): Promise<StoredDeviceCode | undefined>;
+  /** Moves a code from `from` to `to` (with the deciding user); true only for the call that moved it. */
+  transitionDeviceCode(id: string, from: DeviceCodeStatus, to: DeviceCodeStatus, user?: { userId: string; authTime: number }): Promise<boolean>;
+}
+
+/** Browser sign-in sessions (hash of the cookie value). */
+export interface SignInSessionStore {
+  createSignInSession(session: StoredSignInSession): Promise<void>;
+  findSignInSession(tokenHash: string): Promise<StoredSignInSession | undefined>;
+  revokeSignInSession(id: string, now: number): Promise<void>;
+}
+
+/** Client-assertion `jti`s seen (hashes), for replay refusal. */
+export interface AssertionReplayStore {
+  /**
+   * Records a client-assertion `jti` (as a hash) until `expiresAt` (ms); false when it
+   * was already recorded (a replay). Forgets recorded values that expired before `now`.
+   */
+  recordAssertionJti(jtiHash: string, expiresAt: number, now: number): Promise<boolean>;
+}
+
+/** Smart-lockout counters of password sign-ins. */
+export interface SignInLockoutStore {
+  /** A user's smart-lockout state; zero failures and unlocked for an unknown user. */
+  findSignInLockout(userId: string): Promise<SignInLockoutState>;
+  /**
+   * Counts one wrong password, atomically: adds one to the failures and, when they reach
+   * `threshold`, locks the user until `lockUntil` (ms). Returns the state after the update.
+   */
+  recordFailedSignIn(userId: string, threshold: number, lockUntil: number): Promise<SignInLockoutState>;
+  /** Clears the failures and the lock (a successful password sign-in). */
+  clearFailedSignIns(userId: string): Promise<void>;
+}
+
+/**
+ * Directory objects: tenants, users, groups, applications, service principals, grants,
+ * assignments and signing keys. Long-lived and read on every token request, so identity
+ * caches reads of it in memory (see `CachedIdentityStore`), invalidated by its own writes.
+ */
+export interface DirectoryStore extends TenantDirectory, UserDirectory, ApplicationDirectory, ServicePrincipalDirectory, PermissionGrantDirectory, AppRoleAssignmentDirectory, GroupDirectory, SigningKeyStore {}
+
+/**
+ * Short-lived artifacts of sign-ins: authorization codes, refresh tokens, device codes,
+ * browser sessions, assertion `jti`s and lockout counters. Each read must see the latest
+ * write (single use, replay and lockout checks), so they are never cached.
+ */
+export interface ArtifactStore extends AuthorizationCodeStore, RefreshTokenStore, DeviceCodeStore, SignInSessionStore, AssertionReplayStore, SignInLockoutStore {}
+
+/** Identity's whole persistence port. `src/store/` implements it for each SQL dialect. */
+export interface IdentityStore extends DirectoryStore, ArtifactStore {}

@@ -3,7 +3,7 @@ import { decodeJwt } from "jose";
 import { newGuid } from "../common/ids.ts";
 import type { Clock } from "../common/clock.ts";
 import { GRAPH_IDENTIFIER } from "./delegated.ts";
-import type { IdentityStore } from "./store.ts";
+import type { UserDirectory } from "./store.ts";
 import { pairwiseSubject } from "./tokens/claims.ts";
 import { TokenRejectedError, type TokenVerifier } from "./tokens/verifier.ts";
 import type { IdentityUrls } from "./urls.ts";
@@ -11,7 +11,7 @@ import { MICROSOFT_GRAPH_APP_ID } from "./well-known.ts";
 
 /** What the userinfo endpoint needs. */
 export interface UserInfoDeps {
-  store: IdentityStore;
+  store: UserDirectory;
   clock: Clock;
   urls: IdentityUrls;
   verifier: TokenVerifier;

@@ -13,6 +13,7 @@ import { aad, aadErrorBody, createIdentity, DYNAMICS_CRM_APP_ID, type Identity }
 import { openDatabase, type Database } from "../store/database.ts";
 import { SqlDataverseStore } from "../store/dataverse-store.ts";
 import { SqlIdentityStore } from "../store/identity-store.ts";
+import { SqlOrgBindings } from "../store/org-bindings.ts";
 import { applyEnvironment } from "../environment/apply.ts";
 import { isEnvironmentDocument, validateEnvironment, type LoadedEnvironment } from "../environment/load.ts";
 import { readDocument } from "../environment/read.ts";
@@ -107,6 +108,7 @@ export async function createOrgbox(config: OrgboxConfig, logger: Logger, clock: 
 
     const identity = await createIdentity({
       store: identityStore,
+      orgs: new SqlOrgBindings(database.db),
       clock,
       baseUrl: () => base,
       accessTokenLifetimeSeconds: config.accessTokenLifetimeSeconds,

@@ -5,6 +5,7 @@ import { IdentityService } from "../identity/service.ts";
 import { openOfflineStore, type OfflineStore } from "./offline.ts";
 import { SqlDataverseStore } from "../store/dataverse-store.ts";
 import { SqlIdentityStore } from "../store/identity-store.ts";
+import { SqlOrgBindings } from "../store/org-bindings.ts";
 
 /**
  * Exports a persisted store (a data folder, or a PostgreSQL database) as an environment
@@ -15,7 +16,7 @@ import { SqlIdentityStore } from "../store/identity-store.ts";
 export async function exportStore(store: OfflineStore, options: ExportOptions = {}): Promise<ExportedEnvironment> {
   const database = await openOfflineStore(store);
   try {
-    const identity = new IdentityService(new SqlIdentityStore(database.db), systemClock);
+    const identity = new IdentityService(new SqlIdentityStore(database.db), systemClock, new SqlOrgBindings(database.db));
     const dataverse = new DataverseService(new SqlDataverseStore(database.db, database.adapter), systemClock, {
       async servicePrincipal() {
         return undefined; // export only reads: application users are never created here

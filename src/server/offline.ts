@@ -7,6 +7,7 @@ import { IdentityService } from "../identity/service.ts";
 import { openDatabase, type Database } from "../store/database.ts";
 import { SqlDataverseStore } from "../store/dataverse-store.ts";
 import { SqlIdentityStore } from "../store/identity-store.ts";
+import { SqlOrgBindings } from "../store/org-bindings.ts";
 import type { Depth } from "../dataverse/security/privileges.ts";
 import { DEPTHS } from "../dataverse/security/privileges.ts";
 
@@ -58,7 +59,7 @@ export async function withOfflineServices<T>(store: OfflineStore, work: (service
   const database = await openOfflineStore(store);
   const where = "storeUrl" in store ? "the PostgreSQL store" : `'${store.dataDir}'`;
   try {
-    const identity = new IdentityService(new SqlIdentityStore(database.db), systemClock);
+    const identity = new IdentityService(new SqlIdentityStore(database.db), systemClock, new SqlOrgBindings(database.db));
     const dataverse = new DataverseService(new SqlDataverseStore(database.db, database.adapter), systemClock, {
       async servicePrincipal(tenantId, appId) {
         const sp = await identity.findServicePrincipal(tenantId, appId);

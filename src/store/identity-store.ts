@@ -567,11 +567,6 @@ export class SqlIdentityStore implements IdentityStore {
     return rows.map(toGrant);
   }
 
-  async listOrgNamesOfTenant(tenantId: string): Promise<string[]> {
-    const rows = await this.db.selectFrom("orgs").select("name").where("tenant_id", "=", tenantId.toLowerCase()).orderBy("name").execute();
-    return rows.map((r) => r.name);
-  }
-
   async deleteTenant(tenantId: string): Promise<void> {
     const id = tenantId.toLowerCase();
     await this.db.transaction().execute(async (trx) => {

@@ -14,6 +14,7 @@ import type { DataverseStore, Expr, RecordQuery } from "../../src/dataverse/stor
 import { openDatabase, type Database } from "../../src/store/database.ts";
 import { SqlDataverseStore } from "../../src/store/dataverse-store.ts";
 import { SqlIdentityStore } from "../../src/store/identity-store.ts";
+import { SqlOrgBindings } from "../../src/store/org-bindings.ts";
 import { BACKENDS, type TestStoreLocation } from "../helpers/store-backends.ts";
 
 const NOW = 1_767_225_600_123; // 2026-01-01T00:00:00.123Z: a millisecond time beyond 32 bits (bigint columns)
@@ -180,6 +181,12 @@ describe.each(BACKENDS)("store on $name", (backend) => {
 
     await identity.addSigningKey({ kid: "k1", privateKeyPem: "pem", certificateB64: "cert", createdAt: NOW, activatesAt: NOW, retiresAt: null });
     expect(await identity.listSigningKeys()).toEqual([{ kid: "k1", privateKeyPem: "pem", certificateB64: "cert", createdAt: NOW, activatesAt: NOW, retiresAt: null }]);
+  });
+
+  it("tells identity the orgs bound to a tenant (OrgBindings over the org catalog), by tenant id in any case", async () => {
+    const bindings = new SqlOrgBindings(database.db);
+    expect(await bindings.orgNamesOfTenant(TENANT.toUpperCase())).toEqual(["storetest"]);
+    expect(await bindings.orgNamesOfTenant("7e570000-0000-4000-8000-0000000000ff")).toEqual([]);
   });
 
   it("reads record values the serializer turns into the Web API's JSON: booleans, decimals, big integers, nulls", async () => {

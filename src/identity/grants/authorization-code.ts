@@ -1,10 +1,10 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { hashSecret } from "../../common/secrets.ts";
-import { assertUserActive, authenticateUserFlowClient, tenantOfGrant } from "../delegated.ts";
+import { assertUserActive, tenantOfGrant } from "../delegated.ts";
 import { aad } from "../errors.ts";
 import type { StoredAuthorizationCode } from "../store.ts";
 import { issueConsentedUserTokens, requestedDelegation } from "./delegation-request.ts";
-import type { Grant, GrantContext, TokenRequest, TokenResponseBody } from "./grant.ts";
+import type { Grant } from "./grant.ts";
 
 /**
  * `grant_type=authorization_code` (RFC 6749 §4.1.3, RFC 7636;
@@ -16,9 +16,10 @@ import type { Grant, GrantContext, TokenRequest, TokenResponseBody } from "./gra
  * (non-empty) verifier (RFC 9700 §2.1.1 PKCE downgrade; also 501481). Web-platform redirect URIs make the client
  * confidential (secret required); SPA and public-client ones make it public.
  */
-export const authorizationCodeGrant: Grant = {
+export const authorizationCodeGrant: Grant<StoredAuthorizationCode, "public-or-confidential"> = {
   type: "authorization_code",
-  async handle(request: TokenRequest, ctx: GrantContext): Promise<TokenResponseBody> {
+  clientAuth: "public-or-confidential",
+  async prepare(request, ctx) {
     const { form } = request;
     if (!form.code) throw aad.missingParameter("code");
     const stored = await ctx.store.findAuthorizationCode(hashSecret(form.code));
@@ -30,7 +31,12 @@ export const authorizationCodeGrant: Grant = {
       throw aad.codeRedeemed();
     }
     if (stored.expiresAt <= now) throw aad.codeExpired();
-    const client = await authenticateUserFlowClient(ctx, tenant, form, request.authorization, () => stored.clientKind !== "web");
+    // Web-platform redirect URIs make the client confidential; SPA and public-client ones public.
+    return { tenant, isPublicClient: () => stored.clientKind !== "web", state: stored };
+  },
+  async issue(request, ctx, { tenant, state: stored }, client) {
+    const { form } = request;
+    const now = ctx.clock.now();
     if (client.app.appId !== stored.clientId) throw aad.invalidGrant();
     if (form.redirect_uri === undefined) throw aad.missingParameter("redirect_uri");
     if (form.redirect_uri !== stored.redirectUri) throw aad.redirectUriMismatchOnRedeem(form.redirect_uri, stored.redirectUri);
@@ -54,7 +60,7 @@ export const authorizationCodeGrant: Grant = {
  * RFC 9700 §2.1.1 requires rejecting a verifier there (a PKCE downgrade), and orgbox answers
  * as for a wrong verifier (AADSTS501481).
  */
-export function verifierMatches(code: Pick<StoredAuthorizationCode, "codeChallenge" | "codeChallengeMethod">, verifier: string | undefined): boolean {
+function verifierMatches(code: Pick<StoredAuthorizationCode, "codeChallenge" | "codeChallengeMethod">, verifier: string | undefined): boolean {
   if (!code.codeChallenge) return !verifier;
   if (!verifier) return false;
   const computed = code.codeChallengeMethod === "plain" ? verifier : createHash("sha256").update(verifier, "ascii").digest("base64url");

@@ -1,11 +1,11 @@
 import { epochSeconds } from "../../common/clock.ts";
-import { authenticateClient, readClientCredentials } from "../client-auth.ts";
+import { readClientCredentials } from "../client-auth.ts";
 import { assignedAppRoles } from "../consent.ts";
 import { accessTokenVersion } from "../delegated.ts";
 import { aad } from "../errors.ts";
 import { resolveResource } from "../resources.ts";
 import { appOnlyClaims } from "../tokens/claims.ts";
-import type { Grant, GrantContext, TokenRequest, TokenResponseBody } from "./grant.ts";
+import type { Grant, TokenRequest, TokenResponseBody } from "./grant.ts";
 
 /**
  * `grant_type=client_credentials` (RFC 6749 §4.4), Entra flavour:
@@ -15,16 +15,16 @@ import type { Grant, GrantContext, TokenRequest, TokenResponseBody } from "./gra
  * shape (Dataverse and Graph: v1.0, `aud` the resource exactly as requested; v2.0:
  * `aud` the resource's app id), `oid`/`sub` the client's service principal.
  */
-export const clientCredentialsGrant: Grant = {
+export const clientCredentialsGrant: Grant<{ requested: string }, "confidential"> = {
   type: "client_credentials",
-  async handle(request: TokenRequest, ctx: GrantContext): Promise<TokenResponseBody> {
-    const { form } = request;
+  clientAuth: "confidential",
+  async prepare(request) {
     const requested = requestedResource(request);
-    if (!readClientCredentials(form, request.authorization).clientId) throw aad.missingParameter("client_id");
+    if (!readClientCredentials(request.form, request.authorization).clientId) throw aad.missingParameter("client_id");
     if (request.tenant.kind !== "tenant") throw aad.noTenantForAppOnly();
-    const tenant = request.tenant.tenant;
-    const client = await authenticateClient(ctx, tenant, form, request.authorization);
-
+    return { tenant: request.tenant.tenant, state: { requested } };
+  },
+  async issue(request, ctx, { tenant, state: { requested } }, client): Promise<TokenResponseBody> {
     const resource = await resolveResource(ctx.store, ctx.resources, requested);
     const resourceSp = resource ? await ctx.store.findServicePrincipal(tenant.id, resource.app.appId) : undefined;
     if (!resource || !resourceSp) throw aad.resourceNotFound(requested, tenant.defaultDomain);
@@ -38,7 +38,7 @@ export const clientCredentialsGrant: Grant = {
       issuer: version === "2.0" ? ctx.urls.issuerV2(tenant.id) : ctx.urls.issuerV1(tenant.id),
       tenantId: tenant.id,
       clientAppId: client.app.appId,
-      clientAuth: client.method,
+      clientAuth: client.clientAuth,
       servicePrincipalId: client.servicePrincipal.id,
       roles: await assignedAppRoles(ctx.store, client.servicePrincipal.id, resourceSp.id, resource.app),
       issuedAt,

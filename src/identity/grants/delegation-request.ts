@@ -1,8 +1,8 @@
-import { evaluateConsent, issueUserTokens, normaliseIp, parseScope, resolveTarget, type UserFlowClient } from "../delegated.ts";
+import { evaluateConsent, issueUserTokens, normaliseIp, parseScope, resolveTarget } from "../delegated.ts";
 import { aad } from "../errors.ts";
 import type { Tenant, User } from "../model.ts";
 import type { StoredRefreshToken } from "../store.ts";
-import type { GrantContext, TokenRequest, TokenResponseBody } from "./grant.ts";
+import type { AuthenticatedClient, GrantContext, TokenRequest, TokenResponseBody } from "./grant.ts";
 
 /** What a delegated token request asks for: one resource, its permissions (or all consented), and OIDC scopes. */
 export interface RequestedDelegation {
@@ -36,7 +36,7 @@ export function requestedDelegation(request: TokenRequest, fallback?: { scope: s
 export interface ConsentedUserTokensInput {
   tenant: Tenant;
   user: User;
-  client: UserFlowClient;
+  client: AuthenticatedClient;
   delegation: RequestedDelegation;
   amr: string[];
   authTime: number;

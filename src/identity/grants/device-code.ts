@@ -1,18 +1,18 @@
 import { randomBytes, randomInt } from "node:crypto";
 import { newGuid } from "../../common/ids.ts";
 import { hashSecret } from "../../common/secrets.ts";
-import { assertUserActive, authenticateUserFlowClient, evaluateConsent, parseScope, resolveTarget } from "../delegated.ts";
+import { assertUserActive, evaluateConsent, parseScope, resolveTarget } from "../delegated.ts";
 import { AadError, aad } from "../errors.ts";
-import type { Tenant } from "../model.ts";
+import type { Tenant, User } from "../model.ts";
 import type { StoredDeviceCode } from "../store.ts";
 import type { TenantRef } from "../tenants.ts";
 import { issueConsentedUserTokens, requestedDelegation } from "./delegation-request.ts";
-import type { Grant, GrantContext, TokenRequest, TokenResponseBody } from "./grant.ts";
+import type { AuthenticatedClient, Grant, GrantContext, PreparedGrant, TokenRequest, TokenResponseBody } from "./grant.ts";
 
 /** Device codes live 15 minutes (Entra's `expires_in: 900`). */
-export const DEVICE_CODE_LIFETIME_SECONDS = 900;
+const DEVICE_CODE_LIFETIME_SECONDS = 900;
 /** Seconds a client waits between polls (Entra's `interval: 5`). */
-export const DEVICE_CODE_INTERVAL_SECONDS = 5;
+const DEVICE_CODE_INTERVAL_SECONDS = 5;
 /** User codes: 9 characters without look-alikes (0/O, 1/I). */
 const USER_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 
@@ -21,7 +21,7 @@ const USER_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
  * (`error` values and descriptions from that page; AADSTS 70016, 70018 and 70019 from
  * reference-error-codes; the code for a declined request is orgbox's choice).
  */
-export const deviceErrors = {
+const deviceErrors = {
   pending: () => new AadError(70016, "authorization_pending", "OAuth 2.0 device flow error. Authorization is pending. Continue polling."),
   declined: () => new AadError(70000, "authorization_declined", "The end user denied the authorization request."),
   badCode: () => new AadError(70018, "bad_verification_code", "The device_code sent to the /token endpoint wasn't recognized."),
@@ -92,6 +92,13 @@ export async function startDeviceAuthorization(ctx: GrantContext, version: 1 | 2
   return { user_code: userCode, device_code: deviceCode, verification_url: uri, expires_in: String(DEVICE_CODE_LIFETIME_SECONDS), interval: String(DEVICE_CODE_INTERVAL_SECONDS), message };
 }
 
+/** An approved device code, its user and when the user signed in (ms). */
+interface DeviceRedemption {
+  stored: StoredDeviceCode;
+  user: User;
+  authTime: number;
+}
+
 /**
  * `grant_type=urn:ietf:params:oauth:grant-type:device_code` with `device_code`
  * (RFC 8628 §3.4–3.5; v1/ADAL sends `grant_type=device_code` and `code`).
@@ -100,10 +107,11 @@ export async function startDeviceAuthorization(ctx: GrantContext, version: 1 | 2
  * AADSTS70000). The client authenticates as for any user flow (public clients
  * need `allowPublicClient`); consent is checked again at redemption.
  */
-function deviceCodeGrant(type: string): Grant {
+function deviceCodeGrant(type: string): Grant<DeviceRedemption, "public-or-confidential"> {
   return {
     type,
-    async handle(request: TokenRequest, ctx: GrantContext): Promise<TokenResponseBody> {
+    clientAuth: "public-or-confidential",
+    async prepare(request, ctx) {
       const { form } = request;
       const value = form.device_code ?? form.code;
       if (!value) throw aad.missingParameter("device_code");
@@ -114,25 +122,25 @@ function deviceCodeGrant(type: string): Grant {
       if (stored.expiresAt <= ctx.clock.now()) throw deviceErrors.expired();
       if (stored.status === "pending") throw deviceErrors.pending();
       if (stored.status === "declined") throw deviceErrors.declined();
-      return redeem(request, ctx, stored);
+      const user = stored.userId ? await ctx.store.findUserById(stored.userId) : undefined;
+      const tenant: Tenant | undefined = user ? await ctx.store.findTenant(user.tenantId) : undefined;
+      if (!user || !tenant || stored.authTime === null) throw aad.invalidGrant();
+      if (request.tenant.kind === "tenant" && request.tenant.tenant.id !== tenant.id) throw deviceErrors.badCode();
+      return { tenant, state: { stored, user, authTime: stored.authTime } };
     },
+    issue: redeem,
   };
 }
 
-async function redeem(request: TokenRequest, ctx: GrantContext, stored: StoredDeviceCode): Promise<TokenResponseBody> {
-  const user = stored.userId ? await ctx.store.findUserById(stored.userId) : undefined;
-  const tenant: Tenant | undefined = user ? await ctx.store.findTenant(user.tenantId) : undefined;
-  if (!user || !tenant || stored.authTime === null) throw aad.invalidGrant();
-  if (request.tenant.kind === "tenant" && request.tenant.tenant.id !== tenant.id) throw deviceErrors.badCode();
-  const client = await authenticateUserFlowClient(ctx, tenant, request.form, request.authorization);
-  assertUserActive(user, stored.authTime);
+async function redeem(request: TokenRequest, ctx: GrantContext, { tenant, state: { stored, user, authTime } }: PreparedGrant<DeviceRedemption>, client: AuthenticatedClient): Promise<TokenResponseBody> {
+  assertUserActive(user, authTime);
   const delegation = requestedDelegation({ ...request, version: stored.version }, { scope: stored.scope, resource: stored.resource });
   // Consent is checked before the code is spent, so a missing grant leaves it usable after consent.
   const target = await resolveTarget(ctx, tenant, client.app, delegation.resource, delegation.permissions);
   const consent = await evaluateConsent(ctx.store, tenant.id, client.servicePrincipal, client.app, target, user.id);
   if (consent.missing.length > 0) throw aad.consentRequired(client.app.appId, client.app.displayName);
   if (!(await ctx.store.transitionDeviceCode(stored.id, "approved", "redeemed"))) throw aad.invalidGrant();
-  return issueConsentedUserTokens(ctx, request, { tenant, user, client, delegation, amr: ["pwd"], authTime: stored.authTime, requireGrantForDefault: false });
+  return issueConsentedUserTokens(ctx, request, { tenant, user, client, delegation, amr: ["pwd"], authTime, requireGrantForDefault: false });
 }
 
 /** RFC 8628 `grant_type` (MSAL, v2). */

@@ -1,17 +1,17 @@
 import type { JWTPayload } from "jose";
 import { TokenRejectedError } from "../tokens/verifier.ts";
-import { assertUserActive, authenticateUserFlowClient } from "../delegated.ts";
+import { assertUserActive } from "../delegated.ts";
 import { AadError, aad } from "../errors.ts";
 import type { Application } from "../model.ts";
-import { issueConsentedUserTokens, requestedDelegation } from "./delegation-request.ts";
-import type { Grant, GrantContext, TokenRequest, TokenResponseBody } from "./grant.ts";
+import { issueConsentedUserTokens, requestedDelegation, type RequestedDelegation } from "./delegation-request.ts";
+import type { Grant, GrantContext } from "./grant.ts";
 
 /**
  * OBO assertion errors. 500131 and 500133 carry the wording of live Entra responses
  * (quoted in OfficeDev/microsoft-teams-apps-company-communicator#214 and
  * microsoft-authentication-library-for-dotnet issues); 50013 for a bad signature.
  */
-export const oboErrors = {
+const oboErrors = {
   wrongTokenUse: (use: string) => new AadError(90015, "invalid_request", `Requested token use '${use}' is not supported. The only supported value is 'on_behalf_of'.`),
   invalidSignature: (reason: string) => new AadError(50013, "invalid_grant", `Assertion failed signature validation. [Reason - ${reason}]`),
   expired: (now: string, exp: string) =>
@@ -34,9 +34,10 @@ export const oboErrors = {
  * (`scope` v2, `resource` v1) for the same user (`oid`), if the middle tier has
  * consent for it (AADSTS65001 otherwise).
  */
-export const jwtBearerGrant: Grant = {
+export const jwtBearerGrant: Grant<{ claims: JWTPayload; delegation: RequestedDelegation }, "confidential"> = {
   type: "urn:ietf:params:oauth:grant-type:jwt-bearer",
-  async handle(request: TokenRequest, ctx: GrantContext): Promise<TokenResponseBody> {
+  clientAuth: "confidential",
+  async prepare(request, ctx) {
     const { form } = request;
     if (!form.requested_token_use) throw aad.missingParameter("requested_token_use");
     if (form.requested_token_use !== "on_behalf_of") throw oboErrors.wrongTokenUse(form.requested_token_use);
@@ -46,7 +47,9 @@ export const jwtBearerGrant: Grant = {
     const tenantId = typeof claims.tid === "string" ? claims.tid : "";
     const tenant = await ctx.store.findTenant(tenantId);
     if (!tenant || (request.tenant.kind === "tenant" && request.tenant.tenant.id !== tenant.id)) throw aad.invalidGrant();
-    const client = await authenticateUserFlowClient(ctx, tenant, form, request.authorization, () => false);
+    return { tenant, state: { claims, delegation } };
+  },
+  async issue(request, ctx, { tenant, state: { claims, delegation } }, client) {
     const aud = typeof claims.aud === "string" ? claims.aud : "";
     const audiences = [client.app.appId, ...client.app.identifierUris].map((a) => a.toLowerCase().replace(/\/+$/, ""));
     if (!audiences.includes(aud.toLowerCase().replace(/\/+$/, ""))) throw oboErrors.wrongAudience(aud, client.app);

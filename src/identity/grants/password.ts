@@ -1,9 +1,9 @@
-import { assertUserActive, authenticateUserFlowClient } from "../delegated.ts";
+import { assertUserActive } from "../delegated.ts";
 import { aad } from "../errors.ts";
 import { checkPassword } from "../lockout.ts";
-import type { Tenant } from "../model.ts";
-import type { Grant, GrantContext, TokenRequest, TokenResponseBody } from "./grant.ts";
-import { issueConsentedUserTokens, requestedDelegation } from "./delegation-request.ts";
+import type { Tenant, User } from "../model.ts";
+import type { Grant } from "./grant.ts";
+import { issueConsentedUserTokens, requestedDelegation, type RequestedDelegation } from "./delegation-request.ts";
 
 /**
  * `grant_type=password` (ROPC, RFC 6749 §4.3), Entra flavour
@@ -14,9 +14,10 @@ import { issueConsentedUserTokens, requestedDelegation } from "./delegation-requ
  * (50057); smart lockout applies (50053, see `lockout.ts`); consent must already exist (65001, suberror `consent_required`),
  * since ROPC cannot show a consent prompt.
  */
-export const passwordGrant: Grant = {
+export const passwordGrant: Grant<{ user: (User & { passwordHash: string }) | undefined; password: string; directory: string; delegation: RequestedDelegation }, "public-or-confidential"> = {
   type: "password",
-  async handle(request: TokenRequest, ctx: GrantContext): Promise<TokenResponseBody> {
+  clientAuth: "public-or-confidential",
+  async prepare(request, ctx) {
     const { form } = request;
     const delegation = requestedDelegation(request);
     if (!form.username) throw aad.missingParameter("username");
@@ -28,10 +29,11 @@ export const passwordGrant: Grant = {
     else if (user) tenant = await ctx.store.findTenant(user.tenantId);
     const directory = tenant?.defaultDomain ?? form.username.split("@")[1] ?? request.tenant.segment;
     if (!tenant) throw aad.userNotFound(directory);
-
-    const client = await authenticateUserFlowClient(ctx, tenant, form, request.authorization);
+    return { tenant, state: { user, password: form.password, directory, delegation } };
+  },
+  async issue(request, ctx, { tenant, state: { user, password, directory, delegation } }, client) {
     if (!user || user.tenantId !== tenant.id) throw aad.userNotFound(directory);
-    const check = await checkPassword(ctx, user, form.password);
+    const check = await checkPassword(ctx, user, password);
     if (!check.ok) throw check.error;
     assertUserActive(user);
 

@@ -1,8 +1,9 @@
 import { hashSecret } from "../../common/secrets.ts";
-import { assertUserActive, authenticateUserFlowClient, tenantOfGrant } from "../delegated.ts";
+import { assertUserActive, tenantOfGrant } from "../delegated.ts";
 import { aad, aadTimestamp } from "../errors.ts";
 import { issueConsentedUserTokens, requestedDelegation } from "./delegation-request.ts";
-import type { Grant, GrantContext, TokenRequest, TokenResponseBody } from "./grant.ts";
+import type { StoredRefreshToken } from "../store.ts";
+import type { Grant } from "./grant.ts";
 
 /**
  * `grant_type=refresh_token` (RFC 6749 §6; learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#refresh-the-access-token).
@@ -15,15 +16,18 @@ import type { Grant, GrantContext, TokenRequest, TokenResponseBody } from "./gra
  * 700084 (an SPA chain past its fixed lifetime), 50173 (password changed after sign-in),
  * 50057 (user disabled), 65001 (consent withdrawn).
  */
-export const refreshTokenGrant: Grant = {
+export const refreshTokenGrant: Grant<StoredRefreshToken, "public-or-confidential"> = {
   type: "refresh_token",
-  async handle(request: TokenRequest, ctx: GrantContext): Promise<TokenResponseBody> {
+  clientAuth: "public-or-confidential",
+  async prepare(request, ctx) {
     const { form } = request;
     if (!form.refresh_token) throw aad.missingParameter("refresh_token");
     const stored = await ctx.store.findRefreshToken(hashSecret(form.refresh_token));
     if (!stored) throw aad.invalidGrant();
     const tenant = await tenantOfGrant(ctx, request, stored.tenantId);
-    const client = await authenticateUserFlowClient(ctx, tenant, form, request.authorization, () => stored.publicClient);
+    return { tenant, isPublicClient: () => stored.publicClient, state: stored };
+  },
+  async issue(request, ctx, { tenant, state: stored }, client) {
     if (client.app.appId !== stored.clientId) throw aad.invalidGrant();
     const now = ctx.clock.now();
     if (stored.revokedAt !== null) {

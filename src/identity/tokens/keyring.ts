@@ -1,7 +1,7 @@
 import type { KeyObject } from "node:crypto";
 import { generateSigningKey, loadSigningKey, type PublicJwk, type SigningKey } from "../../common/keys.ts";
 import type { Clock } from "../../common/clock.ts";
-import type { IdentityStore } from "../store.ts";
+import type { SigningKeyStore } from "../store.ts";
 
 /**
  * The token-signing keys, parsed once at start into `KeyObject`s.
@@ -15,10 +15,10 @@ export class KeyRing {
   private byKid = new Map<string, SigningKey>();
   private rotations: Promise<unknown> = Promise.resolve();
 
-  private readonly store: IdentityStore;
+  private readonly store: SigningKeyStore;
   private readonly clock: Clock;
 
-  constructor(store: IdentityStore, clock: Clock) {
+  constructor(store: SigningKeyStore, clock: Clock) {
     this.store = store;
     this.clock = clock;
 }
