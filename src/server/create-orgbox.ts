@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import type { Clock } from "../common/clock.ts";
 import { systemClock } from "../common/clock.ts";
 import { ensureLocalTls, type LocalTls } from "../common/tls.ts";
-import type { OrgboxConfig } from "../config/config.ts";
+import { configDocument, type OrgboxConfig } from "../config/config.ts";
 import type { Dataverse } from "../dataverse/index.ts";
 import type { Identity } from "../identity/index.ts";
 import { applyEnvironment } from "../environment/apply.ts";
@@ -181,7 +181,8 @@ function buildInstance(
 function loadEnvironment(config: OrgboxConfig, options: CreateOrgboxOptions): LoadedEnvironment | undefined {
   if (options.environment) return validateEnvironment(options.environment, "(environment option)", process.cwd());
   if (!config.configFile) return undefined;
-  const document = readDocument(config.configFile);
+  // The file resolveConfig already read: one read per start.
+  const document = configDocument(config) ?? readDocument(config.configFile);
   return isEnvironmentDocument(document) ? validateEnvironment(document, config.configFile, dirname(resolve(config.configFile))) : undefined;
 }
 
