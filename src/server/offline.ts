@@ -36,7 +36,7 @@ export function offlineStore(flags: { data?: string; storeUrl?: string }, env: N
  * ({@link openServices}: migrations, the upgrade of an older data folder), listening on nothing.
  * @throws ConfigError when the folder holds no orgbox store, or the URL is not a `postgres://` URL.
  */
-export async function openOfflineStore(store: OfflineStore): Promise<Services> {
+export async function openOfflineServices(store: OfflineStore): Promise<Services> {
   return openServices(offlineConfig(store));
 }
 
@@ -60,7 +60,7 @@ function offlineConfig(store: OfflineStore): ServicesStore {
  * @throws ConfigError when the folder holds no orgbox store.
  */
 export async function withOfflineServices<T>(store: OfflineStore, work: (services: OfflineServices) => Promise<T>): Promise<T> {
-  const services = await openOfflineStore(store);
+  const services = await openOfflineServices(store);
   const where = "storeUrl" in store ? "the PostgreSQL store" : `'${store.dataDir}'`;
   try {
     const identity = services.identity.service;
