@@ -10,6 +10,7 @@
  */
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
+import { systemClock } from "../common/clock.ts";
 import { ConfigError } from "../common/errors.ts";
 import { RESOURCE_ALIASES } from "../environment/load.ts";
 import type { Application, RequiredResourceAccess, Tenant, User } from "../identity/model.ts";
@@ -299,7 +300,7 @@ function secretEnd(flags: { expires?: string; days?: string }, now: number): num
 
 async function secretAdd(flags: Flags & { app?: string; name?: string; expires?: string; days?: string }): Promise<void> {
   if (!flags.app) throw new ConfigError("--app <appId> is required");
-  const endDateTime = secretEnd(flags, Date.now());
+  const endDateTime = secretEnd(flags, systemClock.now());
   await withDirectory(flags, async (identity) => {
     const secret = await identity.addPassword({ appId: flags.app as string, ...(flags.name ? { displayName: flags.name } : {}), ...(endDateTime !== undefined ? { endDateTime } : {}) });
     write(flags, secret, [`  client secret ${secret.keyId} for app ${flags.app}, expires ${day(secret.endDateTime)}`, `  value (shown once, stored as a hash): ${secret.secretText}`].join("\n"));

@@ -15,10 +15,6 @@ import { registerSecurityCommands } from "./security.ts";
 import { registerDirectoryCommands } from "./directory.ts";
 import { offlineStore } from "../server/offline.ts";
 import { existsSync, writeFileSync } from "node:fs";
-import { systemClock } from "../common/clock.ts";
-import { openDatabase } from "../store/database.ts";
-import { SqlIdentityStore } from "../store/identity-store.ts";
-import { KeyRing } from "../identity/tokens/keyring.ts";
 
 interface StartFlags {
   port?: string;
@@ -171,15 +167,15 @@ async function keysRotate(flags: StartFlags & { activateAfter?: string }): Promi
   if (config.storeUrl === undefined && !existsSync(config.dataDir)) throw new ConfigError(`no orgbox data folder at ${config.dataDir}`);
   const activateAfterSeconds = Number(flags.activateAfter ?? "0");
   if (!Number.isInteger(activateAfterSeconds) || activateAfterSeconds < 0) throw new ConfigError(`--activate-after must be a whole number of seconds ≥ 0 (got '${flags.activateAfter}')`);
-  const database = await openDatabase({ inMemory: false, dataDir: config.dataDir, storeUrl: config.storeUrl });
+  const { openServices } = await import("../server/services.ts");
+  // The services as `start` opens them (migrations, the upgrade of an older data folder), without the rotation timer.
+  const services = await openServices({ ...config, keyRotationIntervalSeconds: undefined });
   try {
-    const keys = new KeyRing(new SqlIdentityStore(database.db), systemClock);
-    await keys.load();
-    const result = await keys.rotate({ activateAfterSeconds, tokenLifetimeSeconds: config.accessTokenLifetimeSeconds });
+    const result = await services.identity.rotateKeys({ activateAfterSeconds });
     const out = { kid: result.kid, activatesAt: new Date(result.activatesAt).toISOString(), previousKeysRetireAt: new Date(result.previousRetireAt).toISOString() };
     process.stdout.write(wantsJson(flags) ? `${JSON.stringify(out)}\n` : `  new signing key ${out.kid}\n  signs from       ${out.activatesAt}\n  old keys retire  ${out.previousKeysRetireAt}\n`);
   } finally {
-    await database.close();
+    await services.close();
   }
 }
 

@@ -187,7 +187,11 @@ function parse(input: OrgboxConfigInput, source: string): Partial<OrgboxConfig> 
  * In an environment file, `seedDemo` defaults to false.
  */
 export function configFromFile(path: string): OrgboxConfigInput {
-  const data = readDocument(path);
+  return configFromDocument(readDocument(path), path);
+}
+
+/** {@link configFromFile} of a file already read (`data` is what `readDocument` returned for `path`). */
+function configFromDocument(data: unknown, path: string): OrgboxConfigInput {
   if (typeof data !== "object" || data === null || Array.isArray(data)) throw new ConfigError(`config file ${path}: the top level must be an object`);
   const record = data as Record<string, unknown>;
   const server = (record.server ?? record) as Record<string, unknown>;
@@ -209,7 +213,8 @@ export function resolveConfig(explicit: OrgboxConfigInput, env: NodeJS.ProcessEn
   const fromEnv = parse(configFromEnv(env), "environment (ORGBOX_*)");
   const fromExplicit = parse(explicit, "options");
   const configFile = fromExplicit.configFile ?? fromEnv.configFile;
-  const fromFile = configFile ? parse(configFromFile(configFile), configFile) : {};
+  const document = configFile ? readDocument(configFile) : undefined;
+  const fromFile = configFile ? parse(configFromDocument(document, configFile), configFile) : {};
   const merged = { ...DEFAULTS, ...base, ...fromFile, ...fromEnv, ...fromExplicit };
   const dataDirGiven = [fromFile, fromEnv, fromExplicit].some((layer) => layer.dataDir !== undefined);
   if (merged.inMemory && dataDirGiven && [fromFile, fromEnv, fromExplicit].some((l) => l.inMemory === true)) {
@@ -220,5 +225,20 @@ export function resolveConfig(explicit: OrgboxConfigInput, env: NodeJS.ProcessEn
   }
   const dataDir = resolve(merged.dataDir);
   const caDir = resolve(merged.caDir ?? (merged.inMemory ? defaultTempCaDir() : join(dataDir, "ca")));
-  return { ...merged, dataDir, caDir, configFile } as OrgboxConfig;
+  const config = { ...merged, dataDir, caDir, configFile } as OrgboxConfig;
+  if (configFile) documents.set(config, document);
+  return config;
+}
+
+/** The config file each resolved config was read from, as read: a start reads its file once. */
+const documents = new WeakMap<OrgboxConfig, unknown>();
+
+/**
+ * The contents of `config.configFile` as {@link resolveConfig} read it (plain data, see `readDocument`),
+ * so that the environment the same file describes is taken from the same read (a file edited meanwhile
+ * cannot give a start two different versions). Undefined without a config file, or for a config object
+ * that {@link resolveConfig} did not return (a copy): read the file then.
+ */
+export function configDocument(config: OrgboxConfig): unknown {
+  return documents.get(config);
 }

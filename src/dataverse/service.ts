@@ -126,6 +126,11 @@ export class DataverseService {
     return md;
   }
 
+  /** Now on the service's clock (ms since the epoch, UTC): what `$filter` date functions and record stamps read. */
+  now(): number {
+    return this.clock.now();
+  }
+
   /**
    * Forgets in-memory state that mirrors the store (per-org metadata, org lookups and the
    * cached security state of callers), after the store was restored from a snapshot. The

@@ -87,6 +87,11 @@ export class RecordWriter {
     this.authorizer = authorizer;
   }
 
+  /** Now on the service's clock (ms since the epoch, UTC), for the reads a write answers with. */
+  now(): number {
+    return this.service.now();
+  }
+
   /**
    * Asks the directory, before the write's transaction opens, for the columns of an application user
    * `record` would create (`systemuser` with `applicationid`): the directory lives in the same store,

@@ -1,13 +1,9 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { systemClock } from "../common/clock.ts";
 import { ConfigError } from "../common/errors.ts";
-import { DataverseService, type Org } from "../dataverse/index.ts";
-import { IdentityService } from "../identity/service.ts";
-import { openDatabase, type Database } from "../store/database.ts";
-import { SqlDataverseStore } from "../store/dataverse-store.ts";
-import { SqlIdentityStore } from "../store/identity-store.ts";
-import { SqlOrgBindings } from "../store/org-bindings.ts";
+import type { DataverseService, Org } from "../dataverse/index.ts";
+import type { IdentityService } from "../identity/service.ts";
+import { openServices, type Services, type ServicesStore } from "./services.ts";
 import type { Depth } from "../dataverse/security/privileges.ts";
 import { DEPTHS } from "../dataverse/security/privileges.ts";
 
@@ -36,38 +32,39 @@ export function offlineStore(flags: { data?: string; storeUrl?: string }, env: N
 }
 
 /**
- * Opens an offline command's store (without creating one).
+ * Opens an offline command's store (without creating one) and the services over it, as `start` does
+ * ({@link openServices}: migrations, the upgrade of an older data folder), listening on nothing.
  * @throws ConfigError when the folder holds no orgbox store, or the URL is not a `postgres://` URL.
  */
-export async function openOfflineStore(store: OfflineStore): Promise<Database> {
-  if ("storeUrl" in store) {
-    if (!/^postgres(ql)?:\/\//.test(store.storeUrl)) throw new ConfigError("--store-url must be a postgres:// or postgresql:// URL");
-    return openDatabase({ inMemory: false, dataDir: "", storeUrl: store.storeUrl });
-  }
-  const file = join(store.dataDir, "orgbox.sqlite");
-  if (!existsSync(file)) throw new ConfigError(`no orgbox store in '${store.dataDir}' (expected ${file}); give the --data folder of an orgbox that ran`);
-  return openDatabase({ inMemory: false, dataDir: store.dataDir });
+export async function openOfflineServices(store: OfflineStore): Promise<Services> {
+  return openServices(offlineConfig(store));
 }
 
 /**
- * Opens the store (a data folder or a PostgreSQL database), builds the identity and Dataverse
- * services as `start` does (application users get their directory columns from the same
- * service principals) but listens on nothing, runs `work`, and closes the store.
+ * The settings {@link openServices} opens an offline command's store with.
+ * @throws ConfigError when the folder holds no orgbox store, or the URL is not a `postgres://` URL.
+ */
+function offlineConfig(store: OfflineStore): ServicesStore {
+  if ("storeUrl" in store) {
+    if (!/^postgres(ql)?:\/\//.test(store.storeUrl)) throw new ConfigError("--store-url must be a postgres:// or postgresql:// URL");
+    return { inMemory: false, dataDir: "", storeUrl: store.storeUrl };
+  }
+  const file = join(store.dataDir, "orgbox.sqlite");
+  if (!existsSync(file)) throw new ConfigError(`no orgbox store in '${store.dataDir}' (expected ${file}); give the --data folder of an orgbox that ran`);
+  return { inMemory: false, dataDir: store.dataDir };
+}
+
+/**
+ * Opens the store (a data folder or a PostgreSQL database) and the services over it with
+ * {@link openServices}, as `start` does, but listens on nothing; runs `work`, and closes the store.
  * @throws ConfigError when the folder holds no orgbox store.
  */
 export async function withOfflineServices<T>(store: OfflineStore, work: (services: OfflineServices) => Promise<T>): Promise<T> {
-  const database = await openOfflineStore(store);
+  const services = await openOfflineServices(store);
   const where = "storeUrl" in store ? "the PostgreSQL store" : `'${store.dataDir}'`;
   try {
-    const identity = new IdentityService(new SqlIdentityStore(database.db), systemClock, new SqlOrgBindings(database.db));
-    const dataverse = new DataverseService(new SqlDataverseStore(database.db, database.adapter), systemClock, {
-      async servicePrincipal(tenantId, appId) {
-        const sp = await identity.findServicePrincipal(tenantId, appId);
-        if (!sp) return undefined;
-        const app = await identity.findApplication(appId);
-        return { objectId: sp.id, applicationIdUri: app?.identifierUris[0] ?? null, displayName: sp.displayName };
-      },
-    });
+    const identity = services.identity.service;
+    const dataverse = services.dataverse.service;
     const org = async (name: string) => {
       const found = await dataverse.findOrg(name);
       if (!found) throw new ConfigError(`no org named '${name}' in ${where}`);
@@ -75,7 +72,7 @@ export async function withOfflineServices<T>(store: OfflineStore, work: (service
     };
     return await work({ identity, dataverse, org });
   } finally {
-    await database.close();
+    await services.close();
   }
 }
 

@@ -1,14 +1,15 @@
 import type { IdentityService } from "../identity/index.ts";
 import { GLOBAL_ADMINISTRATOR_ROLE, DYNAMICS_CRM_APP_ID } from "../identity/index.ts";
 import type { DataverseService } from "../dataverse/index.ts";
-import { DEMO, SAMPLE_ACCOUNTS, SAMPLE_PEOPLE, sampleId } from "./demo.ts";
+import { DEMO, DEMO_INTEGRATION_PRIVILEGES, demoAccounts, demoContacts, demoLeads } from "./demo.ts";
 
 /**
  * Seeds the demo environment ({@link DEMO}) into an empty store: the Contoso
  * tenant and its admin, the demo confidential app with its secret and service
  * principal, the `contoso` org with an application user holding a custom role
  * (organization-level Create/Read/Write/Append/AppendTo on account, contact and
- * lead), and sample accounts, contacts and leads.
+ * lead), and sample accounts, contacts and leads. The rows and constants are those of `demo.ts`, which
+ * also gives the demo as an environment document (`demoEnvironment()`, what examples/demo.orgbox.yaml holds).
  */
 export async function seedDemo(identity: IdentityService, dataverse: DataverseService, now: number): Promise<void> {
   const tenant = await identity.createTenant({ id: DEMO.tenantId, displayName: DEMO.tenantDisplayName, defaultDomain: DEMO.tenantDomain });
@@ -55,80 +56,17 @@ export async function seedDemo(identity: IdentityService, dataverse: DataverseSe
   });
   await dataverse.assignRole(org, DEMO.org.adminSystemUserId, systemAdministratorRoleId);
 
-  const verbs = ["Create", "Read", "Write", "Append", "AppendTo"];
-  const tables = ["Account", "Contact", "Lead"];
   await dataverse.createRole(org, {
     id: DEMO.org.integrationRoleId,
     name: "orgbox Demo Integration",
     businessUnitId: rootBusinessUnitId,
-    privileges: tables.flatMap((t) => verbs.map((v) => ({ name: `prv${v}${t}`, depth: "Global" as const }))),
+    privileges: DEMO_INTEGRATION_PRIVILEGES.map((name) => ({ name, depth: "Global" as const })),
   });
   await dataverse.createApplicationUser(org, { applicationId: DEMO.app.clientId, businessUnitId: rootBusinessUnitId, id: DEMO.org.applicationUserId, fullName: "# orgbox demo integration", roleIds: [DEMO.org.integrationRoleId] });
 
   const owner = { id: DEMO.org.adminSystemUserId, businessUnitId: rootBusinessUnitId };
   const caller = DEMO.org.adminSystemUserId;
-  const cities = ["Seattle", "Redmond", "London", "Paris", "Berlin", "Sydney", "Toronto", "Tokyo"];
-  for (const [i, name] of SAMPLE_ACCOUNTS.entries()) {
-    await dataverse.insert(
-      org,
-      "account",
-      {
-        accountid: sampleId(1, i),
-        name,
-        accountnumber: `ACC-${String(1001 + i)}`,
-        telephone1: `+1 425 555 ${String(100 + i).padStart(4, "0")}`,
-        emailaddress1: `info@${name.toLowerCase().replace(/[^a-z]+/g, "")}.example`,
-        address1_city: cities[i % cities.length],
-        revenue: 100000 * (i + 1),
-        numberofemployees: 10 * (i + 3),
-        industrycode: [1, 7, 13, 25, 33, 27, 31][i % 7],
-        creditonhold: i % 5 === 0,
-        transactioncurrencyid: DEMO.org.baseCurrencyId,
-      },
-      caller,
-      owner,
-    );
-  }
-  for (let i = 0; i < SAMPLE_PEOPLE.length * 2; i++) {
-    const [first, last] = SAMPLE_PEOPLE[i % SAMPLE_PEOPLE.length] as readonly [string, string];
-    const accountIndex = i % SAMPLE_ACCOUNTS.length;
-    await dataverse.insert(
-      org,
-      "contact",
-      {
-        contactid: sampleId(2, i),
-        firstname: first,
-        lastname: i < SAMPLE_PEOPLE.length ? last : `${last}-${i}`,
-        emailaddress1: `${first.toLowerCase()}.${last.toLowerCase()}${i}@example.com`,
-        jobtitle: ["Purchasing Manager", "CEO", "CTO", "Sales Director", "Engineer"][i % 5],
-        parentcustomerid: sampleId(1, accountIndex),
-        parentcustomeridtype: "account",
-        transactioncurrencyid: DEMO.org.baseCurrencyId,
-      },
-      caller,
-      owner,
-    );
-  }
-  const topics = ["Interested in 500 units", "Needs a quote for services", "Trade show follow-up", "Website enquiry", "Partner referral", "Renewal opportunity"];
-  for (let i = 0; i < 24; i++) {
-    const [first, last] = SAMPLE_PEOPLE[(i * 3) % SAMPLE_PEOPLE.length] as readonly [string, string];
-    await dataverse.insert(
-      org,
-      "lead",
-      {
-        leadid: sampleId(3, i),
-        subject: `${topics[i % topics.length]} (${i + 1})`,
-        firstname: first,
-        lastname: last,
-        companyname: SAMPLE_ACCOUNTS[(i * 7) % SAMPLE_ACCOUNTS.length],
-        emailaddress1: `${first.toLowerCase()}@lead${i}.example`,
-        leadsourcecode: [1, 2, 3, 4, 7, 8][i % 6],
-        leadqualitycode: (i % 3) + 1,
-        estimatedamount: 5000 + 2500 * i,
-        transactioncurrencyid: DEMO.org.baseCurrencyId,
-      },
-      caller,
-      owner,
-    );
-  }
+  for (const row of demoAccounts()) await dataverse.insert(org, "account", row, caller, owner);
+  for (const { accountIndex: _account, ...row } of demoContacts()) await dataverse.insert(org, "contact", { ...row, parentcustomeridtype: "account" }, caller, owner);
+  for (const row of demoLeads()) await dataverse.insert(org, "lead", row, caller, owner);
 }

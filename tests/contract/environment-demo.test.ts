@@ -9,6 +9,8 @@ import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { environmentJsonSchemaText, SCHEMA_PATH } from "../../src/environment/json-schema.ts";
 import { DEMO, startOrgbox, type OrgboxInstance } from "../../src/index.ts";
+import { readDocument } from "../../src/environment/read.ts";
+import { demoEnvironment } from "../../src/server/demo.ts";
 import { apiGet, demoToken, useOrgbox } from "../helpers/orgbox.ts";
 
 const DEMO_FILE = resolve(import.meta.dirname, "../../examples/demo.orgbox.yaml");
@@ -44,6 +46,10 @@ describe("examples/demo.orgbox.yaml", () => {
     expect((fileRows[1] as unknown[]).length).toBe(40);
     expect((fileRows[2] as unknown[]).length).toBe(24);
     expect(fileRows).toEqual(seedRows);
+  });
+
+  it("is the demo of src/server/demo.ts, the one definition the seed builds from too", () => {
+    expect(readDocument(DEMO_FILE)).toEqual(demoEnvironment());
   });
 });
 

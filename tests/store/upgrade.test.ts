@@ -11,6 +11,7 @@ import { DatabaseSync } from "node:sqlite";
 import { DynamicsWebApi } from "dynamics-web-api";
 import { afterAll, describe, expect, it } from "vitest";
 import { startOrgbox } from "../../src/index.ts";
+import { exportStore } from "../../src/server/export.ts";
 import { adminToken } from "../helpers/orgbox.ts";
 
 describe("data folders from older builds", () => {
@@ -79,6 +80,32 @@ describe("data folders from older builds", () => {
       expect(await api.count({ collection: "annotations" })).toBe(1);
     } finally {
       await third.close();
+    }
+  });
+
+  it("is upgraded by an offline command too (here export: every offline command opens it through openServices), not only by start", async () => {
+    const folder = mkdtempSync(join(tmpdir(), "orgbox-upgrade-offline-"));
+    try {
+      const first = await startOrgbox({ inMemory: false, dataDir: folder, caDir });
+      await first.close();
+      const file = join(folder, "orgbox.sqlite");
+      const db = new DatabaseSync(file);
+      db.exec("DROP TABLE dv1_annotation");
+      db.exec("ALTER TABLE dv1_lead DROP COLUMN companyname");
+      db.close();
+
+      const exported = await exportStore({ dataDir: folder });
+      expect(exported.environment.orgs?.map((o) => o.name)).toEqual(["contoso"]);
+
+      const after = new DatabaseSync(file);
+      try {
+        expect(after.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'dv1_annotation'").all()).toHaveLength(1);
+        expect((after.prepare("PRAGMA table_info(dv1_lead)").all() as { name: string }[]).map((c) => c.name)).toContain("companyname");
+      } finally {
+        after.close();
+      }
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
     }
   });
 });

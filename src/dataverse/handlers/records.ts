@@ -196,7 +196,7 @@ export interface ReadEntityArgs {
   prefer?: ReadPreferences;
   security?: SecurityContext;
   caller: FilterCaller;
-  now?: number;
+  now: number;
 }
 
 /**
@@ -229,7 +229,7 @@ export async function readEntity(args: ReadEntityArgs & { ifNoneMatch?: string |
   const attributes = selectedAttributes(md, entity, options.select);
   const selection = new AnnotationSelection(args.prefer?.includeAnnotations);
   const plan = planAnnotations(md, entity, attributes, selection);
-  const expands = await bindRequestExpands({ ...args, now: args.now ?? Date.now(), security: args.security }, selection);
+  const expands = await bindRequestExpands({ ...args, now: args.now, security: args.security }, selection);
   const [row] = await store.selectRows(org, {
     entity,
     columns: withExpandColumns(sqlColumns(entity, attributes), expands),

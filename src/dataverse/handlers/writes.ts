@@ -129,7 +129,7 @@ function entityUrl(req: WriteRequest, entity: EntityMetadata, id: string): strin
 /** The record as the GET of `set(id)` returns it, honouring `$select` (and `$expand` only on create). */
 async function representation(req: WriteRequest, entity: EntityMetadata, id: string, allowExpand: boolean): Promise<Record<string, unknown>> {
   const params = new Map([...req.params].filter(([k]) => k === "$select" || (allowExpand && k === "$expand")));
-  return readEntity({ store: req.store, org: req.org, md: req.md, entity, id, options: parseQueryOptions(params), apiUrl: req.apiUrl, caller: req.caller, prefer: parsePrefer(header(req.headers, "prefer")), ...(req.security ? { security: req.security } : {}) });
+  return readEntity({ store: req.store, org: req.org, md: req.md, entity, id, options: parseQueryOptions(params), apiUrl: req.apiUrl, caller: req.caller, now: req.writer.now(), prefer: parsePrefer(header(req.headers, "prefer")), ...(req.security ? { security: req.security } : {}) });
 }
 
 /** A lookup's or column's Web API property name → attribute (`name`, `_primarycontactid_value`). */
@@ -213,7 +213,7 @@ async function deleteRecord(req: WriteRequest, key: EntityKey): Promise<WriteRes
 async function readByKey(req: WriteRequest, key: EntityKey): Promise<WriteResponse> {
   const row = await req.writer.require(scopeOf(req, req.store), req.entity, key);
   const id = String(row[req.entity.primaryIdAttribute]);
-  return { status: 200, headers: {}, body: await readEntity({ store: req.store, org: req.org, md: req.md, entity: req.entity, id, options: parseQueryOptions(req.params), apiUrl: req.apiUrl, caller: req.caller, prefer: parsePrefer(header(req.headers, "prefer")), ...(req.security ? { security: req.security } : {}) }) };
+  return { status: 200, headers: {}, body: await readEntity({ store: req.store, org: req.org, md: req.md, entity: req.entity, id, options: parseQueryOptions(req.params), apiUrl: req.apiUrl, caller: req.caller, now: req.writer.now(), prefer: parsePrefer(header(req.headers, "prefer")), ...(req.security ? { security: req.security } : {}) }) };
 }
 
 // ---------------------------------------------------------------- bulk actions
@@ -490,7 +490,7 @@ async function navigationRead(req: WriteRequest, key: EntityKey, navigation: str
     apiUrl: req.apiUrl,
     caller: req.caller,
     security: req.security,
-    now: Date.now(),
+    now: req.writer.now(),
     prefer: parsePrefer(header(req.headers, "prefer")),
     resourceUrl: refs ? `${resourceUrl}/$ref` : resourceUrl,
     rawQuery,

@@ -1,0 +1,125 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import { performance } from "node:perf_hooks";
+import type { FastifyInstance } from "fastify";
+import type { Clock } from "../common/clock.ts";
+import type { Dataverse } from "../dataverse/index.ts";
+import type { Identity } from "../identity/index.ts";
+import type { Database } from "../store/database.ts";
+
+/** A named checkpoint of a running orgbox (see `OrgboxInstance.snapshot` in create-orgbox.ts). */
+export interface OrgboxSnapshot {
+  name: string;
+  /** When it was taken (ms since the epoch, orgbox's clock). */
+  takenAt: number;
+}
+
+const SNAPSHOT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** The start checkpoint and the named ones, over the store's dialect-neutral snapshots. */
+export class Checkpoints {
+  private readonly database: Database;
+  private readonly dataverse: Dataverse;
+  private readonly identity: Identity;
+  private readonly clock: Clock;
+  private readonly baseline: string;
+  private readonly named = new Map<string, { handle: string; takenAt: number }>();
+  private counter = 0;
+
+  constructor(database: Database, dataverse: Dataverse, identity: Identity, clock: Clock, baseline: string) {
+    this.database = database;
+    this.dataverse = dataverse;
+    this.identity = identity;
+    this.clock = clock;
+    this.baseline = baseline;
+  }
+
+  async reset(): Promise<void> {
+    await this.database.snapshots.restore(this.baseline);
+    this.dataverse.service.invalidateCaches();
+    this.identity.invalidateCaches();
+  }
+
+  async take(name?: string): Promise<OrgboxSnapshot> {
+    const chosen = name ?? `snapshot-${++this.counter}`;
+    if (!SNAPSHOT_NAME.test(chosen)) throw new SnapshotNameError(`snapshot names are 1–64 letters, digits, '.', '_' or '-' (got '${chosen}')`);
+    const handle = await this.database.snapshots.take();
+    const previous = this.named.get(chosen);
+    const takenAt = this.clock.now();
+    this.named.set(chosen, { handle, takenAt });
+    if (previous) await this.database.snapshots.drop(previous.handle);
+    return { name: chosen, takenAt };
+  }
+
+  async restore(name: string): Promise<void> {
+    const found = this.named.get(name);
+    if (!found) throw new UnknownSnapshotError(`no snapshot named '${name}'`);
+    await this.database.snapshots.restore(found.handle);
+    this.dataverse.service.invalidateCaches();
+    this.identity.invalidateCaches();
+  }
+}
+
+class SnapshotNameError extends Error {}
+class UnknownSnapshotError extends Error {}
+
+/** `Authorization: Bearer {key}`, compared in constant time (digests of equal length). */
+function adminAuthorized(header: string | undefined, key: string): boolean {
+  const match = /^Bearer (.+)$/i.exec(header ?? "");
+  if (!match) return false;
+  const given = createHash("sha256").update(match[1] as string).digest();
+  const expected = createHash("sha256").update(key).digest();
+  return timingSafeEqual(given, expected);
+}
+
+/**
+ * The admin surface, only when `adminKey` is configured (404 otherwise, as for any
+ * unknown path): `POST /_orgbox/reset`, `POST /_orgbox/snapshots` (`{"name"?}` → `{name}`),
+ * `POST /_orgbox/snapshots/{name}/restore`.
+ */
+export async function registerAdmin(app: FastifyInstance, key: string, checkpoints: Checkpoints): Promise<void> {
+  await app.register(async (scope) => {
+    // Bodies are optional: accept an empty body whatever the content type says.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser("*", { parseAs: "string" }, (_request, body, done) => {
+      const text = typeof body === "string" ? body.trim() : "";
+      if (text === "") return done(null, undefined);
+      try {
+        done(null, JSON.parse(text) as unknown);
+      } catch {
+        done(null, undefined);
+      }
+    });
+    scope.addHook("onRequest", async (request, reply) => {
+      if (!adminAuthorized(request.headers.authorization, key)) {
+        return reply.status(401).header("www-authenticate", 'Bearer realm="orgbox-admin"').send({ error: "unauthorized", error_description: "send Authorization: Bearer {adminKey}" });
+      }
+      return undefined;
+    });
+    scope.post("/_orgbox/reset", async (_request, reply) => {
+      const started = performance.now();
+      await checkpoints.reset();
+      return reply.send({ status: "reset", ms: Math.round((performance.now() - started) * 100) / 100 });
+    });
+    scope.post("/_orgbox/snapshots", async (request, reply) => {
+      const body = request.body as { name?: unknown } | undefined;
+      const query = request.query as { name?: string };
+      const name = typeof body?.name === "string" ? body.name : query.name;
+      try {
+        const snapshot = await checkpoints.take(name);
+        return reply.status(201).send({ name: snapshot.name });
+      } catch (error) {
+        if (error instanceof SnapshotNameError) return reply.status(400).send({ error: "invalid_request", error_description: error.message });
+        throw error;
+      }
+    });
+    scope.post("/_orgbox/snapshots/:name/restore", async (request, reply) => {
+      try {
+        await checkpoints.restore((request.params as { name: string }).name);
+        return reply.send({ status: "restored" });
+      } catch (error) {
+        if (error instanceof UnknownSnapshotError) return reply.status(404).send({ error: "not_found", error_description: error.message });
+        throw error;
+      }
+    });
+  });
+}

@@ -1,0 +1,80 @@
+import { randomUUID } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import Fastify, { LogController, type FastifyInstance, type FastifyReply } from "fastify";
+import type { Logger } from "pino";
+import type { Clock } from "../common/clock.ts";
+import type { LocalTls } from "../common/tls.ts";
+import type { OrgboxConfig } from "../config/config.ts";
+import type { Dataverse } from "../dataverse/index.ts";
+import { aad, aadErrorBody, type Identity } from "../identity/index.ts";
+import { registerAdmin, type Checkpoints } from "./admin.ts";
+
+/**
+ * Request-line plus header bytes a connection may send: room for the 32 KB (32,768-character) URLs
+ * Dataverse accepts (learn.microsoft.com/power-apps/developer/data-platform/webapi/compose-http-requests-handle-errors)
+ * and a bearer token. Beyond it Node answers 431.
+ */
+const MAX_HEADER_BYTES = 48 * 1024;
+
+/** What the HTTP app serves: the two surfaces, the admin endpoints, and how it listens. */
+export interface HttpAppOptions {
+  config: Pick<OrgboxConfig, "logLevel" | "adminKey">;
+  logger: Logger;
+  /** The server certificate; undefined serves plain HTTP. */
+  tls: LocalTls | undefined;
+  clock: Clock;
+  /** The public base URL, known once the server listens. */
+  baseUrl: () => string;
+  identity: Identity;
+  dataverse: Dataverse;
+  checkpoints: Checkpoints;
+}
+
+/**
+ * The fastify app: identity at `/`, Dataverse at `/org`, `GET /_orgbox/health`, the admin endpoints
+ * (`/_orgbox/…`, only with `adminKey`), and a 404 naming the method and path for anything else.
+ */
+export async function createHttpApp(options: HttpAppOptions): Promise<FastifyInstance> {
+  const { config, logger, tls, clock, baseUrl, identity, dataverse, checkpoints } = options;
+  const app = Fastify({
+    loggerInstance: logger,
+    // Dataverse takes request URLs up to 32 KB (Node's default header limit is 16 KB).
+    ...(tls ? { https: { key: tls.key, cert: tls.cert, maxHeaderSize: MAX_HEADER_BYTES } } : { http: { maxHeaderSize: MAX_HEADER_BYTES } }),
+    genReqId: (req) => {
+      const given = req.headers["client-request-id"] ?? req.headers["x-ms-client-request-id"];
+      return typeof given === "string" && /^[0-9a-f-]{8,64}$/i.test(given) ? given.toLowerCase() : randomUUID();
+    },
+    logController: new LogController({ requestIdLogLabel: "correlationId", disableRequestLogging: config.logLevel !== "debug" && config.logLevel !== "trace" }),
+    bodyLimit: 64 * 1024 * 1024,
+    routerOptions: { maxParamLength: 2000, ignoreTrailingSlash: false },
+    // URLs the router cannot even decode never reach a surface's error hook: answer in the surface's format.
+    frameworkErrors: (error, request, rawReply) => {
+      const reply = rawReply as unknown as FastifyReply;
+      const path = request.url.split("?")[0] ?? "";
+      if (path.startsWith("/org/")) {
+        void reply.status(400).header("OData-Version", "4.0").header("REQ_ID", request.id).send({ error: { code: "0x80060888", message: `Bad Request - Error in query syntax: ${error.message}` } });
+        return;
+      }
+      const segment = path.split("/")[1] ?? "";
+      const body = aadErrorBody(aad.malformedTenant(segment), { traceId: randomUUID(), correlationId: request.id, now: clock.now(), baseUrl: baseUrl() });
+      void reply.status(400).header("cache-control", "no-store, no-cache").send(body);
+    },
+  }) as unknown as FastifyInstance;
+  app.get("/_orgbox/health", async () => ({ status: "ok" }));
+  if (config.adminKey) await registerAdmin(app, config.adminKey, checkpoints);
+  await app.register(async (scope) => identity.register(scope));
+  await app.register(async (scope) => dataverse.register(scope), { prefix: "/org" });
+  app.setNotFoundHandler((request, reply) => reply.status(404).send({ error: "not_found", error_description: `orgbox has no endpoint at ${request.method} ${request.url.split("?")[0]}`, correlation_id: request.id }));
+
+  return app;
+}
+
+/**
+ * Listens on `config.host`:`config.port` (0 picks a free port).
+ * @returns the port listened on.
+ * @throws when the port is taken.
+ */
+export async function listen(app: FastifyInstance, config: Pick<OrgboxConfig, "port" | "host">): Promise<number> {
+  await app.listen({ port: config.port, host: config.host });
+  return (app.server.address() as AddressInfo).port;
+}

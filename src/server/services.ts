@@ -1,0 +1,142 @@
+import type { Logger } from "pino";
+import type { Clock } from "../common/clock.ts";
+import { systemClock } from "../common/clock.ts";
+import { DEFAULTS, type OrgboxConfig } from "../config/config.ts";
+import { createDataverse, upgradeOrg, type Dataverse, type Org } from "../dataverse/index.ts";
+import { createIdentity, DYNAMICS_CRM_APP_ID, type Identity } from "../identity/index.ts";
+import { openDatabase, type Database } from "../store/database.ts";
+import { SqlDataverseStore } from "../store/dataverse-store.ts";
+import { SqlIdentityStore } from "../store/identity-store.ts";
+import { SqlOrgBindings } from "../store/org-bindings.ts";
+
+/** The store to open: an in-memory SQLite, a data folder (`{dataDir}/orgbox.sqlite`), or a PostgreSQL database (`storeUrl`). */
+export type ServicesStore = Pick<OrgboxConfig, "inMemory" | "dataDir"> & Partial<Pick<OrgboxConfig, "storeUrl">>;
+
+/** The settings {@link openServices} reads: the store, and the identity and Dataverse options (each defaults as in `config.ts`). */
+export type ServicesConfig = ServicesStore &
+  Partial<
+    Pick<
+      OrgboxConfig,
+      | "accessTokenLifetimeSeconds"
+      | "keyRotationIntervalSeconds"
+      | "rejectAssertionReplay"
+      | "refreshTokenLifetimeSeconds"
+      | "spaRefreshTokenLifetimeSeconds"
+      | "refreshTokenRotation"
+      | "lockoutThreshold"
+      | "lockoutDurationSeconds"
+      | "legacyApplicationUserRule"
+    >
+  >;
+
+/** What is not configuration: the clock, the log, and where the services are reachable. */
+export interface ServicesRuntime {
+  /** Source of "now" for every service (token lifetimes, record timestamps, key rotation). Default: the wall clock. */
+  clock?: Clock;
+  /** Receives the store's permission warnings and the upgrade of an older data folder. Default: silent. */
+  logger?: Pick<Logger, "info" | "warn">;
+  /**
+   * The public base URL (`https://localhost:8443`), read on every use: a server learns its port only
+   * after it listens. Default `""` (offline commands emit no URL).
+   */
+  baseUrl?: () => string;
+}
+
+/** The opened store and the services over it. */
+export interface Services {
+  database: Database;
+  identity: Identity;
+  dataverse: Dataverse;
+  clock: Clock;
+  /** Stops the key-rotation timer and closes the store. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * The one place the services are wired, for `start` and every offline command (`export`, `keys rotate`,
+ * the directory and security commands): opens the store for `config` (running its migrations), builds the
+ * identity services (store cache, key ring: a first signing key on an empty store) and the Dataverse
+ * services (with their caches), wires Dataverse's trust in identity's tokens and its directory lookups of
+ * service principals, and upgrades the orgs of an older data folder to this build's standard tables
+ * (see `dataverse/upgrade.ts`).
+ * @throws when the store cannot be opened, a migration fails, or the data folder is not writable; the store is closed again.
+ */
+export async function openServices(config: ServicesConfig, runtime: ServicesRuntime = {}): Promise<Services> {
+  const clock = runtime.clock ?? systemClock;
+  const logger = runtime.logger;
+  const baseUrl = runtime.baseUrl ?? (() => "");
+  const database = await openDatabase({ inMemory: config.inMemory, dataDir: config.dataDir, storeUrl: config.storeUrl, onPermissions: (message) => logger?.warn(message) });
+  let identity: Identity | undefined;
+  try {
+    const identityStore = new SqlIdentityStore(database.db);
+    const dataverseStore = new SqlDataverseStore(database.db, database.adapter);
+    const orgUrl = (org: Pick<Org, "name">) => `${baseUrl()}/org/${org.name}`;
+
+    identity = await createIdentity({
+      store: identityStore,
+      orgs: new SqlOrgBindings(database.db),
+      clock,
+      baseUrl,
+      accessTokenLifetimeSeconds: config.accessTokenLifetimeSeconds ?? DEFAULTS.accessTokenLifetimeSeconds,
+      keyRotationIntervalSeconds: config.keyRotationIntervalSeconds,
+      rejectAssertionReplay: config.rejectAssertionReplay ?? DEFAULTS.rejectAssertionReplay,
+      refreshTokenLifetimeSeconds: config.refreshTokenLifetimeSeconds ?? DEFAULTS.refreshTokenLifetimeSeconds,
+      spaRefreshTokenLifetimeSeconds: config.spaRefreshTokenLifetimeSeconds ?? DEFAULTS.spaRefreshTokenLifetimeSeconds,
+      refreshTokenRotation: config.refreshTokenRotation ?? DEFAULTS.refreshTokenRotation,
+      lockout: { threshold: config.lockoutThreshold ?? DEFAULTS.lockoutThreshold, durationSeconds: config.lockoutDurationSeconds ?? DEFAULTS.lockoutDurationSeconds },
+      resources: {
+        async appIdForIdentifier(uri) {
+          const base = baseUrl();
+          const match = /^(https?:\/\/[^/]+)\/org\/([a-z0-9]+)$/i.exec(uri);
+          if (!match || (match[1] as string).toLowerCase() !== base.toLowerCase()) return undefined;
+          return (await dataverseStore.findOrg(match[2] as string)) ? DYNAMICS_CRM_APP_ID : undefined;
+        },
+      },
+    });
+    const ready = identity;
+    const dataverse = createDataverse({
+      store: dataverseStore,
+      legacyApplicationUserRule: config.legacyApplicationUserRule ?? DEFAULTS.legacyApplicationUserRule,
+      clock,
+      orgUrl,
+      trust: {
+        verify: ready.verifier,
+        issuers: (tid) => [ready.urls.issuerV1(tid), ready.urls.issuerV2(tid)],
+        authorizationUri: (tid) => `${baseUrl()}/${tid}/oauth2/authorize`,
+      },
+      directory: {
+        async servicePrincipal(tenantId, appId) {
+          const sp = await ready.service.findServicePrincipal(tenantId, appId);
+          if (!sp) return undefined;
+          const app = await ready.service.findApplication(appId);
+          return { objectId: sp.id, applicationIdUri: app?.identifierUris[0] ?? null, displayName: sp.displayName };
+        },
+      },
+    });
+
+    // A data folder from an older build: add the standard tables, columns and privileges added since.
+    for (const org of await dataverse.service.listOrgs()) {
+      const added = await upgradeOrg(dataverse.service, dataverseStore, org);
+      if (added.tables.length + added.columns.length + added.privileges > 0) logger?.info({ org: org.name, ...added }, "upgraded the org's standard tables to this build");
+    }
+
+    let closing: Promise<void> | undefined;
+    return {
+      database,
+      identity: ready,
+      dataverse,
+      clock,
+      close() {
+        closing ??= (async () => {
+          ready.close();
+          await database.close();
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    identity?.close();
+    await database.close().catch(() => undefined);
+    throw error;
+  }
+}
