@@ -81,6 +81,8 @@ export const writeErrors = {
   convert: (entity: EntityMetadata, literal: unknown, edmType: string) => writeErrors.payload(entity, `Cannot convert the literal '${literalText(literal)}' to the expected type '${edmType}'.`),
   tooLong: (attribute: AttributeMetadata, entity: EntityMetadata) =>
     new DataverseError(400, "0x80044331", `A validation error occurred. The length of the '${attribute.logicalName}' attribute of the '${entity.logicalName}' entity exceeded the maximum allowed length of '${attribute.maxLength ?? 0}'.`),
+  outsideRange: (attribute: AttributeMetadata, entity: EntityMetadata, value: number, min: number, max: number) =>
+    new DataverseError(400, "0x80044331", `A validation error occurred. The value ${value} of '${attribute.logicalName}' on record of type '${entity.logicalName}' is outside the valid range. Accepted Range: ${min} to ${max}`),
   outOfRange: (attribute: AttributeMetadata, entity: EntityMetadata, value: number) =>
     new DataverseError(400, "0x8004431a", `A validation error occurred. The value ${value} of '${attribute.logicalName}' on record of type '${entity.logicalName}' is outside the valid range. Accepted Values: ${(attribute.options ?? []).map((o) => o.value).join(",")}`),
   notValidFor: (mode: WriteMode, attribute: AttributeMetadata, entity: EntityMetadata) =>
@@ -166,9 +168,32 @@ function multiSelectValue(entity: EntityMetadata, attribute: AttributeMetadata, 
 }
 
 /**
+ * The platform's range of each numeric column type, where the column's metadata sets none
+ * (learn.microsoft.com/power-apps/maker/data-platform/types-of-fields: Currency ±922,337,203,685,477,
+ * Decimal and Float ±100,000,000,000). Whole numbers are bounded by their Int32/Int64 type checks.
+ */
+const PLATFORM_RANGE: Partial<Record<AttributeMetadata["type"], readonly [number, number]>> = {
+  Money: [-922337203685477, 922337203685477],
+  Decimal: [-100000000000, 100000000000],
+  Double: [-100000000000, 100000000000],
+};
+
+/**
+ * Checks a number against the column's `MinValue`/`MaxValue`, or the platform's range of its type.
+ * @throws DataverseError 400 `0x80044331` naming the accepted range.
+ */
+function inRange(entity: EntityMetadata, attribute: AttributeMetadata, value: number): number {
+  const platform = PLATFORM_RANGE[attribute.type];
+  const min = attribute.minValue ?? platform?.[0];
+  const max = attribute.maxValue ?? platform?.[1];
+  if ((min !== undefined && value < min) || (max !== undefined && value > max)) throw writeErrors.outsideRange(attribute, entity, value, min ?? -Infinity, max ?? Infinity);
+  return value;
+}
+
+/**
  * Converts one JSON property value to the SQL value of its column, checking the
- * JSON type, string length and choice options.
- * @throws DataverseError 400 (`0x80048d19` type, `0x80044331` length, `0x8004431a` option).
+ * JSON type, string length, numeric range and choice options.
+ * @throws DataverseError 400 (`0x80048d19` type, `0x80044331` length or range, `0x8004431a` option).
  */
 export function columnValue(entity: EntityMetadata, attribute: AttributeMetadata, value: unknown): unknown {
   if (value === null) return null;
@@ -182,7 +207,7 @@ export function columnValue(entity: EntityMetadata, attribute: AttributeMetadata
       return value;
     case "Integer":
       if (typeof value !== "number" || !Number.isInteger(value) || value < -2147483648 || value > 2147483647) throw fail();
-      return value;
+      return inRange(entity, attribute, value);
     case "Picklist":
     case "State":
     case "Status":
@@ -192,20 +217,21 @@ export function columnValue(entity: EntityMetadata, attribute: AttributeMetadata
     case "MultiSelectPicklist":
       return multiSelectValue(entity, attribute, value);
     case "BigInt":
-      if (typeof value === "number" && Number.isSafeInteger(value)) return value;
+      if (typeof value === "number" && Number.isSafeInteger(value)) return inRange(entity, attribute, value);
       // Int64 as a string is accepted while it fits a JavaScript number exactly: orgbox stores and
       // serializes BigInt columns as numbers (see README, Differences from the cloud).
-      if (typeof value === "string" && /^[+-]?\d{1,19}$/.test(value) && Number.isSafeInteger(Number(value))) return Number(value);
+      if (typeof value === "string" && /^[+-]?\d{1,19}$/.test(value) && Number.isSafeInteger(Number(value))) return inRange(entity, attribute, Number(value));
       throw fail();
     case "Decimal":
     case "Money": {
       const n = typeof value === "number" ? value : typeof value === "string" && /^[+-]?\d+(\.\d+)?$/.test(value) ? Number(value) : NaN;
       if (!Number.isFinite(n)) throw fail();
+      inRange(entity, attribute, n);
       return attribute.precision !== undefined ? Number(n.toFixed(attribute.precision)) : n;
     }
     case "Double":
       if (typeof value !== "number" || !Number.isFinite(value)) throw fail();
-      return value;
+      return inRange(entity, attribute, value);
     case "Boolean":
       if (typeof value !== "boolean") throw fail();
       return value;

@@ -180,4 +180,24 @@ describe.each(["sqlite", "postgres"] as const)("bad input on the %s store", (bac
     const ok = await dwa.retrieveMultiple<{ numberofemployees: number }>({ collection: "accounts", select: ["numberofemployees"], filter: "numberofemployees eq 30" });
     expect(ok.value.map((a) => a.numberofemployees)).toEqual([30]);
   });
+  it("numbers outside a column's range are refused with 0x80044331 naming the range, not sent to SQL (1e308 was a 500 on PostgreSQL)", async () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ name: "big", revenue: 1e308 }, "Accepted Range: 0 to 100000000000000"], // the documented MinValue/MaxValue of account.revenue
+      [{ name: "small", revenue: -1 }, "Accepted Range: 0 to 100000000000000"],
+      [{ name: "north", address1_latitude: 91 }, "Accepted Range: -90 to 90"], // the column's documented MinValue/MaxValue
+      [{ name: "offset", address1_utcoffset: 1e6 }, "outside the valid range"],
+    ];
+    for (const [data, range] of cases) {
+      const err = await failure(dwa.create({ collection: "accounts", data }));
+      expect(err.status, JSON.stringify(data)).toBe(400);
+      expect(err.code).toBe("0x80044331");
+      expect(err.message).toContain(range);
+    }
+    const opportunity = await send("POST", "opportunities", { body: JSON.stringify({ name: "Sure thing", closeprobability: 101 }), contentType: "application/json" });
+    expect(opportunity).toMatchObject({ status: 400, code: "0x80044331" });
+    expect(opportunity.message).toContain("Accepted Range: 0 to 100");
+    // At the edges, they are stored.
+    const id = (await dwa.create({ collection: "accounts", data: { name: "edge", revenue: 100000000000000, address1_latitude: -90 } })) as string;
+    expect(await dwa.retrieve({ collection: "accounts", key: id, select: ["revenue", "address1_latitude"] })).toMatchObject({ revenue: 100000000000000, address1_latitude: -90 });
+  });
 });
