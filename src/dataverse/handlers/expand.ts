@@ -15,8 +15,7 @@ import { rowSerializer } from "../odata/serializer.ts";
 import type { SecurityContext } from "../security/context.ts";
 import { withScope } from "../security/scope.ts";
 import { ReadScope, type DataverseStore, type Expr, type RecordQuery } from "../store.ts";
-// records.ts imports this module: only functions are imported back (no top-level use of its bindings).
-import { selectedAttributes, sqlColumns } from "./records.ts";
+import { selectedAttributes, sqlColumns } from "./columns.ts";
 
 /** What expanding a page needs: the store, the caller (nested `$filter` functions, Read depth) and the request's annotations. */
 export interface ExpandContext {
