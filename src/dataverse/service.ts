@@ -1,6 +1,6 @@
 import { newGuid } from "../common/ids.ts";
 import type { Clock } from "../common/clock.ts";
-import { OrgboxError } from "../common/errors.ts";
+import { OrgModelError } from "./model-error.ts";
 import { formatDateTime } from "./format.ts";
 import { OrgMetadata } from "./metadata/registry.ts";
 import { columnsAdded, metadataErrors } from "./metadata/custom.ts";
@@ -23,12 +23,7 @@ export interface DirectoryLookup {
   servicePrincipal(tenantId: string, appId: string): Promise<{ objectId: string; applicationIdUri: string | null; displayName: string } | undefined>;
 }
 
-/** An operation refused by the org model (duplicate, missing reference). */
-export class OrgModelError extends OrgboxError {
-  constructor(message: string, status = 400) {
-    super(status, message);
-  }
-}
+export { OrgModelError } from "./model-error.ts";
 
 /** Input for {@link DataverseService.createOrg}. */
 export interface CreateOrgInput {
