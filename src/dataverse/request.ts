@@ -105,6 +105,13 @@ export interface WebApiRequest {
   readonly dispatch: Dispatch;
 }
 
+/**
+ * The request-context fields a query over one table needs (collection and record reads, `$expand`,
+ * FetchXML, change tracking, `$apply`): the handlers' argument types pick them from here rather than
+ * repeat them, and add the table, its query options and the caller's filter identity.
+ */
+export type QueryContext = Pick<WebApiRequest, "store" | "org" | "md" | "apiUrl" | "security" | "now" | "prefer">;
+
 /** A Web API handler: one request context in, one response out. */
 export type WebApiHandler = (req: WebApiRequest) => Promise<WebApiResponse>;
 

@@ -1,24 +1,22 @@
 import { dv } from "../errors.ts";
 import { attachExpands, bindExpands, expandColumns, type BoundExpand, type ExpandContext } from "./expand.ts";
 import { selectedAttributes, sqlColumns } from "./columns.ts";
-
-export { selectedAttributes, sqlColumns } from "./columns.ts";
-import type { OrgMetadata } from "../metadata/registry.ts";
 import type { EntityMetadata } from "../metadata/types.ts";
-import type { Org, Row } from "../model.ts";
+import type { Row } from "../model.ts";
 import { annotateRecord, planAnnotations } from "../odata/annotations.ts";
 import { parseFilter } from "../odata/filter.ts";
 import { bindFilter, type FilterCaller } from "../odata/filter-binder.ts";
 import { parseOrderBy } from "../odata/orderby.ts";
 import { decodeSkipToken, encodeSkipToken, nextLink, sortKeys, withKeyColumns } from "../odata/paging.ts";
 import { keysetPredicate } from "../keyset.ts";
-import { AnnotationSelection, type ReadPreferences } from "../odata/prefer.ts";
+import { AnnotationSelection } from "../odata/prefer.ts";
 import { expandContext } from "../odata/expand.ts";
 import type { QueryOptions } from "../odata/query-options.ts";
 import { rowSerializer, serializeRow } from "../odata/serializer.ts";
-import type { DataverseStore, Expr } from "../store.ts";
+import type { Expr } from "../store.ts";
 import type { SecurityContext } from "../security/context.ts";
 import { withScope } from "../security/scope.ts";
+import type { QueryContext, WebApiRequest } from "../request.ts";
 
 /** Dataverse's default and maximum page size. */
 export const MAX_PAGE_SIZE = 5000;
@@ -29,23 +27,12 @@ export function contextSuffix(options: QueryOptions): string {
 }
 
 /** What a collection read needs besides the store: the caller (query functions), now, and the request URL (nextLink). */
-export interface ReadRequest {
-  store: DataverseStore;
-  org: Org;
-  md: OrgMetadata;
+export interface ReadRequest extends QueryContext, Pick<WebApiRequest, "rawQuery"> {
   entity: EntityMetadata;
   options: QueryOptions;
-  apiUrl: string;
   caller: FilterCaller;
-  /** The caller's security context: privilege check and the rows it may read (ANDed into the SQL). */
-  security: SecurityContext;
-  /** "Now" in ms (date query functions). */
-  now: number;
-  prefer: ReadPreferences;
   /** `{apiUrl}/{path}` as requested, without the query string. */
   resourceUrl: string;
-  /** The raw query string as received (kept verbatim in `@odata.nextLink`). */
-  rawQuery: string;
   /** Rows the resource path restricts the read to (the related rows of a navigation property), ANDed into the SQL. */
   within?: Expr;
 }
@@ -163,18 +150,11 @@ export async function countCollection(request: Pick<ReadRequest, "store" | "org"
 }
 
 /** What {@link readEntity} needs. */
-export interface ReadEntityArgs {
-  store: DataverseStore;
-  org: Org;
-  md: OrgMetadata;
+export interface ReadEntityArgs extends Pick<QueryContext, "store" | "org" | "md" | "apiUrl">, Partial<Pick<QueryContext, "prefer" | "security" | "now">> {
   entity: EntityMetadata;
   id: string;
   options: QueryOptions;
-  apiUrl: string;
-  prefer?: ReadPreferences;
-  security?: SecurityContext;
   caller: FilterCaller;
-  now?: number;
 }
 
 /**
