@@ -23,6 +23,8 @@ export const dv = {
   queryOptionNotSupported: (option: string) => new DataverseError(400, "0x80060888", `The query parameter ${option} is not supported`),
   notMember: () => new DataverseError(403, "0x80072560", "The user is not a member of the organization."),
   noRoles: (userId: string) => new DataverseError(403, "0x80042f09", `The user with id ${userId} has not been assigned any roles. They need a role with the prvReadEntity privilege.`),
+  /** A request URL the router could not decode (bad percent-encoding). */
+  urlSyntax: (detail: string) => new DataverseError(400, "0x80060888", `Bad Request - Error in query syntax: ${detail}`),
   methodNotAllowed: (method: string) => new DataverseError(405, "0x80060888", `The HTTP method '${method}' is not allowed on this resource.`),
   orgNotFound: (name: string) => new DataverseError(404, "0x8006088a", `The organization '${name}' does not exist.`),
   unexpected: () => new DataverseError(500, "0x80040216", "An unexpected error occurred."),

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from "node:http";
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { decodeJwt } from "jose";
 import type { TokenTrust } from "./auth.ts";
 import { DataverseError, dv } from "./errors.ts";
@@ -129,6 +129,15 @@ async function orgFromAudience(headers: IncomingHttpHeaders, store: DataverseSto
     if (org && aud.replace(/\/$/, "") === orgUrl(org)) return org.name;
   }
   throw refuse("the bearer token's audience is not the URL of an organization of this orgbox");
+}
+
+/**
+ * Answers a Web API URL the router could not decode (Fastify's `frameworkErrors`, which runs before
+ * any route or hook of the surface): 400 `0x80060888` in the Dataverse envelope, with the headers the
+ * surface's `onSend` hook would have added.
+ */
+export function sendWebApiUrlError(reply: FastifyReply, correlationId: string, detail: string, log: FastifyBaseLogger): FastifyReply {
+  return send(reply.header("OData-Version", "4.0").header("REQ_ID", correlationId), errorResponse(dv.urlSyntax(detail), log));
 }
 
 /** The one error hook of the Web API surface (Fastify's error and not-found handlers, the org-less org lookup). */

@@ -8,7 +8,7 @@ import type { Clock } from "../common/clock.ts";
 import { systemClock } from "../common/clock.ts";
 import { ensureLocalTls, type LocalTls } from "../common/tls.ts";
 import type { OrgboxConfig } from "../config/config.ts";
-import { createDataverse, upgradeOrg, type Dataverse, type Org } from "../dataverse/index.ts";
+import { createDataverse, sendWebApiUrlError, upgradeOrg, type Dataverse, type Org } from "../dataverse/index.ts";
 import { aad, aadErrorBody, createIdentity, DYNAMICS_CRM_APP_ID, type Identity } from "../identity/index.ts";
 import { openDatabase, type Database } from "../store/database.ts";
 import { SqlDataverseStore } from "../store/dataverse-store.ts";
@@ -186,7 +186,7 @@ export async function createOrgbox(config: OrgboxConfig, logger: Logger, clock: 
         const reply = rawReply as unknown as FastifyReply;
         const path = request.url.split("?")[0] ?? "";
         if (path.startsWith("/org/")) {
-          void reply.status(400).header("OData-Version", "4.0").header("REQ_ID", request.id).send({ error: { code: "0x80060888", message: `Bad Request - Error in query syntax: ${error.message}` } });
+          void sendWebApiUrlError(reply, request.id, error.message, request.log);
           return;
         }
         const segment = path.split("/")[1] ?? "";
