@@ -14,6 +14,7 @@ export type { DirectoryLookup } from "./service.ts";
 export { DataverseService } from "./service.ts";
 export { upgradeOrg } from "./upgrade.ts";
 export type { Org } from "./model.ts";
+export { sendWebApiUrlError } from "./routes.ts";
 
 /** Options for {@link createDataverse}. */
 export interface DataverseOptions {

@@ -1,9 +1,9 @@
 import { newGuid } from "../common/ids.ts";
 import type { Clock } from "../common/clock.ts";
-import { OrgboxError } from "../common/errors.ts";
+import { OrgModelError } from "./model-error.ts";
 import { formatDateTime } from "./format.ts";
 import { OrgMetadata } from "./metadata/registry.ts";
-import { columnsAdded, metadataErrors } from "./metadata/custom.ts";
+import { columnsAdded, definitionErrors } from "./metadata/custom.ts";
 import { validateKey } from "./metadata/keys.ts";
 import type { ManyToManyPlan, OneToManyPlan } from "./metadata/relationships.ts";
 import { STANDARD_MANY_TO_MANY, STANDARD_TABLES } from "./metadata/standard.ts";
@@ -23,12 +23,7 @@ export interface DirectoryLookup {
   servicePrincipal(tenantId: string, appId: string): Promise<{ objectId: string; applicationIdUri: string | null; displayName: string } | undefined>;
 }
 
-/** An operation refused by the org model (duplicate, missing reference). */
-export class OrgModelError extends OrgboxError {
-  constructor(message: string, status = 400) {
-    super(status, message);
-  }
-}
+export { OrgModelError } from "./model-error.ts";
 
 /** Input for {@link DataverseService.createOrg}. */
 export interface CreateOrgInput {
@@ -298,13 +293,13 @@ export class DataverseService {
    * org has) and those privileges at Global depth in every System Administrator role. One transaction: nothing is left behind on failure.
    * `build` receives the next free object type code (custom tables start at 10000); `outer` is the
    * store to work through (a `$batch` change set's transaction).
-   * @throws DataverseError 400 `0x80040237` when the logical or entity set name is taken.
+   * @throws OrgModelError 400 `duplicate` when the logical or entity set name is taken.
    */
   async createCustomTable(org: Org, build: (objectTypeCode: number) => EntityMetadata, outer: DataverseStore = this.store): Promise<EntityMetadata> {
     const md = await this.loadMetadata(org, outer);
     const entity = build(nextObjectTypeCode(md));
-    if (md.entity(entity.logicalName)) throw metadataErrors.duplicate(`An entity with the specified name already exists: '${entity.logicalName}'. Specify a unique name.`);
-    if (md.entityBySet(entity.entitySetName)) throw metadataErrors.duplicate(`The entity set name '${entity.entitySetName}' is already used by another table. Specify a unique EntitySetName.`);
+    if (md.entity(entity.logicalName)) throw definitionErrors.duplicate(`An entity with the specified name already exists: '${entity.logicalName}'. Specify a unique name.`);
+    if (md.entityBySet(entity.entitySetName)) throw definitionErrors.duplicate(`The entity set name '${entity.entitySetName}' is already used by another table. Specify a unique EntitySetName.`);
     const privilegeTable = md.entity("privilege") as EntityMetadata;
     const rolePrivileges = md.entity("roleprivileges") as EntityMetadata;
     try {
@@ -335,13 +330,13 @@ export class DataverseService {
    * `ALTER TABLE … ADD COLUMN` and the table's updated definition in `entity_definitions`. A
    * money column on a table without a currency also adds `transactioncurrencyid`, as Dataverse does.
    * Standard tables may get custom columns too (their extended definition is stored).
-   * @throws DataverseError 404 for an unknown table, 400 `0x80040237` for a taken column name.
+   * @throws OrgModelError 404 for an unknown table, 400 `duplicate` for a taken column name.
    */
   async addCustomColumn(org: Org, entityLogicalName: string, attribute: AttributeMetadata, outer: DataverseStore = this.store): Promise<AttributeMetadata> {
     const md = await this.loadMetadata(org, outer);
     const entity = md.entity(entityLogicalName);
-    if (!entity) throw metadataErrors.entityNotFound(entityLogicalName);
-    if (md.attribute(entity, attribute.logicalName)) throw metadataErrors.duplicate(`An attribute with the specified name already exists: '${attribute.logicalName}' on entity '${entity.logicalName}'. Specify a unique name.`);
+    if (!entity) throw definitionErrors.entityNotFound(entityLogicalName);
+    if (md.attribute(entity, attribute.logicalName)) throw definitionErrors.duplicate(`An attribute with the specified name already exists: '${attribute.logicalName}' on entity '${entity.logicalName}'. Specify a unique name.`);
     const added = columnsAdded(entity, attribute);
     const updated: EntityMetadata = { ...entity, attributes: [...entity.attributes, ...added] };
     try {
@@ -360,20 +355,20 @@ export class DataverseService {
    * (learn.microsoft.com/power-apps/developer/data-platform/webapi/create-update-entity-definitions-using-web-api):
    * its SQL table with every row, its definition, the one-to-many relationships of its own lookups,
    * and its privileges (with their grants in every role). One transaction.
-   * @throws DataverseError 404 for an unknown table; 400 `0x80040203` for a standard table; 400
-   *   `0x8004f01f` while other tables' lookups or N:N relationships refer to it (delete those first).
+   * @throws OrgModelError 404 for an unknown table; 400 `refused` for a standard table; 400
+   *   `dependency` while other tables' lookups or N:N relationships refer to it (delete those first).
    */
   async deleteCustomTable(org: Org, entityLogicalName: string, outer: DataverseStore = this.store): Promise<void> {
     const md = await this.loadMetadata(org, outer);
     const entity = md.entity(entityLogicalName);
-    if (!entity) throw metadataErrors.entityNotFound(entityLogicalName);
-    if (!entity.isCustomEntity || entity.isIntersect) throw metadataErrors.notDeletable(`The table '${entity.logicalName}' cannot be deleted: only custom tables can be deleted${entity.isIntersect ? " (delete its N:N relationship instead)" : ""}.`);
+    if (!entity) throw definitionErrors.entityNotFound(entityLogicalName);
+    if (!entity.isCustomEntity || entity.isIntersect) throw definitionErrors.notDeletable(`The table '${entity.logicalName}' cannot be deleted: only custom tables can be deleted${entity.isIntersect ? " (delete its N:N relationship instead)" : ""}.`);
     const nav = navigationFor(md);
     // `referencing(t)`: the one-to-many relationships whose rows point at t.
     const referencing = nav.referencing(entity).filter((r) => r.referencingEntity !== entity.logicalName);
     const manyToMany = md.manyToManyRelationships().filter((r) => r.entity1LogicalName === entity.logicalName || r.entity2LogicalName === entity.logicalName);
     const dependents = [...referencing.map((r) => `relationship ${r.schemaName}`), ...manyToMany.map((r) => `relationship ${r.schemaName}`)];
-    if (dependents.length > 0) throw metadataErrors.dependency(`Entity(${entity.logicalName})`, dependents);
+    if (dependents.length > 0) throw definitionErrors.dependency(`Entity(${entity.logicalName})`, dependents);
     const own = md
       .entities()
       .flatMap((e) => nav.referencing(e))
@@ -397,24 +392,24 @@ export class DataverseService {
   /**
    * Deletes a custom column, what `DELETE EntityDefinitions(…)/Attributes(…)` does: its SQL column
    * with its values, and the column from the table's definition. One transaction.
-   * @throws DataverseError 404 for an unknown table or column; 400 `0x80040203` for a column that is
-   *   not custom, a lookup (delete its relationship instead) or the primary name; 400 `0x8004f01f`
+   * @throws OrgModelError 404 for an unknown table or column; 400 `refused` for a column that is
+   *   not custom, a lookup (delete its relationship instead) or the primary name; 400 `dependency`
    *   while an alternate key uses it.
    */
   async deleteCustomColumn(org: Org, entityLogicalName: string, attributeLogicalName: string, outer: DataverseStore = this.store): Promise<void> {
     const md = await this.loadMetadata(org, outer);
     const entity = md.entity(entityLogicalName);
-    if (!entity) throw metadataErrors.entityNotFound(entityLogicalName);
+    if (!entity) throw definitionErrors.entityNotFound(entityLogicalName);
     const attribute = md.attribute(entity, attributeLogicalName);
-    if (!attribute) throw metadataErrors.attributeNotFound(entity.logicalName, attributeLogicalName);
+    if (!attribute) throw definitionErrors.attributeNotFound(entity.logicalName, attributeLogicalName);
     if (!attribute.isCustomAttribute || attribute.isPrimaryName || attribute.logicalName === entity.primaryIdAttribute) {
-      throw metadataErrors.notDeletable(`The column '${attribute.logicalName}' of '${entity.logicalName}' cannot be deleted: only custom columns other than the primary name can be deleted.`);
+      throw definitionErrors.notDeletable(`The column '${attribute.logicalName}' of '${entity.logicalName}' cannot be deleted: only custom columns other than the primary name can be deleted.`);
     }
     if (md.oneToManyDefinition(entity.logicalName, attribute.logicalName)) {
-      throw metadataErrors.notDeletable(`The lookup column '${attribute.logicalName}' belongs to a relationship: delete the relationship ${md.oneToManyDefinition(entity.logicalName, attribute.logicalName)?.schemaName ?? ""} instead.`);
+      throw definitionErrors.notDeletable(`The lookup column '${attribute.logicalName}' belongs to a relationship: delete the relationship ${md.oneToManyDefinition(entity.logicalName, attribute.logicalName)?.schemaName ?? ""} instead.`);
     }
     const keys = (entity.keys ?? []).filter((k) => k.keyAttributes.includes(attribute.logicalName));
-    if (keys.length > 0) throw metadataErrors.dependency(`Attribute(${attribute.logicalName})`, keys.map((k) => `alternate key ${k.logicalName}`));
+    if (keys.length > 0) throw definitionErrors.dependency(`Attribute(${attribute.logicalName})`, keys.map((k) => `alternate key ${k.logicalName}`));
     const updated: EntityMetadata = { ...entity, attributes: entity.attributes.filter((a) => a !== attribute) };
     try {
       await outer.transaction(async (store) => {
@@ -430,8 +425,8 @@ export class DataverseService {
    * Deletes a custom relationship, what `DELETE RelationshipDefinitions(…)` does: an N:N one with its
    * intersect table and links, a one-to-many one with its lookup column (and the column's values).
    * One transaction.
-   * @throws DataverseError 404 for an unknown relationship; 400 `0x80040203` for a standard one;
-   *   400 `0x8004f01f` while an alternate key uses the lookup column.
+   * @throws OrgModelError 404 for an unknown relationship; 400 `refused` for a standard one;
+   *   400 `dependency` while an alternate key uses the lookup column.
    */
   async deleteRelationship(org: Org, schemaName: string, outer: DataverseStore = this.store): Promise<void> {
     const md = await this.loadMetadata(org, outer);
@@ -441,10 +436,10 @@ export class DataverseService {
       .entities()
       .flatMap((e) => navigationFor(md).referencing(e))
       .find((r) => r.schemaName.toLowerCase() === lower);
-    if (!manyToMany && !oneToMany) throw metadataErrors.relationshipNotFound(`SchemaName = ${schemaName}`);
+    if (!manyToMany && !oneToMany) throw definitionErrors.relationshipNotFound(`SchemaName = ${schemaName}`);
     try {
       if (manyToMany) {
-        if (!manyToMany.isCustomRelationship) throw metadataErrors.notDeletable(`The relationship '${manyToMany.schemaName}' cannot be deleted: only custom relationships can be deleted.`);
+        if (!manyToMany.isCustomRelationship) throw definitionErrors.notDeletable(`The relationship '${manyToMany.schemaName}' cannot be deleted: only custom relationships can be deleted.`);
         const intersect = md.entity(manyToMany.intersectEntityName) as EntityMetadata;
         await outer.transaction(async (store) => {
           await store.dropRecordTable(org, intersect);
@@ -455,11 +450,11 @@ export class DataverseService {
       }
       const relationship = oneToMany as NonNullable<typeof oneToMany>;
       const definition = md.oneToManyDefinition(relationship.referencingEntity, relationship.referencingAttribute);
-      if (!definition) throw metadataErrors.notDeletable(`The relationship '${relationship.schemaName}' cannot be deleted: only custom relationships can be deleted.`);
+      if (!definition) throw definitionErrors.notDeletable(`The relationship '${relationship.schemaName}' cannot be deleted: only custom relationships can be deleted.`);
       const entity = md.entity(relationship.referencingEntity) as EntityMetadata;
       const lookup = md.attribute(entity, relationship.referencingAttribute) as AttributeMetadata;
       const keys = (entity.keys ?? []).filter((k) => k.keyAttributes.includes(lookup.logicalName));
-      if (keys.length > 0) throw metadataErrors.dependency(`Attribute(${lookup.logicalName})`, keys.map((k) => `alternate key ${k.logicalName}`));
+      if (keys.length > 0) throw definitionErrors.dependency(`Attribute(${lookup.logicalName})`, keys.map((k) => `alternate key ${k.logicalName}`));
       await outer.transaction(async (store) => {
         await store.dropColumn(org, entity, lookup);
         await store.saveEntityDefinition(org, { ...entity, attributes: entity.attributes.filter((a) => a !== lookup) }, this.clock.now());
@@ -472,14 +467,14 @@ export class DataverseService {
 
   /**
    * Deletes a global option set, what `DELETE GlobalOptionSetDefinitions(…)` does.
-   * @throws DataverseError 404 for an unknown set; 400 `0x8004f01f` while columns use it.
+   * @throws OrgModelError 404 for an unknown set; 400 `dependency` while columns use it.
    */
   async deleteGlobalOptionSet(org: Org, name: string, outer: DataverseStore = this.store): Promise<void> {
     const md = await this.loadMetadata(org, outer);
     const set = md.optionSet(name);
-    if (!set) throw metadataErrors.optionSetNotFound(`Name = ${name}`);
+    if (!set) throw definitionErrors.optionSetNotFound(`Name = ${name}`);
     const users = md.entities().flatMap((e) => e.attributes.filter((a) => a.globalOptionSet === set.name).map((a) => `column ${e.logicalName}.${a.logicalName}`));
-    if (users.length > 0) throw metadataErrors.dependency(`OptionSet(${set.name})`, users);
+    if (users.length > 0) throw definitionErrors.dependency(`OptionSet(${set.name})`, users);
     try {
       await outer.deleteOptionSetDefinition(org, set.name);
     } finally {
@@ -493,13 +488,13 @@ export class DataverseService {
    * unique index and the table's updated definition in `entity_definitions`, in one transaction.
    * Dataverse builds the index in a system job and marks the key `Failed` when existing rows share
    * values; orgbox builds it at once and refuses the key instead.
-   * @throws DataverseError 404 for an unknown table, 400 for an invalid key (see {@link validateKey}),
-   *   400 `0x80040237` when existing rows already share the key's values.
+   * @throws OrgModelError 404 for an unknown table, 400 for an invalid key (see {@link validateKey}),
+   *   400 `duplicate` when existing rows already share the key's values.
    */
   async addAlternateKey(org: Org, entityLogicalName: string, build: (entity: EntityMetadata) => EntityKeyMetadata, outer: DataverseStore = this.store): Promise<{ entity: EntityMetadata; key: EntityKeyMetadata }> {
     const md = await this.loadMetadata(org, outer);
     const entity = md.entity(entityLogicalName);
-    if (!entity) throw metadataErrors.entityNotFound(entityLogicalName);
+    if (!entity) throw definitionErrors.entityNotFound(entityLogicalName);
     const key = build(entity);
     validateKey(entity, key);
     const updated: EntityMetadata = { ...entity, keys: [...(entity.keys ?? []), key] };
@@ -509,7 +504,7 @@ export class DataverseService {
         try {
           await store.createKeyIndex(org, entity, key);
         } catch {
-          throw metadataErrors.duplicate(`The key '${key.logicalName}' cannot be created: records of table '${entity.logicalName}' already share values of (${key.keyAttributes.join(", ")}). Make the values unique and try again.`);
+          throw definitionErrors.duplicate(`The key '${key.logicalName}' cannot be created: records of table '${entity.logicalName}' already share values of (${key.keyAttributes.join(", ")}). Make the values unique and try again.`);
         }
       });
     } finally {
@@ -521,14 +516,14 @@ export class DataverseService {
   /**
    * Removes an alternate key (`DELETE EntityDefinitions(…)/Keys(…)`): its index and its entry in the
    * table's stored definition.
-   * @throws DataverseError 404 for an unknown table or key.
+   * @throws OrgModelError 404 for an unknown table or key.
    */
   async removeAlternateKey(org: Org, entityLogicalName: string, keyLogicalName: string, outer: DataverseStore = this.store): Promise<void> {
     const md = await this.loadMetadata(org, outer);
     const entity = md.entity(entityLogicalName);
-    if (!entity) throw metadataErrors.entityNotFound(entityLogicalName);
+    if (!entity) throw definitionErrors.entityNotFound(entityLogicalName);
     const key = (entity.keys ?? []).find((k) => k.logicalName === keyLogicalName);
-    if (!key) throw metadataErrors.keyNotFound(entity.logicalName, keyLogicalName);
+    if (!key) throw definitionErrors.keyNotFound(entity.logicalName, keyLogicalName);
     const updated: EntityMetadata = { ...entity, keys: (entity.keys ?? []).filter((k) => k !== key) };
     try {
       await outer.transaction(async (store) => {
@@ -547,7 +542,7 @@ export class DataverseService {
    * `entity_definitions`), for a one-to-many relationship its lookup column ({@link addCustomColumn});
    * then the relationship's definition in `relationship_definitions`. One transaction; the definitions
    * survive restarts. `build` gets the org's current metadata and the next free object type code.
-   * @throws DataverseError from `build` (404 unknown table, 400 invalid body or taken names).
+   * @throws DataverseError from `build` (the definition parser: 404 unknown table, 400 invalid body or taken names).
    */
   async createRelationship(org: Org, build: (md: OrgMetadata, objectTypeCode: number) => ManyToManyPlan | OneToManyPlan, outer: DataverseStore = this.store): Promise<RelationshipMetadata> {
     const md = await this.loadMetadata(org, outer);
@@ -574,11 +569,11 @@ export class DataverseService {
    * (learn.microsoft.com/power-apps/developer/data-platform/webapi/create-update-optionsets): its
    * definition in `option_set_definitions`, which survives restarts. Choice columns then use it by
    * `GlobalOptionSet@odata.bind` and copy its options.
-   * @throws DataverseError 400 `0x80040237` when the name is taken.
+   * @throws OrgModelError 400 `duplicate` when the name is taken.
    */
   async createGlobalOptionSet(org: Org, optionSet: GlobalOptionSetMetadata, outer: DataverseStore = this.store): Promise<GlobalOptionSetMetadata> {
     const md = await this.loadMetadata(org, outer);
-    if (md.optionSet(optionSet.name)) throw metadataErrors.duplicate(`An option set with the name '${optionSet.name}' already exists. Specify a unique name.`);
+    if (md.optionSet(optionSet.name)) throw definitionErrors.duplicate(`An option set with the name '${optionSet.name}' already exists. Specify a unique name.`);
     try {
       await outer.saveOptionSetDefinition(org, optionSet, this.clock.now());
     } finally {

@@ -5,7 +5,6 @@ import type { OrgMetadata } from "./metadata/registry.ts";
 import type { EntityMetadata } from "./metadata/types.ts";
 import { changeTrackingEnabled } from "./metadata/standard.ts";
 import type { Org, Row } from "./model.ts";
-import { OrgboxError } from "../common/errors.ts";
 import type { SecurityContext } from "./security/context.ts";
 import type { PrivilegeVerb } from "./security/privileges.ts";
 import { MANY_TO_MANY_HOOKS } from "./security/relationships.ts";
@@ -53,22 +52,11 @@ const CREATE_DEFAULTS: Readonly<Record<string, (service: DataverseService, scope
     if (typeof values.applicationid !== "string") return {};
     const columns = scope.directory?.get(values.applicationid.toLowerCase());
     if (!columns) throw new DataverseError(400, "0x80040203", "An application user (a systemuser with applicationid) can only be created by a request of its own: POST systemusers, outside $batch change sets, deep inserts and bulk operations.");
-    await modelErrors(() => service.assertApplicationUserFree(scope.org, values.applicationid as string, scope.store));
+    await service.assertApplicationUserFree(scope.org, values.applicationid as string, scope.store);
     return columns;
   },
   role: async (_service, _scope, _values, id) => ({ parentrootroleid: id }),
 };
-
-/** Runs org-model code, rendering its {@link OrgboxError}s as Dataverse errors (400 `0x80040203`, 404 `0x80040217`, 412 `0x80040237`). */
-export async function modelErrors<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (error instanceof DataverseError || !(error instanceof OrgboxError)) throw error;
-    const code = error.status === 404 ? "0x80040217" : error.status === 412 ? "0x80040237" : "0x80040203";
-    throw new DataverseError(error.status, code, error.message);
-  }
-}
 
 const eq = (column: string, value: Scalar): Expr => ({ kind: "compare", op: "eq", left: { kind: "column", name: column }, right: { kind: "value", value } });
 
@@ -96,12 +84,12 @@ export class RecordWriter {
    * Asks the directory, before the write's transaction opens, for the columns of an application user
    * `record` would create (`systemuser` with `applicationid`): the directory lives in the same store,
    * which a transaction holds. Empty for other records, and inside a transaction (`$batch` change sets).
-   * @throws DataverseError 400 `0x80040203` when the app has no service principal in the org's tenant.
+   * @throws OrgModelError 400 when the app has no service principal in the org's tenant (0x80040203 on the wire).
    */
   async resolveDirectory(store: DataverseStore, org: Org, record: ParsedRecord): Promise<ReadonlyMap<string, Row>> {
     const appId = record.values.applicationid;
     if (record.entity.logicalName !== "systemuser" || typeof appId !== "string" || store.inTransaction === true) return new Map();
-    return new Map([[appId.toLowerCase(), await modelErrors(() => this.service.directoryColumns(org, appId))]]);
+    return new Map([[appId.toLowerCase(), await this.service.directoryColumns(org, appId)]]);
   }
 
   /** The single privilege-check point of the write path (see {@link WriteAuthorizer}). */
@@ -246,7 +234,7 @@ export class RecordWriter {
     if ((await scope.store.countRows(scope.org, { entity: nn.intersect, where, limit: 1 })) > 0) throw writeErrors.duplicate();
     const byColumn = { [nn.self.intersectColumn]: ids.self, [nn.other.intersectColumn]: ids.other };
     const hooks = MANY_TO_MANY_HOOKS[nn.relationship.schemaName];
-    await modelErrors(async () => hooks?.beforeAssociate?.(this.service, scope.org, scope.store, byColumn));
+    await hooks?.beforeAssociate?.(this.service, scope.org, scope.store, byColumn);
     const extra = (await hooks?.extraColumns?.(this.service, scope.org, scope.store, byColumn)) ?? {};
     await scope.store.insertRow(scope.org, nn.intersect, this.service.stampNew(nn.intersect, { ...extra, ...byColumn }, scope.caller.systemUserId));
   }

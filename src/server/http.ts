@@ -5,7 +5,7 @@ import type { Logger } from "pino";
 import type { Clock } from "../common/clock.ts";
 import type { LocalTls } from "../common/tls.ts";
 import type { OrgboxConfig } from "../config/config.ts";
-import type { Dataverse } from "../dataverse/index.ts";
+import { sendWebApiUrlError, type Dataverse } from "../dataverse/index.ts";
 import { aad, aadErrorBody, type Identity } from "../identity/index.ts";
 import { registerAdmin, type Checkpoints } from "./admin.ts";
 
@@ -52,7 +52,7 @@ export async function createHttpApp(options: HttpAppOptions): Promise<FastifyIns
       const reply = rawReply as unknown as FastifyReply;
       const path = request.url.split("?")[0] ?? "";
       if (path.startsWith("/org/")) {
-        void reply.status(400).header("OData-Version", "4.0").header("REQ_ID", request.id).send({ error: { code: "0x80060888", message: `Bad Request - Error in query syntax: ${error.message}` } });
+        void sendWebApiUrlError(reply, request.id, error.message, request.log);
         return;
       }
       const segment = path.split("/")[1] ?? "";

@@ -168,6 +168,16 @@ describe.each(["sqlite", "postgres"] as const)("bad input on the %s store", (bac
     expect(stored.value.some((a) => a.name.includes(nul))).toBe(false);
   });
 
+  it("a Web API URL the router cannot decode (bad percent-encoding) answers 400 0x80060888 in the Dataverse envelope, as JSON", async () => {
+    const response = await fetch(`${o.url}/org/con%E0%A4%Atoso/api/data/v9.2/accounts`, { headers: { authorization: `Bearer ${token}` } });
+    expect(response.status).toBe(400);
+    expect(response.headers.get("content-type")).toMatch(/^application\/json; odata\.metadata=minimal/);
+    expect(response.headers.get("odata-version")).toBe("4.0");
+    const body = (await response.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe("0x80060888");
+    expect(body.error.message).toMatch(/^Bad Request - Error in query syntax: /);
+  });
+
   it("numbers a whole-number column cannot hold are refused with the type error (0x80060888), not sent to SQL", async () => {
     for (const filter of ["numberofemployees eq 1.5", "numberofemployees eq 3000000000", "numberofemployees eq 1e400", "versionnumber gt 99999999999999999999", "Microsoft.Dynamics.CRM.In(PropertyName='numberofemployees',PropertyValues=[\"99999999999\"])"]) {
       const error = await failure(dwa.retrieveMultiple({ collection: "accounts", filter }));

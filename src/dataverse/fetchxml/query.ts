@@ -1,17 +1,17 @@
 import { AGGREGATE_RECORD_LIMIT, DataverseError, dv } from "../errors.ts";
 import type { OrgMetadata } from "../metadata/registry.ts";
 import type { AttributeMetadata, EntityMetadata } from "../metadata/types.ts";
-import type { Org, Row } from "../model.ts";
+import type { Row } from "../model.ts";
 import type { FilterCaller } from "../odata/filter-binder.ts";
 import { FORMATTED_VALUE, annotateRecord, formatValue, planAnnotations } from "../odata/annotations.ts";
-import { AnnotationSelection, type ReadPreferences } from "../odata/prefer.ts";
+import { AnnotationSelection } from "../odata/prefer.ts";
 import { baseCurrencySymbol } from "../handlers/apply.ts";
 import { MAX_COUNT } from "../handlers/records.ts";
 import type { QueryOptions } from "../odata/query-options.ts";
 import { propertyName, serializeRow } from "../odata/serializer.ts";
-import type { SecurityContext } from "../security/context.ts";
 import { withScope } from "../security/scope.ts";
-import type { DataverseStore, Expr, JoinedColumn, JoinedOrder, JoinedQuery, JoinedTable } from "../store.ts";
+import type { Expr, JoinedColumn, JoinedOrder, JoinedQuery, JoinedTable } from "../store.ts";
+import type { QueryContext } from "../request.ts";
 import { compileFilters, type ConditionContext } from "./conditions.ts";
 import { cookieValues, emptyPagingCookieAnnotation, keysetPredicate, pagingCookieAnnotation, parsePagingCookie, type SortKey } from "./paging.ts";
 import { SEMI_JOIN_TYPES, fetchErrors, parseFetchXml, type FetchFilter, type FetchLink, type FetchNode, type FetchSpec } from "./parse.ts";
@@ -30,19 +30,11 @@ const TOTAL_RECORD_COUNT = "Microsoft.Dynamics.CRM.totalrecordcount";
 const TOTAL_LIMIT_EXCEEDED = "Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded";
 
 /** What a FetchXML read needs: the table of the URL's entity set, the caller and its security context. */
-export interface FetchRequest {
-  store: DataverseStore;
-  org: Org;
-  md: OrgMetadata;
+export interface FetchRequest extends QueryContext {
   /** The table of the entity set in the URL. */
   entity: EntityMetadata;
   fetchXml: string;
-  apiUrl: string;
   caller: FilterCaller;
-  security: SecurityContext;
-  /** "Now" in ms (date operators). */
-  now: number;
-  prefer: ReadPreferences;
   /** The request's other query options: none may accompany `fetchXml`. */
   options: QueryOptions;
 }

@@ -12,7 +12,7 @@ import {
   type BatchResponseItem,
   type BatchResponsePart,
 } from "../odata/batch.ts";
-import type { ApiRequest, ApiResponse, Dispatch } from "../routes.ts";
+import { errorResponse, type ApiRequest, type WebApiRequest, type WebApiResponse } from "../request.ts";
 import type { DataverseStore } from "../store.ts";
 
 /**
@@ -20,16 +20,6 @@ import type { DataverseStore } from "../store.ts";
  * runs each part, in order, through the same dispatch as a top-level request. A change set runs
  * inside one SQL transaction and is rolled back whole when one of its requests fails.
  */
-
-/** What {@link handleBatch} needs: the outer request, its raw body, the store and the dispatcher. */
-export interface BatchRequest {
-  /** The outer `POST …/$batch` request (its bearer token and impersonation headers apply to every part). */
-  request: ApiRequest;
-  /** The raw multipart body. */
-  body: string;
-  store: DataverseStore;
-  dispatch: Dispatch;
-}
 
 /** Outer headers every part inherits: authentication and impersonation. */
 const INHERITED = ["authorization", "mscrmcallerid", "callerobjectid"] as const;
@@ -41,11 +31,6 @@ class ChangeSetFailed extends Error {}
 function continueOnError(prefer: string | string[] | undefined): boolean {
   const header = Array.isArray(prefer) ? prefer.join(",") : (prefer ?? "");
   return /(^|[,;\s])odata\.continue-on-error\s*(=\s*"?true"?\s*)?($|[,;])/i.test(header);
-}
-
-/** The error envelope of a part that failed before reaching the dispatcher. */
-function errorPart(error: DataverseError): ApiResponse {
-  return { status: error.status, headers: { ...error.headers, "Content-Type": "application/json; odata.metadata=minimal" }, body: { error: { code: error.code, message: error.message } } };
 }
 
 function decodePath(path: string): string {
@@ -107,9 +92,9 @@ function innerHeaders(part: BatchRequestPart, outer: IncomingHttpHeaders): Incom
 }
 
 /** Runs one part through the dispatcher with `store`; records its entity URL under its Content-ID. */
-async function runPart(part: BatchRequestPart, context: BatchRequest, store: DataverseStore, ids: Map<string, string>): Promise<BatchResponsePart> {
-  const outer = context.request;
-  let response: ApiResponse;
+async function runPart(part: BatchRequestPart, context: WebApiRequest, store: DataverseStore, ids: Map<string, string>): Promise<BatchResponsePart> {
+  const outer = context.raw;
+  let response: WebApiResponse;
   try {
     const { version, rest, query } = innerTarget(resolveContentIdUrl(part.url, ids), outer);
     if (rest.replace(/\/+$/, "") === "$batch") throw new DataverseError(400, "0x0", "A batch request cannot contain another batch request.");
@@ -121,12 +106,14 @@ async function runPart(part: BatchRequestPart, context: BatchRequest, store: Dat
         ...(outer.orgless ? { orgless: true } : {}),
         headers: innerHeaders(part, outer.headers),
         body: resolveContentIdReferences(innerBody(part), ids),
+        correlationId: outer.correlationId,
       },
       store,
+      context.log,
     );
   } catch (error) {
     if (!(error instanceof DataverseError)) throw error;
-    response = errorPart(error);
+    response = errorResponse(error, context.log);
   }
   const entityId = Object.entries(response.headers).find(([name]) => name.toLowerCase() === "odata-entityid")?.[1];
   if (part.contentId !== undefined && entityId !== undefined && response.status < 400) ids.set(part.contentId, entityId);
@@ -134,13 +121,13 @@ async function runPart(part: BatchRequestPart, context: BatchRequest, store: Dat
 }
 
 /** A dispatcher response → a batch response part: Content-Type, OData-Version, Location/OData-EntityId, then the rest. */
-function toPart(contentId: string | undefined, response: ApiResponse, entityId: string | undefined): BatchResponsePart {
+function toPart(contentId: string | undefined, response: WebApiResponse, entityId: string | undefined): BatchResponsePart {
   const headers: Record<string, string> = {};
   const rest = Object.entries(response.headers).filter(([name]) => !["content-type", "odata-version", "odata-entityid", "location", "content-length"].includes(name.toLowerCase()));
   let body: string | undefined;
-  if (response.body !== undefined) {
+  if (response.body.kind !== "none") {
     const type = Object.entries(response.headers).find(([name]) => name.toLowerCase() === "content-type")?.[1];
-    body = typeof response.body === "string" ? response.body : JSON.stringify(response.body);
+    body = response.body.kind === "json" ? JSON.stringify(response.body.value) : response.body.text;
     headers["Content-Type"] = type ?? "application/json; odata.metadata=minimal";
   }
   headers["OData-Version"] = "4.0";
@@ -164,10 +151,10 @@ function toPart(contentId: string | undefined, response: ApiResponse, entityId: 
  * @throws DataverseError 400 for a malformed batch, a GET in a change set, more than 1000 requests,
  *   or a forward `$n` reference (the whole batch fails, before any part runs)
  */
-export async function handleBatch(context: BatchRequest): Promise<ApiResponse> {
-  const contentType = context.request.headers["content-type"];
-  const items = parseBatch(context.body, multipartBoundary(Array.isArray(contentType) ? contentType[0] : contentType));
-  const keepGoing = continueOnError(context.request.headers.prefer);
+export async function handleBatch(context: WebApiRequest): Promise<WebApiResponse> {
+  const contentType = context.headers["content-type"];
+  const items = parseBatch(typeof context.body === "string" ? context.body : "", multipartBoundary(Array.isArray(contentType) ? contentType[0] : contentType));
+  const keepGoing = continueOnError(context.headers.prefer);
   const ids = new Map<string, string>();
   const out: BatchResponseItem[] = [];
   let failed = false;
@@ -199,5 +186,5 @@ export async function handleBatch(context: BatchRequest): Promise<ApiResponse> {
     if (failed && !keepGoing) break;
   }
   const { contentType: type, body } = writeBatchResponse(out, newGuid);
-  return { status: failed && !keepGoing ? 400 : 200, headers: { "Content-Type": type }, body };
+  return { status: failed && !keepGoing ? 400 : 200, headers: { "content-type": type }, body: { kind: "batch", text: body } };
 }

@@ -10,7 +10,8 @@ import { AnnotationSelection } from "../odata/prefer.ts";
 import { rowSerializer } from "../odata/serializer.ts";
 import { withScope } from "../security/scope.ts";
 import type { Expr, RecordQuery } from "../store.ts";
-import { MAX_PAGE_SIZE, contextSuffix, preferenceApplied, selectedAttributes, sqlColumns, type ReadRequest, type ReadResult } from "./records.ts";
+import { selectedAttributes, sqlColumns } from "./columns.ts";
+import { MAX_PAGE_SIZE, contextSuffix, preferenceApplied, type ReadRequest, type ReadResult } from "./records.ts";
 
 /** Query options a change-tracking read refuses (learn.microsoft.com/power-apps/developer/data-platform/use-change-tracking-synchronize-data-external-systems). */
 const REFUSED = [

@@ -1,7 +1,6 @@
 import { DataverseError, dv } from "../errors.ts";
-import type { OrgMetadata } from "../metadata/registry.ts";
 import type { AttributeMetadata, EntityMetadata } from "../metadata/types.ts";
-import type { Org, Row } from "../model.ts";
+import type { Row } from "../model.ts";
 import { INTERSECT_ROWS, navigationFor, type ManyToManyNavigation } from "../navigation.ts";
 import { annotateRecord, planAnnotations, type AnnotationPlan } from "../odata/annotations.ts";
 import type { ExpandItem } from "../odata/expand.ts";
@@ -14,22 +13,16 @@ import type { AnnotationSelection } from "../odata/prefer.ts";
 import { rowSerializer } from "../odata/serializer.ts";
 import type { SecurityContext } from "../security/context.ts";
 import { withScope } from "../security/scope.ts";
-import { ReadScope, type DataverseStore, type Expr, type RecordQuery } from "../store.ts";
-// records.ts imports this module: only functions are imported back (no top-level use of its bindings).
-import { selectedAttributes, sqlColumns } from "./records.ts";
+import { ReadScope, type Expr, type RecordQuery } from "../store.ts";
+import type { QueryContext } from "../request.ts";
+import { selectedAttributes, sqlColumns } from "./columns.ts";
 
 /** What expanding a page needs: the store, the caller (nested `$filter` functions, Read depth) and the request's annotations. */
-export interface ExpandContext {
-  store: DataverseStore;
-  org: Org;
-  md: OrgMetadata;
+export interface ExpandContext extends Pick<QueryContext, "store" | "org" | "md" | "now" | "apiUrl"> {
   caller: FilterCaller;
   /** Without it every row is readable (internal reads). */
   security: SecurityContext | undefined;
-  /** "Now" in ms (date query functions in nested `$filter`). */
-  now: number;
   selection: AnnotationSelection;
-  apiUrl: string;
   /** Parameter aliases of the request (`@p1`), usable in nested `$filter`. */
   aliases: Map<string, string>;
 }

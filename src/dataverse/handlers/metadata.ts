@@ -1,5 +1,4 @@
 import { dv, DataverseError } from "../errors.ts";
-import type { OperationRegistry } from "../functions.ts";
 import { metadataErrors, parseAttributeDefinition, parseEntityDefinition } from "../metadata/custom.ts";
 import { parseManyToManyDefinition, parseOneToManyDefinition, relationshipBodyType } from "../metadata/relationships.ts";
 import { filterObjects, parseMetadataQuery, selectProperties, type ExpandItem, type MetadataQuery } from "../metadata/query.ts";
@@ -29,13 +28,10 @@ import {
   type RelationshipMetadataType,
   type WireObject,
 } from "../metadata/wire.ts";
-import type { Org } from "../model.ts";
 import { navigationFor } from "../navigation.ts";
 import { buildCsdl } from "../odata/csdl.ts";
 import { parseEntityKey } from "../odata/path.ts";
-import type { SecurityContext } from "../security/context.ts";
-import type { DataverseService } from "../service.ts";
-import type { DataverseStore } from "../store.ts";
+import type { WebApiRequest } from "../request.ts";
 
 /**
  * The definition surface of the Web API: `$metadata` (CSDL) and `EntityDefinitions` with its
@@ -50,22 +46,8 @@ import type { DataverseStore } from "../store.ts";
  * org member (any role), as in Dataverse where every client fetches it.
  */
 
-/** A definition request, as the route hands it over. */
-export interface MetadataRequest {
-  method: string;
-  /** The path after `/api/data/vX.Y/` (`EntityDefinitions(LogicalName='account')/Attributes`). */
-  path: string;
-  params: Map<string, string>;
-  body: unknown;
-  org: Org;
-  md: OrgMetadata;
-  security: SecurityContext;
-  /** `{orgUrl}/api/data/vX.Y`. */
-  apiUrl: string;
-  service: DataverseService;
-  store: DataverseStore;
-  operations: OperationRegistry;
-}
+/** A definition request: the Web API request context (its `pathText` is the definition path, e.g. `EntityDefinitions(LogicalName='account')/Attributes`). */
+export type MetadataRequest = WebApiRequest;
 
 /** Status, headers (content type included) and body of a definition response. */
 export interface MetadataResponse {
@@ -255,7 +237,8 @@ function notImplemented(what: string): DataverseError {
 }
 
 async function writeDefinitions(request: MetadataRequest, parts: Segment[]): Promise<MetadataResponse> {
-  const { org, apiUrl, service, store } = request;
+  const { org, apiUrl, store } = request;
+  const { service } = request.services;
   const [root, nav, third] = parts;
   if (request.method === "DELETE" && root?.key !== undefined && nav?.name === "Keys" && nav.key !== undefined && !third) {
     await request.security.assertNamedPrivilege("prvCreateEntity");
@@ -325,7 +308,7 @@ async function globalOptionSetDefinitions(request: MetadataRequest, parts: Segme
   if (request.method === "POST") {
     if (root.key !== undefined || castSegment) throw dv.methodNotAllowed(request.method);
     await request.security.assertNamedPrivilege("prvCreateEntity");
-    const set = await request.service.createGlobalOptionSet(request.org, parseGlobalOptionSet(request.body), request.store);
+    const set = await request.services.service.createGlobalOptionSet(request.org, parseGlobalOptionSet(request.body), request.store);
     return { status: 204, headers: { "OData-EntityId": `${apiUrl}/GlobalOptionSetDefinitions(${globalOptionSetId(set)})` } };
   }
   if (request.method === "DELETE") {
@@ -333,7 +316,7 @@ async function globalOptionSetDefinitions(request: MetadataRequest, parts: Segme
     await request.security.assertNamedPrivilege("prvDeleteEntity");
     const set = resolveGlobalOptionSet(md, root.key);
     if (!set) throw metadataErrors.optionSetNotFound(root.key);
-    await request.service.deleteGlobalOptionSet(request.org, set.name, request.store);
+    await request.services.service.deleteGlobalOptionSet(request.org, set.name, request.store);
     return { status: 204, headers: {} };
   }
   if (request.method !== "GET") throw notImplemented(`${request.method} on global option set definitions (updating option sets)`);
@@ -376,7 +359,7 @@ async function relationshipDefinitions(request: MetadataRequest, parts: Segment[
     if (root.key !== undefined || castSegment) throw dv.methodNotAllowed(request.method);
     await request.security.assertNamedPrivilege("prvCreateEntity");
     const type = relationshipBodyType(request.body);
-    const relationship = await request.service.createRelationship(
+    const relationship = await request.services.service.createRelationship(
       request.org,
       (current, code) => (type === "ManyToManyRelationshipMetadata" ? parseManyToManyDefinition(request.body, current, code) : parseOneToManyDefinition(request.body, current)),
       request.store,
@@ -387,7 +370,7 @@ async function relationshipDefinitions(request: MetadataRequest, parts: Segment[
     if (root.key === undefined || castSegment) throw dv.methodNotAllowed(request.method);
     await request.security.assertNamedPrivilege("prvDeleteEntity");
     const found = findRelationship(allRelationships(md, navigationFor(md)), root.key, undefined);
-    await request.service.deleteRelationship(request.org, String(found.object.SchemaName), request.store);
+    await request.services.service.deleteRelationship(request.org, String(found.object.SchemaName), request.store);
     return { status: 204, headers: {} };
   }
   if (request.method !== "GET") throw notImplemented(`${request.method} on relationship definitions (updating relationships)`);
@@ -418,12 +401,12 @@ async function relationshipDefinitions(request: MetadataRequest, parts: Segment[
  *   400 (bad query or definition), 403 (privileges), 405/501 (methods orgbox does not serve).
  */
 export async function handleMetadata(request: MetadataRequest): Promise<MetadataResponse> {
-  const parts = segments(request.path);
+  const parts = segments(request.pathText);
   if (parts[0]?.name === "$metadata") {
     if (parts.length > 1 || parts[0].key !== undefined) throw dv.segmentNotFound(parts[1]?.name ?? parts[0].name);
     if (request.method !== "GET") throw dv.methodNotAllowed(request.method);
     for (const key of request.params.keys()) if (key.startsWith("$")) throw dv.queryOptionNotSupported(`${key} on $metadata`);
-    return { status: 200, headers: { "content-type": "application/xml; charset=utf-8" }, body: buildCsdl(request.md, request.operations.list()) };
+    return { status: 200, headers: { "content-type": "application/xml; charset=utf-8" }, body: buildCsdl(request.md, request.services.operations.list()) };
   }
   if (parts[0]?.name === "RelationshipDefinitions") return relationshipDefinitions(request, parts);
   if (parts[0]?.name === "GlobalOptionSetDefinitions") return globalOptionSetDefinitions(request, parts);

@@ -1,73 +1,38 @@
 import { dv } from "../errors.ts";
 import { attachExpands, bindExpands, expandColumns, type BoundExpand, type ExpandContext } from "./expand.ts";
-import type { OrgMetadata } from "../metadata/registry.ts";
-import type { AttributeMetadata, EntityMetadata } from "../metadata/types.ts";
-import type { Org, Row } from "../model.ts";
+import { selectedAttributes, sqlColumns } from "./columns.ts";
+import type { EntityMetadata } from "../metadata/types.ts";
+import type { Row } from "../model.ts";
 import { annotateRecord, planAnnotations } from "../odata/annotations.ts";
 import { parseFilter } from "../odata/filter.ts";
 import { bindFilter, type FilterCaller } from "../odata/filter-binder.ts";
 import { parseOrderBy } from "../odata/orderby.ts";
 import { decodeSkipToken, encodeSkipToken, nextLink, sortKeys, withKeyColumns } from "../odata/paging.ts";
 import { keysetPredicate } from "../keyset.ts";
-import { AnnotationSelection, type ReadPreferences } from "../odata/prefer.ts";
+import { AnnotationSelection } from "../odata/prefer.ts";
 import { expandContext } from "../odata/expand.ts";
 import type { QueryOptions } from "../odata/query-options.ts";
-import { propertyName, rowSerializer, serializeRow } from "../odata/serializer.ts";
-import type { DataverseStore, Expr } from "../store.ts";
+import { rowSerializer, serializeRow } from "../odata/serializer.ts";
+import type { Expr } from "../store.ts";
 import type { SecurityContext } from "../security/context.ts";
 import { withScope } from "../security/scope.ts";
+import type { QueryContext, WebApiRequest } from "../request.ts";
 
 /** Dataverse's default and maximum page size. */
 export const MAX_PAGE_SIZE = 5000;
-
-/** Resolves `$select` names to attributes; the primary key is always included. Lookups may be named `_x_value`. */
-export function selectedAttributes(md: OrgMetadata, entity: EntityMetadata, select: string[] | undefined): AttributeMetadata[] {
-  if (!select) return entity.attributes;
-  const chosen: AttributeMetadata[] = [];
-  for (const name of select) {
-    const lookup = /^_(.+)_value$/.exec(name);
-    const attribute = md.attribute(entity, lookup ? (lookup[1] as string) : name);
-    if (!attribute || (lookup && propertyName(attribute) !== name)) throw dv.propertyNotFound(name, entity.logicalName);
-    if (!chosen.includes(attribute)) chosen.push(attribute);
-  }
-  const pk = md.attribute(entity, entity.primaryIdAttribute) as AttributeMetadata;
-  if (!chosen.includes(pk)) chosen.push(pk);
-  // Selecting a money column also returns the row's currency (select-columns.md).
-  const currency = md.attribute(entity, "transactioncurrencyid");
-  if (currency && chosen.some((a) => a.type === "Money") && !chosen.includes(currency)) chosen.push(currency);
-  return chosen;
-}
 
 export function contextSuffix(options: QueryOptions): string {
   const parts = [...(options.select ?? []), ...expandContext(options.expand ?? [])];
   return parts.length > 0 ? `(${parts.join(",")})` : "";
 }
 
-/** SQL columns to read: the selected ones plus `versionnumber` for the ETag. */
-export function sqlColumns(entity: EntityMetadata, attributes: AttributeMetadata[]): string[] {
-  const cols = attributes.map((a) => a.logicalName);
-  if (!cols.includes("versionnumber") && entity.attributes.some((a) => a.logicalName === "versionnumber")) cols.push("versionnumber");
-  return cols;
-}
-
 /** What a collection read needs besides the store: the caller (query functions), now, and the request URL (nextLink). */
-export interface ReadRequest {
-  store: DataverseStore;
-  org: Org;
-  md: OrgMetadata;
+export interface ReadRequest extends QueryContext, Pick<WebApiRequest, "rawQuery"> {
   entity: EntityMetadata;
   options: QueryOptions;
-  apiUrl: string;
   caller: FilterCaller;
-  /** The caller's security context: privilege check and the rows it may read (ANDed into the SQL). */
-  security: SecurityContext;
-  /** "Now" in ms (date query functions). */
-  now: number;
-  prefer: ReadPreferences;
   /** `{apiUrl}/{path}` as requested, without the query string. */
   resourceUrl: string;
-  /** The raw query string as received (kept verbatim in `@odata.nextLink`). */
-  rawQuery: string;
   /** Rows the resource path restricts the read to (the related rows of a navigation property), ANDed into the SQL. */
   within?: Expr;
 }
@@ -185,18 +150,11 @@ export async function countCollection(request: Pick<ReadRequest, "store" | "org"
 }
 
 /** What {@link readEntity} needs. */
-export interface ReadEntityArgs {
-  store: DataverseStore;
-  org: Org;
-  md: OrgMetadata;
+export interface ReadEntityArgs extends Pick<QueryContext, "store" | "org" | "md" | "apiUrl" | "now">, Partial<Pick<QueryContext, "prefer" | "security">> {
   entity: EntityMetadata;
   id: string;
   options: QueryOptions;
-  apiUrl: string;
-  prefer?: ReadPreferences;
-  security?: SecurityContext;
   caller: FilterCaller;
-  now: number;
 }
 
 /**

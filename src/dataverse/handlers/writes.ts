@@ -1,9 +1,8 @@
 import type { IncomingHttpHeaders } from "node:http";
-import type { Caller } from "../auth.ts";
 import { dv } from "../errors.ts";
 import type { OrgMetadata } from "../metadata/registry.ts";
 import { isLookupType, type AttributeMetadata, type EntityMetadata } from "../metadata/types.ts";
-import type { Org, Row } from "../model.ts";
+import type { Row } from "../model.ts";
 import type { SecurityContext } from "../security/context.ts";
 import { linkedTo, navigationFor, type ManyToManyNavigation, type OneToMany, type SingleNavigation } from "../navigation.ts";
 import { parseEntityKey, type EntityKey, type ResourcePath } from "../odata/path.ts";
@@ -15,6 +14,7 @@ import type { DataverseStore, Expr } from "../store.ts";
 import { parseRecord, parseReference, writeErrors } from "../validation.ts";
 import { RecordWriter, type WriteScope } from "../writer.ts";
 import { securityAuthorizer } from "../security/write-authorizer.ts";
+import type { WebApiRequest } from "../request.ts";
 import { readCollection, readEntity } from "./records.ts";
 
 /**
@@ -28,20 +28,11 @@ import { readCollection, readEntity } from "./records.ts";
  */
 
 /** What a write request needs; `params` are the decoded query options. */
-export interface WriteRequest {
-  method: string;
+export interface WriteRequest extends Pick<WebApiRequest, "method" | "body" | "headers" | "params" | "org" | "md" | "caller" | "apiUrl" | "store"> {
   path: ResourcePath;
   entity: EntityMetadata;
-  body: unknown;
-  headers: IncomingHttpHeaders;
-  params: Map<string, string>;
-  org: Org;
-  md: OrgMetadata;
-  caller: Caller;
   /** The caller's security context: reads served here check Read access with it. */
   security?: SecurityContext;
-  apiUrl: string;
-  store: DataverseStore;
   writer: RecordWriter;
 }
 

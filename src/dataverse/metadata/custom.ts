@@ -1,4 +1,5 @@
-import { DataverseError } from "../errors.ts";
+import { toDataverseError, type DataverseError } from "../errors.ts";
+import { OrgModelError } from "../model-error.ts";
 import { attr, stateStatus, table } from "./standard.ts";
 import type { AttributeMetadata, AttributeType, EntityMetadata, GlobalOptionSetMetadata, OptionMetadata, OwnershipType } from "./types.ts";
 
@@ -10,25 +11,36 @@ import type { AttributeMetadata, AttributeType, EntityMetadata, GlobalOptionSetM
  */
 
 /**
- * Errors of definition requests. Codes: `0x80040217` ObjectDoesNotExist (the code of Dataverse's
+ * Refusals of definition changes by the org model (domain errors; the service throws these). Codes: `0x80040217` ObjectDoesNotExist (the code of Dataverse's
  * `CrmObjectNotFoundException` for a missing table), `0x80044331` for invalid definitions and
  * `0x80040237` DuplicateRecord for names already taken; the exact codes Dataverse uses for the
  * name rules are not documented, these are orgbox's choice.
  */
-export const metadataErrors = {
-  entityNotFound: (name: string, id = "00000000-0000-0000-0000-000000000000") => new DataverseError(404, "0x80040217", `Could not find an entity with name ${name} and id ${id}.`),
-  attributeNotFound: (entity: string, name: string) => new DataverseError(404, "0x80040217", `Could not find an attribute with name ${name} on entity ${entity}.`),
-  optionSetNotFound: (key: string) => new DataverseError(404, "0x80040217", `Could not find optionset with key ${key}.`),
-  keyNotFound: (entity: string, name: string) => new DataverseError(404, "0x80040217", `Could not find an entity key with name ${name} on entity ${entity}.`),
-  relationshipNotFound: (key: string) => new DataverseError(404, "0x80040217", `Could not find a relationship with ${key}.`),
-  invalid: (message: string) => new DataverseError(400, "0x80044331", message),
-  duplicate: (message: string) => new DataverseError(400, "0x80040237", message),
+export const definitionErrors = {
+  entityNotFound: (name: string, id = "00000000-0000-0000-0000-000000000000") => new OrgModelError(`Could not find an entity with name ${name} and id ${id}.`, 404),
+  attributeNotFound: (entity: string, name: string) => new OrgModelError(`Could not find an attribute with name ${name} on entity ${entity}.`, 404),
+  optionSetNotFound: (key: string) => new OrgModelError(`Could not find optionset with key ${key}.`, 404),
+  keyNotFound: (entity: string, name: string) => new OrgModelError(`Could not find an entity key with name ${name} on entity ${entity}.`, 404),
+  relationshipNotFound: (key: string) => new OrgModelError(`Could not find a relationship with ${key}.`, 404),
+  invalid: (message: string) => new OrgModelError(message, 400, "invalidDefinition"),
+  duplicate: (message: string) => new OrgModelError(message, 400, "duplicate"),
   /** A definition Dataverse never deletes (standard tables and columns). */
-  notDeletable: (message: string) => new DataverseError(400, "0x80040203", message),
+  notDeletable: (message: string) => new OrgModelError(message, 400, "refused"),
   /** CannotDeleteDueToDependency: other components still refer to it (code not confirmed against the service). */
   dependency: (component: string, dependents: string[]) =>
-    new DataverseError(400, "0x8004f01f", `The ${component} component cannot be deleted because it is referenced by ${dependents.length} other components (${dependents.join(", ")}). Delete them first.`),
+    new OrgModelError(`The ${component} component cannot be deleted because it is referenced by ${dependents.length} other components (${dependents.join(", ")}). Delete them first.`, 400, "dependency"),
 };
+
+/** {@link definitionErrors} as the Web API errors they render as (the one table of `errors.ts`). */
+type WireErrors<T> = { readonly [K in keyof T]: T[K] extends (...args: infer A) => OrgModelError ? (...args: A) => DataverseError : never };
+
+/**
+ * The same errors as Web API errors, thrown by the definition parsers (wire bodies of the Web API and
+ * of environment files): each is its {@link definitionErrors} entry translated by {@link toDataverseError}.
+ */
+export const metadataErrors = Object.fromEntries(
+  Object.entries(definitionErrors).map(([name, make]) => [name, (...args: never[]) => toDataverseError((make as (...a: never[]) => OrgModelError)(...args)) as DataverseError]),
+) as unknown as WireErrors<typeof definitionErrors>;
 
 /**
  * Publisher-prefixed names, as the maker portal and the SDK require for custom tables and

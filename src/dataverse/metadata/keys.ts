@@ -1,6 +1,9 @@
-import { customLogicalName, labelText, metadataErrors } from "./custom.ts";
+import { customLogicalName, definitionErrors, labelText, metadataErrors } from "./custom.ts";
 import type { AttributeMetadata, AttributeType, EntityKeyMetadata, EntityMetadata } from "./types.ts";
 import { label, metadataId, type WireObject } from "./wire.ts";
+
+/** The errors {@link validateKey} raises. */
+type KeyErrors = { invalid(message: string): Error; duplicate(message: string): Error };
 
 /**
  * Alternate keys (`EntityKeyMetadata`): definitions from `POST EntityDefinitions(…)/Keys` bodies and
@@ -30,28 +33,31 @@ function isObject(value: unknown): value is Record<string, unknown> {
 /**
  * Checks a key definition against its table: the columns exist, have a key-capable type, appear
  * once, and no other key of the table has the same name or the same set of columns.
- * @throws DataverseError 400 `0x80044331` for an invalid key, `0x80040237` for a taken name or column set.
+ * @param errors how to report: the org model's {@link definitionErrors} (default), or the Web API's
+ *   {@link metadataErrors} (the definition parser).
+ * @throws OrgModelError (`invalidDefinition`, `duplicate` for a taken name or column set), or with
+ *   `metadataErrors` DataverseError 400 `0x80044331` / `0x80040237`.
  */
-export function validateKey(entity: EntityMetadata, key: EntityKeyMetadata): void {
+export function validateKey(entity: EntityMetadata, key: EntityKeyMetadata, errors: KeyErrors = definitionErrors): void {
   const columns = new Map<string, AttributeMetadata>(entity.attributes.map((a) => [a.logicalName, a]));
-  if (key.keyAttributes.length === 0) throw metadataErrors.invalid(`The key '${key.logicalName}' needs at least one column in KeyAttributes.`);
-  if (key.keyAttributes.length > MAX_KEY_ATTRIBUTES) throw metadataErrors.invalid(`The key '${key.logicalName}' has ${key.keyAttributes.length} columns; a key may have at most ${MAX_KEY_ATTRIBUTES}.`);
+  if (key.keyAttributes.length === 0) throw errors.invalid(`The key '${key.logicalName}' needs at least one column in KeyAttributes.`);
+  if (key.keyAttributes.length > MAX_KEY_ATTRIBUTES) throw errors.invalid(`The key '${key.logicalName}' has ${key.keyAttributes.length} columns; a key may have at most ${MAX_KEY_ATTRIBUTES}.`);
   const seen = new Set<string>();
   for (const name of key.keyAttributes) {
     const attribute = columns.get(name);
-    if (!attribute) throw metadataErrors.invalid(`The key '${key.logicalName}' names the column '${name}', which table '${entity.logicalName}' does not have.`);
+    if (!attribute) throw errors.invalid(`The key '${key.logicalName}' names the column '${name}', which table '${entity.logicalName}' does not have.`);
     if (!KEY_TYPES.has(attribute.type) || attribute.isPrimaryId === true) {
-      throw metadataErrors.invalid(`The column '${name}' (${attribute.type}) cannot be part of an alternate key: use Decimal, Whole Number, Single line of text, Date Time, Lookup or Choice columns.`);
+      throw errors.invalid(`The column '${name}' (${attribute.type}) cannot be part of an alternate key: use Decimal, Whole Number, Single line of text, Date Time, Lookup or Choice columns.`);
     }
-    if (seen.has(name)) throw metadataErrors.invalid(`The key '${key.logicalName}' names the column '${name}' twice.`);
+    if (seen.has(name)) throw errors.invalid(`The key '${key.logicalName}' names the column '${name}' twice.`);
     seen.add(name);
   }
   const existing = entity.keys ?? [];
-  if (existing.some((k) => k.logicalName === key.logicalName)) throw metadataErrors.duplicate(`An entity key with the name '${key.logicalName}' already exists on table '${entity.logicalName}'. Specify a unique name.`);
+  if (existing.some((k) => k.logicalName === key.logicalName)) throw errors.duplicate(`An entity key with the name '${key.logicalName}' already exists on table '${entity.logicalName}'. Specify a unique name.`);
   const sorted = [...key.keyAttributes].sort().join(",");
   const same = existing.find((k) => [...k.keyAttributes].sort().join(",") === sorted);
-  if (same) throw metadataErrors.duplicate(`The key '${same.logicalName}' of table '${entity.logicalName}' already has the columns (${key.keyAttributes.join(", ")}).`);
-  if (existing.length >= MAX_KEYS_PER_TABLE) throw metadataErrors.invalid(`Table '${entity.logicalName}' already has ${MAX_KEYS_PER_TABLE} alternate keys, the most a table may have.`);
+  if (same) throw errors.duplicate(`The key '${same.logicalName}' of table '${entity.logicalName}' already has the columns (${key.keyAttributes.join(", ")}).`);
+  if (existing.length >= MAX_KEYS_PER_TABLE) throw errors.invalid(`Table '${entity.logicalName}' already has ${MAX_KEYS_PER_TABLE} alternate keys, the most a table may have.`);
 }
 
 /**
@@ -72,7 +78,7 @@ export function parseKeyDefinition(body: unknown, entity: EntityMetadata): Entit
     displayName: labelText(body.DisplayName) ?? (schemaName as string),
     keyAttributes: (attributes as string[]).map((a) => a.toLowerCase()),
   };
-  validateKey(entity, key);
+  validateKey(entity, key, metadataErrors);
   return key;
 }
 
