@@ -10,6 +10,7 @@ import { ensureLocalTls, type LocalTls } from "../common/tls.ts";
 import type { OrgboxConfig } from "../config/config.ts";
 import { createDataverse, upgradeOrg, type Dataverse, type Org } from "../dataverse/index.ts";
 import { aad, aadErrorBody, createIdentity, DYNAMICS_CRM_APP_ID, type Identity } from "../identity/index.ts";
+import { createGraph } from "../graph/index.ts";
 import { openDatabase, type Database } from "../store/database.ts";
 import { SqlDataverseStore } from "../store/dataverse-store.ts";
 import { SqlIdentityStore } from "../store/identity-store.ts";
@@ -201,6 +202,8 @@ export async function createOrgbox(config: OrgboxConfig, logger: Logger, clock: 
     if (config.adminKey) await registerAdmin(app, config.adminKey, checkpoints);
     await app.register(async (scope) => identity.register(scope));
     await app.register(async (scope) => dataverse.register(scope), { prefix: "/org" });
+    const graph = createGraph(identity, clock);
+    await app.register(async (scope) => graph.register(scope), { prefix: "/graph" });
     app.setNotFoundHandler((request, reply) => reply.status(404).send({ error: "not_found", error_description: `orgbox has no endpoint at ${request.method} ${request.url.split("?")[0]}`, correlation_id: request.id }));
 
     await app.listen({ port: config.port, host: config.host });
