@@ -5,7 +5,7 @@ import type { GraphContext, GraphResult } from "../context.ts";
 import { filled } from "../context.ts";
 import { graphError } from "../errors.ts";
 import type { QuerySupport } from "../odata.ts";
-import { CREATE_APPLICATIONS, READ_APPLICATIONS, WRITE_APPLICATIONS } from "../policies.ts";
+import { CREATE_APPLICATIONS, READ_APPLICATIONS, roleNames, WRITE_APPLICATIONS } from "../policies.ts";
 import type { GraphOperation, GraphResourceModule, KeyValue } from "../registry.ts";
 
 /**
@@ -129,7 +129,9 @@ async function findApplication(x: GraphContext, key: KeyValue | undefined): Prom
   if (!app) throw graphError.notFound(k.value);
   const access = filled(x.access, "access");
   if (access.scope === "owned" && !(await x.deps.directory.listApplicationOwners(app.id)).some((o) => o.id === access.ownerId.toLowerCase())) {
-    throw graphError.denied(`The caller is not an owner of application '${app.id}' and has no permission over every application of the tenant.`);
+    const policy = filled(x.operation, "operation").policy;
+    const needed = filled(x.caller, "caller").kind === "user" ? `one of the directory roles ${roleNames(policy.directoryRoles ?? []).join(", ")}` : `one of the application permissions ${policy.application.join(", ")}`;
+    throw graphError.denied(`The caller is not an owner of application '${app.id}'; acting on any application of the tenant needs ${needed}.`);
   }
   return app;
 }
