@@ -595,6 +595,7 @@ export class SqlIdentityStore implements IdentityStore {
       await trx.deleteFrom("app_role_assignments").where("principal_id", "=", id).execute();
       await trx.updateTable("refresh_tokens").set({ revoked_at: now }).where("user_id", "=", id).where("revoked_at", "is", null).execute();
       await trx.updateTable("sign_in_sessions").set({ revoked_at: now }).where("user_id", "=", id).where("revoked_at", "is", null).execute();
+      await trx.deleteFrom("application_owners").where("owner_id", "=", id).execute();
       await trx.deleteFrom("users").where("id", "=", id).execute();
     });
   }
@@ -606,6 +607,7 @@ export class SqlIdentityStore implements IdentityStore {
       const sps = trx.selectFrom("service_principals").select("id").where("app_id", "in", appIdOf);
       await trx.deleteFrom("oauth2_permission_grants").where((eb) => eb.or([eb("client_id", "in", sps), eb("resource_id", "in", sps)])).execute();
       await trx.deleteFrom("app_role_assignments").where((eb) => eb.or([eb("principal_id", "in", sps), eb("resource_id", "in", sps)])).execute();
+      await trx.deleteFrom("application_owners").where("owner_id", "in", sps).execute();
       await trx.deleteFrom("service_principals").where("app_id", "in", appIdOf).execute();
       await trx.deleteFrom("applications").where("id", "=", id).execute();
     });

@@ -359,7 +359,14 @@ const list: GraphOperation = {
       count: q.count,
     });
     const { passwords, keys } = await x.deps.directory.listApplicationCredentials(page.items.map((a) => a.id));
-    const items = page.items.map((a) => applicationJson(a, passwords.filter((p) => p.applicationId === a.id), keys.filter((k) => k.applicationId === a.id)));
+    const byApp = <T extends { applicationId: string }>(list: T[]) => {
+      const map = new Map<string, T[]>();
+      for (const item of list) map.set(item.applicationId, [...(map.get(item.applicationId) ?? []), item]);
+      return map;
+    };
+    const passwordsOf = byApp(passwords);
+    const keysOf = byApp(keys);
+    const items = page.items.map((a) => applicationJson(a, passwordsOf.get(a.id) ?? [], keysOf.get(a.id) ?? []));
     return { kind: "collection", context: "applications", items, ...(page.count !== undefined ? { count: page.count } : {}), ...(page.next ? { next: page.next } : {}) };
   },
 };
