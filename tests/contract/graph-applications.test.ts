@@ -172,6 +172,10 @@ describe("Graph applications", () => {
     expect(clash.body.error?.message).toContain("identifierUris");
     expect((await graph(o, token, "DELETE", `applications/${String(app.id)}`)).status).toBe(204);
     expect((await graph(o, token, "GET", `applications/${String(app.id)}`)).body.error?.code).toBe("Request_ResourceNotFound");
+    const notAGuid = await graph(o, token, "GET", "applications/not-a-guid");
+    expect(notAGuid.status).toBe(400);
+    expect(notAGuid.body.error?.message).toBe("Invalid object identifier 'not-a-guid'.");
+    expect((await graph(o, token, "GET", "applications(uniqueName='x')")).body.error?.message).toContain("uniqueName");
   });
 
   describe("authorization", () => {

@@ -6,7 +6,10 @@
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultTempCaDir } from "../../src/common/tls.ts";
+import { sql } from "kysely";
 import { DEMO, startOrgbox, type OrgboxInstance } from "../../src/index.ts";
+import { MICROSOFT_GRAPH_APP_ID } from "../../src/identity/index.ts";
+import { openDatabase } from "../../src/store/database.ts";
 import { graph, graphToken } from "../helpers/graph.ts";
 import { BACKENDS, type TestStoreLocation } from "../helpers/store-backends.ts";
 
@@ -23,9 +26,12 @@ describe.each(BACKENDS)("Graph secret rotation is live ($name)", (backend) => {
 
   beforeAll(async () => {
     store = await backend.create();
-    const { location } = store;
-    o = await startOrgbox({ caDir: dirname(process.env.NODE_EXTRA_CA_CERTS ?? join(defaultTempCaDir(), "ca.pem")), ...(location.storeUrl ? { storeUrl: location.storeUrl } : { dataDir: location.dataDir }) });
+    o = await start();
   });
+  const start = () => {
+    const { location } = store;
+    return startOrgbox({ caDir: dirname(process.env.NODE_EXTRA_CA_CERTS ?? join(defaultTempCaDir(), "ca.pem")), ...(location.storeUrl ? { storeUrl: location.storeUrl } : { dataDir: location.dataDir }) });
+  };
   afterAll(async () => {
     await o?.close();
     await store?.dispose();
@@ -50,5 +56,16 @@ describe.each(BACKENDS)("Graph secret rotation is live ($name)", (backend) => {
     const again = await graph(o, token, "POST", `applications/${String(app.id)}/removePassword`, { keyId: DEMO.app.secretKeyId });
     expect(again.status).toBe(400);
     expect(again.body.error?.message).toContain(DEMO.app.secretKeyId);
+  });
+
+  it("a store from a build before Graph's app roles gets them on the next start", async () => {
+    await o.close();
+    const database = await openDatabase(store.location);
+    await sql`UPDATE applications SET app_roles = '[]' WHERE app_id = ${MICROSOFT_GRAPH_APP_ID}`.execute(database.db);
+    await database.close();
+    o = await start();
+    const token = await graphToken(o);
+    expect(JSON.parse(Buffer.from(token.split(".")[1] as string, "base64url").toString()).roles).toContain("Application.ReadWrite.All");
+    expect((await graph(o, token, "GET", "applications?$top=1")).status).toBe(200);
   });
 });

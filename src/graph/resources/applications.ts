@@ -120,7 +120,10 @@ async function render(x: GraphContext, app: Application): Promise<Record<string,
 async function findApplication(x: GraphContext, key: KeyValue | undefined): Promise<Application> {
   const k = filled(key, "id");
   let property: "id" | "appId";
-  if (k.kind === "id") property = "id";
+  if (k.kind === "id") {
+    if (!GUID.test(k.value)) throw graphError.badRequest(`Invalid object identifier '${k.value}'.`);
+    property = "id";
+  }
   else if (k.property.toLowerCase() === "appid") property = "appId";
   else throw graphError.badRequest(`'${k.property}' is not an alternate key of ${TYPE}: use the object id or appId='{appId}'.`);
   const tenant = filled(x.tenant, "tenant");
