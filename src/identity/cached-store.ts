@@ -1,8 +1,11 @@
 import type { StoredSigningKey } from "../common/keys.ts";
-import type { AppRoleAssignment, Application, Group, KeyCredential, OAuth2PermissionGrant, ServicePrincipal, Tenant, User } from "./model.ts";
+import type { AppRoleAssignment, Application, Group, KeyCredential, OAuth2PermissionGrant, PasswordCredential, ServicePrincipal, Tenant, User } from "./model.ts";
 import type {
   ArtifactStore,
   DeviceCodeStatus,
+  DirectoryObjectRef,
+  DirectoryPage,
+  DirectoryQuery,
   DirectoryStore,
   IdentityStore,
   SignInLockoutState,
@@ -166,6 +169,34 @@ class CachedDirectoryStore implements DirectoryStore {
     return this.write(() => this.inner.deleteApplication(applicationId));
   }
 
+  queryApplications(tenantId: string, query: DirectoryQuery): Promise<DirectoryPage<Application>> {
+    return this.inner.queryApplications(tenantId, query);
+  }
+
+  listApplicationCredentials(applicationIds: string[]): Promise<{ passwords: PasswordCredential[]; keys: KeyCredential[] }> {
+    return this.inner.listApplicationCredentials(applicationIds);
+  }
+
+  updateApplication(app: Application): Promise<void> {
+    return this.write(() => this.inner.updateApplication(app));
+  }
+
+  removeKeyCredential(applicationId: string, keyId: string): Promise<boolean> {
+    return this.write(() => this.inner.removeKeyCredential(applicationId, keyId));
+  }
+
+  listApplicationOwners(applicationId: string): Promise<DirectoryObjectRef[]> {
+    return this.inner.listApplicationOwners(applicationId);
+  }
+
+  addApplicationOwner(applicationId: string, owner: DirectoryObjectRef, now: number): Promise<boolean> {
+    return this.inner.addApplicationOwner(applicationId, owner, now);
+  }
+
+  removeApplicationOwner(applicationId: string, ownerId: string): Promise<boolean> {
+    return this.inner.removeApplicationOwner(applicationId, ownerId);
+  }
+
   // ── ServicePrincipalDirectory ──
 
   createServicePrincipal(sp: ServicePrincipal, now: number): Promise<void> {
@@ -174,6 +205,10 @@ class CachedDirectoryStore implements DirectoryStore {
 
   findServicePrincipal(tenantId: string, appId: string): Promise<ServicePrincipal | undefined> {
     return this.cached(`findServicePrincipal\u0000${JSON.stringify([tenantId, appId])}`, () => this.inner.findServicePrincipal(tenantId, appId));
+  }
+
+  findServicePrincipalById(tenantId: string, id: string): Promise<ServicePrincipal | undefined> {
+    return this.inner.findServicePrincipalById(tenantId, id);
   }
 
   listServicePrincipals(tenantId: string): Promise<ServicePrincipal[]> {

@@ -18,7 +18,7 @@ import { DEFAULT_LOCKOUT, type LockoutPolicy } from "./lockout.ts";
 import type { ResourceCatalog } from "./resources.ts";
 import { identityRoutes } from "./routes.ts";
 import { IdentityService, type OrgBindings } from "./service.ts";
-import type { IdentityStore } from "./store.ts";
+import type { DirectoryStore, IdentityStore } from "./store.ts";
 import { CachedIdentityStore } from "./cached-store.ts";
 import { KeyRing } from "./tokens/keyring.ts";
 import { TokenSigner } from "./tokens/signer.ts";
@@ -30,6 +30,11 @@ export type { ResourceCatalog } from "./resources.ts";
 export { IdentityService, type OrgBindings } from "./service.ts";
 export { AadError, aad, aadErrorBody } from "./errors.ts";
 export * from "./well-known.ts";
+export * from "./graph-permissions.ts";
+export type { DirectoryStore, DirectoryFilter, DirectoryCursor, DirectoryQuery, DirectoryPage, DirectoryObjectRef } from "./store.ts";
+export type { Application, AppRole, KeyCredential, PasswordCredential, PermissionScope, RequiredResourceAccess, ServicePrincipal, Tenant, User } from "./model.ts";
+export { DirectoryError } from "./service.ts";
+export type { IdentityUrls } from "./urls.ts";
 
 /** Options for {@link createIdentity}. */
 export interface IdentityOptions {
@@ -59,6 +64,11 @@ export interface IdentityOptions {
 /** The identity surface: admin service, routes, and a verifier for resource servers. */
 export interface Identity {
   service: IdentityService;
+  /**
+   * The directory as other surfaces (the Graph API) read and write it: the same cached store the
+   * token path uses, so its writes invalidate the token path's caches at once.
+   */
+  directory: DirectoryStore;
   urls: IdentityUrls;
   /** Verifies tokens this instance signed (what a resource server does with the JWKS). */
   verifier: TokenVerifier;
@@ -110,6 +120,7 @@ export async function createIdentity(options: IdentityOptions): Promise<Identity
   }
   return {
     service,
+    directory: store,
     urls,
     verifier,
     keys,

@@ -63,7 +63,8 @@ export interface Application {
   displayName: string;
   signInAudience: SignInAudience;
   identifierUris: string[];
-  web: { redirectUris: string[] };
+  /** `web.implicitGrantSettings` is stored and returned by the Graph API (orgbox issues no implicit-flow tokens). */
+  web: { redirectUris: string[]; implicitGrantSettings?: ImplicitGrantSettings };
   spa: { redirectUris: string[] };
   publicClient: { redirectUris: string[] };
   /** The manifest's `allowPublicClient`. */
@@ -78,6 +79,14 @@ export interface Application {
   publisherDomain: string | null;
   /** Manifest `groupMembershipClaims`: whether tokens for this client carry `groups`. null → none. */
   groupMembershipClaims?: GroupMembershipClaims | null;
+  /** When it was registered (ms since the epoch, UTC); set by the store on reads. */
+  createdDateTime?: number;
+}
+
+/** `web.implicitGrantSettings` (learn.microsoft.com/graph/api/resources/implicitgrantsettings). */
+export interface ImplicitGrantSettings {
+  enableAccessTokenIssuance: boolean;
+  enableIdTokenIssuance: boolean;
 }
 
 /** `groupMembershipClaims` values orgbox supports (learn.microsoft.com/entra/identity-platform/reference-app-manifest). */

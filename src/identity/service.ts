@@ -72,11 +72,39 @@ export class IdentityService {
     this.orgs = orgs;
 }
 
-  /** Registers the first-party apps (Dynamics CRM, Microsoft Graph) once. */
+  /**
+   * Registers the first-party apps (Dynamics CRM, Microsoft Graph) once, and brings a store made by
+   * an older build up to this build's permissions of them (Graph's app roles and scopes).
+   */
   async ensureFirstPartyApps(): Promise<void> {
     for (const app of FIRST_PARTY_APPS) {
-      if (!(await this.store.findApplicationByAppId(app.appId))) await this.store.createApplication(app, this.clock.now());
+      const existing = await this.store.findApplicationByAppId(app.appId);
+      if (!existing) await this.store.createApplication(app, this.clock.now());
+      else if (JSON.stringify([existing.appRoles, existing.api.oauth2PermissionScopes]) !== JSON.stringify([app.appRoles, app.api.oauth2PermissionScopes])) await this.store.updateApplication(app);
     }
+  }
+
+  /**
+   * Grants application permissions (app roles) of `resourceAppId` to `clientAppId`'s service
+   * principal in a tenant, as admin consent does: one app role assignment per role, skipping
+   * existing ones. Source: learn.microsoft.com/graph/api/serviceprincipal-post-approleassignedto.
+   * @param input.roles app role values, e.g. `Application.ReadWrite.All`.
+   * @throws DirectoryError 404 when either app has no service principal in the tenant, 400 for a role the resource does not expose to applications.
+   */
+  async grantApplicationPermissions(input: { tenantId: string; clientAppId: string; resourceAppId: string; roles: string[] }): Promise<AppRoleAssignment[]> {
+    const client = await this.store.findServicePrincipal(input.tenantId, input.clientAppId);
+    const resource = await this.store.findServicePrincipal(input.tenantId, input.resourceAppId);
+    const resourceApp = await this.store.findApplicationByAppId(input.resourceAppId);
+    if (!client || !resource || !resourceApp) throw new DirectoryError(`no service principal for '${client ? input.resourceAppId : input.clientAppId}' in tenant '${input.tenantId}'`, 404);
+    const assignments: AppRoleAssignment[] = [];
+    for (const value of input.roles) {
+      const role = resourceApp.appRoles.find((r) => r.value.toLowerCase() === value.toLowerCase() && r.allowedMemberTypes.includes("Application"));
+      if (!role) throw new DirectoryError(`'${resourceApp.displayName}' has no application permission '${value}'`);
+      const assignment: AppRoleAssignment = { id: newGuid(), tenantId: client.tenantId, principalId: client.id, resourceId: resource.id, appRoleId: role.id, principalType: "ServicePrincipal" };
+      await this.store.addAppRoleAssignment(assignment, this.clock.now());
+      assignments.push(assignment);
+    }
+    return assignments;
   }
 
   /**

@@ -138,8 +138,75 @@ export interface UserDirectory {
   deleteUser(userId: string, now: number): Promise<void>;
 }
 
+/**
+ * A predicate of a directory query, over Graph property names (`displayName`, `appId`…): what a
+ * Graph `$filter` compiles to. Each store maps the names it supports to columns; the Graph surface
+ * only sends properties the resource declares filterable. `any` is `collection/any(x: x eq value)`.
+ * String comparisons are case-insensitive, as Graph's directory filters are.
+ */
+export type DirectoryFilter =
+  | { op: "eq" | "ne"; property: string; value: string | boolean | null }
+  | { op: "startsWith"; property: string; value: string }
+  | { op: "in"; property: string; values: (string | boolean)[] }
+  | { op: "any"; property: string; value: string }
+  | { op: "and" | "or"; operands: DirectoryFilter[] }
+  | { op: "not"; operand: DirectoryFilter };
+
+/** Keyset position: the sort value of the last item of the previous page and its object id. */
+export interface DirectoryCursor {
+  sortValue: string | null;
+  id: string;
+}
+
+/**
+ * One page of a directory listing, compiled to SQL by the store: filter, one optional sort key
+ * (object id breaks ties, and is the sort without one), `top` items after the cursor (keyset paging).
+ */
+export interface DirectoryQuery {
+  filter?: DirectoryFilter;
+  orderBy?: { property: string; descending: boolean };
+  /** Page size, 1–999. */
+  top: number;
+  after?: DirectoryCursor;
+  /** Also count every item matching the filter (`$count=true`), ignoring paging. */
+  count: boolean;
+  /** Only objects this user or service principal owns (`Application.ReadWrite.OwnedBy`). */
+  ownedBy?: string;
+}
+
+/** A page of {@link DirectoryQuery}: the items, the total when asked, and where the next page starts (none on the last). */
+export interface DirectoryPage<T> {
+  items: T[];
+  count?: number;
+  next?: DirectoryCursor;
+}
+
+/** A directory object that owns another (Graph `owners`): a user or a service principal. */
+export interface DirectoryObjectRef {
+  id: string;
+  type: "User" | "ServicePrincipal";
+}
+
 /** App registrations with their client secrets (hashes) and certificates. */
 export interface ApplicationDirectory {
+  /**
+   * A page of the applications registered in `tenantId` (properties `id`, `appId`, `displayName`,
+   * `signInAudience`, `publisherDomain`, `identifierUris` (`any`); sort by `displayName`).
+   * @throws Error for a property the store does not map (the caller validates first).
+   */
+  queryApplications(tenantId: string, query: DirectoryQuery): Promise<DirectoryPage<Application>>;
+  /** The public shapes of the client secrets and certificates of several applications, in two queries (a Graph page). */
+  listApplicationCredentials(applicationIds: string[]): Promise<{ passwords: PasswordCredential[]; keys: KeyCredential[] }>;
+  /** Replaces an application's properties (all but `id`, `appId`, `tenantId`) and its identifier URI index. */
+  updateApplication(app: Application): Promise<void>;
+  /** Removes one certificate credential; false when there was none with that key id. */
+  removeKeyCredential(applicationId: string, keyId: string): Promise<boolean>;
+  /** An application's owners, by when they were added. */
+  listApplicationOwners(applicationId: string): Promise<DirectoryObjectRef[]>;
+  /** Adds an owner unless already one; false when it was one. */
+  addApplicationOwner(applicationId: string, owner: DirectoryObjectRef, now: number): Promise<boolean>;
+  /** Removes an owner; false when it was not one. */
+  removeApplicationOwner(applicationId: string, ownerId: string): Promise<boolean>;
   createApplication(app: Application, now: number): Promise<void>;
   findApplicationByAppId(appId: string): Promise<Application | undefined>;
   listApplications(tenantId: string): Promise<Application[]>;
@@ -162,6 +229,8 @@ export interface ApplicationDirectory {
 export interface ServicePrincipalDirectory {
   createServicePrincipal(sp: ServicePrincipal, now: number): Promise<void>;
   findServicePrincipal(tenantId: string, appId: string): Promise<ServicePrincipal | undefined>;
+  /** A service principal by object id, in a tenant. */
+  findServicePrincipalById(tenantId: string, id: string): Promise<ServicePrincipal | undefined>;
   /** The service principals in a tenant (first-party ones included), by creation time. */
   listServicePrincipals(tenantId: string): Promise<ServicePrincipal[]>;
   /** Sets a service principal's `appRoleAssignmentRequired`. */

@@ -1,4 +1,5 @@
 import type { Application } from "./model.ts";
+import { GRAPH_APP_ROLES, GRAPH_DIRECTORY_SCOPES } from "./graph-permissions.ts";
 
 /**
  * The tenant that owns Microsoft's first-party apps ("Microsoft Services").
@@ -47,6 +48,7 @@ export const FIRST_PARTY_APPS: Application[] = [
     signInAudience: "AzureADMultipleOrgs",
     identifierUris: ["https://graph.microsoft.com"],
     publisherDomain: "microsoft.com",
+    appRoles: GRAPH_APP_ROLES,
     api: {
       oauth2PermissionScopes: [
         { id: "e1fe6dd8-ba31-4d61-89e7-88639da4683d", value: "User.Read", adminConsentDisplayName: "Sign in and read user profile", adminConsentDescription: "Allows users to sign-in to the app, and allows the app to read the profile of signed-in users.", type: "User" },
@@ -54,6 +56,7 @@ export const FIRST_PARTY_APPS: Application[] = [
         { id: "14dad69e-099b-42c9-810b-d002981feec1", value: "profile", adminConsentDisplayName: "View users' basic profile", adminConsentDescription: "Allows the app to see your users' basic profile.", type: "User" },
         { id: "64a6cdd6-aab1-4aaf-94b8-3cc8405e90d0", value: "email", adminConsentDisplayName: "View users' email address", adminConsentDescription: "Allows the app to read your users' primary email address.", type: "User" },
         { id: "7427e0e9-2fba-42fe-b0c0-848c9e6a8182", value: "offline_access", adminConsentDisplayName: "Maintain access to data you have given it access to", adminConsentDescription: "Allows the app to see and update the data you gave it access to, even when users are not currently using the app.", type: "User" },
+        ...GRAPH_DIRECTORY_SCOPES,
       ],
     },
   },

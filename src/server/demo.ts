@@ -23,6 +23,15 @@ export const DEMO = {
     clientSecret: "dmo8Q~orgbox-demo-secret-not-for-production",
     displayName: "orgbox demo integration",
   },
+  /** The "Graph admin" app: Microsoft Graph application permissions consented, for `{url}/graph/v1.0` (README "Microsoft Graph"). */
+  graphAdmin: {
+    clientId: "c0de0000-0000-4000-8000-00000000b001",
+    objectId: "c0de0000-0000-4000-8000-00000000b002",
+    servicePrincipalId: "c0de0000-0000-4000-8000-00000000b003",
+    secretKeyId: "c0de0000-0000-4000-8000-00000000b004",
+    clientSecret: "gph8Q~orgbox-graph-admin-secret-not-for-production",
+    displayName: "orgbox Graph admin",
+  },
   org: {
     name: "contoso",
     id: "c0de0000-0000-4000-8000-00000000d001",

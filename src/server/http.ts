@@ -7,6 +7,7 @@ import type { LocalTls } from "../common/tls.ts";
 import type { OrgboxConfig } from "../config/config.ts";
 import { sendWebApiUrlError, type Dataverse } from "../dataverse/index.ts";
 import { aad, aadErrorBody, type Identity } from "../identity/index.ts";
+import { createGraph } from "../graph/index.ts";
 import { registerAdmin, type Checkpoints } from "./admin.ts";
 
 /**
@@ -64,6 +65,8 @@ export async function createHttpApp(options: HttpAppOptions): Promise<FastifyIns
   if (config.adminKey) await registerAdmin(app, config.adminKey, checkpoints);
   await app.register(async (scope) => identity.register(scope));
   await app.register(async (scope) => dataverse.register(scope), { prefix: "/org" });
+  const graph = createGraph(identity, clock);
+  await app.register(async (scope) => graph.register(scope), { prefix: "/graph" });
   app.setNotFoundHandler((request, reply) => reply.status(404).send({ error: "not_found", error_description: `orgbox has no endpoint at ${request.method} ${request.url.split("?")[0]}`, correlation_id: request.id }));
 
   return app;

@@ -1,5 +1,5 @@
 import type { IdentityService } from "../identity/index.ts";
-import { GLOBAL_ADMINISTRATOR_ROLE, DYNAMICS_CRM_APP_ID } from "../identity/index.ts";
+import { GLOBAL_ADMINISTRATOR_ROLE, DYNAMICS_CRM_APP_ID, GRAPH_PERMISSIONS, MICROSOFT_GRAPH_APP_ID } from "../identity/index.ts";
 import type { DataverseService } from "../dataverse/index.ts";
 import { DEMO, DEMO_INTEGRATION_PRIVILEGES, demoAccounts, demoContacts, demoLeads } from "./demo.ts";
 
@@ -34,6 +34,20 @@ export async function seedDemo(identity: IdentityService, dataverse: DataverseSe
     requiredResourceAccess: [{ resourceAppId: DYNAMICS_CRM_APP_ID, resourceAccess: [{ id: "78ce3f0f-a1ce-49c2-8cde-64b5c0896db4", type: "Scope" }] }],
   });
   await identity.addPassword({ appId: DEMO.app.clientId, keyId: DEMO.app.secretKeyId, displayName: "demo", value: DEMO.app.clientSecret, startDateTime: now - 60_000, endDateTime: Date.UTC(2099, 11, 31) });
+
+  // The Graph admin app: every Microsoft Graph application permission orgbox knows (but …OwnedBy), admin-consented.
+  const graphRoles = GRAPH_PERMISSIONS.filter((p) => p.roleId !== null && p.value !== "Application.ReadWrite.OwnedBy");
+  await identity.registerApplication({
+    tenantId: tenant.id,
+    appId: DEMO.graphAdmin.clientId,
+    objectId: DEMO.graphAdmin.objectId,
+    servicePrincipalId: DEMO.graphAdmin.servicePrincipalId,
+    displayName: DEMO.graphAdmin.displayName,
+    signInAudience: "AzureADMyOrg",
+    requiredResourceAccess: [{ resourceAppId: MICROSOFT_GRAPH_APP_ID, resourceAccess: graphRoles.map((p) => ({ id: p.roleId as string, type: "Role" as const })) }],
+  });
+  await identity.addPassword({ appId: DEMO.graphAdmin.clientId, keyId: DEMO.graphAdmin.secretKeyId, displayName: "demo", value: DEMO.graphAdmin.clientSecret, startDateTime: now - 60_000, endDateTime: Date.UTC(2099, 11, 31) });
+  await identity.grantApplicationPermissions({ tenantId: tenant.id, clientAppId: DEMO.graphAdmin.clientId, resourceAppId: MICROSOFT_GRAPH_APP_ID, roles: graphRoles.map((p) => p.value) });
 
   const { org, rootBusinessUnitId, systemAdministratorRoleId } = await dataverse.createOrg({
     name: DEMO.org.name,

@@ -1,7 +1,7 @@
-import { sql, type Kysely, type Selectable } from "kysely";
+import { sql, type Expression, type ExpressionBuilder, type Kysely, type Selectable, type SqlBool } from "kysely";
 import type { StoredSigningKey } from "../common/keys.ts";
-import type { AppRoleAssignment, Application, Group, KeyCredential, OAuth2PermissionGrant, ServicePrincipal, Tenant, User } from "../identity/model.ts";
-import type { ClientKind, DeviceCodeStatus, IdentityStore, StoredAuthorizationCode, StoredDeviceCode, StoredPasswordCredential, SignInLockoutState, StoredRefreshToken, StoredSignInSession } from "../identity/store.ts";
+import type { AppRoleAssignment, Application, Group, KeyCredential, OAuth2PermissionGrant, PasswordCredential, ServicePrincipal, Tenant, User } from "../identity/model.ts";
+import type { ClientKind, DeviceCodeStatus, DirectoryFilter, DirectoryObjectRef, DirectoryPage, DirectoryQuery, IdentityStore, StoredAuthorizationCode, StoredDeviceCode, StoredPasswordCredential, SignInLockoutState, StoredRefreshToken, StoredSignInSession } from "../identity/store.ts";
 import type { Schema } from "./schema.ts";
 
 const json = (value: unknown): string => JSON.stringify(value);
@@ -95,6 +95,7 @@ export class SqlIdentityStore implements IdentityStore {
         publisher_domain: app.publisherDomain,
         group_membership_claims: app.groupMembershipClaims ?? null,
         requested_access_token_version: app.api.requestedAccessTokenVersion ?? null,
+        web_implicit_grant_settings: app.web.implicitGrantSettings ? json(app.web.implicitGrantSettings) : null,
         created_at: now,
       })
       .execute();
@@ -246,6 +247,11 @@ export class SqlIdentityStore implements IdentityStore {
 
   async findServicePrincipal(tenantId: string, appId: string): Promise<ServicePrincipal | undefined> {
     const r = await this.db.selectFrom("service_principals").selectAll().where("tenant_id", "=", tenantId.toLowerCase()).where("app_id", "=", appId.toLowerCase()).executeTakeFirst();
+    return r ? toServicePrincipal(r) : undefined;
+  }
+
+  async findServicePrincipalById(tenantId: string, id: string): Promise<ServicePrincipal | undefined> {
+    const r = await this.db.selectFrom("service_principals").selectAll().where("tenant_id", "=", tenantId.toLowerCase()).where("id", "=", id.toLowerCase()).executeTakeFirst();
     return r ? toServicePrincipal(r) : undefined;
   }
 
@@ -589,6 +595,7 @@ export class SqlIdentityStore implements IdentityStore {
       await trx.deleteFrom("app_role_assignments").where("principal_id", "=", id).execute();
       await trx.updateTable("refresh_tokens").set({ revoked_at: now }).where("user_id", "=", id).where("revoked_at", "is", null).execute();
       await trx.updateTable("sign_in_sessions").set({ revoked_at: now }).where("user_id", "=", id).where("revoked_at", "is", null).execute();
+      await trx.deleteFrom("application_owners").where("owner_id", "=", id).execute();
       await trx.deleteFrom("users").where("id", "=", id).execute();
     });
   }
@@ -600,9 +607,124 @@ export class SqlIdentityStore implements IdentityStore {
       const sps = trx.selectFrom("service_principals").select("id").where("app_id", "in", appIdOf);
       await trx.deleteFrom("oauth2_permission_grants").where((eb) => eb.or([eb("client_id", "in", sps), eb("resource_id", "in", sps)])).execute();
       await trx.deleteFrom("app_role_assignments").where((eb) => eb.or([eb("principal_id", "in", sps), eb("resource_id", "in", sps)])).execute();
+      await trx.deleteFrom("application_owners").where("owner_id", "in", sps).execute();
       await trx.deleteFrom("service_principals").where("app_id", "in", appIdOf).execute();
       await trx.deleteFrom("applications").where("id", "=", id).execute();
     });
+  }
+
+  async queryApplications(tenantId: string, query: DirectoryQuery): Promise<DirectoryPage<Application>> {
+    const tenant = tenantId.toLowerCase();
+    const where = (eb: ExpressionBuilder<Schema, "applications">) => {
+      const parts: Expression<SqlBool>[] = [eb("applications.tenant_id", "=", tenant)];
+      if (query.filter) parts.push(compileFilter(eb, query.filter, APPLICATION_FILTERS));
+      if (query.ownedBy !== undefined) parts.push(eb("applications.id", "in", eb.selectFrom("application_owners").select("application_owners.application_id").where("application_owners.owner_id", "=", query.ownedBy.toLowerCase())));
+      return eb.and(parts);
+    };
+    // Graph sorts strings case-insensitively: the sort key is lower(column), indexed (migration 011).
+    const sortColumn = query.orderBy ? sortColumnOf(APPLICATION_SORTS, query.orderBy.property) : undefined;
+    const sortKey = sortColumn ? sql<string>`lower(${sql.ref(sortColumn)})` : undefined;
+    const descending = query.orderBy?.descending === true;
+    let select = this.db.selectFrom("applications").selectAll("applications").where(where);
+    if (sortKey) select = select.select(sortKey.as("sort_key"));
+    if (query.after) {
+      const after = query.after;
+      const cmp = descending ? "<" : ">";
+      select = select.where((eb) =>
+        sortKey ? eb.or([eb(sortKey, cmp, after.sortValue ?? ""), eb.and([eb(sortKey, "=", after.sortValue ?? ""), eb("applications.id", cmp, after.id)])]) : eb("applications.id", cmp, after.id),
+      );
+    }
+    if (sortKey) select = select.orderBy(sortKey, descending ? "desc" : "asc");
+    const rows = await select.orderBy("applications.id", descending ? "desc" : "asc").limit(query.top + 1).execute();
+    const page: DirectoryPage<Application> = { items: rows.slice(0, query.top).map(toApplication) };
+    const last = rows.length > query.top ? rows[query.top - 1] : undefined;
+    if (last) page.next = { sortValue: sortKey ? String((last as { sort_key?: unknown }).sort_key ?? "") : null, id: last.id };
+    if (query.count) {
+      const counted = await this.db.selectFrom("applications").select((eb) => eb.fn.countAll<number | string | bigint>().as("n")).where(where).executeTakeFirstOrThrow();
+      page.count = Number(counted.n);
+    }
+    return page;
+  }
+
+  async listApplicationCredentials(applicationIds: string[]): Promise<{ passwords: PasswordCredential[]; keys: KeyCredential[] }> {
+    if (applicationIds.length === 0) return { passwords: [], keys: [] };
+    const ids = applicationIds.map((id) => id.toLowerCase());
+    const passwords = await this.db
+      .selectFrom("password_credentials")
+      .select(["key_id", "application_id", "display_name", "hint", "start_at", "end_at"])
+      .where("application_id", "in", ids)
+      .orderBy("created_at")
+      .orderBy("key_id")
+      .execute();
+    const keys = await this.db.selectFrom("key_credentials").selectAll().where("application_id", "in", ids).orderBy("created_at").orderBy("key_id").execute();
+    return {
+      passwords: passwords.map((r) => ({ keyId: r.key_id, applicationId: r.application_id, displayName: r.display_name, hint: r.hint, startDateTime: Number(r.start_at), endDateTime: Number(r.end_at) })),
+      keys: keys.map((r) => ({
+        keyId: r.key_id,
+        applicationId: r.application_id,
+        displayName: r.display_name,
+        customKeyIdentifier: r.custom_key_identifier,
+        thumbprintSha256: r.thumbprint_sha256,
+        certificateB64: r.certificate_b64,
+        type: "AsymmetricX509Cert" as const,
+        usage: "Verify" as const,
+        startDateTime: Number(r.start_at),
+        endDateTime: Number(r.end_at),
+      })),
+    };
+  }
+
+  async updateApplication(app: Application): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable("applications")
+        .set({
+          display_name: app.displayName,
+          sign_in_audience: app.signInAudience,
+          identifier_uris: json(app.identifierUris),
+          web_redirect_uris: json(app.web.redirectUris),
+          spa_redirect_uris: json(app.spa.redirectUris),
+          public_client_redirect_uris: json(app.publicClient.redirectUris),
+          is_fallback_public_client: app.isFallbackPublicClient ? 1 : 0,
+          required_resource_access: json(app.requiredResourceAccess),
+          app_roles: json(app.appRoles),
+          oauth2_permission_scopes: json(app.api.oauth2PermissionScopes),
+          publisher_domain: app.publisherDomain,
+          group_membership_claims: app.groupMembershipClaims ?? null,
+          requested_access_token_version: app.api.requestedAccessTokenVersion ?? null,
+          web_implicit_grant_settings: app.web.implicitGrantSettings ? json(app.web.implicitGrantSettings) : null,
+        })
+        .where("id", "=", app.id.toLowerCase())
+        .execute();
+      await trx.deleteFrom("identifier_uris").where("application_id", "=", app.id.toLowerCase()).execute();
+      for (const uri of new Set(app.identifierUris.map((u) => u.toLowerCase()))) {
+        await trx.insertInto("identifier_uris").values({ uri, application_id: app.id.toLowerCase() }).execute();
+      }
+    });
+  }
+
+  async removeKeyCredential(applicationId: string, keyId: string): Promise<boolean> {
+    const result = await this.db.deleteFrom("key_credentials").where("application_id", "=", applicationId.toLowerCase()).where("key_id", "=", keyId.toLowerCase()).executeTakeFirst();
+    return Number(result.numDeletedRows) === 1;
+  }
+
+  async listApplicationOwners(applicationId: string): Promise<DirectoryObjectRef[]> {
+    const rows = await this.db.selectFrom("application_owners").select(["owner_id", "owner_type"]).where("application_id", "=", applicationId.toLowerCase()).orderBy("created_at").orderBy("owner_id").execute();
+    return rows.map((r) => ({ id: r.owner_id, type: r.owner_type as DirectoryObjectRef["type"] }));
+  }
+
+  async addApplicationOwner(applicationId: string, owner: DirectoryObjectRef, now: number): Promise<boolean> {
+    const result = await this.db
+      .insertInto("application_owners")
+      .values({ application_id: applicationId.toLowerCase(), owner_id: owner.id.toLowerCase(), owner_type: owner.type, created_at: now })
+      .onConflict((oc) => oc.columns(["application_id", "owner_id"]).doNothing())
+      .executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
+  }
+
+  async removeApplicationOwner(applicationId: string, ownerId: string): Promise<boolean> {
+    const result = await this.db.deleteFrom("application_owners").where("application_id", "=", applicationId.toLowerCase()).where("owner_id", "=", ownerId.toLowerCase()).executeTakeFirst();
+    return Number(result.numDeletedRows) === 1;
   }
 
   async removePasswordCredential(applicationId: string, keyId: string): Promise<boolean> {
@@ -624,6 +746,62 @@ export class SqlIdentityStore implements IdentityStore {
     let query = this.db.updateTable("refresh_tokens").set({ revoked_at: now }).where("tenant_id", "=", filter.tenantId.toLowerCase()).where("client_id", "in", clientAppId).where("revoked_at", "is", null);
     if (filter.userId !== undefined) query = query.where("user_id", "=", filter.userId.toLowerCase());
     return Number((await query.executeTakeFirst()).numUpdatedRows);
+  }
+}
+
+/** How a filterable Graph property of a directory table compiles: a column (GUIDs lower-case, strings case-insensitive, booleans 0/1), or a collection index for `any`. */
+type FilterColumn = { kind: "guid" | "string" | "boolean"; column: string } | { kind: "collection"; table: "identifier_uris"; valueColumn: "uri"; ownerColumn: "application_id"; ownerOf: string };
+
+const APPLICATION_FILTERS: Record<string, FilterColumn> = {
+  id: { kind: "guid", column: "applications.id" },
+  appId: { kind: "guid", column: "applications.app_id" },
+  displayName: { kind: "string", column: "applications.display_name" },
+  signInAudience: { kind: "string", column: "applications.sign_in_audience" },
+  publisherDomain: { kind: "string", column: "applications.publisher_domain" },
+  identifierUris: { kind: "collection", table: "identifier_uris", valueColumn: "uri", ownerColumn: "application_id", ownerOf: "applications.id" },
+};
+
+const APPLICATION_SORTS: Record<string, "applications.display_name"> = { displayName: "applications.display_name" };
+
+function sortColumnOf<C extends string>(sorts: Record<string, C>, property: string): C {
+  const column = sorts[property];
+  if (!column) throw new Error(`the store cannot sort by '${property}'`);
+  return column;
+}
+
+/** `\`, `%` and `_` escaped for a `LIKE … ESCAPE '\'` pattern. */
+const likeEscape = (value: string): string => value.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+/**
+ * Compiles a {@link DirectoryFilter} to a parameterised Kysely predicate over `columns`.
+ * @throws Error for a property `columns` does not map (the Graph surface validates first).
+ */
+function compileFilter<DB, TB extends keyof DB>(eb: ExpressionBuilder<DB, TB>, filter: DirectoryFilter, columns: Record<string, FilterColumn>): Expression<SqlBool> {
+  if ("operands" in filter) {
+    const parts = filter.operands.map((f) => compileFilter(eb, f, columns));
+    return filter.op === "and" ? eb.and(parts) : eb.or(parts);
+  }
+  if ("operand" in filter) return eb.not(compileFilter(eb, filter.operand, columns));
+  const mapped = columns[filter.property];
+  if (!mapped) throw new Error(`the store cannot filter by '${filter.property}'`);
+  if (mapped.kind === "collection") {
+    if (filter.op !== "any") throw new Error(`'${filter.property}' is a collection: only any() applies`);
+    return sql<SqlBool>`exists (select 1 from ${sql.table(mapped.table)} c where c.${sql.ref(mapped.ownerColumn)} = ${sql.ref(mapped.ownerOf)} and c.${sql.ref(mapped.valueColumn)} = ${filter.value.toLowerCase()})`;
+  }
+  const column = sql.ref(mapped.column);
+  const operand = (value: string | boolean | null): unknown => (value === null ? null : mapped.kind === "boolean" ? (value === true ? 1 : 0) : mapped.kind === "guid" ? String(value).toLowerCase() : String(value).toLowerCase());
+  const lhs = mapped.kind === "string" ? sql`lower(${column})` : column;
+  switch (filter.op) {
+    case "eq":
+      return filter.value === null ? sql<SqlBool>`${column} is null` : sql<SqlBool>`${lhs} = ${operand(filter.value)}`;
+    case "ne":
+      return filter.value === null ? sql<SqlBool>`${column} is not null` : sql<SqlBool>`(${column} is null or ${lhs} <> ${operand(filter.value)})`;
+    case "startsWith":
+      return sql<SqlBool>`${lhs} like ${`${likeEscape(filter.value.toLowerCase())}%`} escape '\\'`;
+    case "in":
+      return filter.values.length === 0 ? sql<SqlBool>`1 = 0` : sql<SqlBool>`${lhs} in (${sql.join(filter.values.map(operand))})`;
+    case "any":
+      throw new Error(`'${filter.property}' is not a collection`);
   }
 }
 
@@ -670,7 +848,7 @@ function toApplication(row: Selectable<Schema["applications"]>): Application {
     displayName: row.display_name,
     signInAudience: row.sign_in_audience as Application["signInAudience"],
     identifierUris: parse(row.identifier_uris),
-    web: { redirectUris: parse(row.web_redirect_uris) },
+    web: row.web_implicit_grant_settings ? { redirectUris: parse(row.web_redirect_uris), implicitGrantSettings: parse(row.web_implicit_grant_settings) } : { redirectUris: parse(row.web_redirect_uris) },
     spa: { redirectUris: parse(row.spa_redirect_uris) },
     publicClient: { redirectUris: parse(row.public_client_redirect_uris) },
     isFallbackPublicClient: row.is_fallback_public_client === 1,
@@ -679,6 +857,7 @@ function toApplication(row: Selectable<Schema["applications"]>): Application {
     api: { oauth2PermissionScopes: parse(row.oauth2_permission_scopes), requestedAccessTokenVersion: tokenVersion(row.requested_access_token_version) },
     publisherDomain: row.publisher_domain,
     groupMembershipClaims: row.group_membership_claims as Application["groupMembershipClaims"],
+    createdDateTime: Number(row.created_at),
   };
 }
 

@@ -45,6 +45,8 @@ export interface Schema {
     group_membership_claims: string | null;
     /** `api.requestedAccessTokenVersion` (migration 006). */
     requested_access_token_version: number | null;
+    /** `web.implicitGrantSettings` JSON (migration 011); null: both off. */
+    web_implicit_grant_settings: Generated<string | null>;
     created_at: number;
   };
   /** Index of `applications.identifier_uris`, lower-case, for resource lookup. */
@@ -146,6 +148,8 @@ export interface Schema {
     end_at: number;
     created_at: number;
   };
+  /** Owners of app registrations (migration 011): users or service principals. */
+  application_owners: { application_id: string; owner_id: string; owner_type: string; created_at: number };
   /** Client-assertion `jti`s already used: SHA-256 of `{clientId}:{jti}`, kept until the assertion expires. */
   client_assertion_jtis: { jti_hash: string; expires_at: number };
   /** Device-code flow (RFC 8628): both codes stored as SHA-256 hashes. Times in ms. */

@@ -9,6 +9,7 @@ import * as m007 from "./007_dataverse_relationships.ts";
 import * as m008 from "./008_dataverse_option_sets.ts";
 import * as m009 from "./009_dataverse_deletions.ts";
 import * as m010 from "./010_identity_refresh_families_and_lockout.ts";
+import * as m011 from "./011_identity_application_owners.ts";
 
 /** Numbered migrations, applied in key order on every start. Never edit a landed one; add the next number. */
 export const migrations: Record<string, Migration> = {
@@ -22,4 +23,5 @@ export const migrations: Record<string, Migration> = {
   "008_dataverse_option_sets": m008,
   "009_dataverse_deletions": m009,
   "010_identity_refresh_families_and_lockout": m010,
+  "011_identity_application_owners": m011,
 };

@@ -1,0 +1,231 @@
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { decodeJwt, type JWTPayload } from "jose";
+import type { Clock } from "../common/clock.ts";
+import { newGuid } from "../common/ids.ts";
+import { MICROSOFT_GRAPH_APP_ID, TokenRejectedError, type DirectoryCursor, type DirectoryStore, type IdentityService, type IdentityUrls, type Tenant, type TokenVerifier, type User } from "../identity/index.ts";
+import { graphError } from "./errors.ts";
+import { encodeSkipToken, parseQuery, type ODataQuery } from "./odata.ts";
+import { roleNames } from "./policies.ts";
+import { parsePath, type GraphOperation, type KeyValue, type ResourceRegistry } from "./registry.ts";
+
+/** Microsoft Graph's Application ID URI: the `aud` of v1.0 Graph tokens. */
+export const GRAPH_RESOURCE = "https://graph.microsoft.com";
+
+/** What the Graph surface needs of the rest of orgbox (identity's, through its index). */
+export interface GraphDeps {
+  /** Identity's cached directory: writes through it invalidate the token path's caches. */
+  directory: DirectoryStore;
+  /** Identity's directory management (secret hashing, registration, service principals). */
+  service: IdentityService;
+  verifier: TokenVerifier;
+  urls: IdentityUrls;
+  clock: Clock;
+  registry: ResourceRegistry;
+}
+
+/** The caller of a Graph request: an app (app-only token) or a user through an app (delegated token). */
+export type GraphCaller =
+  | { kind: "app"; appId: string; servicePrincipalId: string; roles: ReadonlySet<string> }
+  | { kind: "user"; user: User; clientAppId: string; scopes: ReadonlySet<string>; directoryRoles: ReadonlySet<string> };
+
+/**
+ * How far the caller's permission reaches, set by the authorize step: every object of the tenant, or
+ * only objects `ownerId` owns (`Application.ReadWrite.OwnedBy`, or an owner acting without a directory role).
+ */
+export type GraphAccess = { scope: "tenant" } | { scope: "owned"; ownerId: string };
+
+/** What an operation answers; the render step writes it in Graph's shape. */
+export type GraphResult =
+  /** One object. `context` is the `$metadata#` fragment, e.g. `applications/$entity`. */
+  | { kind: "entity"; context: string; value: Record<string, unknown>; status?: 200 | 201 }
+  /** A page of a collection; `next` makes the `@odata.nextLink`. */
+  | { kind: "collection"; context: string; items: Record<string, unknown>[]; count?: number; next?: DirectoryCursor }
+  /** `/$count`: a bare number as text/plain. */
+  | { kind: "count"; count: number }
+  /** 204 No Content. */
+  | { kind: "empty" };
+
+/**
+ * One Graph request as the surface's steps build it: the token's claims, the tenant, the caller, the
+ * operation and its parameters, the parsed query options, the access granted and the result.
+ */
+export interface GraphContext {
+  readonly deps: GraphDeps;
+  readonly http: FastifyRequest;
+  readonly reply: FastifyReply;
+  /** `v1.0` or `beta`. */
+  readonly version: string;
+  /** The path below the version, as sent (for `@odata.nextLink`). */
+  readonly rawPath: string;
+  readonly rawQuery: string;
+  claims?: JWTPayload;
+  tenant?: Tenant;
+  caller?: GraphCaller;
+  operation?: GraphOperation;
+  params?: Record<string, KeyValue>;
+  query?: ODataQuery;
+  access?: GraphAccess;
+  result?: GraphResult;
+}
+
+/** The value a previous step set. @throws Error when the steps run out of order (a programming error). */
+export function filled<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`Graph step order: '${what}' is not set yet`);
+  return value;
+}
+
+/** Verifies the bearer token as Graph: signature, issuer (v1/v2 of the token's tenant), audience Graph, expiry; the tenant exists. 401 otherwise. */
+async function authenticate(x: GraphContext): Promise<void> {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(x.http.headers.authorization ?? "");
+  if (!match) throw graphError.invalidToken("Access token is empty.");
+  const token = match[1] as string;
+  let tid: string;
+  try {
+    const unverified = decodeJwt(token);
+    tid = typeof unverified.tid === "string" ? unverified.tid.toLowerCase() : "";
+  } catch {
+    throw graphError.invalidToken("IDX14100: JWT is not well formed.");
+  }
+  if (!/^[0-9a-f-]{36}$/.test(tid)) throw graphError.invalidToken("Access token validation failure. The token has no tenant.");
+  try {
+    x.claims = await x.deps.verifier(token, { issuers: [x.deps.urls.issuerV1(tid), x.deps.urls.issuerV2(tid)], audiences: [GRAPH_RESOURCE, `${GRAPH_RESOURCE}/`, MICROSOFT_GRAPH_APP_ID] });
+  } catch (error) {
+    if (!(error instanceof TokenRejectedError)) throw error;
+    const why = error.reason.includes("'aud'") ? "Invalid audience." : `${error.reason[0]?.toUpperCase() ?? ""}${error.reason.slice(1)}.`;
+    throw graphError.invalidToken(`Access token validation failure. ${why}`);
+  }
+  const tenant = await x.deps.directory.findTenant(tid);
+  if (!tenant || tenant.id !== tid) throw graphError.invalidToken("Access token validation failure. The token's tenant does not exist.");
+  x.tenant = tenant;
+}
+
+/** App-only (`idtyp: app`: the client's service principal and `roles`) or delegated (`scp`, the user and the user's directory roles, read live). */
+async function identifyCaller(x: GraphContext): Promise<void> {
+  const claims = filled(x.claims, "claims");
+  const tenant = filled(x.tenant, "tenant");
+  const clientAppId = typeof claims.appid === "string" ? claims.appid : typeof claims.azp === "string" ? claims.azp : "";
+  if (claims.idtyp === "app" || claims.scp === undefined) {
+    const sp = clientAppId ? await x.deps.directory.findServicePrincipal(tenant.id, clientAppId) : undefined;
+    if (!sp || sp.id !== claims.oid) throw graphError.invalidToken("Access token validation failure. The client has no service principal in this tenant.");
+    const roles = Array.isArray(claims.roles) ? claims.roles.filter((r): r is string => typeof r === "string") : [];
+    x.caller = { kind: "app", appId: sp.appId, servicePrincipalId: sp.id, roles: new Set(roles) };
+    return;
+  }
+  const user = typeof claims.oid === "string" ? await x.deps.directory.findUserById(claims.oid) : undefined;
+  if (!user || user.tenantId !== tenant.id || !user.accountEnabled) throw graphError.invalidToken("Access token validation failure. The token was not issued to a user of this directory.");
+  const scopes = typeof claims.scp === "string" ? claims.scp.split(" ").filter((s) => s.length > 0) : [];
+  x.caller = { kind: "user", user, clientAppId, scopes: new Set(scopes), directoryRoles: new Set(user.directoryRoles.map((r) => r.toLowerCase())) };
+}
+
+/** Parses the path and finds the operation in the resource registry (400 unknown segment, 405 wrong method). */
+function resolveOperation(x: GraphContext): void {
+  const match = x.deps.registry.match(x.http.method, parsePath(x.rawPath));
+  x.operation = match.operation;
+  x.params = match.params;
+}
+
+/** Parses `$select`, `$filter`, `$top`, `$orderby`, `$count`, `$skiptoken` against what the operation declares. */
+function parseQueryOptions(x: GraphContext): void {
+  const header = x.http.headers.consistencylevel;
+  x.query = parseQuery(new URLSearchParams(x.rawQuery), filled(x.operation, "operation").query, typeof header === "string" ? header : undefined);
+}
+
+/** Applies the operation's {@link PermissionPolicy} to the caller: sets {@link GraphAccess}, or 403 `Authorization_RequestDenied` naming what is missing. */
+function authorize(x: GraphContext): void {
+  const policy = filled(x.operation, "operation").policy;
+  const caller = filled(x.caller, "caller");
+  if (caller.kind === "app") {
+    if (policy.application.some((p) => caller.roles.has(p))) {
+      x.access = { scope: "tenant" };
+      return;
+    }
+    if ((policy.ownedOnly ?? []).some((p) => caller.roles.has(p))) {
+      x.access = { scope: "owned", ownerId: caller.servicePrincipalId };
+      return;
+    }
+    const wanted = [...policy.application, ...(policy.ownedOnly ?? [])];
+    throw graphError.denied(wanted.length > 0 ? `The application needs one of the Microsoft Graph application permissions ${wanted.join(", ")}, granted by admin consent.` : "This operation is not available to applications without a signed-in user.");
+  }
+  if (!policy.delegated.some((p) => caller.scopes.has(p))) {
+    throw graphError.denied(policy.delegated.length > 0 ? `The token needs one of the Microsoft Graph delegated permissions ${policy.delegated.join(", ")}.` : "This operation is not available with a delegated token.");
+  }
+  if (!policy.directoryRoles || policy.directoryRoles.some((r) => caller.directoryRoles.has(r.toLowerCase()))) {
+    x.access = { scope: "tenant" };
+    return;
+  }
+  if (policy.owners) {
+    x.access = { scope: "owned", ownerId: caller.user.id };
+    return;
+  }
+  throw graphError.denied(`The signed-in user needs one of the directory roles ${roleNames(policy.directoryRoles).join(", ")}.`);
+}
+
+/** Runs the operation's handler. */
+async function invoke(x: GraphContext): Promise<void> {
+  x.result = await filled(x.operation, "operation").handle(x);
+}
+
+/** The Graph surface, in order. */
+const GRAPH_STEPS: readonly ((x: GraphContext) => Promise<void> | void)[] = [authenticate, identifyCaller, resolveOperation, parseQueryOptions, authorize, invoke];
+
+/** Graph's JSON content type. */
+export const GRAPH_JSON = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
+
+/**
+ * Runs one Graph request through the steps and renders the result: `@odata.context`, `$select`
+ * projection, `@odata.count`, `@odata.nextLink` (keyset `$skiptoken`).
+ * @throws GraphError from any step (rendered by the Graph error hook).
+ */
+export async function runGraphRequest(deps: GraphDeps, http: FastifyRequest, reply: FastifyReply, version: string, rawPath: string, rawQuery: string): Promise<unknown> {
+  const x: GraphContext = { deps, http, reply, version, rawPath, rawQuery };
+  for (const step of GRAPH_STEPS) await step(x);
+  return render(x);
+}
+
+function render(x: GraphContext): unknown {
+  const result = filled(x.result, "result");
+  const query = filled(x.query, "query");
+  const root = `${x.deps.urls.base}/graph/${x.version}`;
+  if (result.kind === "empty") return x.reply.status(204).send();
+  if (result.kind === "count") return x.reply.status(200).type("text/plain;charset=utf-8").send(String(result.count));
+  const context = `${root}/$metadata#${withSelect(result.context, query.select)}`;
+  x.reply.type(GRAPH_JSON);
+  if (result.kind === "entity") return x.reply.status(result.status ?? 200).send({ "@odata.context": context, ...project(result.value, query.select) });
+  const body: Record<string, unknown> = { "@odata.context": context };
+  if (result.count !== undefined) body["@odata.count"] = result.count;
+  body.value = result.items.map((item) => project(item, query.select));
+  if (result.next) {
+    // The request's own query options as sent, with the next page's $skiptoken (base64url: no escaping needed).
+    const kept = x.rawQuery.split("&").filter((part) => part !== "" && safeDecode(part.split("=")[0] ?? "").toLowerCase() !== "$skiptoken");
+    kept.push(`$skiptoken=${encodeSkipToken(result.next)}`);
+    body["@odata.nextLink"] = `${root}/${x.rawPath}?${kept.join("&")}`;
+  }
+  return x.reply.status(200).send(body);
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text.replaceAll("+", " "));
+  } catch {
+    return text;
+  }
+}
+
+/** `applications` + select `a,b` → `applications(a,b)`; `applications/$entity` → `applications(a,b)/$entity`. */
+function withSelect(fragment: string, select: string[] | undefined): string {
+  if (!select || select.length === 0) return fragment;
+  const slash = fragment.indexOf("/");
+  return slash < 0 ? `${fragment}(${select.join(",")})` : `${fragment.slice(0, slash)}(${select.join(",")})${fragment.slice(slash)}`;
+}
+
+/** The `$select`ed properties of a representation (all without `$select`); `@odata.type` annotations are kept. */
+function project(value: Record<string, unknown>, select: string[] | undefined): Record<string, unknown> {
+  if (!select || select.length === 0) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) if (key.startsWith("@odata.")) out[key] = v;
+  for (const key of select) if (key in value) out[key] = value[key];
+  return out;
+}
+
+/** A new Graph `request-id`. */
+export const newRequestId = (): string => newGuid();
