@@ -8,7 +8,7 @@ import { ResourceRegistry } from "./registry.ts";
 import { applicationsModule } from "./resources/applications.ts";
 
 export { ResourceRegistry, type GraphOperation, type GraphResourceModule, type PermissionPolicy } from "./registry.ts";
-export { GraphError, graphError } from "./errors.ts";
+export { GraphError, graphError, graphErrorBody } from "./errors.ts";
 
 /** The versions served: `{url}/graph/v1.0/…` and `{url}/graph/beta/…` (same operations). */
 const VERSIONS = new Set(["v1.0", "beta"]);

@@ -7,7 +7,7 @@ import type { LocalTls } from "../common/tls.ts";
 import type { OrgboxConfig } from "../config/config.ts";
 import { sendWebApiUrlError, type Dataverse } from "../dataverse/index.ts";
 import { aad, aadErrorBody, type Identity } from "../identity/index.ts";
-import { createGraph } from "../graph/index.ts";
+import { createGraph, graphError, graphErrorBody } from "../graph/index.ts";
 import { registerAdmin, type Checkpoints } from "./admin.ts";
 
 /**
@@ -54,6 +54,11 @@ export async function createHttpApp(options: HttpAppOptions): Promise<FastifyIns
       const path = request.url.split("?")[0] ?? "";
       if (path.startsWith("/org/")) {
         void sendWebApiUrlError(reply, request.id, error.message, request.log);
+        return;
+      }
+      if (path.startsWith("/graph/")) {
+        const body = graphErrorBody(graphError.badRequest(`The request URL cannot be decoded: ${error.message}`), { requestId: request.id, clientRequestId: request.id, now: clock.now() });
+        void reply.status(400).header("request-id", request.id).header("client-request-id", request.id).send(body);
         return;
       }
       const segment = path.split("/")[1] ?? "";

@@ -28,6 +28,15 @@ describe("Graph core", () => {
     expect(dataverse.body.error).toMatchObject({ code: "InvalidAuthenticationToken", message: "Access token validation failure. Invalid audience." });
   });
 
+  it("a URL the router cannot decode is a 400 in Graph's error shape, not an AADSTS body", async () => {
+    const o = orgbox();
+    const res = await fetch(`${o.url}/graph/v1.0/applications/%E0%A4%A`);
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error?: { code: string; innerError?: Record<string, string> } };
+    expect(body.error?.code).toBe("Request_BadRequest");
+    expect(body.error?.innerError?.["request-id"]).toBe(res.headers.get("request-id"));
+  });
+
   it("403 Authorization_RequestDenied for an app without Graph application permissions, naming them", async () => {
     const o = orgbox();
     const token = await graphToken(o, DEMO.app.clientId, DEMO.app.clientSecret);
