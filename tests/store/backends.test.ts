@@ -144,7 +144,7 @@ describe.each(BACKENDS)("store on $name", (backend) => {
     expect(await identity.findApplicationByAppId(app.appId)).toEqual(app);
     expect((await identity.findApplicationByIdentifierUri("API://store-app"))?.id).toBe(app.id);
 
-    await identity.createServicePrincipal({ id: id(104), tenantId: TENANT, appId: app.appId, appOwnerOrganizationId: TENANT, displayName: "Store app", appRoleAssignmentRequired: true }, NOW);
+    await identity.createServicePrincipal({ id: id(104), tenantId: TENANT, appId: app.appId, appOwnerOrganizationId: TENANT, displayName: "Store app", appRoleAssignmentRequired: true, accountEnabled: true }, NOW);
     expect((await identity.findServicePrincipal(TENANT, app.appId))?.appRoleAssignmentRequired).toBe(true);
     await identity.setAppRoleAssignmentRequired(id(104), false);
     expect((await identity.findServicePrincipal(TENANT, app.appId))?.appRoleAssignmentRequired).toBe(false);
