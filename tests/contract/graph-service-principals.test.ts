@@ -225,9 +225,10 @@ describe("Graph servicePrincipals, oauth2PermissionGrants and appRoleAssignments
   it("appRoleAssignmentRequired and appRoleAssignedTo apply to the next sign-in; appRoleAssignments become roles in the next app-only token", async () => {
     const o = orgbox();
     const client = graphClient(o, fabToken);
-    const sp = (await client.api(`/servicePrincipals(appId='${MULTI_WEB}')`).get()) as Record<string, unknown>;
+    // The app's service principal in Fabrikam (the previous test may have made it), with consent for everyone.
+    const existing = ((await client.api("/servicePrincipals").filter(`appId eq '${MULTI_WEB}'`).get()) as { value: Record<string, unknown>[] }).value[0];
+    const sp = existing ?? ((await client.api("/servicePrincipals").post({ appId: MULTI_WEB })) as Record<string, unknown>);
     const crm = (await client.api(`/servicePrincipals(appId='${DYNAMICS_CRM_APP_ID}')`).get()) as Record<string, unknown>;
-    // Consent for everyone (the grant of the previous test was revoked).
     await client.api("/oauth2PermissionGrants").post({ clientId: sp.id, consentType: "AllPrincipals", resourceId: crm.id, scope: "user_impersonation" });
     const ropc = () =>
       fetch(`${o.url}/${FABRIKAM}/oauth2/v2.0/token`, { method: "POST", body: new URLSearchParams({ grant_type: "password", client_id: MULTI_WEB, client_secret: secrets[MULTI_WEB] as string, username: FAB_USER.username, password: FAB_USER.password, scope: `${o.orgUrl}/user_impersonation` }) }).then(
@@ -260,6 +261,19 @@ describe("Graph servicePrincipals, oauth2PermissionGrants and appRoleAssignments
     expect(await graphFailure(client.api(`/servicePrincipals/${sp.id as string}/appRoleAssignments`).post({ principalId: sp.id, resourceId: msGraph.id, appRoleId: DEFAULT_ROLE }))).toMatchObject({ statusCode: 400 });
     await client.api(`/servicePrincipals/${sp.id as string}/appRoleAssignments/${permission.id as string}`).delete();
     expect(await rolesOf()).toBeUndefined();
+
+    // A disabled app cannot sign users in either: ROPC and the /authorize page answer AADSTS7000112.
+    await client.api(`/servicePrincipals/${sp.id as string}`).patch({ accountEnabled: false });
+    expect((await ropc()).body.error_codes).toEqual([7000112]);
+    const browser = new PageSession();
+    const page = await browser.signIn(await browser.open(`${o.url}/${FABRIKAM}/oauth2/v2.0/authorize?${new URLSearchParams({ client_id: MULTI_WEB, response_type: "code", redirect_uri: REDIRECT, scope: `${o.orgUrl}/user_impersonation` }).toString()}`), FAB_USER.username, FAB_USER.password);
+    expect(page.status).toBe(302);
+    const denied = new URL(page.location as string).searchParams;
+    expect(page.location?.startsWith(REDIRECT), page.location ?? "").toBe(true);
+    expect(denied.get("error")).toBe("unauthorized_client");
+    expect(denied.get("error_description")).toMatch(/^AADSTS7000112: /);
+    await client.api(`/servicePrincipals/${sp.id as string}`).patch({ accountEnabled: true });
+    expect((await ropc()).status).toBe(200);
   });
 
   it("403 Authorization_RequestDenied: an app without the permission, a delegated user without a directory role", async () => {
