@@ -287,8 +287,8 @@ class CachedDirectoryStore implements DirectoryStore {
     return this.write(() => this.inner.deleteAppRoleAssignment(id));
   }
 
-  listAppRoleAssignmentsBy(by: { principalId: string } | { resourceId: string }): Promise<AppRoleAssignment[]> {
-    return this.inner.listAppRoleAssignmentsBy(by);
+  queryAppRoleAssignments(tenantId: string, by: { principalId: string } | { resourceId: string }, query: DirectoryQuery): Promise<DirectoryPage<AppRoleAssignment>> {
+    return this.inner.queryAppRoleAssignments(tenantId, by, query);
   }
 
   // ── GroupDirectory ──

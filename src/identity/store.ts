@@ -287,11 +287,11 @@ export interface AppRoleAssignmentDirectory {
   /** Deletes an assignment by id; false when there was none. */
   deleteAppRoleAssignment(id: string): Promise<boolean>;
   /**
-   * Assignments of every principal type (users, groups, service principals), by creation time:
-   * those granted to `principalId` (Graph `…/appRoleAssignments`) or those to resource SP
-   * `resourceId` (Graph `servicePrincipals/{id}/appRoleAssignedTo`).
+   * A page of the assignments in `tenantId` of every principal type (users, groups, service principals)
+   * granted to `principalId` (Graph `…/appRoleAssignments`) or to resource SP `resourceId` (Graph
+   * `servicePrincipals/{id}/appRoleAssignedTo`); keyset by id, no filter or sort key.
    */
-  listAppRoleAssignmentsBy(by: { principalId: string } | { resourceId: string }): Promise<AppRoleAssignment[]>;
+  queryAppRoleAssignments(tenantId: string, by: { principalId: string } | { resourceId: string }, query: DirectoryQuery): Promise<DirectoryPage<AppRoleAssignment>>;
 }
 
 /** Security groups and their direct members. */

@@ -796,10 +796,18 @@ export class SqlIdentityStore implements IdentityStore {
     return Number(result.numDeletedRows) === 1;
   }
 
-  async listAppRoleAssignmentsBy(by: { principalId: string } | { resourceId: string }): Promise<AppRoleAssignment[]> {
-    const query = this.db.selectFrom("app_role_assignments").selectAll();
-    const filtered = "principalId" in by ? query.where("principal_id", "=", by.principalId.toLowerCase()) : query.where("resource_id", "=", by.resourceId.toLowerCase());
-    return (await filtered.orderBy("created_at").orderBy("id").execute()).map(toAssignment);
+  async queryAppRoleAssignments(tenantId: string, by: { principalId: string } | { resourceId: string }, query: DirectoryQuery): Promise<DirectoryPage<AppRoleAssignment>> {
+    const tenant = tenantId.toLowerCase();
+    const where = (eb: ExpressionBuilder<Schema, "app_role_assignments">) =>
+      eb.and([eb("tenant_id", "=", tenant), "principalId" in by ? eb("principal_id", "=", by.principalId.toLowerCase()) : eb("resource_id", "=", by.resourceId.toLowerCase())]);
+    let select = this.db.selectFrom("app_role_assignments").selectAll().where(where);
+    if (query.after) select = select.where("id", ">", query.after.id);
+    const rows = await select.orderBy("id").limit(query.top + 1).execute();
+    const page: DirectoryPage<AppRoleAssignment> = { items: rows.slice(0, query.top).map(toAssignment) };
+    const last = rows.length > query.top ? rows[query.top - 1] : undefined;
+    if (last) page.next = { sortValue: null, id: last.id };
+    if (query.count) page.count = Number((await this.db.selectFrom("app_role_assignments").select((eb) => eb.fn.countAll<number | string | bigint>().as("n")).where(where).executeTakeFirstOrThrow()).n);
+    return page;
   }
 
   async revokeRefreshTokensOfClient(filter: { tenantId: string; clientServicePrincipalId: string; userId?: string }, now: number): Promise<number> {

@@ -92,12 +92,13 @@ describe("Graph servicePrincipals, oauth2PermissionGrants and appRoleAssignments
   let fabToken = "";
   let orgAdminToken = "";
   let fabUserId = "";
+  let fabAdminId = "";
 
   beforeAll(async () => {
     const o = orgbox();
     const { service } = o.identity;
     await service.createTenant({ id: FABRIKAM, displayName: "Fabrikam", defaultDomain: "fabrikam-sp.onmicrosoft.com" });
-    await service.createUser({ tenantId: FABRIKAM, userPrincipalName: FAB_ADMIN.username, displayName: "Fabrikam Admin", password: FAB_ADMIN.password, directoryRoles: [GLOBAL_ADMINISTRATOR_ROLE] });
+    fabAdminId = (await service.createUser({ tenantId: FABRIKAM, userPrincipalName: FAB_ADMIN.username, displayName: "Fabrikam Admin", password: FAB_ADMIN.password, directoryRoles: [GLOBAL_ADMINISTRATOR_ROLE] })).id;
     fabUserId = (await service.createUser({ tenantId: FABRIKAM, userPrincipalName: FAB_USER.username, displayName: "Fabrikam User", password: FAB_USER.password })).id;
     // Fabrikam's Graph admin app (what an admin registers once in the portal), and a reader with Application.Read.All only.
     const graphRoles = ["Application.ReadWrite.All", "AppRoleAssignment.ReadWrite.All", "DelegatedPermissionGrant.ReadWrite.All", "Directory.Read.All"];
@@ -241,6 +242,14 @@ describe("Graph servicePrincipals, oauth2PermissionGrants and appRoleAssignments
     const assignment = (await client.api(`/servicePrincipals/${sp.id as string}/appRoleAssignedTo`).post({ principalId: fabUserId, resourceId: sp.id, appRoleId: DEFAULT_ROLE })) as Record<string, unknown>;
     expect(assignment).toMatchObject({ principalId: fabUserId, principalType: "User", principalDisplayName: "Fabrikam User", resourceId: sp.id, resourceDisplayName: "Contoso multi-tenant web app", appRoleId: DEFAULT_ROLE });
     expect((await ropc()).status).toBe(200);
+    const adminAssignment = (await client.api(`/servicePrincipals/${sp.id as string}/appRoleAssignedTo`).post({ principalId: fabAdminId, resourceId: sp.id, appRoleId: DEFAULT_ROLE })) as Record<string, unknown>;
+    // Keyset pages: $top=1 and the @odata.nextLink reach both assignments once.
+    const firstPage = await graph(o, fabToken, "GET", `servicePrincipals/${sp.id as string}/appRoleAssignedTo?$top=1&$select=id,principalId`);
+    expect(firstPage.body.value).toHaveLength(1);
+    const secondPage = await graph(o, fabToken, "GET", firstPage.body["@odata.nextLink"] as string);
+    expect([...(firstPage.body.value ?? []), ...(secondPage.body.value ?? [])].map((a) => a.id).sort()).toEqual([assignment.id, adminAssignment.id].sort());
+    expect(secondPage.body["@odata.nextLink"]).toBeUndefined();
+    await client.api(`/servicePrincipals/${sp.id as string}/appRoleAssignedTo/${adminAssignment.id as string}`).delete();
     const assigned = (await client.api(`/servicePrincipals/${sp.id as string}/appRoleAssignedTo`).get()) as { value: Record<string, unknown>[] };
     expect(assigned.value.map((a) => a.id)).toEqual([assignment.id]);
     expect(await graphFailure(client.api(`/servicePrincipals/${sp.id as string}/appRoleAssignedTo`).post({ principalId: fabUserId, resourceId: sp.id, appRoleId: DEFAULT_ROLE }))).toMatchObject({ statusCode: 400, code: "Request_BadRequest" });

@@ -98,8 +98,13 @@ describe.each(BACKENDS)("Graph directory queries on $name", (backend) => {
 
     await store.addAppRoleAssignment({ id: id(6001), tenantId: TENANT, principalId: id(3001), resourceId: id(3002), appRoleId: id(7001), principalType: "ServicePrincipal" }, NOW);
     await store.addAppRoleAssignment({ id: id(6002), tenantId: TENANT, principalId: id(9), resourceId: id(3001), appRoleId: id(0), principalType: "User" }, NOW + 1);
-    expect((await store.listAppRoleAssignmentsBy({ principalId: id(3001) })).map((a) => a.id)).toEqual([id(6001)]);
-    expect((await store.listAppRoleAssignmentsBy({ resourceId: id(3001) })).map((a) => a.id)).toEqual([id(6002)]);
+    await store.addAppRoleAssignment({ id: id(6003), tenantId: TENANT, principalId: id(3001), resourceId: id(3003), appRoleId: id(7001), principalType: "ServicePrincipal" }, NOW);
+    const first = await store.queryAppRoleAssignments(TENANT, { principalId: id(3001) }, { top: 1, count: true });
+    expect(first.items.map((a) => a.id)).toEqual([id(6001)]);
+    expect(first.count).toBe(2);
+    expect((await store.queryAppRoleAssignments(TENANT, { principalId: id(3001) }, { top: 1, count: false, ...(first.next ? { after: first.next } : {}) })).items.map((a) => a.id)).toEqual([id(6003)]);
+    expect((await store.queryAppRoleAssignments(TENANT, { resourceId: id(3001) }, { top: 10, count: false })).items.map((a) => a.id)).toEqual([id(6002)]);
+    expect((await store.queryAppRoleAssignments(OTHER, { resourceId: id(3001) }, { top: 10, count: false })).items).toEqual([]);
     expect((await store.findAppRoleAssignment(id(6002)))?.principalType).toBe("User");
     expect(await store.deleteAppRoleAssignment(id(6002))).toBe(true);
     expect(await store.deleteAppRoleAssignment(id(6002))).toBe(false);
@@ -115,6 +120,7 @@ describe.each(BACKENDS)("Graph directory queries on $name", (backend) => {
     expect(await store.findPermissionGrant(id(5001))).toBeUndefined();
     expect(await store.findPermissionGrant(id(5002))).toBeUndefined();
     expect(await store.findAppRoleAssignment(id(6001))).toBeUndefined();
+    expect(await store.findAppRoleAssignment(id(6003))).toBeUndefined();
     expect((await store.findRefreshToken("h1"))?.revokedAt).toBe(NOW + 5);
     expect((await store.findRefreshToken("h2"))?.revokedAt).toBeNull();
     expect(await store.findServicePrincipalById(OTHER, id(4001))).toBeDefined();

@@ -4,6 +4,7 @@ import type { GraphContext, GraphResult } from "../context.ts";
 import { filled } from "../context.ts";
 import { GraphError, graphError } from "../errors.ts";
 import { APP_ADMIN_ROLES } from "../policies.ts";
+import type { QuerySupport } from "../odata.ts";
 import type { PermissionPolicy } from "../registry.ts";
 
 /**
@@ -69,6 +70,7 @@ export const WRITE_ASSIGNMENTS: PermissionPolicy = {
 const DEFAULT_APP_ROLE_ID = "00000000-0000-0000-0000-000000000000";
 
 const RESOURCE = "microsoft.graph.appRoleAssignment";
+const ASSIGNMENT_PROPERTIES = ["id", "deletedDateTime", "appRoleId", "createdDateTime", "principalDisplayName", "principalId", "principalType", "resourceDisplayName", "resourceId"] as const;
 
 /** Display name of an assignment's principal (user, group or service principal) in the caller's tenant; null when it is gone. */
 async function principalDisplayName(x: GraphContext, a: AppRoleAssignment): Promise<string | null> {
@@ -101,11 +103,15 @@ export async function assignmentJson(x: GraphContext, a: AppRoleAssignment): Pro
 /** Which side of the assignment the path names: the principal (`…/appRoleAssignments`) or the resource (`…/appRoleAssignedTo`). */
 export type AssignmentSide = { principalId: string } | { resourceId: string };
 
-/** The assignments of one side, as a Graph collection. */
+/** `$top`, `$skiptoken` and `$count` on assignment collections (no `$filter`/`$orderby` here). */
+export const ASSIGNMENTS_QUERY: QuerySupport = { typeName: RESOURCE, select: ASSIGNMENT_PROPERTIES, collection: true };
+
+/** A keyset page of the assignments of one side in the caller's tenant, as a Graph collection (declare {@link ASSIGNMENTS_QUERY} on the operation). */
 export async function listAssignmentsOf(x: GraphContext, side: AssignmentSide): Promise<GraphResult> {
-  const tenant = filled(x.tenant, "tenant");
-  const rows = (await x.deps.directory.listAppRoleAssignmentsBy(side)).filter((a) => a.tenantId === tenant.id);
-  return { kind: "collection", context: "appRoleAssignments", items: await Promise.all(rows.map((a) => assignmentJson(x, a))) };
+  const q = filled(x.query, "query");
+  const page = await x.deps.directory.queryAppRoleAssignments(filled(x.tenant, "tenant").id, side, { ...(q.after ? { after: q.after } : {}), top: q.top, count: q.count });
+  const items = await Promise.all(page.items.map((a) => assignmentJson(x, a)));
+  return { kind: "collection", context: "appRoleAssignments", items, ...(page.count !== undefined ? { count: page.count } : {}), ...(page.next ? { next: page.next } : {}) };
 }
 
 /** What the principal of a new assignment is, in the caller's tenant. @throws GraphError 404 when it is not there. */

@@ -6,7 +6,7 @@ import { graphError } from "../errors.ts";
 import type { QuerySupport } from "../odata.ts";
 import { APP_ADMIN_ROLES } from "../policies.ts";
 import type { GraphOperation, GraphResourceModule, PermissionPolicy } from "../registry.ts";
-import { alreadyExists, createAssignment, deleteAssignment, findServicePrincipalByKey, listAssignmentsOf, objectBody, READ_ASSIGNMENTS, WRITE_ASSIGNMENTS } from "./app-role-assignments.ts";
+import { alreadyExists, ASSIGNMENTS_QUERY, createAssignment, deleteAssignment, findServicePrincipalByKey, listAssignmentsOf, objectBody, READ_ASSIGNMENTS, WRITE_ASSIGNMENTS } from "./app-role-assignments.ts";
 import { grantJson, READ_GRANTS } from "./oauth2-permission-grants.ts";
 
 /**
@@ -37,7 +37,6 @@ const LIST_QUERY: QuerySupport = {
   collection: true,
 };
 const ENTITY_QUERY: QuerySupport = { typeName: TYPE, select: PROPERTIES };
-const NAVIGATION_QUERY: QuerySupport = { typeName: "microsoft.graph.appRoleAssignment" };
 
 /**
  * Reading service principals (learn.microsoft.com/graph/api/serviceprincipal-list, …/serviceprincipal-get,
@@ -251,7 +250,7 @@ const listAssignedTo: GraphOperation = {
   method: "GET",
   path: "servicePrincipals/{id}/appRoleAssignedTo",
   policy: READ_ASSIGNMENTS,
-  query: NAVIGATION_QUERY,
+  query: ASSIGNMENTS_QUERY,
   async handle(x): Promise<GraphResult> {
     return listAssignmentsOf(x, { resourceId: (await find(x)).id });
   },
@@ -282,7 +281,7 @@ const listAssignments: GraphOperation = {
   method: "GET",
   path: "servicePrincipals/{id}/appRoleAssignments",
   policy: READ_ASSIGNMENTS,
-  query: NAVIGATION_QUERY,
+  query: ASSIGNMENTS_QUERY,
   async handle(x): Promise<GraphResult> {
     return listAssignmentsOf(x, { principalId: (await find(x)).id });
   },
