@@ -6,6 +6,8 @@ import { GRAPH_JSON, runGraphRequest, type GraphDeps } from "./context.ts";
 import { GraphError, graphError, graphErrorBody } from "./errors.ts";
 import { ResourceRegistry } from "./registry.ts";
 import { applicationsModule } from "./resources/applications.ts";
+import { oauth2PermissionGrantsModule } from "./resources/oauth2-permission-grants.ts";
+import { servicePrincipalsModule } from "./resources/service-principals.ts";
 
 export { ResourceRegistry, type GraphOperation, type GraphResourceModule, type PermissionPolicy } from "./registry.ts";
 export { GraphError, graphError, graphErrorBody } from "./errors.ts";
@@ -15,7 +17,7 @@ const VERSIONS = new Set(["v1.0", "beta"]);
 
 /** The resource modules of the surface. Adding a resource: a module in `resources/` and one line here. */
 export function graphRegistry(): ResourceRegistry {
-  return new ResourceRegistry().register(applicationsModule);
+  return new ResourceRegistry().register(applicationsModule).register(servicePrincipalsModule).register(oauth2PermissionGrantsModule);
 }
 
 /** The Microsoft Graph–compatible directory API over identity's services. */

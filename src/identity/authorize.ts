@@ -156,6 +156,7 @@ async function findServicePrincipal(f: AuthorizeFlow): Promise<undefined> {
   f.tenant = tenant;
   f.clientSp = await store.findServicePrincipal(tenant.id, f.req.app.appId);
   if (!f.clientSp && f.req.app.signInAudience !== "AzureADMultipleOrgs") throw aad.applicationNotFound(f.req.app.appId, tenant.defaultDomain);
+  if (f.clientSp && !f.clientSp.accountEnabled) throw aad.applicationDisabled(f.req.app.appId, f.clientSp.displayName);
   return undefined;
 }
 

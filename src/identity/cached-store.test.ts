@@ -23,6 +23,14 @@ function fakeStore() {
       tenants.delete(id);
     },
     async createRefreshToken() {},
+    async setServicePrincipalAccountEnabled() {},
+    async deleteServicePrincipal() {},
+    async setPermissionGrantScope() {
+      return true;
+    },
+    async deleteAppRoleAssignment() {
+      return true;
+    },
     async findSignInLockout(id: string) {
       state.lockoutReads++;
       return { failedSignIns: failures.get(id) ?? 0, lockedUntil: null };
@@ -67,6 +75,25 @@ describe("CachedIdentityStore", () => {
     store.invalidateCaches();
     await store.findTenant("a");
     expect(state.reads).toBe(3);
+  });
+
+  it("empties the cache on the Graph surface's writes (service principal enabled/deleted, grant scope, assignment deleted)", async () => {
+    const { store, state } = fakeStore();
+    await store.createTenant(tenant("a"), 0);
+    const writes: (() => Promise<unknown>)[] = [
+      () => store.setServicePrincipalAccountEnabled("sp", false),
+      () => store.deleteServicePrincipal("sp", 0),
+      () => store.setPermissionGrantScope("g", "x"),
+      () => store.deleteAppRoleAssignment("a"),
+    ];
+    let reads = 0;
+    for (const write of writes) {
+      await store.findTenant("a");
+      expect(state.reads).toBe(++reads);
+      await write();
+    }
+    await store.findTenant("a");
+    expect(state.reads).toBe(reads + 1);
   });
 
   it("does not keep an answer read across a write (it may be stale)", async () => {

@@ -211,6 +211,18 @@ class CachedDirectoryStore implements DirectoryStore {
     return this.inner.findServicePrincipalById(tenantId, id);
   }
 
+  queryServicePrincipals(tenantId: string, query: DirectoryQuery): Promise<DirectoryPage<ServicePrincipal>> {
+    return this.inner.queryServicePrincipals(tenantId, query);
+  }
+
+  setServicePrincipalAccountEnabled(servicePrincipalId: string, enabled: boolean): Promise<void> {
+    return this.write(() => this.inner.setServicePrincipalAccountEnabled(servicePrincipalId, enabled));
+  }
+
+  deleteServicePrincipal(servicePrincipalId: string, now: number): Promise<void> {
+    return this.write(() => this.inner.deleteServicePrincipal(servicePrincipalId, now));
+  }
+
   listServicePrincipals(tenantId: string): Promise<ServicePrincipal[]> {
     return this.inner.listServicePrincipals(tenantId);
   }
@@ -241,6 +253,14 @@ class CachedDirectoryStore implements DirectoryStore {
     return this.write(() => this.inner.deletePermissionGrant(id));
   }
 
+  queryPermissionGrants(tenantId: string, query: DirectoryQuery): Promise<DirectoryPage<OAuth2PermissionGrant>> {
+    return this.inner.queryPermissionGrants(tenantId, query);
+  }
+
+  setPermissionGrantScope(id: string, scope: string): Promise<boolean> {
+    return this.write(() => this.inner.setPermissionGrantScope(id, scope));
+  }
+
   // ── AppRoleAssignmentDirectory ──
 
   listAppRoleAssignments(principalId: string, resourceId: string): Promise<AppRoleAssignment[]> {
@@ -257,6 +277,18 @@ class CachedDirectoryStore implements DirectoryStore {
 
   isUserAssigned(userId: string, resourceId: string): Promise<boolean> {
     return this.inner.isUserAssigned(userId, resourceId);
+  }
+
+  findAppRoleAssignment(id: string): Promise<AppRoleAssignment | undefined> {
+    return this.inner.findAppRoleAssignment(id);
+  }
+
+  deleteAppRoleAssignment(id: string): Promise<boolean> {
+    return this.write(() => this.inner.deleteAppRoleAssignment(id));
+  }
+
+  queryAppRoleAssignments(tenantId: string, by: { principalId: string } | { resourceId: string }, query: DirectoryQuery): Promise<DirectoryPage<AppRoleAssignment>> {
+    return this.inner.queryAppRoleAssignments(tenantId, by, query);
   }
 
   // ── GroupDirectory ──

@@ -51,6 +51,7 @@ async function authenticateConfidentialClient(
   const app = await store.findApplicationByAppId(clientId);
   const servicePrincipal = app ? await store.findServicePrincipal(tenant.id, app.appId) : undefined;
   if (!app || !servicePrincipal) throw aad.applicationNotFound(clientId, tenant.defaultDomain);
+  if (!servicePrincipal.accountEnabled) throw aad.applicationDisabled(app.appId, servicePrincipal.displayName);
   if (clientSecret === undefined || clientSecret === "") throw aad.missingClientCredential();
   const credentials = await store.listPasswordCredentials(app.id);
   const now = clock.now();
@@ -80,6 +81,7 @@ export async function authenticateClient(deps: AssertionDeps, tenant: Tenant, fo
   const app = await deps.store.findApplicationByAppId(clientId);
   const servicePrincipal = app ? await deps.store.findServicePrincipal(tenant.id, app.appId) : undefined;
   if (!app || !servicePrincipal) throw aad.applicationNotFound(clientId, tenant.defaultDomain);
+  if (!servicePrincipal.accountEnabled) throw aad.applicationDisabled(app.appId, servicePrincipal.displayName);
   if (form.client_assertion === undefined) throw aad.missingParameter("client_assertion");
   await verifyClientAssertion(deps, tenant, app, form);
   return { app, servicePrincipal, clientAuth: "2", publicClient: false };
@@ -104,6 +106,7 @@ async function authenticatePublicOrConfidentialClient(
   const app = await deps.store.findApplicationByAppId(clientId);
   const sp = app ? await deps.store.findServicePrincipal(tenant.id, app.appId) : undefined;
   if (!app || !sp) throw aad.applicationNotFound(clientId, tenant.defaultDomain);
+  if (!sp.accountEnabled) throw aad.applicationDisabled(app.appId, sp.displayName);
   const publicClient = isPublic ? isPublic(app) : app.isFallbackPublicClient;
   if (publicClient) {
     if ((clientSecret !== undefined && clientSecret !== "") || form.client_assertion) throw aad.publicClientSentSecret();

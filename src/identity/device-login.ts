@@ -72,6 +72,7 @@ export async function deviceRoutes(app: FastifyInstance, deps: BrowserDeps): Pro
     const tenant = (await store.findTenant(signedIn.user.tenantId)) as Tenant;
     const clientSp = await store.findServicePrincipal(tenant.id, pending.app.appId);
     if (!clientSp) throw aad.applicationNotFound(pending.app.appId, tenant.defaultDomain);
+    if (!clientSp.accountEnabled) throw aad.applicationDisabled(pending.app.appId, clientSp.displayName);
     const parsed = code.scope !== null ? parseScope(code.scope) : undefined;
     const resource = parsed?.resource ?? code.resource ?? "";
     const target = await resolveTarget(grantContext, tenant, pending.app, resource, parsed && parsed.permissions.length > 0 ? parsed.permissions : "default");

@@ -40,6 +40,11 @@ export const aad = {
       "unauthorized_client",
       `Application with identifier '${appId}' was not found in the directory '${tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.`,
     ),
+  /**
+   * The client's service principal in the tenant has `accountEnabled` false (UnauthorizedClientApplicationDisabled).
+   * Source: learn.microsoft.com/troubleshoot/entra/entra-id/app-integration/error-code-aadsts7000112-application-is-disabled.
+   */
+  applicationDisabled: (appId: string, displayName: string) => new AadError(7000112, "unauthorized_client", `Application '${appId}'(${displayName}) is disabled.`),
   invalidClientSecret: (appId: string) =>
     new AadError(7000215, "invalid_client", `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${appId}'.`),
   expiredClientSecret: (appId: string) =>

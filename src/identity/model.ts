@@ -143,6 +143,12 @@ export interface ServicePrincipal {
   appOwnerOrganizationId: string;
   displayName: string;
   appRoleAssignmentRequired: boolean;
+  /**
+   * Whether the app can sign in and get tokens in this tenant ("Enabled for users to sign in?" in
+   * Enterprise applications; Graph `servicePrincipal.accountEnabled`). false: every token request of
+   * the app in this tenant is refused with AADSTS7000112.
+   */
+  accountEnabled: boolean;
 }
 
 /**

@@ -54,7 +54,7 @@ export interface OrgBindings {
  * `ownerTenantId`, by default the app's home tenant; `appRoleAssignmentRequired` off.
  */
 export function newServicePrincipal(app: Application, tenantId: string, ownerTenantId?: string, id?: string): ServicePrincipal {
-  return { id: (id ?? newGuid()).toLowerCase(), tenantId: tenantId.toLowerCase(), appId: app.appId, appOwnerOrganizationId: ownerTenantId ?? app.tenantId, displayName: app.displayName, appRoleAssignmentRequired: false };
+  return { id: (id ?? newGuid()).toLowerCase(), tenantId: tenantId.toLowerCase(), appId: app.appId, appOwnerOrganizationId: ownerTenantId ?? app.tenantId, displayName: app.displayName, appRoleAssignmentRequired: false, accountEnabled: true };
 }
 
 /**

@@ -235,6 +235,19 @@ export interface ServicePrincipalDirectory {
   listServicePrincipals(tenantId: string): Promise<ServicePrincipal[]>;
   /** Sets a service principal's `appRoleAssignmentRequired`. */
   setAppRoleAssignmentRequired(servicePrincipalId: string, required: boolean): Promise<void>;
+  /**
+   * A page of the service principals in `tenantId` (properties `id`, `appId`, `displayName`,
+   * `accountEnabled`, `appOwnerOrganizationId`; keyset by object id, no sort key).
+   * @throws Error for a property the store does not map (the caller validates first).
+   */
+  queryServicePrincipals(tenantId: string, query: DirectoryQuery): Promise<DirectoryPage<ServicePrincipal>>;
+  /** Sets a service principal's `accountEnabled` (false: AADSTS7000112 on every token request of the app in its tenant). */
+  setServicePrincipalAccountEnabled(servicePrincipalId: string, enabled: boolean): Promise<void>;
+  /**
+   * Deletes a service principal with the delegated grants and app role assignments that name it (as
+   * client, resource or principal), and revokes the refresh tokens of its app in its tenant, in one transaction.
+   */
+  deleteServicePrincipal(servicePrincipalId: string, now: number): Promise<void>;
 }
 
 /** Delegated permission grants (`oauth2PermissionGrants`, consent). */
@@ -249,6 +262,14 @@ export interface PermissionGrantDirectory {
   findPermissionGrant(id: string): Promise<OAuth2PermissionGrant | undefined>;
   /** Deletes a delegated grant by id. */
   deletePermissionGrant(id: string): Promise<void>;
+  /**
+   * A page of the delegated grants in `tenantId` (properties `id`, `clientId`, `resourceId`,
+   * `consentType`, `principalId`; keyset by id).
+   * @throws Error for a property the store does not map (the caller validates first).
+   */
+  queryPermissionGrants(tenantId: string, query: DirectoryQuery): Promise<DirectoryPage<OAuth2PermissionGrant>>;
+  /** Replaces the `scope` of a grant; false when there is no grant with that id. */
+  setPermissionGrantScope(id: string, scope: string): Promise<boolean>;
 }
 
 /** App role assignments: application permissions, and users and groups assigned to an app. */
@@ -261,6 +282,16 @@ export interface AppRoleAssignmentDirectory {
   listAppRoleAssignedTo(resourceId: string): Promise<AppRoleAssignment[]>;
   /** Whether a user is assigned to resource SP `resourceId` directly or through a group it is a member of. */
   isUserAssigned(userId: string, resourceId: string): Promise<boolean>;
+  /** An assignment by id. */
+  findAppRoleAssignment(id: string): Promise<AppRoleAssignment | undefined>;
+  /** Deletes an assignment by id; false when there was none. */
+  deleteAppRoleAssignment(id: string): Promise<boolean>;
+  /**
+   * A page of the assignments in `tenantId` of every principal type (users, groups, service principals)
+   * granted to `principalId` (Graph `…/appRoleAssignments`) or to resource SP `resourceId` (Graph
+   * `servicePrincipals/{id}/appRoleAssignedTo`); keyset by id, no filter or sort key.
+   */
+  queryAppRoleAssignments(tenantId: string, by: { principalId: string } | { resourceId: string }, query: DirectoryQuery): Promise<DirectoryPage<AppRoleAssignment>>;
 }
 
 /** Security groups and their direct members. */

@@ -241,7 +241,7 @@ export class SqlIdentityStore implements IdentityStore {
   async createServicePrincipal(sp: ServicePrincipal, now: number): Promise<void> {
     await this.db
       .insertInto("service_principals")
-      .values({ id: sp.id, tenant_id: sp.tenantId, app_id: sp.appId, app_owner_tenant_id: sp.appOwnerOrganizationId, display_name: sp.displayName, app_role_assignment_required: sp.appRoleAssignmentRequired ? 1 : 0, created_at: now })
+      .values({ id: sp.id, tenant_id: sp.tenantId, app_id: sp.appId, app_owner_tenant_id: sp.appOwnerOrganizationId, display_name: sp.displayName, app_role_assignment_required: sp.appRoleAssignmentRequired ? 1 : 0, account_enabled: sp.accountEnabled ? 1 : 0, created_at: now })
       .execute();
   }
 
@@ -741,6 +741,77 @@ export class SqlIdentityStore implements IdentityStore {
     await this.db.deleteFrom("oauth2_permission_grants").where("id", "=", id).execute();
   }
 
+  async queryServicePrincipals(tenantId: string, query: DirectoryQuery): Promise<DirectoryPage<ServicePrincipal>> {
+    const tenant = tenantId.toLowerCase();
+    const where = (eb: ExpressionBuilder<Schema, "service_principals">) => eb.and([eb("service_principals.tenant_id", "=", tenant), ...(query.filter ? [compileFilter(eb, query.filter, SERVICE_PRINCIPAL_FILTERS)] : [])]);
+    let select = this.db.selectFrom("service_principals").selectAll().where(where);
+    if (query.after) select = select.where("service_principals.id", ">", query.after.id);
+    const rows = await select.orderBy("service_principals.id").limit(query.top + 1).execute();
+    const page: DirectoryPage<ServicePrincipal> = { items: rows.slice(0, query.top).map(toServicePrincipal) };
+    const last = rows.length > query.top ? rows[query.top - 1] : undefined;
+    if (last) page.next = { sortValue: null, id: last.id };
+    if (query.count) page.count = Number((await this.db.selectFrom("service_principals").select((eb) => eb.fn.countAll<number | string | bigint>().as("n")).where(where).executeTakeFirstOrThrow()).n);
+    return page;
+  }
+
+  async setServicePrincipalAccountEnabled(servicePrincipalId: string, enabled: boolean): Promise<void> {
+    await this.db.updateTable("service_principals").set({ account_enabled: enabled ? 1 : 0 }).where("id", "=", servicePrincipalId.toLowerCase()).execute();
+  }
+
+  async deleteServicePrincipal(servicePrincipalId: string, now: number): Promise<void> {
+    const id = servicePrincipalId.toLowerCase();
+    await this.db.transaction().execute(async (trx) => {
+      const sp = await trx.selectFrom("service_principals").select(["tenant_id", "app_id"]).where("id", "=", id).executeTakeFirst();
+      if (!sp) return;
+      await trx.deleteFrom("oauth2_permission_grants").where((eb) => eb.or([eb("client_id", "=", id), eb("resource_id", "=", id)])).execute();
+      await trx.deleteFrom("app_role_assignments").where((eb) => eb.or([eb("principal_id", "=", id), eb("resource_id", "=", id)])).execute();
+      await trx.updateTable("refresh_tokens").set({ revoked_at: now }).where("tenant_id", "=", sp.tenant_id).where("client_id", "=", sp.app_id).where("revoked_at", "is", null).execute();
+      await trx.deleteFrom("service_principals").where("id", "=", id).execute();
+    });
+  }
+
+  async queryPermissionGrants(tenantId: string, query: DirectoryQuery): Promise<DirectoryPage<OAuth2PermissionGrant>> {
+    const tenant = tenantId.toLowerCase();
+    const where = (eb: ExpressionBuilder<Schema, "oauth2_permission_grants">) => eb.and([eb("oauth2_permission_grants.tenant_id", "=", tenant), ...(query.filter ? [compileFilter(eb, query.filter, GRANT_FILTERS)] : [])]);
+    let select = this.db.selectFrom("oauth2_permission_grants").selectAll().where(where);
+    if (query.after) select = select.where("oauth2_permission_grants.id", ">", query.after.id);
+    const rows = await select.orderBy("oauth2_permission_grants.id").limit(query.top + 1).execute();
+    const page: DirectoryPage<OAuth2PermissionGrant> = { items: rows.slice(0, query.top).map(toGrant) };
+    const last = rows.length > query.top ? rows[query.top - 1] : undefined;
+    if (last) page.next = { sortValue: null, id: last.id };
+    if (query.count) page.count = Number((await this.db.selectFrom("oauth2_permission_grants").select((eb) => eb.fn.countAll<number | string | bigint>().as("n")).where(where).executeTakeFirstOrThrow()).n);
+    return page;
+  }
+
+  async setPermissionGrantScope(id: string, scope: string): Promise<boolean> {
+    const result = await this.db.updateTable("oauth2_permission_grants").set({ scope }).where("id", "=", id.toLowerCase()).executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  async findAppRoleAssignment(id: string): Promise<AppRoleAssignment | undefined> {
+    const r = await this.db.selectFrom("app_role_assignments").selectAll().where("id", "=", id.toLowerCase()).executeTakeFirst();
+    return r ? toAssignment(r) : undefined;
+  }
+
+  async deleteAppRoleAssignment(id: string): Promise<boolean> {
+    const result = await this.db.deleteFrom("app_role_assignments").where("id", "=", id.toLowerCase()).executeTakeFirst();
+    return Number(result.numDeletedRows) === 1;
+  }
+
+  async queryAppRoleAssignments(tenantId: string, by: { principalId: string } | { resourceId: string }, query: DirectoryQuery): Promise<DirectoryPage<AppRoleAssignment>> {
+    const tenant = tenantId.toLowerCase();
+    const where = (eb: ExpressionBuilder<Schema, "app_role_assignments">) =>
+      eb.and([eb("tenant_id", "=", tenant), "principalId" in by ? eb("principal_id", "=", by.principalId.toLowerCase()) : eb("resource_id", "=", by.resourceId.toLowerCase())]);
+    let select = this.db.selectFrom("app_role_assignments").selectAll().where(where);
+    if (query.after) select = select.where("id", ">", query.after.id);
+    const rows = await select.orderBy("id").limit(query.top + 1).execute();
+    const page: DirectoryPage<AppRoleAssignment> = { items: rows.slice(0, query.top).map(toAssignment) };
+    const last = rows.length > query.top ? rows[query.top - 1] : undefined;
+    if (last) page.next = { sortValue: null, id: last.id };
+    if (query.count) page.count = Number((await this.db.selectFrom("app_role_assignments").select((eb) => eb.fn.countAll<number | string | bigint>().as("n")).where(where).executeTakeFirstOrThrow()).n);
+    return page;
+  }
+
   async revokeRefreshTokensOfClient(filter: { tenantId: string; clientServicePrincipalId: string; userId?: string }, now: number): Promise<number> {
     const clientAppId = this.db.selectFrom("service_principals").select("app_id").where("id", "=", filter.clientServicePrincipalId.toLowerCase());
     let query = this.db.updateTable("refresh_tokens").set({ revoked_at: now }).where("tenant_id", "=", filter.tenantId.toLowerCase()).where("client_id", "in", clientAppId).where("revoked_at", "is", null);
@@ -759,6 +830,22 @@ const APPLICATION_FILTERS: Record<string, FilterColumn> = {
   signInAudience: { kind: "string", column: "applications.sign_in_audience" },
   publisherDomain: { kind: "string", column: "applications.publisher_domain" },
   identifierUris: { kind: "collection", table: "identifier_uris", valueColumn: "uri", ownerColumn: "application_id", ownerOf: "applications.id" },
+};
+
+const SERVICE_PRINCIPAL_FILTERS: Record<string, FilterColumn> = {
+  id: { kind: "guid", column: "service_principals.id" },
+  appId: { kind: "guid", column: "service_principals.app_id" },
+  displayName: { kind: "string", column: "service_principals.display_name" },
+  accountEnabled: { kind: "boolean", column: "service_principals.account_enabled" },
+  appOwnerOrganizationId: { kind: "guid", column: "service_principals.app_owner_tenant_id" },
+};
+
+const GRANT_FILTERS: Record<string, FilterColumn> = {
+  id: { kind: "guid", column: "oauth2_permission_grants.id" },
+  clientId: { kind: "guid", column: "oauth2_permission_grants.client_id" },
+  resourceId: { kind: "guid", column: "oauth2_permission_grants.resource_id" },
+  principalId: { kind: "guid", column: "oauth2_permission_grants.principal_id" },
+  consentType: { kind: "string", column: "oauth2_permission_grants.consent_type" },
 };
 
 const APPLICATION_SORTS: Record<string, "applications.display_name"> = { displayName: "applications.display_name" };
@@ -870,7 +957,7 @@ function tokenVersion(v: number | null): 1 | 2 | null {
 }
 
 function toServicePrincipal(r: Selectable<Schema["service_principals"]>): ServicePrincipal {
-  return { id: r.id, tenantId: r.tenant_id, appId: r.app_id, appOwnerOrganizationId: r.app_owner_tenant_id, displayName: r.display_name, appRoleAssignmentRequired: r.app_role_assignment_required === 1 };
+  return { id: r.id, tenantId: r.tenant_id, appId: r.app_id, appOwnerOrganizationId: r.app_owner_tenant_id, displayName: r.display_name, appRoleAssignmentRequired: r.app_role_assignment_required === 1, accountEnabled: Number(r.account_enabled) === 1 };
 }
 
 function toGrant(r: Selectable<Schema["oauth2_permission_grants"]>): OAuth2PermissionGrant {

@@ -68,6 +68,8 @@ export interface Schema {
     app_owner_tenant_id: string;
     display_name: string;
     app_role_assignment_required: number;
+    /** `accountEnabled` 0/1 (migration 012). */
+    account_enabled: Generated<number>;
     created_at: number;
   };
   signing_keys: {
