@@ -6,6 +6,10 @@ import { GRAPH_JSON, runGraphRequest, type GraphDeps } from "./context.ts";
 import { GraphError, graphError, graphErrorBody } from "./errors.ts";
 import { ResourceRegistry } from "./registry.ts";
 import { applicationsModule } from "./resources/applications.ts";
+import { groupsModule } from "./resources/groups.ts";
+import { organizationModule } from "./resources/organization.ts";
+import { rolesModule } from "./resources/roles.ts";
+import { usersModule } from "./resources/users.ts";
 
 export { ResourceRegistry, type GraphOperation, type GraphResourceModule, type PermissionPolicy } from "./registry.ts";
 export { GraphError, graphError } from "./errors.ts";
@@ -15,7 +19,12 @@ const VERSIONS = new Set(["v1.0", "beta"]);
 
 /** The resource modules of the surface. Adding a resource: a module in `resources/` and one line here. */
 export function graphRegistry(): ResourceRegistry {
-  return new ResourceRegistry().register(applicationsModule);
+  return new ResourceRegistry()
+    .register(applicationsModule)
+    .register(usersModule)
+    .register(groupsModule)
+    .register(organizationModule)
+    .register(rolesModule);
 }
 
 /** The Microsoft Graph–compatible directory API over identity's services. */
