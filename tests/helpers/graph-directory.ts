@@ -6,7 +6,7 @@ import type { OrgboxInstance } from "../../src/index.ts";
 export const GRAPH_PUBLIC_CLIENT = "c0de0000-0000-4000-8000-0000000e9a01";
 
 /** Every delegated Graph scope the public client is consented to. */
-export const GRAPH_SCOPES = ["User.Read", "User.Read.All", "User.ReadWrite.All", "Group.ReadWrite.All", "GroupMember.ReadWrite.All", "RoleManagement.ReadWrite.Directory", "Directory.Read.All", "Organization.Read.All"];
+export const GRAPH_SCOPES = ["User.Read", "Application.ReadWrite.All", "User.Read.All", "User.ReadWrite.All", "Group.ReadWrite.All", "GroupMember.ReadWrite.All", "RoleManagement.ReadWrite.Directory", "Directory.Read.All", "Organization.Read.All"];
 
 /** Registers {@link GRAPH_PUBLIC_CLIENT} in the demo tenant with admin consent to {@link GRAPH_SCOPES}. */
 export async function registerGraphPublicClient(o: OrgboxInstance): Promise<void> {
