@@ -2,7 +2,6 @@ import type { Tenant } from "../../identity/index.ts";
 import type { GraphContext, GraphResult } from "../context.ts";
 import { filled } from "../context.ts";
 import { graphError } from "../errors.ts";
-import type { QuerySupport } from "../odata.ts";
 import type { GraphOperation, GraphResourceModule, PermissionPolicy } from "../registry.ts";
 import type { Json } from "./directory-common.ts";
 
