@@ -9,6 +9,7 @@ import { applicationsModule } from "./resources/applications.ts";
 import { groupsModule } from "./resources/groups.ts";
 import { organizationModule } from "./resources/organization.ts";
 import { rolesModule } from "./resources/roles.ts";
+import { userAppRoleAssignmentsModule } from "./resources/user-app-role-assignments.ts";
 import { usersModule } from "./resources/users.ts";
 
 export { ResourceRegistry, type GraphOperation, type GraphResourceModule, type PermissionPolicy } from "./registry.ts";
@@ -24,7 +25,8 @@ export function graphRegistry(): ResourceRegistry {
     .register(usersModule)
     .register(groupsModule)
     .register(organizationModule)
-    .register(rolesModule);
+    .register(rolesModule)
+    .register(userAppRoleAssignmentsModule);
 }
 
 /** The Microsoft Graph–compatible directory API over identity's services. */

@@ -271,6 +271,14 @@ class CachedDirectoryStore implements DirectoryStore {
     return this.inner.isUserAssigned(userId, resourceId);
   }
 
+  listAppRoleAssignmentsOfPrincipal(tenantId: string, principalId: string): Promise<AppRoleAssignment[]> {
+    return this.inner.listAppRoleAssignmentsOfPrincipal(tenantId, principalId);
+  }
+
+  deleteAppRoleAssignment(tenantId: string, principalId: string, assignmentId: string): Promise<boolean> {
+    return this.write(() => this.inner.deleteAppRoleAssignment(tenantId, principalId, assignmentId));
+  }
+
   // ── GroupDirectory ──
 
   createGroup(group: Group, now: number): Promise<void> {

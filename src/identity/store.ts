@@ -281,6 +281,10 @@ export interface AppRoleAssignmentDirectory {
   listAppRoleAssignedTo(resourceId: string): Promise<AppRoleAssignment[]>;
   /** Whether a user is assigned to resource SP `resourceId` directly or through a group it is a member of. */
   isUserAssigned(userId: string, resourceId: string): Promise<boolean>;
+  /** The app role assignments granted to one principal (user, group or service principal) in a tenant, by creation time. */
+  listAppRoleAssignmentsOfPrincipal(tenantId: string, principalId: string): Promise<AppRoleAssignment[]>;
+  /** Deletes one assignment of a principal in a tenant; false when there was none. */
+  deleteAppRoleAssignment(tenantId: string, principalId: string, assignmentId: string): Promise<boolean>;
 }
 
 /** Security groups and their direct members. */

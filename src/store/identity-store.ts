@@ -461,6 +461,16 @@ export class SqlIdentityStore implements IdentityStore {
       .execute();
   }
 
+  async listAppRoleAssignmentsOfPrincipal(tenantId: string, principalId: string): Promise<AppRoleAssignment[]> {
+    const rows = await this.db.selectFrom("app_role_assignments").selectAll().where("tenant_id", "=", tenantId.toLowerCase()).where("principal_id", "=", principalId.toLowerCase()).orderBy("created_at").orderBy("id").execute();
+    return rows.map(toAssignment);
+  }
+
+  async deleteAppRoleAssignment(tenantId: string, principalId: string, assignmentId: string): Promise<boolean> {
+    const result = await this.db.deleteFrom("app_role_assignments").where("tenant_id", "=", tenantId.toLowerCase()).where("principal_id", "=", principalId.toLowerCase()).where("id", "=", assignmentId.toLowerCase()).executeTakeFirst();
+    return Number(result.numDeletedRows) === 1;
+  }
+
   async listAppRoleAssignedTo(resourceId: string): Promise<AppRoleAssignment[]> {
     const rows = await this.db
       .selectFrom("app_role_assignments")

@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { DEMO } from "../../src/index.ts";
 import { MICROSOFT_GRAPH_APP_ID } from "../../src/identity/index.ts";
 import { graph, graphToken } from "../helpers/graph.ts";
-import { delegatedGraphToken, graphClient, refresh, registerGraphPublicClient, ropc } from "../helpers/graph-directory.ts";
+import { delegatedGraphToken, graphClient, refresh, registerGraphPublicClient, ropc, tokenRequest } from "../helpers/graph-directory.ts";
 import { useOrgbox } from "../helpers/orgbox.ts";
 
 const PASSWORD = "Str0ng!Passw0rd";
@@ -147,6 +147,30 @@ describe("Graph users", () => {
     expect((await graph(o, tokenB, "GET", "users")).body.value).toEqual([]);
     const created = await graph(o, tokenB, "POST", "users", { accountEnabled: true, displayName: "B1", mailNickname: "b1", userPrincipalName: `b1@${DEMO.tenantDomain}`, passwordProfile: { password: PASSWORD } });
     expect(created.body.error?.message).toContain("domain portion");
+  });
+
+  it("appRoleAssignments: assigning a user to an app that requires assignment lets the user sign in at once (AADSTS50105 before and after removal)", async () => {
+    const o = orgbox();
+    const admin = await graphToken(o);
+    const { service } = o.identity;
+    const clientId = "c0de0000-0000-4000-8000-0000000e9a02";
+    const { servicePrincipal } = await service.registerApplication({ tenantId: o.tenantId, appId: clientId, displayName: "Assigned only", isFallbackPublicClient: true });
+    await service.grantConsent({ tenantId: o.tenantId, clientAppId: clientId, resourceAppId: MICROSOFT_GRAPH_APP_ID, scopes: ["User.Read"] });
+    await service.setAppRoleAssignmentRequired(o.tenantId, clientId, true);
+    const user = await newUser("assignee");
+    const signIn = () => tokenRequest(o, { grant_type: "password", client_id: clientId, username: user.userPrincipalName, password: PASSWORD, scope: "https://graph.microsoft.com/User.Read" });
+    expect((await signIn()).body.error_codes).toEqual([50105]);
+    const body = { principalId: user.id, resourceId: servicePrincipal.id, appRoleId: "00000000-0000-0000-0000-000000000000" };
+    const created = await graph(o, admin, "POST", `users/${user.id}/appRoleAssignments`, body);
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body).toMatchObject({ principalId: user.id, principalType: "User", resourceId: servicePrincipal.id, resourceDisplayName: "Assigned only" });
+    expect((await graph(o, admin, "POST", `users/${user.id}/appRoleAssignments`, body)).body.error?.message).toBe("Permission being assigned already exists on the object");
+    expect((await signIn()).status).toBe(200);
+    expect((await graph(o, admin, "GET", `users/${user.id}/appRoleAssignments`)).body.value?.map((a) => a.id)).toEqual([created.body.id]);
+    expect((await graph(o, await graphToken(o, DEMO.app.clientId, DEMO.app.clientSecret), "POST", `users/${user.id}/appRoleAssignments`, body)).status).toBe(403);
+    expect((await graph(o, admin, "DELETE", `users/${user.id}/appRoleAssignments/${created.body.id as string}`)).status).toBe(204);
+    expect((await signIn()).body.error_codes).toEqual([50105]);
+    expect((await graph(o, admin, "DELETE", `users/${user.id}/appRoleAssignments/${created.body.id as string}`)).status).toBe(404);
   });
 
   it("$filter eq / startswith / in, $count with ConsistencyLevel, and $top paging returns every user once", async () => {
