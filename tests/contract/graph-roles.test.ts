@@ -60,6 +60,7 @@ describe("Graph directory roles, organization and domains", () => {
     expect((await graph(o, userToken, "PATCH", `applications/${DEMO.graphAdmin.objectId}`, { displayName: "again" })).status).toBe(403);
     expect((await graph(o, admin, "DELETE", `roleManagement/directory/roleAssignments/${assignment.id as string}`)).status).toBe(404);
     expect((await graph(o, admin, "GET", "roleManagement/directory/roleAssignments?$filter=startswith(principalId,'a')")).status).toBe(400);
+    expect((await graph(o, admin, "GET", "roleManagement/directory/roleAssignments?$count=true", undefined, { ConsistencyLevel: "eventual" })).body.error?.code).toBe("Request_UnsupportedQuery");
     expect((await graph(o, admin, "POST", "roleManagement/directory/roleAssignments", { principalId: user.id, roleDefinitionId: CLOUD_APP_ADMIN, directoryScopeId: "/administrativeUnits/x" })).status).toBe(400);
   });
 

@@ -130,6 +130,7 @@ const listAssignments: GraphOperation = {
   async handle(x): Promise<GraphResult> {
     const q = filled(x.query, "query");
     const tenant = filled(x.tenant, "tenant");
+    if (q.count) throw graphError.unsupportedQuery("Unsupported Query. orgbox does not count role assignments ($count).");
     const by = assignmentFilter(q.filter);
     const context = "roleManagement/directory/roleAssignments";
     if (by.principalId !== undefined) {
