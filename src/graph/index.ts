@@ -8,6 +8,11 @@ import { ResourceRegistry } from "./registry.ts";
 import { applicationsModule } from "./resources/applications.ts";
 import { oauth2PermissionGrantsModule } from "./resources/oauth2-permission-grants.ts";
 import { servicePrincipalsModule } from "./resources/service-principals.ts";
+import { groupsModule } from "./resources/groups.ts";
+import { organizationModule } from "./resources/organization.ts";
+import { rolesModule } from "./resources/roles.ts";
+import { userAppRoleAssignmentsModule } from "./resources/user-app-role-assignments.ts";
+import { usersModule } from "./resources/users.ts";
 
 export { ResourceRegistry, type GraphOperation, type GraphResourceModule, type PermissionPolicy } from "./registry.ts";
 export { GraphError, graphError, graphErrorBody } from "./errors.ts";
@@ -17,7 +22,15 @@ const VERSIONS = new Set(["v1.0", "beta"]);
 
 /** The resource modules of the surface. Adding a resource: a module in `resources/` and one line here. */
 export function graphRegistry(): ResourceRegistry {
-  return new ResourceRegistry().register(applicationsModule).register(servicePrincipalsModule).register(oauth2PermissionGrantsModule);
+  return new ResourceRegistry()
+    .register(applicationsModule)
+    .register(servicePrincipalsModule)
+    .register(oauth2PermissionGrantsModule)
+    .register(usersModule)
+    .register(groupsModule)
+    .register(organizationModule)
+    .register(rolesModule)
+    .register(userAppRoleAssignmentsModule);
 }
 
 /** The Microsoft Graph–compatible directory API over identity's services. */

@@ -127,6 +127,18 @@ class CachedDirectoryStore implements DirectoryStore {
     return this.write(() => this.inner.deleteUser(userId, now));
   }
 
+  queryUsers(tenantId: string, query: DirectoryQuery): Promise<DirectoryPage<User>> {
+    return this.inner.queryUsers(tenantId, query);
+  }
+
+  updateUser(user: User): Promise<void> {
+    return this.inner.updateUser(user);
+  }
+
+  setTokensValidFrom(userId: string, at: number): Promise<void> {
+    return this.inner.setTokensValidFrom(userId, at);
+  }
+
   // ── ApplicationDirectory ──
 
   createApplication(app: Application, now: number): Promise<void> {
@@ -291,6 +303,14 @@ class CachedDirectoryStore implements DirectoryStore {
     return this.inner.queryAppRoleAssignments(tenantId, by, query);
   }
 
+  listAppRoleAssignmentsOfPrincipal(tenantId: string, principalId: string): Promise<AppRoleAssignment[]> {
+    return this.inner.listAppRoleAssignmentsOfPrincipal(tenantId, principalId);
+  }
+
+  deleteAppRoleAssignmentOfPrincipal(tenantId: string, principalId: string, assignmentId: string): Promise<boolean> {
+    return this.write(() => this.inner.deleteAppRoleAssignmentOfPrincipal(tenantId, principalId, assignmentId));
+  }
+
   // ── GroupDirectory ──
 
   createGroup(group: Group, now: number): Promise<void> {
@@ -315,6 +335,19 @@ class CachedDirectoryStore implements DirectoryStore {
 
   listMemberGroupIds(userId: string): Promise<string[]> {
     return this.inner.listMemberGroupIds(userId);
+  }
+
+  queryGroups(tenantId: string, query: DirectoryQuery): Promise<DirectoryPage<Omit<Group, "members">>> {
+    return this.inner.queryGroups(tenantId, query);
+  }
+
+  updateGroup(group: Omit<Group, "members">): Promise<void> {
+    return this.inner.updateGroup(group);
+  }
+
+  deleteGroup(groupId: string): Promise<void> {
+    // Removes the group's app role assignments, which the token path caches.
+    return this.write(() => this.inner.deleteGroup(groupId));
   }
 
   // ── SigningKeyStore ──

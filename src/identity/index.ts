@@ -32,9 +32,9 @@ export { AadError, aad, aadErrorBody } from "./errors.ts";
 export * from "./well-known.ts";
 export * from "./graph-permissions.ts";
 export type { DirectoryStore, DirectoryFilter, DirectoryCursor, DirectoryQuery, DirectoryPage, DirectoryObjectRef } from "./store.ts";
-export type { Application, AppRole, KeyCredential, PasswordCredential, PermissionScope, RequiredResourceAccess, ServicePrincipal, Tenant, User } from "./model.ts";
+export type { Application, AppRole, AppRoleAssignment, Group, KeyCredential, PasswordCredential, PermissionScope, RequiredResourceAccess, ServicePrincipal, Tenant, User } from "./model.ts";
 export { DirectoryError } from "./service.ts";
-export type { AppRoleAssignment, OAuth2PermissionGrant } from "./model.ts";
+export type { OAuth2PermissionGrant } from "./model.ts";
 export type { IdentityUrls } from "./urls.ts";
 
 /** Options for {@link createIdentity}. */

@@ -26,7 +26,13 @@ export interface User {
   accountEnabled: boolean;
   /** Directory role template ids (the `wids` claim), e.g. Global Administrator. */
   directoryRoles: string[];
+  /**
+   * When the password last changed, or sign-in sessions were last revoked (Graph
+   * `revokeSignInSessions`): Entra's "TokensValidFrom", ms since the epoch (UTC).
+   */
   passwordChangedAt: number;
+  /** Graph `mailNickname` (the mail alias); absent or null when not set. */
+  mailNickname?: string | null;
 }
 
 /** A delegated permission (`api.oauth2PermissionScopes`). */
@@ -99,6 +105,8 @@ export interface Group {
   displayName: string;
   /** Member user object ids. */
   members: string[];
+  /** Graph `mailNickname`; absent or null when not set. */
+  mailNickname?: string | null;
 }
 
 /** Who an app role is assigned to (Graph `appRoleAssignment.principalType`). */

@@ -125,7 +125,7 @@ export class IdentityService {
   }
 
   /** Creates a user; the password is stored as a scrypt hash. */
-  async createUser(input: { tenantId: string; userPrincipalName: string; displayName: string; password: string; id?: string; givenName?: string; surname?: string; directoryRoles?: string[] }): Promise<User> {
+  async createUser(input: { tenantId: string; userPrincipalName: string; displayName: string; password: string; id?: string; givenName?: string; surname?: string; directoryRoles?: string[]; accountEnabled?: boolean; mailNickname?: string }): Promise<User> {
     if (await this.store.findUserByUpn(input.userPrincipalName)) throw new DirectoryError(`a user '${input.userPrincipalName}' already exists`, 409);
     const user: User = {
       id: (input.id ?? newGuid()).toLowerCase(),
@@ -134,9 +134,10 @@ export class IdentityService {
       displayName: input.displayName,
       givenName: input.givenName ?? null,
       surname: input.surname ?? null,
-      accountEnabled: true,
+      accountEnabled: input.accountEnabled ?? true,
       directoryRoles: input.directoryRoles ?? [],
       passwordChangedAt: this.clock.now(),
+      ...(input.mailNickname !== undefined ? { mailNickname: input.mailNickname } : {}),
     };
     await this.store.createUser(user, await hashPassword(input.password), this.clock.now());
     return user;
@@ -281,14 +282,14 @@ export class IdentityService {
    * Creates a security group (learn.microsoft.com/graph/api/group-post-groups) with user members.
    * @throws DirectoryError 404 for an unknown tenant or member, 409 for a duplicate id.
    */
-  async createGroup(input: { tenantId: string; displayName: string; id?: string; members?: string[] }): Promise<Group> {
+  async createGroup(input: { tenantId: string; displayName: string; id?: string; members?: string[]; mailNickname?: string }): Promise<Group> {
     const tenant = await this.store.findTenant(input.tenantId);
     if (!tenant) throw new DirectoryError(`tenant '${input.tenantId}' does not exist`, 404);
     const id = (input.id ?? newGuid()).toLowerCase();
     if (await this.store.findGroup(tenant.id, id)) throw new DirectoryError(`a group with id '${id}' already exists`, 409);
     const members: string[] = [];
     for (const m of input.members ?? []) members.push((await this.requireUserInTenant(tenant.id, m)).id);
-    const group: Group = { id, tenantId: tenant.id, displayName: input.displayName, members: [...new Set(members)] };
+    const group: Group = { id, tenantId: tenant.id, displayName: input.displayName, members: [...new Set(members)], ...(input.mailNickname !== undefined ? { mailNickname: input.mailNickname } : {}) };
     await this.store.createGroup(group, this.clock.now());
     return group;
   }

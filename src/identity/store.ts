@@ -136,6 +136,20 @@ export interface UserDirectory {
   setUserAccountEnabled(userId: string, enabled: boolean): Promise<void>;
   /** Deletes a user, the user's own consent grants, and revokes the user's refresh tokens and sessions. */
   deleteUser(userId: string, now: number): Promise<void>;
+  /**
+   * A page of a tenant's users (properties `id`, `userPrincipalName`, `displayName`, `givenName`,
+   * `surname`, `accountEnabled`, `mailNickname`; sort by `displayName` or `userPrincipalName`;
+   * {@link DirectoryQuery.memberOf} limits to a group's direct members).
+   * @throws Error for a property the store does not map (the caller validates first).
+   */
+  queryUsers(tenantId: string, query: DirectoryQuery): Promise<DirectoryPage<User>>;
+  /** Replaces a user's profile: `displayName`, `givenName`, `surname`, `accountEnabled`, `mailNickname`, `directoryRoles`. */
+  updateUser(user: User): Promise<void>;
+  /**
+   * Sets the user's "TokensValidFrom" (`passwordChangedAt`, ms) without changing the password: refresh
+   * tokens and sessions from before it stop working (AADSTS50173), as Graph `revokeSignInSessions`.
+   */
+  setTokensValidFrom(userId: string, at: number): Promise<void>;
 }
 
 /**
@@ -172,6 +186,12 @@ export interface DirectoryQuery {
   count: boolean;
   /** Only objects this user or service principal owns (`Application.ReadWrite.OwnedBy`). */
   ownedBy?: string;
+  /** Users: only direct members of this group (Graph `groups/{id}/members`). */
+  memberOf?: string;
+  /** Users: only holders of this directory role template id, or of any directory role with `*` (Graph `roleAssignments`). */
+  directoryRole?: string;
+  /** Groups: only groups this user is a direct member of (Graph `users/{id}/memberOf`). */
+  hasMember?: string;
 }
 
 /** A page of {@link DirectoryQuery}: the items, the total when asked, and where the next page starts (none on the last). */
@@ -292,6 +312,10 @@ export interface AppRoleAssignmentDirectory {
    * `servicePrincipals/{id}/appRoleAssignedTo`); keyset by id, no filter or sort key.
    */
   queryAppRoleAssignments(tenantId: string, by: { principalId: string } | { resourceId: string }, query: DirectoryQuery): Promise<DirectoryPage<AppRoleAssignment>>;
+  /** The app role assignments granted to one principal (user, group or service principal) in a tenant, by creation time. */
+  listAppRoleAssignmentsOfPrincipal(tenantId: string, principalId: string): Promise<AppRoleAssignment[]>;
+  /** Deletes one assignment of a principal in a tenant; false when there was none. */
+  deleteAppRoleAssignmentOfPrincipal(tenantId: string, principalId: string, assignmentId: string): Promise<boolean>;
 }
 
 /** Security groups and their direct members. */
@@ -306,6 +330,16 @@ export interface GroupDirectory {
   removeGroupMember(groupId: string, userId: string): Promise<boolean>;
   /** Object ids of the groups a user is a direct member of, ordered. */
   listMemberGroupIds(userId: string): Promise<string[]>;
+  /**
+   * A page of a tenant's groups, without members (properties `id`, `displayName`, `mailNickname`;
+   * sort by `displayName`; {@link DirectoryQuery.hasMember} limits to a user's groups).
+   * @throws Error for a property the store does not map (the caller validates first).
+   */
+  queryGroups(tenantId: string, query: DirectoryQuery): Promise<DirectoryPage<Omit<Group, "members">>>;
+  /** Replaces a group's `displayName` and `mailNickname`. */
+  updateGroup(group: Omit<Group, "members">): Promise<void>;
+  /** Deletes a group with its memberships and the app role assignments made to it. */
+  deleteGroup(groupId: string): Promise<void>;
 }
 
 /** The token-signing keys (private keys stay inside identity). */

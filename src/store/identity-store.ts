@@ -60,6 +60,7 @@ export class SqlIdentityStore implements IdentityStore {
         directory_roles: json(user.directoryRoles),
         password_changed_at: user.passwordChangedAt,
         created_at: now,
+        ...(user.mailNickname ? { mail_nickname: user.mailNickname } : {}),
       })
       .execute();
   }
@@ -460,6 +461,16 @@ export class SqlIdentityStore implements IdentityStore {
       .execute();
   }
 
+  async listAppRoleAssignmentsOfPrincipal(tenantId: string, principalId: string): Promise<AppRoleAssignment[]> {
+    const rows = await this.db.selectFrom("app_role_assignments").selectAll().where("tenant_id", "=", tenantId.toLowerCase()).where("principal_id", "=", principalId.toLowerCase()).orderBy("created_at").orderBy("id").execute();
+    return rows.map(toAssignment);
+  }
+
+  async deleteAppRoleAssignmentOfPrincipal(tenantId: string, principalId: string, assignmentId: string): Promise<boolean> {
+    const result = await this.db.deleteFrom("app_role_assignments").where("tenant_id", "=", tenantId.toLowerCase()).where("principal_id", "=", principalId.toLowerCase()).where("id", "=", assignmentId.toLowerCase()).executeTakeFirst();
+    return Number(result.numDeletedRows) === 1;
+  }
+
   async listAppRoleAssignedTo(resourceId: string): Promise<AppRoleAssignment[]> {
     const rows = await this.db
       .selectFrom("app_role_assignments")
@@ -495,7 +506,7 @@ export class SqlIdentityStore implements IdentityStore {
 
   async createGroup(group: Group, now: number): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
-      await trx.insertInto("groups").values({ id: group.id, tenant_id: group.tenantId.toLowerCase(), display_name: group.displayName, created_at: now }).execute();
+      await trx.insertInto("groups").values({ id: group.id, tenant_id: group.tenantId.toLowerCase(), display_name: group.displayName, created_at: now, ...(group.mailNickname ? { mail_nickname: group.mailNickname } : {}) }).execute();
       for (const userId of new Set(group.members.map((m) => m.toLowerCase()))) {
         await trx.insertInto("group_members").values({ group_id: group.id, user_id: userId, created_at: now }).execute();
       }
@@ -510,13 +521,13 @@ export class SqlIdentityStore implements IdentityStore {
       .where((eb) => eb.or([eb("id", "=", idOrDisplayName.toLowerCase()), eb("display_name", "=", idOrDisplayName)]))
       .orderBy("created_at")
       .executeTakeFirst();
-    return row ? { id: row.id, tenantId: row.tenant_id, displayName: row.display_name, members: await this.groupMembers([row.id]).then((m) => m.get(row.id) ?? []) } : undefined;
+    return row ? { ...toGroup(row), members: await this.groupMembers([row.id]).then((m) => m.get(row.id) ?? []) } : undefined;
   }
 
   async listGroups(tenantId: string): Promise<Group[]> {
     const rows = await this.db.selectFrom("groups").selectAll().where("tenant_id", "=", tenantId.toLowerCase()).orderBy("display_name").orderBy("id").execute();
     const members = await this.groupMembers(rows.map((r) => r.id));
-    return rows.map((r) => ({ id: r.id, tenantId: r.tenant_id, displayName: r.display_name, members: members.get(r.id) ?? [] }));
+    return rows.map((r) => ({ ...toGroup(r), members: members.get(r.id) ?? [] }));
   }
 
   private async groupMembers(groupIds: string[]): Promise<Map<string, string[]>> {
@@ -644,6 +655,94 @@ export class SqlIdentityStore implements IdentityStore {
       page.count = Number(counted.n);
     }
     return page;
+  }
+
+  async queryUsers(tenantId: string, query: DirectoryQuery): Promise<DirectoryPage<User>> {
+    const tenant = tenantId.toLowerCase();
+    const where = (eb: ExpressionBuilder<Schema, "users">) => {
+      const parts: Expression<SqlBool>[] = [eb("users.tenant_id", "=", tenant)];
+      if (query.filter) parts.push(compileFilter(eb, query.filter, USER_FILTERS));
+      if (query.memberOf !== undefined) parts.push(eb("users.id", "in", eb.selectFrom("group_members").select("group_members.user_id").where("group_members.group_id", "=", query.memberOf.toLowerCase())));
+      // directory_roles is a JSON array of lower-case template ids: '[]' when none.
+      if (query.directoryRole === "*") parts.push(eb("users.directory_roles", "<>", "[]"));
+      else if (query.directoryRole !== undefined) parts.push(eb("users.directory_roles", "like", `%${JSON.stringify(query.directoryRole.toLowerCase().replace(/[^0-9a-f-]/g, ""))}%`));
+      return eb.and(parts);
+    };
+    const sortColumn = query.orderBy ? sortColumnOf(USER_SORTS, query.orderBy.property) : undefined;
+    const sortKey = sortColumn ? sql<string>`lower(${sql.ref(sortColumn)})` : undefined;
+    const descending = query.orderBy?.descending === true;
+    let select = this.db.selectFrom("users").selectAll("users").where(where);
+    if (sortKey) select = select.select(sortKey.as("sort_key"));
+    if (query.after) {
+      const after = query.after;
+      const cmp = descending ? "<" : ">";
+      select = select.where((eb) => (sortKey ? eb.or([eb(sortKey, cmp, after.sortValue ?? ""), eb.and([eb(sortKey, "=", after.sortValue ?? ""), eb("users.id", cmp, after.id)])]) : eb("users.id", cmp, after.id)));
+    }
+    if (sortKey) select = select.orderBy(sortKey, descending ? "desc" : "asc");
+    const rows = await select.orderBy("users.id", descending ? "desc" : "asc").limit(query.top + 1).execute();
+    const page: DirectoryPage<User> = { items: rows.slice(0, query.top).map(toUser) };
+    const last = rows.length > query.top ? rows[query.top - 1] : undefined;
+    if (last) page.next = { sortValue: sortKey ? String((last as { sort_key?: unknown }).sort_key ?? "") : null, id: last.id };
+    if (query.count) {
+      const counted = await this.db.selectFrom("users").select((eb) => eb.fn.countAll<number | string | bigint>().as("n")).where(where).executeTakeFirstOrThrow();
+      page.count = Number(counted.n);
+    }
+    return page;
+  }
+
+  async updateUser(user: User): Promise<void> {
+    await this.db
+      .updateTable("users")
+      .set({ display_name: user.displayName, given_name: user.givenName, surname: user.surname, enabled: user.accountEnabled ? 1 : 0, mail_nickname: user.mailNickname ?? null, directory_roles: json(user.directoryRoles) })
+      .where("id", "=", user.id.toLowerCase())
+      .execute();
+  }
+
+  async setTokensValidFrom(userId: string, at: number): Promise<void> {
+    await this.db.updateTable("users").set({ password_changed_at: at }).where("id", "=", userId.toLowerCase()).execute();
+  }
+
+  async queryGroups(tenantId: string, query: DirectoryQuery): Promise<DirectoryPage<Omit<Group, "members">>> {
+    const tenant = tenantId.toLowerCase();
+    const where = (eb: ExpressionBuilder<Schema, "groups">) => {
+      const parts: Expression<SqlBool>[] = [eb("groups.tenant_id", "=", tenant)];
+      if (query.filter) parts.push(compileFilter(eb, query.filter, GROUP_FILTERS));
+      if (query.hasMember !== undefined) parts.push(eb("groups.id", "in", eb.selectFrom("group_members").select("group_members.group_id").where("group_members.user_id", "=", query.hasMember.toLowerCase())));
+      return eb.and(parts);
+    };
+    const sortColumn = query.orderBy ? sortColumnOf(GROUP_SORTS, query.orderBy.property) : undefined;
+    const sortKey = sortColumn ? sql<string>`lower(${sql.ref(sortColumn)})` : undefined;
+    const descending = query.orderBy?.descending === true;
+    let select = this.db.selectFrom("groups").selectAll("groups").where(where);
+    if (sortKey) select = select.select(sortKey.as("sort_key"));
+    if (query.after) {
+      const after = query.after;
+      const cmp = descending ? "<" : ">";
+      select = select.where((eb) => (sortKey ? eb.or([eb(sortKey, cmp, after.sortValue ?? ""), eb.and([eb(sortKey, "=", after.sortValue ?? ""), eb("groups.id", cmp, after.id)])]) : eb("groups.id", cmp, after.id)));
+    }
+    if (sortKey) select = select.orderBy(sortKey, descending ? "desc" : "asc");
+    const rows = await select.orderBy("groups.id", descending ? "desc" : "asc").limit(query.top + 1).execute();
+    const page: DirectoryPage<Omit<Group, "members">> = { items: rows.slice(0, query.top).map(toGroup) };
+    const last = rows.length > query.top ? rows[query.top - 1] : undefined;
+    if (last) page.next = { sortValue: sortKey ? String((last as { sort_key?: unknown }).sort_key ?? "") : null, id: last.id };
+    if (query.count) {
+      const counted = await this.db.selectFrom("groups").select((eb) => eb.fn.countAll<number | string | bigint>().as("n")).where(where).executeTakeFirstOrThrow();
+      page.count = Number(counted.n);
+    }
+    return page;
+  }
+
+  async updateGroup(group: Omit<Group, "members">): Promise<void> {
+    await this.db.updateTable("groups").set({ display_name: group.displayName, mail_nickname: group.mailNickname ?? null }).where("id", "=", group.id.toLowerCase()).execute();
+  }
+
+  async deleteGroup(groupId: string): Promise<void> {
+    const id = groupId.toLowerCase();
+    await this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom("app_role_assignments").where("principal_id", "=", id).execute();
+      await trx.deleteFrom("group_members").where("group_id", "=", id).execute();
+      await trx.deleteFrom("groups").where("id", "=", id).execute();
+    });
   }
 
   async listApplicationCredentials(applicationIds: string[]): Promise<{ passwords: PasswordCredential[]; keys: KeyCredential[] }> {
@@ -848,6 +947,26 @@ const GRANT_FILTERS: Record<string, FilterColumn> = {
   consentType: { kind: "string", column: "oauth2_permission_grants.consent_type" },
 };
 
+const USER_FILTERS: Record<string, FilterColumn> = {
+  id: { kind: "guid", column: "users.id" },
+  userPrincipalName: { kind: "string", column: "users.upn" },
+  displayName: { kind: "string", column: "users.display_name" },
+  givenName: { kind: "string", column: "users.given_name" },
+  surname: { kind: "string", column: "users.surname" },
+  accountEnabled: { kind: "boolean", column: "users.enabled" },
+  mailNickname: { kind: "string", column: "users.mail_nickname" },
+};
+
+const USER_SORTS: Record<string, "users.display_name" | "users.upn"> = { displayName: "users.display_name", userPrincipalName: "users.upn" };
+
+const GROUP_FILTERS: Record<string, FilterColumn> = {
+  id: { kind: "guid", column: "groups.id" },
+  displayName: { kind: "string", column: "groups.display_name" },
+  mailNickname: { kind: "string", column: "groups.mail_nickname" },
+};
+
+const GROUP_SORTS: Record<string, "groups.display_name"> = { displayName: "groups.display_name" };
+
 const APPLICATION_SORTS: Record<string, "applications.display_name"> = { displayName: "applications.display_name" };
 
 function sortColumnOf<C extends string>(sorts: Record<string, C>, property: string): C {
@@ -924,7 +1043,12 @@ function toUser(row: Selectable<Schema["users"]>): User {
     accountEnabled: row.enabled === 1,
     directoryRoles: parse<string[]>(row.directory_roles),
     passwordChangedAt: Number(row.password_changed_at),
+    ...(row.mail_nickname !== null && row.mail_nickname !== undefined ? { mailNickname: row.mail_nickname } : {}),
   };
+}
+
+function toGroup(row: Selectable<Schema["groups"]>): Omit<Group, "members"> {
+  return { id: row.id, tenantId: row.tenant_id, displayName: row.display_name, ...(row.mail_nickname !== null && row.mail_nickname !== undefined ? { mailNickname: row.mail_nickname } : {}) };
 }
 
 function toApplication(row: Selectable<Schema["applications"]>): Application {

@@ -25,6 +25,8 @@ export interface Schema {
     /** Smart lockout (migration 010): consecutive wrong passwords, and locked until (ms). */
     failed_sign_ins: Generated<number>;
     locked_until: number | null;
+    /** `mailNickname` (migration 013); null when not set. */
+    mail_nickname: Generated<string | null>;
   };
   applications: {
     id: string;
@@ -133,7 +135,7 @@ export interface Schema {
   /** Application permissions (`appRoleAssignment`): principal/resource are service principal object ids. */
   app_role_assignments: { id: string; tenant_id: string; principal_id: string; resource_id: string; app_role_id: string; principal_type: string; created_at: number };
   /** Security groups (migration 006). */
-  groups: { id: string; tenant_id: string; display_name: string; created_at: number };
+  groups: { id: string; tenant_id: string; display_name: string; created_at: number; /** Migration 013. */ mail_nickname: Generated<string | null> };
   /** Group membership: users only (migration 006). */
   group_members: { group_id: string; user_id: string; created_at: number };
   /** Certificate credentials (`keyCredentials`): public X.509 certificates only. */

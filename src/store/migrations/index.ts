@@ -11,6 +11,7 @@ import * as m009 from "./009_dataverse_deletions.ts";
 import * as m010 from "./010_identity_refresh_families_and_lockout.ts";
 import * as m011 from "./011_identity_application_owners.ts";
 import * as m012 from "./012_identity_service_principal_graph.ts";
+import * as m013 from "./013_identity_directory_graph.ts";
 
 /** Numbered migrations, applied in key order on every start. Never edit a landed one; add the next number. */
 export const migrations: Record<string, Migration> = {
@@ -26,4 +27,5 @@ export const migrations: Record<string, Migration> = {
   "010_identity_refresh_families_and_lockout": m010,
   "011_identity_application_owners": m011,
   "012_identity_service_principal_graph": m012,
+  "013_identity_directory_graph": m013,
 };
