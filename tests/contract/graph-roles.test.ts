@@ -41,7 +41,7 @@ describe("Graph directory roles, organization and domains", () => {
     const userToken = await delegatedGraphToken(o, user.userPrincipalName, PASSWORD, ["Application.ReadWrite.All"]);
     const before = await graph(o, userToken, "PATCH", `applications/${DEMO.graphAdmin.objectId}`, { displayName: "renamed by app dev" });
     expect(before.status).toBe(403);
-    expect(before.body.error?.message).toContain("no permission over every application");
+    expect(before.body.error?.message).toContain("needs one of the directory roles Cloud Application Administrator");
 
     const assignment = (await client.api("/roleManagement/directory/roleAssignments").post({ "@odata.type": "#microsoft.graph.unifiedRoleAssignment", principalId: user.id, roleDefinitionId: CLOUD_APP_ADMIN, directoryScopeId: "/" })) as Record<string, unknown>;
     expect(assignment).toMatchObject({ principalId: user.id, roleDefinitionId: CLOUD_APP_ADMIN, directoryScopeId: "/" });
