@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { DataverseError, dv } from "./errors.ts";
 import type { Org } from "./model.ts";
-import type { DataverseStore, Expr } from "./store.ts";
+import type { DataverseStore, Expr, RecordStore } from "./store.ts";
 import { SecurityContext } from "./security/context.ts";
 import type { CallerRecord, OrgSecurityState, SecurityStateCache } from "./security/cache.ts";
 import type { OrgMetadata } from "./metadata/registry.ts";
@@ -106,7 +106,7 @@ export async function authorizeRequest(headers: IncomingHttpHeaders, org: Org, o
 }
 
 /** The systemuser whose `column` is `value` (lower-cased), from the org's cached state when there is one. */
-function findUser(store: DataverseStore, org: Org, md: OrgMetadata, shared: OrgSecurityState | undefined, column: "applicationid" | "azureactivedirectoryobjectid" | "systemuserid", value: string): Promise<CallerRecord | undefined> {
+function findUser(store: RecordStore, org: Org, md: OrgMetadata, shared: OrgSecurityState | undefined, column: "applicationid" | "azureactivedirectoryobjectid" | "systemuserid", value: string): Promise<CallerRecord | undefined> {
   const wanted = value.toLowerCase();
   const load = async (): Promise<CallerRecord | undefined> => {
     const entity = md.entity("systemuser") as EntityMetadata;

@@ -1,7 +1,7 @@
 import type { OrgMetadata } from "./metadata/registry.ts";
 import type { AttributeMetadata, EntityMetadata } from "./metadata/types.ts";
 import type { Org, Row } from "./model.ts";
-import type { DataverseStore, Expr } from "./store.ts";
+import type { Expr, RecordStore } from "./store.ts";
 
 /**
  * Currency columns the platform fills on writes to tables with money columns
@@ -39,9 +39,9 @@ const eq = (column: string, value: string): Expr => ({ kind: "compare", op: "eq"
  * many rows), so a bulk write asks once; it cannot change (Dataverse sets it when the org is created).
  * A store outside a transaction is not memoized.
  */
-const memo = new WeakMap<DataverseStore, Map<string, Promise<unknown>>>();
+const memo = new WeakMap<RecordStore, Map<string, Promise<unknown>>>();
 
-function remember<T>(store: DataverseStore, key: string, read: () => Promise<T>): Promise<T> {
+function remember<T>(store: RecordStore, key: string, read: () => Promise<T>): Promise<T> {
   if (store.inTransaction !== true) return read();
   let byKey = memo.get(store);
   if (!byKey) memo.set(store, (byKey = new Map()));
@@ -51,7 +51,7 @@ function remember<T>(store: DataverseStore, key: string, read: () => Promise<T>)
 }
 
 /** The org's base currency id (`organization.basecurrencyid`), if it has one. */
-function baseCurrencyId(store: DataverseStore, org: Org, md: OrgMetadata): Promise<string | undefined> {
+function baseCurrencyId(store: RecordStore, org: Org, md: OrgMetadata): Promise<string | undefined> {
   return remember(store, `${org.id}:base`, async () => {
     const organization = md.entity("organization");
     if (!organization) return undefined;
@@ -61,7 +61,7 @@ function baseCurrencyId(store: DataverseStore, org: Org, md: OrgMetadata): Promi
 }
 
 /** A currency's exchange rate to the base currency (units of the currency per base unit): 1 for the base currency, 1 when unknown. */
-async function exchangeRate(store: DataverseStore, org: Org, md: OrgMetadata, currencyId: string): Promise<number> {
+async function exchangeRate(store: RecordStore, org: Org, md: OrgMetadata, currencyId: string): Promise<number> {
   if (currencyId === (await baseCurrencyId(store, org, md))) return 1;
   const currency = md.entity("transactioncurrency") as EntityMetadata;
   const [row] = await store.selectRows(org, { entity: currency, columns: ["exchangerate"], where: eq("transactioncurrencyid", currencyId), orderBy: [], limit: 1 });
@@ -84,7 +84,7 @@ function baseValue(value: unknown, rate: number, base: AttributeMetadata): numbe
  * Returns the columns to merge over `values` (empty when the table has no money columns).
  * Two or three single-row SQL reads; never throws for a missing currency row (rate 1).
  */
-export async function currencyColumns(store: DataverseStore, org: Org, md: OrgMetadata, entity: EntityMetadata, values: Row, readExisting?: (columns: string[]) => Promise<Row | undefined>): Promise<Row> {
+export async function currencyColumns(store: RecordStore, org: Org, md: OrgMetadata, entity: EntityMetadata, values: Row, readExisting?: (columns: string[]) => Promise<Row | undefined>): Promise<Row> {
   if (!participates(md, entity)) return {};
   const columns = moneyColumns(entity);
   const hasRate = entity.attributes.some((a) => a.logicalName === "exchangerate");

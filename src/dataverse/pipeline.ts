@@ -15,7 +15,7 @@ import { parseQueryOptions, splitQuery, type QueryOptions } from "./odata/query-
 import { errorResponse, type ApiRequest, type Dispatch, type WebApiHandler, type WebApiRequest, type WebApiResponse, type WebApiServices } from "./request.ts";
 import { ROUTES, type RouteKind } from "./route-table.ts";
 import type { SecurityContext } from "./security/context.ts";
-import type { DataverseStore } from "./store.ts";
+import type { DataverseStore, OrgRegistry } from "./store.ts";
 
 /**
  * The Web API pipeline: every request — top-level or `$batch` part — runs the same named steps,
@@ -36,7 +36,7 @@ export interface PipelineDeps extends WebApiServices {
 const VERSION_RE = /^v(8\.[0-2]|9\.[0-2])$/;
 
 /** Step 1: the org the URL names (and its URLs). @throws DataverseError 404 for an unknown version or org. */
-async function resolveOrg(request: ApiRequest, store: DataverseStore, deps: PipelineDeps): Promise<{ org: Org; orgUrl: string; apiUrl: string }> {
+async function resolveOrg(request: ApiRequest, store: OrgRegistry, deps: PipelineDeps): Promise<{ org: Org; orgUrl: string; apiUrl: string }> {
   const { version } = request.params;
   if (!VERSION_RE.test(version)) throw dv.segmentNotFound(version);
   const org = await store.findOrg(request.params.org);

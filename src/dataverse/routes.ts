@@ -11,7 +11,7 @@ import type { Org } from "./model.ts";
 import { createPipeline } from "./pipeline.ts";
 import { errorResponse, payloadOf, type ApiRequest, type WebApiResponse } from "./request.ts";
 import type { DataverseService } from "./service.ts";
-import type { DataverseStore } from "./store.ts";
+import type { DataverseStore, OrgRegistry } from "./store.ts";
 
 export type { ApiRequest, Dispatch, WebApiRequest, WebApiResponse } from "./request.ts";
 
@@ -111,7 +111,7 @@ export async function dataverseRoutes(app: FastifyInstance, deps: DataverseRoute
  * audience (exactly that org's URL) as for `/org/{name}/…`.
  * @throws DataverseError 401 `0x0` without a bearer token, or when its `aud` is not the URL of an org of this orgbox.
  */
-async function orgFromAudience(headers: IncomingHttpHeaders, store: DataverseStore, orgUrl: (org: Org) => string): Promise<string> {
+async function orgFromAudience(headers: IncomingHttpHeaders, store: OrgRegistry, orgUrl: (org: Org) => string): Promise<string> {
   const refuse = (why: string) =>
     new DataverseError(401, "0x0", `This Web API URL names no organization (${why}). Send a bearer token whose audience is the URL of an organization of this orgbox, or address the organization's Web API: {org URL}/api/data/v9.2/.`, { "www-authenticate": "Bearer" });
   const match = headers.authorization ? /^Bearer\s+(\S+)\s*$/i.exec(headers.authorization) : null;

@@ -196,16 +196,28 @@ export interface JoinedQuery {
   offset?: number;
 }
 
-/** Dataverse persistence port; `src/store/` implements it per SQL dialect. */
-export interface DataverseStore {
-  /** True for a store bound to an open transaction (reads through other stores of the same database would wait for it). */
-  readonly inTransaction?: boolean;
+/**
+ * The orgs of this orgbox (the `orgs` table): each org's id, name, tenant and SQL table prefix.
+ * Orgs are only ever added (and restored with a snapshot).
+ */
+export interface OrgRegistry {
+  /** Records a new org; `now` is its creation time (ms since the epoch). @throws Error from the database when the name or id is taken. */
   createOrg(org: Org, now: number): Promise<void>;
+  /** The org named `name` (compared lower-cased), if there is one. */
   findOrg(name: string): Promise<Org | undefined>;
+  /** Every org, in creation order. */
   listOrgs(): Promise<Org[]>;
   /** Next free SQL table prefix for a new org. */
   nextTablePrefix(): Promise<string>;
+}
 
+/**
+ * An org's schema: the SQL tables behind its Dataverse tables (record tables, their columns, the
+ * unique indexes of alternate keys, N:N intersect tables) and the stored definitions of what was
+ * created through the metadata API (custom tables, relationships, global option sets; JSON of the
+ * metadata in `entity_definitions`, `relationship_definitions`, `option_set_definitions`).
+ */
+export interface SchemaStore {
   /** Creates the SQL table for a Dataverse table (one real column per attribute, indexes on keys and lookups). */
   createRecordTable(org: Org, entity: EntityMetadata): Promise<void>;
   /**
@@ -224,39 +236,49 @@ export interface DataverseStore {
   dropColumn(org: Org, entity: EntityMetadata, attribute: AttributeMetadata): Promise<void>;
   /** Drops a table's SQL table, its rows and indexes, and its recorded deletions (change tracking). */
   dropRecordTable(org: Org, entity: EntityMetadata): Promise<void>;
-  /** Removes the stored definition of a custom table. */
-  deleteEntityDefinition(org: Org, logicalName: string): Promise<void>;
-  /** Removes the stored definition of a relationship created through `RelationshipDefinitions`. */
-  deleteRelationshipDefinition(org: Org, schemaName: string): Promise<void>;
-  /** Removes a stored global option set. */
-  deleteOptionSetDefinition(org: Org, name: string): Promise<void>;
-  /** Inserts or replaces the definition of a custom table (`entity_definitions`, JSON of the metadata). */
-  saveEntityDefinition(org: Org, entity: EntityMetadata, now: number): Promise<void>;
-  /** The org's custom table definitions, in creation order. */
-  listEntityDefinitions(org: Org): Promise<EntityMetadata[]>;
   /**
    * Creates the SQL table of an N:N intersect table: its primary key, the two link columns (each
    * indexed) and a unique index over the pair.
    */
   createIntersectTable(org: Org, entity: EntityMetadata, columns: readonly [string, string]): Promise<void>;
+  /** Inserts or replaces the definition of a custom table (`entity_definitions`, JSON of the metadata). */
+  saveEntityDefinition(org: Org, entity: EntityMetadata, now: number): Promise<void>;
+  /** The org's custom table definitions, in creation order. */
+  listEntityDefinitions(org: Org): Promise<EntityMetadata[]>;
+  /** Removes the stored definition of a custom table. */
+  deleteEntityDefinition(org: Org, logicalName: string): Promise<void>;
   /** Inserts the definition of a relationship created through `RelationshipDefinitions` (`relationship_definitions`, JSON). */
   saveRelationshipDefinition(org: Org, relationship: RelationshipMetadata, now: number): Promise<void>;
   /** The org's stored relationship definitions, in creation order. */
   listRelationshipDefinitions(org: Org): Promise<RelationshipMetadata[]>;
+  /** Removes the stored definition of a relationship created through `RelationshipDefinitions`. */
+  deleteRelationshipDefinition(org: Org, schemaName: string): Promise<void>;
   /** Stores a global option set (`option_set_definitions`, JSON of the metadata). */
   saveOptionSetDefinition(org: Org, optionSet: GlobalOptionSetMetadata, now: number): Promise<void>;
   /** The org's global option sets, in creation order. */
   listOptionSetDefinitions(org: Org): Promise<GlobalOptionSetMetadata[]>;
+  /** Removes a stored global option set. */
+  deleteOptionSetDefinition(org: Org, name: string): Promise<void>;
+}
+
+/**
+ * The rows of an org's record tables: writes, reads (each one SQL statement, see {@link RecordQuery}
+ * and {@link JoinedQuery}) and the deletions change tracking reports.
+ */
+export interface RecordStore {
+  /**
+   * True for a store bound to an open transaction: its reads see the transaction's uncommitted
+   * writes (so an answer must not outlive it), and reads through other stores of the same database
+   * would wait for it.
+   */
+  readonly inTransaction?: boolean;
+  /** Inserts one row (`row`: SQL column → value). @throws Error from the database on a duplicate key. */
   insertRow(org: Org, entity: EntityMetadata, row: Row): Promise<void>;
   /** Sets `values` on the rows matching `where`; returns how many rows changed. */
   updateRows(org: Org, entity: EntityMetadata, where: Expr, values: Row): Promise<number>;
   /** Deletes the rows matching `where`; returns how many were deleted. */
   deleteRows(org: Org, entity: EntityMetadata, where: Expr): Promise<number>;
-  /**
-   * Runs `work` atomically against a store bound to one SQL transaction: everything
-   * it wrote is rolled back when it throws. Nested calls join the outer transaction.
-   */
-  transaction<T>(work: (store: DataverseStore) => Promise<T>): Promise<T>;
+  /** Reads rows of one table (one SQL statement; see {@link RecordQuery}). */
   selectRows(org: Org, query: RecordQuery): Promise<Row[]>;
   /** Counts matching rows; with `limit`, counts at most `limit` rows (Dataverse caps counts at 5000). */
   countRows(org: Org, query: Pick<RecordQuery, "entity" | "where"> & { limit?: number }): Promise<number>;
@@ -269,3 +291,19 @@ export interface DataverseStore {
   /** The highest `versionnumber` of `entity`'s rows and deletions (0 when there are none): where a change-tracking read starts. */
   latestVersion(org: Org, entity: EntityMetadata): Promise<number>;
 }
+
+/** Atomic units of work over every part of the store. */
+export interface StoreTransactions {
+  /**
+   * Runs `work` atomically against a store bound to one SQL transaction: everything
+   * it wrote is rolled back when it throws. Nested calls join the outer transaction.
+   */
+  transaction<T>(work: (store: DataverseStore) => Promise<T>): Promise<T>;
+}
+
+/**
+ * Dataverse persistence port, the union of its aggregates ({@link OrgRegistry}, {@link SchemaStore},
+ * {@link RecordStore}, {@link StoreTransactions}); `src/store/` implements it once for both SQL
+ * engines. Code that needs one aggregate takes the narrow interface.
+ */
+export interface DataverseStore extends OrgRegistry, SchemaStore, RecordStore, StoreTransactions {}

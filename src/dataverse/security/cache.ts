@@ -1,6 +1,6 @@
 import type { AttributeMetadata, EntityKeyMetadata, EntityMetadata, GlobalOptionSetMetadata, RelationshipMetadata } from "../metadata/types.ts";
 import type { Org, Row } from "../model.ts";
-import type { DataverseStore, Expr, JoinedQuery, RecordQuery } from "../store.ts";
+import type { DataverseStore, Expr, JoinedQuery, OrgRegistry, RecordQuery, RecordStore, SchemaStore, StoreTransactions } from "../store.ts";
 import type { PrivilegeSource } from "./scope.ts";
 
 /**
@@ -163,8 +163,26 @@ export class SecurityStateCache {
   }
 }
 
-/** A store that tells a {@link SecurityStateCache} about writes to the security tables. */
-class TrackingStore implements DataverseStore {
+/**
+ * The store {@link SecurityStateCache.track} returns: `inner`, with every write that may change an
+ * org's security state reported to the cache, and `findOrg` answered from it.
+ *
+ * Each method is written out under the port interface it belongs to, and is one of three kinds:
+ * - forwarded: passed to `inner` unchanged (schema changes, reads, change tracking);
+ * - tracked: a write to a record table, which drops the org's security state before and after it
+ *   when the table is one of the {@link SECURITY_TABLES} (see {@link TrackingStore.tracked}); and
+ *   `createOrg`, which forgets the cached org lookups;
+ * - cached: `findOrg`, through {@link SecurityStateCache.findOrg}.
+ *
+ * The class implements the narrow interfaces, not a catch-all, so a method added to a port is a
+ * compile error here until it is given one of these kinds.
+ *
+ * Transactions: the store handed to `work` is a `TrackingStore` over the transaction-bound store,
+ * sharing one set of the orgs whose security tables it wrote; those orgs' state is dropped again
+ * when the transaction commits or rolls back. Its `inTransaction` is true, so the security context
+ * and `authorizeRequest` keep nothing they read through it in the shared state.
+ */
+class TrackingStore implements OrgRegistry, SchemaStore, RecordStore, StoreTransactions {
   private readonly inner: DataverseStore;
   private readonly cache: SecurityStateCache;
   /** In a transaction: the orgs whose security tables it wrote (dropped again when it ends). */
@@ -176,15 +194,17 @@ class TrackingStore implements DataverseStore {
     this.touched = touched;
   }
 
+  /** True when this store reports to `cache` (so tracking it again would report twice). */
   tracks(cache: SecurityStateCache): boolean {
     return this.cache === cache;
   }
 
-  get inTransaction(): boolean {
-    return this.inner.inTransaction === true;
-  }
-
-  private async write<T>(org: Org, entity: EntityMetadata, run: () => Promise<T>): Promise<T> {
+  /**
+   * A write to a row of `entity`: when it is a security table, drops the org's security state
+   * before `run` starts and again when it ends (a load in flight across it belongs to the dropped
+   * state), and remembers the org for the end of the transaction.
+   */
+  private async tracked<T>(org: Org, entity: EntityMetadata, run: () => Promise<T>): Promise<T> {
     if (!SECURITY_TABLES.has(entity.logicalName)) return run();
     this.touched?.add(org.id);
     this.cache.invalidate(org.id);
@@ -195,6 +215,9 @@ class TrackingStore implements DataverseStore {
     }
   }
 
+  // ── OrgRegistry ──
+
+  /** Tracked: forgets the cached org lookups (and any state of the new org's id). */
   async createOrg(org: Org, now: number): Promise<void> {
     try {
       await this.inner.createOrg(org, now);
@@ -204,6 +227,7 @@ class TrackingStore implements DataverseStore {
     }
   }
 
+  /** Cached: orgs are only ever added (through {@link createOrg}) or restored (which invalidates everything). */
   findOrg(name: string): Promise<Org | undefined> {
     return this.cache.findOrg(name, (key) => this.inner.findOrg(key));
   }
@@ -216,36 +240,10 @@ class TrackingStore implements DataverseStore {
     return this.inner.nextTablePrefix();
   }
 
+  // ── SchemaStore: forwarded (no security state depends on an org's SQL schema or custom definitions) ──
+
   createRecordTable(org: Org, entity: EntityMetadata): Promise<void> {
     return this.inner.createRecordTable(org, entity);
-  }
-
-  addColumn(org: Org, entity: EntityMetadata, attribute: AttributeMetadata): Promise<void> {
-    return this.inner.addColumn(org, entity, attribute);
-  }
-
-  saveEntityDefinition(org: Org, entity: EntityMetadata, now: number): Promise<void> {
-    return this.inner.saveEntityDefinition(org, entity, now);
-  }
-
-  dropColumn(org: Org, entity: EntityMetadata, attribute: AttributeMetadata): Promise<void> {
-    return this.inner.dropColumn(org, entity, attribute);
-  }
-
-  dropRecordTable(org: Org, entity: EntityMetadata): Promise<void> {
-    return this.inner.dropRecordTable(org, entity);
-  }
-
-  deleteEntityDefinition(org: Org, logicalName: string): Promise<void> {
-    return this.inner.deleteEntityDefinition(org, logicalName);
-  }
-
-  deleteRelationshipDefinition(org: Org, schemaName: string): Promise<void> {
-    return this.inner.deleteRelationshipDefinition(org, schemaName);
-  }
-
-  deleteOptionSetDefinition(org: Org, name: string): Promise<void> {
-    return this.inner.deleteOptionSetDefinition(org, name);
   }
 
   createKeyIndex(org: Org, entity: EntityMetadata, key: EntityKeyMetadata): Promise<void> {
@@ -260,8 +258,32 @@ class TrackingStore implements DataverseStore {
     return this.inner.recordTableColumns(org);
   }
 
+  addColumn(org: Org, entity: EntityMetadata, attribute: AttributeMetadata): Promise<void> {
+    return this.inner.addColumn(org, entity, attribute);
+  }
+
+  dropColumn(org: Org, entity: EntityMetadata, attribute: AttributeMetadata): Promise<void> {
+    return this.inner.dropColumn(org, entity, attribute);
+  }
+
+  dropRecordTable(org: Org, entity: EntityMetadata): Promise<void> {
+    return this.inner.dropRecordTable(org, entity);
+  }
+
   createIntersectTable(org: Org, entity: EntityMetadata, columns: readonly [string, string]): Promise<void> {
     return this.inner.createIntersectTable(org, entity, columns);
+  }
+
+  saveEntityDefinition(org: Org, entity: EntityMetadata, now: number): Promise<void> {
+    return this.inner.saveEntityDefinition(org, entity, now);
+  }
+
+  listEntityDefinitions(org: Org): Promise<EntityMetadata[]> {
+    return this.inner.listEntityDefinitions(org);
+  }
+
+  deleteEntityDefinition(org: Org, logicalName: string): Promise<void> {
+    return this.inner.deleteEntityDefinition(org, logicalName);
   }
 
   saveRelationshipDefinition(org: Org, relationship: RelationshipMetadata, now: number): Promise<void> {
@@ -272,6 +294,10 @@ class TrackingStore implements DataverseStore {
     return this.inner.listRelationshipDefinitions(org);
   }
 
+  deleteRelationshipDefinition(org: Org, schemaName: string): Promise<void> {
+    return this.inner.deleteRelationshipDefinition(org, schemaName);
+  }
+
   saveOptionSetDefinition(org: Org, optionSet: GlobalOptionSetMetadata, now: number): Promise<void> {
     return this.inner.saveOptionSetDefinition(org, optionSet, now);
   }
@@ -280,31 +306,26 @@ class TrackingStore implements DataverseStore {
     return this.inner.listOptionSetDefinitions(org);
   }
 
-  listEntityDefinitions(org: Org): Promise<EntityMetadata[]> {
-    return this.inner.listEntityDefinitions(org);
+  deleteOptionSetDefinition(org: Org, name: string): Promise<void> {
+    return this.inner.deleteOptionSetDefinition(org, name);
+  }
+
+  // ── RecordStore: row writes tracked, reads and change tracking forwarded ──
+
+  get inTransaction(): boolean {
+    return this.inner.inTransaction === true;
   }
 
   insertRow(org: Org, entity: EntityMetadata, row: Row): Promise<void> {
-    return this.write(org, entity, () => this.inner.insertRow(org, entity, row));
+    return this.tracked(org, entity, () => this.inner.insertRow(org, entity, row));
   }
 
   updateRows(org: Org, entity: EntityMetadata, where: Expr, values: Row): Promise<number> {
-    return this.write(org, entity, () => this.inner.updateRows(org, entity, where, values));
+    return this.tracked(org, entity, () => this.inner.updateRows(org, entity, where, values));
   }
 
   deleteRows(org: Org, entity: EntityMetadata, where: Expr): Promise<number> {
-    return this.write(org, entity, () => this.inner.deleteRows(org, entity, where));
-  }
-
-  async transaction<T>(work: (store: DataverseStore) => Promise<T>): Promise<T> {
-    if (this.touched) return work(this);
-    const touched = new Set<string>();
-    try {
-      return await this.inner.transaction((trx) => work(new TrackingStore(trx, this.cache, touched)));
-    } finally {
-      // Committed or rolled back: what was loaded while it ran may be neither.
-      for (const orgId of touched) this.cache.invalidate(orgId);
-    }
+    return this.tracked(org, entity, () => this.inner.deleteRows(org, entity, where));
   }
 
   selectRows(org: Org, query: RecordQuery): Promise<Row[]> {
@@ -329,5 +350,19 @@ class TrackingStore implements DataverseStore {
 
   latestVersion(org: Org, entity: EntityMetadata): Promise<number> {
     return this.inner.latestVersion(org, entity);
+  }
+
+  // ── StoreTransactions ──
+
+  /** Nested calls join the outer transaction; the outermost drops the state of every org it touched when it ends. */
+  async transaction<T>(work: (store: DataverseStore) => Promise<T>): Promise<T> {
+    if (this.touched) return work(this);
+    const touched = new Set<string>();
+    try {
+      return await this.inner.transaction((trx) => work(new TrackingStore(trx, this.cache, touched)));
+    } finally {
+      // Committed or rolled back: what was loaded while it ran may be neither.
+      for (const orgId of touched) this.cache.invalidate(orgId);
+    }
   }
 }
