@@ -48,6 +48,13 @@ export interface Services {
   identity: Identity;
   dataverse: Dataverse;
   clock: Clock;
+  /**
+   * Drops the identity directory cache and Dataverse's caches (security state, org lookups, custom
+   * definitions) when another process (an offline `orgbox` command) committed to the store since the
+   * previous call, so the next answer reads what it wrote. Call once per request, before any cached
+   * read: costs one `PRAGMA data_version` on a SQLite file (microseconds, no I/O), nothing elsewhere.
+   */
+  syncWithStore(): void;
   /** Stops the key-rotation timer and closes the store. Idempotent. */
   close(): Promise<void>;
 }
@@ -126,6 +133,11 @@ export async function openServices(config: ServicesConfig, runtime: ServicesRunt
       identity: ready,
       dataverse,
       clock,
+      syncWithStore() {
+        if (!database.changedElsewhere()) return;
+        ready.invalidateCaches();
+        dataverse.service.invalidateCaches();
+      },
       close() {
         closing ??= (async () => {
           ready.close();
