@@ -118,6 +118,11 @@ export async function openServices(config: ServicesConfig, runtime: ServicesRunt
           const app = await ready.service.findApplication(appId);
           return { objectId: sp.id, applicationIdUri: app?.identifierUris[0] ?? null, displayName: sp.displayName };
         },
+        async user(tenantId, objectId) {
+          const user = await ready.service.findUser(objectId);
+          if (!user || user.id !== objectId.toLowerCase() || user.tenantId !== tenantId) return undefined;
+          return { objectId: user.id, userPrincipalName: user.userPrincipalName, displayName: user.displayName, givenName: user.givenName, surname: user.surname };
+        },
       },
     });
 
