@@ -21,6 +21,17 @@ import { currencyColumns } from "./currency.ts";
 export interface DirectoryLookup {
   /** The service principal of `appId` in `tenantId`, if someone consented there. */
   servicePrincipal(tenantId: string, appId: string): Promise<{ objectId: string; applicationIdUri: string | null; displayName: string } | undefined>;
+  /** The user with object id `objectId` in `tenantId` (undefined when unknown or in another tenant). */
+  user(tenantId: string, objectId: string): Promise<DirectoryUser | undefined>;
+}
+
+/** What Dataverse copies of a directory user into its `systemuser` (Entra's user object, Graph names). */
+export interface DirectoryUser {
+  objectId: string;
+  userPrincipalName: string;
+  displayName: string;
+  givenName: string | null;
+  surname: string | null;
 }
 
 export { OrgModelError } from "./model-error.ts";
@@ -252,6 +263,33 @@ export class DataverseService {
     if (!sp) throw new OrgModelError(`The application '${appId}' has no service principal in the tenant of this organization. An administrator of that tenant must consent to the application first.`);
     const name = `# ${sp.displayName}`;
     return { fullname: name, lastname: name, domainname: `${appId}@orgbox.local`, applicationid: appId, applicationiduri: sp.applicationIdUri, azureactivedirectoryobjectid: sp.objectId, accessmode: 4 };
+  }
+
+  /**
+   * The columns the server fills for an interactive user created with `azureactivedirectoryobjectid`
+   * (`POST systemusers`), looked up in the org's tenant as Dataverse syncs them from Entra:
+   * `domainname` and `internalemailaddress` (the user principal name), `firstname`, `lastname`,
+   * `fullname` (given name and surname, else the display name), `accessmode` 0 (Read-Write).
+   * Asks the directory: call it outside a store transaction.
+   * (learn.microsoft.com/power-platform/admin/create-users#add-users-to-dataverse)
+   * @throws OrgModelError (400) when the org's tenant has no user with that object id.
+   */
+  async interactiveUserColumns(org: Org, objectId: string): Promise<Row> {
+    const oid = objectId.toLowerCase();
+    const user = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(oid) ? await this.directory.user(org.tenantId, oid) : undefined;
+    if (!user) throw new OrgModelError(`The user with object id '${oid}' does not exist in the Microsoft Entra tenant of this organization.`);
+    const full = [user.givenName, user.surname].filter((part) => part).join(" ") || user.displayName;
+    return { azureactivedirectoryobjectid: user.objectId.toLowerCase(), domainname: user.userPrincipalName, internalemailaddress: user.userPrincipalName, firstname: user.givenName, lastname: user.surname ?? user.displayName, fullname: full, accessmode: 0 };
+  }
+
+  /**
+   * An org has at most one systemuser per directory object.
+   * @throws OrgModelError (412) when `store` already holds one for `objectId`.
+   */
+  async assertDirectoryUserFree(org: Org, objectId: string, store: DataverseStore): Promise<void> {
+    const oid = objectId.toLowerCase();
+    const taken = await store.countRows(org, { entity: this.metadataFor(org).entity("systemuser") as EntityMetadata, where: eqExpr("azureactivedirectoryobjectid", oid), limit: 1 });
+    if (taken > 0) throw new OrgModelError(`The organization already has a user for the Microsoft Entra object '${oid}'.`, 412);
   }
 
   /**

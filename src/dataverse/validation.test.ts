@@ -93,7 +93,7 @@ describe("alternate keys (tables that define them)", () => {
   });
 
   it("finds records by key value and keeps key values unique", async () => {
-    const service = new DataverseService(store, { now: () => Date.now() }, { servicePrincipal: async () => undefined });
+    const service = new DataverseService(store, { now: () => Date.now() }, { servicePrincipal: async () => undefined, user: async () => undefined });
     const writer = new RecordWriter(service);
     const scope = { store, org, md: keyedMd, caller };
     const id = await writer.create(scope, parseRecord(keyedMd, keyed, { name: "Keyed", accountnumber: "ACC-1001" }, "create"));

@@ -49,7 +49,16 @@ const UNDELETABLE = new Set(["organization", "privilege", "systemuser", "princip
  */
 const CREATE_DEFAULTS: Readonly<Record<string, (service: DataverseService, scope: WriteScope, values: Row, id: string) => Promise<Row>>> = {
   systemuser: async (service, scope, values) => {
-    if (typeof values.applicationid !== "string") return {};
+    if (typeof values.applicationid !== "string") {
+      if (typeof values.azureactivedirectoryobjectid !== "string") return {};
+      // An interactive user: its names come from the directory (see DataverseService.interactiveUserColumns).
+      const user = scope.directory?.get(`oid:${values.azureactivedirectoryobjectid.toLowerCase()}`);
+      if (!user) throw new DataverseError(400, "0x80040203", "A user with azureactivedirectoryobjectid can only be created by a request of its own: POST systemusers, outside $batch change sets, deep inserts and bulk operations.");
+      await service.assertDirectoryUserFree(scope.org, values.azureactivedirectoryobjectid, scope.store);
+      return user;
+    }
+    // The platform fills an application user's object id (its service principal's).
+    if (values.azureactivedirectoryobjectid !== undefined) throw new DataverseError(400, "0x80040203", "The attribute 'azureactivedirectoryobjectid' of 'systemuser' cannot be set on Create of an application user: the platform sets it from the application's service principal.");
     const columns = scope.directory?.get(values.applicationid.toLowerCase());
     if (!columns) throw new DataverseError(400, "0x80040203", "An application user (a systemuser with applicationid) can only be created by a request of its own: POST systemusers, outside $batch change sets, deep inserts and bulk operations.");
     await service.assertApplicationUserFree(scope.org, values.applicationid as string, scope.store);
@@ -82,14 +91,18 @@ export class RecordWriter {
 
   /**
    * Asks the directory, before the write's transaction opens, for the columns of an application user
-   * `record` would create (`systemuser` with `applicationid`): the directory lives in the same store,
+   * `record` would create (`systemuser` with `applicationid`; keyed by app id), or of an interactive user
+   * (`systemuser` with `azureactivedirectoryobjectid`; keyed `oid:{objectId}`): the directory lives in the same store,
    * which a transaction holds. Empty for other records, and inside a transaction (`$batch` change sets).
-   * @throws OrgModelError 400 when the app has no service principal in the org's tenant (0x80040203 on the wire).
+   * @throws OrgModelError 400 when the app has no service principal, or the object id no user, in the org's tenant (0x80040203 on the wire).
    */
   async resolveDirectory(store: DataverseStore, org: Org, record: ParsedRecord): Promise<ReadonlyMap<string, Row>> {
     const appId = record.values.applicationid;
-    if (record.entity.logicalName !== "systemuser" || typeof appId !== "string" || store.inTransaction === true) return new Map();
-    return new Map([[appId.toLowerCase(), await this.service.directoryColumns(org, appId)]]);
+    const objectId = record.values.azureactivedirectoryobjectid;
+    if (record.entity.logicalName !== "systemuser" || store.inTransaction === true) return new Map();
+    if (typeof appId === "string") return new Map([[appId.toLowerCase(), await this.service.directoryColumns(org, appId)]]);
+    if (typeof objectId === "string") return new Map([[`oid:${objectId.toLowerCase()}`, await this.service.interactiveUserColumns(org, objectId)]]);
+    return new Map();
   }
 
   /** The single privilege-check point of the write path (see {@link WriteAuthorizer}). */

@@ -109,7 +109,7 @@ export async function createOrgbox(config: OrgboxConfig, logger: Logger, clock: 
     }
     const checkpoints = new Checkpoints(database, dataverse, identity, clock, await database.snapshots.take());
 
-    const app = await createHttpApp({ config, logger, tls, clock, baseUrl: () => base, identity, dataverse, checkpoints });
+    const app = await createHttpApp({ config, logger, tls, clock, baseUrl: () => base, identity, dataverse, checkpoints, beforeRequest: () => services.syncWithStore() });
     server = app;
     const port = await listen(app, config);
     base = `${config.http ? "http" : "https"}://${config.publicHost}:${port}`;

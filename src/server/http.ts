@@ -29,6 +29,8 @@ export interface HttpAppOptions {
   identity: Identity;
   dataverse: Dataverse;
   checkpoints: Checkpoints;
+  /** Runs first on every request, before any surface reads a cache (see `Services.syncWithStore`). */
+  beforeRequest?: () => void;
 }
 
 /**
@@ -36,7 +38,7 @@ export interface HttpAppOptions {
  * (`/_orgbox/…`, only with `adminKey`), and a 404 naming the method and path for anything else.
  */
 export async function createHttpApp(options: HttpAppOptions): Promise<FastifyInstance> {
-  const { config, logger, tls, clock, baseUrl, identity, dataverse, checkpoints } = options;
+  const { config, logger, tls, clock, baseUrl, identity, dataverse, checkpoints, beforeRequest } = options;
   const app = Fastify({
     loggerInstance: logger,
     // Dataverse takes request URLs up to 32 KB (Node's default header limit is 16 KB).
@@ -66,6 +68,18 @@ export async function createHttpApp(options: HttpAppOptions): Promise<FastifyIns
       void reply.status(400).header("cache-control", "no-store, no-cache").send(body);
     },
   }) as unknown as FastifyInstance;
+  // Once per request, on the root so it precedes every surface's own hooks: what an offline command wrote is seen at once.
+  if (beforeRequest) {
+    app.addHook("onRequest", (_request, _reply, done) => {
+      try {
+        beforeRequest();
+      } catch (error) {
+        done(error as Error);
+        return;
+      }
+      done();
+    });
+  }
   app.get("/_orgbox/health", async () => ({ status: "ok" }));
   if (config.adminKey) await registerAdmin(app, config.adminKey, checkpoints);
   await app.register(async (scope) => identity.register(scope));

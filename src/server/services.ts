@@ -48,6 +48,13 @@ export interface Services {
   identity: Identity;
   dataverse: Dataverse;
   clock: Clock;
+  /**
+   * Drops the identity directory cache and Dataverse's caches (security state, org lookups, custom
+   * definitions) when another process (an offline `orgbox` command) committed to the store since the
+   * previous call, so the next answer reads what it wrote. Call once per request, before any cached
+   * read: costs one `PRAGMA data_version` on a SQLite file (microseconds, no I/O), nothing elsewhere.
+   */
+  syncWithStore(): void;
   /** Stops the key-rotation timer and closes the store. Idempotent. */
   close(): Promise<void>;
 }
@@ -111,6 +118,11 @@ export async function openServices(config: ServicesConfig, runtime: ServicesRunt
           const app = await ready.service.findApplication(appId);
           return { objectId: sp.id, applicationIdUri: app?.identifierUris[0] ?? null, displayName: sp.displayName };
         },
+        async user(tenantId, objectId) {
+          const user = await ready.service.findUser(objectId);
+          if (!user || user.id !== objectId.toLowerCase() || user.tenantId !== tenantId) return undefined;
+          return { objectId: user.id, userPrincipalName: user.userPrincipalName, displayName: user.displayName, givenName: user.givenName, surname: user.surname };
+        },
       },
     });
 
@@ -126,6 +138,11 @@ export async function openServices(config: ServicesConfig, runtime: ServicesRunt
       identity: ready,
       dataverse,
       clock,
+      syncWithStore() {
+        if (!database.changedElsewhere()) return;
+        ready.invalidateCaches();
+        dataverse.service.invalidateCaches();
+      },
       close() {
         closing ??= (async () => {
           ready.close();

@@ -32,6 +32,14 @@ export interface Database {
   readonly adapter: StoreDialect;
   /** Checkpoints of the whole store. */
   readonly snapshots: StoreSnapshots;
+  /**
+   * True when another connection (an offline `orgbox` command on the same data folder) committed a
+   * change since the previous call (false on the first call). One `PRAGMA data_version` on SQLite
+   * (a read of a counter in the shared-memory header, no table access, no I/O:
+   * sqlite.org/pragma.html#pragma_data_version); always false on PostgreSQL and in memory, where no
+   * other writer is detected (README "Differences from the cloud").
+   */
+  changedElsewhere(): boolean;
   close(): Promise<void>;
 }
 

@@ -25,7 +25,7 @@ describe("role model", () => {
   afterAll(async () => {
     await database.close();
   });
-  const directory = { servicePrincipal: async () => ({ objectId: "00000000-0000-4000-8000-0000000000a3", applicationIdUri: null, displayName: "app" }) };
+  const directory = { servicePrincipal: async () => ({ objectId: "00000000-0000-4000-8000-0000000000a3", applicationIdUri: null, displayName: "app" }), user: async () => undefined };
   const service = (forbid: boolean) => new DataverseService(store, { now: () => Date.now() }, directory, { forbidDefaultRolesForApplicationUsers: forbid });
   const rows = (svc: DataverseService, org: Org, table: string, column: string, value: string) =>
     store.selectRows(org, { entity: svc.metadataFor(org).entity(table) as EntityMetadata, columns: (svc.metadataFor(org).entity(table) as EntityMetadata).attributes.map((a) => a.logicalName), where: { kind: "compare", op: "eq", left: { kind: "column", name: column }, right: { kind: "value", value } }, orderBy: [] });

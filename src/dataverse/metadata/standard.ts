@@ -206,7 +206,7 @@ const DEFINED_TABLES: EntityMetadata[] = [
       str("internalemailaddress", "Primary Email", 100),
       attr("applicationid", "Uniqueidentifier", "Application ID"),
       str("applicationiduri", "Application ID URI", 1024, system),
-      attr("azureactivedirectoryobjectid", "Uniqueidentifier", "Azure AD Object ID", system),
+      attr("azureactivedirectoryobjectid", "Uniqueidentifier", "Azure AD Object ID", { isValidForCreate: true, isValidForUpdate: false }),
       bool("isdisabled", "Status", "Enabled", "Disabled"),
       attr("accessmode", "Picklist", "Access Mode", {
         options: options([0, "Read-Write"], [1, "Administrative"], [2, "Read"], [3, "Support User"], [4, "Non-interactive"], [5, "Delegated Admin"]),

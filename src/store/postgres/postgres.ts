@@ -66,6 +66,8 @@ export async function openPostgres(url: string): Promise<Database> {
     dialect: adapter.name,
     adapter,
     snapshots,
+    // Not detected on PostgreSQL (README "Differences from the cloud"): no cheap per-connection commit counter.
+    changedElsewhere: () => false,
     async close() {
       await snapshots.close();
       await db.destroy();

@@ -24,10 +24,20 @@ export async function openSqlite(location: string): Promise<Database> {
   const adapter = new SqliteStoreDialect(sqlite);
   // Kysely's SQLite driver has one connection behind a mutex: holding it keeps requests and transactions out.
   const exclusive = <T>(work: () => T): Promise<T> => db.connection().execute(async () => work());
+  // `PRAGMA data_version` changes when another connection commits, never for this connection's own commits.
+  const dataVersion = location === ":memory:" ? undefined : sqlite.raw.prepare("PRAGMA data_version");
+  let seenVersion = dataVersion?.get()?.data_version;
   return {
     db,
     dialect: adapter.name,
     adapter,
+    changedElsewhere() {
+      if (!dataVersion || !sqlite.raw.isOpen) return false;
+      const version = dataVersion.get()?.data_version;
+      if (version === seenVersion) return false;
+      seenVersion = version;
+      return true;
+    },
     snapshots: new SqliteSnapshots(sqlite.raw, exclusive, () => adapter.afterDdl()),
     close: () => db.destroy(),
   };
