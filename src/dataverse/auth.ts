@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { DataverseError, dv } from "./errors.ts";
-import type { Org } from "./model.ts";
+import type { Caller, Org } from "./model.ts";
 import type { DataverseStore, Expr } from "./store.ts";
 import { SecurityContext } from "./security/context.ts";
 import type { CallerRecord, OrgSecurityState, SecurityStateCache } from "./security/cache.ts";
@@ -23,18 +23,7 @@ export interface TokenTrust {
   authorizationUri(tenantId: string): string;
 }
 
-/** The systemuser a request acts as. */
-export interface Caller {
-  systemUserId: string;
-  businessUnitId: string;
-  /** `application` for app-only (S2S) tokens, `user` for delegated ones. */
-  kind: "application" | "user";
-  /**
-   * When impersonating (`MSCRMCallerID` / `CallerObjectId`): the authenticated user acting on
-   * behalf of {@link systemUserId}. Undefined otherwise.
-   */
-  callingUserId?: string;
-}
+export type { Caller } from "./model.ts";
 
 /**
  * Authenticates a Web API request and returns the caller's security context.

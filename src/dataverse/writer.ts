@@ -24,8 +24,8 @@ export interface WriteScope {
   org: Org;
   md: OrgMetadata;
   caller: Caller;
-  /** The caller's security context, for the {@link WriteAuthorizer}. */
-  security?: SecurityContext;
+  /** The caller's security context, for the {@link WriteAuthorizer} (required: {@link SecurityContext.system} is the one bypass). */
+  security: SecurityContext;
   /** Directory columns of application users to create, by app id (see {@link RecordWriter.resolveDirectory}). */
   directory?: ReadonlyMap<string, Row>;
 }

@@ -75,7 +75,7 @@ export function retrieveTotalRecordCount(service: DataverseService, defaultStore
       for (const name of names) {
         const entity = md.entity(name);
         if (!entity) throw metadataErrors.entityNotFound(name);
-        await security?.assertPrivilege("Read", entity);
+        await security.assertPrivilege("Read", entity);
         values.push(await store.countRows(org, { entity }));
       }
       return {

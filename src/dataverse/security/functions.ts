@@ -108,7 +108,6 @@ function boundTarget(ctx: OperationContext, operation: string): { entity: Entity
 function inEnv<T>(service: DataverseService, defaultStore: DataverseStore, ctx: OperationContext, work: (env: Env) => Promise<T>): Promise<T> {
   const root = ctx.store ?? defaultStore;
   return root.transaction(async (store) => {
-    if (!ctx.security) throw new Error("security operations need the caller's security context");
     const md = await service.loadMetadata(ctx.org, store);
     return work({ ctx, store, md, security: ctx.security.bind(store) });
   });
