@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { SnapshotNameError, UnknownSnapshotError } from "../server/admin.ts";
-import { TokenRejectedError } from "../identity/tokens/verifier.ts";
+import { TokenRejectedError } from "../identity/index.ts";
 import { OrgboxError } from "./errors.ts";
 
 describe("the OrgboxError family", () => {
