@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { DataverseError, dv } from "./errors.ts";
-import type { Caller, Org } from "./model.ts";
+import type { Org } from "./model.ts";
 import type { DataverseStore, Expr } from "./store.ts";
 import { SecurityContext } from "./security/context.ts";
 import type { CallerRecord, OrgSecurityState, SecurityStateCache } from "./security/cache.ts";
@@ -21,16 +21,6 @@ export interface TokenTrust {
   issuers(tenantId: string): string[];
   /** The `authorization_uri` advertised in `WWW-Authenticate` (`…/{tenantId}/oauth2/authorize`). */
   authorizationUri(tenantId: string): string;
-}
-
-export type { Caller } from "./model.ts";
-
-/**
- * Authenticates a Web API request and returns the caller's security context.
- * Shorthand for {@link authorizeRequest}`(…).caller`.
- */
-export async function authenticate(headers: IncomingHttpHeaders, org: Org, orgUrl: string, trust: TokenTrust, store: DataverseStore, md: OrgMetadata, cache?: SecurityStateCache): Promise<Caller> {
-  return (await authorizeRequest(headers, org, orgUrl, trust, store, md, cache)).caller;
 }
 
 const eq = (column: string, value: string): Expr => ({ kind: "compare", op: "eq", left: { kind: "column", name: column }, right: { kind: "value", value } });

@@ -1,4 +1,4 @@
-import type { Caller } from "./auth.ts";
+import type { Caller } from "./model.ts";
 import { dv } from "./errors.ts";
 import type { OrgMetadata } from "./metadata/registry.ts";
 import type { EntityMetadata } from "./metadata/types.ts";

@@ -9,7 +9,8 @@ import { dataverseRoutes } from "./routes.ts";
 import { DataverseService, type DirectoryLookup } from "./service.ts";
 import type { DataverseStore } from "./store.ts";
 
-export type { TokenTrust, AccessTokenVerifier, Caller } from "./auth.ts";
+export type { TokenTrust, AccessTokenVerifier } from "./auth.ts";
+export type { Caller } from "./model.ts";
 export type { DirectoryLookup } from "./service.ts";
 export { DataverseService } from "./service.ts";
 export { upgradeOrg } from "./upgrade.ts";

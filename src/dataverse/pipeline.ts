@@ -173,6 +173,6 @@ export function createPipeline(deps: PipelineDeps, defaultLog: FastifyBaseLogger
 }
 
 /** A header's value, several joined by `, `. */
-export function headerValue(value: string | string[] | undefined): string | undefined {
+function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(", ") : value;
 }

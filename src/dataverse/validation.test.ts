@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase, type Database } from "../store/database.ts";
 import { SqlDataverseStore } from "../store/dataverse-store.ts";
-import type { Caller } from "./auth.ts";
+import type { Caller } from "./model.ts";
 import { OrgMetadata } from "./metadata/registry.ts";
 import { STANDARD_TABLES } from "./metadata/standard.ts";
 import type { AttributeMetadata, EntityMetadata } from "./metadata/types.ts";

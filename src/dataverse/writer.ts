@@ -1,5 +1,5 @@
 import { newGuid } from "../common/ids.ts";
-import type { Caller } from "./auth.ts";
+import type { Caller } from "./model.ts";
 import { DataverseError, dv } from "./errors.ts";
 import type { OrgMetadata } from "./metadata/registry.ts";
 import type { EntityMetadata } from "./metadata/types.ts";

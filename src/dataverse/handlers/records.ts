@@ -160,7 +160,7 @@ export interface ReadEntityArgs extends Pick<QueryContext, "store" | "org" | "md
  * True when `If-None-Match` (a comma-separated list of entity tags such as `W/"1234"`) names the
  * record's current ETag (RFC 9110 §13.1.2, weak comparison).
  */
-export function etagMatches(ifNoneMatch: string, etag: string): boolean {
+function etagMatches(ifNoneMatch: string, etag: string): boolean {
   const weak = (tag: string) => tag.trim().replace(/^W\//, "");
   return ifNoneMatch.split(",").some((tag) => weak(tag) === weak(etag));
 }

@@ -33,7 +33,7 @@ const RIGHT_NAMES: readonly [PrivilegeVerb, string][] = (Object.entries(ACCESS_R
  * serialises enum flags), a single name, or the numeric mask.
  * @throws DataverseError 400 naming an unknown right.
  */
-export function parseAccessMask(value: unknown): number {
+function parseAccessMask(value: unknown): number {
   if (typeof value === "number" && Number.isInteger(value) && value >= 0) return value;
   if (typeof value !== "string") throw invalid(`AccessMask must be a string of AccessRights names ("ReadAccess, WriteAccess") or a number, got ${JSON.stringify(value)}.`);
   let mask = 0;
@@ -47,7 +47,7 @@ export function parseAccessMask(value: unknown): number {
 }
 
 /** Formats an `AccessRights` mask as the Web API does: `"ReadAccess, WriteAccess"`, or `"None"`. */
-export function formatAccessMask(mask: number): string {
+function formatAccessMask(mask: number): string {
   const names = RIGHT_NAMES.filter(([verb]) => (mask & ACCESS_RIGHTS[verb]) !== 0).map(([, name]) => name);
   return names.length > 0 ? names.join(", ") : "None";
 }
