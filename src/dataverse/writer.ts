@@ -70,7 +70,11 @@ export class RecordWriter {
   private readonly service: DataverseService;
   private readonly authorizer: WriteAuthorizer;
 
-  constructor(service: DataverseService, authorizer: WriteAuthorizer = async () => {}) {
+  /**
+   * @param authorizer the write path's privilege check (the Web API's: `securityAuthorizer`); required,
+   *   so that no writer exists without one.
+   */
+  constructor(service: DataverseService, authorizer: WriteAuthorizer) {
     this.service = service;
     this.authorizer = authorizer;
   }
