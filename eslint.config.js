@@ -33,11 +33,11 @@ export default tseslint.config(
         {
           patterns: [
             {
-              regex: "^(\\.\\./)+dataverse/(?!index\\.ts$)",
+              regex: "^(\\.\\.?/)+dataverse/(?!index\\.ts$)",
               message: "Import Dataverse through src/dataverse/index.ts (export what you need there).",
             },
             {
-              regex: "^(\\.\\./)+identity/(?!(index|model|service|client-assertion)\\.ts$)",
+              regex: "^(\\.\\.?/)+identity/(?!(index|model|service|client-assertion)\\.ts$)",
               message: "Import Entra through src/identity/index.ts (export what you need there).",
             },
           ],
@@ -54,11 +54,11 @@ export default tseslint.config(
         {
           patterns: [
             {
-              regex: "^(\\.\\./)+dataverse/(?!(index|store|model|metadata/types)\\.ts$)",
+              regex: "^(\\.\\.?/)+dataverse/(?!(index|store|model|metadata/types)\\.ts$)",
               message: "src/store imports Dataverse through its index.ts or the store port (store.ts, model.ts, metadata/types.ts).",
             },
             {
-              regex: "^(\\.\\./)+identity/(?!(index|store|model)\\.ts$)",
+              regex: "^(\\.\\.?/)+identity/(?!(index|store|model)\\.ts$)",
               message: "src/store imports Entra through its index.ts or the store port (store.ts, model.ts).",
             },
           ],
