@@ -23,17 +23,20 @@ export const SYSTEM_CALLER: Caller = Object.freeze({ systemUserId: "00000000-000
 /** Only {@link SecurityContext.system} can make a system context: this module does not export the key. */
 const SYSTEM = Symbol("system security context");
 
-/** A system context reads nothing: its checks all pass before any read (every access throws, loudly). */
-const NO_STORE = new Proxy({} as DataverseStore, {
-  get(_target, property) {
-    throw new Error(`a system security context has no store (tried to read '${String(property)}')`);
-  },
-});
-const NO_METADATA = new Proxy({} as OrgMetadata, {
-  get(_target, property) {
-    throw new Error(`a system security context has no metadata (tried to read '${String(property)}')`);
-  },
-});
+/**
+ * A system context reads nothing: its checks all pass before any read. Using its store or metadata
+ * throws, loudly (serializers' probes — symbols, `toJSON`, `then` — see nothing instead).
+ */
+function absent<T extends object>(what: string): T {
+  return new Proxy({} as T, {
+    get(_target, property) {
+      if (typeof property === "symbol" || property === "toJSON" || property === "then") return undefined;
+      throw new Error(`a system security context has no ${what} (tried to use '${property}')`);
+    },
+  });
+}
+const NO_STORE = absent<DataverseStore>("store");
+const NO_METADATA = absent<OrgMetadata>("metadata");
 
 function table(md: OrgMetadata, logicalName: string): EntityMetadata {
   const entity = md.entity(logicalName);
