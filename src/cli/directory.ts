@@ -14,8 +14,8 @@ import { systemClock } from "../common/clock.ts";
 import { ConfigError } from "../common/errors.ts";
 import { RESOURCE_ALIASES } from "../environment/load.ts";
 import type { Application, RequiredResourceAccess, Tenant, User } from "../identity/model.ts";
-import { DirectoryError, type IdentityService } from "../identity/service.ts";
-import { GLOBAL_ADMINISTRATOR_ROLE } from "../identity/well-known.ts";
+import { GLOBAL_ADMINISTRATOR_ROLE, type IdentityService } from "../identity/index.ts";
+import { DirectoryError } from "../identity/service.ts";
 import { offlineStore, withOfflineServices } from "../server/offline.ts";
 
 interface Flags {

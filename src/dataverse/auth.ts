@@ -23,27 +23,6 @@ export interface TokenTrust {
   authorizationUri(tenantId: string): string;
 }
 
-/** The systemuser a request acts as. */
-export interface Caller {
-  systemUserId: string;
-  businessUnitId: string;
-  /** `application` for app-only (S2S) tokens, `user` for delegated ones. */
-  kind: "application" | "user";
-  /**
-   * When impersonating (`MSCRMCallerID` / `CallerObjectId`): the authenticated user acting on
-   * behalf of {@link systemUserId}. Undefined otherwise.
-   */
-  callingUserId?: string;
-}
-
-/**
- * Authenticates a Web API request and returns the caller's security context.
- * Shorthand for {@link authorizeRequest}`(…).caller`.
- */
-export async function authenticate(headers: IncomingHttpHeaders, org: Org, orgUrl: string, trust: TokenTrust, store: DataverseStore, md: OrgMetadata, cache?: SecurityStateCache): Promise<Caller> {
-  return (await authorizeRequest(headers, org, orgUrl, trust, store, md, cache)).caller;
-}
-
 const eq = (column: string, value: string): Expr => ({ kind: "compare", op: "eq", left: { kind: "column", name: column }, right: { kind: "value", value } });
 
 /**

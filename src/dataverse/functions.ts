@@ -1,4 +1,4 @@
-import type { Caller } from "./auth.ts";
+import type { Caller } from "./model.ts";
 import { dv } from "./errors.ts";
 import type { OrgMetadata } from "./metadata/registry.ts";
 import type { EntityMetadata } from "./metadata/types.ts";
@@ -18,7 +18,7 @@ export interface OperationContext {
   /** The store to read through (a `$batch` change set's transaction). */
   store?: DataverseStore;
   /** The caller's security context, for privilege checks. */
-  security?: SecurityContext;
+  security: SecurityContext;
   /** An action's JSON body. */
   body?: unknown;
   /** A bound operation's record (`systemusers(<id>)/Microsoft.Dynamics.CRM.X`). */

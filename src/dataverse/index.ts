@@ -9,12 +9,28 @@ import { dataverseRoutes } from "./routes.ts";
 import { DataverseService, type DirectoryLookup } from "./service.ts";
 import type { DataverseStore } from "./store.ts";
 
-export type { TokenTrust, AccessTokenVerifier, Caller } from "./auth.ts";
+export type { TokenTrust, AccessTokenVerifier } from "./auth.ts";
+export type { Caller } from "./model.ts";
 export type { DirectoryLookup } from "./service.ts";
 export { DataverseService } from "./service.ts";
 export { upgradeOrg } from "./upgrade.ts";
 export type { Org } from "./model.ts";
 export { sendWebApiUrlError } from "./routes.ts";
+
+// The org model's definitions, for environments (src/environment), the CLI and the server: code outside
+// src/dataverse imports Dataverse only through this file (eslint.config.js, no-restricted-imports).
+export { DataverseError } from "./errors.ts";
+export type { Row } from "./model.ts";
+export { OrgMetadata } from "./metadata/registry.ts";
+export { STANDARD_MANY_TO_MANY, STANDARD_TABLES } from "./metadata/standard.ts";
+export { isLookupType, type AttributeMetadata, type EntityKeyMetadata, type EntityMetadata, type GlobalOptionSetMetadata, type OneToManyRelationshipMetadata, type RelationshipMetadata } from "./metadata/types.ts";
+export { columnsAdded, parseAttributeDefinition, parseEntityDefinition, pluralize } from "./metadata/custom.ts";
+export { parseKeyDefinition } from "./metadata/keys.ts";
+export { parseGlobalOptionSet, resolveGlobalOptionSet } from "./metadata/option-sets.ts";
+export { parseManyToManyDefinition, parseOneToManyDefinition } from "./metadata/relationships.ts";
+export { parseEntityKey } from "./odata/path.ts";
+export { defaultRoles } from "./security/default-roles.ts";
+export { DEPTHS, MISC_PRIVILEGES, privilegeDefinitions, privilegesFor, widestDepth, type Depth } from "./security/privileges.ts";
 
 /** Options for {@link createDataverse}. */
 export interface DataverseOptions {

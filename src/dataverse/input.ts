@@ -12,10 +12,10 @@ import { DataverseError } from "./errors.ts";
  *   JSON string). PostgreSQL text cannot hold it, and SQLite would store it; refusing it on both stores keeps
  *   them alike (see the README, "Differences from the cloud").
  */
-export const MAX_JSON_DEPTH = 100;
+const MAX_JSON_DEPTH = 100;
 
 /** The 400 the service answers for a payload it cannot read (`0x80048d19`, as for malformed JSON). */
-export function payloadError(detail: string): DataverseError {
+function payloadError(detail: string): DataverseError {
   return new DataverseError(
     400,
     "0x80048d19",

@@ -13,3 +13,16 @@ export interface Org {
 
 /** A record as read from or written to the store: logical column name → SQL value. */
 export type Row = Record<string, unknown>;
+
+/** The systemuser a request acts as. */
+export interface Caller {
+  systemUserId: string;
+  businessUnitId: string;
+  /** `application` for app-only (S2S) tokens, `user` for delegated ones. */
+  kind: "application" | "user";
+  /**
+   * When impersonating (`MSCRMCallerID` / `CallerObjectId`): the authenticated user acting on
+   * behalf of {@link systemUserId}. Undefined otherwise.
+   */
+  callingUserId?: string;
+}

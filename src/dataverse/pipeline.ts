@@ -56,6 +56,17 @@ function authenticate(request: ApiRequest, org: Org, orgUrl: string, store: Data
   return authorizeRequest(request.headers, org, orgUrl, deps.trust, store, md, deps.service.securityState);
 }
 
+/**
+ * Checks that the security context a handler is about to get acts for an authenticated caller, never
+ * {@link SecurityContext.system} (the org model's own bypass): a Web API request always carries its
+ * caller's context, so a handler cannot run with full access by mistake.
+ * @throws Error (answered 500 `0x80040216`, logged) when given the system context.
+ */
+export function requireCallerContext(security: SecurityContext): SecurityContext {
+  if (security.isSystem) throw new Error(`a Web API handler was given the system security context (${security.systemReason ?? ""}); Web API requests act for their authenticated caller`);
+  return security;
+}
+
 /** What {@link parsePath} found: the route kind, and the parsed resource path and table where there is one. */
 interface ParsedPath {
   kind: RouteKind;
@@ -114,7 +125,7 @@ export function createPipeline(deps: PipelineDeps, defaultLog: FastifyBaseLogger
     checkRequestText(raw.url, raw.headers, raw.body);
     const { org, orgUrl, apiUrl } = await resolveOrg(raw, store, deps);
     const md = await loadMetadata(org, store, deps);
-    const security = await authenticate(raw, org, orgUrl, store, md, deps);
+    const security = requireCallerContext(await authenticate(raw, org, orgUrl, store, md, deps));
     const pathText = raw.params["*"] ?? "";
     const rawQuery = raw.url.includes("?") ? raw.url.slice(raw.url.indexOf("?") + 1) : "";
     const params = splitQuery(rawQuery);
@@ -162,6 +173,6 @@ export function createPipeline(deps: PipelineDeps, defaultLog: FastifyBaseLogger
 }
 
 /** A header's value, several joined by `, `. */
-export function headerValue(value: string | string[] | undefined): string | undefined {
+function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(", ") : value;
 }

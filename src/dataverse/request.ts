@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { FastifyBaseLogger } from "fastify";
-import type { Caller } from "./auth.ts";
+import type { Caller } from "./model.ts";
 import { dv, ERROR_CONTENT_TYPE, errorBody, toDataverseError, type DataverseError } from "./errors.ts";
 import type { OperationCall, OperationRegistry } from "./functions.ts";
 import type { EntityMetadata } from "./metadata/types.ts";
@@ -126,7 +126,7 @@ export interface WebApiResponse {
 }
 
 /** The content type of JSON answers (and, unless a handler sets another, of every answer). */
-export const JSON_TYPE = ERROR_CONTENT_TYPE;
+const JSON_TYPE = ERROR_CONTENT_TYPE;
 
 /** Lower-cases header names (handlers may spell them `OData-EntityId`). */
 function lower(headers: Record<string, string> | undefined): Record<string, string> {

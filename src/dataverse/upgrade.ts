@@ -1,7 +1,8 @@
 import type { EntityMetadata } from "./metadata/types.ts";
 import type { Org } from "./model.ts";
 import { DEPTH, MISC_PRIVILEGES, SYSTEM_ADMINISTRATOR_TEMPLATE_ID, privilegeDefinitions } from "./security/privileges.ts";
-import { miscPrivilegeRow, privilegeRow, type DataverseService } from "./service.ts";
+import { miscPrivilegeRow, privilegeRow } from "./org/provisioning.ts";
+import type { DataverseService } from "./service.ts";
 import type { DataverseStore, Expr } from "./store.ts";
 
 /**

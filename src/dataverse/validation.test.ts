@@ -1,12 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase, type Database } from "../store/database.ts";
 import { SqlDataverseStore } from "../store/dataverse-store.ts";
-import type { Caller } from "./auth.ts";
+import type { Caller } from "./model.ts";
 import { OrgMetadata } from "./metadata/registry.ts";
 import { STANDARD_TABLES } from "./metadata/standard.ts";
 import type { AttributeMetadata, EntityMetadata } from "./metadata/types.ts";
 import type { Org } from "./model.ts";
 import { parseEntityKey } from "./odata/path.ts";
+import { SecurityContext } from "./security/context.ts";
+import { securityAuthorizer } from "./security/write-authorizer.ts";
 import { DataverseService } from "./service.ts";
 import { columnValue, parseRecord, parseReference } from "./validation.ts";
 import { RecordWriter } from "./writer.ts";
@@ -94,8 +96,8 @@ describe("alternate keys (tables that define them)", () => {
 
   it("finds records by key value and keeps key values unique", async () => {
     const service = new DataverseService(store, { now: () => Date.now() }, { servicePrincipal: async () => undefined, user: async () => undefined });
-    const writer = new RecordWriter(service);
-    const scope = { store, org, md: keyedMd, caller };
+    const writer = new RecordWriter(service, securityAuthorizer);
+    const scope = { store, org, md: keyedMd, caller, security: SecurityContext.system(org, "the writer's key handling, below the security model") };
     const id = await writer.create(scope, parseRecord(keyedMd, keyed, { name: "Keyed", accountnumber: "ACC-1001" }, "create"));
     const found = await writer.find(scope, keyed, parseEntityKey("accountnumber='acc-1001'"));
     expect(found?.accountid).toBe(id);

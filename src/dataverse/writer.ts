@@ -1,5 +1,5 @@
 import { newGuid } from "../common/ids.ts";
-import type { Caller } from "./auth.ts";
+import type { Caller } from "./model.ts";
 import { DataverseError, dv } from "./errors.ts";
 import type { OrgMetadata } from "./metadata/registry.ts";
 import type { EntityMetadata } from "./metadata/types.ts";
@@ -24,8 +24,8 @@ export interface WriteScope {
   org: Org;
   md: OrgMetadata;
   caller: Caller;
-  /** The caller's security context, for the {@link WriteAuthorizer}. */
-  security?: SecurityContext;
+  /** The caller's security context, for the {@link WriteAuthorizer} (required: {@link SecurityContext.system} is the one bypass). */
+  security: SecurityContext;
   /** Directory columns of application users to create, by app id (see {@link RecordWriter.resolveDirectory}). */
   directory?: ReadonlyMap<string, Row>;
 }
@@ -79,7 +79,11 @@ export class RecordWriter {
   private readonly service: DataverseService;
   private readonly authorizer: WriteAuthorizer;
 
-  constructor(service: DataverseService, authorizer: WriteAuthorizer = async () => {}) {
+  /**
+   * @param authorizer the write path's privilege check (the Web API's: `securityAuthorizer`); required,
+   *   so that no writer exists without one.
+   */
+  constructor(service: DataverseService, authorizer: WriteAuthorizer) {
     this.service = service;
     this.authorizer = authorizer;
   }

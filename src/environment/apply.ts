@@ -1,5 +1,4 @@
-import type { DataverseService, Org } from "../dataverse/index.ts";
-import { parseManyToManyDefinition, parseOneToManyDefinition } from "../dataverse/metadata/relationships.ts";
+import { parseManyToManyDefinition, parseOneToManyDefinition, type DataverseService, type Org } from "../dataverse/index.ts";
 import type { IdentityService } from "../identity/index.ts";
 import { BUILTIN_ROLE, type LoadedEnvironment } from "./load.ts";
 

@@ -14,17 +14,10 @@
  * with a warning naming it, so the written file always loads.
  */
 import { Document, isScalar } from "yaml";
-import type { DataverseService, Org } from "../dataverse/index.ts";
-import type { OrgMetadata } from "../dataverse/metadata/registry.ts";
-import { STANDARD_TABLES } from "../dataverse/metadata/standard.ts";
-import type { EntityMetadata } from "../dataverse/metadata/types.ts";
-import { isLookupType } from "../dataverse/metadata/types.ts";
-import { widestDepth, type Depth } from "../dataverse/security/privileges.ts";
-import type { Row } from "../dataverse/model.ts";
-import type { IdentityService } from "../identity/index.ts";
+import { isLookupType, STANDARD_TABLES, widestDepth, type DataverseService, type Depth, type EntityMetadata, type Org, type OrgMetadata, type Row } from "../dataverse/index.ts";
+import { FIRST_PARTY_APPS, FIRST_PARTY_TENANT_ID, GLOBAL_ADMINISTRATOR_ROLE, type IdentityService } from "../identity/index.ts";
 import type { Application, Group, ServicePrincipal, Tenant, User } from "../identity/model.ts";
 import { DEFAULT_APP_ROLE_ID } from "../identity/model.ts";
-import { FIRST_PARTY_APPS, FIRST_PARTY_TENANT_ID, GLOBAL_ADMINISTRATOR_ROLE } from "../identity/well-known.ts";
 import { BUILTIN_ROLE_NAMES } from "./load.ts";
 import { manyToManyToEnvironment, optionSetsToEnvironment, tablesToEnvironment } from "./tables.ts";
 import type { AppInput, BusinessUnitInput, OrgboxEnvironment, OrgInput, RowInput, TenantInput } from "./schema.ts";

@@ -1,12 +1,4 @@
-import { DataverseError } from "../dataverse/errors.ts";
-import { columnsAdded, parseAttributeDefinition, parseEntityDefinition, pluralize } from "../dataverse/metadata/custom.ts";
-import { parseKeyDefinition } from "../dataverse/metadata/keys.ts";
-import { STANDARD_TABLES } from "../dataverse/metadata/standard.ts";
-import { parseGlobalOptionSet, resolveGlobalOptionSet } from "../dataverse/metadata/option-sets.ts";
-import { OrgMetadata } from "../dataverse/metadata/registry.ts";
-import { parseManyToManyDefinition, parseOneToManyDefinition } from "../dataverse/metadata/relationships.ts";
-import { STANDARD_MANY_TO_MANY } from "../dataverse/metadata/standard.ts";
-import type { AttributeMetadata, EntityKeyMetadata, EntityMetadata, GlobalOptionSetMetadata, OneToManyRelationshipMetadata, RelationshipMetadata } from "../dataverse/metadata/types.ts";
+import { columnsAdded, DataverseError, OrgMetadata, parseAttributeDefinition, parseEntityDefinition, parseGlobalOptionSet, parseKeyDefinition, parseManyToManyDefinition, parseOneToManyDefinition, pluralize, resolveGlobalOptionSet, STANDARD_MANY_TO_MANY, STANDARD_TABLES, type AttributeMetadata, type EntityKeyMetadata, type EntityMetadata, type GlobalOptionSetMetadata, type OneToManyRelationshipMetadata, type RelationshipMetadata } from "../dataverse/index.ts";
 import { COLUMN_TYPES, type ColumnInput, type KeyInput, type ManyToManyInput, type OptionSetInput, type TableInput } from "./schema.ts";
 
 /**

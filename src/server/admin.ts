@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import type { FastifyInstance } from "fastify";
 import type { Clock } from "../common/clock.ts";
+import { OrgboxError } from "../common/errors.ts";
 import type { Dataverse } from "../dataverse/index.ts";
 import type { Identity } from "../identity/index.ts";
 import type { Database } from "../store/database.ts";
@@ -59,8 +60,19 @@ export class Checkpoints {
   }
 }
 
-class SnapshotNameError extends Error {}
-class UnknownSnapshotError extends Error {}
+/** A snapshot name outside `[A-Za-z0-9._-]{1,64}`: 400 `invalid_request` on the admin surface. */
+export class SnapshotNameError extends OrgboxError {
+  constructor(message: string) {
+    super(400, message);
+  }
+}
+
+/** A snapshot name nobody took: 404 `not_found` on the admin surface. */
+export class UnknownSnapshotError extends OrgboxError {
+  constructor(message: string) {
+    super(404, message);
+  }
+}
 
 /** `Authorization: Bearer {key}`, compared in constant time (digests of equal length). */
 function adminAuthorized(header: string | undefined, key: string): boolean {
@@ -108,7 +120,7 @@ export async function registerAdmin(app: FastifyInstance, key: string, checkpoin
         const snapshot = await checkpoints.take(name);
         return reply.status(201).send({ name: snapshot.name });
       } catch (error) {
-        if (error instanceof SnapshotNameError) return reply.status(400).send({ error: "invalid_request", error_description: error.message });
+        if (error instanceof SnapshotNameError) return reply.status(error.status).send({ error: "invalid_request", error_description: error.message });
         throw error;
       }
     });
@@ -117,7 +129,7 @@ export async function registerAdmin(app: FastifyInstance, key: string, checkpoin
         await checkpoints.restore((request.params as { name: string }).name);
         return reply.send({ status: "restored" });
       } catch (error) {
-        if (error instanceof UnknownSnapshotError) return reply.status(404).send({ error: "not_found", error_description: error.message });
+        if (error instanceof UnknownSnapshotError) return reply.status(error.status).send({ error: "not_found", error_description: error.message });
         throw error;
       }
     });

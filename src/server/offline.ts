@@ -1,11 +1,9 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError } from "../common/errors.ts";
-import type { DataverseService, Org } from "../dataverse/index.ts";
-import type { IdentityService } from "../identity/service.ts";
+import { DEPTHS, type DataverseService, type Depth, type Org } from "../dataverse/index.ts";
+import type { IdentityService } from "../identity/index.ts";
 import { openServices, type Services, type ServicesStore } from "./services.ts";
-import type { Depth } from "../dataverse/security/privileges.ts";
-import { DEPTHS } from "../dataverse/security/privileges.ts";
 
 /** The directory and org services over a persisted store, without a server. */
 export interface OfflineServices {

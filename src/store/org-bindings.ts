@@ -1,5 +1,5 @@
 import type { Kysely } from "kysely";
-import type { OrgBindings } from "../identity/service.ts";
+import type { OrgBindings } from "../identity/index.ts";
 import type { Schema } from "./schema.ts";
 
 /**

@@ -101,7 +101,7 @@ const between: ConditionOperator = (bound) => {
  * (learn.microsoft.com/power-apps/developer/data-platform/fetchxml/reference/operators).
  * Date operators use UTC day boundaries, as the Web API query functions do.
  */
-export const CONDITION_OPERATORS: ReadonlyMap<string, ConditionOperator> = new Map<string, ConditionOperator>([
+const CONDITION_OPERATORS: ReadonlyMap<string, ConditionOperator> = new Map<string, ConditionOperator>([
   ["eq", compare("eq")],
   ["ne", compare("ne")],
   ["neq", compare("ne")],

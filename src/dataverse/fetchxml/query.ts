@@ -17,9 +17,9 @@ import { cookieValues, emptyPagingCookieAnnotation, keysetPredicate, pagingCooki
 import { SEMI_JOIN_TYPES, fetchErrors, parseFetchXml, type FetchFilter, type FetchLink, type FetchNode, type FetchSpec } from "./parse.ts";
 
 /** Dataverse's default and maximum FetchXML page size (`count`). */
-export const FETCH_PAGE_SIZE = 5000;
+const FETCH_PAGE_SIZE = 5000;
 /** Simple paging (`page` without a cookie) reaches at most this many rows (fetchxml/page-results.md). */
-export const FETCH_PAGING_LIMIT = 50_000;
+const FETCH_PAGING_LIMIT = 50_000;
 
 const ROOT = "t0";
 const COUNT_FORMAT = new Intl.NumberFormat("en-US");

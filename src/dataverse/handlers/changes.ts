@@ -27,7 +27,7 @@ const REFUSED = [
  * A `$deltatoken` as Dataverse writes it: `{version}!{MM/dd/yyyy HH:mm:ss}` (UTC), e.g.
  * `919042!08/22/2017 08:10:44`; the version is the highest `versionnumber` the read covered.
  */
-export function encodeDeltaToken(version: number, now: number): string {
+function encodeDeltaToken(version: number, now: number): string {
   const d = new Date(now);
   const two = (n: number) => String(n).padStart(2, "0");
   return `${version}!${two(d.getUTCMonth() + 1)}/${two(d.getUTCDate())}/${d.getUTCFullYear()} ${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())}`;
@@ -37,7 +37,7 @@ export function encodeDeltaToken(version: number, now: number): string {
  * The version a `$deltatoken` orgbox issued starts after.
  * @throws DataverseError 400 `0x80060888` for a token orgbox did not issue.
  */
-export function decodeDeltaToken(token: string): number {
+function decodeDeltaToken(token: string): number {
   const m = /^(\d{1,16})!\d{2}\/\d{2}\/\d{4} \d{2}:\d{2}:\d{2}$/.exec(token.trim());
   if (!m) throw dv.querySyntax("the $deltatoken is not a change-tracking token orgbox issued; replay @odata.deltaLink verbatim");
   return Number(m[1]);

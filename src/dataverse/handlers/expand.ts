@@ -13,15 +13,16 @@ import type { AnnotationSelection } from "../odata/prefer.ts";
 import { rowSerializer } from "../odata/serializer.ts";
 import type { SecurityContext } from "../security/context.ts";
 import { withScope } from "../security/scope.ts";
-import { ReadScope, type Expr, type RecordQuery } from "../store.ts";
+import type { ReadScope} from "../store.ts";
+import { type Expr, type RecordQuery } from "../store.ts";
 import type { QueryContext } from "../request.ts";
 import { selectedAttributes, sqlColumns } from "./columns.ts";
 
 /** What expanding a page needs: the store, the caller (nested `$filter` functions, Read depth) and the request's annotations. */
 export interface ExpandContext extends Pick<QueryContext, "store" | "org" | "md" | "now" | "apiUrl"> {
   caller: FilterCaller;
-  /** Without it every row is readable (internal reads). */
-  security: SecurityContext | undefined;
+  /** The caller's security context: each expanded table is read within the caller's Read scope. */
+  security: SecurityContext;
   selection: AnnotationSelection;
   /** Parameter aliases of the request (`@p1`), usable in nested `$filter`. */
   aliases: Map<string, string>;
@@ -91,7 +92,7 @@ export async function bindExpands(ctx: ExpandContext, entity: EntityMetadata, it
       throw dv.propertyNotFound(item.property, entity.logicalName);
     }
     const attributes = selectedAttributes(ctx.md, target, item.select);
-    const scope = ctx.security ? await ctx.security.scope("Read", target) : undefined;
+    const scope = await ctx.security.scope("Read", target);
     const filter = item.filter === undefined ? undefined : await bindFilter({ md: ctx.md, entity: target, caller: ctx.caller, now: ctx.now }, parseFilter(item.filter, ctx.aliases), (table) => readScopeOf(ctx, table));
     const orderBy = parseOrderBy(ctx.md, target, item.orderBy);
     out.push({
@@ -111,9 +112,9 @@ export async function bindExpands(ctx: ExpandContext, entity: EntityMetadata, it
   return out;
 }
 
-/** The Read scope of a table a nested `$filter` joins into: the caller's, or every row for internal reads without a caller. */
+/** The Read scope of a table a nested `$filter` joins into: the caller's. */
 function readScopeOf(ctx: ExpandContext, table: EntityMetadata): Promise<ReadScope> {
-  return ctx.security ? ctx.security.readScope(table) : Promise.resolve(ReadScope.system("an internal read without a caller (no security context)"));
+  return ctx.security.readScope(table);
 }
 
 /** Parent columns the expands need in the parent's SQL read besides its selected ones (single-valued lookups). */

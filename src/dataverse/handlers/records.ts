@@ -14,7 +14,6 @@ import { expandContext } from "../odata/expand.ts";
 import type { QueryOptions } from "../odata/query-options.ts";
 import { rowSerializer, serializeRow } from "../odata/serializer.ts";
 import type { Expr } from "../store.ts";
-import type { SecurityContext } from "../security/context.ts";
 import { withScope } from "../security/scope.ts";
 import type { QueryContext, WebApiRequest } from "../request.ts";
 
@@ -58,7 +57,7 @@ async function wherePredicate(request: Pick<ReadRequest, "md" | "entity" | "opti
 
 /** The bound `$expand` of a read and what running it needs (undefined without `$expand`). */
 async function bindRequestExpands(
-  request: Pick<ReadRequest, "store" | "org" | "md" | "entity" | "options" | "caller" | "now" | "apiUrl"> & { security: SecurityContext | undefined },
+  request: Pick<ReadRequest, "store" | "org" | "md" | "entity" | "options" | "caller" | "now" | "apiUrl" | "security">,
   selection: AnnotationSelection,
 ): Promise<{ ctx: ExpandContext; bound: BoundExpand[] } | undefined> {
   const items = request.options.expand;
@@ -150,7 +149,7 @@ export async function countCollection(request: Pick<ReadRequest, "store" | "org"
 }
 
 /** What {@link readEntity} needs. */
-export interface ReadEntityArgs extends Pick<QueryContext, "store" | "org" | "md" | "apiUrl" | "now">, Partial<Pick<QueryContext, "prefer" | "security">> {
+export interface ReadEntityArgs extends Pick<QueryContext, "store" | "org" | "md" | "apiUrl" | "now" | "security">, Partial<Pick<QueryContext, "prefer">> {
   entity: EntityMetadata;
   id: string;
   options: QueryOptions;
@@ -161,13 +160,13 @@ export interface ReadEntityArgs extends Pick<QueryContext, "store" | "org" | "md
  * True when `If-None-Match` (a comma-separated list of entity tags such as `W/"1234"`) names the
  * record's current ETag (RFC 9110 §13.1.2, weak comparison).
  */
-export function etagMatches(ifNoneMatch: string, etag: string): boolean {
+function etagMatches(ifNoneMatch: string, etag: string): boolean {
   const weak = (tag: string) => tag.trim().replace(/^W\//, "");
   return ifNoneMatch.split(",").some((tag) => weak(tag) === weak(etag));
 }
 
 /**
- * `GET /{set}({id})`. With `security`, the caller needs `prvRead{Entity}` and access to the record.
+ * `GET /{set}({id})`. The caller (`security`) needs `prvRead{Entity}` and access to the record.
  * With `ifNoneMatch` (the `If-None-Match` header) naming the record's current ETag it resolves to
  * `undefined` (the caller answers 304 Not Modified, no body) — never when `$expand` or annotations
  * are requested, as those may change without the row's version changing
@@ -178,7 +177,7 @@ export async function readEntity(args: ReadEntityArgs & { ifNoneMatch: string | 
 export async function readEntity(args: ReadEntityArgs): Promise<Record<string, unknown>>;
 export async function readEntity(args: ReadEntityArgs & { ifNoneMatch?: string | undefined }): Promise<Record<string, unknown> | undefined> {
   const { store, org, md, entity, id, options, apiUrl } = args;
-  await args.security?.assertRecordAccess("Read", entity, id);
+  await args.security.assertRecordAccess("Read", entity, id);
   if (options.top !== undefined) throw dv.queryOptionNotSupported("$top on a single record");
   if (options.filter !== undefined) throw dv.queryOptionNotSupported("$filter on a single record");
   if (options.orderBy !== undefined) throw dv.queryOptionNotSupported("$orderby on a single record");

@@ -31,8 +31,8 @@ import { readCollection, readEntity } from "./records.ts";
 export interface WriteRequest extends Pick<WebApiRequest, "method" | "body" | "headers" | "params" | "org" | "md" | "caller" | "apiUrl" | "store"> {
   path: ResourcePath;
   entity: EntityMetadata;
-  /** The caller's security context: reads served here check Read access with it. */
-  security?: SecurityContext;
+  /** The caller's security context: writes are authorized and reads served here check Read access with it. */
+  security: SecurityContext;
   writer: RecordWriter;
 }
 
@@ -110,7 +110,7 @@ function etagValue(raw: string): string {
 }
 
 function scopeOf(req: WriteRequest, store: DataverseStore): WriteScope {
-  return { store, org: req.org, md: req.md, caller: req.caller, ...(req.security ? { security: req.security } : {}) };
+  return { store, org: req.org, md: req.md, caller: req.caller, security: req.security };
 }
 
 function entityUrl(req: WriteRequest, entity: EntityMetadata, id: string): string {
@@ -120,7 +120,7 @@ function entityUrl(req: WriteRequest, entity: EntityMetadata, id: string): strin
 /** The record as the GET of `set(id)` returns it, honouring `$select` (and `$expand` only on create). */
 async function representation(req: WriteRequest, entity: EntityMetadata, id: string, allowExpand: boolean): Promise<Record<string, unknown>> {
   const params = new Map([...req.params].filter(([k]) => k === "$select" || (allowExpand && k === "$expand")));
-  return readEntity({ store: req.store, org: req.org, md: req.md, entity, id, options: parseQueryOptions(params), apiUrl: req.apiUrl, caller: req.caller, now: req.writer.now(), prefer: parsePrefer(header(req.headers, "prefer")), ...(req.security ? { security: req.security } : {}) });
+  return readEntity({ store: req.store, org: req.org, md: req.md, entity, id, options: parseQueryOptions(params), apiUrl: req.apiUrl, caller: req.caller, now: req.writer.now(), prefer: parsePrefer(header(req.headers, "prefer")), security: req.security });
 }
 
 /** A lookup's or column's Web API property name → attribute (`name`, `_primarycontactid_value`). */
@@ -204,7 +204,7 @@ async function deleteRecord(req: WriteRequest, key: EntityKey): Promise<WriteRes
 async function readByKey(req: WriteRequest, key: EntityKey): Promise<WriteResponse> {
   const row = await req.writer.require(scopeOf(req, req.store), req.entity, key);
   const id = String(row[req.entity.primaryIdAttribute]);
-  return { status: 200, headers: {}, body: await readEntity({ store: req.store, org: req.org, md: req.md, entity: req.entity, id, options: parseQueryOptions(req.params), apiUrl: req.apiUrl, caller: req.caller, now: req.writer.now(), prefer: parsePrefer(header(req.headers, "prefer")), ...(req.security ? { security: req.security } : {}) }) };
+  return { status: 200, headers: {}, body: await readEntity({ store: req.store, org: req.org, md: req.md, entity: req.entity, id, options: parseQueryOptions(req.params), apiUrl: req.apiUrl, caller: req.caller, now: req.writer.now(), prefer: parsePrefer(header(req.headers, "prefer")), security: req.security }) };
 }
 
 // ---------------------------------------------------------------- bulk actions
@@ -311,7 +311,7 @@ async function propertyRequest(req: WriteRequest, key: EntityKey, attribute: Att
   const property = propertyName(attribute);
   if (req.method === "GET") {
     const row = await req.writer.require(scopeOf(req, req.store), entity, key, [attribute.logicalName]);
-    await req.security?.assertRecordAccess("Read", entity, String(row[entity.primaryIdAttribute]));
+    await req.security.assertRecordAccess("Read", entity, String(row[entity.primaryIdAttribute]));
     const value = serializeRow(entity, [attribute], row)[property];
     if (raw) {
       if (value === null || value === undefined) return { status: 204, headers: {} };
@@ -349,7 +349,7 @@ async function singleRefRequest(req: WriteRequest, key: EntityKey, single: Singl
   if (req.method === "GET") {
     const typeColumn = entity.attributes.some((a) => a.logicalName === `${column}type`) ? [`${column}type`] : [];
     const row = await req.writer.require(scopeOf(req, req.store), entity, key, [column, ...typeColumn]);
-    await req.security?.assertRecordAccess("Read", entity, String(row[entity.primaryIdAttribute]));
+    await req.security.assertRecordAccess("Read", entity, String(row[entity.primaryIdAttribute]));
     const target = row[column];
     const targetName = single.targets.length === 1 ? single.targets[0] : String(row[`${column}type`] ?? "");
     const targetEntity = targetName ? md.entity(targetName) : undefined;

@@ -18,8 +18,8 @@ type KeyErrors = { invalid(message: string): Error; duplicate(message: string): 
 const KEY_TYPES: ReadonlySet<AttributeType> = new Set(["String", "Integer", "Decimal", "DateTime", "Lookup", "Customer", "Owner", "Picklist"]);
 
 /** Dataverse's limits: at most 16 columns in a key and 10 keys on a table (define-alternate-keys-entity). */
-export const MAX_KEY_ATTRIBUTES = 16;
-export const MAX_KEYS_PER_TABLE = 10;
+const MAX_KEY_ATTRIBUTES = 16;
+const MAX_KEYS_PER_TABLE = 10;
 
 /** The `MetadataId` of an alternate key: stable across orgs and runs, like the other definitions. */
 export function keyMetadataId(entity: EntityMetadata, key: EntityKeyMetadata): string {

@@ -6,7 +6,7 @@ import type { DataverseStore } from "../store.ts";
 import { metadataErrors } from "./custom.ts";
 
 /** The server version orgbox reports: a Dataverse 9.2 online build number. */
-export const SERVER_VERSION = "9.2.25044.180";
+const SERVER_VERSION = "9.2.25044.180";
 
 /**
  * `RetrieveVersion()`: the server version
@@ -28,7 +28,7 @@ export const retrieveVersion: Operation = {
  * `?@p1=["account","contact"]` (parameter aliases, as dynamics-web-api sends them).
  * @throws DataverseError 400 for other parameters or a value that is not a list of strings.
  */
-export function parseEntityNames(args: string, aliases: ReadonlyMap<string, string>): string[] {
+function parseEntityNames(args: string, aliases: ReadonlyMap<string, string>): string[] {
   const match = /^\s*EntityNames\s*=\s*(.+?)\s*$/s.exec(args);
   if (!match) throw dv.querySyntax(`RetrieveTotalRecordCount needs exactly one parameter, EntityNames (got '${args}')`);
   const node = parseFilter(match[1] as string, aliases);
@@ -75,7 +75,7 @@ export function retrieveTotalRecordCount(service: DataverseService, defaultStore
       for (const name of names) {
         const entity = md.entity(name);
         if (!entity) throw metadataErrors.entityNotFound(name);
-        await security?.assertPrivilege("Read", entity);
+        await security.assertPrivilege("Read", entity);
         values.push(await store.countRows(org, { entity }));
       }
       return {

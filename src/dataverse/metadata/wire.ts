@@ -16,7 +16,7 @@ import { changeTrackingEnabled } from "./standard.ts";
 export type WireObject = Record<string, unknown>;
 
 /** English (United States): the only language orgbox labels carry. */
-export const LANGUAGE_CODE = 1033;
+const LANGUAGE_CODE = 1033;
 
 /**
  * A stable `MetadataId` for a definition: the same for every org and every run, so clients may
@@ -203,7 +203,7 @@ const CASCADE_ALL = (deleteBehavior: string) => ({ Assign: "NoCascade", Delete: 
  * `OneToManyRelationshipMetadata`; the same object appears in the referenced table's
  * `OneToManyRelationships` and the referencing table's `ManyToOneRelationships`.
  */
-export function relationshipToWire(relationship: OneToMany, referenced: EntityMetadata | undefined, custom: boolean): WireObject {
+function relationshipToWire(relationship: OneToMany, referenced: EntityMetadata | undefined, custom: boolean): WireObject {
   return {
     MetadataId: metadataId("relationship", relationship.schemaName),
     SchemaName: relationship.schemaName,
@@ -232,7 +232,7 @@ const ASSOCIATED_MENU = (owner: string, managed: boolean): WireObject => ({ Beha
  * and the navigation property on each side
  * (learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/manytomanyrelationshipmetadata).
  */
-export function manyToManyToWire(relationship: ManyToManyRelationshipMetadata): WireObject {
+function manyToManyToWire(relationship: ManyToManyRelationshipMetadata): WireObject {
   const custom = relationship.isCustomRelationship;
   return {
     MetadataId: metadataId("relationship", relationship.schemaName),
@@ -279,10 +279,6 @@ export function allRelationships(md: OrgMetadata, nav: NavigationModel): { type:
     ...md.manyToManyRelationships().map((r) => ({ type: "ManyToManyRelationshipMetadata" as const, object: { "@odata.type": "#Microsoft.Dynamics.CRM.ManyToManyRelationshipMetadata", ...manyToManyToWire(r) } })),
   ];
 }
-
-/** Navigation properties of `EntityMetadata` that are only sent when expanded. */
-export const ENTITY_NAVIGATIONS = ["Attributes", "ManyToOneRelationships", "OneToManyRelationships", "ManyToManyRelationships", "Keys"] as const;
-export type EntityNavigation = (typeof ENTITY_NAVIGATIONS)[number];
 
 /** The relationships `entity` takes part in: as the referenced (1:N) or the referencing (N:1) table. */
 export function relationshipsOf(entity: EntityMetadata, all: readonly EntityMetadata[], nav: NavigationModel, side: "OneToMany" | "ManyToOne"): WireObject[] {

@@ -8,8 +8,8 @@ import { propertyName } from "./serializer.ts";
 
 /** Instance annotation terms Dataverse emits on records (learn.microsoft.com/power-apps/developer/data-platform/webapi/query/select-columns#formatted-values). */
 export const FORMATTED_VALUE = "OData.Community.Display.V1.FormattedValue";
-export const LOOKUP_LOGICAL_NAME = "Microsoft.Dynamics.CRM.lookuplogicalname";
-export const ASSOCIATED_NAVIGATION_PROPERTY = "Microsoft.Dynamics.CRM.associatednavigationproperty";
+const LOOKUP_LOGICAL_NAME = "Microsoft.Dynamics.CRM.lookuplogicalname";
+const ASSOCIATED_NAVIGATION_PROPERTY = "Microsoft.Dynamics.CRM.associatednavigationproperty";
 
 interface LookupPlan {
   attribute: AttributeMetadata;

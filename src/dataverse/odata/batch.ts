@@ -42,7 +42,7 @@ export type BatchResponseItem = { kind: "response"; response: BatchResponsePart 
 const METHODS = new Set(["GET", "POST", "PATCH", "PUT", "DELETE"]);
 
 /** Errors of the batch envelope itself: the whole `$batch` request fails with 400. */
-export const batchErrors = {
+const batchErrors = {
   format: (detail: string) => new DataverseError(400, "0x0", `The batch request is malformed: ${detail}`),
   // Message shape as ODataLib words it (Strings.ODataBatchReaderStream_InvalidHttpMethodForChangeSetRequest).
   getInChangeSet: (method: string) =>

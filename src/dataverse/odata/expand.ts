@@ -1,7 +1,7 @@
 import { dv } from "../errors.ts";
 
 /** Dataverse accepts at most 15 `$expand` items per request (learn.microsoft.com/power-apps/developer/data-platform/webapi/query/join-tables). */
-export const MAX_EXPANDS = 15;
+const MAX_EXPANDS = 15;
 
 /** One parsed `$expand` item: `nav($select=a,b;$filter=…;$orderby=…;$top=n;$expand=…)`. */
 export interface ExpandItem {

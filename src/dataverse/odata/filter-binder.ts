@@ -2,17 +2,14 @@ import { dv } from "../errors.ts";
 import { formatDateTime } from "../format.ts";
 import type { OrgMetadata } from "../metadata/registry.ts";
 import { INTERSECT_ROWS, navigationFor, type ManyToManyNavigation, type ManyToManySide } from "../navigation.ts";
-import { isLookupType, type AttributeMetadata, type EntityMetadata } from "../metadata/types.ts";
+import { isLookupType, type EntityMetadata } from "../metadata/types.ts";
 import { ReadScope, type Expr } from "../store.ts";
 import type { ComparisonOperator, FilterNode, Literal } from "./filter.ts";
 import { coerceLiteral, edmType, incompatible, isNumericType, isStringType, parseDateLiteral } from "./literals.ts";
 import { QUERY_FUNCTIONS } from "./query-functions.ts";
+import type { BoundProperty, FilterCaller, PropertyBinder } from "./bound-property.ts";
 
-/** Who is asking and when: the `EqualUserId`/`EqualBusinessId` and date query functions need them. */
-export interface FilterCaller {
-  systemUserId: string;
-  businessUnitId: string;
-}
+export type { BoundProperty, FilterCaller } from "./bound-property.ts";
 
 /**
  * The Read scope of each table a predicate joins into (a lookup path, a lambda's related rows), known
@@ -73,23 +70,10 @@ export async function bindFilter(context: Omit<BindContext, "scopeOf">, node: Fi
   }).bind(node);
 }
 
-/**
- * A property resolved against metadata. Lookup paths (`primarycontactid/fullname`) resolve on the
- * target table, and `wrap` turns a predicate on that table into an EXISTS on the queried one.
- */
-export interface BoundProperty {
-  attribute: AttributeMetadata;
-  /** Table the attribute belongs to. */
-  entity: EntityMetadata;
-  /** The name used in the request, for messages. */
-  name: string;
-  wrap(inner: Expr): Expr;
-}
-
 const identity = (e: Expr): Expr => e;
 
 /** Binds `$filter` syntax to one table. */
-export class FilterBinder {
+export class FilterBinder implements PropertyBinder {
   readonly context: BindContext;
   /** Lambda range variable whose prefix property paths carry (`c` in `any(c: c/name eq 'x')`). */
   private readonly variable: string | undefined;

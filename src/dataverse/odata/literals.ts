@@ -63,7 +63,7 @@ export function incompatible(left: string, right: string, op: ComparisonOperator
 
 export const isStringType = (type: AttributeType) => type === "String" || type === "Memo" || type === "EntityName";
 export const isNumericType = (type: AttributeType) => ["Integer", "Picklist", "State", "Status", "BigInt", "Decimal", "Money", "Double"].includes(type);
-export const isGuidType = (type: AttributeType) => type === "Uniqueidentifier" || isLookupType(type);
+const isGuidType = (type: AttributeType) => type === "Uniqueidentifier" || isLookupType(type);
 
 /** Parses an OData date or datetime literal to epoch ms; undefined when it is not one. */
 export function parseDateLiteral(text: string): number | undefined {

@@ -4,13 +4,13 @@ import type { EntityMetadata } from "../metadata/types.ts";
 import type { Expr, Scalar } from "../store.ts";
 import type { FilterNode } from "./filter.ts";
 import { coerceLiteral } from "./literals.ts";
-import type { BoundProperty, FilterBinder, FilterCaller } from "./filter-binder.ts";
+import type { BoundProperty, FilterCaller, PropertyBinder } from "./bound-property.ts";
 
 /** What a `Microsoft.Dynamics.CRM.*` query function sees when it is compiled. */
 export interface QueryFunctionContext {
   /** Full name as written, for messages. */
   name: string;
-  binder: FilterBinder;
+  binder: PropertyBinder;
   entity: EntityMetadata;
   /** Named parameters: `PropertyName`, `PropertyValue`, `PropertyValues`. */
   named: Map<string, FilterNode>;

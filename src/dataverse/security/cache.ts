@@ -8,7 +8,7 @@ import type { PrivilegeSource } from "./scope.ts";
  * update, delete, association) may change who a token maps to, whether that user is enabled,
  * its business unit, its roles (own or via teams) and the privileges and depths they grant.
  */
-export const SECURITY_TABLES: ReadonlySet<string> = new Set(["systemuser", "role", "roleprivileges", "privilege", "systemuserroles", "teammembership", "teamroles", "team", "businessunit"]);
+const SECURITY_TABLES: ReadonlySet<string> = new Set(["systemuser", "role", "roleprivileges", "privilege", "systemuserroles", "teammembership", "teamroles", "team", "businessunit"]);
 
 /** A role the principal holds, directly or through a team. */
 export interface RoleHolding {

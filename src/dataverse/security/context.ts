@@ -1,7 +1,6 @@
-import type { Caller } from "../auth.ts";
 import type { OrgMetadata } from "../metadata/registry.ts";
 import type { EntityMetadata } from "../metadata/types.ts";
-import type { Org, Row } from "../model.ts";
+import type { Caller, Org, Row } from "../model.ts";
 import { ReadScope, type DataverseStore, type Expr } from "../store.ts";
 import { accessDenied, privilegeDenied } from "./errors.ts";
 import { ACCESS_RIGHTS, DEPTH, PRIVILEGE_PROXY, SYSTEM_ADMINISTRATOR_TEMPLATE_ID, privilegeId, privilegeName, type PrivilegeVerb } from "./privileges.ts";
@@ -14,6 +13,30 @@ const eq = (column: string, value: string): Expr => ({ kind: "compare", op: "eq"
 const and = (left: Expr, right: Expr): Expr => ({ kind: "and", left, right });
 /** The security model's own reads (roles, privileges, team membership) see every row: they decide what the caller may see. */
 const SECURITY_MODEL = ReadScope.system("the security model reads roles, privileges and team membership for every caller");
+
+/**
+ * The caller of a {@link SecurityContext.system} context: Dataverse's `SYSTEM` user, which no token
+ * maps to (the nil GUID as its systemuser and business unit ids; `createdby` of rows it writes stays as given).
+ */
+export const SYSTEM_CALLER: Caller = Object.freeze({ systemUserId: "00000000-0000-0000-0000-000000000000", businessUnitId: "00000000-0000-0000-0000-000000000000", kind: "application" });
+
+/** Only {@link SecurityContext.system} can make a system context: this module does not export the key. */
+const SYSTEM = Symbol("system security context");
+
+/**
+ * A system context reads nothing: its checks all pass before any read. Using its store or metadata
+ * throws, loudly (serializers' probes — symbols, `toJSON`, `then` — see nothing instead).
+ */
+function absent<T extends object>(what: string): T {
+  return new Proxy({} as T, {
+    get(_target, property) {
+      if (typeof property === "symbol" || property === "toJSON" || property === "then") return undefined;
+      throw new Error(`a system security context has no ${what} (tried to use '${property}')`);
+    },
+  });
+}
+const NO_STORE = absent<DataverseStore>("store");
+const NO_METADATA = absent<OrgMetadata>("metadata");
 
 function table(md: OrgMetadata, logicalName: string): EntityMetadata {
   const entity = md.entity(logicalName);
@@ -34,10 +57,18 @@ function table(md: OrgMetadata, logicalName: string): EntityMetadata {
  * (`teammembership` → `teamroles`); a privilege is looked up with one SQL statement joining
  * `roleprivileges` to `privilege` by name. A holder of System Administrator passes every
  * privilege check at Global depth (Dataverse adds every new table's privileges to that role).
+ *
+ * The security context is required wherever a record is read or written (`WriteScope`, the read
+ * handlers, `$expand`, OData operations): leaving it out is a type error, not full access. The one
+ * bypass is {@link SecurityContext.system}, for the org model's own work (seeding, environments,
+ * upgrades, `DataverseService` internals); `src/dataverse/security/system-context.test.ts` keeps its
+ * callers to an allow-list, and the Web API pipeline refuses to run a handler with it.
  */
 export class SecurityContext {
-  /** The user the request acts as (the impersonated user, when impersonating). */
+  /** The user the request acts as (the impersonated user, when impersonating); {@link SYSTEM_CALLER} for a system context. */
   readonly caller: Caller;
+  /** Why a system context passes every check ({@link SecurityContext.system}); `undefined` for a caller's context. */
+  readonly systemReason: string | undefined;
   private readonly store: DataverseStore;
   private readonly org: Org;
   private readonly md: OrgMetadata;
@@ -49,12 +80,28 @@ export class SecurityContext {
    * @param cache the caller's cached state: pass the org's shared one (`SecurityStateCache`) only
    *   when `deps.store` is outside a transaction; by default a new one for this request.
    */
-  constructor(deps: { store: DataverseStore; org: Org; md: OrgMetadata; caller: Caller }, cache: PrincipalState = { sourcesByPrivilege: new Map() }) {
+  constructor(deps: { store: DataverseStore; org: Org; md: OrgMetadata; caller: Caller }, cache: PrincipalState = { sourcesByPrivilege: new Map() }, system?: { readonly [SYSTEM]: string }) {
     this.store = deps.store;
     this.org = deps.org;
     this.md = deps.md;
     this.caller = deps.caller;
     this.cache = cache;
+    this.systemReason = system?.[SYSTEM];
+  }
+
+  /**
+   * The org model's own context: every privilege and access check passes and every join reads all
+   * rows ({@link ReadScope.system}`(reason)`). For seeding, environments, upgrades and the
+   * `DataverseService` internals only — never a Web API request (the pipeline refuses it). Its
+   * caller is {@link SYSTEM_CALLER}. `reason` says why bypassing the caller's security is right.
+   */
+  static system(org: Org, reason: string): SecurityContext {
+    return new SecurityContext({ store: NO_STORE, org, md: NO_METADATA, caller: SYSTEM_CALLER }, { sourcesByPrivilege: new Map() }, { [SYSTEM]: reason });
+  }
+
+  /** True for {@link SecurityContext.system}'s context. */
+  get isSystem(): boolean {
+    return this.systemReason !== undefined;
   }
 
   /**
@@ -63,13 +110,14 @@ export class SecurityContext {
    * it reads through a transaction stays its own (the transaction may roll back).
    */
   bind(store: DataverseStore): SecurityContext {
-    if (store === this.store) return this;
+    if (store === this.store || this.isSystem) return this;
     const cache = store.inTransaction ? { ...this.cache, sourcesByPrivilege: new Map(this.cache.sourcesByPrivilege) } : this.cache;
     return new SecurityContext({ store, org: this.org, md: this.md, caller: this.caller }, cache);
   }
 
   /** The caller's roles: its own (`systemuserroles`) and its teams' (`teamroles`), two SQL statements when not cached. */
   roles(): Promise<RoleHolding[]> {
+    if (this.isSystem) return Promise.resolve([]);
     return loadOnce(this.cache, "holdings", () => this.loadRoles());
   }
 
@@ -107,6 +155,7 @@ export class SecurityContext {
 
   /** True when one of the caller's roles (own or team) is System Administrator. */
   async isSystemAdministrator(): Promise<boolean> {
+    if (this.isSystem) return true;
     return (await this.roles()).some((h) => h.roleTemplateId === SYSTEM_ADMINISTRATOR_TEMPLATE_ID);
   }
 
@@ -115,6 +164,7 @@ export class SecurityContext {
    * `privilegedepthmask` and the business unit its depth counts from. Empty: not held.
    */
   sources(name: string): Promise<PrivilegeSource[]> {
+    if (this.isSystem) return Promise.resolve([{ mask: DEPTH.Global, businessUnitId: this.caller.businessUnitId }]);
     return this.cache.sourcesByPrivilege.get(name) ?? forgetOnFailure(this.cache.sourcesByPrivilege, name, this.loadSources(name));
   }
 
@@ -144,6 +194,7 @@ export class SecurityContext {
 
   /** The table whose privilege guards `entity` (itself, or the table an intersect describes). */
   privilegeEntity(entity: EntityMetadata): EntityMetadata {
+    if (this.isSystem) return entity;
     // A custom N:N intersect table is guarded by its relationship's first table.
     const proxy = PRIVILEGE_PROXY[entity.logicalName] ?? (entity.isIntersect ? this.md.manyToManyRelationships().find((r) => r.intersectEntityName === entity.logicalName)?.entity1LogicalName : undefined);
     return (proxy ? this.md.entity(proxy) : undefined) ?? entity;
@@ -175,6 +226,7 @@ export class SecurityContext {
    * the read's SQL (`undefined`: every row). See {@link accessFilter} for the rules.
    */
   async scope(verb: PrivilegeVerb, entity: EntityMetadata): Promise<Expr | undefined> {
+    if (this.isSystem) return undefined;
     const sources = await this.assertPrivilege(verb, entity);
     return accessFilter(entity, await this.principal(sources, verb));
   }
@@ -185,6 +237,7 @@ export class SecurityContext {
    * @throws DataverseError 403 `0x80040220` when the caller lacks `prvRead` on the table.
    */
   async readScope(entity: EntityMetadata): Promise<ReadScope> {
+    if (this.systemReason !== undefined) return ReadScope.system(this.systemReason);
     return ReadScope.caller(await this.scope("Read", entity));
   }
 
@@ -195,6 +248,7 @@ export class SecurityContext {
    * @throws DataverseError 403 `0x80040220` (privilege) or `0x80048306` (access).
    */
   async assertRecordAccess(verb: PrivilegeVerb, entity: EntityMetadata, record: string | Row): Promise<void> {
+    if (this.isSystem) return;
     const sources = await this.assertPrivilege(verb, entity);
     const principal = await this.principal(sources, verb);
     if (typeof record === "string") {
@@ -212,6 +266,7 @@ export class SecurityContext {
 
   /** Teams the caller is a member of. */
   teamIds(): Promise<string[]> {
+    if (this.isSystem) return Promise.resolve([]);
     return loadOnce(this.cache, "teams", () =>
       this.store
         .selectRows(this.org, { entity: table(this.md, "teammembership"), columns: ["teamid"], where: eq("systemuserid", this.caller.systemUserId), orderBy: [] })

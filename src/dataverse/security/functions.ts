@@ -33,7 +33,7 @@ const RIGHT_NAMES: readonly [PrivilegeVerb, string][] = (Object.entries(ACCESS_R
  * serialises enum flags), a single name, or the numeric mask.
  * @throws DataverseError 400 naming an unknown right.
  */
-export function parseAccessMask(value: unknown): number {
+function parseAccessMask(value: unknown): number {
   if (typeof value === "number" && Number.isInteger(value) && value >= 0) return value;
   if (typeof value !== "string") throw invalid(`AccessMask must be a string of AccessRights names ("ReadAccess, WriteAccess") or a number, got ${JSON.stringify(value)}.`);
   let mask = 0;
@@ -47,7 +47,7 @@ export function parseAccessMask(value: unknown): number {
 }
 
 /** Formats an `AccessRights` mask as the Web API does: `"ReadAccess, WriteAccess"`, or `"None"`. */
-export function formatAccessMask(mask: number): string {
+function formatAccessMask(mask: number): string {
   const names = RIGHT_NAMES.filter(([verb]) => (mask & ACCESS_RIGHTS[verb]) !== 0).map(([, name]) => name);
   return names.length > 0 ? names.join(", ") : "None";
 }
@@ -108,7 +108,6 @@ function boundTarget(ctx: OperationContext, operation: string): { entity: Entity
 function inEnv<T>(service: DataverseService, defaultStore: DataverseStore, ctx: OperationContext, work: (env: Env) => Promise<T>): Promise<T> {
   const root = ctx.store ?? defaultStore;
   return root.transaction(async (store) => {
-    if (!ctx.security) throw new Error("security operations need the caller's security context");
     const md = await service.loadMetadata(ctx.org, store);
     return work({ ctx, store, md, security: ctx.security.bind(store) });
   });

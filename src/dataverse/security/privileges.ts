@@ -27,7 +27,7 @@ export type Depth = keyof typeof DEPTH;
  * (learn.microsoft.com/power-platform/admin/security-roles-privileges,
  * learn.microsoft.com/power-apps/developer/data-platform/activity-entities).
  */
-export function privilegeEntityName(entity: EntityMetadata): string {
+function privilegeEntityName(entity: EntityMetadata): string {
   if (entity.logicalName === "systemuser") return "User";
   if (entity.isActivity === true) return "Activity";
   if (entity.logicalName === "annotation") return "Note";

@@ -13,10 +13,10 @@ import { assertPrivilege } from "./context.ts";
  * - **Append / AppendTo**: on the source and the target of every lookup set through `@odata.bind`
  *   or `$ref`, and Append on both records of an N:N link.
  *
- * Writes without a security context (the org model's own, seeds) pass.
+ * The scope's security context is required; the org model's own writes carry
+ * `SecurityContext.system(org, reason)`, whose checks all pass.
  * @throws DataverseError 403 `0x80040220` (privilege missing) or `0x80048306` (record out of reach).
  */
 export const securityAuthorizer: WriteAuthorizer = async (scope, verb, entity, record) => {
-  if (!scope.security) return;
   await assertPrivilege(scope.security.bind(scope.store), verb, entity, record);
 };

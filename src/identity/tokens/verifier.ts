@@ -2,15 +2,19 @@ import { verify as rsaVerify } from "node:crypto";
 import type { JWTPayload } from "jose";
 import type { KeyRing } from "./keyring.ts";
 import { deepFreeze } from "../cached-store.ts";
+import { OrgboxError } from "../../common/errors.ts";
 
-/** Why a token was refused; safe to show to the caller. */
-export class TokenRejectedError extends Error {
+/**
+ * Why a token was refused; safe to show to the caller. Status 401: a resource refusing a bearer token
+ * answers 401 (`userinfo`, the Web API, RFC 6750 §3.1); a grant refusing an assertion (`jwt-bearer`)
+ * renders its own `invalid_grant` from {@link TokenRejectedError.reason}.
+ */
+export class TokenRejectedError extends OrgboxError {
   readonly reason: string;
 
   constructor(reason: string) {
-    super(reason);
+    super(401, reason);
     this.reason = reason;
-    this.name = "TokenRejectedError";
   }
 }
 

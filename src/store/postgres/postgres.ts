@@ -1,6 +1,6 @@
 import pg from "pg";
 import { Kysely, PostgresDialect } from "kysely";
-import type { Database } from "../database.ts";
+import type { Database } from "../open-database.ts";
 import { migrateToLatest } from "../migrate.ts";
 import type { Schema } from "../schema.ts";
 import { PostgresStoreDialect } from "./dialect.ts";

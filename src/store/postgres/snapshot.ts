@@ -1,5 +1,5 @@
 import pg from "pg";
-import type { StoreSnapshots } from "../database.ts";
+import type { StoreSnapshots } from "../open-database.ts";
 
 /** A column as the catalog describes it. */
 interface ColumnDef {

@@ -1,5 +1,5 @@
 import { Kysely, SqliteDialect } from "kysely";
-import type { Database } from "../database.ts";
+import type { Database } from "../open-database.ts";
 import { migrateToLatest } from "../migrate.ts";
 import type { Schema } from "../schema.ts";
 import { SqliteStoreDialect } from "./dialect.ts";
