@@ -1,72 +1,17 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { decodeJwt, type JWTPayload } from "jose";
-import type { Clock } from "../common/clock.ts";
+import { decodeJwt } from "jose";
 import { newGuid } from "../common/ids.ts";
-import { MICROSOFT_GRAPH_APP_ID, TokenRejectedError, type DirectoryCursor, type DirectoryStore, type IdentityService, type IdentityUrls, type Tenant, type TokenVerifier, type User } from "../identity/index.ts";
+import { MICROSOFT_GRAPH_APP_ID, TokenRejectedError } from "../identity/index.ts";
 import { graphError } from "./errors.ts";
-import { encodeSkipToken, parseQuery, type ODataQuery } from "./odata.ts";
+import { encodeSkipToken, parseQuery } from "./odata.ts";
 import { roleNames } from "./policies.ts";
-import { parsePath, type GraphOperation, type KeyValue, type ResourceRegistry } from "./registry.ts";
+import { parsePath } from "./registry.ts";
+import type { GraphContext, GraphDeps } from "./types.ts";
+
+export type { GraphAccess, GraphCaller, GraphContext, GraphDeps, GraphResult } from "./types.ts";
 
 /** Microsoft Graph's Application ID URI: the `aud` of v1.0 Graph tokens. */
 export const GRAPH_RESOURCE = "https://graph.microsoft.com";
-
-/** What the Graph surface needs of the rest of orgbox (identity's, through its index). */
-export interface GraphDeps {
-  /** Identity's cached directory: writes through it invalidate the token path's caches. */
-  directory: DirectoryStore;
-  /** Identity's directory management (secret hashing, registration, service principals). */
-  service: IdentityService;
-  verifier: TokenVerifier;
-  urls: IdentityUrls;
-  clock: Clock;
-  registry: ResourceRegistry;
-}
-
-/** The caller of a Graph request: an app (app-only token) or a user through an app (delegated token). */
-export type GraphCaller =
-  | { kind: "app"; appId: string; servicePrincipalId: string; roles: ReadonlySet<string> }
-  | { kind: "user"; user: User; clientAppId: string; scopes: ReadonlySet<string>; directoryRoles: ReadonlySet<string> };
-
-/**
- * How far the caller's permission reaches, set by the authorize step: every object of the tenant, or
- * only objects `ownerId` owns (`Application.ReadWrite.OwnedBy`, or an owner acting without a directory role).
- */
-export type GraphAccess = { scope: "tenant" } | { scope: "owned"; ownerId: string };
-
-/** What an operation answers; the render step writes it in Graph's shape. */
-export type GraphResult =
-  /** One object. `context` is the `$metadata#` fragment, e.g. `applications/$entity`. */
-  | { kind: "entity"; context: string; value: Record<string, unknown>; status?: 200 | 201 }
-  /** A page of a collection; `next` makes the `@odata.nextLink`. */
-  | { kind: "collection"; context: string; items: Record<string, unknown>[]; count?: number; next?: DirectoryCursor }
-  /** `/$count`: a bare number as text/plain. */
-  | { kind: "count"; count: number }
-  /** 204 No Content. */
-  | { kind: "empty" };
-
-/**
- * One Graph request as the surface's steps build it: the token's claims, the tenant, the caller, the
- * operation and its parameters, the parsed query options, the access granted and the result.
- */
-export interface GraphContext {
-  readonly deps: GraphDeps;
-  readonly http: FastifyRequest;
-  readonly reply: FastifyReply;
-  /** `v1.0` or `beta`. */
-  readonly version: string;
-  /** The path below the version, as sent (for `@odata.nextLink`). */
-  readonly rawPath: string;
-  readonly rawQuery: string;
-  claims?: JWTPayload;
-  tenant?: Tenant;
-  caller?: GraphCaller;
-  operation?: GraphOperation;
-  params?: Record<string, KeyValue>;
-  query?: ODataQuery;
-  access?: GraphAccess;
-  result?: GraphResult;
-}
 
 /** The value a previous step set. @throws Error when the steps run out of order (a programming error). */
 export function filled<T>(value: T | undefined, what: string): T {

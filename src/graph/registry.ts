@@ -1,63 +1,7 @@
-import type { GraphContext, GraphResult } from "./context.ts";
 import { graphError } from "./errors.ts";
-import type { QuerySupport } from "./odata.ts";
+import type { GraphOperation, GraphResourceModule, KeyValue, OperationMatch, OperationRegistry, PathSegment } from "./types.ts";
 
-/** HTTP methods Graph operations use. */
-export type GraphMethod = "GET" | "POST" | "PATCH" | "PUT" | "DELETE";
-
-/**
- * Who may run an operation, declared by the operation (Graph's "Permissions" table of each API page,
- * learn.microsoft.com/graph/api/…): app-only callers need one of `application` in the token's `roles`;
- * delegated callers need one of `delegated` in `scp` and, when `directoryRoles` is given, one of those
- * directory roles (template ids) — unless `owners` lets owners of the target object act without one.
- * `ownedOnly` lists application permissions that only reach objects the caller owns
- * (`Application.ReadWrite.OwnedBy`).
- */
-export interface PermissionPolicy {
-  application: readonly string[];
-  delegated: readonly string[];
-  directoryRoles?: readonly string[];
-  /** Owners of the target object may act without a directory role (delegated), or with an `ownedOnly` permission (app-only). */
-  owners?: boolean;
-  /** Application permissions that only reach objects the calling service principal owns. */
-  ownedOnly?: readonly string[];
-}
-
-/** One Graph operation: a method and path template, its permission policy, its query support and its handler. */
-export interface GraphOperation {
-  /** For logs and errors, e.g. `application: addPassword`. */
-  name: string;
-  method: GraphMethod;
-  /**
-   * Path template below the version, `/`-separated: literals (case-insensitive) and `{param}`s. A
-   * `{param}` matches a segment (`applications/{id}`) or a key in parentheses
-   * (`applications('{id}')`, `applications(appId='…')`); see {@link KeyValue}.
-   */
-  path: string;
-  policy: PermissionPolicy;
-  /** Query options it accepts; without, any `$` option is `Request_UnsupportedQuery`. */
-  query?: QuerySupport;
-  /** Runs the operation once authenticated, authorized and parsed. @throws GraphError */
-  handle(context: GraphContext): Promise<GraphResult>;
-}
-
-/** A resource module: a name and the operations it adds to the surface. */
-export interface GraphResourceModule {
-  name: string;
-  operations: readonly GraphOperation[];
-}
-
-/** A key in the path: a plain id (`applications/{id}`, `applications('{id}')`) or an alternate key (`applications(appId='…')`). */
-export type KeyValue = { kind: "id"; value: string } | { kind: "alternate"; property: string; value: string };
-
-/** One parsed path segment: a name, or a key that followed a name in parentheses. */
-export type PathSegment = { kind: "name"; value: string } | { kind: "key"; key: KeyValue };
-
-/** A matched operation and the values of its `{param}`s. */
-export interface OperationMatch {
-  operation: GraphOperation;
-  params: Record<string, KeyValue>;
-}
+export type { GraphMethod, GraphOperation, GraphResourceModule, KeyValue, OperationMatch, PathSegment, PermissionPolicy } from "./types.ts";
 
 const KEY_IN_PARENS = /^([^()]+)\((.*)\)$/s;
 const ALTERNATE_KEY = /^([A-Za-z][A-Za-z0-9]*)=(?:'((?:[^']|'')*)'|([^']*))$/s;
@@ -106,7 +50,7 @@ interface Registered {
  * dispatched by matching their path against each operation's template. Adding a resource is a new
  * module plus one `register` line in `src/graph/index.ts`.
  */
-export class ResourceRegistry {
+export class ResourceRegistry implements OperationRegistry {
   private readonly entries: Registered[] = [];
 
   /** Adds a module's operations. @throws Error when a method and path template is already registered. */
