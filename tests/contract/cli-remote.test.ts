@@ -2,10 +2,12 @@
  * `orgbox user|app|secret|sp|consent … --url`: the real CLI (a child process) against a RUNNING orgbox,
  * through `POST /_orgbox/graph-token` and the Graph API; what it changes is live at once for real clients.
  */
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { ConfidentialClientApplication, PublicClientApplication } from "@azure/msal-node";
 import { decodeJwt } from "jose";
 import { describe, expect, it } from "vitest";
+import { startOrgbox } from "../../src/index.ts";
+import { BACKENDS } from "../helpers/store-backends.ts";
 import { defaultTempCaDir } from "../../src/common/tls.ts";
 import { DEMO } from "../../src/index.ts";
 import { orgboxCli } from "../helpers/cli.ts";
@@ -134,5 +136,40 @@ describe("orgbox directory CLI --url (a running orgbox, through Graph)", { timeo
     // The token is a real Graph token.
     const me = await fetch(`${o.url}/graph/v1.0/organization`, { headers: { authorization: `Bearer ${body.access_token}` } });
     expect(me.status).toBe(200);
+  });
+});
+
+describe.each(BACKENDS)("the orgbox CLI principal lives in the store ($name)", (backend) => {
+  it("is created once, keeps its Graph permissions across a restart, and the CLI works through it", { timeout: 120_000 }, async () => {
+    const store = await backend.create();
+    const { location } = store;
+    const caDir = dirname(process.env.NODE_EXTRA_CA_CERTS ?? join(defaultTempCaDir(), "ca.pem"));
+    const start = () => startOrgbox({ adminKey: ADMIN_KEY, caDir, port: 0, ...(location.storeUrl ? { storeUrl: location.storeUrl } : { dataDir: location.dataDir }) });
+    const token = async (url: string) => {
+      const res = await fetch(`${url}/_orgbox/graph-token`, { method: "POST", headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" }, body: JSON.stringify({ tenant: DEMO.tenantId }) });
+      expect(res.status).toBe(200);
+      return decodeJwt(((await res.json()) as { access_token: string }).access_token);
+    };
+    try {
+      let o = await start();
+      const first = await token(o.url);
+      expect((await token(o.url)).oid).toBe(first.oid);
+      const sps = (await o.identity.service.listServicePrincipals(DEMO.tenantId)).filter((s) => s.appId === first.appid);
+      expect(sps).toHaveLength(1);
+      await o.close();
+      o = await start();
+      try {
+        const again = await token(o.url);
+        expect(again.oid).toBe(first.oid);
+        expect([...(again.roles as string[])].sort()).toEqual([...(first.roles as string[])].sort());
+        const run = await orgboxCli(["sp", "list", "--url", o.url, "--ca", join(caDir, "ca.pem"), "--tenant", DEMO.tenantDomain, "--json"], { ORGBOX_ADMIN_KEY: ADMIN_KEY });
+        expect(run.stderr).toBe("");
+        expect((JSON.parse(run.stdout) as Json[]).filter((s) => s.appId === first.appid)).toHaveLength(1);
+      } finally {
+        await o.close();
+      }
+    } finally {
+      await store.dispose();
+    }
   });
 });
