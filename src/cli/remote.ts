@@ -9,7 +9,7 @@ import { request as httpsRequest } from "node:https";
 import { request as httpRequest } from "node:http";
 import { join } from "node:path";
 import { ConfigError } from "../common/errors.ts";
-import { defaultTempCaDir } from "../common/tls.ts";
+import { assertOwnCaDir, defaultTempCaDir } from "../common/tls.ts";
 
 /** The flags of a remote command. */
 export interface RemoteFlags {
@@ -39,7 +39,7 @@ export function remoteUrl(flags: { url?: string }, env: NodeJS.ProcessEnv = proc
  * The CA certificate to trust (PEM): `--ca FILE`; else none when `NODE_EXTRA_CA_CERTS` is set (Node trusts it
  * already); else the data folder's `ca/ca.pem` (`--data`/`ORGBOX_DATA`), `ORGBOX_CA_DIR/ca.pem`, or the
  * in-memory CA folder's, the first that exists. Undefined: the system's roots only.
- * @throws ConfigError when `--ca` cannot be read.
+ * @throws ConfigError when `--ca` cannot be read, or the CA folder found is not this user's own (see `assertOwnCaDir`).
  */
 function trustedCa(flags: RemoteFlags, env: NodeJS.ProcessEnv): string | undefined {
   if (flags.ca) {
@@ -51,9 +51,12 @@ function trustedCa(flags: RemoteFlags, env: NodeJS.ProcessEnv): string | undefin
   }
   if (env.NODE_EXTRA_CA_CERTS) return undefined;
   const dataDir = flags.data ?? env.ORGBOX_DATA;
-  const candidates = [dataDir ? join(dataDir, "ca", "ca.pem") : undefined, env.ORGBOX_CA_DIR ? join(env.ORGBOX_CA_DIR, "ca.pem") : undefined, join(defaultTempCaDir(), "ca.pem")];
-  const found = candidates.find((c): c is string => c !== undefined && existsSync(c));
-  return found ? readFileSync(found, "utf8") : undefined;
+  const folders = [dataDir ? join(dataDir, "ca") : undefined, env.ORGBOX_CA_DIR, defaultTempCaDir()];
+  const found = folders.find((f): f is string => f !== undefined && existsSync(join(f, "ca.pem")));
+  if (!found) return undefined;
+  // As `start` does: a CA folder another local user could have planted is refused, not trusted.
+  assertOwnCaDir(found);
+  return readFileSync(join(found, "ca.pem"), "utf8");
 }
 
 /** A Graph client of one tenant of a running orgbox. */

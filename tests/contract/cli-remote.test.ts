@@ -112,6 +112,10 @@ describe("orgbox directory CLI --url (a running orgbox, through Graph)", { timeo
     const unknown = await orgboxCli(["app", "list", "--url", orgbox().url, "--ca", join(defaultTempCaDir(), "ca.pem"), "--tenant", "nope.onmicrosoft.com"], env());
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/no tenant 'nope.onmicrosoft.com'/);
+    // Without --ca (nor NODE_EXTRA_CA_CERTS) the CLI trusts the in-memory default CA folder.
+    const defaultCa = await orgboxCli(["sp", "list", "--url", orgbox().url, "--tenant", DEMO.tenantDomain, "--json"], env());
+    expect(defaultCa.stderr).toBe("");
+    expect(defaultCa.code).toBe(0);
     const tenantCmd = await orgboxCli(["tenant", "list", "--url", orgbox().url], env());
     expect(tenantCmd.code).toBe(2);
     expect(tenantCmd.stderr).toMatch(/works on a stopped store only/);
