@@ -17,11 +17,18 @@ import type { Application, RequiredResourceAccess, Tenant, User } from "../ident
 import { GLOBAL_ADMINISTRATOR_ROLE, type IdentityService } from "../identity/index.ts";
 import { DirectoryError } from "../identity/service.ts";
 import { offlineStore, withOfflineServices } from "../server/offline.ts";
+import * as remote from "./directory-remote.ts";
+import { remoteUrl } from "./remote.ts";
 
 interface Flags {
   data?: string;
   storeUrl?: string;
   json?: boolean;
+  /** A running orgbox (`--url`, env ORGBOX_URL): the command goes through its Graph API. */
+  url?: string;
+  adminKey?: string;
+  ca?: string;
+  tenant?: string;
 }
 
 const DAY_MS = 24 * 3600_000;
@@ -50,6 +57,14 @@ function write(flags: Flags, json: unknown, text: string): void {
 }
 
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
+/** The output helpers of a remote command. */
+const output = (flags: Flags): remote.RemoteOutput => ({ write: (json, text) => write(flags, json, text), table });
+
+/** Refuses `--url` for a command that has no remote variant. @throws ConfigError */
+function offlineOnly(flags: Flags, command: string): void {
+  if (remoteUrl(flags)) throw new ConfigError(`'orgbox ${command}' works on a stopped store only (--data / --store-url), not with --url`);
+}
 
 /**
  * Runs `work` on the services of the `--data` store. A {@link DirectoryError} about something missing or
@@ -99,6 +114,7 @@ const scopesOf = (values: string[] | undefined) => (values ?? []).flatMap((v) =>
 async function tenantCreate(flags: Flags & { name?: string; domain?: string; id?: string }): Promise<void> {
   if (!flags.name || !flags.domain) throw new ConfigError("--name and --domain are required");
   if (!/^[a-z0-9-]+(\.[a-z0-9-]+)+$/i.test(flags.domain)) throw new ConfigError(`'${flags.domain}' is not a domain name (e.g. fabrikam.onmicrosoft.com)`);
+  offlineOnly(flags, "tenant create");
   if (flags.id && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(flags.id)) throw new ConfigError(`--id must be a GUID (got '${flags.id}')`);
   await withDirectory(flags, async (identity) => {
     const tenant = await identity.createTenant({ displayName: flags.name as string, defaultDomain: flags.domain as string, ...(flags.id ? { id: flags.id } : {}) });
@@ -107,6 +123,7 @@ async function tenantCreate(flags: Flags & { name?: string; domain?: string; id?
 }
 
 async function tenantList(flags: Flags): Promise<void> {
+  offlineOnly(flags, "tenant list");
   await withDirectory(flags, async (identity) => {
     const tenants = await identity.listTenants();
     write(flags, tenants, table(["ID", "DOMAIN", "NAME"], tenants.map((t) => [t.id, t.defaultDomain, t.displayName])));
@@ -114,6 +131,7 @@ async function tenantList(flags: Flags): Promise<void> {
 }
 
 async function tenantDelete(idOrDomain: string, flags: Flags): Promise<void> {
+  offlineOnly(flags, "tenant delete");
   await withDirectory(flags, async (identity) => {
     const tenant = await identity.deleteTenant(idOrDomain);
     write(flags, { deleted: tenant }, `  deleted tenant ${tenant.id} (${tenant.defaultDomain}) and everything in it`);
@@ -125,6 +143,11 @@ async function tenantDelete(idOrDomain: string, flags: Flags): Promise<void> {
 async function userCreate(flags: Flags & { tenant?: string; upn?: string; password?: string; displayName?: string; globalAdmin?: boolean }): Promise<void> {
   if (!flags.upn || !flags.password) throw new ConfigError("--upn and --password are required");
   if (!/^[^@\s]+@[^@\s]+$/.test(flags.upn)) throw new ConfigError(`'${flags.upn}' is not a user principal name (name@domain)`);
+  const url = remoteUrl(flags);
+  if (url) {
+    const input = { upn: flags.upn, password: flags.password, ...(flags.displayName ? { displayName: flags.displayName } : {}), ...(flags.globalAdmin ? { globalAdmin: true } : {}) };
+    return remote.withRemote(url, flags, flags.tenant, async (graph) => remote.remoteUserCreate(graph, output(flags), { ...input, tenantLabel: flags.tenant ?? graph.tenantId }));
+  }
   await withDirectory(flags, async (identity) => {
     const tenant = await requireTenant(identity, flags.tenant);
     const upn = flags.upn as string;
@@ -140,6 +163,8 @@ async function userCreate(flags: Flags & { tenant?: string; upn?: string; passwo
 }
 
 async function userList(flags: Flags & { tenant?: string }): Promise<void> {
+  const url = remoteUrl(flags);
+  if (url) return remote.withRemote(url, flags, flags.tenant, (graph) => remote.remoteUserList(graph, output(flags)));
   await withDirectory(flags, async (identity) => {
     const tenant = await requireTenant(identity, flags.tenant);
     const users = await identity.listUsers(tenant.id);
@@ -155,6 +180,8 @@ async function userList(flags: Flags & { tenant?: string }): Promise<void> {
 }
 
 async function userDelete(upn: string, flags: Flags): Promise<void> {
+  const url = remoteUrl(flags);
+  if (url) return remote.withRemote(url, flags, remote.tenantOfUpn(flags, upn), (graph) => remote.remoteUserDelete(graph, output(flags), upn));
   await withDirectory(flags, async (identity) => {
     const user = await identity.deleteUser(upn);
     write(flags, { deleted: user }, `  deleted user ${user.userPrincipalName} (${user.id})`);
@@ -163,6 +190,8 @@ async function userDelete(upn: string, flags: Flags): Promise<void> {
 
 async function userResetPassword(upn: string, flags: Flags & { password?: string }): Promise<void> {
   if (!flags.password) throw new ConfigError("--password is required");
+  const url = remoteUrl(flags);
+  if (url) return remote.withRemote(url, flags, remote.tenantOfUpn(flags, upn), (graph) => remote.remoteUserResetPassword(graph, output(flags), upn, flags.password as string));
   await withDirectory(flags, async (identity) => {
     const user = await requireUser(identity, upn);
     await identity.resetPassword(user.id, flags.password as string);
@@ -172,6 +201,8 @@ async function userResetPassword(upn: string, flags: Flags & { password?: string
 
 function userSetEnabled(enabled: boolean) {
   return async (upn: string, flags: Flags): Promise<void> => {
+    const url = remoteUrl(flags);
+    if (url) return remote.withRemote(url, flags, remote.tenantOfUpn(flags, upn), (graph) => remote.remoteUserSetEnabled(graph, output(flags), upn, enabled));
     await withDirectory(flags, async (identity) => {
       const user = await requireUser(identity, upn);
       await identity.setAccountEnabled(user.id, enabled);
@@ -230,6 +261,12 @@ interface AppCreateFlags extends Flags {
 async function appCreate(flags: AppCreateFlags): Promise<void> {
   if (!flags.name) throw new ConfigError("--name is required");
   const redirects = parseRedirectUris(flags.redirectUri ?? []);
+  const url = remoteUrl(flags);
+  if (url) {
+    return remote.withRemote(url, flags, flags.tenant, (graph) =>
+      remote.remoteAppCreate(graph, output(flags), { name: flags.name as string, redirects, identifierUris: flags.identifierUri ?? [], permissions: flags.permission ?? [], tenantLabel: flags.tenant ?? graph.tenantId, ...(flags.multiTenant ? { multiTenant: true } : {}), ...(flags.publicClient ? { publicClient: true } : {}), ...(flags.appId ? { appId: flags.appId } : {}) }),
+    );
+  }
   await withDirectory(flags, async (identity) => {
     const tenant = await requireTenant(identity, flags.tenant);
     const { application, servicePrincipal } = await identity.registerApplication({
@@ -249,6 +286,8 @@ async function appCreate(flags: AppCreateFlags): Promise<void> {
 }
 
 async function appList(flags: Flags & { tenant?: string }): Promise<void> {
+  const url = remoteUrl(flags);
+  if (url) return remote.withRemote(url, flags, flags.tenant, (graph) => remote.remoteAppList(graph, output(flags)));
   await withDirectory(flags, async (identity) => {
     const tenant = await requireTenant(identity, flags.tenant);
     const apps = await identity.listApplications(tenant.id);
@@ -257,6 +296,8 @@ async function appList(flags: Flags & { tenant?: string }): Promise<void> {
 }
 
 async function appShow(appId: string, flags: Flags): Promise<void> {
+  const url = remoteUrl(flags);
+  if (url) return remote.withRemote(url, flags, flags.tenant, (graph) => remote.remoteAppShow(graph, output(flags), appId));
   await withDirectory(flags, async (identity) => {
     const app = await requireApp(identity, appId);
     const lines = [
@@ -275,9 +316,41 @@ async function appShow(appId: string, flags: Flags): Promise<void> {
 }
 
 async function appDelete(appId: string, flags: Flags): Promise<void> {
+  const url = remoteUrl(flags);
+  if (url) return remote.withRemote(url, flags, flags.tenant, (graph) => remote.remoteAppDelete(graph, output(flags), appId));
   await withDirectory(flags, async (identity) => {
     const app = await identity.deleteApplication(appId);
     write(flags, { deleted: app }, `  deleted app ${app.appId} '${app.displayName}' and its service principals`);
+  });
+}
+
+interface AppUpdateFlags extends Flags {
+  addRedirectUri?: string[];
+  removeRedirectUri?: string[];
+  publicClient?: string;
+  addPermission?: string[];
+}
+
+/**
+ * `app update <appId>`: redirect URIs added and removed per platform, `--public-client true|false`,
+ * API permissions added (`<resource>:<permission>`, the resource an app id or a name). Prints `app show`.
+ */
+async function appUpdate(appId: string, flags: AppUpdateFlags): Promise<void> {
+  const add = parseRedirectUris(flags.addRedirectUri ?? []);
+  const remove = parseRedirectUris(flags.removeRedirectUri ?? []);
+  if (flags.publicClient !== undefined && flags.publicClient !== "true" && flags.publicClient !== "false") throw new ConfigError(`--public-client must be true or false (got '${flags.publicClient}')`);
+  const publicClient = flags.publicClient === undefined ? undefined : flags.publicClient === "true";
+  const permissions = flags.addPermission ?? [];
+  if (add.web.length + add.spa.length + add.public.length + remove.web.length + remove.spa.length + remove.public.length + permissions.length === 0 && publicClient === undefined) {
+    throw new ConfigError("nothing to change: give --add-redirect-uri, --remove-redirect-uri, --public-client or --add-permission");
+  }
+  const url = remoteUrl(flags);
+  if (url) return remote.withRemote(url, flags, flags.tenant, (graph) => remote.remoteAppUpdate(graph, output(flags), appId, { add, remove, permissions, ...(publicClient !== undefined ? { publicClient } : {}) }));
+  await withDirectory(flags, async (identity) => {
+    const app = await requireApp(identity, appId);
+    const next = remote.applyAppChanges(app, { add, remove }, await parsePermissions(identity, permissions));
+    const updated = await identity.updateApplication(app.appId, { ...next, ...(publicClient !== undefined ? { isFallbackPublicClient: publicClient } : {}) });
+    write(flags, updated, remote.appShowText(updated));
   });
 }
 
@@ -301,6 +374,8 @@ function secretEnd(flags: { expires?: string; days?: string }, now: number): num
 async function secretAdd(flags: Flags & { app?: string; name?: string; expires?: string; days?: string }): Promise<void> {
   if (!flags.app) throw new ConfigError("--app <appId> is required");
   const endDateTime = secretEnd(flags, systemClock.now());
+  const url = remoteUrl(flags);
+  if (url) return remote.withRemote(url, flags, flags.tenant, (graph) => remote.remoteSecretAdd(graph, output(flags), flags.app as string, { ...(flags.name ? { name: flags.name } : {}), ...(endDateTime !== undefined ? { endDateTime } : {}) }));
   await withDirectory(flags, async (identity) => {
     const secret = await identity.addPassword({ appId: flags.app as string, ...(flags.name ? { displayName: flags.name } : {}), ...(endDateTime !== undefined ? { endDateTime } : {}) });
     write(flags, secret, [`  client secret ${secret.keyId} for app ${flags.app}, expires ${day(secret.endDateTime)}`, `  value (shown once, stored as a hash): ${secret.secretText}`].join("\n"));
@@ -309,6 +384,8 @@ async function secretAdd(flags: Flags & { app?: string; name?: string; expires?:
 
 async function secretList(flags: Flags & { app?: string }): Promise<void> {
   if (!flags.app) throw new ConfigError("--app <appId> is required");
+  const url = remoteUrl(flags);
+  if (url) return remote.withRemote(url, flags, flags.tenant, (graph) => remote.remoteSecretList(graph, output(flags), flags.app as string));
   await withDirectory(flags, async (identity) => {
     const secrets = await identity.listAppPasswords(flags.app as string);
     write(flags, secrets, table(["KEY ID", "NAME", "HINT", "STARTS", "EXPIRES"], secrets.map((s) => [s.keyId, s.displayName ?? "", `${s.hint}…`, day(s.startDateTime), day(s.endDateTime)])));
@@ -317,6 +394,8 @@ async function secretList(flags: Flags & { app?: string }): Promise<void> {
 
 async function secretRemove(flags: Flags & { app?: string; keyId?: string }): Promise<void> {
   if (!flags.app || !flags.keyId) throw new ConfigError("--app <appId> and --key-id <keyId> are required");
+  const url = remoteUrl(flags);
+  if (url) return remote.withRemote(url, flags, flags.tenant, (graph) => remote.remoteSecretRemove(graph, output(flags), flags.app as string, flags.keyId as string));
   await withDirectory(flags, async (identity) => {
     await identity.removePassword(flags.app as string, flags.keyId as string);
     write(flags, { appId: flags.app, keyId: flags.keyId, removed: true }, `  removed client secret ${flags.keyId} of app ${flags.app}`);
@@ -327,6 +406,7 @@ async function secretRemove(flags: Flags & { app?: string; keyId?: string }): Pr
 async function certAdd(_flags: unknown, command: Command): Promise<void> {
   const flags = command.optsWithGlobals<Flags & { app?: string; cert?: string; name?: string }>();
   if (!flags.app || !flags.cert) throw new ConfigError("--app <appId> and --cert <file.pem> are required");
+  offlineOnly(flags, "cert add");
   let pem: string;
   try {
     pem = readFileSync(flags.cert, "utf8");
@@ -342,6 +422,7 @@ async function certAdd(_flags: unknown, command: Command): Promise<void> {
 async function certList(_flags: unknown, command: Command): Promise<void> {
   const flags = command.optsWithGlobals<Flags & { app?: string }>();
   if (!flags.app) throw new ConfigError("--app <appId> is required");
+  offlineOnly(flags, "cert list");
   await withDirectory(flags, async (identity) => {
     const certs = await identity.listKeyCredentials(flags.app as string);
     write(flags, certs, table(["KEY ID", "THUMBPRINT (SHA-1)", "NAME", "STARTS", "EXPIRES"], certs.map((c) => [c.keyId, c.customKeyIdentifier, c.displayName ?? "", day(c.startDateTime), day(c.endDateTime)])));
@@ -351,6 +432,11 @@ async function certList(_flags: unknown, command: Command): Promise<void> {
 // ── sp / consent ──────────────────────────────────────────────────────────────────────
 
 async function spCreate(flags: Flags & { tenant?: string; app?: string }): Promise<void> {
+  const url = remoteUrl(flags);
+  if (url) {
+    if (!flags.app) throw new ConfigError("--app <appId> is required");
+    return remote.withRemote(url, flags, flags.tenant, (graph) => remote.remoteSpCreate(graph, output(flags), flags.app as string, flags.tenant ?? graph.tenantId));
+  }
   await withDirectory(flags, async (identity) => {
     const tenant = await requireTenant(identity, flags.tenant);
     const app = await requireApp(identity, flags.app);
@@ -361,6 +447,8 @@ async function spCreate(flags: Flags & { tenant?: string; app?: string }): Promi
 }
 
 async function spList(flags: Flags & { tenant?: string }): Promise<void> {
+  const url = remoteUrl(flags);
+  if (url) return remote.withRemote(url, flags, flags.tenant, (graph) => remote.remoteSpList(graph, output(flags)));
   await withDirectory(flags, async (identity) => {
     const tenant = await requireTenant(identity, flags.tenant);
     const sps = await identity.listServicePrincipals(tenant.id);
@@ -390,6 +478,14 @@ async function consentPrincipal(identity: IdentityService, tenant: Tenant, flags
 async function consentGrant(flags: ConsentFlags): Promise<void> {
   const scopes = scopesOf(flags.scope);
   if (scopes.length === 0) throw new ConfigError("--scope <permission> is required (e.g. user_impersonation)");
+  const url = remoteUrl(flags);
+  if (url) {
+    if (flags.user && flags.allPrincipals) throw new ConfigError("give --user or --all-principals, not both");
+    if (!flags.app) throw new ConfigError("--app <appId> is required");
+    return remote.withRemote(url, flags, flags.tenant, (graph) =>
+      remote.remoteConsentGrant(graph, output(flags), { appId: flags.app as string, resource: flags.resource ?? "Dynamics CRM", scopes, tenantLabel: flags.tenant ?? graph.tenantId, ...(flags.user ? { user: flags.user } : {}) }),
+    );
+  }
   await withDirectory(flags, async (identity) => {
     const tenant = await requireTenant(identity, flags.tenant);
     const app = await requireApp(identity, flags.app);
@@ -405,6 +501,8 @@ async function consentGrant(flags: ConsentFlags): Promise<void> {
 }
 
 async function consentList(flags: Flags & { tenant?: string }): Promise<void> {
+  const url = remoteUrl(flags);
+  if (url) return remote.withRemote(url, flags, flags.tenant, (graph) => remote.remoteConsentList(graph, output(flags)));
   await withDirectory(flags, async (identity) => {
     const tenant = await requireTenant(identity, flags.tenant);
     const grants = await identity.listPermissionGrants(tenant.id);
@@ -422,6 +520,14 @@ async function consentList(flags: Flags & { tenant?: string }): Promise<void> {
 }
 
 async function consentRevoke(flags: ConsentFlags): Promise<void> {
+  const url = remoteUrl(flags);
+  if (url) {
+    if (flags.id && (flags.app || flags.user || flags.resource)) throw new ConfigError("give --id alone, or --app [--resource] [--user|--all-principals]");
+    if (flags.user && flags.allPrincipals) throw new ConfigError("give --user or --all-principals, not both");
+    return remote.withRemote(url, flags, flags.tenant, (graph) =>
+      remote.remoteConsentRevoke(graph, output(flags), { resource: flags.resource ?? "Dynamics CRM", tenantLabel: flags.tenant ?? graph.tenantId, ...(flags.id ? { id: flags.id } : {}), ...(flags.app ? { appId: flags.app } : {}), ...(flags.user ? { user: flags.user } : {}) }),
+    );
+  }
   await withDirectory(flags, async (identity) => {
     let result;
     if (flags.id) {
@@ -447,7 +553,13 @@ export function registerDirectoryCommands(program: Command): void {
       // Commander's own errors (missing argument, unknown option) are bad input: exit 2; --help exits 0.
       .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2));
   const common = (command: Command) =>
-    command.option("--data <dir>", "data folder of the store; env ORGBOX_DATA").option("--store-url <url>", "or the PostgreSQL database of the store; env ORGBOX_STORE_URL").option("--json", "one JSON document on stdout; env ORGBOX_JSON");
+    command
+      .option("--data <dir>", "data folder of the store; env ORGBOX_DATA")
+      .option("--store-url <url>", "or the PostgreSQL database of the store; env ORGBOX_STORE_URL")
+      .option("--url <url>", "or a running orgbox, managed through its Graph API; env ORGBOX_URL")
+      .option("--admin-key <key>", "with --url: that orgbox's admin key; env ORGBOX_ADMIN_KEY")
+      .option("--ca <file>", "with --url: the CA certificate to trust (default NODE_EXTRA_CA_CERTS, else the data folder's CA)")
+      .option("--json", "one JSON document on stdout; env ORGBOX_JSON");
   const tenantFlag = (command: Command) => command.option("--tenant <id|domain>", "tenant id or domain");
 
   const tenant = group("tenant", "manage the tenants of a persisted store");
@@ -486,6 +598,12 @@ export function registerDirectoryCommands(program: Command): void {
     .action(appCreate);
   tenantFlag(common(app.command("list").description("list the apps registered in a tenant"))).action(appList);
   common(app.command("show").description("show an app registration").argument("<appId>")).action(appShow);
+  common(app.command("update").description("change an app's redirect URIs, public-client flag or API permissions").argument("<appId>"))
+    .option("--add-redirect-uri <platform:uri>", "web:URL, spa:URL or public:URL (repeatable)", collect)
+    .option("--remove-redirect-uri <platform:uri>", "web:URL, spa:URL or public:URL (repeatable)", collect)
+    .option("--public-client <true|false>", "allow public client flows (ROPC, device code)")
+    .option("--add-permission <resource:permission>", 'API permission, e.g. "Dynamics CRM:user_impersonation" or 00000007-0000-0000-c000-000000000000:user_impersonation (repeatable)', collect)
+    .action(appUpdate);
   common(app.command("delete").description("delete an app registration and its service principals").argument("<appId>")).action(appDelete);
 
   const secret = group("secret", "manage client secrets of an app");
@@ -533,4 +651,10 @@ export function registerDirectoryCommands(program: Command): void {
   consentFlags(consent.command("revoke").description("delete a consent grant and revoke the refresh tokens issued under it"))
     .option("--id <grantId>", "the grant's id (from consent list)")
     .action(consentRevoke);
+
+  // With --url, commands that name no tenant offline need one (users default to their UPN's domain).
+  const sub = (parent: Command, name: string) => parent.commands.find((c) => c.name() === name) as Command;
+  for (const [parent, names] of [[user, ["delete", "reset-password", "disable", "enable"]], [app, ["show", "update", "delete"]], [secret, ["add", "list", "remove"]]] as const) {
+    for (const name of names) sub(parent, name).option("--tenant <id|domain>", "with --url: the tenant (default for a user: its UPN's domain)");
+  }
 }

@@ -24,6 +24,7 @@ import { KeyRing } from "./tokens/keyring.ts";
 import { TokenSigner } from "./tokens/signer.ts";
 import { createTokenVerifier, type TokenVerifier } from "./tokens/verifier.ts";
 import { IdentityUrls } from "./urls.ts";
+import { managementToken, type ManagementToken } from "./management.ts";
 
 export { TokenRejectedError, type TokenVerifier, type TokenExpectations } from "./tokens/verifier.ts";
 export type { ResourceCatalog } from "./resources.ts";
@@ -36,6 +37,7 @@ export type { Application, AppRole, AppRoleAssignment, Group, KeyCredential, Pas
 export { DirectoryError } from "./service.ts";
 export type { OAuth2PermissionGrant } from "./model.ts";
 export type { IdentityUrls } from "./urls.ts";
+export { ORGBOX_CLI_APP_ID, type ManagementToken } from "./management.ts";
 
 /** Options for {@link createIdentity}. */
 export interface IdentityOptions {
@@ -87,6 +89,12 @@ export interface Identity {
    * this after changing the database behind identity's back (a snapshot restore).
    */
   invalidateCaches(): void;
+  /**
+   * A Microsoft Graph access token of the "orgbox CLI" management service principal of a tenant
+   * (see {@link managementToken}); for the admin endpoint `POST /_orgbox/graph-token` only.
+   * @throws DirectoryError 404 for an unknown tenant.
+   */
+  managementToken(tenantIdOrDomain: string): Promise<ManagementToken>;
 }
 
 /** Builds the identity surface. Loads (or creates) the signing keys once. */
@@ -128,6 +136,7 @@ export async function createIdentity(options: IdentityOptions): Promise<Identity
     rotateKeys,
     close: () => clearInterval(timer),
     invalidateCaches: () => store.invalidateCaches(),
+    managementToken: (tenantIdOrDomain) => managementToken(grantContext, tenantIdOrDomain),
     register: async (app) => {
       await identityRoutes(app, { store, clock, urls, keys, grants, grantContext });
       await authorizeRoutes(app, { store, clock, grantContext, csrfKey });

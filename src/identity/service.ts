@@ -2,7 +2,7 @@ import { newClientSecret, hashPassword, hashSecret } from "../common/secrets.ts"
 import { newGuid } from "../common/ids.ts";
 import type { Clock } from "../common/clock.ts";
 import { OrgboxError } from "../common/errors.ts";
-import { DEFAULT_APP_ROLE_ID, type AppRoleAssignment, type Application, type Group, type GroupMembershipClaims, type KeyCredential, type OAuth2PermissionGrant, type PasswordCredential, type ServicePrincipal, type SignInAudience, type Tenant, type User } from "./model.ts";
+import { DEFAULT_APP_ROLE_ID, type AppRoleAssignment, type Application, type Group, type GroupMembershipClaims, type KeyCredential, type OAuth2PermissionGrant, type PasswordCredential, type RequiredResourceAccess, type ServicePrincipal, type SignInAudience, type Tenant, type User } from "./model.ts";
 import { parseCertificateCredential } from "./client-assertion.ts";
 import type { IdentityStore, PermissionGrantDirectory } from "./store.ts";
 import { FIRST_PARTY_APPS, FIRST_PARTY_TENANT_ID } from "./well-known.ts";
@@ -461,6 +461,28 @@ export class IdentityService {
   }
 
   /** An app's client secrets by client id: public shape only (hint, key id, dates). @throws DirectoryError 404 for an unknown app. */
+  /**
+   * Changes an app registration's redirect URIs (each list replaced when given), public-client flag and
+   * required resource access, as the Entra admin center's Authentication and API permissions pages do
+   * (Graph: learn.microsoft.com/graph/api/application-update). Live: the token path sees it at once.
+   * @throws DirectoryError 404 when there is no such app; 400 for a first-party app.
+   */
+  async updateApplication(appId: string, patch: { webRedirectUris?: string[]; spaRedirectUris?: string[]; publicClientRedirectUris?: string[]; isFallbackPublicClient?: boolean; requiredResourceAccess?: RequiredResourceAccess[] }): Promise<Application> {
+    const app = await this.store.findApplicationByAppId(appId);
+    if (!app) throw new DirectoryError(`application '${appId}' does not exist`, 404);
+    if (app.tenantId === FIRST_PARTY_TENANT_ID) throw new DirectoryError(`'${app.displayName}' is a first-party application and cannot be changed`);
+    const next: Application = {
+      ...app,
+      web: { ...app.web, redirectUris: patch.webRedirectUris ?? app.web.redirectUris },
+      spa: { ...app.spa, redirectUris: patch.spaRedirectUris ?? app.spa.redirectUris },
+      publicClient: { ...app.publicClient, redirectUris: patch.publicClientRedirectUris ?? app.publicClient.redirectUris },
+      isFallbackPublicClient: patch.isFallbackPublicClient ?? app.isFallbackPublicClient,
+      requiredResourceAccess: patch.requiredResourceAccess ?? app.requiredResourceAccess,
+    };
+    await this.store.updateApplication(next);
+    return next;
+  }
+
   async listAppPasswords(appId: string): Promise<PasswordCredential[]> {
     const app = await this.store.findApplicationByAppId(appId);
     if (!app) throw new DirectoryError(`application '${appId}' does not exist`, 404);

@@ -4,7 +4,7 @@ import type { FastifyInstance } from "fastify";
 import type { Clock } from "../common/clock.ts";
 import { OrgboxError } from "../common/errors.ts";
 import type { Dataverse } from "../dataverse/index.ts";
-import type { Identity } from "../identity/index.ts";
+import { DirectoryError, type Identity } from "../identity/index.ts";
 import type { Database } from "../store/database.ts";
 
 /** A named checkpoint of a running orgbox (see `OrgboxInstance.snapshot` in create-orgbox.ts). */
@@ -86,9 +86,12 @@ function adminAuthorized(header: string | undefined, key: string): boolean {
 /**
  * The admin surface, only when `adminKey` is configured (404 otherwise, as for any
  * unknown path): `POST /_orgbox/reset`, `POST /_orgbox/snapshots` (`{"name"?}` → `{name}`),
- * `POST /_orgbox/snapshots/{name}/restore`.
+ * `POST /_orgbox/snapshots/{name}/restore`, and `POST /_orgbox/graph-token` (`{"tenant": "<id|domain>"}` →
+ * `{token_type, access_token, expires_in (seconds), tenant_id}`: a Microsoft Graph token of the tenant's
+ * "orgbox CLI" management service principal, see `Identity.managementToken`; 400 without a tenant, 404 for
+ * an unknown one). Every one needs `Authorization: Bearer {adminKey}` (401 otherwise).
  */
-export async function registerAdmin(app: FastifyInstance, key: string, checkpoints: Checkpoints): Promise<void> {
+export async function registerAdmin(app: FastifyInstance, key: string, checkpoints: Checkpoints, identity?: Pick<Identity, "managementToken">): Promise<void> {
   await app.register(async (scope) => {
     // Bodies are optional: accept an empty body whatever the content type says.
     scope.removeAllContentTypeParsers();
@@ -124,6 +127,20 @@ export async function registerAdmin(app: FastifyInstance, key: string, checkpoin
         throw error;
       }
     });
+    if (identity) {
+      scope.post("/_orgbox/graph-token", async (request, reply) => {
+        const body = request.body as { tenant?: unknown } | undefined;
+        const tenant = typeof body?.tenant === "string" ? body.tenant.trim() : "";
+        if (tenant === "") return reply.status(400).send({ error: "invalid_request", error_description: 'send {"tenant": "<tenant id or domain>"}' });
+        try {
+          const token = await identity.managementToken(tenant);
+          return reply.header("cache-control", "no-store").send({ token_type: "Bearer", access_token: token.accessToken, expires_in: token.expiresIn, tenant_id: token.tenantId });
+        } catch (error) {
+          if (error instanceof DirectoryError && error.status === 404) return reply.status(404).send({ error: "not_found", error_description: error.message });
+          throw error;
+        }
+      });
+    }
     scope.post("/_orgbox/snapshots/:name/restore", async (request, reply) => {
       try {
         await checkpoints.restore((request.params as { name: string }).name);

@@ -81,7 +81,7 @@ export async function createHttpApp(options: HttpAppOptions): Promise<FastifyIns
     });
   }
   app.get("/_orgbox/health", async () => ({ status: "ok" }));
-  if (config.adminKey) await registerAdmin(app, config.adminKey, checkpoints);
+  if (config.adminKey) await registerAdmin(app, config.adminKey, checkpoints, identity);
   await app.register(async (scope) => identity.register(scope));
   await app.register(async (scope) => dataverse.register(scope), { prefix: "/org" });
   const graph = createGraph(identity, clock);

@@ -75,6 +75,29 @@ describe("orgbox directory CLI", { timeout: 180_000 }, () => {
     await json("tenant", "create", "--name", "Doomed again", "--domain", "doomed.onmicrosoft.com");
   });
 
+  it("app update: redirect URIs per platform, --public-client, --add-permission; the server honours it", async () => {
+    const app = await json<{ appId: string }>("app", "create", "--tenant", DEMO.tenantId, "--name", "Updated later", "--redirect-uri", "web:https://old.example/cb");
+    const updated = await json("app", "update", app.appId, "--add-redirect-uri", "public:http://localhost:8400", "--add-redirect-uri", "spa:http://localhost:3000", "--remove-redirect-uri", "web:https://old.example/cb", "--public-client", "true", "--add-permission", "00000007-0000-0000-c000-000000000000:user_impersonation");
+    expect(updated).toMatchObject({ isFallbackPublicClient: true, web: { redirectUris: [] }, spa: { redirectUris: ["http://localhost:3000"] }, publicClient: { redirectUris: ["http://localhost:8400"] }, requiredResourceAccess: [{ resourceAppId: "00000007-0000-0000-c000-000000000000", resourceAccess: [{ id: "78ce3f0f-a1ce-49c2-8cde-64b5c0896db4", type: "Scope" }] }] });
+    // The same permission twice is kept once.
+    expect(await json("app", "update", app.appId, "--add-permission", "Dynamics CRM:user_impersonation")).toMatchObject({ requiredResourceAccess: [{ resourceAccess: [{ type: "Scope" }] }] });
+    await failure(2, /nothing to change/, "app", "update", app.appId);
+    await failure(2, /--public-client must be true or false/, "app", "update", app.appId, "--public-client", "yes");
+    await failure(2, /use web:URL, spa:URL or public:URL/, "app", "update", app.appId, "--add-redirect-uri", "https://x.example");
+    await failure(2, /has no permission 'nope'/, "app", "update", app.appId, "--add-permission", "Dynamics CRM:nope");
+    await failure(2, /no application with appId/, "app", "update", "c0de0000-0000-4000-8000-00000000dead", "--public-client", "true");
+    await failure(2, /first-party application and cannot be changed/, "app", "update", "00000003-0000-0000-c000-000000000000", "--public-client", "true");
+
+    // Public client now: ROPC works against a server on the same folder.
+    await json("consent", "grant", "--tenant", DEMO.tenantId, "--app", app.appId, "--scope", "user_impersonation");
+    await withServer(async (o) => {
+      const pca = new PublicClientApplication({ auth: { clientId: app.appId, authority: o.authority, knownAuthorities: [new URL(o.url).host] } });
+      const result = await pca.acquireTokenByUsernamePassword({ scopes: [`${o.orgUrl}/user_impersonation`], username: DEMO.admin.username, password: DEMO.admin.password });
+      expect(decodeJwt(result!.accessToken)).toMatchObject({ appid: app.appId });
+    });
+    expect(await json("app", "update", app.appId, "--public-client", "false")).toMatchObject({ isFallbackPublicClient: false });
+  });
+
   it("user create / list / disable / enable / reset-password / delete, and a password reset the server honours", async () => {
     const user = await json<{ id: string; directoryRoles: string[] }>("user", "create", "--tenant", DEMO.tenantId, "--upn", "Casey@contoso.onmicrosoft.com", "--password", "Casey-pass-1", "--display-name", "Casey Jones", "--global-admin");
     expect(user).toMatchObject({ userPrincipalName: "casey@contoso.onmicrosoft.com", displayName: "Casey Jones", accountEnabled: true, directoryRoles: ["62e90394-69f5-4237-9190-012177145e10"] });
