@@ -5,8 +5,7 @@
  */
 import { ConfigError } from "../common/errors.ts";
 import { RESOURCE_ALIASES } from "../environment/load.ts";
-import type { RequiredResourceAccess } from "../identity/model.ts";
-import { GLOBAL_ADMINISTRATOR_ROLE } from "../identity/well-known.ts";
+import { GLOBAL_ADMINISTRATOR_ROLE, type RequiredResourceAccess } from "../identity/index.ts";
 import { RemoteDirectory, RemoteError, type RemoteFlags } from "./remote.ts";
 
 type Json = Record<string, unknown>;
