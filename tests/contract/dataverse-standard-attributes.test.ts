@@ -118,7 +118,8 @@ describe("standard tables from the documented attribute sets", () => {
 
   it("systemuser: the documented columns; the security principal's own columns keep orgbox's definitions", async () => {
     const user = await attributesOf("systemuser");
-    expect(user.get("azureactivedirectoryobjectid")).toMatchObject({ AttributeType: "Uniqueidentifier", IsValidForCreate: false, IsValidForUpdate: false });
+    // Creatable since interactive users are created with it (POST systemusers, issue #14); never updatable.
+    expect(user.get("azureactivedirectoryobjectid")).toMatchObject({ AttributeType: "Uniqueidentifier", IsValidForCreate: true, IsValidForUpdate: false });
     expect(user.get("applicationid")).toMatchObject({ AttributeType: "Uniqueidentifier", IsValidForCreate: true });
     expect(user.get("fullname")).toMatchObject({ IsValidForCreate: false, MaxLength: 200 });
     expect(required(user.get("businessunitid"))).toBe("SystemRequired");
