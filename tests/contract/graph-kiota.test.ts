@@ -1,8 +1,8 @@
 /**
  * Issue 14: orgbox's Graph surface with the Kiota-based Microsoft Graph SDK (`@microsoft/msgraph-sdk`
  * 1.0.0-preview, its `GraphRequestAdapter`, `@microsoft/kiota-authentication-azure` with
- * @azure/identity's ClientSecretCredential). No request-builder package (`@microsoft/msgraph-sdk-applications`,
- * `-users`, `-organization`, `-serviceprincipals`) is installed here, so the tests drive Kiota's own
+ * @azure/identity's ClientSecretCredential). No request-builder package (`@microsoft/msgraph-sdk-users`,
+ * `@microsoft/msgraph-sdk-organization`, …) is installed here, so the tests drive Kiota's own
  * `RequestInformation` + `adapter.send` path, as those builders do, with the SDK's model parsers and
  * serializers (`@microsoft/msgraph-sdk/models`) and its ODataError mapping: this proves Kiota's
  * authentication (allowed hosts, HTTPS, the `.default` scope), JSON (de)serialization of Graph models,
@@ -70,7 +70,7 @@ async function odataError(call: Promise<unknown>): Promise<ODataError> {
   return error as ODataError;
 }
 
-/** The body of `POST applications/{id}/addPassword` (the SDK's `AddPasswordPostRequestBody`, which lives in the uninstalled builder package). */
+/** The body of `POST applications/{id}/addPassword` (the SDK's request-body model for it lives in a request-builder package, not installed here). */
 interface AddPasswordBody extends Parsable {
   passwordCredential: PasswordCredential;
 }
