@@ -2,22 +2,20 @@
  * `orgbox user add-to-org` and `orgbox appuser list|add-role|remove-role` on a persisted data folder, as
  * real child processes; a server started on that folder then accepts (or refuses) the users' own tokens.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO, startOrgbox, type OrgboxInstance } from "../../src/index.ts";
 import { DYNAMICS_CRM_APP_ID } from "../../src/identity/index.ts";
 import { api, clientToken } from "../helpers/security.ts";
 import { orgboxCli } from "../helpers/cli.ts";
+import { BACKENDS, type TestStoreLocation } from "../helpers/store-backends.ts";
 
 type Json = Record<string, unknown>;
 const CLIENT = "c0de0000-0000-4000-8000-0000000c1b01";
 const PASSWORD = "Org-User-Pass-1!";
 
-describe("orgbox user add-to-org / appuser list|add-role|remove-role CLI", () => {
-  const dir = mkdtempSync(join(tmpdir(), "orgbox-cli-orgusers-"));
-  const data = ["--data", dir];
+describe.each(BACKENDS)("orgbox user add-to-org / appuser list|add-role|remove-role CLI ($name)", (backend) => {
+  let store: TestStoreLocation;
+  let data: string[] = [];
   const daemon = { appId: "", secret: "" };
   async function json<T = Json>(...args: string[]): Promise<T> {
     const run = await orgboxCli([...args, ...data, "--json"]);
@@ -31,7 +29,8 @@ describe("orgbox user add-to-org / appuser list|add-role|remove-role CLI", () =>
     expect(run.code).toBe(code);
   }
   async function withServer(work: (o: OrgboxInstance) => Promise<void>): Promise<void> {
-    const o = await startOrgbox({ dataDir: dir, inMemory: false, http: true, port: 0 });
+    const { location } = store;
+    const o = await startOrgbox({ inMemory: false, http: true, port: 0, ...(location.storeUrl ? { storeUrl: location.storeUrl } : { dataDir: location.dataDir }) });
     try {
       await work(o);
     } finally {
@@ -46,17 +45,19 @@ describe("orgbox user add-to-org / appuser list|add-role|remove-role CLI", () =>
     return body.access_token;
   }
 
-  beforeAll(() =>
-    withServer(async (o) => {
+  beforeAll(async () => {
+    store = await backend.create();
+    data = store.location.storeUrl ? ["--store-url", store.location.storeUrl] : ["--data", store.location.dataDir];
+    await withServer(async (o) => {
       const { service } = o.identity;
       await service.registerApplication({ tenantId: DEMO.tenantId, appId: CLIENT, displayName: "Org users script", isFallbackPublicClient: true });
       await service.grantConsent({ tenantId: DEMO.tenantId, clientAppId: CLIENT, resourceAppId: DYNAMICS_CRM_APP_ID, scopes: ["user_impersonation"] });
       const { application } = await service.registerApplication({ tenantId: DEMO.tenantId, displayName: "Role-juggled daemon" });
       daemon.appId = application.appId;
       daemon.secret = (await service.addPassword({ appId: application.appId })).secretText;
-    }),
-  );
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    });
+  });
+  afterAll(() => store.dispose());
 
   it("user add-to-org makes a directory user the org's systemuser: its own token then gets WhoAmI and reads", async () => {
     await json("user", "create", "--tenant", DEMO.tenantDomain, "--upn", `nora@${DEMO.tenantDomain}`, "--password", PASSWORD, "--display-name", "Nora");
