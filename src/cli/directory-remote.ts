@@ -361,3 +361,79 @@ export async function remoteConsentRevoke(graph: RemoteDirectory, out: RemoteOut
   await graph.call("DELETE", `oauth2PermissionGrants/${enc(String(grant.id))}`);
   out.write({ grant: toGrant(grant, graph.tenantId) }, `  revoked consent grant ${String(grant.id)} (${String(grant.scope)}); its refresh tokens are revoked`);
 }
+
+// ── groups ────────────────────────────────────────────────────────────────────────────
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Graph group + member ids → identity's `Group` shape. */
+const toGroup = (g: Json, tenantId: string, members: string[]) => ({ id: g.id, tenantId, displayName: g.displayName, members, ...(typeof g.mailNickname === "string" ? { mailNickname: g.mailNickname } : {}) });
+const memberRef = (id: string) => ({ "@odata.id": `https://graph.microsoft.com/v1.0/directoryObjects/${id}` });
+
+/** A group by id or display name (as the offline commands take it). @throws ConfigError when there is none. */
+async function requireGroup(graph: RemoteDirectory, idOrName: string): Promise<Json> {
+  const [found] = await graph.list(`groups?$filter=${enc(GUID.test(idOrName) ? `id eq ${quote(idOrName.toLowerCase())}` : `displayName eq ${quote(idOrName)}`)}`);
+  if (!found) throw new ConfigError(`group '${idOrName}' does not exist in tenant '${graph.tenantId}'`);
+  return found;
+}
+
+const memberIds = async (graph: RemoteDirectory, groupId: string) => (await graph.list(`groups/${enc(groupId)}/members?$select=id`)).map((m) => String(m.id));
+
+export async function remoteGroupCreate(graph: RemoteDirectory, out: RemoteOutput, input: { name: string; members: string[]; tenantLabel: string }): Promise<void> {
+  const users = [];
+  for (const upn of input.members) users.push(await requireUser(graph, upn));
+  const nickname = input.name.replace(/[^A-Za-z0-9._-]/g, "") || "group";
+  const group = await graph.call("POST", "groups", { displayName: input.name, mailEnabled: false, mailNickname: nickname, securityEnabled: true });
+  const members = [...new Set(users.map((u) => String(u.id)))];
+  for (const id of members) await graph.call("POST", `groups/${enc(String(group.id))}/members/$ref`, memberRef(id));
+  out.write(toGroup(group, graph.tenantId, members), `  group ${String(group.id)} '${String(group.displayName)}' in ${input.tenantLabel} with ${members.length} member(s)`);
+}
+
+export async function remoteGroupList(graph: RemoteDirectory, out: RemoteOutput): Promise<void> {
+  const groups = await graph.list("groups?$orderby=displayName");
+  const upns = new Map((await graph.list(`users?$select=id,userPrincipalName`)).map((u) => [String(u.id), String(u.userPrincipalName)]));
+  const shaped = [];
+  // One members call per group: a CLI listing, not a request path.
+  for (const g of groups) shaped.push(toGroup(g, graph.tenantId, await memberIds(graph, String(g.id))));
+  out.write(shaped, out.table(["ID", "NAME", "MEMBERS"], shaped.map((g) => [String(g.id), String(g.displayName), g.members.map((m) => upns.get(m) ?? m).join(", ")])));
+}
+
+export async function remoteGroupDelete(graph: RemoteDirectory, out: RemoteOutput, idOrName: string): Promise<void> {
+  const group = await requireGroup(graph, idOrName);
+  const members = await memberIds(graph, String(group.id));
+  await graph.call("DELETE", `groups/${enc(String(group.id))}`);
+  out.write({ deleted: toGroup(group, graph.tenantId, members) }, `  deleted group ${String(group.id)} '${String(group.displayName)}' (its memberships and app assignments)`);
+}
+
+export async function remoteGroupMember(graph: RemoteDirectory, out: RemoteOutput, idOrName: string, upn: string, add: boolean): Promise<void> {
+  const group = await requireGroup(graph, idOrName);
+  const user = await requireUser(graph, upn);
+  const gid = enc(String(group.id));
+  if (add) {
+    await graph.call("POST", `groups/${gid}/members/$ref`, memberRef(String(user.id)));
+  } else {
+    await graph.call("DELETE", `groups/${gid}/members/${enc(String(user.id))}/$ref`).catch((error: unknown) => {
+      if (error instanceof RemoteError && error.status === 404) throw new ConfigError(`user '${String(user.userPrincipalName)}' is not a member of group '${String(group.displayName)}'`);
+      throw error;
+    });
+  }
+  out.write({ group: idOrName, userId: user.id, userPrincipalName: user.userPrincipalName, member: add }, `  ${String(user.userPrincipalName)} ${add ? "added to" : "removed from"} group '${idOrName}'`);
+}
+
+// ── app assignments ───────────────────────────────────────────────────────────────────
+
+/** The default app role ("User", all zeros) an assignment without app roles gets (serviceprincipal-post-approleassignedto). */
+const DEFAULT_APP_ROLE = "00000000-0000-0000-0000-000000000000";
+const toAssignment = (a: Json, tenantId: string) => ({ id: a.id, tenantId, principalId: a.principalId, resourceId: a.resourceId, appRoleId: a.appRoleId, principalType: a.principalType });
+
+export async function remoteAppAssign(graph: RemoteDirectory, out: RemoteOutput, appId: string, principal: { kind: "user" | "group"; name: string }, tenantLabel: string): Promise<void> {
+  const sp = await clientSp(graph, appId, tenantLabel);
+  const target = principal.kind === "user" ? await requireUser(graph, principal.name) : await requireGroup(graph, principal.name);
+  const assignment = await graph.call("POST", `servicePrincipals/${enc(String(sp.id))}/appRoleAssignedTo`, { principalId: target.id, resourceId: sp.id, appRoleId: DEFAULT_APP_ROLE });
+  out.write(toAssignment(assignment, graph.tenantId), `  ${principal.kind} '${principal.name}' assigned to ${String(sp.displayName)} in ${tenantLabel} (assignment ${String(assignment.id)})`);
+}
+
+export async function remoteAppAssignments(graph: RemoteDirectory, out: RemoteOutput, appId: string, tenantLabel: string): Promise<void> {
+  const sp = await clientSp(graph, appId, tenantLabel);
+  const assignments = await graph.list(`servicePrincipals/${enc(String(sp.id))}/appRoleAssignedTo`);
+  out.write(assignments.map((a) => toAssignment(a, graph.tenantId)), out.table(["ID", "TYPE", "PRINCIPAL", "PRINCIPAL ID"], assignments.map((a) => [String(a.id), String(a.principalType), String(a.principalDisplayName ?? ""), String(a.principalId)])));
+}

@@ -544,7 +544,91 @@ async function consentRevoke(flags: ConsentFlags): Promise<void> {
   });
 }
 
-/** Adds `tenant`, `user`, `app`, `secret`, `cert`, `sp` and `consent` to the CLI. */
+// ── group ─────────────────────────────────────────────────────────────────────────────
+
+async function groupCreate(flags: Flags & { name?: string; member?: string[] }): Promise<void> {
+  if (!flags.name) throw new ConfigError("--name is required");
+  const members = flags.member ?? [];
+  const url = remoteUrl(flags);
+  if (url) return remote.withRemote(url, flags, flags.tenant, (graph) => remote.remoteGroupCreate(graph, output(flags), { name: flags.name as string, members, tenantLabel: flags.tenant ?? graph.tenantId }));
+  await withDirectory(flags, async (identity) => {
+    const tenant = await requireTenant(identity, flags.tenant);
+    const group = await identity.createGroup({ tenantId: tenant.id, displayName: flags.name as string, members });
+    write(flags, group, `  group ${group.id} '${group.displayName}' in ${tenant.defaultDomain} with ${group.members.length} member(s)`);
+  });
+}
+
+async function groupList(flags: Flags): Promise<void> {
+  const url = remoteUrl(flags);
+  if (url) return remote.withRemote(url, flags, flags.tenant, (graph) => remote.remoteGroupList(graph, output(flags)));
+  await withDirectory(flags, async (identity) => {
+    const tenant = await requireTenant(identity, flags.tenant);
+    const groups = await identity.listGroups(tenant.id);
+    // Display only: member object ids → UPNs.
+    const upns = new Map((await identity.listUsers(tenant.id)).map((u) => [u.id, u.userPrincipalName]));
+    write(flags, groups, table(["ID", "NAME", "MEMBERS"], groups.map((g) => [g.id, g.displayName, g.members.map((m) => upns.get(m) ?? m).join(", ")])));
+  });
+}
+
+async function groupDelete(group: string, flags: Flags): Promise<void> {
+  const url = remoteUrl(flags);
+  if (url) return remote.withRemote(url, flags, flags.tenant, (graph) => remote.remoteGroupDelete(graph, output(flags), group));
+  await withDirectory(flags, async (identity) => {
+    const tenant = await requireTenant(identity, flags.tenant);
+    const deleted = await identity.deleteGroup(tenant.id, group);
+    write(flags, { deleted }, `  deleted group ${deleted.id} '${deleted.displayName}' (its memberships and app assignments)`);
+  });
+}
+
+function groupMember(add: boolean) {
+  return async (group: string, flags: Flags & { user?: string }): Promise<void> => {
+    if (!flags.user) throw new ConfigError("--user <upn> is required");
+    const upn = flags.user;
+    const url = remoteUrl(flags);
+    if (url) return remote.withRemote(url, flags, flags.tenant ?? upn.split("@")[1], (graph) => remote.remoteGroupMember(graph, output(flags), group, upn, add));
+    await withDirectory(flags, async (identity) => {
+      const tenant = await requireTenant(identity, flags.tenant ?? upn.split("@")[1]);
+      if (add) await identity.addGroupMember(tenant.id, group, upn);
+      else await identity.removeGroupMember(tenant.id, group, upn);
+      const user = await requireUser(identity, upn);
+      write(flags, { group, userId: user.id, userPrincipalName: user.userPrincipalName, member: add }, `  ${user.userPrincipalName} ${add ? "added to" : "removed from"} group '${group}'`);
+    });
+  };
+}
+
+// ── app assign (Enterprise applications › Users and groups) ───────────────────────────
+
+async function appAssign(flags: Flags & { app?: string; user?: string; group?: string }): Promise<void> {
+  if (!flags.app) throw new ConfigError("--app <appId> is required");
+  if (!flags.user === !flags.group) throw new ConfigError("give --user <upn> or --group <id|name> (one of them)");
+  const principal = flags.user ? { kind: "user" as const, name: flags.user } : { kind: "group" as const, name: flags.group as string };
+  const url = remoteUrl(flags);
+  if (url) return remote.withRemote(url, flags, flags.tenant, (graph) => remote.remoteAppAssign(graph, output(flags), flags.app as string, principal, flags.tenant ?? graph.tenantId));
+  await withDirectory(flags, async (identity) => {
+    const tenant = await requireTenant(identity, flags.tenant);
+    const app = await requireApp(identity, flags.app);
+    if (!(await identity.findServicePrincipal(tenant.id, app.appId))) throw new ConfigError(`app ${app.appId} has no service principal in ${tenant.defaultDomain}: run 'orgbox sp create --tenant ${tenant.defaultDomain} --app ${app.appId}' first`);
+    const assignment = principal.kind === "user" ? await identity.assignUser(tenant.id, app.appId, principal.name) : await identity.assignGroup(tenant.id, app.appId, principal.name);
+    write(flags, assignment, `  ${principal.kind} '${principal.name}' assigned to ${app.displayName} in ${tenant.defaultDomain} (assignment ${assignment.id})`);
+  });
+}
+
+async function appAssignments(flags: Flags & { app?: string }): Promise<void> {
+  if (!flags.app) throw new ConfigError("--app <appId> is required");
+  const url = remoteUrl(flags);
+  if (url) return remote.withRemote(url, flags, flags.tenant, (graph) => remote.remoteAppAssignments(graph, output(flags), flags.app as string, flags.tenant ?? graph.tenantId));
+  await withDirectory(flags, async (identity) => {
+    const tenant = await requireTenant(identity, flags.tenant);
+    const app = await requireApp(identity, flags.app);
+    if (!(await identity.findServicePrincipal(tenant.id, app.appId))) throw new ConfigError(`app ${app.appId} has no service principal in ${tenant.defaultDomain}: run 'orgbox sp create --tenant ${tenant.defaultDomain} --app ${app.appId}' first`);
+    const assignments = await identity.listAssignments(tenant.id, app.appId);
+    // Display only: principal object ids → UPNs and group names.
+    const names = new Map<string, string>([...(await identity.listUsers(tenant.id)).map((u) => [u.id, u.userPrincipalName] as const), ...(await identity.listGroups(tenant.id)).map((g) => [g.id, g.displayName] as const)]);
+    write(flags, assignments, table(["ID", "TYPE", "PRINCIPAL", "PRINCIPAL ID"], assignments.map((a) => [a.id, a.principalType ?? "", names.get(a.principalId) ?? "", a.principalId])));
+  });
+}
+
+/** Adds `tenant`, `user`, `group`, `app`, `secret`, `cert`, `sp` and `consent` to the CLI. */
 export function registerDirectoryCommands(program: Command): void {
   const group = (name: string, description: string) =>
     program
@@ -605,6 +689,31 @@ export function registerDirectoryCommands(program: Command): void {
     .option("--add-permission <resource:permission>", 'API permission, e.g. "Dynamics CRM:user_impersonation" or 00000007-0000-0000-c000-000000000000:user_impersonation (repeatable)', collect)
     .action(appUpdate);
   common(app.command("delete").description("delete an app registration and its service principals").argument("<appId>")).action(appDelete);
+
+  tenantFlag(common(app.command("assign").description("assign a user or group to an app (Enterprise applications › Users and groups)")))
+    .option("--app <appId>", "the app's client id; its service principal must exist in the tenant")
+    .option("--user <upn>", "the user to assign")
+    .option("--group <id|name>", "the group to assign (its members can sign in)")
+    .action(appAssign);
+  tenantFlag(common(app.command("assignments").description("list the users and groups assigned to an app in a tenant")))
+    .option("--app <appId>", "the app's client id")
+    .action(appAssignments);
+
+  const groups = group("group", "manage security groups of a persisted store");
+  tenantFlag(common(groups.command("create").description("create a security group")))
+    .option("--name <name>", "display name, e.g. Sales")
+    .option("--member <upn>", "a member (repeatable)", collect)
+    .action(groupCreate);
+  tenantFlag(common(groups.command("list").description("list a tenant's groups with their members"))).action(groupList);
+  tenantFlag(common(groups.command("delete").description("delete a group (its memberships and app assignments)").argument("<id|name>"))).action(groupDelete);
+  common(groups.command("add-member").description("add a user to a group").argument("<id|name>"))
+    .option("--user <upn>", "the user")
+    .option("--tenant <id|domain>", "tenant id or domain (default: the user's UPN domain)")
+    .action(groupMember(true));
+  common(groups.command("remove-member").description("remove a user from a group").argument("<id|name>"))
+    .option("--user <upn>", "the user")
+    .option("--tenant <id|domain>", "tenant id or domain (default: the user's UPN domain)")
+    .action(groupMember(false));
 
   const secret = group("secret", "manage client secrets of an app");
   common(secret.command("add").description("add a client secret; prints the value once"))

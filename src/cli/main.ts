@@ -250,8 +250,8 @@ program
   .option("--out <file>", "write to this file instead of stdout")
   .action(exportCommand);
 
-registerSecurityCommands(program);
 registerDirectoryCommands(program);
+registerSecurityCommands(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof ConfigError) {

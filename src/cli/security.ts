@@ -1,16 +1,24 @@
 /**
- * `orgbox appuser create` and `orgbox role create|list`: the security model of a persisted store,
- * as the Power Platform admin center manages it (learn.microsoft.com/power-platform/admin/manage-application-users).
+ * `orgbox appuser create|list|add-role|remove-role`, `orgbox user add-to-org` and `orgbox role create|list`:
+ * the security model of a persisted store, as the Power Platform admin center manages it
+ * (learn.microsoft.com/power-platform/admin/manage-application-users, …/create-users). Offline only:
+ * with `--url` (or ORGBOX_URL) these commands exit 2 naming themselves (the Web API of a running orgbox
+ * does the same over `systemusers`).
  */
 import type { Command } from "commander";
-import { ConfigError } from "../common/errors.ts";
-import { findRole, offlineStore, parsePrivilegeSpec, withOfflineServices } from "../server/offline.ts";
+import { ConfigError, OrgboxError } from "../common/errors.ts";
+import type { DataverseService, Org } from "../dataverse/index.ts";
+import type { User } from "../identity/index.ts";
+import { findRole, offlineStore, parsePrivilegeSpec, withOfflineServices, type OfflineServices } from "../server/offline.ts";
+import { remoteUrl } from "./remote.ts";
 
 interface DataFlags {
   data?: string;
   storeUrl?: string;
   org?: string;
   json?: boolean;
+  /** Refused: these commands work on a stopped store only. */
+  url?: string;
 }
 
 
@@ -27,6 +35,7 @@ function write(flags: DataFlags, json: unknown, text: string): void {
  */
 async function appuserCreate(flags: DataFlags & { app?: string; role?: string[]; businessUnit?: string }): Promise<void> {
   if (!flags.app) throw new ConfigError("--app <clientId> is required");
+  offlineOnly(flags, "appuser create");
   await withOfflineServices(offlineStore(flags), async ({ dataverse, org: findOrg }) => {
     const org = await findOrg(flags.org ?? "contoso");
     const roles = [];
@@ -40,10 +49,97 @@ async function appuserCreate(flags: DataFlags & { app?: string; role?: string[];
   });
 }
 
+/** Refuses `--url`: the security commands have no remote variant. @throws ConfigError */
+function offlineOnly(flags: DataFlags, command: string): void {
+  if (remoteUrl(flags)) throw new ConfigError(`'orgbox ${command}' works on a stopped store only (--data / --store-url), not with --url (on a running orgbox, use the Web API's systemusers)`);
+}
+
+/**
+ * Runs `work` on the offline services; the org model's refusals about bad input (400, 404) become
+ * bad input (exit 2), a duplicate (412) stays a failure (exit 1).
+ */
+async function withSecurity(flags: DataFlags, work: (services: OfflineServices) => Promise<void>): Promise<void> {
+  try {
+    await withOfflineServices(offlineStore(flags), work);
+  } catch (error) {
+    // The org model's OrgModelError (an OrgboxError carrying its HTTP status).
+    if (error instanceof OrgboxError && (error.status === 400 || error.status === 404)) throw new ConfigError(error.message);
+    throw error;
+  }
+}
+
+async function requireRoles(dataverse: DataverseService, org: Org, names: string[]): Promise<{ id: string; name: string }[]> {
+  const roles = [];
+  for (const role of names) {
+    const { id, name } = await findRole(dataverse, org, role);
+    roles.push({ id, name });
+  }
+  return roles;
+}
+
+/** `orgbox appuser list --data DIR --org NAME`: the org's application users with their roles. */
+async function appuserList(flags: DataFlags): Promise<void> {
+  offlineOnly(flags, "appuser list");
+  await withSecurity(flags, async ({ dataverse, org: findOrg }) => {
+    const org = await findOrg(flags.org ?? "contoso");
+    const names = new Map((await dataverse.listRoles(org)).map((r) => [r.id, r.name]));
+    const users = (await dataverse.listApplicationUsers(org)).map((u) => ({ ...u, roles: u.roleIds.map((id) => ({ id, name: names.get(id) ?? id })) }));
+    write(flags, users, users.length === 0 ? "  (none)" : users.map((u) => `  ${u.systemUserId}  app ${u.applicationId}  ${u.fullName}${u.isDisabled ? "  (disabled)" : ""}  roles: ${u.roles.map((r) => r.name).join(", ") || "(none)"}`).join("\n"));
+  });
+}
+
+/** The application user of `--app` in `org`. @throws ConfigError when there is none. */
+async function requireAppUser(dataverse: DataverseService, org: Org, appId: string): Promise<{ systemUserId: string; roleIds: string[] }> {
+  const found = (await dataverse.listApplicationUsers(org)).find((u) => u.applicationId === appId.toLowerCase());
+  if (!found) throw new ConfigError(`org ${org.name} has no application user for app '${appId}' (orgbox appuser create --app …)`);
+  return found;
+}
+
+/** `orgbox appuser add-role|remove-role --org NAME --app CLIENT_ID --role ROLE…`. */
+function appuserRole(add: boolean) {
+  return async (flags: DataFlags & { app?: string; role?: string[] }): Promise<void> => {
+    if (!flags.app) throw new ConfigError("--app <clientId> is required");
+    if (!flags.role?.length) throw new ConfigError("--role <role> is required (name or id; repeatable)");
+    offlineOnly(flags, `appuser ${add ? "add-role" : "remove-role"}`);
+    await withSecurity(flags, async ({ dataverse, org: findOrg }) => {
+      const org = await findOrg(flags.org ?? "contoso");
+      const user = await requireAppUser(dataverse, org, flags.app as string);
+      const roles = await requireRoles(dataverse, org, flags.role ?? []);
+      for (const role of roles) {
+        if (add) {
+          if (!user.roleIds.includes(role.id)) await dataverse.assignRole(org, user.systemUserId, role.id);
+        } else if (!(await dataverse.removeRole(org, user.systemUserId, role.id))) {
+          throw new ConfigError(`the application user of app ${flags.app as string} does not have the role '${role.name}'`);
+        }
+      }
+      write(flags, { systemUserId: user.systemUserId, applicationId: (flags.app as string).toLowerCase(), org: org.name, [add ? "added" : "removed"]: roles }, `  ${add ? "gave" : "took"} role(s) ${roles.map((r) => r.name).join(", ")} ${add ? "to" : "from"} the application user ${user.systemUserId} of app ${flags.app as string}`);
+    });
+  };
+}
+
+/**
+ * `orgbox user add-to-org --org NAME --user UPN [--business-unit ID] [--role ROLE…]`: makes a directory
+ * user of the org's tenant a user of the org (its systemuser), as assigning a license does.
+ */
+async function userAddToOrg(flags: DataFlags & { user?: string; role?: string[]; businessUnit?: string }): Promise<void> {
+  if (!flags.user) throw new ConfigError("--user <upn> is required");
+  offlineOnly(flags, "user add-to-org");
+  await withSecurity(flags, async ({ identity, dataverse, org: findOrg }) => {
+    const org = await findOrg(flags.org ?? "contoso");
+    const user: User | undefined = await identity.findUser(flags.user as string);
+    if (!user || user.tenantId !== org.tenantId) throw new ConfigError(`no user '${flags.user as string}' in the tenant of org ${org.name} (orgbox user list --tenant ${org.tenantId})`);
+    const roles = await requireRoles(dataverse, org, flags.role ?? []);
+    const businessUnitId = flags.businessUnit ?? (await dataverse.rootBusinessUnitId(org));
+    const systemUserId = await dataverse.createInteractiveUser(org, { objectId: user.id, businessUnitId, roleIds: roles.map((r) => r.id) });
+    write(flags, { systemUserId, userId: user.id, userPrincipalName: user.userPrincipalName, org: org.name, businessUnitId, roles }, `  ${user.userPrincipalName} is user ${systemUserId} of org ${org.name}${roles.length ? `, roles: ${roles.map((r) => r.name).join(", ")}` : " (no roles: its requests get 0x80042f09 until it has one)"}`);
+  });
+}
+
 /** `orgbox role create --data DIR --org NAME --name NAME --privilege prvReadAccount:Global…`. */
 async function roleCreate(flags: DataFlags & { name?: string; privilege?: string[]; businessUnit?: string }): Promise<void> {
   if (!flags.name) throw new ConfigError("--name is required");
   const privileges = (flags.privilege ?? []).map(parsePrivilegeSpec);
+  offlineOnly(flags, "role create");
   await withOfflineServices(offlineStore(flags), async ({ dataverse, org: findOrg }) => {
     const org = await findOrg(flags.org ?? "contoso");
     const businessUnitId = flags.businessUnit ?? (await dataverse.rootBusinessUnitId(org));
@@ -54,6 +150,7 @@ async function roleCreate(flags: DataFlags & { name?: string; privilege?: string
 
 /** `orgbox role list --data DIR --org NAME`. */
 async function roleList(flags: DataFlags): Promise<void> {
+  offlineOnly(flags, "role list");
   await withOfflineServices(offlineStore(flags), async ({ dataverse, org: findOrg }) => {
     const org = await findOrg(flags.org ?? "contoso");
     const roles = await dataverse.listRoles(org);
@@ -61,20 +158,36 @@ async function roleList(flags: DataFlags): Promise<void> {
   });
 }
 
-/** Adds `appuser` and `role` to the CLI. */
+/** Adds `appuser`, `user add-to-org` and `role` to the CLI (after the directory commands, which add `user`). */
 export function registerSecurityCommands(program: Command): void {
   const common = (command: Command) =>
     command
       .option("--data <dir>", "data folder of the store; env ORGBOX_DATA")
       .option("--store-url <url>", "or the PostgreSQL database of the store; env ORGBOX_STORE_URL")
       .option("--org <name>", "org name (default contoso)")
-      .option("--json", "machine-readable output on stdout; env ORGBOX_JSON");
+      .option("--json", "machine-readable output on stdout; env ORGBOX_JSON")
+      .option("--url <url>", "not supported: these commands work on a stopped store only (a running orgbox: its Web API's systemusers)");
   const appuser = program.command("appuser").description("manage application users of a persisted store");
   common(appuser.command("create").description("create an application user for an app (client id) with roles"))
     .option("--app <clientId>", "the app's client id; its service principal must exist in the org's tenant")
     .option("--role <role>", "role name or id (repeatable)", collect)
     .option("--business-unit <id>", "business unit (default: the root)")
     .action(appuserCreate);
+  common(appuser.command("list").description("list the application users of an org with their roles")).action(appuserList);
+  common(appuser.command("add-role").description("give an application user roles"))
+    .option("--app <clientId>", "the app's client id")
+    .option("--role <role>", "role name or id (repeatable)", collect)
+    .action(appuserRole(true));
+  common(appuser.command("remove-role").description("take roles from an application user"))
+    .option("--app <clientId>", "the app's client id")
+    .option("--role <role>", "role name or id (repeatable)", collect)
+    .action(appuserRole(false));
+  const user = program.commands.find((c) => c.name() === "user") ?? program.command("user");
+  common(user.command("add-to-org").description("make a directory user a user of an org (its systemuser), as assigning a license does"))
+    .option("--user <upn>", "the user principal name; the user must be in the org's tenant")
+    .option("--role <role>", "role name or id (repeatable)", collect)
+    .option("--business-unit <id>", "business unit (default: the root)")
+    .action(userAddToOrg);
   const role = program.command("role").description("manage security roles of a persisted store");
   common(role.command("create").description("create a security role"))
     .option("--name <name>", "role name")

@@ -95,6 +95,10 @@ export class DataverseService {
   readonly assertRoleAssignable: OrgProvisioning["assertRoleAssignable"] = (...args) => this.provisioning.assertRoleAssignable(...args);
   /** See {@link OrgProvisioning.createApplicationUser}. */
   readonly createApplicationUser: OrgProvisioning["createApplicationUser"] = (...args) => this.provisioning.createApplicationUser(...args);
+  /** See {@link OrgProvisioning.createInteractiveUser}. */
+  readonly createInteractiveUser: OrgProvisioning["createInteractiveUser"] = (...args) => this.provisioning.createInteractiveUser(...args);
+  /** See {@link OrgProvisioning.listApplicationUsers}. */
+  readonly listApplicationUsers: OrgProvisioning["listApplicationUsers"] = (...args) => this.provisioning.listApplicationUsers(...args);
   /** See {@link OrgProvisioning.directoryColumns}. */
   readonly directoryColumns: OrgProvisioning["directoryColumns"] = (...args) => this.provisioning.directoryColumns(...args);
   /** See {@link OrgProvisioning.interactiveUserColumns}. */

@@ -308,6 +308,16 @@ export class IdentityService {
     if (!(await this.store.removeGroupMember(g.id, u.id))) throw new DirectoryError(`user '${u.userPrincipalName}' is not a member of group '${g.displayName}'`, 404);
   }
 
+  /**
+   * Deletes a group (id or display name) with its memberships and app role assignments
+   * (learn.microsoft.com/graph/api/group-delete). @throws DirectoryError 404 for an unknown group.
+   */
+  async deleteGroup(tenantId: string, group: string): Promise<Group> {
+    const g = await this.requireGroup(tenantId, group);
+    await this.store.deleteGroup(g.id);
+    return g;
+  }
+
   /** A tenant's groups with their member object ids, by display name. */
   async listGroups(tenantId: string): Promise<Group[]> {
     return this.store.listGroups(tenantId);

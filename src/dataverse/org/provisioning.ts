@@ -159,6 +159,47 @@ export class OrgProvisioning {
   }
 
   /**
+   * Makes a directory user of the org's tenant an interactive user of the org (what assigning a license
+   * does: learn.microsoft.com/power-platform/admin/create-users#add-users-to-dataverse), with the columns
+   * of {@link interactiveUserColumns}, in `businessUnitId`, with `roleIds`. Asks the directory: call it
+   * outside a store transaction.
+   * @returns the new systemuser id.
+   * @throws OrgModelError (400) when the tenant has no such user, (412) when the org already has a user for it.
+   */
+  async createInteractiveUser(org: Org, input: { objectId: string; businessUnitId: string; id?: string; roleIds?: string[] }): Promise<string> {
+    const columns = await this.interactiveUserColumns(org, input.objectId);
+    await this.assertDirectoryUserFree(org, input.objectId, this.runtime.store);
+    const id = (input.id ?? newGuid()).toLowerCase();
+    await this.records.insert(org, "systemuser", { ...columns, systemuserid: id, isdisabled: false, businessunitid: input.businessUnitId.toLowerCase() });
+    for (const roleId of input.roleIds ?? []) await this.assignRole(org, id, roleId);
+    return id;
+  }
+
+  /**
+   * The org's application users (systemusers with an `applicationid`), by full name, with the ids of
+   * their roles. Two indexed queries (users, then their `systemuserroles`).
+   */
+  async listApplicationUsers(org: Org): Promise<{ systemUserId: string; applicationId: string; fullName: string; businessUnitId: string; isDisabled: boolean; roleIds: string[] }[]> {
+    const md = this.runtime.metadataFor(org);
+    const users = await this.runtime.store.selectRows(org, {
+      entity: md.entity("systemuser") as EntityMetadata,
+      columns: ["systemuserid", "applicationid", "fullname", "businessunitid", "isdisabled"],
+      where: { kind: "not", operand: eqExpr("applicationid", null) },
+      orderBy: [{ column: "fullname", descending: false }],
+    });
+    const ids = users.map((u) => String(u.systemuserid));
+    const links = ids.length === 0 ? [] : await this.runtime.store.selectRows(org, { entity: md.entity("systemuserroles") as EntityMetadata, columns: ["systemuserid", "roleid"], where: { kind: "in", column: "systemuserid", values: ids }, orderBy: [] });
+    return users.map((u) => ({
+      systemUserId: String(u.systemuserid),
+      applicationId: String(u.applicationid),
+      fullName: String(u.fullname),
+      businessUnitId: String(u.businessunitid),
+      isDisabled: u.isdisabled === true || u.isdisabled === 1,
+      roleIds: links.filter((l) => l.systemuserid === u.systemuserid).map((l) => String(l.roleid)),
+    }));
+  }
+
+  /**
    * The columns the server fills for an application user of `applicationId`: read-only
    * `applicationiduri` and `azureactivedirectoryobjectid` from the app's service principal in the
    * org's tenant, a `# {app name}` full name, `accessmode` 4 (Non-interactive). Used by
