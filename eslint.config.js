@@ -21,9 +21,6 @@ export default tseslint.config(
     // - src/store implements the surfaces' store ports: it imports the port and the shapes the port
     //   speaks (rule below): dataverse/store.ts, dataverse/model.ts, dataverse/metadata/types.ts,
     //   identity/store.ts, identity/model.ts.
-    // - identity/model.ts (DEFAULT_APP_ROLE_ID and the directory's types), identity/service.ts
-    //   (DirectoryError) and identity/client-assertion.ts (parseCertificateCredential) until
-    //   identity/index.ts exports them (the environment and CLI import them today).
     // Tests (src/**/*.test.ts, tests/) may reach internals.
     files: ["src/**/*.ts"],
     ignores: ["src/identity/**", "src/dataverse/**", "src/store/**", "src/**/*.test.ts"],
@@ -37,7 +34,7 @@ export default tseslint.config(
               message: "Import Dataverse through src/dataverse/index.ts (export what you need there).",
             },
             {
-              regex: "^(\\.\\.?/)+identity/(?!(index|model|service|client-assertion)\\.ts$)",
+              regex: "^(\\.\\.?/)+identity/(?!index\\.ts$)",
               message: "Import Entra through src/identity/index.ts (export what you need there).",
             },
           ],

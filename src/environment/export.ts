@@ -16,8 +16,7 @@
 import { Document, isScalar } from "yaml";
 import { isLookupType, STANDARD_TABLES, widestDepth, type DataverseService, type Depth, type EntityMetadata, type Org, type OrgMetadata, type Row } from "../dataverse/index.ts";
 import { FIRST_PARTY_APPS, FIRST_PARTY_TENANT_ID, GLOBAL_ADMINISTRATOR_ROLE, type IdentityService } from "../identity/index.ts";
-import type { Application, Group, ServicePrincipal, Tenant, User } from "../identity/model.ts";
-import { DEFAULT_APP_ROLE_ID } from "../identity/model.ts";
+import { DEFAULT_APP_ROLE_ID, type Application, type Group, type ServicePrincipal, type Tenant, type User } from "../identity/index.ts";
 import { BUILTIN_ROLE_NAMES } from "./load.ts";
 import { manyToManyToEnvironment, optionSetsToEnvironment, tablesToEnvironment } from "./tables.ts";
 import type { AppInput, BusinessUnitInput, OrgboxEnvironment, OrgInput, RowInput, TenantInput } from "./schema.ts";

@@ -5,7 +5,7 @@ import { newGuid } from "../common/ids.ts";
 import { defaultRoles, isLookupType, MISC_PRIVILEGES, parseEntityKey, privilegeDefinitions, privilegesFor, STANDARD_TABLES, type AttributeMetadata, type Depth, type EntityMetadata, type GlobalOptionSetMetadata } from "../dataverse/index.ts";
 import { DYNAMICS_CRM_APP_ID, FIRST_PARTY_APPS, GLOBAL_ADMINISTRATOR_ROLE, MICROSOFT_GRAPH_APP_ID } from "../identity/index.ts";
 import { CONFIG_KEYS } from "../config/config.ts";
-import { parseCertificateCredential } from "../identity/client-assertion.ts";
+import { parseCertificateCredential } from "../identity/index.ts";
 import { parseCsv } from "./csv.ts";
 import { resolveManyToMany, resolveOptionSets, resolveTables, type ResolvedTables } from "./tables.ts";
 import { EnvironmentError, readDocument } from "./read.ts";

@@ -35,6 +35,8 @@ export * from "./graph-permissions.ts";
 export type { DirectoryStore, DirectoryFilter, DirectoryCursor, DirectoryQuery, DirectoryPage, DirectoryObjectRef } from "./store.ts";
 export type { Application, AppRole, AppRoleAssignment, Group, KeyCredential, PasswordCredential, PermissionScope, RequiredResourceAccess, ServicePrincipal, Tenant, User } from "./model.ts";
 export { DirectoryError } from "./service.ts";
+export { DEFAULT_APP_ROLE_ID } from "./model.ts";
+export { parseCertificateCredential } from "./client-assertion.ts";
 export type { OAuth2PermissionGrant } from "./model.ts";
 export type { IdentityUrls } from "./urls.ts";
 export { ORGBOX_CLI_APP_ID, type ManagementToken } from "./management.ts";
