@@ -5,7 +5,8 @@ import { describe, expect, it } from "vitest";
 
 /**
  * No file-level import cycles anywhere in src/ (what `npx madge --circular --extensions ts src`
- * reports, type-only imports included), checked on every `npm test` without a dependency.
+ * reports, type-only imports included), and identity (with graph) and Dataverse never import each
+ * other; checked on every `npm test` without a dependency.
  */
 
 const SRC = dirname(fileURLToPath(import.meta.url));
@@ -61,6 +62,19 @@ describe("src import graph", () => {
     expect(graph.size).toBeGreaterThan(150);
     expect([...graph.values()].flat().length).toBeGreaterThan(600);
     expect(findCycle(graph)).toBeUndefined();
+  });
+
+  it("keeps identity (with graph) and Dataverse apart: neither imports the other", () => {
+    const inside = (file: string, folder: string) => file.startsWith(join(SRC, folder) + "/");
+    for (const folder of ["identity", "graph", "dataverse"]) expect([...graph.keys()].filter((f) => inside(f, folder)).length, folder).toBeGreaterThan(5);
+    // The server wires both, so it sees both: the check would catch such an import.
+    expect([...graph].some(([file, imports]) => inside(file, "server") && imports.some((i) => inside(i, "dataverse")) && imports.some((i) => inside(i, "identity")))).toBe(true);
+    const offenders = [...graph].flatMap(([file, imports]) =>
+      imports
+        .filter((i) => ((inside(file, "identity") || inside(file, "graph")) && inside(i, "dataverse")) || (inside(file, "dataverse") && (inside(i, "identity") || inside(i, "graph"))))
+        .map((i) => `${relative(SRC, file)} -> ${relative(SRC, i)}`),
+    );
+    expect(offenders).toEqual([]);
   });
 
   it("finds a cycle when there is one (the check itself works)", () => {
