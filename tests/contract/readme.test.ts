@@ -28,12 +28,12 @@
  * `node_modules/.bin`, so `node` is the machine's Node, as for a reader). Every block runs with
  * `NODE_EXTRA_CA_CERTS` and `REQUESTS_CA_BUNDLE` set to the CA, in a scratch folder inside the
  * repository (`.tmp/readme-…`) that holds `cert.pem`/`key.pem` (a client certificate and its key) and
- * links to `examples/`. ts files run on this test's Node (type stripping), python on `python3`, shell
+ * links to `examples/`. ts files run on this test's Node (type stripping), python on Debian's `/usr/bin/python3` (else `python3`), shell
  * blocks on `bash -e -o pipefail`.
  */
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { delimiter, join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO } from "../../src/index.ts";
@@ -42,6 +42,8 @@ import { demoToken, useOrgbox } from "../helpers/orgbox.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const RUNNABLE = new Set(["ts", "js", "python", "sh", "bash"]);
+/** Debian's python3, where `scripts/ensure-test-deps.sh` installs python3-msal (a pyenv `python3` first on PATH may lack it). */
+const PYTHON = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
 const PLACEHOLDERS = ["URL", "TENANT", "ORG", "CA", "accessToken", "appId"] as const;
 
 /** One fenced block of README.md. */
@@ -128,7 +130,7 @@ describe("README.md code blocks", () => {
     writeFileSync(join(dir, "cert.pem"), certificate.certificatePem);
     writeFileSync(join(dir, "key.pem"), certificate.privateKeyPem);
     values = { URL: o.url, TENANT: o.tenantId, ORG: o.orgUrl, CA: o.caCertPath as string, accessToken: await demoToken(o), appId: DEMO.app.clientId };
-    const probe = await run("python3", ["-c", "import msal, requests"], {});
+    const probe = await run(PYTHON, ["-c", "import msal, requests"], {});
     python = { ok: probe.code === 0, why: probe.output.trim().split("\n").pop() ?? "" };
   });
   afterAll(() => {
@@ -184,13 +186,13 @@ describe("README.md code blocks", () => {
         result = await run(process.execPath, [file], env);
       } else if (block.lang === "python") {
         if (!python.ok) {
-          context.skip(`python3 with msal and requests is not installed here (${python.why}); tests/contract/python-msal.test.ts runs this flow where it is`);
+          context.skip(`python3 (${PYTHON}) with msal and requests is not installed here (${python.why}); tests/contract/python-msal.test.ts runs this flow where it is`);
           return;
         }
         const names = PLACEHOLDERS.filter((n) => uses(block.code, n) && !declares(block.code, n, "python"));
         const file = join(dir, `block-${block.line}.py`);
         writeFileSync(file, [...names.map((n) => `${n} = ${JSON.stringify(values[n])}`), block.code, ...(block.check ? [`assert ${block.check}, ${JSON.stringify(`check failed: ${block.check}`)}`] : []), ""].join("\n"));
-        result = await run("python3", [file], env);
+        result = await run(PYTHON, [file], env);
       } else {
         const path = (process.env.PATH ?? "").split(delimiter).filter((p) => !p.includes(`node_modules${"/"}.bin`) && !p.includes("node_modules/node/bin")).join(delimiter);
         const script = [block.code, ...(block.check ? [block.check] : []), ""].join("\n");
