@@ -1,7 +1,7 @@
-import { sql, type Expression, type ExpressionBuilder, type Kysely, type Selectable, type SqlBool } from "kysely";
+import { sql, type Expression, type ExpressionBuilder, type Kysely, type RawBuilder, type Selectable, type SqlBool } from "kysely";
 import type { StoredSigningKey } from "../common/keys.ts";
 import type { AppRoleAssignment, Application, Group, KeyCredential, OAuth2PermissionGrant, PasswordCredential, ServicePrincipal, Tenant, User } from "../identity/model.ts";
-import type { ClientKind, DeviceCodeStatus, DirectoryFilter, DirectoryObjectRef, DirectoryPage, DirectoryQuery, IdentityStore, StoredAuthorizationCode, StoredDeviceCode, StoredPasswordCredential, SignInLockoutState, StoredRefreshToken, StoredSignInSession } from "../identity/store.ts";
+import type { ClientKind, DeviceCodeStatus, DirectoryCursor, DirectoryFilter, DirectoryObjectRef, DirectoryPage, DirectoryQuery, IdentityStore, StoredAuthorizationCode, StoredDeviceCode, StoredPasswordCredential, SignInLockoutState, StoredRefreshToken, StoredSignInSession } from "../identity/store.ts";
 import type { Schema } from "./schema.ts";
 
 const json = (value: unknown): string => JSON.stringify(value);
@@ -638,18 +638,10 @@ export class SqlIdentityStore implements IdentityStore {
     const descending = query.orderBy?.descending === true;
     let select = this.db.selectFrom("applications").selectAll("applications").where(where);
     if (sortKey) select = select.select(sortKey.as("sort_key"));
-    if (query.after) {
-      const after = query.after;
-      const cmp = descending ? "<" : ">";
-      select = select.where((eb) =>
-        sortKey ? eb.or([eb(sortKey, cmp, after.sortValue ?? ""), eb.and([eb(sortKey, "=", after.sortValue ?? ""), eb("applications.id", cmp, after.id)])]) : eb("applications.id", cmp, after.id),
-      );
-    }
+    if (query.after) select = select.where(keysetAfter(sortKey, "applications.id", query.after, descending));
     if (sortKey) select = select.orderBy(sortKey, descending ? "desc" : "asc");
     const rows = await select.orderBy("applications.id", descending ? "desc" : "asc").limit(query.top + 1).execute();
-    const page: DirectoryPage<Application> = { items: rows.slice(0, query.top).map(toApplication) };
-    const last = rows.length > query.top ? rows[query.top - 1] : undefined;
-    if (last) page.next = { sortValue: sortKey ? String((last as { sort_key?: unknown }).sort_key ?? "") : null, id: last.id };
+    const page: DirectoryPage<Application> = keysetPage(rows, query.top, sortKey !== undefined, toApplication);
     if (query.count) {
       const counted = await this.db.selectFrom("applications").select((eb) => eb.fn.countAll<number | string | bigint>().as("n")).where(where).executeTakeFirstOrThrow();
       page.count = Number(counted.n);
@@ -673,16 +665,10 @@ export class SqlIdentityStore implements IdentityStore {
     const descending = query.orderBy?.descending === true;
     let select = this.db.selectFrom("users").selectAll("users").where(where);
     if (sortKey) select = select.select(sortKey.as("sort_key"));
-    if (query.after) {
-      const after = query.after;
-      const cmp = descending ? "<" : ">";
-      select = select.where((eb) => (sortKey ? eb.or([eb(sortKey, cmp, after.sortValue ?? ""), eb.and([eb(sortKey, "=", after.sortValue ?? ""), eb("users.id", cmp, after.id)])]) : eb("users.id", cmp, after.id)));
-    }
+    if (query.after) select = select.where(keysetAfter(sortKey, "users.id", query.after, descending));
     if (sortKey) select = select.orderBy(sortKey, descending ? "desc" : "asc");
     const rows = await select.orderBy("users.id", descending ? "desc" : "asc").limit(query.top + 1).execute();
-    const page: DirectoryPage<User> = { items: rows.slice(0, query.top).map(toUser) };
-    const last = rows.length > query.top ? rows[query.top - 1] : undefined;
-    if (last) page.next = { sortValue: sortKey ? String((last as { sort_key?: unknown }).sort_key ?? "") : null, id: last.id };
+    const page: DirectoryPage<User> = keysetPage(rows, query.top, sortKey !== undefined, toUser);
     if (query.count) {
       const counted = await this.db.selectFrom("users").select((eb) => eb.fn.countAll<number | string | bigint>().as("n")).where(where).executeTakeFirstOrThrow();
       page.count = Number(counted.n);
@@ -715,16 +701,10 @@ export class SqlIdentityStore implements IdentityStore {
     const descending = query.orderBy?.descending === true;
     let select = this.db.selectFrom("groups").selectAll("groups").where(where);
     if (sortKey) select = select.select(sortKey.as("sort_key"));
-    if (query.after) {
-      const after = query.after;
-      const cmp = descending ? "<" : ">";
-      select = select.where((eb) => (sortKey ? eb.or([eb(sortKey, cmp, after.sortValue ?? ""), eb.and([eb(sortKey, "=", after.sortValue ?? ""), eb("groups.id", cmp, after.id)])]) : eb("groups.id", cmp, after.id)));
-    }
+    if (query.after) select = select.where(keysetAfter(sortKey, "groups.id", query.after, descending));
     if (sortKey) select = select.orderBy(sortKey, descending ? "desc" : "asc");
     const rows = await select.orderBy("groups.id", descending ? "desc" : "asc").limit(query.top + 1).execute();
-    const page: DirectoryPage<Omit<Group, "members">> = { items: rows.slice(0, query.top).map(toGroup) };
-    const last = rows.length > query.top ? rows[query.top - 1] : undefined;
-    if (last) page.next = { sortValue: sortKey ? String((last as { sort_key?: unknown }).sort_key ?? "") : null, id: last.id };
+    const page: DirectoryPage<Omit<Group, "members">> = keysetPage(rows, query.top, sortKey !== undefined, toGroup);
     if (query.count) {
       const counted = await this.db.selectFrom("groups").select((eb) => eb.fn.countAll<number | string | bigint>().as("n")).where(where).executeTakeFirstOrThrow();
       page.count = Number(counted.n);
@@ -968,6 +948,29 @@ const GROUP_FILTERS: Record<string, FilterColumn> = {
 const GROUP_SORTS: Record<string, "groups.display_name"> = { displayName: "groups.display_name" };
 
 const APPLICATION_SORTS: Record<string, "applications.display_name"> = { displayName: "applications.display_name" };
+
+/**
+ * The keyset predicate of a directory page after `after`: `(sortKey, id) > (after.sortValue, after.id)`
+ * (`<` when descending), or `id > after.id` without a sort key. Table-agnostic: `idColumn` names the key.
+ */
+function keysetAfter(sortKey: RawBuilder<string> | undefined, idColumn: string, after: DirectoryCursor, descending: boolean): RawBuilder<SqlBool> {
+  const cmp = sql.raw(descending ? "<" : ">");
+  const id = sql.ref(idColumn);
+  if (!sortKey) return sql<SqlBool>`${id} ${cmp} ${after.id}`;
+  const value = after.sortValue ?? "";
+  return sql<SqlBool>`(${sortKey} ${cmp} ${value} or (${sortKey} = ${value} and ${id} ${cmp} ${after.id}))`;
+}
+
+/**
+ * A directory page from `top + 1` rows read: the first `top` mapped, and the cursor of the last one
+ * returned when a further row exists (its `sort_key` column when the query sorted by one).
+ */
+function keysetPage<R extends { id: string }, T>(rows: R[], top: number, sorted: boolean, map: (row: R) => T): DirectoryPage<T> {
+  const page: DirectoryPage<T> = { items: rows.slice(0, top).map(map) };
+  const last = rows.length > top ? rows[top - 1] : undefined;
+  if (last) page.next = { sortValue: sorted ? String((last as { sort_key?: unknown }).sort_key ?? "") : null, id: last.id };
+  return page;
+}
 
 function sortColumnOf<C extends string>(sorts: Record<string, C>, property: string): C {
   const column = sorts[property];
