@@ -29,33 +29,18 @@
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { DocumentedAttribute } from "../../src/dataverse/metadata/documented.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const out = join(here, "../../src/dataverse/metadata/data/standard-attributes.json");
 
-const REQUIRED: Record<string, string> = { N: "None", A: "ApplicationRequired", R: "Recommended", S: "SystemRequired" };
+const REQUIRED: Record<string, DocumentedAttribute["requiredLevel"]> = { N: "None", A: "ApplicationRequired", R: "Recommended", S: "SystemRequired" };
 const NUMERIC = new Set(["Integer", "BigInt", "Double", "Decimal", "Money"]);
 const OPTIONS = new Set(["Picklist", "State", "Status", "Boolean", "MultiSelectPicklist"]);
 const LOOKUPS = new Set(["Lookup", "Customer", "Owner", "PartyList"]);
 
-interface Extracted {
-  logicalName: string;
-  schemaName: string;
-  type: string;
-  displayName: string;
-  requiredLevel: string;
-  isValidForCreate: boolean;
-  isValidForUpdate: boolean;
-  isValidForRead: boolean;
-  maxLength?: number;
-  minValue?: number;
-  maxValue?: number;
-  precision?: number;
-  options?: { value: number; label: string; state?: number }[];
-  targets?: string[];
-  dateTimeBehavior?: string;
-  format?: string;
-}
+/** One extracted attribute: the shape the loader reads (src/dataverse/metadata/documented.ts). */
+type Extracted = DocumentedAttribute;
 
 function parseLine(table: string, line: string): Extracted {
   const parts = line.split("|");
