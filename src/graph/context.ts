@@ -6,7 +6,7 @@ import { graphError } from "./errors.ts";
 import { encodeSkipToken, parseQuery } from "./odata.ts";
 import { roleNames } from "./policies.ts";
 import { parsePath } from "./registry.ts";
-import type { GraphContext, GraphDeps } from "./types.ts";
+import type { GraphCaller, GraphContext, GraphDeps, PermissionPolicy } from "./types.ts";
 
 export type { GraphAccess, GraphCaller, GraphContext, GraphDeps, GraphResult } from "./types.ts";
 
@@ -79,6 +79,7 @@ function parseQueryOptions(x: GraphContext): void {
 function authorize(x: GraphContext): void {
   const policy = filled(x.operation, "operation").policy;
   const caller = filled(x.caller, "caller");
+  requireAlso(policy, caller);
   if (caller.kind === "app") {
     if (policy.application.some((p) => caller.roles.has(p))) {
       x.access = { scope: "tenant" };
@@ -103,6 +104,20 @@ function authorize(x: GraphContext): void {
     return;
   }
   throw graphError.denied(`The signed-in user needs one of the directory roles ${roleNames(policy.directoryRoles).join(", ")}.`);
+}
+
+/**
+ * The policy's {@link PermissionPolicy.alsoRequired} groups: each needs one of its permissions in the
+ * token. @throws GraphError 403 `Authorization_RequestDenied` naming the first group missing.
+ */
+function requireAlso(policy: PermissionPolicy, caller: GraphCaller): void {
+  const granted = caller.kind === "app" ? caller.roles : caller.scopes;
+  if (caller.kind === "user" && granted.has("Directory.AccessAsUser.All")) return;
+  for (const group of policy.alsoRequired ?? []) {
+    if (group.some((p) => granted.has(p))) continue;
+    const kind = caller.kind === "app" ? "application" : "delegated";
+    throw graphError.denied(`The ${caller.kind === "app" ? "application" : "token"} also needs one of the Microsoft Graph ${kind} permissions ${group.join(", ")}.`);
+  }
 }
 
 /** Runs the operation's handler. */

@@ -91,6 +91,12 @@ export interface PermissionPolicy {
   owners?: boolean;
   /** Application permissions that only reach objects the calling service principal owns. */
   ownedOnly?: readonly string[];
+  /**
+   * Permissions Graph requires *as well* ("X and Application.Read.All" in a Permissions table): each
+   * inner list is a one-of that the token must also satisfy, in `roles` (app-only) or `scp` (delegated),
+   * on top of `application`/`delegated`. `Directory.AccessAsUser.All` satisfies every delegated group.
+   */
+  alsoRequired?: readonly (readonly string[])[];
 }
 
 /** One Graph operation: a method and path template, its permission policy, its query support and its handler. */

@@ -25,6 +25,7 @@ const FAB_USER = { username: "user@fabrikam-sp.onmicrosoft.com", password: "fabr
 const FAB_GRAPH_ADMIN = "fab00000-0000-4000-8000-0000000005a1";
 const FAB_READER = "fab00000-0000-4000-8000-0000000005a2";
 const FAB_DELEGATED = "fab00000-0000-4000-8000-0000000005a3";
+const FAB_ASSIGNER = "fab00000-0000-4000-8000-0000000005a4";
 const MULTI = "c0de0000-0000-4000-8000-0000000005b1";
 const MULTI_WEB = "c0de0000-0000-4000-8000-0000000005b2";
 const SINGLE = "c0de0000-0000-4000-8000-0000000005b3";
@@ -106,6 +107,9 @@ describe("Graph servicePrincipals, oauth2PermissionGrants and appRoleAssignments
     await service.grantApplicationPermissions({ tenantId: FABRIKAM, clientAppId: FAB_GRAPH_ADMIN, resourceAppId: MICROSOFT_GRAPH_APP_ID, roles: graphRoles });
     await service.registerApplication({ tenantId: FABRIKAM, appId: FAB_READER, displayName: "Fabrikam Graph reader" });
     await service.grantApplicationPermissions({ tenantId: FABRIKAM, clientAppId: FAB_READER, resourceAppId: MICROSOFT_GRAPH_APP_ID, roles: ["Application.Read.All"] });
+    // An app with AppRoleAssignment.ReadWrite.All but without Application.Read.All (Graph wants both to grant).
+    await service.registerApplication({ tenantId: FABRIKAM, appId: FAB_ASSIGNER, displayName: "Fabrikam assigner" });
+    await service.grantApplicationPermissions({ tenantId: FABRIKAM, clientAppId: FAB_ASSIGNER, resourceAppId: MICROSOFT_GRAPH_APP_ID, roles: ["AppRoleAssignment.ReadWrite.All"] });
     // A public client with delegated Graph permissions consented for everyone (for delegated callers).
     await service.registerApplication({ tenantId: FABRIKAM, appId: FAB_DELEGATED, displayName: "Fabrikam Graph script", isFallbackPublicClient: true, publicClientRedirectUris: ["http://localhost"] });
     await service.grantConsent({ tenantId: FABRIKAM, clientAppId: FAB_DELEGATED, resourceAppId: MICROSOFT_GRAPH_APP_ID, scopes: ["Application.ReadWrite.All", "DelegatedPermissionGrant.ReadWrite.All"] });
@@ -113,7 +117,7 @@ describe("Graph servicePrincipals, oauth2PermissionGrants and appRoleAssignments
     await service.registerApplication({ tenantId: DEMO.tenantId, appId: MULTI, displayName: "Contoso multi-tenant integration", signInAudience: "AzureADMultipleOrgs" });
     await service.registerApplication({ tenantId: DEMO.tenantId, appId: MULTI_WEB, displayName: "Contoso multi-tenant web app", signInAudience: "AzureADMultipleOrgs", webRedirectUris: [REDIRECT] });
     await service.registerApplication({ tenantId: DEMO.tenantId, appId: SINGLE, displayName: "Contoso single-tenant app" });
-    for (const appId of [FAB_GRAPH_ADMIN, FAB_READER, MULTI, MULTI_WEB, SINGLE]) secrets[appId] = (await service.addPassword({ appId })).secretText;
+    for (const appId of [FAB_GRAPH_ADMIN, FAB_READER, FAB_ASSIGNER, MULTI, MULTI_WEB, SINGLE]) secrets[appId] = (await service.addPassword({ appId })).secretText;
     fabToken = await graphToken(o, FAB_GRAPH_ADMIN, secrets[FAB_GRAPH_ADMIN] as string, FABRIKAM);
     // Fabrikam's org, with the Graph admin app as its bootstrap System Administrator.
     const { org, rootBusinessUnitId, systemAdministratorRoleId } = await o.dataverse.service.createOrg({ name: "fabrikamsp", tenantId: FABRIKAM });
@@ -296,6 +300,17 @@ describe("Graph servicePrincipals, oauth2PermissionGrants and appRoleAssignments
     const grants = await graph(o, reader, "GET", "oauth2PermissionGrants");
     expect(grants.status).toBe(403);
     expect(grants.body.error?.message).toContain("DelegatedPermissionGrant.ReadWrite.All");
+    // Granting an app role needs AppRoleAssignment.ReadWrite.All *and* Application.Read.All (or Directory.Read.All).
+    const assigner = await graphToken(o, FAB_ASSIGNER, secrets[FAB_ASSIGNER] as string, FABRIKAM);
+    const graphSp = await graph(o, fabToken, "GET", `servicePrincipals(appId='${MICROSOFT_GRAPH_APP_ID}')`);
+    const readerSp = await graph(o, fabToken, "GET", `servicePrincipals(appId='${FAB_READER}')`);
+    const assign = await graph(o, assigner, "POST", `servicePrincipals/${graphSp.body.id as string}/appRoleAssignedTo`, { principalId: readerSp.body.id, resourceId: graphSp.body.id, appRoleId: roleId("User.Read.All") });
+    expect(assign.status).toBe(403);
+    expect(assign.body.error?.code).toBe("Authorization_RequestDenied");
+    expect(assign.body.error?.message).toContain("also needs one of the Microsoft Graph application permissions Application.Read.All");
+    const assigned = await graph(o, fabToken, "POST", `servicePrincipals/${graphSp.body.id as string}/appRoleAssignedTo`, { principalId: readerSp.body.id, resourceId: graphSp.body.id, appRoleId: roleId("User.Read.All") });
+    expect(assigned.status).toBe(201);
+    expect((await graph(o, assigner, "DELETE", `servicePrincipals/${graphSp.body.id as string}/appRoleAssignedTo/${assigned.body.id as string}`)).status).toBe(204);
     const demoApp = await graphToken(o, DEMO.app.clientId, DEMO.app.clientSecret);
     expect((await graph(o, demoApp, "GET", "servicePrincipals")).body.error?.message).toContain("Application.Read.All");
 

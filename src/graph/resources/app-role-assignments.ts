@@ -57,13 +57,23 @@ export const READ_ASSIGNMENTS: PermissionPolicy = {
 /**
  * Granting and removing assignments (learn.microsoft.com/graph/api/serviceprincipal-post-approleassignedto,
  * …/serviceprincipal-delete-approleassignedto): `AppRoleAssignment.ReadWrite.All`; delegated, with an
- * app-admin role or Privileged Role Administrator. Graph lists it "and Application.Read.All" (or
- * Directory.Read.All); orgbox's policy is one-of, so `AppRoleAssignment.ReadWrite.All` alone suffices here.
+ * app-admin role or Privileged Role Administrator.
  */
 export const WRITE_ASSIGNMENTS: PermissionPolicy = {
   application: ["AppRoleAssignment.ReadWrite.All"],
   delegated: ["AppRoleAssignment.ReadWrite.All", "Directory.AccessAsUser.All"],
   directoryRoles: [...APP_ADMIN_ROLES, DIRECTORY_ROLE_TEMPLATES.privilegedRoleAdministrator],
+};
+
+/**
+ * Granting an assignment (learn.microsoft.com/graph/api/serviceprincipal-post-approleassignedto,
+ * …/serviceprincipal-post-approleassignments, "Permissions"): Graph's least privileged entry is
+ * "AppRoleAssignment.ReadWrite.All and Application.Read.All" (or "… and Directory.Read.All"), so
+ * `AppRoleAssignment.ReadWrite.All` alone is refused.
+ */
+export const CREATE_ASSIGNMENTS: PermissionPolicy = {
+  ...WRITE_ASSIGNMENTS,
+  alsoRequired: [["Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"]],
 };
 
 /** The default app role id ("assigned, with no particular role"). */

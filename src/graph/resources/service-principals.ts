@@ -6,7 +6,7 @@ import { graphError } from "../errors.ts";
 import type { QuerySupport } from "../odata.ts";
 import { APP_ADMIN_ROLES } from "../policies.ts";
 import type { GraphOperation, GraphResourceModule, PermissionPolicy } from "../registry.ts";
-import { alreadyExists, ASSIGNMENTS_QUERY, createAssignment, deleteAssignment, findServicePrincipalByKey, listAssignmentsOf, objectBody, READ_ASSIGNMENTS, WRITE_ASSIGNMENTS } from "./app-role-assignments.ts";
+import { alreadyExists, ASSIGNMENTS_QUERY, createAssignment, deleteAssignment, findServicePrincipalByKey, listAssignmentsOf, objectBody, READ_ASSIGNMENTS, WRITE_ASSIGNMENTS, CREATE_ASSIGNMENTS } from "./app-role-assignments.ts";
 import { grantJson, READ_GRANTS } from "./oauth2-permission-grants.ts";
 
 /**
@@ -260,7 +260,7 @@ const assignTo: GraphOperation = {
   name: "servicePrincipal: create appRoleAssignedTo",
   method: "POST",
   path: "servicePrincipals/{id}/appRoleAssignedTo",
-  policy: WRITE_ASSIGNMENTS,
+  policy: CREATE_ASSIGNMENTS,
   async handle(x): Promise<GraphResult> {
     return createAssignment(x, { resourceId: (await find(x)).id });
   },
@@ -291,7 +291,7 @@ const assign: GraphOperation = {
   name: "servicePrincipal: create appRoleAssignments",
   method: "POST",
   path: "servicePrincipals/{id}/appRoleAssignments",
-  policy: WRITE_ASSIGNMENTS,
+  policy: CREATE_ASSIGNMENTS,
   async handle(x): Promise<GraphResult> {
     return createAssignment(x, { principalId: (await find(x)).id });
   },
