@@ -3,7 +3,7 @@ import { decodeJwt } from "jose";
 import { newGuid } from "../common/ids.ts";
 import { MICROSOFT_GRAPH_APP_ID, TokenRejectedError } from "../identity/index.ts";
 import { graphError } from "./errors.ts";
-import { encodeSkipToken, parseQuery } from "./odata.ts";
+import { encodeSkipToken, EXPAND_LIMIT, parseQuery } from "./odata.ts";
 import { roleNames } from "./policies.ts";
 import { parsePath } from "./registry.ts";
 import type { GraphCaller, GraphContext, GraphDeps, PermissionPolicy } from "./types.ts";
@@ -72,7 +72,8 @@ function resolveOperation(x: GraphContext): void {
 /** Parses `$select`, `$filter`, `$top`, `$orderby`, `$count`, `$skiptoken` against what the operation declares. */
 function parseQueryOptions(x: GraphContext): void {
   const header = x.http.headers.consistencylevel;
-  x.query = parseQuery(new URLSearchParams(x.rawQuery), filled(x.operation, "operation").query, typeof header === "string" ? header : undefined);
+  const operation = filled(x.operation, "operation");
+  x.query = parseQuery(new URLSearchParams(x.rawQuery), operation.query, typeof header === "string" ? header : undefined, operation.expand ?? {});
 }
 
 /** Applies the operation's {@link PermissionPolicy} to the caller: sets {@link GraphAccess}, or 403 `Authorization_RequestDenied` naming what is missing. */
@@ -125,8 +126,24 @@ async function invoke(x: GraphContext): Promise<void> {
   x.result = await filled(x.operation, "operation").handle(x);
 }
 
+/**
+ * `$expand`: adds the related objects (at most {@link EXPAND_LIMIT}, nested `$select` applied) to each
+ * object of the result under the navigation property's name. One query per object of the page.
+ */
+async function expandNavigation(x: GraphContext): Promise<void> {
+  const expand = filled(x.query, "query").expand;
+  const result = filled(x.result, "result");
+  if (!expand || (result.kind !== "entity" && result.kind !== "collection")) return;
+  const navigation = filled(filled(x.operation, "operation").expand?.[expand.property], "navigation");
+  const items = result.kind === "entity" ? [result.value] : result.items;
+  for (const item of items) {
+    const related = await navigation.load(x, item, EXPAND_LIMIT);
+    item[expand.property] = related.map((r) => project(r, expand.select));
+  }
+}
+
 /** The Graph surface, in order. */
-const GRAPH_STEPS: readonly ((x: GraphContext) => Promise<void> | void)[] = [authenticate, identifyCaller, resolveOperation, parseQueryOptions, authorize, invoke];
+const GRAPH_STEPS: readonly ((x: GraphContext) => Promise<void> | void)[] = [authenticate, identifyCaller, resolveOperation, parseQueryOptions, authorize, invoke, expandNavigation];
 
 /** Graph's JSON content type. */
 export const GRAPH_JSON = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
@@ -148,12 +165,15 @@ function render(x: GraphContext): unknown {
   const root = `${x.deps.urls.base}/graph/${x.version}`;
   if (result.kind === "empty") return x.reply.status(204).send();
   if (result.kind === "count") return x.reply.status(200).type("text/plain;charset=utf-8").send(String(result.count));
-  const context = `${root}/$metadata#${withSelect(result.context, query.select)}`;
+  const expanded = query.expand ? [`${query.expand.property}(${(query.expand.select ?? []).join(",")})`] : [];
+  const context = `${root}/$metadata#${withSelect(result.context, [...(query.select ?? []), ...expanded])}`;
   x.reply.type(GRAPH_JSON);
-  if (result.kind === "entity") return x.reply.status(result.status ?? 200).send({ "@odata.context": context, ...project(result.value, query.select) });
+  const keep = query.expand ? [query.expand.property] : [];
+  const shape = (value: Record<string, unknown>) => project(value, query.select && [...query.select, ...keep]);
+  if (result.kind === "entity") return x.reply.status(result.status ?? 200).send({ "@odata.context": context, ...shape(result.value) });
   const body: Record<string, unknown> = { "@odata.context": context };
   if (result.count !== undefined) body["@odata.count"] = result.count;
-  body.value = result.items.map((item) => project(item, query.select));
+  body.value = result.items.map(shape);
   if (result.next) {
     // The request's own query options as sent, with the next page's $skiptoken (base64url: no escaping needed).
     const kept = x.rawQuery.split("&").filter((part) => part !== "" && safeDecode(part.split("=")[0] ?? "").toLowerCase() !== "$skiptoken");

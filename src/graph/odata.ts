@@ -34,22 +34,33 @@ export interface ODataQuery {
   count: boolean;
   /** `ConsistencyLevel: eventual` was sent: advanced queries are allowed with `$count=true`. */
   eventual: boolean;
+  /** `$expand=nav` or `nav($select=a,b)`: the navigation property (canonical name) and its nested `$select`. */
+  expand?: { property: string; select?: string[] };
 }
+
+/** What `$expand` may name on an operation: navigation property → the expanded type's `$select`able properties. */
+export type ExpandableNavigations = Readonly<Record<string, { select: readonly string[]; typeName: string }>>;
+
+/** Graph returns at most 20 related objects per expanded navigation property (learn.microsoft.com/graph/known-issues#directory-objects, "$expand"). */
+export const EXPAND_LIMIT = 20;
 
 /** Graph's default and largest page sizes for directory object collections. */
 export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 999;
 
-const KNOWN_OPTIONS = new Set(["$select", "$filter", "$top", "$orderby", "$count", "$skiptoken"]);
+const KNOWN_OPTIONS = new Set(["$select", "$filter", "$top", "$orderby", "$count", "$skiptoken", "$expand"]);
 
 /**
  * Parses the `$` query options against what the operation supports.
  * Advanced queries (`ne`, `not`, `$orderby` together with `$filter`) need `ConsistencyLevel: eventual`
  * and `$count=true`, as in Graph (learn.microsoft.com/graph/aad-advanced-queries).
+ * `$expand` names one navigation property of `expandable`, optionally with a nested `$select`
+ * (`owners($select=id,displayName)`); several properties, nested `$expand`, `$filter` or `$top` inside
+ * it are `Request_UnsupportedQuery`, as Graph answers for directory objects.
  * @throws GraphError 400 `Request_UnsupportedQuery` for options or operators not supported here,
  *   `Request_BadRequest` for malformed values, unknown properties and `$count` without `ConsistencyLevel: eventual`.
  */
-export function parseQuery(params: URLSearchParams, support: QuerySupport | undefined, consistencyLevel: string | undefined): ODataQuery {
+export function parseQuery(params: URLSearchParams, support: QuerySupport | undefined, consistencyLevel: string | undefined, expandable: ExpandableNavigations = {}): ODataQuery {
   const eventual = (consistencyLevel ?? "").trim().toLowerCase() === "eventual";
   const query: ODataQuery = { top: DEFAULT_PAGE_SIZE, count: false, eventual };
   const seen = new Map<string, string>();
@@ -106,6 +117,8 @@ export function parseQuery(params: URLSearchParams, support: QuerySupport | unde
     if (query.filter && !advanced) throw graphError.unsupportedQuery("Sorting not supported for current query. $orderby with $filter is an advanced query: send 'ConsistencyLevel: eventual' and $count=true.");
     query.orderBy = { property, descending: (match[2] ?? "").toLowerCase() === "desc" };
   }
+  const expand = seen.get("$expand");
+  if (expand !== undefined) query.expand = parseExpand(expand, expandable);
   const skipToken = seen.get("$skiptoken");
   if (skipToken !== undefined) {
     needs("$skiptoken", support?.collection);
@@ -117,6 +130,32 @@ export function parseQuery(params: URLSearchParams, support: QuerySupport | unde
 /** Encodes a keyset cursor as an opaque `$skiptoken` (base64url JSON). */
 export function encodeSkipToken(cursor: DirectoryCursor): string {
   return Buffer.from(JSON.stringify([cursor.sortValue, cursor.id]), "utf8").toString("base64url");
+}
+
+/** Parses one `$expand` value against the operation's navigation properties. @throws GraphError 400 */
+function parseExpand(text: string, expandable: ExpandableNavigations): { property: string; select?: string[] } {
+  const match = /^\s*([A-Za-z][A-Za-z0-9]*)\s*(?:\((.*)\))?\s*$/s.exec(text);
+  if (!match) {
+    if (text.includes(",")) throw graphError.unsupportedQuery("Only one navigation property can be expanded in a request.");
+    throw graphError.badRequest(`Invalid $expand value '${text}'.`);
+  }
+  const names = Object.keys(expandable);
+  const property = names.find((n) => n.toLowerCase() === (match[1] as string).toLowerCase());
+  if (!property) {
+    if (names.length === 0) throw graphError.unsupportedQuery("Query option '$expand' is not supported on this request.");
+    throw graphError.badRequest(`Could not find a navigation property named '${match[1] as string}' to expand: ${names.join(", ")}.`);
+  }
+  const inner = (match[2] ?? "").trim();
+  if (inner === "") return { property };
+  const nested = /^\$select=([A-Za-z0-9,\s]+)$/i.exec(inner);
+  if (!nested) throw graphError.unsupportedQuery(`Only $select is supported inside $expand (got '${inner}').`);
+  const allowed = (expandable[property] as { select: readonly string[]; typeName: string });
+  const select = (nested[1] as string).split(",").map((s) => s.trim()).filter((s) => s.length > 0).map((name) => {
+    const found = allowed.select.find((p) => p.toLowerCase() === name.toLowerCase());
+    if (!found) throw graphError.badRequest(`Could not find a property named '${name}' on type '${allowed.typeName}'.`);
+    return found;
+  });
+  return { property, select };
 }
 
 /** @throws GraphError 400 for a `$skiptoken` this surface did not issue. */

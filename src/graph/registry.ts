@@ -1,7 +1,7 @@
 import { graphError } from "./errors.ts";
 import type { GraphOperation, GraphResourceModule, KeyValue, OperationMatch, OperationRegistry, PathSegment } from "./types.ts";
 
-export type { GraphMethod, GraphOperation, GraphResourceModule, KeyValue, OperationMatch, PathSegment, PermissionPolicy } from "./types.ts";
+export type { ExpandNavigation, GraphMethod, GraphOperation, GraphResourceModule, KeyValue, OperationMatch, PathSegment, PermissionPolicy } from "./types.ts";
 
 const KEY_IN_PARENS = /^([^()]+)\((.*)\)$/s;
 const ALTERNATE_KEY = /^([A-Za-z][A-Za-z0-9]*)=(?:'((?:[^']|'')*)'|([^']*))$/s;

@@ -4,6 +4,19 @@ import type { Clock } from "../common/clock.ts";
 import type { DirectoryCursor, DirectoryStore, IdentityService, IdentityUrls, Tenant, TokenVerifier, User } from "../identity/index.ts";
 import type { ODataQuery, QuerySupport } from "./odata.ts";
 
+/**
+ * A navigation property an operation lets `$expand` name: its related objects of one item of the
+ * result, already as Graph representations. Runs after the operation, so under the same permission.
+ */
+export interface ExpandNavigation {
+  /** The expanded type's properties, for a nested `$select`. */
+  select: readonly string[];
+  /** The OData type name for errors, e.g. `microsoft.graph.directoryObject`. */
+  typeName: string;
+  /** At most `limit` related objects of `item` (a representation with its `id`). @throws GraphError */
+  load(context: GraphContext, item: Record<string, unknown>, limit: number): Promise<Record<string, unknown>[]>;
+}
+
 /*
  * The Graph surface's shared types: the request context the steps build (context.ts) and the operations
  * the resource registry holds (registry.ts). One module, so the two import it and not each other.
@@ -113,6 +126,8 @@ export interface GraphOperation {
   policy: PermissionPolicy;
   /** Query options it accepts; without, any `$` option is `Request_UnsupportedQuery`. */
   query?: QuerySupport;
+  /** Navigation properties `$expand` may name (none: `$expand` is `Request_UnsupportedQuery`). */
+  expand?: Readonly<Record<string, ExpandNavigation>>;
   /** Runs the operation once authenticated, authorized and parsed. @throws GraphError */
   handle(context: GraphContext): Promise<GraphResult>;
 }

@@ -6,7 +6,7 @@ import { filled } from "../context.ts";
 import { graphError } from "../errors.ts";
 import type { QuerySupport } from "../odata.ts";
 import { CREATE_APPLICATIONS, READ_APPLICATIONS, roleNames, WRITE_APPLICATIONS } from "../policies.ts";
-import type { GraphOperation, GraphResourceModule, KeyValue } from "../registry.ts";
+import type { ExpandNavigation, GraphOperation, GraphResourceModule, KeyValue } from "../registry.ts";
 
 /**
  * The `applications` resource (learn.microsoft.com/graph/api/resources/application): list, get (by
@@ -344,12 +344,26 @@ async function assertIdentifierUrisFree(x: GraphContext, app: Application, befor
 
 // ── Operations ───────────────────────────────────────────────────────────────
 
+/** `$expand=owners` on applications (users and service principals that own the app). */
+const EXPAND_OWNERS: Readonly<Record<string, ExpandNavigation>> = {
+  owners: {
+    select: ["id", "displayName", "userPrincipalName", "givenName", "surname", "accountEnabled", "appId", "appOwnerOrganizationId"],
+    typeName: "microsoft.graph.directoryObject",
+    async load(x, item, limit) {
+      const refs = await x.deps.directory.listApplicationOwners(String(item.id));
+      const owners = await Promise.all(refs.slice(0, limit).map((r) => ownerJson(x, r)));
+      return owners.filter((o): o is Record<string, unknown> => o !== undefined);
+    },
+  },
+};
+
 const list: GraphOperation = {
   name: "application: list",
   method: "GET",
   path: "applications",
   policy: READ_APPLICATIONS,
   query: LIST_QUERY,
+  expand: EXPAND_OWNERS,
   async handle(x): Promise<GraphResult> {
     const q = filled(x.query, "query");
     const access = filled(x.access, "access");
@@ -395,6 +409,7 @@ const get: GraphOperation = {
   path: "applications/{id}",
   policy: READ_APPLICATIONS,
   query: ENTITY_QUERY,
+  expand: EXPAND_OWNERS,
   async handle(x): Promise<GraphResult> {
     const app = await findApplication(x, x.params?.id);
     return { kind: "entity", context: "applications/$entity", value: await render(x, app) };

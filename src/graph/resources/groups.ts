@@ -3,7 +3,7 @@ import type { GraphContext, GraphResult } from "../context.ts";
 import { filled } from "../context.ts";
 import { graphError } from "../errors.ts";
 import type { QuerySupport } from "../odata.ts";
-import type { GraphOperation, GraphResourceModule, PermissionPolicy } from "../registry.ts";
+import type { ExpandNavigation, GraphOperation, GraphResourceModule, PermissionPolicy } from "../registry.ts";
 import { findUser, GUID, isObject, pageQuery, referencedId, type Json } from "./directory-common.ts";
 import { userJson } from "./users.ts";
 
@@ -112,12 +112,25 @@ function mailNickname(value: unknown): string {
   return value;
 }
 
+/** `$expand=members` on groups (direct members). */
+const EXPAND_MEMBERS: Readonly<Record<string, ExpandNavigation>> = {
+  members: {
+    select: MEMBERS_QUERY.select ?? [],
+    typeName: "microsoft.graph.directoryObject",
+    async load(x, item, limit) {
+      const page = await x.deps.directory.queryUsers(filled(x.tenant, "tenant").id, { memberOf: String(item.id), top: limit, count: false });
+      return page.items.map((u) => ({ "@odata.type": "#microsoft.graph.user", ...userJson(u) }));
+    },
+  },
+};
+
 const list: GraphOperation = {
   name: "group: list",
   method: "GET",
   path: "groups",
   policy: READ_GROUPS,
   query: LIST_QUERY,
+  expand: EXPAND_MEMBERS,
   async handle(x): Promise<GraphResult> {
     const page = await x.deps.directory.queryGroups(filled(x.tenant, "tenant").id, pageQuery(x));
     return { kind: "collection", context: "groups", items: page.items.map(groupJson), ...(page.count !== undefined ? { count: page.count } : {}), ...(page.next ? { next: page.next } : {}) };
@@ -130,6 +143,7 @@ const get: GraphOperation = {
   path: "groups/{id}",
   policy: READ_GROUPS,
   query: ENTITY_QUERY,
+  expand: EXPAND_MEMBERS,
   async handle(x): Promise<GraphResult> {
     return { kind: "entity", context: "groups/$entity", value: groupJson(await findGroup(x)) };
   },

@@ -3,7 +3,7 @@ import type { GraphContext, GraphResult } from "../context.ts";
 import { filled } from "../context.ts";
 import { GraphError, graphError } from "../errors.ts";
 import type { QuerySupport } from "../odata.ts";
-import type { GraphOperation, GraphResourceModule, PermissionPolicy } from "../registry.ts";
+import type { ExpandNavigation, GraphOperation, GraphResourceModule, PermissionPolicy } from "../registry.ts";
 import { DIRECTORY_ROLES, findUser, isObject, pageQuery, type Json } from "./directory-common.ts";
 
 /**
@@ -156,12 +156,25 @@ const keyOf = (x: GraphContext): string => filled(x.params?.id, "id").value;
 
 // ── Operations ───────────────────────────────────────────────────────────────
 
+/** `$expand=memberOf` on users (direct groups and directory roles). */
+const EXPAND_MEMBER_OF: Readonly<Record<string, ExpandNavigation>> = {
+  memberOf: {
+    select: ["id", "displayName", "description", "roleTemplateId", "mailNickname", "mailEnabled", "securityEnabled", "groupTypes"],
+    typeName: "microsoft.graph.directoryObject",
+    async load(x, item, limit) {
+      const result = await memberOf(x, await findUser(x, String(item.id)));
+      return result.kind === "collection" ? result.items.slice(0, limit) : [];
+    },
+  },
+};
+
 const list: GraphOperation = {
   name: "user: list",
   method: "GET",
   path: "users",
   policy: READ_USERS,
   query: LIST_QUERY,
+  expand: EXPAND_MEMBER_OF,
   async handle(x): Promise<GraphResult> {
     const page = await x.deps.directory.queryUsers(filled(x.tenant, "tenant").id, pageQuery(x));
     return { kind: "collection", context: "users", items: page.items.map((u) => shaped(x, u)), ...(page.count !== undefined ? { count: page.count } : {}), ...(page.next ? { next: page.next } : {}) };
@@ -188,6 +201,7 @@ const get: GraphOperation = {
   path: "users/{id}",
   policy: READ_USERS,
   query: ENTITY_QUERY,
+  expand: EXPAND_MEMBER_OF,
   async handle(x): Promise<GraphResult> {
     return { kind: "entity", context: "users/$entity", value: shaped(x, await findUser(x, keyOf(x))) };
   },
