@@ -1,8 +1,9 @@
 /**
- * The directory commands against a running orgbox (`--url`): each command asks the admin endpoint
+ * The commands against a running orgbox (`--url`). Directory commands ask the admin endpoint
  * `POST {url}/_orgbox/graph-token` (with the admin key) for a Microsoft Graph token of the tenant's
  * "orgbox CLI" service principal, then calls `{url}/graph/v1.0/…` with it
- * (learn.microsoft.com/graph/api/resources/application, …/user, …/serviceprincipal, …/oauth2permissiongrant).
+ * (learn.microsoft.com/graph/api/resources/application, …/user, …/serviceprincipal, …/oauth2permissiongrant);
+ * the security commands (`appuser`, `role`, `user add-to-org`) use an org's Web API through {@link RemoteOrg}.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
@@ -118,13 +119,90 @@ export class RemoteDirectory {
   }
 }
 
+/**
+ * A Dataverse Web API client of one org of a running orgbox, as the "orgbox CLI" principal: its token
+ * comes from the admin endpoint `POST {url}/_orgbox/org-token`, which also gives the principal an
+ * application user with System Administrator in the org
+ * (learn.microsoft.com/power-apps/developer/data-platform/webapi/overview).
+ */
+export class RemoteOrg {
+  readonly tenantId: string;
+  readonly orgUrl: string;
+  private readonly base: string;
+  private readonly apiPath: string;
+  private readonly ca: string | undefined;
+  private readonly token: string;
+
+  private constructor(base: string, ca: string | undefined, token: string, tenantId: string, orgUrl: string) {
+    this.base = base;
+    this.ca = ca;
+    this.token = token;
+    this.tenantId = tenantId;
+    this.orgUrl = orgUrl;
+    // The org's path under the URL the user gave (the server may know itself by another host name).
+    this.apiPath = `${new URL(orgUrl).pathname.replace(/\/+$/, "")}/api/data/v9.2/`;
+  }
+
+  /**
+   * Gets a Web API token for `org` from the admin endpoint.
+   * @throws ConfigError without an admin key, for an unknown org, or when the admin key is refused (exit 2).
+   */
+  static async connect(base: string, flags: RemoteFlags, org: string, env: NodeJS.ProcessEnv = process.env): Promise<RemoteOrg> {
+    const adminKey = flags.adminKey ?? env.ORGBOX_ADMIN_KEY;
+    if (!adminKey) throw new ConfigError("with --url, give the admin key of that orgbox: --admin-key KEY or ORGBOX_ADMIN_KEY (orgbox start --admin-key …)");
+    const ca = trustedCa(flags, env);
+    const answer = await send(base, ca, "POST", "/_orgbox/org-token", `Bearer ${adminKey}`, { org });
+    if (answer.status === 401) throw new ConfigError(`${base} refused the admin key (401): check --admin-key / ORGBOX_ADMIN_KEY`);
+    if (answer.status === 404 && isObject(answer.body) && answer.body.error === "not_found") throw new ConfigError(`no org '${org}' at ${base}`);
+    if (answer.status === 404) throw new ConfigError(`${base} has no admin endpoint: start it with --admin-key (or ORGBOX_ADMIN_KEY)`);
+    const body = answer.body as { access_token?: string; tenant_id?: string; org_url?: string } | undefined;
+    if (answer.status !== 200 || !body?.access_token || !body.tenant_id || !body.org_url) throw new Error(`${base}/_orgbox/org-token answered ${answer.status}: ${JSON.stringify(answer.body)}`);
+    return new RemoteOrg(base, ca, body.access_token, body.tenant_id, body.org_url);
+  }
+
+  /** The absolute Web API URL of `path` (for `@odata.id` references). */
+  url(path: string): string {
+    return `${this.orgUrl.replace(/\/+$/, "")}/api/data/v9.2/${path}`;
+  }
+
+  /**
+   * Calls `{orgUrl}/api/data/v9.2/{path}`; returns the parsed JSON (undefined for 204). A `POST` that
+   * creates a record asks for it back (`Prefer: return=representation`).
+   * @throws RemoteError with Dataverse's `error.message` (and its code) for any status ≥ 400.
+   */
+  async call<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<T> {
+    // Creates answer with the record (its id), as `Prefer: return=representation` asks.
+    const prefer: Record<string, string> = method === "POST" && !path.includes("/$ref") && !path.includes("Microsoft.Dynamics.CRM.") ? { prefer: "return=representation" } : {};
+    const answer = await send(this.base, this.ca, method, `${this.apiPath}${path}`, `Bearer ${this.token}`, body, { "odata-version": "4.0", "odata-maxversion": "4.0", ...prefer });
+    if (answer.status >= 400) {
+      const error = isObject(answer.body) && isObject(answer.body.error) ? answer.body.error : undefined;
+      const code = typeof error?.code === "string" ? ` (${error.code})` : "";
+      throw new RemoteError(typeof error?.message === "string" ? `${error.message}${code}` : `the Web API answered ${answer.status}`, answer.status);
+    }
+    return answer.body as T;
+  }
+
+  /** Every row of a query (following `@odata.nextLink`). */
+  async list<T = Record<string, unknown>>(path: string): Promise<T[]> {
+    const out: T[] = [];
+    let next: string | undefined = path;
+    while (next !== undefined) {
+      const page: { value: T[]; "@odata.nextLink"?: string } = await this.call("GET", next);
+      out.push(...page.value);
+      const link = page["@odata.nextLink"];
+      next = link === undefined ? undefined : link.slice(link.indexOf("/api/data/v9.2/") + "/api/data/v9.2/".length);
+    }
+    return out;
+  }
+}
+
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** One HTTP(S) request with a JSON body; the answer's status and parsed JSON body. */
-function send(base: string, ca: string | undefined, method: string, path: string, authorization: string, body: unknown): Promise<{ status: number; body: unknown }> {
+function send(base: string, ca: string | undefined, method: string, path: string, authorization: string, body: unknown, extraHeaders: Record<string, string> = {}): Promise<{ status: number; body: unknown }> {
   const url = new URL(`${base}${path}`);
   const payload = body === undefined ? undefined : JSON.stringify(body);
-  const headers: Record<string, string> = { authorization, accept: "application/json" };
+  const headers: Record<string, string> = { authorization, accept: "application/json", ...extraHeaders };
   if (payload !== undefined) headers["content-type"] = "application/json";
   return new Promise((resolve, reject) => {
     const options = { method, headers, ...(ca ? { ca } : {}) };

@@ -1,24 +1,22 @@
 /**
  * `orgbox appuser create|list|add-role|remove-role`, `orgbox user add-to-org` and `orgbox role create|list`:
- * the security model of a persisted store, as the Power Platform admin center manages it
- * (learn.microsoft.com/power-platform/admin/manage-application-users, …/create-users). Offline only:
- * with `--url` (or ORGBOX_URL) these commands exit 2 naming themselves (the Web API of a running orgbox
- * does the same over `systemusers`).
+ * the security model of an org, as the Power Platform admin center manages it
+ * (learn.microsoft.com/power-platform/admin/manage-application-users, …/create-users): on a stopped
+ * store (`--data`/`--store-url`), or on a running orgbox (`--url`) through its Web API (security-remote.ts).
  */
 import type { Command } from "commander";
 import { ConfigError, OrgboxError } from "../common/errors.ts";
 import type { DataverseService, Org } from "../dataverse/index.ts";
 import type { User } from "../identity/index.ts";
 import { findRole, offlineStore, parsePrivilegeSpec, withOfflineServices, type OfflineServices } from "../server/offline.ts";
-import { remoteUrl } from "./remote.ts";
+import { remoteUrl, type RemoteFlags } from "./remote.ts";
+import { remoteAppuserCreate, remoteAppuserList, remoteAppuserRole, remoteRoleCreate, remoteRoleList, remoteUserAddToOrg, withRemoteOrg } from "./security-remote.ts";
 
-interface DataFlags {
+interface DataFlags extends RemoteFlags {
   data?: string;
   storeUrl?: string;
   org?: string;
   json?: boolean;
-  /** Refused: these commands work on a stopped store only. */
-  url?: string;
 }
 
 
@@ -35,7 +33,14 @@ function write(flags: DataFlags, json: unknown, text: string): void {
  */
 async function appuserCreate(flags: DataFlags & { app?: string; role?: string[]; businessUnit?: string }): Promise<void> {
   if (!flags.app) throw new ConfigError("--app <clientId> is required");
-  offlineOnly(flags, "appuser create");
+  const ran = await ranRemotely(flags, (base, org) =>
+    withRemoteOrg(base, flags, org, async (api) => {
+      const out = await remoteAppuserCreate(api, org, { app: flags.app as string, roles: flags.role ?? [], ...(flags.businessUnit ? { businessUnit: flags.businessUnit } : {}) });
+      const roles = out.roles as { name: string }[];
+      return { json: out, text: `  application user ${String(out.systemUserId)} for app ${flags.app as string} in org ${org}${roles.length ? `, roles: ${roles.map((r) => r.name).join(", ")}` : " (no roles: its tokens get 0x80042f09 until it has one)"}` };
+    }),
+  );
+  if (ran) return;
   await withOfflineServices(offlineStore(flags), async ({ dataverse, org: findOrg }) => {
     const org = await findOrg(flags.org ?? "contoso");
     const roles = [];
@@ -49,9 +54,16 @@ async function appuserCreate(flags: DataFlags & { app?: string; role?: string[];
   });
 }
 
-/** Refuses `--url`: the security commands have no remote variant. @throws ConfigError */
-function offlineOnly(flags: DataFlags, command: string): void {
-  if (remoteUrl(flags)) throw new ConfigError(`'orgbox ${command}' works on a stopped store only (--data / --store-url), not with --url (on a running orgbox, use the Web API's systemusers)`);
+/**
+ * Runs the command's remote variant when `--url` (or ORGBOX_URL) is given.
+ * @returns true when it ran remotely (then the offline body must not run).
+ */
+async function ranRemotely(flags: DataFlags, work: (base: string, org: string) => Promise<{ json: unknown; text: string }>): Promise<boolean> {
+  const base = remoteUrl(flags);
+  if (!base) return false;
+  const { json, text } = await work(base, (flags.org ?? "contoso").toLowerCase());
+  write(flags, json, text);
+  return true;
 }
 
 /**
@@ -79,12 +91,20 @@ async function requireRoles(dataverse: DataverseService, org: Org, names: string
 
 /** `orgbox appuser list --data DIR --org NAME`: the org's application users with their roles. */
 async function appuserList(flags: DataFlags): Promise<void> {
-  offlineOnly(flags, "appuser list");
+  const listText = (users: { systemUserId: string; applicationId: string; fullName: string; isDisabled: boolean; roles: { name: string }[] }[]) =>
+    users.length === 0 ? "  (none)" : users.map((u) => `  ${u.systemUserId}  app ${u.applicationId}  ${u.fullName}${u.isDisabled ? "  (disabled)" : ""}  roles: ${u.roles.map((r) => r.name).join(", ") || "(none)"}`).join("\n");
+  const ran = await ranRemotely(flags, (base, org) =>
+    withRemoteOrg(base, flags, org, async (api) => {
+      const users = await remoteAppuserList(api);
+      return { json: users, text: listText(users as unknown as Parameters<typeof listText>[0]) };
+    }),
+  );
+  if (ran) return;
   await withSecurity(flags, async ({ dataverse, org: findOrg }) => {
     const org = await findOrg(flags.org ?? "contoso");
     const names = new Map((await dataverse.listRoles(org)).map((r) => [r.id, r.name]));
     const users = (await dataverse.listApplicationUsers(org)).map((u) => ({ ...u, roles: u.roleIds.map((id) => ({ id, name: names.get(id) ?? id })) }));
-    write(flags, users, users.length === 0 ? "  (none)" : users.map((u) => `  ${u.systemUserId}  app ${u.applicationId}  ${u.fullName}${u.isDisabled ? "  (disabled)" : ""}  roles: ${u.roles.map((r) => r.name).join(", ") || "(none)"}`).join("\n"));
+    write(flags, users, listText(users));
   });
 }
 
@@ -100,7 +120,14 @@ function appuserRole(add: boolean) {
   return async (flags: DataFlags & { app?: string; role?: string[] }): Promise<void> => {
     if (!flags.app) throw new ConfigError("--app <clientId> is required");
     if (!flags.role?.length) throw new ConfigError("--role <role> is required (name or id; repeatable)");
-    offlineOnly(flags, `appuser ${add ? "add-role" : "remove-role"}`);
+    const roleText = (systemUserId: string, roles: { name: string }[]) => `  ${add ? "gave" : "took"} role(s) ${roles.map((r) => r.name).join(", ")} ${add ? "to" : "from"} the application user ${systemUserId} of app ${flags.app as string}`;
+    const ran = await ranRemotely(flags, (base, org) =>
+      withRemoteOrg(base, flags, org, async (api) => {
+        const out = await remoteAppuserRole(api, org, add, { app: flags.app as string, roles: flags.role ?? [] });
+        return { json: out, text: roleText(String(out.systemUserId), (out[add ? "added" : "removed"] ?? []) as { name: string }[]) };
+      }),
+    );
+    if (ran) return;
     await withSecurity(flags, async ({ dataverse, org: findOrg }) => {
       const org = await findOrg(flags.org ?? "contoso");
       const user = await requireAppUser(dataverse, org, flags.app as string);
@@ -112,7 +139,7 @@ function appuserRole(add: boolean) {
           throw new ConfigError(`the application user of app ${flags.app as string} does not have the role '${role.name}'`);
         }
       }
-      write(flags, { systemUserId: user.systemUserId, applicationId: (flags.app as string).toLowerCase(), org: org.name, [add ? "added" : "removed"]: roles }, `  ${add ? "gave" : "took"} role(s) ${roles.map((r) => r.name).join(", ")} ${add ? "to" : "from"} the application user ${user.systemUserId} of app ${flags.app as string}`);
+      write(flags, { systemUserId: user.systemUserId, applicationId: (flags.app as string).toLowerCase(), org: org.name, [add ? "added" : "removed"]: roles }, roleText(user.systemUserId, roles));
     });
   };
 }
@@ -123,7 +150,14 @@ function appuserRole(add: boolean) {
  */
 async function userAddToOrg(flags: DataFlags & { user?: string; role?: string[]; businessUnit?: string }): Promise<void> {
   if (!flags.user) throw new ConfigError("--user <upn> is required");
-  offlineOnly(flags, "user add-to-org");
+  const ran = await ranRemotely(flags, (base, org) =>
+    withRemoteOrg(base, flags, org, async (api) => {
+      const out = await remoteUserAddToOrg(base, flags, api, org, { user: flags.user as string, roles: flags.role ?? [], ...(flags.businessUnit ? { businessUnit: flags.businessUnit } : {}) });
+      const roles = out.roles as { name: string }[];
+      return { json: out, text: `  ${String(out.userPrincipalName)} is user ${String(out.systemUserId)} of org ${org}${roles.length ? `, roles: ${roles.map((r) => r.name).join(", ")}` : " (no roles: its requests get 0x80042f09 until it has one)"}` };
+    }),
+  );
+  if (ran) return;
   await withSecurity(flags, async ({ identity, dataverse, org: findOrg }) => {
     const org = await findOrg(flags.org ?? "contoso");
     const user: User | undefined = await identity.findUser(flags.user as string);
@@ -139,7 +173,13 @@ async function userAddToOrg(flags: DataFlags & { user?: string; role?: string[];
 async function roleCreate(flags: DataFlags & { name?: string; privilege?: string[]; businessUnit?: string }): Promise<void> {
   if (!flags.name) throw new ConfigError("--name is required");
   const privileges = (flags.privilege ?? []).map(parsePrivilegeSpec);
-  offlineOnly(flags, "role create");
+  const ran = await ranRemotely(flags, (base, org) =>
+    withRemoteOrg(base, flags, org, async (api) => {
+      const out = await remoteRoleCreate(api, org, { name: flags.name as string, privileges, ...(flags.businessUnit ? { businessUnit: flags.businessUnit } : {}) });
+      return { json: out, text: `  role ${String(out.roleId)} '${flags.name as string}' in org ${org} with ${privileges.length} privilege(s)` };
+    }),
+  );
+  if (ran) return;
   await withOfflineServices(offlineStore(flags), async ({ dataverse, org: findOrg }) => {
     const org = await findOrg(flags.org ?? "contoso");
     const businessUnitId = flags.businessUnit ?? (await dataverse.rootBusinessUnitId(org));
@@ -150,7 +190,13 @@ async function roleCreate(flags: DataFlags & { name?: string; privilege?: string
 
 /** `orgbox role list --data DIR --org NAME`. */
 async function roleList(flags: DataFlags): Promise<void> {
-  offlineOnly(flags, "role list");
+  const ran = await ranRemotely(flags, (base) =>
+    withRemoteOrg(base, flags, (flags.org ?? "contoso").toLowerCase(), async (api) => {
+      const roles = await remoteRoleList(api);
+      return { json: roles, text: roles.map((r) => `  ${String(r.id)}  ${String(r.name)}${r.roleTemplateId ? "  (predefined)" : ""}`).join("\n") };
+    }),
+  );
+  if (ran) return;
   await withOfflineServices(offlineStore(flags), async ({ dataverse, org: findOrg }) => {
     const org = await findOrg(flags.org ?? "contoso");
     const roles = await dataverse.listRoles(org);
@@ -166,8 +212,10 @@ export function registerSecurityCommands(program: Command): void {
       .option("--store-url <url>", "or the PostgreSQL database of the store; env ORGBOX_STORE_URL")
       .option("--org <name>", "org name (default contoso)")
       .option("--json", "machine-readable output on stdout; env ORGBOX_JSON")
-      .option("--url <url>", "not supported: these commands work on a stopped store only (a running orgbox: its Web API's systemusers)");
-  const appuser = program.command("appuser").description("manage application users of a persisted store");
+      .option("--url <url>", "or a running orgbox, managed through the org's Web API; env ORGBOX_URL")
+      .option("--admin-key <key>", "with --url: that orgbox's admin key; env ORGBOX_ADMIN_KEY")
+      .option("--ca <file>", "with --url: the CA certificate to trust (default NODE_EXTRA_CA_CERTS, else the data folder's CA)");
+  const appuser = program.command("appuser").description("manage the application users of an org (a store, or a running orgbox with --url)");
   common(appuser.command("create").description("create an application user for an app (client id) with roles"))
     .option("--app <clientId>", "the app's client id; its service principal must exist in the org's tenant")
     .option("--role <role>", "role name or id (repeatable)", collect)
@@ -188,7 +236,7 @@ export function registerSecurityCommands(program: Command): void {
     .option("--role <role>", "role name or id (repeatable)", collect)
     .option("--business-unit <id>", "business unit (default: the root)")
     .action(userAddToOrg);
-  const role = program.command("role").description("manage security roles of a persisted store");
+  const role = program.command("role").description("manage the security roles of an org (a store, or a running orgbox with --url)");
   common(role.command("create").description("create a security role"))
     .option("--name <name>", "role name")
     .option("--privilege <name:depth>", "privilege and depth, e.g. prvReadAccount:Global (repeatable; depth Basic|Local|Deep|Global)", collect)

@@ -30,7 +30,7 @@ export { parseGlobalOptionSet, resolveGlobalOptionSet } from "./metadata/option-
 export { parseManyToManyDefinition, parseOneToManyDefinition } from "./metadata/relationships.ts";
 export { parseEntityKey } from "./odata/path.ts";
 export { defaultRoles } from "./security/default-roles.ts";
-export { DEPTHS, MISC_PRIVILEGES, privilegeDefinitions, privilegesFor, widestDepth, type Depth } from "./security/privileges.ts";
+export { DEPTHS, MISC_PRIVILEGES, SYSTEM_ADMINISTRATOR_TEMPLATE_ID, privilegeDefinitions, privilegesFor, widestDepth, type Depth } from "./security/privileges.ts";
 
 /** Options for {@link createDataverse}. */
 export interface DataverseOptions {

@@ -92,11 +92,12 @@ export interface Identity {
    */
   invalidateCaches(): void;
   /**
-   * A Microsoft Graph access token of the "orgbox CLI" management service principal of a tenant
-   * (see {@link managementToken}); for the admin endpoint `POST /_orgbox/graph-token` only.
+   * An access token of the "orgbox CLI" management service principal of a tenant, for Microsoft Graph
+   * or another `resource` such as an org URL (see {@link managementToken}); for the admin endpoints
+   * `POST /_orgbox/graph-token` and `/_orgbox/org-token` only.
    * @throws DirectoryError 404 for an unknown tenant.
    */
-  managementToken(tenantIdOrDomain: string): Promise<ManagementToken>;
+  managementToken(tenantIdOrDomain: string, resource?: string): Promise<ManagementToken>;
 }
 
 /** Builds the identity surface. Loads (or creates) the signing keys once. */
@@ -138,7 +139,7 @@ export async function createIdentity(options: IdentityOptions): Promise<Identity
     rotateKeys,
     close: () => clearInterval(timer),
     invalidateCaches: () => store.invalidateCaches(),
-    managementToken: (tenantIdOrDomain) => managementToken(grantContext, tenantIdOrDomain),
+    managementToken: (tenantIdOrDomain, resource) => managementToken(grantContext, tenantIdOrDomain, resource),
     register: async (app) => {
       await identityRoutes(app, { store, clock, urls, keys, grants, grantContext });
       await authorizeRoutes(app, { store, clock, grantContext, csrfKey });

@@ -34,7 +34,7 @@ const ORGBOX_CLI_APP: Application = {
   api: { oauth2PermissionScopes: [] },
 };
 
-/** A Graph access token of the management principal (shape of the v2 token endpoint's answer). */
+/** An access token of the management principal (shape of the v2 token endpoint's answer). */
 export interface ManagementToken {
   accessToken: string;
   /** Lifetime, seconds. */
@@ -50,9 +50,11 @@ export interface ManagementToken {
  * with the client-credentials grant's own `issue` (same claims, signer and lifetime as
  * `grant_type=client_credentials` with `scope=https://graph.microsoft.com/.default`, `appidacr` "1").
  * @param tenantIdOrDomain the tenant's id or one of its domains.
- * @throws DirectoryError 404 when there is no such tenant.
+ * @param resource the token's resource (default Microsoft Graph); an org URL gives a Web API token of the
+ *   principal (the org must have an application user for {@link ORGBOX_CLI_APP_ID}, which the server ensures).
+ * @throws DirectoryError 404 when there is no such tenant; AadError when the resource is unknown in it.
  */
-export async function managementToken(ctx: GrantContext, tenantIdOrDomain: string): Promise<ManagementToken> {
+export async function managementToken(ctx: GrantContext, tenantIdOrDomain: string, resource: string = GRAPH_RESOURCE): Promise<ManagementToken> {
   const { store, clock } = ctx;
   const tenant = await store.findTenant(tenantIdOrDomain);
   if (!tenant) throw new DirectoryError(`tenant '${tenantIdOrDomain}' does not exist`, 404);
@@ -76,9 +78,9 @@ export async function managementToken(ctx: GrantContext, tenantIdOrDomain: strin
     await store.addAppRoleAssignment(assignment, clock.now());
   }
   const body = await clientCredentialsGrant.issue(
-    { version: 2, tenant: { kind: "tenant", tenant, segment: tenant.id }, form: { scope: `${GRAPH_RESOURCE}/.default` }, authorization: undefined },
+    { version: 2, tenant: { kind: "tenant", tenant, segment: tenant.id }, form: { scope: `${resource}/.default` }, authorization: undefined },
     ctx,
-    { tenant, state: { requested: GRAPH_RESOURCE } },
+    { tenant, state: { requested: resource } },
     { app, servicePrincipal: sp, clientAuth: "1", publicClient: false },
   );
   return { accessToken: String(body.access_token), expiresIn: Number(body.expires_in), tenantId: tenant.id };

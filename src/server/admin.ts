@@ -6,6 +6,7 @@ import { OrgboxError } from "../common/errors.ts";
 import type { Dataverse } from "../dataverse/index.ts";
 import { DirectoryError, type Identity } from "../identity/index.ts";
 import type { Database } from "../store/database.ts";
+import { UnknownOrgError, type OrgManagementToken } from "./org-token.ts";
 
 /** A named checkpoint of a running orgbox (see `OrgboxInstance.snapshot` in create-orgbox.ts). */
 export interface OrgboxSnapshot {
@@ -89,9 +90,11 @@ function adminAuthorized(header: string | undefined, key: string): boolean {
  * `POST /_orgbox/snapshots/{name}/restore`, and `POST /_orgbox/graph-token` (`{"tenant": "<id|domain>"}` →
  * `{token_type, access_token, expires_in (seconds), tenant_id}`: a Microsoft Graph token of the tenant's
  * "orgbox CLI" management service principal, see `Identity.managementToken`; 400 without a tenant, 404 for
- * an unknown one). Every one needs `Authorization: Bearer {adminKey}` (401 otherwise).
+ * an unknown one), and `POST /_orgbox/org-token` (`{"org": "<name>"}` → the same plus `org_url`: a Web API
+ * token of that principal for the org, whose application user it ensures; see `orgManagementToken`; 400
+ * without an org, 404 for an unknown one). Every one needs `Authorization: Bearer {adminKey}` (401 otherwise).
  */
-export async function registerAdmin(app: FastifyInstance, key: string, checkpoints: Checkpoints, identity?: Pick<Identity, "managementToken">): Promise<void> {
+export async function registerAdmin(app: FastifyInstance, key: string, checkpoints: Checkpoints, identity?: Pick<Identity, "managementToken">, orgToken?: (org: string) => Promise<OrgManagementToken>): Promise<void> {
   await app.register(async (scope) => {
     // Bodies are optional: accept an empty body whatever the content type says.
     scope.removeAllContentTypeParsers();
@@ -137,6 +140,20 @@ export async function registerAdmin(app: FastifyInstance, key: string, checkpoin
           return reply.header("cache-control", "no-store").send({ token_type: "Bearer", access_token: token.accessToken, expires_in: token.expiresIn, tenant_id: token.tenantId });
         } catch (error) {
           if (error instanceof DirectoryError && error.status === 404) return reply.status(404).send({ error: "not_found", error_description: error.message });
+          throw error;
+        }
+      });
+    }
+    if (orgToken) {
+      scope.post("/_orgbox/org-token", async (request, reply) => {
+        const body = request.body as { org?: unknown } | undefined;
+        const org = typeof body?.org === "string" ? body.org.trim() : "";
+        if (org === "") return reply.status(400).send({ error: "invalid_request", error_description: 'send {"org": "<org name>"}' });
+        try {
+          const token = await orgToken(org);
+          return reply.header("cache-control", "no-store").send({ token_type: "Bearer", access_token: token.accessToken, expires_in: token.expiresIn, tenant_id: token.tenantId, org_url: token.orgUrl });
+        } catch (error) {
+          if (error instanceof UnknownOrgError) return reply.status(404).send({ error: "not_found", error_description: error.message });
           throw error;
         }
       });

@@ -9,6 +9,7 @@ import { sendWebApiUrlError, type Dataverse } from "../dataverse/index.ts";
 import { aad, aadErrorBody, type Identity } from "../identity/index.ts";
 import { createGraph, graphError, graphErrorBody } from "../graph/index.ts";
 import { registerAdmin, type Checkpoints } from "./admin.ts";
+import { orgManagementToken } from "./org-token.ts";
 
 /**
  * Request-line plus header bytes a connection may send: room for the 32 KB (32,768-character) URLs
@@ -81,7 +82,7 @@ export async function createHttpApp(options: HttpAppOptions): Promise<FastifyIns
     });
   }
   app.get("/_orgbox/health", async () => ({ status: "ok" }));
-  if (config.adminKey) await registerAdmin(app, config.adminKey, checkpoints, identity);
+  if (config.adminKey) await registerAdmin(app, config.adminKey, checkpoints, identity, orgManagementToken(identity, dataverse, (org) => `${baseUrl()}/org/${org.name}`));
   await app.register(async (scope) => identity.register(scope));
   await app.register(async (scope) => dataverse.register(scope), { prefix: "/org" });
   const graph = createGraph(identity, clock);

@@ -116,14 +116,14 @@ describe.each(BACKENDS)("orgbox user add-to-org / appuser list|add-role|remove-r
     await bad(["appuser", "add-role", "--org", "contoso", "--role", "Daemon reader"], /--app <clientId> is required/);
   });
 
-  it("with --url (or ORGBOX_URL) the offline-only commands exit 2 and say so", async () => {
+  it("with --url (or ORGBOX_URL) but no admin key, the commands exit 2 naming the flag (the remote variants: cli-security-remote.test.ts)", async () => {
     for (const args of [["appuser", "list"], ["appuser", "add-role", "--app", CLIENT, "--role", "x"], ["user", "add-to-org", "--user", DEMO.admin.username]]) {
-      const run = await orgboxCli([...args, "--url", "https://localhost:1"]);
-      expect(run.stderr).toMatch(/works on a stopped store only \(--data \/ --store-url\), not with --url/);
+      const run = await orgboxCli([...args, "--url", "https://localhost:1"], { ORGBOX_ADMIN_KEY: "" });
+      expect(run.stderr).toMatch(/--admin-key KEY or ORGBOX_ADMIN_KEY/);
       expect(run.code).toBe(2);
     }
-    const byEnv = await orgboxCli(["appuser", "list", ...data], { ORGBOX_URL: "https://localhost:1" });
-    expect(byEnv.stderr).toMatch(/'orgbox appuser list' works on a stopped store only/);
+    const byEnv = await orgboxCli(["appuser", "list", ...data], { ORGBOX_URL: "https://localhost:1", ORGBOX_ADMIN_KEY: "" });
+    expect(byEnv.stderr).toMatch(/--admin-key KEY or ORGBOX_ADMIN_KEY/);
     expect(byEnv.code).toBe(2);
   });
 });
