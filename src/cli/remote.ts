@@ -87,6 +87,7 @@ export class RemoteDirectory {
     if (answer.status === 401) throw new ConfigError(`${base} refused the admin key (401): check --admin-key / ORGBOX_ADMIN_KEY`);
     if (answer.status === 404 && isObject(answer.body) && answer.body.error === "not_found") throw new ConfigError(`no tenant '${tenant}' (orgbox tenant list)`);
     if (answer.status === 404) throw new ConfigError(`${base} has no admin endpoint: start it with --admin-key (or ORGBOX_ADMIN_KEY)`);
+    if (answer.status === 403 && isObject(answer.body)) throw new RemoteError(String(answer.body.error_description), 403);
     const body = answer.body as { access_token?: string; tenant_id?: string } | undefined;
     if (answer.status !== 200 || !body?.access_token || !body.tenant_id) throw new Error(`${base}/_orgbox/graph-token answered ${answer.status}: ${JSON.stringify(answer.body)}`);
     return new RemoteDirectory(base, ca, body.access_token, body.tenant_id);
@@ -155,6 +156,7 @@ export class RemoteOrg {
     if (answer.status === 401) throw new ConfigError(`${base} refused the admin key (401): check --admin-key / ORGBOX_ADMIN_KEY`);
     if (answer.status === 404 && isObject(answer.body) && answer.body.error === "not_found") throw new ConfigError(`no org '${org}' at ${base}`);
     if (answer.status === 404) throw new ConfigError(`${base} has no admin endpoint: start it with --admin-key (or ORGBOX_ADMIN_KEY)`);
+    if (answer.status === 403 && isObject(answer.body)) throw new RemoteError(String(answer.body.error_description), 403);
     const body = answer.body as { access_token?: string; tenant_id?: string; org_url?: string } | undefined;
     if (answer.status !== 200 || !body?.access_token || !body.tenant_id || !body.org_url) throw new Error(`${base}/_orgbox/org-token answered ${answer.status}: ${JSON.stringify(answer.body)}`);
     return new RemoteOrg(base, ca, body.access_token, body.tenant_id, body.org_url);

@@ -52,7 +52,8 @@ export interface ManagementToken {
  * @param tenantIdOrDomain the tenant's id or one of its domains.
  * @param resource the token's resource (default Microsoft Graph); an org URL gives a Web API token of the
  *   principal (the org must have an application user for {@link ORGBOX_CLI_APP_ID}, which the server ensures).
- * @throws DirectoryError 404 when there is no such tenant; AadError when the resource is unknown in it.
+ * @throws DirectoryError 404 when there is no such tenant, 403 when the tenant's orgbox CLI service principal
+ *   is disabled; AadError when the resource is unknown in it.
  */
 export async function managementToken(ctx: GrantContext, tenantIdOrDomain: string, resource: string = GRAPH_RESOURCE): Promise<ManagementToken> {
   const { store, clock } = ctx;
@@ -68,6 +69,8 @@ export async function managementToken(ctx: GrantContext, tenantIdOrDomain: strin
     sp = { id: newGuid(), tenantId: tenant.id, appId: app.appId, displayName: app.displayName, appOwnerOrganizationId: FIRST_PARTY_TENANT_ID, appRoleAssignmentRequired: false, accountEnabled: true };
     await store.createServicePrincipal(sp, clock.now());
   }
+  // An admin who disabled the principal (Enterprise applications › Properties, or Graph PATCH accountEnabled) turned the CLI off for this tenant.
+  if (sp.accountEnabled === false) throw new DirectoryError(`the orgbox CLI service principal of tenant '${tenant.defaultDomain}' is disabled (accountEnabled false): enable it with PATCH servicePrincipals(appId='${ORGBOX_CLI_APP_ID}') {"accountEnabled": true}`, 403);
   const graph = await store.findApplicationByAppId(MICROSOFT_GRAPH_APP_ID);
   const graphSp = await store.findServicePrincipal(tenant.id, MICROSOFT_GRAPH_APP_ID);
   if (!graph || !graphSp) throw new DirectoryError(`tenant '${tenant.defaultDomain}' has no Microsoft Graph service principal`, 404);

@@ -140,6 +140,7 @@ export async function registerAdmin(app: FastifyInstance, key: string, checkpoin
           return reply.header("cache-control", "no-store").send({ token_type: "Bearer", access_token: token.accessToken, expires_in: token.expiresIn, tenant_id: token.tenantId });
         } catch (error) {
           if (error instanceof DirectoryError && error.status === 404) return reply.status(404).send({ error: "not_found", error_description: error.message });
+          if (error instanceof DirectoryError && error.status === 403) return reply.status(403).send({ error: "forbidden", error_description: error.message });
           throw error;
         }
       });
@@ -154,6 +155,7 @@ export async function registerAdmin(app: FastifyInstance, key: string, checkpoin
           return reply.header("cache-control", "no-store").send({ token_type: "Bearer", access_token: token.accessToken, expires_in: token.expiresIn, tenant_id: token.tenantId, org_url: token.orgUrl });
         } catch (error) {
           if (error instanceof UnknownOrgError) return reply.status(404).send({ error: "not_found", error_description: error.message });
+          if (error instanceof DirectoryError && error.status === 403) return reply.status(403).send({ error: "forbidden", error_description: error.message });
           throw error;
         }
       });

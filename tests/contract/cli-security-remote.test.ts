@@ -9,6 +9,8 @@ import { describe, expect, it } from "vitest";
 import { defaultTempCaDir } from "../../src/common/tls.ts";
 import { DEMO } from "../../src/index.ts";
 import { orgboxCli } from "../helpers/cli.ts";
+import { ORGBOX_CLI_APP_ID } from "../../src/identity/index.ts";
+import { graph, graphToken } from "../helpers/graph.ts";
 import { useOrgbox } from "../helpers/orgbox.ts";
 import { api, clientToken } from "../helpers/security.ts";
 
@@ -91,7 +93,7 @@ describe("orgbox role / appuser / user add-to-org --url (a running orgbox, throu
     expect(dup.stderr).toMatch(/0x/);
   });
 
-  it("POST /_orgbox/org-token: 401 without the admin key, 400 without an org, 404 for an unknown org", async () => {
+  it("POST /_orgbox/org-token: 401 without the admin key, 400 without an org, 404 for an unknown org, 403 while the orgbox CLI principal is disabled", async () => {
     const o = orgbox();
     const post = (body: unknown, key: string | null = ADMIN_KEY) =>
       fetch(`${o.url}/_orgbox/org-token`, { method: "POST", headers: { "content-type": "application/json", ...(key !== null ? { authorization: `Bearer ${key}` } : {}) }, body: JSON.stringify(body) });
@@ -106,5 +108,18 @@ describe("orgbox role / appuser / user add-to-org --url (a running orgbox, throu
     expect(body.tenant_id).toBe(DEMO.tenantId);
     const who = await api(o, body.access_token, "GET", "WhoAmI");
     expect(who.status).toBe(200);
+
+    // An admin disables the orgbox CLI principal (Enterprise applications › Properties, as Graph PATCH): no more tokens for it.
+    const graphAdmin = await graphToken(o);
+    const cli = await graph(o, graphAdmin, "GET", `servicePrincipals(appId='${ORGBOX_CLI_APP_ID}')`);
+    expect((await graph(o, graphAdmin, "PATCH", `servicePrincipals/${cli.body.id as string}`, { accountEnabled: false })).status).toBe(204);
+    const refused = await post({ org: "contoso" });
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as { error_description: string }).error_description).toMatch(/orgbox CLI service principal .* is disabled/);
+    const viaCli = await orgboxCli(["appuser", "list", ...remote()], env());
+    expect(viaCli.code).toBe(1);
+    expect(viaCli.stderr).toMatch(/is disabled/);
+    expect((await graph(o, graphAdmin, "PATCH", `servicePrincipals/${cli.body.id as string}`, { accountEnabled: true })).status).toBe(204);
+    expect((await post({ org: "contoso" })).status).toBe(200);
   });
 });
