@@ -392,6 +392,13 @@ describe("Dataverse Web API writes", () => {
       expect(refs.body).toEqual({ "@odata.context": `${orgbox().apiUrl}/$metadata#Collection($ref)`, value: [{ "@odata.id": `${orgbox().apiUrl}/contacts(${contactId})` }] });
       expect((await call("GET", `accounts(${accountId})/contact_customer_accounts/$ref?$select=fullname`)).status).toBe(400);
       expect((await call("GET", `accounts(55555555-6666-4777-8888-999999999999)/contact_customer_accounts/$ref`)).status).toBe(404);
+      // The collection itself, as dynamics-web-api reads it (retrieve with a collection-valued navigationProperty), with query options.
+      const children = (await api.retrieve({ collection: "accounts", key: accountId, navigationProperty: "contact_customer_accounts", select: ["lastname"] })) as unknown as { value: Record<string, unknown>[] };
+      expect(children.value.map((c) => [c.contactid, c.lastname])).toEqual([[contactId, "Collection Child"]]);
+      const filtered = await call("GET", `accounts(${accountId})/contact_customer_accounts?$select=lastname&$filter=lastname eq 'nobody'`);
+      expect(filtered.status).toBe(200);
+      expect(filtered.body.value).toEqual([]);
+      expect((await call("GET", `accounts(55555555-6666-4777-8888-999999999999)/contact_customer_accounts`)).status).toBe(404);
       await api.disassociate({ collection: "accounts", primaryKey: accountId, relationshipName: "contact_customer_accounts", relatedKey: contactId });
       expect((await api.retrieve({ collection: "contacts", key: contactId, select: ["_parentcustomerid_value"] }))._parentcustomerid_value).toBeNull();
       expect((await call("GET", `accounts(${accountId})/contact_customer_accounts/$ref`)).body.value).toEqual([]);

@@ -64,7 +64,7 @@ export function isWriteSideRequest(method: string, path: ResourcePath, md: OrgMe
   const attribute = attributeByProperty(md, entity, first);
   if (attribute) return path.segments.length === 1 || (second === "$value" && path.segments.length === 2);
   const nav = navigationFor(md);
-  if (nav.manyToMany(entity, first) && path.segments.length === 1) return true;
+  if ((nav.manyToMany(entity, first) || nav.collectionValued(entity, first)) && path.segments.length === 1) return true;
   if (second !== "$ref" || path.segments.length !== 2) return false;
   return nav.singleValued(entity, first) !== undefined || nav.collectionValued(entity, first) !== undefined || nav.manyToMany(entity, first) !== undefined;
 }
@@ -291,6 +291,12 @@ async function memberRequest(req: WriteRequest, key: EntityKey, segments: string
     }
     if (second === "$ref" && segments.length === 2) return collectionRefRequest(req, key, collection, childKeyText);
     if (segments.length === 1 && childKeyText === undefined && req.method === "POST") return createRelated(req, key, collection);
+    if (segments.length === 1 && childKeyText === undefined && req.method === "GET") {
+      // `GET accounts(id)/contact_customer_accounts`: the children, as a collection read (query options, paging).
+      const child = md.entity(collection.referencingEntity) as EntityMetadata;
+      const within = (parentId: string): Expr => ({ kind: "compare", op: "eq", left: { kind: "column", name: collection.referencingAttribute }, right: { kind: "value", value: parentId } });
+      return navigationRead(req, key, collection.referencedNavigation, child, within, false);
+    }
   }
   const nn = collMatch ? nav.manyToMany(entity, collMatch[1] as string) : undefined;
   if (nn && collMatch) {
