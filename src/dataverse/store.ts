@@ -228,6 +228,12 @@ export interface SchemaStore {
   createKeyIndex(org: Org, entity: EntityMetadata, key: EntityKeyMetadata): Promise<void>;
   /** Drops the unique index of an alternate key. */
   dropKeyIndex(org: Org, entity: EntityMetadata, key: EntityKeyMetadata): Promise<void>;
+  /**
+   * Ensures the index reads sort and filter the table's primary name column through: `(lower(name), id)`,
+   * the case-folded key `$orderby=name` and `name eq '…'` compile to, with the keyset tie-breaker.
+   * `createRecordTable` creates it; this adds it to tables of older data folders. Idempotent.
+   */
+  ensureNameIndex(org: Org, entity: EntityMetadata): Promise<void>;
   /** The org's record tables as they exist in SQL: logical name → column names (for upgrades of older data folders). */
   recordTableColumns(org: Org): Promise<Map<string, Set<string>>>;
   /** Adds one column to a table's SQL table (`ALTER TABLE … ADD COLUMN`); existing rows get NULL. */

@@ -7,7 +7,7 @@ import type { DataverseStore, Expr } from "./store.ts";
 
 /**
  * Brings an org written by an older orgbox build up to this build's standard tables: creates the
- * record tables added since (with their indexes), adds the standard columns added since (existing
+ * record tables added since (with their indexes), the primary-name sort index of older tables, adds the standard columns added since (existing
  * rows get NULL), inserts the privileges added since, and grants those new privileges at Global depth
  * to every System Administrator role, as Dataverse does when a solution adds a table. Idempotent, in
  * one transaction: nothing changes when the org is current.
@@ -31,6 +31,7 @@ export async function upgradeOrg(service: DataverseService, outer: DataverseStor
         result.tables.push(entity.logicalName);
         continue;
       }
+      await store.ensureNameIndex(org, entity);
       for (const attribute of entity.attributes) {
         if (columns.has(attribute.logicalName)) continue;
         await store.addColumn(org, entity, attribute);

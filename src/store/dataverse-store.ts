@@ -82,7 +82,21 @@ export class SqlDataverseStore implements DataverseStore {
       }
     }
     for (const key of entity.keys ?? []) await this.keyIndex(name, entity, key);
+    await this.nameIndex(name, entity);
     this.dialect.afterDdl();
+  }
+
+  async ensureNameIndex(org: Org, entity: EntityMetadata): Promise<void> {
+    if (await this.nameIndex(`${org.tablePrefix}${entity.logicalName}`, entity)) this.dialect.afterDdl();
+  }
+
+  /** `CREATE INDEX IF NOT EXISTS {table}_{name}_ci ON {table} (lower(name), id)`; false when the table has no text primary name. */
+  private async nameIndex(table: string, entity: EntityMetadata): Promise<boolean> {
+    const name = entity.attributes.find((a) => a.isPrimaryName && a.type === "String");
+    if (!name || !entity.primaryIdAttribute) return false;
+    const expression = sql.join([this.dialect.caseFold(sql.ref(name.logicalName)), sql.ref(entity.primaryIdAttribute)]);
+    await this.db.schema.createIndex(this.dialect.indexName(`${table}_${name.logicalName}_ci`)).ifNotExists().on(table).expression(expression).execute();
+    return true;
   }
 
   async createKeyIndex(org: Org, entity: EntityMetadata, key: EntityKeyMetadata): Promise<void> {

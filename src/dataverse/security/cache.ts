@@ -254,6 +254,10 @@ class TrackingStore implements OrgRegistry, SchemaStore, RecordStore, StoreTrans
     return this.inner.dropKeyIndex(org, entity, key);
   }
 
+  ensureNameIndex(org: Org, entity: EntityMetadata): Promise<void> {
+    return this.inner.ensureNameIndex(org, entity);
+  }
+
   recordTableColumns(org: Org): Promise<Map<string, Set<string>>> {
     return this.inner.recordTableColumns(org);
   }
