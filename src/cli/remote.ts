@@ -60,6 +60,47 @@ function trustedCa(flags: RemoteFlags, env: NodeJS.ProcessEnv): string | undefin
   return readFileSync(join(found, "ca.pem"), "utf8");
 }
 
+/** A token answer of an admin token endpoint (`/_orgbox/graph-token`, `/_orgbox/org-token`). */
+interface AdminTokenAnswer {
+  ca: string | undefined;
+  accessToken: string;
+  tenantId: string;
+  body: Record<string, unknown>;
+}
+
+/**
+ * Asks an admin token endpoint of the orgbox at `base` for a token.
+ * @param notFound what a 404 `not_found` means (an unknown tenant or org), as the ConfigError's message.
+ * @throws ConfigError without an admin key, for `notFound`, when the key is refused or there is no admin endpoint (exit 2);
+ *   RemoteError 403 when the endpoint refuses (the principal is disabled).
+ */
+async function adminToken(base: string, flags: RemoteFlags, env: NodeJS.ProcessEnv, endpoint: string, request: Record<string, string>, notFound: string): Promise<AdminTokenAnswer> {
+  const adminKey = flags.adminKey ?? env.ORGBOX_ADMIN_KEY;
+  if (!adminKey) throw new ConfigError("with --url, give the admin key of that orgbox: --admin-key KEY or ORGBOX_ADMIN_KEY (orgbox start --admin-key …)");
+  const ca = trustedCa(flags, env);
+  const answer = await send(base, ca, "POST", endpoint, `Bearer ${adminKey}`, request);
+  if (answer.status === 401) throw new ConfigError(`${base} refused the admin key (401): check --admin-key / ORGBOX_ADMIN_KEY`);
+  if (answer.status === 404 && isObject(answer.body) && answer.body.error === "not_found") throw new ConfigError(notFound);
+  if (answer.status === 404) throw new ConfigError(`${base} has no admin endpoint: start it with --admin-key (or ORGBOX_ADMIN_KEY)`);
+  if (answer.status === 403 && isObject(answer.body)) throw new RemoteError(String(answer.body.error_description), 403);
+  const body = isObject(answer.body) ? answer.body : {};
+  if (answer.status !== 200 || typeof body.access_token !== "string" || typeof body.tenant_id !== "string") throw new Error(`${base}${endpoint} answered ${answer.status}: ${JSON.stringify(answer.body)}`);
+  return { ca, accessToken: body.access_token, tenantId: body.tenant_id, body };
+}
+
+/** Every item of a collection: `call` GETs `path`, then each `@odata.nextLink` made relative to `root` (e.g. `/graph/v1.0/`). */
+async function allPages<T>(call: (path: string) => Promise<{ value: T[]; "@odata.nextLink"?: string }>, path: string, root: string): Promise<T[]> {
+  const out: T[] = [];
+  let next: string | undefined = path;
+  while (next !== undefined) {
+    const page: { value: T[]; "@odata.nextLink"?: string } = await call(next);
+    out.push(...page.value);
+    const link = page["@odata.nextLink"];
+    next = link === undefined ? undefined : link.slice(link.indexOf(root) + root.length);
+  }
+  return out;
+}
+
 /** A Graph client of one tenant of a running orgbox. */
 export class RemoteDirectory {
   readonly tenantId: string;
@@ -79,18 +120,9 @@ export class RemoteDirectory {
    * @throws ConfigError without an admin key or tenant, for an unknown tenant, or when the admin key is refused (exit 2).
    */
   static async connect(base: string, flags: RemoteFlags, tenant: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<RemoteDirectory> {
-    const adminKey = flags.adminKey ?? env.ORGBOX_ADMIN_KEY;
-    if (!adminKey) throw new ConfigError("with --url, give the admin key of that orgbox: --admin-key KEY or ORGBOX_ADMIN_KEY (orgbox start --admin-key …)");
-    if (!tenant) throw new ConfigError("with --url, --tenant <id|domain> is required");
-    const ca = trustedCa(flags, env);
-    const answer = await send(base, ca, "POST", "/_orgbox/graph-token", `Bearer ${adminKey}`, { tenant });
-    if (answer.status === 401) throw new ConfigError(`${base} refused the admin key (401): check --admin-key / ORGBOX_ADMIN_KEY`);
-    if (answer.status === 404 && isObject(answer.body) && answer.body.error === "not_found") throw new ConfigError(`no tenant '${tenant}' (orgbox tenant list)`);
-    if (answer.status === 404) throw new ConfigError(`${base} has no admin endpoint: start it with --admin-key (or ORGBOX_ADMIN_KEY)`);
-    if (answer.status === 403 && isObject(answer.body)) throw new RemoteError(String(answer.body.error_description), 403);
-    const body = answer.body as { access_token?: string; tenant_id?: string } | undefined;
-    if (answer.status !== 200 || !body?.access_token || !body.tenant_id) throw new Error(`${base}/_orgbox/graph-token answered ${answer.status}: ${JSON.stringify(answer.body)}`);
-    return new RemoteDirectory(base, ca, body.access_token, body.tenant_id);
+    if (!tenant && (flags.adminKey ?? env.ORGBOX_ADMIN_KEY)) throw new ConfigError("with --url, --tenant <id|domain> is required");
+    const token = await adminToken(base, flags, env, "/_orgbox/graph-token", { tenant: tenant ?? "" }, `no tenant '${tenant ?? ""}' (orgbox tenant list)`);
+    return new RemoteDirectory(base, token.ca, token.accessToken, token.tenantId);
   }
 
   /**
@@ -107,16 +139,8 @@ export class RemoteDirectory {
   }
 
   /** Every item of a collection (following `@odata.nextLink`). */
-  async list<T = Record<string, unknown>>(path: string): Promise<T[]> {
-    const out: T[] = [];
-    let next: string | undefined = path;
-    while (next !== undefined) {
-      const page: { value: T[]; "@odata.nextLink"?: string } = await this.call("GET", next);
-      out.push(...page.value);
-      const link = page["@odata.nextLink"];
-      next = link === undefined ? undefined : link.slice(link.indexOf("/graph/v1.0/") + "/graph/v1.0/".length);
-    }
-    return out;
+  list<T = Record<string, unknown>>(path: string): Promise<T[]> {
+    return allPages((next) => this.call<{ value: T[]; "@odata.nextLink"?: string }>("GET", next), path, "/graph/v1.0/");
   }
 }
 
@@ -149,17 +173,9 @@ export class RemoteOrg {
    * @throws ConfigError without an admin key, for an unknown org, or when the admin key is refused (exit 2).
    */
   static async connect(base: string, flags: RemoteFlags, org: string, env: NodeJS.ProcessEnv = process.env): Promise<RemoteOrg> {
-    const adminKey = flags.adminKey ?? env.ORGBOX_ADMIN_KEY;
-    if (!adminKey) throw new ConfigError("with --url, give the admin key of that orgbox: --admin-key KEY or ORGBOX_ADMIN_KEY (orgbox start --admin-key …)");
-    const ca = trustedCa(flags, env);
-    const answer = await send(base, ca, "POST", "/_orgbox/org-token", `Bearer ${adminKey}`, { org });
-    if (answer.status === 401) throw new ConfigError(`${base} refused the admin key (401): check --admin-key / ORGBOX_ADMIN_KEY`);
-    if (answer.status === 404 && isObject(answer.body) && answer.body.error === "not_found") throw new ConfigError(`no org '${org}' at ${base}`);
-    if (answer.status === 404) throw new ConfigError(`${base} has no admin endpoint: start it with --admin-key (or ORGBOX_ADMIN_KEY)`);
-    if (answer.status === 403 && isObject(answer.body)) throw new RemoteError(String(answer.body.error_description), 403);
-    const body = answer.body as { access_token?: string; tenant_id?: string; org_url?: string } | undefined;
-    if (answer.status !== 200 || !body?.access_token || !body.tenant_id || !body.org_url) throw new Error(`${base}/_orgbox/org-token answered ${answer.status}: ${JSON.stringify(answer.body)}`);
-    return new RemoteOrg(base, ca, body.access_token, body.tenant_id, body.org_url);
+    const token = await adminToken(base, flags, env, "/_orgbox/org-token", { org }, `no org '${org}' at ${base}`);
+    if (typeof token.body.org_url !== "string") throw new Error(`${base}/_orgbox/org-token answered without org_url`);
+    return new RemoteOrg(base, token.ca, token.accessToken, token.tenantId, token.body.org_url);
   }
 
   /** The absolute Web API URL of `path` (for `@odata.id` references). */
@@ -185,16 +201,8 @@ export class RemoteOrg {
   }
 
   /** Every row of a query (following `@odata.nextLink`). */
-  async list<T = Record<string, unknown>>(path: string): Promise<T[]> {
-    const out: T[] = [];
-    let next: string | undefined = path;
-    while (next !== undefined) {
-      const page: { value: T[]; "@odata.nextLink"?: string } = await this.call("GET", next);
-      out.push(...page.value);
-      const link = page["@odata.nextLink"];
-      next = link === undefined ? undefined : link.slice(link.indexOf("/api/data/v9.2/") + "/api/data/v9.2/".length);
-    }
-    return out;
+  list<T = Record<string, unknown>>(path: string): Promise<T[]> {
+    return allPages((next) => this.call<{ value: T[]; "@odata.nextLink"?: string }>("GET", next), path, "/api/data/v9.2/");
   }
 }
 
