@@ -26,6 +26,11 @@ export type ServicesConfig = ServicesStore &
       | "lockoutThreshold"
       | "lockoutDurationSeconds"
       | "legacyApplicationUserRule"
+      | "serviceProtection"
+      | "serviceProtectionRequests"
+      | "serviceProtectionExecutionSeconds"
+      | "serviceProtectionConcurrency"
+      | "serviceProtectionWindowSeconds"
     >
   >;
 
@@ -104,6 +109,12 @@ export async function openServices(config: ServicesConfig, runtime: ServicesRunt
     const dataverse = createDataverse({
       store: dataverseStore,
       legacyApplicationUserRule: config.legacyApplicationUserRule ?? DEFAULTS.legacyApplicationUserRule,
+      serviceProtection: (config.serviceProtection ?? DEFAULTS.serviceProtection) && {
+        requestsPerWindow: config.serviceProtectionRequests ?? DEFAULTS.serviceProtectionRequests,
+        executionTimeSecondsPerWindow: config.serviceProtectionExecutionSeconds ?? DEFAULTS.serviceProtectionExecutionSeconds,
+        concurrentRequests: config.serviceProtectionConcurrency ?? DEFAULTS.serviceProtectionConcurrency,
+        windowSeconds: config.serviceProtectionWindowSeconds ?? DEFAULTS.serviceProtectionWindowSeconds,
+      },
       clock,
       orgUrl,
       trust: {
