@@ -1,0 +1,148 @@
+/**
+ * Dataverse's service protection limits (learn.microsoft.com/power-apps/developer/data-platform/api-limits):
+ * per user and web server, a number of requests and a combined execution time over a sliding window, and
+ * a number of concurrent requests; 429 with `Retry-After` (seconds) and the documented code and message.
+ * The window follows orgbox's injected ManualClock: a client "waits" Retry-After by advancing it.
+ */
+import { DynamicsWebApi } from "dynamics-web-api";
+import { describe, expect, it } from "vitest";
+import { ManualClock } from "../../src/index.ts";
+import { demoToken, useOrgbox } from "../helpers/orgbox.ts";
+
+const START = Date.UTC(2026, 0, 1, 0, 0, 0);
+
+/** A plain-fetch client with the retry policy Microsoft's WebAPIService sample uses: on 429, wait Retry-After seconds and resend. */
+async function fetchWithRetries(url: string, init: RequestInit, clock: ManualClock, log: { status: number; retryAfter: string | null; code?: string }[], maxRetries = 3): Promise<Response> {
+  for (let attempt = 0; ; attempt++) {
+    const response = await fetch(url, init);
+    if (response.status !== 429 || attempt === maxRetries) return response;
+    const body = (await response.json()) as { error: { code: string } };
+    const retryAfter = response.headers.get("retry-after");
+    log.push({ status: 429, retryAfter, code: body.error.code });
+    // The "wait": the client's timer is orgbox's clock here, so no wall-clock sleep.
+    clock.advance(Number(retryAfter) * 1000);
+  }
+}
+
+describe("service protection: number of requests (0x80072322)", () => {
+  const clock = new ManualClock(START);
+  const orgbox = useOrgbox({ serviceProtectionRequests: 5, serviceProtectionWindowSeconds: 60 }, { clock });
+
+  it("counts down x-ms-ratelimit-burst-remaining-xrm-requests, refuses the 6th request with 429 and Retry-After, and admits it after the wait", async () => {
+    const token = await demoToken(orgbox());
+    const init = { headers: { authorization: `Bearer ${token}`, accept: "application/json" } };
+    const remaining: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const response = await fetch(`${orgbox().apiUrl}/WhoAmI`, init);
+      expect(response.status).toBe(200);
+      remaining.push(response.headers.get("x-ms-ratelimit-burst-remaining-xrm-requests") ?? "");
+      // The execution time left, formatted as the service does: "1,199.46".
+      expect(response.headers.get("x-ms-ratelimit-time-remaining-xrm-requests")).toMatch(/^1,19\d\.\d\d$|^1,200\.00$/);
+      clock.advance(10_000);
+    }
+    expect(remaining).toEqual(["4", "3", "2", "1", "0"]);
+
+    const refused = await fetch(`${orgbox().apiUrl}/WhoAmI`, init);
+    expect(refused.status).toBe(429);
+    // The first request (at START) leaves the 60-second window at START + 60 s; the clock is at START + 50 s.
+    expect(refused.headers.get("retry-after")).toBe("10");
+    expect(await refused.json()).toEqual({ error: { code: "0x80072322", message: "Number of requests exceeded the limit of 5 over time window of 60 seconds." } });
+
+    const log: { status: number; retryAfter: string | null; code?: string }[] = [];
+    const recovered = await fetchWithRetries(`${orgbox().apiUrl}/WhoAmI`, init, clock, log);
+    expect(recovered.status).toBe(200);
+    expect(log).toEqual([{ status: 429, retryAfter: "10", code: "0x80072322" }]);
+    // One request left the window, one came in.
+    expect(recovered.headers.get("x-ms-ratelimit-burst-remaining-xrm-requests")).toBe("0");
+  });
+
+  it("counts per user: another application user of the org is not limited by the first one's requests", async () => {
+    clock.advance(120_000);
+    const o = orgbox();
+    const first = await demoToken(o);
+    for (let i = 0; i < 5; i++) expect((await fetch(`${o.apiUrl}/WhoAmI`, { headers: { authorization: `Bearer ${first}` } })).status).toBe(200);
+    expect((await fetch(`${o.apiUrl}/WhoAmI`, { headers: { authorization: `Bearer ${first}` } })).status).toBe(429);
+    const { adminToken } = await import("../helpers/orgbox.ts");
+    const other = await adminToken(o);
+    const response = await fetch(`${o.apiUrl}/WhoAmI`, { headers: { authorization: `Bearer ${other}` } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("x-ms-ratelimit-burst-remaining-xrm-requests")).toBe("4");
+  });
+
+  it("counts a $batch once, whatever its number of parts, as Dataverse does", async () => {
+    clock.advance(120_000);
+    const o = orgbox();
+    const token = await demoToken(o);
+    const part = (n: number) => `--b1\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\nGET ${o.apiUrl}/WhoAmI HTTP/1.1\r\nAccept: application/json\r\n\r\n`.replace("WhoAmI", n % 2 ? "WhoAmI" : "WhoAmI()");
+    const body = `${[1, 2, 3, 4, 5, 6, 7].map(part).join("")}--b1--\r\n`;
+    const response = await fetch(`${o.apiUrl}/$batch`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "multipart/mixed; boundary=b1" }, body });
+    expect(response.status).toBe(200);
+    expect((await response.text()).match(/HTTP\/1\.1 200/g)).toHaveLength(7);
+    expect(response.headers.get("x-ms-ratelimit-burst-remaining-xrm-requests")).toBe("4");
+  });
+
+  it("dynamics-web-api surfaces the 429 (status, code, Retry-After header); a retry wrapper around it recovers after the wait", async () => {
+    clock.advance(120_000);
+    const o = orgbox();
+    const api = new DynamicsWebApi({ serverUrl: `${o.orgUrl}/`, dataApi: { version: "9.2" }, onTokenRefresh: async () => demoToken(o) });
+    for (let i = 0; i < 5; i++) await api.callFunction("WhoAmI");
+    const refusals: { status: number; code: string; retryAfter: string }[] = [];
+    const withRetries = async <T>(call: () => Promise<T>): Promise<T> => {
+      for (;;) {
+        try {
+          return await call();
+        } catch (error) {
+          const e = error as { status?: number; code?: string; headers?: Record<string, string> };
+          if (e.status !== 429 || refusals.length >= 3) throw error;
+          const retryAfter = e.headers?.["retry-after"] ?? "";
+          refusals.push({ status: e.status, code: e.code ?? "", retryAfter });
+          clock.advance(Number(retryAfter) * 1000);
+        }
+      }
+    };
+    const me = await withRetries(() => api.callFunction<{ UserId: string }>("WhoAmI"));
+    expect(me.UserId).toMatch(/^[0-9a-f-]{36}$/);
+    // All five requests came at the same instant: the window frees up a whole window later.
+    expect(refusals).toEqual([{ status: 429, code: "0x80072322", retryAfter: "60" }]);
+  });
+});
+
+describe("service protection: execution time (0x80072321)", () => {
+  const clock = new ManualClock(START);
+  // One microsecond of execution time per window: the first request uses it up.
+  const orgbox = useOrgbox({ serviceProtectionExecutionSeconds: "0.000001" }, { clock });
+
+  it("refuses the next request once the window's combined execution time exceeds the limit, and admits it after Retry-After", async () => {
+    const token = await demoToken(orgbox());
+    const init = { headers: { authorization: `Bearer ${token}` } };
+    const first = await fetch(`${orgbox().apiUrl}/WhoAmI`, init);
+    expect(first.status).toBe(200);
+    expect(first.headers.get("x-ms-ratelimit-time-remaining-xrm-requests")).toBe("0.00");
+    const refused = await fetch(`${orgbox().apiUrl}/WhoAmI`, init);
+    expect(refused.status).toBe(429);
+    expect(await refused.json()).toEqual({
+      error: {
+        code: "0x80072321",
+        message: "Combined execution time of incoming requests exceeded limit of 0 milliseconds over time window of 300 seconds. Decrease number of concurrent requests or reduce the duration of requests and try again later.",
+      },
+    });
+    // The default 300-second window: the first request's bucket leaves it 300 s after START.
+    expect(refused.headers.get("retry-after")).toBe("300");
+    const log: { status: number; retryAfter: string | null; code?: string }[] = [];
+    expect((await fetchWithRetries(`${orgbox().apiUrl}/WhoAmI`, init, clock, log)).status).toBe(200);
+    expect(log).toEqual([{ status: 429, retryAfter: "300", code: "0x80072321" }]);
+  });
+});
+
+describe("service protection: turned off", () => {
+  const orgbox = useOrgbox({ serviceProtection: false, serviceProtectionRequests: 1 });
+
+  it("sends no x-ms-ratelimit headers and refuses nothing", async () => {
+    const token = await demoToken(orgbox());
+    for (let i = 0; i < 3; i++) {
+      const response = await fetch(`${orgbox().apiUrl}/WhoAmI`, { headers: { authorization: `Bearer ${token}` } });
+      expect(response.status).toBe(200);
+      expect(response.headers.get("x-ms-ratelimit-burst-remaining-xrm-requests")).toBeNull();
+    }
+  });
+});
