@@ -189,19 +189,19 @@ const Schema = z
     serviceProtectionExecutionSeconds: z.coerce.number().positive().max(366 * 86400),
     serviceProtectionConcurrency: int(1, 100_000),
     serviceProtectionWindowSeconds: int(1, 86400),
-    faults: z.union([
-      z.array(z.unknown()),
-      z.string().transform((text, ctx) => {
+    faults: z.unknown().transform((value, ctx) => {
+      if (Array.isArray(value)) return value as unknown[];
+      if (typeof value === "string") {
         try {
-          const value = JSON.parse(text) as unknown;
-          if (Array.isArray(value)) return value as unknown[];
+          const parsed = JSON.parse(value) as unknown;
+          if (Array.isArray(parsed)) return parsed as unknown[];
         } catch {
           // reported below
         }
-        ctx.addIssue({ code: "custom", message: "a JSON array of fault rules" });
-        return z.NEVER;
-      }),
-    ]),
+      }
+      ctx.addIssue({ code: "custom", message: "a JSON array of fault rules" });
+      return z.NEVER;
+    }),
   })
   .partial()
   .strict();

@@ -21,7 +21,7 @@ export { sendWebApiUrlError } from "./routes.ts";
 
 // The org model's definitions, for environments (src/environment), the CLI and the server: code outside
 // src/dataverse imports Dataverse only through this file (eslint.config.js, no-restricted-imports).
-export { DataverseError } from "./errors.ts";
+export { DataverseError, errorBody as dataverseErrorBody, ERROR_CONTENT_TYPE as DATAVERSE_ERROR_CONTENT_TYPE } from "./errors.ts";
 export type { Row } from "./model.ts";
 export { OrgMetadata } from "./metadata/registry.ts";
 export { STANDARD_MANY_TO_MANY, STANDARD_TABLES } from "./metadata/standard.ts";

@@ -6,6 +6,7 @@ import { OrgboxError } from "../common/errors.ts";
 import type { Dataverse } from "../dataverse/index.ts";
 import { DirectoryError, type Identity } from "../identity/index.ts";
 import type { Database } from "../store/database.ts";
+import { registerFaultRoutes, type FaultInjector } from "./faults.ts";
 
 /** A named checkpoint of a running orgbox (see `OrgboxInstance.snapshot` in create-orgbox.ts). */
 export interface OrgboxSnapshot {
@@ -89,9 +90,10 @@ function adminAuthorized(header: string | undefined, key: string): boolean {
  * `POST /_orgbox/snapshots/{name}/restore`, and `POST /_orgbox/graph-token` (`{"tenant": "<id|domain>"}` →
  * `{token_type, access_token, expires_in (seconds), tenant_id}`: a Microsoft Graph token of the tenant's
  * "orgbox CLI" management service principal, see `Identity.managementToken`; 400 without a tenant, 404 for
- * an unknown one). Every one needs `Authorization: Bearer {adminKey}` (401 otherwise).
+ * an unknown one), and `/_orgbox/faults` (fault injection, see `registerFaultRoutes` in faults.ts).
+ * Every one needs `Authorization: Bearer {adminKey}` (401 otherwise).
  */
-export async function registerAdmin(app: FastifyInstance, key: string, checkpoints: Checkpoints, identity?: Pick<Identity, "managementToken">): Promise<void> {
+export async function registerAdmin(app: FastifyInstance, key: string, checkpoints: Checkpoints, identity?: Pick<Identity, "managementToken">, faults?: FaultInjector): Promise<void> {
   await app.register(async (scope) => {
     // Bodies are optional: accept an empty body whatever the content type says.
     scope.removeAllContentTypeParsers();
@@ -110,6 +112,7 @@ export async function registerAdmin(app: FastifyInstance, key: string, checkpoin
       }
       return undefined;
     });
+    if (faults) registerFaultRoutes(scope, faults);
     scope.post("/_orgbox/reset", async (_request, reply) => {
       const started = performance.now();
       await checkpoints.reset();

@@ -9,6 +9,7 @@ import { sendWebApiUrlError, type Dataverse } from "../dataverse/index.ts";
 import { aad, aadErrorBody, type Identity } from "../identity/index.ts";
 import { createGraph, graphError, graphErrorBody } from "../graph/index.ts";
 import { registerAdmin, type Checkpoints } from "./admin.ts";
+import { addFaultHook, type FaultInjector } from "./faults.ts";
 
 /**
  * Request-line plus header bytes a connection may send: room for the 32 KB (32,768-character) URLs
@@ -31,6 +32,8 @@ export interface HttpAppOptions {
   checkpoints: Checkpoints;
   /** Runs first on every request, before any surface reads a cache (see `Services.syncWithStore`). */
   beforeRequest?: () => void;
+  /** Fault injection rules (off while empty). */
+  faults?: FaultInjector;
 }
 
 /**
@@ -38,7 +41,7 @@ export interface HttpAppOptions {
  * (`/_orgbox/…`, only with `adminKey`), and a 404 naming the method and path for anything else.
  */
 export async function createHttpApp(options: HttpAppOptions): Promise<FastifyInstance> {
-  const { config, logger, tls, clock, baseUrl, identity, dataverse, checkpoints, beforeRequest } = options;
+  const { config, logger, tls, clock, baseUrl, identity, dataverse, checkpoints, beforeRequest, faults } = options;
   const app = Fastify({
     loggerInstance: logger,
     // Dataverse takes request URLs up to 32 KB (Node's default header limit is 16 KB).
@@ -80,8 +83,9 @@ export async function createHttpApp(options: HttpAppOptions): Promise<FastifyIns
       done();
     });
   }
+  if (faults) addFaultHook(app, faults, { clock, baseUrl });
   app.get("/_orgbox/health", async () => ({ status: "ok" }));
-  if (config.adminKey) await registerAdmin(app, config.adminKey, checkpoints, identity);
+  if (config.adminKey) await registerAdmin(app, config.adminKey, checkpoints, identity, faults);
   await app.register(async (scope) => identity.register(scope));
   await app.register(async (scope) => dataverse.register(scope), { prefix: "/org" });
   const graph = createGraph(identity, clock);
