@@ -44,6 +44,7 @@ interface StartFlags {
   serviceProtectionConcurrency?: string;
   serviceProtectionWindow?: string;
   faults?: string;
+  tokenRequestsPerMinute?: string;
 }
 
 function toInput(flags: StartFlags): OrgboxConfigInput {
@@ -74,6 +75,7 @@ function toInput(flags: StartFlags): OrgboxConfigInput {
   if (flags.serviceProtectionConcurrency !== undefined) input.serviceProtectionConcurrency = flags.serviceProtectionConcurrency;
   if (flags.serviceProtectionWindow !== undefined) input.serviceProtectionWindowSeconds = flags.serviceProtectionWindow;
   if (flags.faults !== undefined) input.faults = flags.faults;
+  if (flags.tokenRequestsPerMinute !== undefined) input.tokenRequestsPerMinute = flags.tokenRequestsPerMinute;
   return input;
 }
 
@@ -246,7 +248,8 @@ withCommonOptions(
     .option("--service-protection-execution <seconds>", "service protection: execution time per window and user (default 1200); env ORGBOX_SERVICE_PROTECTION_EXECUTION")
     .option("--service-protection-concurrency <n>", "service protection: concurrent requests per user (default 52); env ORGBOX_SERVICE_PROTECTION_CONCURRENCY")
     .option("--service-protection-window <seconds>", "service protection: the sliding window (default 300); env ORGBOX_SERVICE_PROTECTION_WINDOW")
-    .option("--faults <json>", "fault injection rules from start, a JSON array (default none); env ORGBOX_FAULTS"),
+    .option("--faults <json>", "fault injection rules from start, a JSON array (default none); env ORGBOX_FAULTS")
+    .option("--token-requests-per-minute <n>", "throttle token requests per tenant and client (AADSTS50196; default off); env ORGBOX_TOKEN_REQUESTS_PER_MINUTE"),
 ).action(start);
 
 const keysCommand = program.command("keys").description("manage the token-signing keys of a persisted store");

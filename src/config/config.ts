@@ -96,6 +96,13 @@ export interface OrgboxConfig {
   /** Service protection: the sliding window, in seconds. Default 300 (5 minutes). */
   serviceProtectionWindowSeconds: number;
   /**
+   * Token requests per tenant and client in one minute before the token endpoint answers AADSTS50196
+   * (429 with `Retry-After: 60` for client credentials, 400 `invalid_grant` otherwise), as Entra throttles
+   * apps that do not cache tokens (learn.microsoft.com/entra/msal/dotnet/advanced/client-and-server-throttling;
+   * Entra publishes no threshold). Default: off.
+   */
+  tokenRequestsPerMinute: number | undefined;
+  /**
    * Fault injection rules applied from start (the rule shape is in `src/server/faults.ts`): a JSON
    * array (flag and environment variable) or an array (config file). Default: none.
    */
@@ -155,6 +162,7 @@ export const CONFIG_KEYS = {
   serviceProtectionExecutionSeconds: "ORGBOX_SERVICE_PROTECTION_EXECUTION",
   serviceProtectionConcurrency: "ORGBOX_SERVICE_PROTECTION_CONCURRENCY",
   serviceProtectionWindowSeconds: "ORGBOX_SERVICE_PROTECTION_WINDOW",
+  tokenRequestsPerMinute: "ORGBOX_TOKEN_REQUESTS_PER_MINUTE",
   faults: "ORGBOX_FAULTS",
 } as const satisfies Record<keyof Omit<OrgboxConfig, never>, string>;
 
@@ -189,6 +197,7 @@ const Schema = z
     serviceProtectionExecutionSeconds: z.coerce.number().positive().max(366 * 86400),
     serviceProtectionConcurrency: int(1, 100_000),
     serviceProtectionWindowSeconds: int(1, 86400),
+    tokenRequestsPerMinute: int(1, 10_000_000),
     faults: z.unknown().transform((value, ctx) => {
       if (Array.isArray(value)) return value as unknown[];
       if (typeof value === "string") {

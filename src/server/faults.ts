@@ -7,7 +7,7 @@ import type { Clock } from "../common/clock.ts";
 import { ConfigError } from "../common/errors.ts";
 import { DATAVERSE_ERROR_CONTENT_TYPE, DataverseError, dataverseErrorBody } from "../dataverse/index.ts";
 import { GraphError, graphErrorBody } from "../graph/index.ts";
-import { AadError, aadErrorBody } from "../identity/index.ts";
+import { aad, AadError, aadErrorBody } from "../identity/index.ts";
 
 /**
  * Fault injection for resilience tests, off by default: rules that answer a share of a surface's requests
@@ -179,6 +179,9 @@ function clientOf(request: FastifyRequest): string | undefined {
   return undefined;
 }
 
+/** AADSTS50196's message (learn.microsoft.com/entra/msal/dotnet/advanced/client-and-server-throttling). */
+const LOOP_DETECTED = aad.loopDetected().message.replace(/^AADSTS50196: /, "");
+
 /** The injected answer of `rule` in the format of `surface`. */
 function refusal(rule: FaultRule, surface: FaultSurface, request: FastifyRequest, now: number, baseUrl: string): { status: number; headers: Record<string, string>; body: unknown } {
   const status = rule.status ?? 429;
@@ -188,7 +191,7 @@ function refusal(rule: FaultRule, surface: FaultSurface, request: FastifyRequest
     const code = typeof rule.code === "number" ? rule.code : rule.code !== undefined ? Number(String(rule.code).replace(/^AADSTS/i, "")) : status === 429 ? 50196 : 90033;
     const error = rule.error ?? (status === 429 ? "invalid_grant" : status >= 500 ? "temporarily_unavailable" : "invalid_request");
     const message =
-      rule.message ?? (code === 50196 ? "The server terminated an operation because it encountered a client request loop. Please contact your app vendor." : `orgbox fault injection (rule ${rule.id}): the service is temporarily unavailable.`);
+      rule.message ?? (code === 50196 ? LOOP_DETECTED : `orgbox fault injection (rule ${rule.id}): the service is temporarily unavailable.`);
     const aad = new AadError(Number.isFinite(code) ? code : 90033, error, message, { status });
     return { status, headers: { ...headers, "cache-control": "no-store, no-cache" }, body: aadErrorBody(aad, { traceId: randomUUID(), correlationId: request.id, now, baseUrl }) };
   }

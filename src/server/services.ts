@@ -31,6 +31,7 @@ export type ServicesConfig = ServicesStore &
       | "serviceProtectionExecutionSeconds"
       | "serviceProtectionConcurrency"
       | "serviceProtectionWindowSeconds"
+      | "tokenRequestsPerMinute"
     >
   >;
 
@@ -96,6 +97,7 @@ export async function openServices(config: ServicesConfig, runtime: ServicesRunt
       spaRefreshTokenLifetimeSeconds: config.spaRefreshTokenLifetimeSeconds ?? DEFAULTS.spaRefreshTokenLifetimeSeconds,
       refreshTokenRotation: config.refreshTokenRotation ?? DEFAULTS.refreshTokenRotation,
       lockout: { threshold: config.lockoutThreshold ?? DEFAULTS.lockoutThreshold, durationSeconds: config.lockoutDurationSeconds ?? DEFAULTS.lockoutDurationSeconds },
+      ...(config.tokenRequestsPerMinute ? { tokenRequestsPerMinute: config.tokenRequestsPerMinute } : {}),
       resources: {
         async appIdForIdentifier(uri) {
           const base = baseUrl();

@@ -5,7 +5,7 @@
  * meets a scripted AADSTS failure and succeeds after it; plain fetch meets Dataverse and Graph faults.
  */
 import { ConfidentialClientApplication } from "@azure/msal-node";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { DEMO, startOrgbox } from "../../src/index.ts";
 import { graph, graphToken } from "../helpers/graph.ts";
 import { adminToken, demoToken, useOrgbox } from "../helpers/orgbox.ts";
@@ -51,11 +51,34 @@ describe("fault injection", () => {
     }
     expect(token).toMatch(/^ey/);
     expect(failures).toEqual([
-      { errorCode: "invalid_grant", message: "AADSTS50196: The server terminated an operation because it encountered a client request loop. Please contact your app vendor." },
-      { errorCode: "invalid_grant", message: "AADSTS50196: The server terminated an operation because it encountered a client request loop. Please contact your app vendor." },
+      { errorCode: "invalid_grant", message: "AADSTS50196: The server terminated an operation because it encountered a loop while processing a request." },
+      { errorCode: "invalid_grant", message: "AADSTS50196: The server terminated an operation because it encountered a loop while processing a request." },
     ]);
     // The scripted rule is used up and gone.
     expect(((await (await admin("GET", "")).json()) as { value: unknown[] }).value).toEqual([]);
+  });
+
+  it("msal-node honours an injected 429's Retry-After: it refuses locally, sending nothing, until the wait is over", async () => {
+    const o = orgbox();
+    o.faults.add({ surface: "identity", clientId: o.demo.clientId, path: "/token", count: 1, status: 429, retryAfterSeconds: 30 });
+    // A delay-only rule counts the token requests that reach orgbox.
+    const counter = o.faults.add({ surface: "identity", clientId: o.demo.clientId, path: "/token", delayMs: 1 });
+    const cca = new ConfidentialClientApplication({ auth: { clientId: o.demo.clientId, clientSecret: o.demo.clientSecret, authority: o.authority, knownAuthorities: [new URL(o.url).host] } });
+    const acquire = () => cca.acquireTokenByClientCredential({ scopes: [`${o.orgUrl}/.default`], skipCache: true });
+    // msal-node keeps its throttle in Date.now() time: fake only Date to move past Retry-After.
+    vi.useFakeTimers({ toFake: ["Date"], now: Date.now() });
+    try {
+      await expect(acquire()).rejects.toMatchObject({ errorCode: "invalid_grant" });
+      // msal's own throttle (ThrottlingUtils) answers from its cache: the error codes of the 429, no request sent.
+      await expect(acquire()).rejects.toMatchObject({ errorCode: "50196" });
+      expect(o.faults.list().find((r) => r.id === counter.id)?.hits).toBe(0);
+      vi.setSystemTime(Date.now() + 31_000);
+      expect((await acquire())?.accessToken).toMatch(/^ey/);
+      expect(o.faults.list().find((r) => r.id === counter.id)?.hits).toBe(1);
+    } finally {
+      vi.useRealTimers();
+      o.faults.remove(counter.id);
+    }
   });
 
   it("answers a Dataverse request 429 in the Dataverse envelope with Retry-After; a plain-fetch client retries and succeeds", async () => {

@@ -7,7 +7,7 @@
 import { DynamicsWebApi } from "dynamics-web-api";
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/index.ts";
-import { demoToken, useOrgbox } from "../helpers/orgbox.ts";
+import { adminToken, demoToken, useOrgbox } from "../helpers/orgbox.ts";
 
 const START = Date.UTC(2026, 0, 1, 0, 0, 0);
 
@@ -62,7 +62,6 @@ describe("service protection: number of requests (0x80072322)", () => {
     const first = await demoToken(o);
     for (let i = 0; i < 5; i++) expect((await fetch(`${o.apiUrl}/WhoAmI`, { headers: { authorization: `Bearer ${first}` } })).status).toBe(200);
     expect((await fetch(`${o.apiUrl}/WhoAmI`, { headers: { authorization: `Bearer ${first}` } })).status).toBe(429);
-    const { adminToken } = await import("../helpers/orgbox.ts");
     const other = await adminToken(o);
     const response = await fetch(`${o.apiUrl}/WhoAmI`, { headers: { authorization: `Bearer ${other}` } });
     expect(response.status).toBe(200);
@@ -144,5 +143,32 @@ describe("service protection: turned off", () => {
       expect(response.status).toBe(200);
       expect(response.headers.get("x-ms-ratelimit-burst-remaining-xrm-requests")).toBeNull();
     }
+  });
+});
+
+describe("Entra token throttling (tokenRequestsPerMinute, off by default)", () => {
+  const clock = new ManualClock(START);
+  const orgbox = useOrgbox({ tokenRequestsPerMinute: 2 }, { clock });
+  const tokenRequest = (form: Record<string, string>) => fetch(`${orgbox().url}/${orgbox().tenantId}/oauth2/v2.0/token`, { method: "POST", body: new URLSearchParams(form) });
+
+  it("answers an app's client-credentials requests beyond the limit 429 AADSTS50196 with Retry-After: 60, and other grants invalid_grant; the next minute it issues again", async () => {
+    const o = orgbox();
+    const form = { grant_type: "client_credentials", client_id: o.demo.clientId, client_secret: o.demo.clientSecret, scope: `${o.orgUrl}/.default` };
+    expect((await tokenRequest(form)).status).toBe(200);
+    expect((await tokenRequest(form)).status).toBe(200);
+    const throttled = await tokenRequest(form);
+    expect(throttled.status).toBe(429);
+    expect(throttled.headers.get("retry-after")).toBe("60");
+    const body = (await throttled.json()) as { error: string; error_codes: number[]; error_description: string };
+    expect(body.error).toBe("invalid_grant");
+    expect(body.error_codes).toEqual([50196]);
+    expect(body.error_description).toMatch(/^AADSTS50196: The server terminated an operation because it encountered a loop while processing a request\.\r\n/);
+
+    const password = await tokenRequest({ grant_type: "password", client_id: o.demo.clientId, client_secret: o.demo.clientSecret, username: o.demo.username, password: o.demo.password, scope: `${o.orgUrl}/.default` });
+    expect(password.status).toBe(400);
+    expect(((await password.json()) as { error_codes: number[] }).error_codes).toEqual([50196]);
+
+    clock.advance(60_000);
+    expect((await tokenRequest(form)).status).toBe(200);
   });
 });
