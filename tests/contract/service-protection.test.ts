@@ -4,9 +4,12 @@
  * a number of concurrent requests; 429 with `Retry-After` (seconds) and the documented code and message.
  * The window follows orgbox's injected ManualClock: a client "waits" Retry-After by advancing it.
  */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { DynamicsWebApi } from "dynamics-web-api";
-import { describe, expect, it } from "vitest";
-import { ManualClock } from "../../src/index.ts";
+import { afterAll, describe, expect, it } from "vitest";
+import { ManualClock, startOrgbox } from "../../src/index.ts";
 import { adminToken, demoToken, useOrgbox } from "../helpers/orgbox.ts";
 
 const START = Date.UTC(2026, 0, 1, 0, 0, 0);
@@ -170,5 +173,27 @@ describe("Entra token throttling (tokenRequestsPerMinute, off by default)", () =
 
     clock.advance(60_000);
     expect((await tokenRequest(form)).status).toBe(200);
+  });
+});
+
+describe("service protection and faults from an environment file", () => {
+  const dir = mkdtempSync(join(tmpdir(), "orgbox-limits-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("takes the limits and fault rules from the file (top-level keys, as any server setting)", async () => {
+    const path = join(dir, "limits.orgbox.yaml");
+    writeFileSync(path, ["seedDemo: true", "serviceProtectionRequests: 2", "faults:", "  - surface: dataverse", "    path: /accounts", "    status: 503", "    count: 1", ""].join("\n"));
+    const o = await startOrgbox({ config: path });
+    try {
+      const token = await demoToken(o);
+      const first = await fetch(`${o.apiUrl}/accounts?$select=name&$top=1`, { headers: { authorization: `Bearer ${token}` } });
+      expect(first.status).toBe(503);
+      expect(((await first.json()) as { error: { code: string } }).error.code).toBe("0x80040216");
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++) statuses.push((await fetch(`${o.apiUrl}/WhoAmI`, { headers: { authorization: `Bearer ${token}` } })).status);
+      expect(statuses).toEqual([200, 200, 429]);
+    } finally {
+      await o.close();
+    }
   });
 });
