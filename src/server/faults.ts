@@ -174,7 +174,14 @@ function clientOf(request: FastifyRequest): string | undefined {
   if (basic) {
     const decoded = Buffer.from(basic[1] as string, "base64").toString("utf8");
     const colon = decoded.indexOf(":");
-    if (colon > 0) return decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, " "));
+    if (colon > 0) {
+      try {
+        return decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, " "));
+      } catch {
+        // Not form-urlencoding: the identity surface answers AADSTS70002; no client to match here.
+        return undefined;
+      }
+    }
   }
   return undefined;
 }

@@ -117,6 +117,22 @@ describe("fault injection", () => {
     }
   });
 
+  it("matches a client sending HTTP Basic credentials, and leaves malformed Basic credentials to the identity surface's own error", async () => {
+    const o = orgbox();
+    const rule = o.faults.add({ surface: "identity", clientId: o.demo.clientId, path: "/token", status: 503 });
+    try {
+      const basic = (id: string) => fetch(`${o.url}/${o.tenantId}/oauth2/v2.0/token`, { method: "POST", headers: { authorization: `Basic ${Buffer.from(`${id}:${o.demo.clientSecret}`).toString("base64")}` }, body: new URLSearchParams({ grant_type: "client_credentials", scope: `${o.orgUrl}/.default` }) });
+      const refused = await basic(o.demo.clientId);
+      expect(refused.status).toBe(503);
+      expect(await refused.json()).toMatchObject({ error: "temporarily_unavailable", error_codes: [90033] });
+      const malformed = await basic("%zz");
+      expect(malformed.status).toBe(401);
+      expect(((await malformed.json()) as { error_codes: number[] }).error_codes).toEqual([70002]);
+    } finally {
+      o.faults.remove(rule.id);
+    }
+  });
+
   it("delays a request and then lets it through (a delay-only rule)", async () => {
     const o = orgbox();
     const token = await demoToken(o);
