@@ -143,7 +143,7 @@ export class ServiceProtection {
     };
   }
 
-  /** Forgets every counter (an admin reset does not, as a web server's counters outlive data changes; tests may). */
+  /** Forgets every counter (orgbox's `reset()` does, so each test of a suite starts with the limits unused). */
   clear(): void {
     this.users.clear();
   }

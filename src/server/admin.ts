@@ -35,10 +35,12 @@ export class Checkpoints {
     this.baseline = baseline;
   }
 
+  /** Back to the start checkpoint; the service protection counters start over too, as right after start (fault rules stay). */
   async reset(): Promise<void> {
     await this.database.snapshots.restore(this.baseline);
     this.dataverse.service.invalidateCaches();
     this.identity.invalidateCaches();
+    this.dataverse.protection?.clear();
   }
 
   async take(name?: string): Promise<OrgboxSnapshot> {

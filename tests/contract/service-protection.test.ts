@@ -71,6 +71,19 @@ describe("service protection: number of requests (0x80072322)", () => {
     expect(response.headers.get("x-ms-ratelimit-burst-remaining-xrm-requests")).toBe("4");
   });
 
+  it("reset() starts the counters over, as right after start", async () => {
+    const o = orgbox();
+    const token = await demoToken(o);
+    const whoAmI = () => fetch(`${o.apiUrl}/WhoAmI`, { headers: { authorization: `Bearer ${token}` } });
+    clock.advance(120_000);
+    for (let i = 0; i < 5; i++) await whoAmI();
+    expect((await whoAmI()).status).toBe(429);
+    await o.reset();
+    const after = await whoAmI();
+    expect(after.status).toBe(200);
+    expect(after.headers.get("x-ms-ratelimit-burst-remaining-xrm-requests")).toBe("4");
+  });
+
   it("counts a $batch once, whatever its number of parts, as Dataverse does", async () => {
     clock.advance(120_000);
     const o = orgbox();
