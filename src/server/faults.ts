@@ -98,6 +98,12 @@ export class FaultInjector {
     if (!parsed.success) throw new FaultRuleError(`invalid fault rule: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(rule)"}: ${i.message}`).join("; ")}`);
     const given = parsed.data;
     if (given.error !== undefined && given.surface !== "identity") throw new FaultRuleError("invalid fault rule: error: only identity rules take an OAuth error value");
+    if (given.code !== undefined) {
+      const code = String(given.code);
+      const ok = given.surface === "identity" ? /^(AADSTS)?\d{1,9}$/i.test(code) : given.surface === "dataverse" ? /^0x[0-9a-f]{1,8}$/i.test(code) : /^[A-Za-z][A-Za-z0-9_.]*$/.test(code);
+      const expected = given.surface === "identity" ? "an AADSTS number (50196 or AADSTS50196)" : given.surface === "dataverse" ? "a hexadecimal Dataverse code (0x80072322)" : "a Graph error code (TooManyRequests)";
+      if (!ok) throw new FaultRuleError(`invalid fault rule: code: ${expected} for the ${given.surface} surface (got '${code}')`);
+    }
     const status = given.status ?? 429;
     if (status !== 429 && status < 500 && given.code === undefined) throw new FaultRuleError(`invalid fault rule: code: a status of ${status} needs the error code to answer with (defaults exist for 429 and 5xx only)`);
     const rule: FaultRule = { ...given, id: `fault-${++this.counter}`, hits: 0 };
@@ -195,19 +201,19 @@ function refusal(rule: FaultRule, surface: FaultSurface, request: FastifyRequest
   const retryAfter = rule.retryAfterSeconds ?? (status === 429 ? (surface === "identity" ? 60 : 5) : status === 503 ? 5 : undefined);
   const headers: Record<string, string> = retryAfter === undefined ? {} : { "retry-after": String(retryAfter) };
   if (surface === "identity") {
-    const code = typeof rule.code === "number" ? rule.code : rule.code !== undefined ? Number(String(rule.code).replace(/^AADSTS/i, "")) : status === 429 ? 50196 : 90033;
+    const code = rule.code !== undefined ? Number(String(rule.code).replace(/^AADSTS/i, "")) : status === 429 ? 50196 : 90033;
     const error = rule.error ?? (status === 429 ? "invalid_grant" : status >= 500 ? "temporarily_unavailable" : "invalid_request");
     const message =
       rule.message ?? (code === 50196 ? LOOP_DETECTED : `orgbox fault injection (rule ${rule.id}): the service is temporarily unavailable.`);
-    const aad = new AadError(Number.isFinite(code) ? code : 90033, error, message, { status });
+    const aad = new AadError(code, error, message, { status });
     return { status, headers: { ...headers, "cache-control": "no-store, no-cache" }, body: aadErrorBody(aad, { traceId: randomUUID(), correlationId: request.id, now, baseUrl }) };
   }
   if (surface === "dataverse") {
-    const code = typeof rule.code === "string" ? rule.code : status === 429 ? "0x80072322" : "0x80040216";
+    const code = rule.code !== undefined ? String(rule.code).toLowerCase() : status === 429 ? "0x80072322" : "0x80040216";
     const message = rule.message ?? (status === 429 ? "Number of requests exceeded the limit of 6000 over time window of 300 seconds." : `orgbox fault injection (rule ${rule.id}): the service is temporarily unavailable.`);
     return { status, headers: { ...headers, "content-type": DATAVERSE_ERROR_CONTENT_TYPE }, body: dataverseErrorBody(new DataverseError(status, code, message)) };
   }
-  const code = typeof rule.code === "string" ? rule.code : status === 429 ? "TooManyRequests" : status === 503 ? "serviceNotAvailable" : "generalException";
+  const code = rule.code !== undefined ? String(rule.code) : status === 429 ? "TooManyRequests" : status === 503 ? "serviceNotAvailable" : "generalException";
   const message = rule.message ?? (status === 429 ? "Too many requests. Please try again later." : `orgbox fault injection (rule ${rule.id}): the service is temporarily unavailable.`);
   const body = graphErrorBody(new GraphError(status, code, message), { requestId: request.id, clientRequestId: request.id, now });
   return { status, headers: { ...headers, "request-id": request.id, "client-request-id": request.id }, body };

@@ -164,6 +164,10 @@ describe("fault injection", () => {
     expect(needsCode.status).toBe(400);
     expect(((await needsCode.json()) as { error_description: string }).error_description).toMatch(/code: a status of 400 needs the error code/);
 
+    const badCode = await admin("POST", "", JSON.stringify({ surface: "dataverse", code: "AADSTS50196" }));
+    expect(badCode.status).toBe(400);
+    expect(((await badCode.json()) as { error_description: string }).error_description).toBe("invalid fault rule: code: a hexadecimal Dataverse code (0x80072322) for the dataverse surface (got 'AADSTS50196')");
+
     const unknownField = await admin("POST", "", JSON.stringify({ surface: "graph", statuss: 429 }));
     expect(unknownField.status).toBe(400);
 
