@@ -16,7 +16,7 @@ import { createOrgbox, type OrgboxInstance } from "./server/create-orgbox.ts";
 import type { OrgboxEnvironment } from "./environment/schema.ts";
 
 export type { OrgboxConfig, OrgboxConfigInput } from "./config/config.ts";
-export type { OrgboxInstance, DemoInfo, OrgboxSnapshot } from "./server/create-orgbox.ts";
+export type { OrgboxInstance, DemoInfo, OrgboxSnapshot, FaultInjector, FaultRule, FaultRuleInput } from "./server/create-orgbox.ts";
 export type { OrgboxEnvironment } from "./environment/schema.ts";
 export { defineEnvironment } from "./environment/schema.ts";
 export type { LoadedEnvironment } from "./environment/load.ts";

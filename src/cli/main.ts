@@ -38,6 +38,13 @@ interface StartFlags {
   refreshTokenRotation?: string;
   lockoutThreshold?: string;
   lockoutDuration?: string;
+  serviceProtection?: boolean;
+  serviceProtectionRequests?: string;
+  serviceProtectionExecution?: string;
+  serviceProtectionConcurrency?: string;
+  serviceProtectionWindow?: string;
+  faults?: string;
+  tokenRequestsPerMinute?: string;
 }
 
 function toInput(flags: StartFlags): OrgboxConfigInput {
@@ -62,6 +69,13 @@ function toInput(flags: StartFlags): OrgboxConfigInput {
   if (flags.refreshTokenRotation !== undefined) input.refreshTokenRotation = flags.refreshTokenRotation;
   if (flags.lockoutThreshold !== undefined) input.lockoutThreshold = flags.lockoutThreshold;
   if (flags.lockoutDuration !== undefined) input.lockoutDurationSeconds = flags.lockoutDuration;
+  if (flags.serviceProtection === false) input.serviceProtection = false;
+  if (flags.serviceProtectionRequests !== undefined) input.serviceProtectionRequests = flags.serviceProtectionRequests;
+  if (flags.serviceProtectionExecution !== undefined) input.serviceProtectionExecutionSeconds = flags.serviceProtectionExecution;
+  if (flags.serviceProtectionConcurrency !== undefined) input.serviceProtectionConcurrency = flags.serviceProtectionConcurrency;
+  if (flags.serviceProtectionWindow !== undefined) input.serviceProtectionWindowSeconds = flags.serviceProtectionWindow;
+  if (flags.faults !== undefined) input.faults = flags.faults;
+  if (flags.tokenRequestsPerMinute !== undefined) input.tokenRequestsPerMinute = flags.tokenRequestsPerMinute;
   return input;
 }
 
@@ -228,7 +242,14 @@ withCommonOptions(
     .option("--spa-refresh-token-lifetime <seconds>", "fixed lifetime of refresh tokens issued to SPA redirect URIs (default 86400); env ORGBOX_SPA_REFRESH_TOKEN_LIFETIME")
     .addOption(new Option("--refresh-token-rotation <mode>", "entra: a redeemed refresh token stays valid (default); strict: single use, a replay revokes the family; env ORGBOX_REFRESH_TOKEN_ROTATION").choices(["entra", "strict"]))
     .option("--lockout-threshold <n>", "wrong passwords in a row before a user is locked out, 0 for never (default 10); env ORGBOX_LOCKOUT_THRESHOLD")
-    .option("--lockout-duration <seconds>", "how long a locked-out user stays locked (default 60); env ORGBOX_LOCKOUT_DURATION"),
+    .option("--lockout-duration <seconds>", "how long a locked-out user stays locked (default 60); env ORGBOX_LOCKOUT_DURATION")
+    .option("--no-service-protection", "turn off Dataverse's service protection limits (429 with Retry-After); env ORGBOX_SERVICE_PROTECTION=false")
+    .option("--service-protection-requests <n>", "service protection: requests per window and user (default 6000); env ORGBOX_SERVICE_PROTECTION_REQUESTS")
+    .option("--service-protection-execution <seconds>", "service protection: execution time per window and user (default 1200); env ORGBOX_SERVICE_PROTECTION_EXECUTION")
+    .option("--service-protection-concurrency <n>", "service protection: concurrent requests per user (default 52); env ORGBOX_SERVICE_PROTECTION_CONCURRENCY")
+    .option("--service-protection-window <seconds>", "service protection: the sliding window (default 300); env ORGBOX_SERVICE_PROTECTION_WINDOW")
+    .option("--faults <json>", "fault injection rules from start, a JSON array (default none); env ORGBOX_FAULTS")
+    .option("--token-requests-per-minute <n>", "throttle token requests per tenant and client (AADSTS50196; default off); env ORGBOX_TOKEN_REQUESTS_PER_MINUTE"),
 ).action(start);
 
 const keysCommand = program.command("keys").description("manage the token-signing keys of a persisted store");

@@ -54,4 +54,17 @@ describe("resolveConfig", () => {
     expect(() => resolveConfig({ refreshTokenLifetimeSeconds: "ten" })).toThrow(/refreshTokenLifetimeSeconds/);
     expect(() => resolveConfig({ refreshTokenRotations: "strict" } as never)).toThrow(ConfigError);
   });
+
+  it("service protection, token throttling and fault settings: Dataverse's defaults, ORGBOX_* variables, and refusals naming the key", () => {
+    const defaults = resolveConfig({});
+    expect(defaults).toMatchObject({ serviceProtection: true, serviceProtectionRequests: 6000, serviceProtectionExecutionSeconds: 1200, serviceProtectionConcurrency: 52, serviceProtectionWindowSeconds: 300 });
+    expect([defaults.tokenRequestsPerMinute, defaults.faults]).toEqual([undefined, undefined]);
+    const env = { ORGBOX_SERVICE_PROTECTION: "false", ORGBOX_SERVICE_PROTECTION_REQUESTS: "10", ORGBOX_SERVICE_PROTECTION_EXECUTION: "0.5", ORGBOX_SERVICE_PROTECTION_CONCURRENCY: "2", ORGBOX_SERVICE_PROTECTION_WINDOW: "60", ORGBOX_TOKEN_REQUESTS_PER_MINUTE: "30", ORGBOX_FAULTS: '[{"surface":"graph"}]' };
+    expect(resolveConfig({}, env)).toMatchObject({ serviceProtection: false, serviceProtectionRequests: 10, serviceProtectionExecutionSeconds: 0.5, serviceProtectionConcurrency: 2, serviceProtectionWindowSeconds: 60, tokenRequestsPerMinute: 30, faults: [{ surface: "graph" }] });
+    expect(() => resolveConfig({ serviceProtectionConcurrency: "0" })).toThrow(/serviceProtectionConcurrency/);
+    expect(() => resolveConfig({ serviceProtectionExecutionSeconds: "-1" })).toThrow(/serviceProtectionExecutionSeconds/);
+    expect(() => resolveConfig({ serviceProtectionWindowSeconds: "1.5" })).toThrow(/serviceProtectionWindowSeconds/);
+    expect(() => resolveConfig({ tokenRequestsPerMinute: "0" })).toThrow(/tokenRequestsPerMinute/);
+    expect(() => resolveConfig({ faults: '{"surface":"graph"}' })).toThrow(/faults: a JSON array of fault rules/);
+  });
 });

@@ -81,6 +81,32 @@ export interface OrgboxConfig {
   lockoutThreshold: number;
   /** Smart lockout: how long, in seconds, a locked user stays locked. Default 60, as Entra. */
   lockoutDurationSeconds: number;
+  /**
+   * Dataverse's service protection limits per org and user (429 with `Retry-After`, codes `0x80072322`,
+   * `0x80072321`, `0x80072326`; learn.microsoft.com/power-apps/developer/data-platform/api-limits).
+   * Default true, as in Dataverse; the four limits below default to the documented values.
+   */
+  serviceProtection: boolean;
+  /** Service protection: requests per window and user. Default 6000. */
+  serviceProtectionRequests: number;
+  /** Service protection: combined execution time per window and user, in seconds. Default 1200 (20 minutes). */
+  serviceProtectionExecutionSeconds: number;
+  /** Service protection: concurrent requests per user. Default 52. */
+  serviceProtectionConcurrency: number;
+  /** Service protection: the sliding window, in seconds. Default 300 (5 minutes). */
+  serviceProtectionWindowSeconds: number;
+  /**
+   * Token requests per tenant and client in one minute before the token endpoint answers AADSTS50196
+   * (429 with `Retry-After: 60` for client credentials, 400 `invalid_grant` otherwise), as Entra throttles
+   * apps that do not cache tokens (learn.microsoft.com/entra/msal/dotnet/advanced/client-and-server-throttling;
+   * Entra publishes no threshold). Default: off.
+   */
+  tokenRequestsPerMinute: number | undefined;
+  /**
+   * Fault injection rules applied from start (the rule shape is in `src/server/faults.ts`): a JSON
+   * array (flag and environment variable) or an array (config file). Default: none.
+   */
+  faults: unknown[] | undefined;
 }
 
 /** Documented defaults; `dataDir`-relative defaults are resolved in {@link resolveConfig}. */
@@ -101,6 +127,11 @@ export const DEFAULTS = {
   refreshTokenRotation: "entra",
   lockoutThreshold: 10,
   lockoutDurationSeconds: 60,
+  serviceProtection: true,
+  serviceProtectionRequests: 6000,
+  serviceProtectionExecutionSeconds: 1200,
+  serviceProtectionConcurrency: 52,
+  serviceProtectionWindowSeconds: 300,
 } as const;
 
 /** Config key → environment variable. */
@@ -126,6 +157,13 @@ export const CONFIG_KEYS = {
   refreshTokenRotation: "ORGBOX_REFRESH_TOKEN_ROTATION",
   lockoutThreshold: "ORGBOX_LOCKOUT_THRESHOLD",
   lockoutDurationSeconds: "ORGBOX_LOCKOUT_DURATION",
+  serviceProtection: "ORGBOX_SERVICE_PROTECTION",
+  serviceProtectionRequests: "ORGBOX_SERVICE_PROTECTION_REQUESTS",
+  serviceProtectionExecutionSeconds: "ORGBOX_SERVICE_PROTECTION_EXECUTION",
+  serviceProtectionConcurrency: "ORGBOX_SERVICE_PROTECTION_CONCURRENCY",
+  serviceProtectionWindowSeconds: "ORGBOX_SERVICE_PROTECTION_WINDOW",
+  tokenRequestsPerMinute: "ORGBOX_TOKEN_REQUESTS_PER_MINUTE",
+  faults: "ORGBOX_FAULTS",
 } as const satisfies Record<keyof Omit<OrgboxConfig, never>, string>;
 
 const bool = z.union([z.boolean(), z.enum(["true", "false", "1", "0", "yes", "no"]).transform((v) => v === "true" || v === "1" || v === "yes")]);
@@ -154,6 +192,25 @@ const Schema = z
     refreshTokenRotation: z.enum(["entra", "strict"]),
     lockoutThreshold: int(0, 100_000),
     lockoutDurationSeconds: int(1, 366 * 86400),
+    serviceProtection: bool,
+    serviceProtectionRequests: int(1, 100_000_000),
+    serviceProtectionExecutionSeconds: z.coerce.number().positive().max(366 * 86400),
+    serviceProtectionConcurrency: int(1, 100_000),
+    serviceProtectionWindowSeconds: int(1, 86400),
+    tokenRequestsPerMinute: int(1, 10_000_000),
+    faults: z.unknown().transform((value, ctx) => {
+      if (Array.isArray(value)) return value as unknown[];
+      if (typeof value === "string") {
+        try {
+          const parsed = JSON.parse(value) as unknown;
+          if (Array.isArray(parsed)) return parsed as unknown[];
+        } catch {
+          // reported below
+        }
+      }
+      ctx.addIssue({ code: "custom", message: "a JSON array of fault rules" });
+      return z.NEVER;
+    }),
   })
   .partial()
   .strict();

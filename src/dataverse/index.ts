@@ -8,18 +8,20 @@ import type { Org } from "./model.ts";
 import { dataverseRoutes } from "./routes.ts";
 import { DataverseService, type DirectoryLookup } from "./service.ts";
 import type { DataverseStore } from "./store.ts";
+import { ServiceProtection, type ServiceProtectionLimits } from "./service-protection.ts";
 
 export type { TokenTrust, AccessTokenVerifier } from "./auth.ts";
 export type { Caller } from "./model.ts";
 export type { DirectoryLookup } from "./service.ts";
 export { DataverseService } from "./service.ts";
+export { DEFAULT_SERVICE_PROTECTION, ServiceProtection, type ServiceProtectionLimits } from "./service-protection.ts";
 export { upgradeOrg } from "./upgrade.ts";
 export type { Org } from "./model.ts";
 export { sendWebApiUrlError } from "./routes.ts";
 
 // The org model's definitions, for environments (src/environment), the CLI and the server: code outside
 // src/dataverse imports Dataverse only through this file (eslint.config.js, no-restricted-imports).
-export { DataverseError } from "./errors.ts";
+export { DataverseError, errorBody as dataverseErrorBody, ERROR_CONTENT_TYPE as DATAVERSE_ERROR_CONTENT_TYPE } from "./errors.ts";
 export type { Row } from "./model.ts";
 export { OrgMetadata } from "./metadata/registry.ts";
 export { STANDARD_MANY_TO_MANY, STANDARD_TABLES } from "./metadata/standard.ts";
@@ -42,11 +44,15 @@ export interface DataverseOptions {
   orgUrl: (org: Org) => string;
   /** Refuse default roles for application users (config `legacyApplicationUserRule`). Default false. */
   legacyApplicationUserRule?: boolean;
+  /** Dataverse's service protection limits per org and user (config `serviceProtection*`); `false` turns them off. Default: off. */
+  serviceProtection?: ServiceProtectionLimits | false;
 }
 
 /** The Dataverse surface: org administration and the Web API routes. */
 export interface Dataverse {
   service: DataverseService;
+  /** The service protection counters of this web server (process), or undefined when the limits are off. */
+  protection: ServiceProtection | undefined;
   register(app: FastifyInstance): Promise<void>;
 }
 
@@ -56,8 +62,10 @@ export function createDataverse(options: DataverseOptions): Dataverse {
   const store = service.store;
   const operations = new OperationRegistry().register(whoAmI).register(retrieveVersion).register(retrieveTotalRecordCount(service, store));
   for (const operation of securityOperations(service, store)) operations.register(operation);
+  const protection = options.serviceProtection ? new ServiceProtection(options.serviceProtection, options.clock) : undefined;
   return {
     service,
-    register: (app) => dataverseRoutes(app, { store, service, trust: options.trust, operations, orgUrl: options.orgUrl, clock: options.clock }),
+    protection,
+    register: (app) => dataverseRoutes(app, { store, service, trust: options.trust, operations, orgUrl: options.orgUrl, clock: options.clock, ...(protection ? { protection } : {}) }),
   };
 }

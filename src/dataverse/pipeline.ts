@@ -12,6 +12,7 @@ import type { Org } from "./model.ts";
 import { parseResourcePath, type ResourcePath } from "./odata/path.ts";
 import { parsePrefer } from "./odata/prefer.ts";
 import { parseQueryOptions, splitQuery, type QueryOptions } from "./odata/query-options.ts";
+import type { Admission, ServiceProtection } from "./service-protection.ts";
 import { errorResponse, type ApiRequest, type Dispatch, type WebApiHandler, type WebApiRequest, type WebApiResponse, type WebApiServices } from "./request.ts";
 import { ROUTES, type RouteKind } from "./route-table.ts";
 import type { SecurityContext } from "./security/context.ts";
@@ -19,9 +20,10 @@ import type { DataverseStore, OrgRegistry } from "./store.ts";
 
 /**
  * The Web API pipeline: every request — top-level or `$batch` part — runs the same named steps,
- * `checkInput → resolveOrg → loadMetadata → authenticate → parsePath → pickHandler`, builds one
+ * `checkInput → resolveOrg → loadMetadata → authenticate → protect → parsePath → pickHandler`, builds one
  * {@link WebApiRequest} and hands it to the handler the route table ({@link ROUTES}) names for its
  * path kind and method. Errors from any step or handler are rendered once ({@link errorResponse}).
+ * `protect` (service protection limits) runs for top-level requests only: a `$batch` counts once.
  */
 
 /** What the pipeline is built with. */
@@ -31,6 +33,8 @@ export interface PipelineDeps extends WebApiServices {
   orgUrl: (org: Org) => string;
   /** "Now" for date query functions (`Today`, `LastXDays`, …); the wall clock when absent. */
   clock?: Clock;
+  /** Dataverse's service protection limits (per org and user); none when turned off. */
+  protection?: ServiceProtection;
 }
 
 const VERSION_RE = /^v(8\.[0-2]|9\.[0-2])$/;
@@ -54,6 +58,16 @@ function loadMetadata(org: Org, store: DataverseStore, deps: PipelineDeps): Prom
 /** Step 3: the caller's security context (bearer token, membership, roles, impersonation); see {@link authorizeRequest}. */
 function authenticate(request: ApiRequest, org: Org, orgUrl: string, store: DataverseStore, md: OrgMetadata, deps: PipelineDeps): Promise<SecurityContext> {
   return authorizeRequest(request.headers, org, orgUrl, deps.trust, store, md, deps.service.securityState);
+}
+
+/**
+ * Step 3b: the service protection limits of the authenticated user (the calling user when impersonating),
+ * for a top-level request only (`$batch` parts ride on their batch's admission).
+ * @throws DataverseError 429 `0x80072322` / `0x80072321` / `0x80072326` with `Retry-After`; see {@link ServiceProtection.admit}.
+ */
+function protect(org: Org, security: SecurityContext, deps: PipelineDeps, topLevel: boolean): Admission | undefined {
+  if (!topLevel || !deps.protection) return undefined;
+  return deps.protection.admit(org.id, security.caller.callingUserId ?? security.caller.systemUserId);
 }
 
 /**
@@ -118,14 +132,36 @@ class RequestContext {
   }
 }
 
+/** What the steps before the path resolved: the org, its URLs and metadata, the caller's security context. */
+interface Resolved {
+  org: Org;
+  orgUrl: string;
+  apiUrl: string;
+  md: OrgMetadata;
+  security: SecurityContext;
+}
+
 /** Builds the Web API's {@link Dispatch}: the pipeline above, errors rendered as the Dataverse envelope. */
 export function createPipeline(deps: PipelineDeps, defaultLog: FastifyBaseLogger): Dispatch {
   const services: WebApiServices = { service: deps.service, operations: deps.operations, writer: deps.writer };
-  const run = async (raw: ApiRequest, store: DataverseStore, log: FastifyBaseLogger): Promise<WebApiResponse> => {
+  const run = async (raw: ApiRequest, store: DataverseStore, log: FastifyBaseLogger, topLevel: boolean): Promise<WebApiResponse> => {
     checkRequestText(raw.url, raw.headers, raw.body);
     const { org, orgUrl, apiUrl } = await resolveOrg(raw, store, deps);
     const md = await loadMetadata(org, store, deps);
     const security = requireCallerContext(await authenticate(raw, org, orgUrl, store, md, deps));
+    const admission = protect(org, security, deps, topLevel);
+    const resolved: Resolved = { org, orgUrl, apiUrl, md, security };
+    if (!admission) return answer(raw, store, log, resolved);
+    let response: WebApiResponse;
+    try {
+      response = await answer(raw, store, log, resolved);
+    } catch (error) {
+      response = errorResponse(error, log);
+    }
+    Object.assign(response.headers, admission.finish());
+    return response;
+  };
+  const answer = async (raw: ApiRequest, store: DataverseStore, log: FastifyBaseLogger, { org, orgUrl, apiUrl, md, security }: Resolved): Promise<WebApiResponse> => {
     const pathText = raw.params["*"] ?? "";
     const rawQuery = raw.url.includes("?") ? raw.url.slice(raw.url.indexOf("?") + 1) : "";
     const params = splitQuery(rawQuery);
@@ -162,14 +198,16 @@ export function createPipeline(deps: PipelineDeps, defaultLog: FastifyBaseLogger
     };
     return handler(req);
   };
-  const dispatch: Dispatch = async (raw, store, log = defaultLog) => {
+  const entry = (topLevel: boolean): Dispatch => async (raw, store, log = defaultLog) => {
     try {
-      return await run(raw, store, log);
+      return await run(raw, store, log, topLevel);
     } catch (error) {
       return errorResponse(error, log);
     }
   };
-  return dispatch;
+  // Handlers get the part dispatcher (`$batch` parts are not admitted again); the routes get the top-level one.
+  const dispatch = entry(false);
+  return entry(true);
 }
 
 /** A header's value, several joined by `, `. */

@@ -11,6 +11,7 @@ import type { Org } from "./model.ts";
 import { createPipeline } from "./pipeline.ts";
 import { errorResponse, payloadOf, type ApiRequest, type WebApiResponse } from "./request.ts";
 import type { DataverseService } from "./service.ts";
+import type { ServiceProtection } from "./service-protection.ts";
 import type { DataverseStore, OrgRegistry } from "./store.ts";
 
 export type { ApiRequest, Dispatch, WebApiRequest, WebApiResponse } from "./request.ts";
@@ -25,9 +26,11 @@ export interface DataverseRouteDeps {
   orgUrl: (org: Org) => string;
   /** "Now" for date query functions (`Today`, `LastXDays`, …); the wall clock when absent. */
   clock?: Clock;
+  /** Service protection limits (see `service-protection.ts`); none when off. */
+  protection?: ServiceProtection;
 }
 
-const EXPOSED = "OData-Version, OData-EntityId, Location, ETag, Preference-Applied, Retry-After, REQ_ID, x-ms-dop-hint, x-ms-service-request-id";
+const EXPOSED = "OData-Version, OData-EntityId, Location, ETag, Preference-Applied, Retry-After, REQ_ID, x-ms-dop-hint, x-ms-service-request-id, x-ms-ratelimit-burst-remaining-xrm-requests, x-ms-ratelimit-time-remaining-xrm-requests";
 
 type Params = ApiRequest["params"];
 
@@ -82,7 +85,7 @@ export async function dataverseRoutes(app: FastifyInstance, deps: DataverseRoute
   app.options("/:org/api/data/:version/*", preflight);
   app.options("/api/data/:version/*", preflight);
 
-  const dispatch = createPipeline({ service: deps.service, operations: deps.operations, writer, trust: deps.trust, orgUrl: deps.orgUrl, ...(deps.clock ? { clock: deps.clock } : {}) }, app.log);
+  const dispatch = createPipeline({ service: deps.service, operations: deps.operations, writer, trust: deps.trust, orgUrl: deps.orgUrl, ...(deps.clock ? { clock: deps.clock } : {}), ...(deps.protection ? { protection: deps.protection } : {}) }, app.log);
   const handle = async (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) =>
     send(reply, await dispatch({ method: request.method, url: request.url, params: request.params, headers: request.headers, body: request.body, correlationId: request.id }, deps.store, request.log));
   app.route({ method: ["GET", "POST", "PATCH", "PUT", "DELETE"], url: "/:org/api/data/:version/*", handler: handle });

@@ -14,8 +14,8 @@ export class AadError extends OrgboxError {
   /** Optional `suberror` (MSAL maps `consent_required` to interaction required). */
   readonly suberror: string | undefined;
 
-  constructor(code: number, error: string, message: string, options?: { status?: number; suberror?: string }) {
-    super(options?.status ?? (error === "invalid_client" ? 401 : 400), `AADSTS${code}: ${message}`);
+  constructor(code: number, error: string, message: string, options?: { status?: number; suberror?: string; headers?: Record<string, string> }) {
+    super(options?.status ?? (error === "invalid_client" ? 401 : 400), `AADSTS${code}: ${message}`, options?.headers ? { headers: options.headers } : undefined);
     this.code = code;
     this.error = error;
     this.suberror = options?.suberror;
@@ -24,6 +24,12 @@ export class AadError extends OrgboxError {
 
 /** Constructors for the AADSTS errors orgbox raises, one per code. */
 export const aad = {
+  /**
+   * LoopDetected: the app asks for tokens too often. Message and statuses from
+   * learn.microsoft.com/entra/msal/dotnet/advanced/client-and-server-throttling ("Server throttling").
+   */
+  loopDetected: (options: { status?: number; headers?: Record<string, string> } = {}) =>
+    new AadError(50196, "invalid_grant", "The server terminated an operation because it encountered a loop while processing a request.", options),
   missingParameter: (name: string) => new AadError(900144, "invalid_request", `The request body must contain the following parameter: '${name}'.`),
   unsupportedGrantType: (grant: string) => new AadError(70003, "unsupported_grant_type", `The app requested an unsupported grant type '${grant}'.`),
   resourceParameterNotSupported: () => new AadError(901002, "invalid_request", "The 'resource' request parameter isn't supported."),

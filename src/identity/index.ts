@@ -17,6 +17,7 @@ import { GrantRegistry, type RefreshTokenRotation } from "./grants/grant.ts";
 import { DEFAULT_LOCKOUT, type LockoutPolicy } from "./lockout.ts";
 import type { ResourceCatalog } from "./resources.ts";
 import { identityRoutes } from "./routes.ts";
+import { TokenThrottle } from "./token-throttle.ts";
 import { IdentityService, type OrgBindings } from "./service.ts";
 import type { DirectoryStore, IdentityStore } from "./store.ts";
 import { CachedIdentityStore } from "./cached-store.ts";
@@ -60,6 +61,8 @@ export interface IdentityOptions {
   refreshTokenRotation?: RefreshTokenRotation;
   /** Smart lockout (see `OrgboxConfig.lockoutThreshold`). Default 10 failures, 60 s. */
   lockout?: LockoutPolicy;
+  /** Token requests per tenant and client per minute before AADSTS50196 (see `TokenThrottle`). Default: off. */
+  tokenRequestsPerMinute?: number;
   /** Rotate the signing key every this many seconds (the new key signs after half the interval). Default: never. */
   keyRotationIntervalSeconds?: number;
   /** Refuse reused certificate-assertion `jti`s (AADSTS7000274). Default false, as Entra (MSAL reuses assertions). */
@@ -120,6 +123,7 @@ export async function createIdentity(options: IdentityOptions): Promise<Identity
     refreshTokenRotation: options.refreshTokenRotation ?? "entra",
     lockout: options.lockout ?? DEFAULT_LOCKOUT,
     authorizationCodeLifetimeSeconds: 600,
+    ...(options.tokenRequestsPerMinute ? { tokenThrottle: new TokenThrottle(options.tokenRequestsPerMinute, clock) } : {}),
   };
   const rotateKeys = (o: { activateAfterSeconds?: number } = {}) => keys.rotate({ activateAfterSeconds: o.activateAfterSeconds ?? 0, tokenLifetimeSeconds: options.accessTokenLifetimeSeconds });
   const interval = options.keyRotationIntervalSeconds;

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { clientAuthPolicies } from "./client-auth.ts";
+import { clientAuthPolicies, readClientCredentials } from "./client-auth.ts";
 import { aad } from "./errors.ts";
 import type { AuthenticatedClient, Grant, GrantContext, GrantRegistry, PreparedGrant, TokenRequest, TokenResponseBody } from "./grants/grant.ts";
 import { filled, runSteps, type Step } from "./steps.ts";
@@ -61,6 +61,20 @@ function pickGrant(x: TokenExchange): undefined {
   return undefined;
 }
 
+/**
+ * Counts the request against the token throttle (config `tokenRequestsPerMinute`), when it is on: per
+ * tenant and client (`client_id` of the form or of HTTP Basic). @throws AadError AADSTS50196; see `TokenThrottle` (token-throttle.ts).
+ */
+function throttle(x: TokenExchange): undefined {
+  const throttler = x.deps.grantContext.tokenThrottle;
+  if (!throttler) return undefined;
+  const request = filled(x.request, "request");
+  const clientId = readClientCredentials(request.form, request.authorization).clientId;
+  const tenant = request.tenant.kind === "tenant" ? request.tenant.tenant.id : request.tenant.segment;
+  if (clientId) throttler.check(tenant, clientId, request.form.grant_type ?? "");
+  return undefined;
+}
+
 /** The grant checks its parameters and loads what it redeems (a code, a refresh token, a user), naming the tenant. */
 async function prepareGrant(x: TokenExchange): Promise<undefined> {
   x.prepared = await filled(x.grant, "grant").prepare(filled(x.request, "request"), x.deps.grantContext);
@@ -94,7 +108,7 @@ function render(x: TokenExchange): TokenResponseBody {
 }
 
 /** The token endpoint, in order. */
-const TOKEN_STEPS: readonly Step<TokenExchange, TokenResponseBody>[] = [resolveRouteTenant, parseForm, pickGrant, prepareGrant, authenticateClient, runGrant, render];
+const TOKEN_STEPS: readonly Step<TokenExchange, TokenResponseBody>[] = [resolveRouteTenant, parseForm, pickGrant, throttle, prepareGrant, authenticateClient, runGrant, render];
 
 /**
  * `POST /{tenant}/oauth2/v2.0/token` and v1 `/{tenant}/oauth2/token` (RFC 6749 §3.2): runs the

@@ -7,6 +7,7 @@ import type { Dataverse } from "../dataverse/index.ts";
 import { DirectoryError, type Identity } from "../identity/index.ts";
 import type { Database } from "../store/database.ts";
 import { UnknownOrgError, type OrgManagementToken } from "./org-token.ts";
+import { registerFaultRoutes, type FaultInjector } from "./faults.ts";
 
 /** A named checkpoint of a running orgbox (see `OrgboxInstance.snapshot` in create-orgbox.ts). */
 export interface OrgboxSnapshot {
@@ -35,10 +36,12 @@ export class Checkpoints {
     this.baseline = baseline;
   }
 
+  /** Back to the start checkpoint; the service protection counters start over too, as right after start (fault rules stay). */
   async reset(): Promise<void> {
     await this.database.snapshots.restore(this.baseline);
     this.dataverse.service.invalidateCaches();
     this.identity.invalidateCaches();
+    this.dataverse.protection?.clear();
   }
 
   async take(name?: string): Promise<OrgboxSnapshot> {
@@ -84,17 +87,32 @@ function adminAuthorized(header: string | undefined, key: string): boolean {
   return timingSafeEqual(given, expected);
 }
 
+/** What the admin surface serves (see {@link registerAdmin}); each optional part adds its endpoints. */
+export interface AdminOptions {
+  /** The admin key every request must send as `Authorization: Bearer {key}`. */
+  key: string;
+  checkpoints: Checkpoints;
+  /** `POST /_orgbox/graph-token`. */
+  identity?: Pick<Identity, "managementToken">;
+  /** `POST /_orgbox/org-token`. */
+  orgToken?: (org: string) => Promise<OrgManagementToken>;
+  /** `/_orgbox/faults`. */
+  faults?: FaultInjector;
+}
+
 /**
  * The admin surface, only when `adminKey` is configured (404 otherwise, as for any
  * unknown path): `POST /_orgbox/reset`, `POST /_orgbox/snapshots` (`{"name"?}` → `{name}`),
  * `POST /_orgbox/snapshots/{name}/restore`, and `POST /_orgbox/graph-token` (`{"tenant": "<id|domain>"}` →
  * `{token_type, access_token, expires_in (seconds), tenant_id}`: a Microsoft Graph token of the tenant's
  * "orgbox CLI" management service principal, see `Identity.managementToken`; 400 without a tenant, 404 for
- * an unknown one), and `POST /_orgbox/org-token` (`{"org": "<name>"}` → the same plus `org_url`: a Web API
+ * an unknown one), `POST /_orgbox/org-token` (`{"org": "<name>"}` → the same plus `org_url`: a Web API
  * token of that principal for the org, whose application user it ensures; see `orgManagementToken`; 400
- * without an org, 404 for an unknown one). Every one needs `Authorization: Bearer {adminKey}` (401 otherwise).
+ * without an org, 404 for an unknown one), and `/_orgbox/faults` (fault injection, see
+ * `registerFaultRoutes` in faults.ts). Every one needs `Authorization: Bearer {adminKey}` (401 otherwise).
  */
-export async function registerAdmin(app: FastifyInstance, key: string, checkpoints: Checkpoints, identity?: Pick<Identity, "managementToken">, orgToken?: (org: string) => Promise<OrgManagementToken>): Promise<void> {
+export async function registerAdmin(app: FastifyInstance, options: AdminOptions): Promise<void> {
+  const { key, checkpoints, identity, orgToken, faults } = options;
   await app.register(async (scope) => {
     // Bodies are optional: accept an empty body whatever the content type says.
     scope.removeAllContentTypeParsers();
@@ -113,6 +131,7 @@ export async function registerAdmin(app: FastifyInstance, key: string, checkpoin
       }
       return undefined;
     });
+    if (faults) registerFaultRoutes(scope, faults);
     scope.post("/_orgbox/reset", async (_request, reply) => {
       const started = performance.now();
       await checkpoints.reset();

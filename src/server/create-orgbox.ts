@@ -13,6 +13,7 @@ import { readDocument } from "../environment/read.ts";
 import type { OrgboxEnvironment } from "../environment/schema.ts";
 import { Checkpoints, type OrgboxSnapshot } from "./admin.ts";
 import { createHttpApp, listen } from "./http.ts";
+import { FaultInjector } from "./faults.ts";
 import { openServices, type Services } from "./services.ts";
 import { DEMO } from "./demo.ts";
 import { seedDemo } from "./seed.ts";
@@ -26,6 +27,7 @@ export interface DemoInfo {
 }
 
 export type { OrgboxSnapshot } from "./admin.ts";
+export type { FaultInjector, FaultRule, FaultRuleInput } from "./faults.ts";
 
 /** Options of {@link createOrgbox} that are not configuration. */
 export interface CreateOrgboxOptions {
@@ -68,6 +70,11 @@ export interface OrgboxInstance {
   snapshot(name?: string): Promise<OrgboxSnapshot>;
   /** Goes back to a checkpoint of {@link snapshot}. @throws Error for an unknown name. */
   restore(snapshot: OrgboxSnapshot | string): Promise<void>;
+  /**
+   * Fault injection (off while it holds no rule): `add(rule)`, `list()`, `remove(id)`, `clear()`; rules from
+   * the config key `faults` are in force from start. See the README, "Service protection and fault injection".
+   */
+  faults: FaultInjector;
   /** Stops listening and closes the store. Idempotent. */
   close(): Promise<void>;
 }
@@ -81,6 +88,8 @@ export interface OrgboxInstance {
 export async function createOrgbox(config: OrgboxConfig, logger: Logger, clock: Clock = systemClock, options: CreateOrgboxOptions = {}): Promise<OrgboxInstance> {
   // The whole environment is validated before anything is opened or applied.
   const environment = loadEnvironment(config, options);
+  // Rules are checked before anything is opened: a bad one stops the start.
+  const faults = new FaultInjector(config.faults ?? []);
   let base = "";
   const services = await openServices(config, { clock, logger, baseUrl: () => base });
   const { database, identity, dataverse } = services;
@@ -109,11 +118,11 @@ export async function createOrgbox(config: OrgboxConfig, logger: Logger, clock: 
     }
     const checkpoints = new Checkpoints(database, dataverse, identity, clock, await database.snapshots.take());
 
-    const app = await createHttpApp({ config, logger, tls, clock, baseUrl: () => base, identity, dataverse, checkpoints, beforeRequest: () => services.syncWithStore() });
+    const app = await createHttpApp({ config, logger, tls, clock, baseUrl: () => base, identity, dataverse, checkpoints, faults, beforeRequest: () => services.syncWithStore() });
     server = app;
     const port = await listen(app, config);
     base = `${config.http ? "http" : "https"}://${config.publicHost}:${port}`;
-    return buildInstance(config, base, port, tls, services, app, environment, checkpoints);
+    return buildInstance(config, base, port, tls, services, app, environment, checkpoints, faults);
   } catch (error) {
     await server?.close().catch(() => undefined);
     await services.close().catch(() => undefined);
@@ -130,6 +139,7 @@ function buildInstance(
   app: FastifyInstance,
   environment: LoadedEnvironment | undefined,
   checkpoints: Checkpoints,
+  faults: FaultInjector,
 ): OrgboxInstance {
   const { identity, dataverse } = services;
   let closing: Promise<void> | undefined;
@@ -167,6 +177,7 @@ function buildInstance(
     reset: () => checkpoints.reset(),
     snapshot: (name) => checkpoints.take(name),
     restore: (snapshot) => checkpoints.restore(typeof snapshot === "string" ? snapshot : snapshot.name),
+    faults,
     close() {
       closing ??= (async () => {
         await app.close();

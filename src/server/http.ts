@@ -10,6 +10,7 @@ import { aad, aadErrorBody, type Identity } from "../identity/index.ts";
 import { createGraph, graphError, graphErrorBody } from "../graph/index.ts";
 import { registerAdmin, type Checkpoints } from "./admin.ts";
 import { orgManagementToken } from "./org-token.ts";
+import { addFaultHook, type FaultInjector } from "./faults.ts";
 
 /**
  * Request-line plus header bytes a connection may send: room for the 32 KB (32,768-character) URLs
@@ -32,6 +33,8 @@ export interface HttpAppOptions {
   checkpoints: Checkpoints;
   /** Runs first on every request, before any surface reads a cache (see `Services.syncWithStore`). */
   beforeRequest?: () => void;
+  /** Fault injection rules (off while empty). */
+  faults?: FaultInjector;
 }
 
 /**
@@ -39,7 +42,7 @@ export interface HttpAppOptions {
  * (`/_orgbox/…`, only with `adminKey`), and a 404 naming the method and path for anything else.
  */
 export async function createHttpApp(options: HttpAppOptions): Promise<FastifyInstance> {
-  const { config, logger, tls, clock, baseUrl, identity, dataverse, checkpoints, beforeRequest } = options;
+  const { config, logger, tls, clock, baseUrl, identity, dataverse, checkpoints, beforeRequest, faults } = options;
   const app = Fastify({
     loggerInstance: logger,
     // Dataverse takes request URLs up to 32 KB (Node's default header limit is 16 KB).
@@ -81,8 +84,9 @@ export async function createHttpApp(options: HttpAppOptions): Promise<FastifyIns
       done();
     });
   }
+  if (faults) addFaultHook(app, faults, { clock, baseUrl });
   app.get("/_orgbox/health", async () => ({ status: "ok" }));
-  if (config.adminKey) await registerAdmin(app, config.adminKey, checkpoints, identity, orgManagementToken(identity, dataverse, (org) => `${baseUrl()}/org/${org.name}`));
+  if (config.adminKey) await registerAdmin(app, { key: config.adminKey, checkpoints, identity, orgToken: orgManagementToken(identity, dataverse, (org) => `${baseUrl()}/org/${org.name}`), ...(faults ? { faults } : {}) });
   await app.register(async (scope) => identity.register(scope));
   await app.register(async (scope) => dataverse.register(scope), { prefix: "/org" });
   const graph = createGraph(identity, clock);

@@ -26,6 +26,12 @@ export type ServicesConfig = ServicesStore &
       | "lockoutThreshold"
       | "lockoutDurationSeconds"
       | "legacyApplicationUserRule"
+      | "serviceProtection"
+      | "serviceProtectionRequests"
+      | "serviceProtectionExecutionSeconds"
+      | "serviceProtectionConcurrency"
+      | "serviceProtectionWindowSeconds"
+      | "tokenRequestsPerMinute"
     >
   >;
 
@@ -91,6 +97,7 @@ export async function openServices(config: ServicesConfig, runtime: ServicesRunt
       spaRefreshTokenLifetimeSeconds: config.spaRefreshTokenLifetimeSeconds ?? DEFAULTS.spaRefreshTokenLifetimeSeconds,
       refreshTokenRotation: config.refreshTokenRotation ?? DEFAULTS.refreshTokenRotation,
       lockout: { threshold: config.lockoutThreshold ?? DEFAULTS.lockoutThreshold, durationSeconds: config.lockoutDurationSeconds ?? DEFAULTS.lockoutDurationSeconds },
+      ...(config.tokenRequestsPerMinute ? { tokenRequestsPerMinute: config.tokenRequestsPerMinute } : {}),
       resources: {
         async appIdForIdentifier(uri) {
           const base = baseUrl();
@@ -104,6 +111,12 @@ export async function openServices(config: ServicesConfig, runtime: ServicesRunt
     const dataverse = createDataverse({
       store: dataverseStore,
       legacyApplicationUserRule: config.legacyApplicationUserRule ?? DEFAULTS.legacyApplicationUserRule,
+      serviceProtection: (config.serviceProtection ?? DEFAULTS.serviceProtection) && {
+        requestsPerWindow: config.serviceProtectionRequests ?? DEFAULTS.serviceProtectionRequests,
+        executionTimeSecondsPerWindow: config.serviceProtectionExecutionSeconds ?? DEFAULTS.serviceProtectionExecutionSeconds,
+        concurrentRequests: config.serviceProtectionConcurrency ?? DEFAULTS.serviceProtectionConcurrency,
+        windowSeconds: config.serviceProtectionWindowSeconds ?? DEFAULTS.serviceProtectionWindowSeconds,
+      },
       clock,
       orgUrl,
       trust: {

@@ -1,3 +1,4 @@
+import type { TokenThrottle } from "../token-throttle.ts";
 import type { Clock } from "../../common/clock.ts";
 import type { ResourceCatalog } from "../resources.ts";
 import type { IdentityStore } from "../store.ts";
@@ -49,6 +50,8 @@ export interface GrantContext {
   lockout: LockoutPolicy;
   /** Authorization-code lifetime, seconds (Entra: 10 minutes). */
   authorizationCodeLifetimeSeconds: number;
+  /** Throttling of token requests per tenant and client (config `tokenRequestsPerMinute`); none when off. */
+  tokenThrottle?: TokenThrottle;
 }
 
 /**
