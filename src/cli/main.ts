@@ -131,6 +131,7 @@ async function start(flags: StartFlags): Promise<void> {
     process.stdout.write(
       `${JSON.stringify({
         event: "ready",
+        pid: process.pid,
         url: orgbox.url,
         tenantId: orgbox.tenantId,
         tenantDomain: orgbox.tenantDomain,
