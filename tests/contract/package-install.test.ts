@@ -14,7 +14,7 @@
  * user's own dev dependencies: they (and typescript, @types/node) are linked from this repository
  * rather than installed again. The installed bin is also run on the machine's Node 20, for the floor.
  */
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { isBuiltin } from "node:module";
@@ -223,7 +223,7 @@ describe("the npm package, installed into a project of its own", () => {
   });
 
   it("npx orgbox start --json --port 0 serves @azure/msal-node and the Web API, and stops on SIGTERM", async () => {
-    const server = spawn("npx", ["--offline", "orgbox", "start", "--json", "--port", "0", "--in-memory", "--log-level", "warn"], { cwd: project, env: userEnv(), stdio: ["ignore", "pipe", "pipe"] }) as ChildProcessWithoutNullStreams;
+    const server = spawn("npx", ["--offline", "orgbox", "start", "--json", "--port", "0", "--in-memory", "--log-level", "warn"], { cwd: project, env: userEnv(), stdio: ["ignore", "pipe", "pipe"] });
     let log = "";
     server.stderr.on("data", (d: Buffer) => (log += d.toString()));
     const exited = once(server, "exit") as Promise<[number | null]>;
