@@ -32,15 +32,16 @@ const DEV_TOOLS = ["vitest", "jest", "typescript", "@types/node"];
 
 /**
  * The environment of the user's shell: the pinned Node first on PATH (for `npx` and the bin's
- * `#!/usr/bin/env node`), and none of what this test process carries: npm's `npm_*` variables (npm
- * would read them as its own config), Vitest's, the suite's NODE_OPTIONS (its `orgbox-source`
+ * `#!/usr/bin/env node`), and none of what this test process carries: what `npm test` tells its
+ * script about this repository (`npm_package_*`, `npm_lifecycle_*`, the local prefix; npm's own
+ * settings, `npm_config_*` such as the cache folder, stay), Vitest's, the suite's NODE_OPTIONS (its `orgbox-source`
  * condition would send `import "orgbox"` to the sources, which the package does not have) and
  * NODE_EXTRA_CA_CERTS (the set-ups must trust orgbox's CA on their own).
  */
 function userEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (/^(npm_|VITEST|NODE_OPTIONS$|NODE_EXTRA_CA_CERTS$|INIT_CWD$|ORGBOX_)/i.test(key)) continue;
+    if (/^(npm_(package|lifecycle)_|npm_(command|execpath|node_execpath|config_local_prefix|config_user_agent)$|VITEST|NODE_OPTIONS$|NODE_EXTRA_CA_CERTS$|INIT_CWD$|ORGBOX_)/i.test(key)) continue;
     env[key] = value;
   }
   env.PATH = `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ""}`;
