@@ -24,6 +24,7 @@ export { loadEnvironmentFile } from "./environment/load.ts";
 export { EnvironmentError } from "./environment/read.ts";
 export { DEMO } from "./server/demo.ts";
 export { ManualClock, type Clock } from "./common/clock.ts";
+export { trustCa, type OrgboxCa } from "./common/trust-ca.ts";
 
 /** Options of {@link startOrgbox}: the same keys as the CLI flags (see the README's configuration table). */
 export type StartOptions = OrgboxConfigInput & {

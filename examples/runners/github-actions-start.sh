@@ -2,7 +2,8 @@
 # Starts orgbox in the background for the rest of a GitHub Actions job and exports its URLs.
 #   - run: bash examples/runners/github-actions-start.sh examples/isv-multitenant.orgbox.yaml
 # Appends ORGBOX_URL, ORGBOX_ORG_URL, ORGBOX_AUTHORITY, NODE_EXTRA_CA_CERTS and ORGBOX_PID to
-# $GITHUB_ENV, so later steps see them. Settings: ORGBOX_CMD (default "npx orgbox"),
+# $GITHUB_ENV, so later steps see them. ORGBOX_PID is orgbox's own process (from its ready line), not
+# npx's: `kill "$ORGBOX_PID"` stops orgbox. Settings: ORGBOX_CMD (default "npx orgbox"),
 # ORGBOX_START_TIMEOUT (seconds, default 60), ORGBOX_LOG (default $RUNNER_TEMP/orgbox.log).
 set -euo pipefail
 
@@ -41,5 +42,7 @@ node -e '
   if (ready.caCertPath) lines.push(`NODE_EXTRA_CA_CERTS=${ready.caCertPath}`);
   process.stdout.write(lines.join("\n") + "\n");
 ' "$ready" >>"$GITHUB_ENV"
-echo "ORGBOX_PID=$pid" >>"$GITHUB_ENV"
-echo "orgbox is ready (pid $pid); log: $log"
+# orgbox's own pid, from its ready line: $! is npx's, and killing npx would leave orgbox running.
+orgbox_pid="$(node -p 'JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8").split("\n")[0]).pid' "$ready")"
+echo "ORGBOX_PID=$orgbox_pid" >>"$GITHUB_ENV"
+echo "orgbox is ready (pid $orgbox_pid); log: $log"

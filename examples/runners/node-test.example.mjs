@@ -1,6 +1,7 @@
 // node:test: start orgbox in before(), close it in after().
-//   node --test examples/runners/node-test.example.mjs   (Node 22.13 or later; in the orgbox repository,
-//   `npx node --test …` runs the pinned Node 24 when the machine's node is older)
+//   node --test examples/runners/node-test.example.mjs   (Node 22.13 or later, in a project with orgbox
+//   installed; in the orgbox repository, `npx node --conditions=orgbox-source --test …` runs it on the
+//   sources with the pinned Node 24)
 // Node reads NODE_EXTRA_CA_CERTS only at process start, so this in-process example passes
 // orgbox's CA to node:https itself (with NODE_EXTRA_CA_CERTS set beforehand, plain fetch works too).
 import assert from "node:assert/strict";

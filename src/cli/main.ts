@@ -13,6 +13,7 @@ import { ensureLocalTls } from "../common/tls.ts";
 import type { OrgboxInstance } from "../server/create-orgbox.ts";
 import { registerSecurityCommands } from "./security.ts";
 import { registerDirectoryCommands } from "./directory.ts";
+import { ORGBOX_VERSION } from "./version.ts";
 import { offlineStore } from "../server/offline.ts";
 import { existsSync, writeFileSync } from "node:fs";
 
@@ -145,6 +146,7 @@ async function start(flags: StartFlags): Promise<void> {
     process.stdout.write(
       `${JSON.stringify({
         event: "ready",
+        pid: process.pid,
         url: orgbox.url,
         tenantId: orgbox.tenantId,
         tenantDomain: orgbox.tenantDomain,
@@ -222,7 +224,7 @@ function withCommonOptions(command: Command): Command {
     .option("--json", "machine-readable output on stdout; env ORGBOX_JSON");
 }
 
-const program = new Command("orgbox").description("A Dynamics 365 organization and its Microsoft Entra ID tenant, in a box.").showHelpAfterError();
+const program = new Command("orgbox").description("A Dynamics 365 organization and its Microsoft Entra ID tenant, in a box.").version(ORGBOX_VERSION, "-V, --version", "print orgbox's version").showHelpAfterError();
 
 withCommonOptions(
   program
