@@ -29,8 +29,8 @@ export interface HttpAppOptions {
   identity: Identity;
   dataverse: Dataverse;
   checkpoints: Checkpoints;
-  /** Runs first on every request, before any surface reads a cache (see `Services.syncWithStore`). */
-  beforeRequest?: () => void;
+  /** Runs first on every request, before any surface reads a cache (see `Services.syncWithStore`); a promise is awaited. */
+  beforeRequest?: () => Promise<void> | undefined;
 }
 
 /**
@@ -71,13 +71,16 @@ export async function createHttpApp(options: HttpAppOptions): Promise<FastifyIns
   // Once per request, on the root so it precedes every surface's own hooks: what an offline command wrote is seen at once.
   if (beforeRequest) {
     app.addHook("onRequest", (_request, _reply, done) => {
+      let pending: Promise<void> | undefined;
       try {
-        beforeRequest();
+        pending = beforeRequest();
       } catch (error) {
         done(error as Error);
         return;
       }
-      done();
+      // SQLite answers synchronously: no promise, no extra tick.
+      if (pending) pending.then(() => done(), (error: unknown) => done(error as Error));
+      else done();
     });
   }
   app.get("/_orgbox/health", async () => ({ status: "ok" }));

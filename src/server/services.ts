@@ -50,11 +50,15 @@ export interface Services {
   clock: Clock;
   /**
    * Drops the identity directory cache and Dataverse's caches (security state, org lookups, custom
-   * definitions) when another process (an offline `orgbox` command) committed to the store since the
-   * previous call, so the next answer reads what it wrote. Call once per request, before any cached
-   * read: costs one `PRAGMA data_version` on a SQLite file (microseconds, no I/O), nothing elsewhere.
+   * definitions) and reloads the signing keys when another process (an offline `orgbox` command,
+   * another orgbox on the same store) committed a change to the store since the previous call, so the
+   * next answer reads what it wrote. Call once per request, before any cached read: costs one
+   * `PRAGMA data_version` on a SQLite file (microseconds, no I/O, answered synchronously: `undefined`
+   * when there is nothing to wait for) and one read of the change counter on PostgreSQL (see
+   * `store/postgres/changes.ts`). The promise settles once the caches reflect the store.
+   * @throws (rejects with) the store's error when the counter cannot be read.
    */
-  syncWithStore(): void;
+  syncWithStore(): Promise<void> | undefined;
   /** Stops the key-rotation timer and closes the store. Idempotent. */
   close(): Promise<void>;
 }
@@ -75,6 +79,15 @@ export async function openServices(config: ServicesConfig, runtime: ServicesRunt
   const database = await openDatabase({ inMemory: config.inMemory, dataDir: config.dataDir, storeUrl: config.storeUrl, onPermissions: (message) => logger?.warn(message) });
   let identity: Identity | undefined;
   try {
+    // Two processes starting on one store: one at a time creates the first key, first-party apps and upgrades.
+    return await database.exclusive("startup", () => wire());
+  } catch (error) {
+    identity?.close();
+    await database.close().catch(() => undefined);
+    throw error;
+  }
+
+  async function wire(): Promise<Services> {
     const identityStore = new SqlIdentityStore(database.db);
     const dataverseStore = new SqlDataverseStore(database.db, database.adapter);
     const orgUrl = (org: Pick<Org, "name">) => `${baseUrl()}/org/${org.name}`;
@@ -90,6 +103,8 @@ export async function openServices(config: ServicesConfig, runtime: ServicesRunt
       refreshTokenLifetimeSeconds: config.refreshTokenLifetimeSeconds ?? DEFAULTS.refreshTokenLifetimeSeconds,
       spaRefreshTokenLifetimeSeconds: config.spaRefreshTokenLifetimeSeconds ?? DEFAULTS.spaRefreshTokenLifetimeSeconds,
       refreshTokenRotation: config.refreshTokenRotation ?? DEFAULTS.refreshTokenRotation,
+      onChange: () => database.announceChange(),
+      exclusive: (name, work) => database.exclusive(name, work),
       lockout: { threshold: config.lockoutThreshold ?? DEFAULTS.lockoutThreshold, durationSeconds: config.lockoutDurationSeconds ?? DEFAULTS.lockoutDurationSeconds },
       resources: {
         async appIdForIdentifier(uri) {
@@ -104,6 +119,7 @@ export async function openServices(config: ServicesConfig, runtime: ServicesRunt
     const dataverse = createDataverse({
       store: dataverseStore,
       legacyApplicationUserRule: config.legacyApplicationUserRule ?? DEFAULTS.legacyApplicationUserRule,
+      onChange: () => database.announceChange(),
       clock,
       orgUrl,
       trust: {
@@ -133,15 +149,29 @@ export async function openServices(config: ServicesConfig, runtime: ServicesRunt
     }
 
     let closing: Promise<void> | undefined;
+    // A key reload in progress (after a change elsewhere): every request waits for it, not only the one that saw the change.
+    let refreshing: Promise<void> | undefined;
+    const drop = (): Promise<void> => {
+      ready.invalidateCaches();
+      dataverse.service.invalidateCaches();
+      const run = ready.keys.refresh();
+      refreshing = run;
+      const settle = () => {
+        if (refreshing === run) refreshing = undefined;
+      };
+      run.then(settle, settle);
+      return run;
+    };
     return {
       database,
       identity: ready,
       dataverse,
       clock,
       syncWithStore() {
-        if (!database.changedElsewhere()) return;
-        ready.invalidateCaches();
-        dataverse.service.invalidateCaches();
+        const changed = database.changedElsewhere();
+        if (changed === true) return drop();
+        if (changed === false) return refreshing;
+        return changed.then((moved) => (moved ? drop() : refreshing));
       },
       close() {
         closing ??= (async () => {
@@ -151,9 +181,5 @@ export async function openServices(config: ServicesConfig, runtime: ServicesRunt
         return closing;
       },
     };
-  } catch (error) {
-    identity?.close();
-    await database.close().catch(() => undefined);
-    throw error;
   }
 }
