@@ -121,7 +121,7 @@ export async function createOrgbox(config: OrgboxConfig, logger: Logger, clock: 
     const app = await createHttpApp({ config, logger, tls, clock, baseUrl: () => base, identity, dataverse, checkpoints, beforeRequest: () => services.syncWithStore() });
     server = app;
     const port = await listen(app, config);
-    base = `${config.http ? "http" : "https"}://${config.publicHost}:${port}`;
+    base = `${config.http ? "http" : "https"}://${config.publicHost}:${config.publicPort ?? port}`;
     return buildInstance(config, base, port, tls, services, app, environment, checkpoints);
   } catch (error) {
     await server?.close().catch(() => undefined);
