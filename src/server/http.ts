@@ -34,7 +34,7 @@ export interface HttpAppOptions {
 }
 
 /**
- * The fastify app: identity at `/`, Dataverse at `/org`, `GET /_orgbox/health`, the admin endpoints
+ * The fastify app: identity at `/`, Dataverse at `/org`, `GET /_orgbox/health` (`{status: "ok", pid}`), the admin endpoints
  * (`/_orgbox/…`, only with `adminKey`), and a 404 naming the method and path for anything else.
  */
 export async function createHttpApp(options: HttpAppOptions): Promise<FastifyInstance> {
@@ -83,7 +83,8 @@ export async function createHttpApp(options: HttpAppOptions): Promise<FastifyIns
       else done();
     });
   }
-  app.get("/_orgbox/health", async () => ({ status: "ok" }));
+  // `pid`: which process answered (`start --workers` runs several behind one port).
+  app.get("/_orgbox/health", async () => ({ status: "ok", pid: process.pid }));
   if (config.adminKey) await registerAdmin(app, config.adminKey, checkpoints, identity);
   await app.register(async (scope) => identity.register(scope));
   await app.register(async (scope) => dataverse.register(scope), { prefix: "/org" });
