@@ -54,4 +54,14 @@ describe("resolveConfig", () => {
     expect(() => resolveConfig({ refreshTokenLifetimeSeconds: "ten" })).toThrow(/refreshTokenLifetimeSeconds/);
     expect(() => resolveConfig({ refreshTokenRotations: "strict" } as never)).toThrow(ConfigError);
   });
+
+  it("publicPort and workers: unset by default, ORGBOX_PUBLIC_PORT and ORGBOX_WORKERS, refusals naming the key, more than one worker only on PostgreSQL", () => {
+    expect(resolveConfig({})).toMatchObject({ publicPort: undefined, workers: undefined });
+    const url = "postgres://orgbox@db.example/orgbox";
+    expect(resolveConfig({}, { ORGBOX_PUBLIC_PORT: "443", ORGBOX_WORKERS: "4", ORGBOX_STORE_URL: url })).toMatchObject({ publicPort: 443, workers: 4 });
+    expect(() => resolveConfig({ publicPort: "0" })).toThrow(/publicPort/);
+    expect(() => resolveConfig({ workers: "0", storeUrl: url })).toThrow(/workers/);
+    expect(() => resolveConfig({ workers: "2", dataDir: "/tmp/x" })).toThrow(/--workers 2 needs a PostgreSQL store/);
+    expect(resolveConfig({ workers: "1" }).workers).toBe(1);
+  });
 });
