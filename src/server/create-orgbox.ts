@@ -37,8 +37,9 @@ export interface CreateOrgboxOptions {
 
 /** A running orgbox: URLs, the CA to trust, the services, and `close()`. */
 export interface OrgboxInstance {
-  /** `https://localhost:PORT` (or `http://` with `http: true`). */
+  /** `https://localhost:PORT` (or `http://` with `http: true`); PORT is `publicPort` when set. */
   url: string;
+  /** The port listened on. */
   port: number;
   /** The demo tenant; without the demo, the tenant of the environment's first org (its first tenant when it has no org). */
   tenantId: string;

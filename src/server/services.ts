@@ -151,10 +151,15 @@ export async function openServices(config: ServicesConfig, runtime: ServicesRunt
     let closing: Promise<void> | undefined;
     // A key reload in progress (after a change elsewhere): every request waits for it, not only the one that saw the change.
     let refreshing: Promise<void> | undefined;
+    // A reload that failed (the store unreachable) is tried again by the next request.
+    let stale = false;
     const drop = (): Promise<void> => {
       ready.invalidateCaches();
       dataverse.service.invalidateCaches();
-      const run = ready.keys.refresh();
+      const run = ready.keys.refresh().catch((error: unknown) => {
+        stale = true;
+        throw error;
+      });
       refreshing = run;
       const settle = () => {
         if (refreshing === run) refreshing = undefined;
@@ -168,6 +173,10 @@ export async function openServices(config: ServicesConfig, runtime: ServicesRunt
       dataverse,
       clock,
       syncWithStore() {
+        if (stale) {
+          stale = false;
+          return drop();
+        }
         const changed = database.changedElsewhere();
         if (changed === true) return drop();
         if (changed === false) return refreshing;
