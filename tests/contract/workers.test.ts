@@ -79,7 +79,7 @@ describe("orgbox start --workers 2 on PostgreSQL", { timeout: 120_000 }, () => {
     return [...byPid.values()] as [http.Agent, http.Agent];
   }
 
-  it("prints one ready line for the port the primary bound; each worker answers on it", async () => {
+  it("starts both workers at once on an empty database (one seeds, under the startup lock), prints one ready line for the port the primary bound, and each worker answers on it", async () => {
     expect(ready.workers).toBe(2);
     expect(ready.url).toBe(`http://localhost:${ready.port}`);
     expect(ready.port).toBeGreaterThan(0);
