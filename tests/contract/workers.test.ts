@@ -87,6 +87,11 @@ describe("orgbox start --workers 2 on PostgreSQL", { timeout: 120_000 }, () => {
     const pids = [(await request(one, `${ready.url}/_orgbox/health`)).body.pid, (await request(two, `${ready.url}/_orgbox/health`)).body.pid];
     expect(new Set(pids).size).toBe(2);
     expect(pids).not.toContain(child.pid);
+    // One first signing key, not one per worker: both see the same single key.
+    for (const agent of [one, two]) {
+      const jwks = await request(agent, `${ready.url}/${ready.tenantId}/discovery/v2.0/keys`);
+      expect((jwks.body.keys as unknown[]).length).toBe(1);
+    }
   });
 
   it("a secret added with Graph on one worker works on the other at once; a token from one is accepted by the other", async () => {
