@@ -377,6 +377,11 @@ async function main(): Promise<void> {
 
     if (ONLY.has("workers")) await attempt("workers", async () => {
       const w = await benchWorkers({ storeUrl: process.env.BENCH_STORE_URL || undefined, load: (spec) => load(spec), log });
+      if (!w) {
+        rows.push({ section: "6 workers", metric: "skipped: PostgreSQL is not installed and BENCH_STORE_URL is not set (--workers > 1 needs PostgreSQL)", orgbox: "", reference: "", ratio: undefined, target: undefined });
+        json.workers = "skipped: no PostgreSQL";
+        return;
+      }
       const [one, two] = w.runs as [(typeof w.runs)[0], (typeof w.runs)[0]];
       rows.push(
         { section: "6 workers", metric: `tokens/s: --workers 2 vs 1 (PostgreSQL, ${cpus().length} cores, load generator on this machine)`, orgbox: rate(two.token.requestsPerSecond), reference: rate(one.token.requestsPerSecond), ratio: two.token.requestsPerSecond / one.token.requestsPerSecond, target: 1.8 },
