@@ -31,13 +31,16 @@ export class Checkpoints {
   private readonly dataverse: Dataverse;
   private readonly identity: Identity;
   private readonly clock: Clock;
-  private readonly baseline: string;
+  private readonly baseline: string | undefined;
   private readonly named = new Map<string, { handle: string; takenAt: number }>();
   private counter = 0;
   private readonly workers: number;
 
-  /** @param workers processes `start --workers` runs on this store (each one a `Checkpoints`); default 1. */
-  constructor(database: Database, dataverse: Dataverse, identity: Identity, clock: Clock, baseline: string, workers = 1) {
+  /**
+   * @param baseline the start checkpoint's handle; undefined only with `workers` above 1 (reset then always refuses).
+   * @param workers processes `start --workers` runs on this store (each one a `Checkpoints`); default 1.
+   */
+  constructor(database: Database, dataverse: Dataverse, identity: Identity, clock: Clock, baseline: string | undefined, workers = 1) {
     this.database = database;
     this.dataverse = dataverse;
     this.identity = identity;
@@ -58,6 +61,7 @@ export class Checkpoints {
   /** Restores the start checkpoint. @throws SharedStoreError while other processes serve the store. */
   async reset(): Promise<void> {
     await this.refuseWhenShared("reset");
+    if (this.baseline === undefined) throw new SharedStoreError("reset is not available: this process took no start checkpoint (it runs under start --workers)");
     await this.database.snapshots.restore(this.baseline);
     await this.changed();
   }

@@ -115,7 +115,9 @@ export async function createOrgbox(config: OrgboxConfig, logger: Logger, clock: 
         logger.debug({ source: environment.source, tenants: environment.tenants.length, apps: environment.apps.length, orgs: environment.orgs.length }, "environment applied");
       }
     });
-    const checkpoints = new Checkpoints(database, dataverse, identity, clock, await database.snapshots.take(), options.workers ?? 1);
+    // `--workers N`: reset and snapshots always refuse, so no worker copies the whole store for a start checkpoint.
+    const workers = options.workers ?? 1;
+    const checkpoints = new Checkpoints(database, dataverse, identity, clock, workers > 1 ? undefined : await database.snapshots.take(), workers);
     // Counted as a serving process from now on; another process's change reaches this one at once (PostgreSQL NOTIFY).
     await database.serve(() => void services.syncWithStore()?.catch(() => undefined));
 

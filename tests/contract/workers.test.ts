@@ -16,6 +16,8 @@ import { DEMO } from "../../src/index.ts";
 import { orgboxCli } from "../helpers/cli.ts";
 import { createTestDatabase } from "../helpers/postgres.ts";
 
+const ADMIN_KEY = "workers-test-admin-key";
+
 interface Ready {
   event: string;
   url: string;
@@ -48,7 +50,7 @@ describe("orgbox start --workers 2 on PostgreSQL", { timeout: 120_000 }, () => {
   beforeAll(async () => {
     database = await createTestDatabase();
     const cli = resolve(import.meta.dirname, "../../bin/orgbox.js");
-    child = spawn(process.execPath, [cli, "start", "--store-url", database.url, "--workers", "2", "--http", "--port", "0", "--json", "--log-level", "silent"], { env: { ...process.env, ORGBOX_JSON: "" } });
+    child = spawn(process.execPath, [cli, "start", "--store-url", database.url, "--workers", "2", "--admin-key", ADMIN_KEY, "--http", "--port", "0", "--json", "--log-level", "silent"], { env: { ...process.env, ORGBOX_JSON: "" } });
     let stderr = "";
     child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
     const [line] = (await once(createInterface({ input: child.stdout as NodeJS.ReadableStream }), "line")) as [string];
@@ -123,6 +125,17 @@ describe("orgbox start --workers 2 on PostgreSQL", { timeout: 120_000 }, () => {
     for (const agent of [one, two]) {
       const issued = await request(agent, `${ready.url}/${ready.tenantId}/oauth2/token`, "POST", { "content-type": "application/x-www-form-urlencoded" }, new URLSearchParams({ grant_type: "client_credentials", client_id: DEMO.app.clientId, client_secret: DEMO.app.clientSecret, resource: ready.orgUrl }).toString());
       expect(decodeProtectedHeader(issued.body.access_token as string).kid).toBe(kid);
+    }
+  });
+
+  it("refuses reset and snapshots on every worker, naming why (409 conflict)", async () => {
+    for (const agent of await pinned()) {
+      const reset = await request(agent, `${ready.url}/_orgbox/reset`, "POST", { authorization: `Bearer ${ADMIN_KEY}` });
+      expect(reset.status).toBe(409);
+      expect(reset.body).toMatchObject({ error: "conflict" });
+      expect(String(reset.body.error_description)).toMatch(/reset is not available while 2 orgbox processes serve this store/);
+      const snapshot = await request(agent, `${ready.url}/_orgbox/snapshots`, "POST", { authorization: `Bearer ${ADMIN_KEY}` });
+      expect(snapshot.status).toBe(409);
     }
   });
 
