@@ -17,10 +17,13 @@
  *   BENCH_DURATION      --duration: seconds per HTTP load run (default 8), after 1 s of warm-up
  *   BENCH_CONNECTIONS   --connections: keep-alive connections per load run (default 10)
  *   BENCH_FETCHXML_ROWS --fetchxml-rows: accounts the fetchxml section adds (default 200000; 40 pages of 5,000 need 200,000)
- *   BENCH_ONLY          --only: comma list of sections to run: token,verify,webapi,environment,fetchxml (default all)
+ *   BENCH_ONLY          --only: comma list of sections to run: token,verify,webapi,environment,fetchxml,workers (default all)
+ *   BENCH_STORE_URL     PostgreSQL database for the workers section (default: a throwaway server, as the tests start)
  *
  *  5. FetchXML paging: a whole-table sync with paging cookies, `count="5000"`: page 1 vs page 40 (keyset, ratio near 1),
  *     and simple paging's page 10 (OFFSET) for reference.
+ *  6. Workers: `orgbox start --workers 1` and `--workers 2` on PostgreSQL, token endpoint and page read side by side
+ *     (the ratio is 2 workers / 1; the aim is ≥ 1.8 on 2 cores, with the load generator on another machine).
  */
 import { createPublicKey, sign as nodeSign, verify as nodeVerify, type JsonWebKey } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -43,6 +46,7 @@ import { benchFetchXmlPaging } from "./fetchxml.ts";
 import { benchODataPaging } from "./odata-paging.ts";
 import { scopedReader } from "./rls.ts";
 import { benchEnvironment, RESET_TARGET_MS, START_TARGET_MS } from "./environment.ts";
+import { benchWorkers } from "./workers.ts";
 
 /** `--rows N` style flags override the matching `BENCH_*` variable. */
 const FLAGS: Record<string, string> = { "--rows": "BENCH_ROWS", "--service-rows": "BENCH_SERVICE_ROWS", "--duration": "BENCH_DURATION", "--connections": "BENCH_CONNECTIONS", "--only": "BENCH_ONLY", "--fetchxml-rows": "BENCH_FETCHXML_ROWS" };
@@ -72,7 +76,7 @@ const SERVICE_ROWS = envInt("BENCH_SERVICE_ROWS", 2_000, 1, 100_000);
 const DURATION = envInt("BENCH_DURATION", 8, 1, 60);
 const CONNECTIONS = envInt("BENCH_CONNECTIONS", 10, 1, 256);
 const FETCHXML_ROWS = envInt("BENCH_FETCHXML_ROWS", 200_000, 0, 2_000_000);
-const ONLY = new Set((flag("BENCH_ONLY") ?? "token,verify,webapi,environment,fetchxml").split(",").map((s) => s.trim()));
+const ONLY = new Set((flag("BENCH_ONLY") ?? "token,verify,webapi,environment,fetchxml,workers").split(",").map((s) => s.trim()));
 const CRYPTO_SECONDS = 2;
 const PAGE = 50;
 
@@ -370,6 +374,26 @@ async function main(): Promise<void> {
         { section: "5 fetchxml", metric: `whole sync: ${f.rowsRead.toLocaleString("en-US")} rows in ${f.pages} pages, s (info)`, orgbox: f.totalSeconds.toFixed(1), reference: "", ratio: undefined, target: undefined },
       );
       json.fetchxml = { ...f, page1Ms: round3(f.page1Ms), lastPageMs: round3(f.lastPageMs), simplePage10Ms: round3(f.simplePage10Ms), totalSeconds: round3(f.totalSeconds), ratio: round3(f.lastPageMs / f.page1Ms) };
+    });
+
+    if (ONLY.has("workers")) await attempt("workers", async () => {
+      const w = await benchWorkers({ storeUrl: process.env.BENCH_STORE_URL || undefined, load: (spec) => load(spec), log });
+      if (!w) {
+        rows.push({ section: "6 workers", metric: "skipped: PostgreSQL is not installed and BENCH_STORE_URL is not set (--workers > 1 needs PostgreSQL)", orgbox: "", reference: "", ratio: undefined, target: undefined });
+        json.workers = "skipped: no PostgreSQL";
+        return;
+      }
+      const [one, two] = w.runs as [(typeof w.runs)[0], (typeof w.runs)[0]];
+      rows.push(
+        { section: "6 workers", metric: `tokens/s: --workers 2 vs 1 (PostgreSQL, ${cpus().length} cores, load generator on this machine)`, orgbox: rate(two.token.requestsPerSecond), reference: rate(one.token.requestsPerSecond), ratio: two.token.requestsPerSecond / one.token.requestsPerSecond, target: 1.8 },
+        { section: "6 workers", metric: "page reads/s: --workers 2 vs 1 (PostgreSQL, demo accounts, $top=50)", orgbox: rate(two.pageRead.requestsPerSecond), reference: rate(one.pageRead.requestsPerSecond), ratio: two.pageRead.requestsPerSecond / one.pageRead.requestsPerSecond, target: 1.8 },
+      );
+      json.workers = {
+        query: w.query,
+        runs: w.runs.map((r) => ({ workers: r.workers, token: loadJson(r.token), pageRead: loadJson(r.pageRead) })),
+        tokenRatio: round3(two.token.requestsPerSecond / one.token.requestsPerSecond),
+        pageReadRatio: round3(two.pageRead.requestsPerSecond / one.pageRead.requestsPerSecond),
+      };
     });
 
     if (Object.keys(failures).length > 0) {

@@ -15,12 +15,15 @@ import { registerSecurityCommands } from "./security.ts";
 import { registerDirectoryCommands } from "./directory.ts";
 import { ORGBOX_VERSION } from "./version.ts";
 import { offlineStore } from "../server/offline.ts";
+import { isWorker, readyInfo, reportToPrimary, runPrimary, workerCount, type ReadyInfo } from "./workers.ts";
 import { existsSync, writeFileSync } from "node:fs";
 
 interface StartFlags {
   port?: string;
   host?: string;
   publicHost?: string;
+  publicPort?: string;
+  workers?: string;
   data?: string;
   inMemory?: boolean;
   storeUrl?: string;
@@ -53,6 +56,8 @@ function toInput(flags: StartFlags): OrgboxConfigInput {
   if (flags.port !== undefined) input.port = flags.port;
   if (flags.host !== undefined) input.host = flags.host;
   if (flags.publicHost !== undefined) input.publicHost = flags.publicHost;
+  if (flags.publicPort !== undefined) input.publicPort = flags.publicPort;
+  if (flags.workers !== undefined) input.workers = flags.workers;
   if (flags.data !== undefined) input.dataDir = flags.data;
   if (flags.inMemory) input.inMemory = true;
   if (flags.storeUrl !== undefined) input.storeUrl = flags.storeUrl;
@@ -94,7 +99,7 @@ export function trustLines(caCertPath: string): string[] {
   ];
 }
 
-function banner(orgbox: OrgboxInstance): string {
+function banner(orgbox: ReadyInfo): string {
   const lines = [
     "",
     "  orgbox is ready — a Dynamics 365 org and its Entra ID tenant, in a box",
@@ -108,6 +113,7 @@ function banner(orgbox: OrgboxInstance): string {
     `  Demo secret     ${orgbox.demo.clientSecret}`,
     `  Demo admin      ${orgbox.demo.username} / ${orgbox.demo.password}`,
   ];
+  if (orgbox.workers > 1) lines.push(`  Processes       ${orgbox.workers} (--workers)`);
   if (orgbox.caCertPath) {
     lines.push(`  CA certificate  ${orgbox.caCertPath}`, "", "  Trust it:", ...trustLines(orgbox.caCertPath).map((l) => `    ${l}`));
   } else {
@@ -121,44 +127,49 @@ async function start(flags: StartFlags): Promise<void> {
   const config = resolveConfig(toInput(flags), process.env);
   const json = wantsJson(flags);
   const logger = createLogger(config.logLevel);
-  const { createOrgbox } = await import("../server/create-orgbox.ts");
-  const orgbox = await createOrgbox(config, logger);
-  // Handlers first: a supervisor may signal as soon as it reads the ready output.
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, "stopping");
-    orgbox.close().then(
-      () => {
-        logger.flush();
-        process.exit(0);
-      },
-      (error: unknown) => {
-        logger.error({ err: error }, "error while stopping");
-        process.exit(1);
-      },
-    );
-  };
-  process.once("SIGINT", () => stop("SIGINT"));
-  process.once("SIGTERM", () => stop("SIGTERM"));
-  if (json) {
-    process.stdout.write(
-      `${JSON.stringify({
-        event: "ready",
-        pid: process.pid,
-        url: orgbox.url,
-        tenantId: orgbox.tenantId,
-        tenantDomain: orgbox.tenantDomain,
-        authority: orgbox.authority,
-        orgUrl: orgbox.orgUrl,
-        apiUrl: orgbox.apiUrl,
-        caCertPath: orgbox.caCertPath ?? null,
-        demo: orgbox.demo,
-      })}\n`,
-    );
+  const workers = workerCount(config);
+  let ready: ReadyInfo;
+  if (workers > 1 && !isWorker()) {
+    ready = await runPrimary(config, workers, logger);
   } else {
-    process.stdout.write(`${banner(orgbox)}\n`);
+    const { createOrgbox } = await import("../server/create-orgbox.ts");
+    let orgbox: OrgboxInstance;
+    try {
+      orgbox = await createOrgbox(config, logger, undefined, { workers });
+    } catch (error) {
+      if (isWorker()) reportToPrimary({ type: "failed", message: (error as Error).message });
+      throw error;
+    }
+    // Handlers first: a supervisor may signal as soon as it reads the ready output.
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, "stopping");
+      orgbox.close().then(
+        () => {
+          logger.flush();
+          process.exit(0);
+        },
+        (error: unknown) => {
+          logger.error({ err: error }, "error while stopping");
+          process.exit(1);
+        },
+      );
+    };
+    // A worker stops when the primary tells it (SIGTERM), not on the terminal's Ctrl+C, which the primary handles.
+    process.once("SIGINT", () => (isWorker() ? undefined : stop("SIGINT")));
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    ready = readyInfo(orgbox, workers);
+    if (isWorker()) {
+      reportToPrimary({ type: "ready", ready });
+      return;
+    }
+  }
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ event: "ready", pid: process.pid, ...ready })}\n`);
+  } else {
+    process.stdout.write(`${banner(ready)}\n`);
   }
 }
 
@@ -175,7 +186,7 @@ async function cert(flags: StartFlags): Promise<void> {
 /**
  * `orgbox keys rotate --data DIR [--activate-after SECONDS]`: adds a signing key to a
  * persisted store (published at once, signing after the delay) and schedules the old
- * keys' retirement. A server already running on the folder picks it up when it restarts.
+ * keys' retirement. A server already running on the store picks it up at its next request.
  */
 async function keysRotate(flags: StartFlags & { activateAfter?: string }): Promise<void> {
   const config = resolveConfig(toInput(flags), process.env);
@@ -233,6 +244,8 @@ withCommonOptions(
     .option("--port <port>", "TCP port, 0 picks a free one (default 8443); env ORGBOX_PORT")
     .option("--host <host>", "interface to listen on (default 127.0.0.1); env ORGBOX_HOST")
     .option("--public-host <name>", "host name in emitted URLs (default localhost); env ORGBOX_PUBLIC_HOST")
+    .option("--public-port <port>", "port in emitted URLs, e.g. a load balancer's (default: the port listened on); env ORGBOX_PUBLIC_PORT")
+    .option("--workers <n>", "processes sharing the port (default: one per core on PostgreSQL without --admin-key, else 1; >1 needs --store-url); env ORGBOX_WORKERS")
     .option("--http", "serve plain HTTP instead of HTTPS; env ORGBOX_HTTP")
     .addOption(new Option("--log-level <level>", "log level (default info); env ORGBOX_LOG_LEVEL").choices(["fatal", "error", "warn", "info", "debug", "trace", "silent"]))
     .option("--no-seed", "do not seed the demo environment; env ORGBOX_SEED_DEMO=false")

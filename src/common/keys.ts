@@ -24,6 +24,8 @@ export interface SigningKey {
   readonly privateKey: KeyObject;
   readonly publicKey: KeyObject;
   readonly certificateB64: string;
+  /** When the key was created, ms since epoch (UTC). */
+  readonly createdAt: number;
   readonly activatesAt: number;
   readonly retiresAt: number | null;
   /** The public JWK as published in JWKS (`kty, use, kid, x5t, n, e, x5c`). */
@@ -81,6 +83,7 @@ export function loadSigningKey(stored: StoredSigningKey): SigningKey {
     privateKey,
     publicKey,
     certificateB64: stored.certificateB64,
+    createdAt: stored.createdAt,
     activatesAt: stored.activatesAt,
     retiresAt: stored.retiresAt,
     jwk: { kty: "RSA", use: "sig", kid: stored.kid, x5t: stored.kid, n: jwk.n, e: jwk.e, x5c: [stored.certificateB64] },

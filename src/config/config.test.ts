@@ -67,4 +67,15 @@ describe("resolveConfig", () => {
     expect(() => resolveConfig({ tokenRequestsPerMinute: "0" })).toThrow(/tokenRequestsPerMinute/);
     expect(() => resolveConfig({ faults: '{"surface":"graph"}' })).toThrow(/faults: a JSON array of fault rules/);
   });
+
+  it("publicPort and workers: unset by default, ORGBOX_PUBLIC_PORT and ORGBOX_WORKERS, refusals naming the key, more than one worker only on PostgreSQL", () => {
+    const defaults = resolveConfig({});
+    expect([defaults.publicPort, defaults.workers]).toEqual([undefined, undefined]);
+    const url = "postgres://orgbox@db.example/orgbox";
+    expect(resolveConfig({}, { ORGBOX_PUBLIC_PORT: "443", ORGBOX_WORKERS: "4", ORGBOX_STORE_URL: url })).toMatchObject({ publicPort: 443, workers: 4 });
+    expect(() => resolveConfig({ publicPort: "0" })).toThrow(/publicPort/);
+    expect(() => resolveConfig({ workers: "0", storeUrl: url })).toThrow(/workers/);
+    expect(() => resolveConfig({ workers: "2", dataDir: "/tmp/x" })).toThrow(/--workers 2 needs a PostgreSQL store/);
+    expect(resolveConfig({ workers: "1" }).workers).toBe(1);
+  });
 });

@@ -16,6 +16,20 @@ export interface OrgboxConfig {
   host: string;
   /** Host name used in every URL orgbox emits (issuer, org URL). Default `localhost`. */
   publicHost: string;
+  /**
+   * Port in every URL orgbox emits (issuer, org URL), when clients reach orgbox on another port than
+   * it listens on: several orgbox processes behind one load balancer (or a port mapping) must all emit
+   * the balancer's URL, so that a token one issues is accepted by the others. Default: the port listened on.
+   */
+  publicPort: number | undefined;
+  /**
+   * Processes `orgbox start` runs, sharing the listening port (`node:cluster`), so the token
+   * endpoint's RSA signing and the Web API use every core. More than one needs a PostgreSQL store
+   * (`storeUrl`): refused on SQLite and in memory. Default: one per core (`os.availableParallelism()`)
+   * on PostgreSQL without `adminKey` (reset and snapshots live in one process), else 1.
+   * `startOrgbox` always runs in the calling process (it ignores this key).
+   */
+  workers: number | undefined;
   /** Folder for the SQLite file and the local CA (only the CA with `storeUrl`). Default `./.orgbox`. */
   dataDir: string;
   /** Keep the store in memory (nothing written but the CA). CLI default false; `startOrgbox` default true (false with `storeUrl`). */
@@ -139,6 +153,8 @@ export const CONFIG_KEYS = {
   port: "ORGBOX_PORT",
   host: "ORGBOX_HOST",
   publicHost: "ORGBOX_PUBLIC_HOST",
+  publicPort: "ORGBOX_PUBLIC_PORT",
+  workers: "ORGBOX_WORKERS",
   dataDir: "ORGBOX_DATA",
   inMemory: "ORGBOX_IN_MEMORY",
   storeUrl: "ORGBOX_STORE_URL",
@@ -174,6 +190,8 @@ const Schema = z
     port: int(0, 65535),
     host: z.string().min(1),
     publicHost: z.string().regex(/^[A-Za-z0-9.-]+$|^\[[0-9a-fA-F:]+\]$/, "a host name or IP"),
+    publicPort: int(1, 65535),
+    workers: int(1, 1024),
     dataDir: z.string().min(1),
     inMemory: bool,
     storeUrl: z.string().regex(/^postgres(ql)?:\/\/\S*$/, "a postgres:// or postgresql:// URL"),
@@ -279,6 +297,11 @@ export function resolveConfig(explicit: OrgboxConfigInput, env: NodeJS.ProcessEn
   }
   if (merged.storeUrl !== undefined && merged.inMemory) {
     throw new ConfigError("--in-memory and --store-url cannot be combined: with --store-url the store is that PostgreSQL database");
+  }
+  if (merged.workers !== undefined && merged.workers > 1 && merged.storeUrl === undefined) {
+    throw new ConfigError(
+      `--workers ${merged.workers} needs a PostgreSQL store (--store-url): worker processes cannot share an in-memory store, and on a SQLite file a second writing process makes orgbox's transactions fail with SQLITE_BUSY`,
+    );
   }
   const dataDir = resolve(merged.dataDir);
   const caDir = resolve(merged.caDir ?? (merged.inMemory ? defaultTempCaDir() : join(dataDir, "ca")));

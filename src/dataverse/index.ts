@@ -46,6 +46,8 @@ export interface DataverseOptions {
   legacyApplicationUserRule?: boolean;
   /** Dataverse's service protection limits per org and user (config `serviceProtection*`); `false` turns them off. Default: off. */
   serviceProtection?: ServiceProtectionLimits | false;
+  /** Awaited after each write other processes on the store may cache (see `SecurityStateCache`). Default: nothing. */
+  onChange?: () => Promise<void>;
 }
 
 /** The Dataverse surface: org administration and the Web API routes. */
@@ -57,7 +59,7 @@ export interface Dataverse {
 }
 
 export function createDataverse(options: DataverseOptions): Dataverse {
-  const service = new DataverseService(options.store, options.clock, options.directory, { forbidDefaultRolesForApplicationUsers: options.legacyApplicationUserRule ?? false });
+  const service = new DataverseService(options.store, options.clock, options.directory, { forbidDefaultRolesForApplicationUsers: options.legacyApplicationUserRule ?? false, ...(options.onChange ? { onChange: options.onChange } : {}) });
   // Every read and write goes through the service's store, which tells the security cache about writes.
   const store = service.store;
   const operations = new OperationRegistry().register(whoAmI).register(retrieveVersion).register(retrieveTotalRecordCount(service, store));

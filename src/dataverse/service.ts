@@ -35,7 +35,7 @@ export class DataverseService {
   readonly customization: OrgCustomization;
 
   constructor(store: DataverseStore, clock: Clock, directory: DirectoryLookup, options: DataverseServiceOptions = {}) {
-    this.runtime = new OrgRuntime(store, clock);
+    this.runtime = new OrgRuntime(store, clock, options.onChange);
     this.records = new RecordStamping(this.runtime, clock);
     this.provisioning = new OrgProvisioning(this.runtime, this.records, clock, directory, options);
     this.customization = new OrgCustomization(this.runtime, this.records, clock);

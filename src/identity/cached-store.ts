@@ -38,6 +38,8 @@ const MAX_ENTRIES = 10_000;
  * before it starts and again when it ends, and a read that was in flight across a write does not
  * store its (possibly stale) answer. Writes to users, groups and signing keys keep it (no cached read
  * looks at them). Writes that bypass the store (a snapshot restore) must call {@link invalidateCaches}.
+ * After each such write, and after a signing-key write, `onChange` is awaited before the write returns:
+ * it tells other processes on the store to drop theirs (see `Database.announceChange`).
  * Answers are deep-frozen and shared: a caller that tries to alter one gets a `TypeError`
  * (ES modules are strict) instead of silently changing what the next request sees.
  * Every method is written out, so the compiler makes a method added to the port choose its caching.
@@ -46,9 +48,12 @@ class CachedDirectoryStore implements DirectoryStore {
   private readonly entries = new Map<string, unknown>();
   private generation = 0;
   private readonly inner: DirectoryStore;
+  private readonly onChange: () => Promise<void>;
 
-  constructor(inner: DirectoryStore) {
+  /** @param onChange awaited after each write other processes may cache (default: nothing). */
+  constructor(inner: DirectoryStore, onChange: () => Promise<void> = async () => undefined) {
     this.inner = inner;
+    this.onChange = onChange;
   }
 
   /** Forgets every cached answer: call after the database changed behind the store's back (snapshot restore). */
@@ -69,13 +74,24 @@ class CachedDirectoryStore implements DirectoryStore {
     return result;
   }
 
-  /** A write that may change a cached answer: empties the cache before and after it. */
+  /** A write that may change a cached answer: empties the cache before and after it, then tells the other processes. */
   private async write<T>(run: () => Promise<T>): Promise<T> {
     this.invalidateCaches();
     try {
       return await run();
     } finally {
       this.invalidateCaches();
+      // Also after a failed write: part of it may have committed.
+      await this.onChange();
+    }
+  }
+
+  /** A write no cached read looks at but another process may hold (signing keys): tells the other processes. */
+  private async announced<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } finally {
+      await this.onChange();
     }
   }
 
@@ -357,11 +373,15 @@ class CachedDirectoryStore implements DirectoryStore {
   }
 
   addSigningKey(key: StoredSigningKey): Promise<void> {
-    return this.inner.addSigningKey(key);
+    return this.announced(() => this.inner.addSigningKey(key));
   }
 
   retireSigningKey(kid: string, retiresAt: number): Promise<void> {
-    return this.inner.retireSigningKey(kid, retiresAt);
+    return this.announced(() => this.inner.retireSigningKey(kid, retiresAt));
+  }
+
+  sharedSecret(name: string, create: () => string): Promise<string> {
+    return this.inner.sharedSecret(name, create);
   }
 }
 
@@ -373,8 +393,9 @@ class CachedDirectoryStore implements DirectoryStore {
 export class CachedIdentityStore extends CachedDirectoryStore implements IdentityStore {
   private readonly artifacts: ArtifactStore;
 
-  constructor(inner: IdentityStore) {
-    super(inner);
+  /** @param onChange see {@link CachedDirectoryStore}. */
+  constructor(inner: IdentityStore, onChange?: () => Promise<void>) {
+    super(inner, onChange);
     this.artifacts = inner;
   }
 

@@ -67,6 +67,17 @@ export interface IdentityOptions {
   keyRotationIntervalSeconds?: number;
   /** Refuse reused certificate-assertion `jti`s (AADSTS7000274). Default false, as Entra (MSAL reuses assertions). */
   rejectAssertionReplay?: boolean;
+  /**
+   * Awaited after each write that other processes on the store may cache (directory objects the token
+   * path caches, signing keys), before the write returns. Default: nothing (one process).
+   */
+  onChange?: () => Promise<void>;
+  /**
+   * Runs the timed key rotation while no other process on the store does (a store-wide lock): the
+   * process that gets it reloads the keys and rotates only when no process rotated in the last half
+   * interval, so N processes rotate about once per interval, not N times. Default: runs it.
+   */
+  exclusive?: (name: "key-rotation", work: () => Promise<void>) => Promise<void>;
 }
 
 /** The identity surface: admin service, routes, and a verifier for resource servers. */
@@ -107,7 +118,7 @@ export interface Identity {
 export async function createIdentity(options: IdentityOptions): Promise<Identity> {
   const { clock } = options;
   // Every identity read and write goes through this one store, so its writes invalidate its cache.
-  const store = new CachedIdentityStore(options.store);
+  const store = new CachedIdentityStore(options.store, options.onChange);
   const urls = new IdentityUrls(options.baseUrl);
   const keys = new KeyRing(store, clock);
   await keys.load();
@@ -115,7 +126,8 @@ export async function createIdentity(options: IdentityOptions): Promise<Identity
   const grants = new GrantRegistry().register(clientCredentialsGrant).register(passwordGrant).register(refreshTokenGrant).register(authorizationCodeGrant).register(deviceCodeGrantV2).register(deviceCodeGrantV1).register(jwtBearerGrant);
   const service = new IdentityService(store, clock, options.orgs);
   await service.ensureFirstPartyApps();
-  const csrfKey = randomBytes(32);
+  // One key for every process on the store: a sign-in form served by one may be posted to another.
+  const csrfKey = Buffer.from(await store.sharedSecret("csrf", () => randomBytes(32).toString("base64url")), "base64url");
   const verifier = createTokenVerifier(keys, () => epochSeconds(clock));
   const grantContext = { store, clock, signer, verifier, urls, resources: options.resources, accessTokenLifetimeSeconds: options.accessTokenLifetimeSeconds, rejectAssertionReplay: options.rejectAssertionReplay ?? false,
     refreshTokenLifetimeSeconds: options.refreshTokenLifetimeSeconds ?? 90 * 24 * 3600,
@@ -129,8 +141,14 @@ export async function createIdentity(options: IdentityOptions): Promise<Identity
   const interval = options.keyRotationIntervalSeconds;
   let timer: NodeJS.Timeout | undefined;
   if (interval !== undefined && interval > 0) {
+    const exclusive = options.exclusive ?? ((_name, work) => work());
     timer = setInterval(() => {
-      rotateKeys({ activateAfterSeconds: Math.floor(interval / 2) }).catch(() => undefined);
+      exclusive("key-rotation", async () => {
+        await keys.refresh();
+        // Another process on the store rotated in the last half interval: its key is the one to use.
+        if (keys.newestCreatedAt() > clock.now() - (interval * 1000) / 2) return;
+        await rotateKeys({ activateAfterSeconds: Math.floor(interval / 2) });
+      }).catch(() => undefined);
     }, interval * 1000);
     timer.unref();
   }

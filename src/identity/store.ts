@@ -348,6 +348,11 @@ export interface SigningKeyStore {
   addSigningKey(key: StoredSigningKey): Promise<void>;
   /** Sets when a signing key stops being published (ms). */
   retireSigningKey(kid: string, retiresAt: number): Promise<void>;
+  /**
+   * The secret stored under `name`, storing `create()`'s value first when there is none: every process
+   * on the store gets the same value (the first writer's). Used for the sign-in pages' anti-forgery key.
+   */
+  sharedSecret(name: string, create: () => string): Promise<string>;
 }
 
 /** Authorization codes (hashes), single use. */

@@ -18,35 +18,75 @@ export interface OrgboxSnapshot {
 
 const SNAPSHOT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
-/** The start checkpoint and the named ones, over the store's dialect-neutral snapshots. */
+/**
+ * The start checkpoint and the named ones, over the store's dialect-neutral snapshots.
+ *
+ * One process only: a checkpoint lives in the process that took it (PostgreSQL: temporary tables of
+ * its snapshot connection; SQLite: tables of its attached file), and each process's start checkpoint
+ * is the store as that process found it. So while more than one process serves the store (several
+ * `orgbox start` on one PostgreSQL database, or `start --workers N`), `reset`, `take` and `restore`
+ * refuse with a {@link SharedStoreError} naming why, instead of restoring one process's idea of the
+ * store under the others.
+ */
 export class Checkpoints {
   private readonly database: Database;
   private readonly dataverse: Dataverse;
   private readonly identity: Identity;
   private readonly clock: Clock;
-  private readonly baseline: string;
+  private readonly baseline: string | undefined;
   private readonly named = new Map<string, { handle: string; takenAt: number }>();
   private counter = 0;
+  private readonly workers: number;
 
-  constructor(database: Database, dataverse: Dataverse, identity: Identity, clock: Clock, baseline: string) {
+  /**
+   * @param baseline the start checkpoint's handle; undefined only with `workers` above 1 (reset then always refuses).
+   * @param workers processes `start --workers` runs on this store (each one a `Checkpoints`); default 1.
+   */
+  constructor(database: Database, dataverse: Dataverse, identity: Identity, clock: Clock, baseline: string | undefined, workers = 1) {
     this.database = database;
     this.dataverse = dataverse;
     this.identity = identity;
     this.clock = clock;
     this.baseline = baseline;
+    this.workers = workers;
   }
 
-  /** Back to the start checkpoint; the service protection counters start over too, as right after start (fault rules stay). */
+  /** @throws SharedStoreError when another process serves the store too. */
+  private async refuseWhenShared(action: string): Promise<void> {
+    const serving = Math.max(this.workers, await this.database.servingProcesses());
+    if (serving <= 1) return;
+    throw new SharedStoreError(
+      `${action} is not available while ${serving} orgbox processes serve this store: checkpoints are kept by the process that took them, and each process's start checkpoint is the store as it found it. Run a single orgbox process (without --workers) for tests that reset or snapshot.`,
+    );
+  }
+
+  /**
+   * Restores the start checkpoint; the service protection counters start over too, as right after start
+   * (fault rules stay). @throws SharedStoreError while other processes serve the store.
+   */
   async reset(): Promise<void> {
+    await this.refuseWhenShared("reset");
+    if (this.baseline === undefined) throw new SharedStoreError("reset is not available: this process took no start checkpoint (it runs under start --workers)");
     await this.database.snapshots.restore(this.baseline);
+    await this.changed();
+  }
+
+  /**
+   * The store changed behind the caches: drop this process's, and tell the others (offline commands).
+   * The key ring is kept (tokens already issued stay valid, see `OrgboxInstance.reset`).
+   */
+  private async changed(): Promise<void> {
     this.dataverse.service.invalidateCaches();
     this.identity.invalidateCaches();
     this.dataverse.protection?.clear();
+    await this.database.announceChange();
   }
 
+  /** @throws SnapshotNameError for a bad name; SharedStoreError while other processes serve the store. */
   async take(name?: string): Promise<OrgboxSnapshot> {
     const chosen = name ?? `snapshot-${++this.counter}`;
     if (!SNAPSHOT_NAME.test(chosen)) throw new SnapshotNameError(`snapshot names are 1–64 letters, digits, '.', '_' or '-' (got '${chosen}')`);
+    await this.refuseWhenShared("taking a snapshot");
     const handle = await this.database.snapshots.take();
     const previous = this.named.get(chosen);
     const takenAt = this.clock.now();
@@ -55,12 +95,20 @@ export class Checkpoints {
     return { name: chosen, takenAt };
   }
 
+  /** @throws UnknownSnapshotError for a name nobody took; SharedStoreError while other processes serve the store. */
   async restore(name: string): Promise<void> {
+    await this.refuseWhenShared("restoring a snapshot");
     const found = this.named.get(name);
     if (!found) throw new UnknownSnapshotError(`no snapshot named '${name}'`);
     await this.database.snapshots.restore(found.handle);
-    this.dataverse.service.invalidateCaches();
-    this.identity.invalidateCaches();
+    await this.changed();
+  }
+}
+
+/** Reset or a snapshot while several processes serve the store: 409 `conflict` on the admin surface. */
+export class SharedStoreError extends OrgboxError {
+  constructor(message: string) {
+    super(409, message);
   }
 }
 
@@ -103,7 +151,8 @@ export interface AdminOptions {
 /**
  * The admin surface, only when `adminKey` is configured (404 otherwise, as for any
  * unknown path): `POST /_orgbox/reset`, `POST /_orgbox/snapshots` (`{"name"?}` → `{name}`),
- * `POST /_orgbox/snapshots/{name}/restore`, and `POST /_orgbox/graph-token` (`{"tenant": "<id|domain>"}` →
+ * `POST /_orgbox/snapshots/{name}/restore` (each 409 `conflict` while several processes serve the store,
+ * see {@link Checkpoints}), and `POST /_orgbox/graph-token` (`{"tenant": "<id|domain>"}` →
  * `{token_type, access_token, expires_in (seconds), tenant_id}`: a Microsoft Graph token of the tenant's
  * "orgbox CLI" management service principal, see `Identity.managementToken`; 400 without a tenant, 404 for
  * an unknown one), `POST /_orgbox/org-token` (`{"org": "<name>"}` → the same plus `org_url`: a Web API
@@ -134,7 +183,12 @@ export async function registerAdmin(app: FastifyInstance, options: AdminOptions)
     if (faults) registerFaultRoutes(scope, faults);
     scope.post("/_orgbox/reset", async (_request, reply) => {
       const started = performance.now();
-      await checkpoints.reset();
+      try {
+        await checkpoints.reset();
+      } catch (error) {
+        if (error instanceof SharedStoreError) return reply.status(error.status).send({ error: "conflict", error_description: error.message });
+        throw error;
+      }
       return reply.send({ status: "reset", ms: Math.round((performance.now() - started) * 100) / 100 });
     });
     scope.post("/_orgbox/snapshots", async (request, reply) => {
@@ -146,6 +200,7 @@ export async function registerAdmin(app: FastifyInstance, options: AdminOptions)
         return reply.status(201).send({ name: snapshot.name });
       } catch (error) {
         if (error instanceof SnapshotNameError) return reply.status(error.status).send({ error: "invalid_request", error_description: error.message });
+        if (error instanceof SharedStoreError) return reply.status(error.status).send({ error: "conflict", error_description: error.message });
         throw error;
       }
     });
@@ -185,6 +240,7 @@ export async function registerAdmin(app: FastifyInstance, options: AdminOptions)
         return reply.send({ status: "restored" });
       } catch (error) {
         if (error instanceof UnknownSnapshotError) return reply.status(error.status).send({ error: "not_found", error_description: error.message });
+        if (error instanceof SharedStoreError) return reply.status(error.status).send({ error: "conflict", error_description: error.message });
         throw error;
       }
     });

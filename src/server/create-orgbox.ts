@@ -33,12 +33,15 @@ export type { FaultInjector, FaultRule, FaultRuleInput } from "./faults.ts";
 export interface CreateOrgboxOptions {
   /** An environment given as data (instead of, or before, the config file's). */
   environment?: OrgboxEnvironment;
+  /** How many processes `start --workers` runs on this store (this one included); reset and snapshots refuse above 1. Default 1. */
+  workers?: number;
 }
 
 /** A running orgbox: URLs, the CA to trust, the services, and `close()`. */
 export interface OrgboxInstance {
-  /** `https://localhost:PORT` (or `http://` with `http: true`). */
+  /** `https://localhost:PORT` (or `http://` with `http: true`); PORT is `publicPort` when set. */
   url: string;
+  /** The port listened on. */
   port: number;
   /** The demo tenant; without the demo, the tenant of the environment's first org (its first tenant when it has no org). */
   tenantId: string;
@@ -97,31 +100,40 @@ export async function createOrgbox(config: OrgboxConfig, logger: Logger, clock: 
   try {
     const tls = config.http ? undefined : await ensureLocalTls(config.caDir, config.publicHost === "localhost" ? [] : [config.publicHost], (message) => logger.warn(message));
 
-    const wantsDemo = config.seedDemo && (environment ? environment.seedDemo : true);
-    if (wantsDemo && !(await identity.service.findTenant(DEMO.tenantId))) {
-      await seedDemo(identity.service, dataverse.service, clock.now());
-    }
-    if (environment && !(await alreadyApplied(environment, identity))) {
-      // All or nothing: a failure half-way (e.g. a persisted store holding a conflicting object) leaves the store as it was.
-      const before = await database.snapshots.take();
-      try {
-        await applyEnvironment(environment, identity.service, dataverse.service, clock.now());
-      } catch (error) {
-        await database.snapshots.restore(before);
-        dataverse.service.invalidateCaches();
-        identity.invalidateCaches();
-        throw new Error(`cannot apply the environment of ${environment.source}: ${(error as Error).message}`, { cause: error });
-      } finally {
-        await database.snapshots.drop(before);
+    // Several processes starting on one store: one at a time seeds and applies, the others find it done.
+    await database.exclusive("startup", async () => {
+      await services.syncWithStore();
+      const wantsDemo = config.seedDemo && (environment ? environment.seedDemo : true);
+      if (wantsDemo && !(await identity.service.findTenant(DEMO.tenantId))) {
+        await seedDemo(identity.service, dataverse.service, clock.now());
       }
-      logger.debug({ source: environment.source, tenants: environment.tenants.length, apps: environment.apps.length, orgs: environment.orgs.length }, "environment applied");
-    }
-    const checkpoints = new Checkpoints(database, dataverse, identity, clock, await database.snapshots.take());
+      if (environment && !(await alreadyApplied(environment, identity))) {
+        // All or nothing: a failure half-way (e.g. a persisted store holding a conflicting object) leaves the store as it was.
+        const before = await database.snapshots.take();
+        try {
+          await applyEnvironment(environment, identity.service, dataverse.service, clock.now());
+        } catch (error) {
+          await database.snapshots.restore(before);
+          dataverse.service.invalidateCaches();
+          identity.invalidateCaches();
+          await database.announceChange();
+          throw new Error(`cannot apply the environment of ${environment.source}: ${(error as Error).message}`, { cause: error });
+        } finally {
+          await database.snapshots.drop(before);
+        }
+        logger.debug({ source: environment.source, tenants: environment.tenants.length, apps: environment.apps.length, orgs: environment.orgs.length }, "environment applied");
+      }
+    });
+    // `--workers N`: reset and snapshots always refuse, so no worker copies the whole store for a start checkpoint.
+    const workers = options.workers ?? 1;
+    const checkpoints = new Checkpoints(database, dataverse, identity, clock, workers > 1 ? undefined : await database.snapshots.take(), workers);
+    // Counted as a serving process from now on; another process's change reaches this one at once (PostgreSQL NOTIFY).
+    await database.serve(() => void services.syncWithStore()?.catch(() => undefined));
 
     const app = await createHttpApp({ config, logger, tls, clock, baseUrl: () => base, identity, dataverse, checkpoints, faults, beforeRequest: () => services.syncWithStore() });
     server = app;
     const port = await listen(app, config);
-    base = `${config.http ? "http" : "https"}://${config.publicHost}:${port}`;
+    base = `${config.http ? "http" : "https"}://${config.publicHost}:${config.publicPort ?? port}`;
     return buildInstance(config, base, port, tls, services, app, environment, checkpoints, faults);
   } catch (error) {
     await server?.close().catch(() => undefined);

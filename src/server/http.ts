@@ -31,14 +31,14 @@ export interface HttpAppOptions {
   identity: Identity;
   dataverse: Dataverse;
   checkpoints: Checkpoints;
-  /** Runs first on every request, before any surface reads a cache (see `Services.syncWithStore`). */
-  beforeRequest?: () => void;
+  /** Runs first on every request, before any surface reads a cache (see `Services.syncWithStore`); a promise is awaited. */
+  beforeRequest?: () => Promise<void> | undefined;
   /** Fault injection rules (off while empty). */
   faults?: FaultInjector;
 }
 
 /**
- * The fastify app: identity at `/`, Dataverse at `/org`, `GET /_orgbox/health`, the admin endpoints
+ * The fastify app: identity at `/`, Dataverse at `/org`, `GET /_orgbox/health` (`{status: "ok", pid}`), the admin endpoints
  * (`/_orgbox/…`, only with `adminKey`), and a 404 naming the method and path for anything else.
  */
 export async function createHttpApp(options: HttpAppOptions): Promise<FastifyInstance> {
@@ -75,17 +75,21 @@ export async function createHttpApp(options: HttpAppOptions): Promise<FastifyIns
   // Once per request, on the root so it precedes every surface's own hooks: what an offline command wrote is seen at once.
   if (beforeRequest) {
     app.addHook("onRequest", (_request, _reply, done) => {
+      let pending: Promise<void> | undefined;
       try {
-        beforeRequest();
+        pending = beforeRequest();
       } catch (error) {
         done(error as Error);
         return;
       }
-      done();
+      // SQLite answers synchronously: no promise, no extra tick.
+      if (pending) pending.then(() => done(), (error: unknown) => done(error as Error));
+      else done();
     });
   }
   if (faults) addFaultHook(app, faults, { clock, baseUrl });
-  app.get("/_orgbox/health", async () => ({ status: "ok" }));
+  // `pid`: which process answered (`start --workers` runs several behind one port).
+  app.get("/_orgbox/health", async () => ({ status: "ok", pid: process.pid }));
   if (config.adminKey) await registerAdmin(app, { key: config.adminKey, checkpoints, identity, orgToken: orgManagementToken(identity, dataverse, (org) => `${baseUrl()}/org/${org.name}`), ...(faults ? { faults } : {}) });
   await app.register(async (scope) => identity.register(scope));
   await app.register(async (scope) => dataverse.register(scope), { prefix: "/org" });

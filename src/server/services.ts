@@ -56,11 +56,15 @@ export interface Services {
   clock: Clock;
   /**
    * Drops the identity directory cache and Dataverse's caches (security state, org lookups, custom
-   * definitions) when another process (an offline `orgbox` command) committed to the store since the
-   * previous call, so the next answer reads what it wrote. Call once per request, before any cached
-   * read: costs one `PRAGMA data_version` on a SQLite file (microseconds, no I/O), nothing elsewhere.
+   * definitions) and reloads the signing keys when another process (an offline `orgbox` command,
+   * another orgbox on the same store) committed a change to the store since the previous call, so the
+   * next answer reads what it wrote. Call once per request, before any cached read: costs one
+   * `PRAGMA data_version` on a SQLite file (microseconds, no I/O, answered synchronously: `undefined`
+   * when there is nothing to wait for) and one read of the change counter on PostgreSQL (see
+   * `store/postgres/changes.ts`). The promise settles once the caches reflect the store.
+   * @throws (rejects with) the store's error when the counter cannot be read.
    */
-  syncWithStore(): void;
+  syncWithStore(): Promise<void> | undefined;
   /** Stops the key-rotation timer and closes the store. Idempotent. */
   close(): Promise<void>;
 }
@@ -81,6 +85,15 @@ export async function openServices(config: ServicesConfig, runtime: ServicesRunt
   const database = await openDatabase({ inMemory: config.inMemory, dataDir: config.dataDir, storeUrl: config.storeUrl, onPermissions: (message) => logger?.warn(message) });
   let identity: Identity | undefined;
   try {
+    // Two processes starting on one store: one at a time creates the first key, first-party apps and upgrades.
+    return await database.exclusive("startup", () => wire());
+  } catch (error) {
+    identity?.close();
+    await database.close().catch(() => undefined);
+    throw error;
+  }
+
+  async function wire(): Promise<Services> {
     const identityStore = new SqlIdentityStore(database.db);
     const dataverseStore = new SqlDataverseStore(database.db, database.adapter);
     const orgUrl = (org: Pick<Org, "name">) => `${baseUrl()}/org/${org.name}`;
@@ -96,6 +109,8 @@ export async function openServices(config: ServicesConfig, runtime: ServicesRunt
       refreshTokenLifetimeSeconds: config.refreshTokenLifetimeSeconds ?? DEFAULTS.refreshTokenLifetimeSeconds,
       spaRefreshTokenLifetimeSeconds: config.spaRefreshTokenLifetimeSeconds ?? DEFAULTS.spaRefreshTokenLifetimeSeconds,
       refreshTokenRotation: config.refreshTokenRotation ?? DEFAULTS.refreshTokenRotation,
+      onChange: () => database.announceChange(),
+      exclusive: (name, work) => database.exclusive(name, work),
       lockout: { threshold: config.lockoutThreshold ?? DEFAULTS.lockoutThreshold, durationSeconds: config.lockoutDurationSeconds ?? DEFAULTS.lockoutDurationSeconds },
       ...(config.tokenRequestsPerMinute ? { tokenRequestsPerMinute: config.tokenRequestsPerMinute } : {}),
       resources: {
@@ -117,6 +132,7 @@ export async function openServices(config: ServicesConfig, runtime: ServicesRunt
         concurrentRequests: config.serviceProtectionConcurrency ?? DEFAULTS.serviceProtectionConcurrency,
         windowSeconds: config.serviceProtectionWindowSeconds ?? DEFAULTS.serviceProtectionWindowSeconds,
       },
+      onChange: () => database.announceChange(),
       clock,
       orgUrl,
       trust: {
@@ -146,15 +162,38 @@ export async function openServices(config: ServicesConfig, runtime: ServicesRunt
     }
 
     let closing: Promise<void> | undefined;
+    // A key reload in progress (after a change elsewhere): every request waits for it, not only the one that saw the change.
+    let refreshing: Promise<void> | undefined;
+    // A reload that failed (the store unreachable) is tried again by the next request.
+    let stale = false;
+    const drop = (): Promise<void> => {
+      ready.invalidateCaches();
+      dataverse.service.invalidateCaches();
+      const run = ready.keys.refresh().catch((error: unknown) => {
+        stale = true;
+        throw error;
+      });
+      refreshing = run;
+      const settle = () => {
+        if (refreshing === run) refreshing = undefined;
+      };
+      run.then(settle, settle);
+      return run;
+    };
     return {
       database,
       identity: ready,
       dataverse,
       clock,
       syncWithStore() {
-        if (!database.changedElsewhere()) return;
-        ready.invalidateCaches();
-        dataverse.service.invalidateCaches();
+        if (stale) {
+          stale = false;
+          return drop();
+        }
+        const changed = database.changedElsewhere();
+        if (changed === true) return drop();
+        if (changed === false) return refreshing;
+        return changed.then((moved) => (moved ? drop() : refreshing));
       },
       close() {
         closing ??= (async () => {
@@ -164,9 +203,5 @@ export async function openServices(config: ServicesConfig, runtime: ServicesRunt
         return closing;
       },
     };
-  } catch (error) {
-    identity?.close();
-    await database.close().catch(() => undefined);
-    throw error;
   }
 }

@@ -4,7 +4,7 @@ import type { Database } from "./open-database.ts";
 import { openPostgres } from "./postgres/postgres.ts";
 import { openSqlite } from "./sqlite/sqlite.ts";
 
-export type { Database, StoreSnapshots } from "./open-database.ts";
+export type { Database, StoreLockName, StoreSnapshots } from "./open-database.ts";
 
 /** Where the store lives. */
 export interface StoreLocation {

@@ -568,6 +568,15 @@ export class SqlIdentityStore implements IdentityStore {
   async retireSigningKey(kid: string, retiresAt: number): Promise<void> {
     await this.db.updateTable("signing_keys").set({ retires_at: retiresAt }).where("kid", "=", kid).execute();
   }
+  async sharedSecret(name: string, create: () => string): Promise<string> {
+    const found = await this.db.selectFrom("store_secrets").select("value").where("name", "=", name).executeTakeFirst();
+    if (found) return found.value;
+    // Two processes starting together: the first insert wins, and both read it back.
+    await this.db.insertInto("store_secrets").values({ name, value: create() }).onConflict((oc) => oc.column("name").doNothing()).execute();
+    const stored = await this.db.selectFrom("store_secrets").select("value").where("name", "=", name).executeTakeFirstOrThrow();
+    return stored.value;
+  }
+
 
   async listUsers(tenantId: string): Promise<User[]> {
     const rows = await this.db.selectFrom("users").selectAll().where("tenant_id", "=", tenantId.toLowerCase()).orderBy("upn").execute();

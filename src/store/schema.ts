@@ -172,4 +172,8 @@ export interface Schema {
     issued_at: number;
     expires_at: number;
   };
+  /** Migration 015: the change counter processes on one store compare (one row, `id` = 'store'); never snapshotted. */
+  store_changes: { id: string; version: number };
+  /** Migration 015: secrets every process on the store shares, by name (`csrf`). */
+  store_secrets: { name: string; value: string };
 }

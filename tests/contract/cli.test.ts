@@ -80,7 +80,7 @@ describe("orgbox CLI", () => {
       expect(ready.url).toMatch(/^http:\/\/localhost:\d+$/);
       expect(ready.caCertPath).toBeNull();
       const health = await fetch(`${ready.url}/_orgbox/health`);
-      expect(await health.json()).toEqual({ status: "ok" });
+      expect(await health.json()).toEqual({ status: "ok", pid: child.pid });
       const exited = once(child, "exit");
       child.kill("SIGINT");
       expect((await exited)[0]).toBe(0);

@@ -1,11 +1,12 @@
 /**
  * A running orgbox sees at once what an offline `orgbox` command (a real child process) writes to its
  * data folder: its directory and Dataverse security caches are dropped when another connection
- * committed (SQLite `PRAGMA data_version`, checked once per request).
+ * committed (SQLite `PRAGMA data_version`, checked once per request), and reloads its signing keys.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { decodeProtectedHeader } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startOrgbox, type OrgboxInstance } from "../../src/index.ts";
 import { api } from "../helpers/security.ts";
@@ -64,5 +65,14 @@ describe("offline CLI writes into the store of a running orgbox", { timeout: 120
     const who = await api(o, second.access_token as string, "GET", "WhoAmI");
     expect(who.status).toBe(200);
     expect(who.body.UserId).toBe(user.systemUserId);
+  });
+
+  it("keys rotate signs the next token with the new key and publishes it in the JWKS at once", async () => {
+    const rotated = await cli<{ kid: string }>("keys", "rotate");
+    const issued = await tokenRequest(o, o.demo.clientId, o.demo.clientSecret);
+    expect(decodeProtectedHeader(issued.access_token as string).kid).toBe(rotated.kid);
+    const jwks = (await (await fetch(`${o.url}/${o.tenantId}/discovery/v2.0/keys`)).json()) as { keys: { kid: string }[] };
+    expect(jwks.keys.map((k) => k.kid)).toContain(rotated.kid);
+    expect((await api(o, issued.access_token as string, "GET", "WhoAmI")).status).toBe(200);
   });
 });

@@ -98,13 +98,13 @@ describe.each(BACKENDS)("store on $name", (backend) => {
   it("runs the migrations once: every fixed table exists, and reopening the store applies nothing twice", async () => {
     expect(database.dialect).toBe(backend.name);
     const tables = (await database.db.introspection.getTables()).map((t) => t.name);
-    for (const name of ["tenants", "users", "applications", "service_principals", "orgs", "entity_definitions", "relationship_definitions", "option_set_definitions", "record_deletions", "refresh_tokens", "device_codes", "app_role_assignments", "groups", "group_members"]) {
+    for (const name of ["tenants", "users", "applications", "service_principals", "orgs", "entity_definitions", "relationship_definitions", "option_set_definitions", "record_deletions", "refresh_tokens", "device_codes", "app_role_assignments", "groups", "group_members", "store_changes", "store_secrets"]) {
       expect(tables).toContain(name);
     }
     const again = await openDatabase(place.location);
     try {
       const migrations = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(again.db);
-      expect(migrations.rows.map((r) => r.name)).toEqual(["001_identity", "002_dataverse", "003_identity_sessions", "004_identity_credentials", "005_identity_consent", "006_identity_groups", "007_dataverse_relationships", "008_dataverse_option_sets", "009_dataverse_deletions", "010_identity_refresh_families_and_lockout", "011_identity_application_owners", "012_identity_service_principal_graph", "013_identity_directory_graph"]);
+      expect(migrations.rows.map((r) => r.name)).toEqual(["001_identity", "002_dataverse", "003_identity_sessions", "004_identity_credentials", "005_identity_consent", "006_identity_groups", "007_dataverse_relationships", "008_dataverse_option_sets", "009_dataverse_deletions", "010_identity_refresh_families_and_lockout", "011_identity_application_owners", "012_identity_service_principal_graph", "013_identity_directory_graph", "016_store_changes"]);
       expect(await new SqlDataverseStore(again.db, again.adapter).findOrg("STORETEST")).toEqual(org);
     } finally {
       await again.close();

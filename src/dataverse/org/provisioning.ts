@@ -46,6 +46,12 @@ export interface DataverseServiceOptions {
    * Off by default: current tooling routinely gives application users System Administrator.
    */
   forbidDefaultRolesForApplicationUsers?: boolean;
+  /**
+   * Awaited after each write that other processes on the store may cache (security tables, orgs,
+   * custom definitions and record tables), before the write returns: see `SecurityStateCache`.
+   * Default: nothing (one process).
+   */
+  onChange?: () => Promise<void>;
 }
 
 const ORG_NAME_RE = /^[a-z][a-z0-9]{0,31}$/;

@@ -25,10 +25,12 @@ export class OrgRuntime {
    */
   readonly store: DataverseStore;
   /** The per-caller security state of every org, kept across requests (see {@link SecurityStateCache}). */
-  readonly securityState = new SecurityStateCache();
+  readonly securityState: SecurityStateCache;
   private readonly clock: Clock;
 
-  constructor(store: DataverseStore, clock: Clock) {
+  /** @param onChange see {@link SecurityStateCache}. */
+  constructor(store: DataverseStore, clock: Clock, onChange?: () => Promise<void>) {
+    this.securityState = new SecurityStateCache(onChange);
     this.store = this.securityState.track(store);
     this.clock = clock;
   }

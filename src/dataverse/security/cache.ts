@@ -106,10 +106,22 @@ export function loadOnce<K extends "holdings" | "units" | "teams">(state: Princi
  * such a write belongs to the dropped state, so its answer is never seen by a later request. State
  * read through a transaction is never stored (it may roll back). Changes that bypass the tracked
  * store (a snapshot restore) must call {@link invalidateAll}.
+ *
+ * Other processes on the store: after a write another process may cache (a security table, an org, a
+ * custom definition or record table: what this cache and the metadata cache hold), `onChange` is
+ * awaited before the write returns (in a transaction: once, when it ends), so that they drop theirs
+ * (see `Database.announceChange`).
  */
 export class SecurityStateCache {
   private readonly orgs = new Map<string, OrgSecurityState>();
   private readonly orgsByName = new Map<string, Promise<Org | undefined>>();
+  /** See the class comment. */
+  readonly onChange: () => Promise<void>;
+
+  /** @param onChange awaited after each write other processes may cache (default: nothing). */
+  constructor(onChange: () => Promise<void> = async () => undefined) {
+    this.onChange = onChange;
+  }
 
   /** The org's current security state (a new, empty one after a security-relevant write). */
   forOrg(orgId: string): OrgSecurityState {
@@ -167,11 +179,13 @@ export class SecurityStateCache {
  * The store {@link SecurityStateCache.track} returns: `inner`, with every write that may change an
  * org's security state reported to the cache, and `findOrg` answered from it.
  *
- * Each method is written out under the port interface it belongs to, and is one of three kinds:
- * - forwarded: passed to `inner` unchanged (schema changes, reads, change tracking);
+ * Each method is written out under the port interface it belongs to, and is one of four kinds:
+ * - forwarded: passed to `inner` unchanged (reads, change tracking);
+ * - announced: a schema or definition write, passed to `inner` and then told to other processes
+ *   (see {@link TrackingStore.announced});
  * - tracked: a write to a record table, which drops the org's security state before and after it
- *   when the table is one of the {@link SECURITY_TABLES} (see {@link TrackingStore.tracked}); and
- *   `createOrg`, which forgets the cached org lookups;
+ *   (and tells other processes) when the table is one of the {@link SECURITY_TABLES} (see
+ *   {@link TrackingStore.tracked}); and `createOrg`, which forgets the cached org lookups;
  * - cached: `findOrg`, through {@link SecurityStateCache.findOrg}.
  *
  * The class implements the narrow interfaces, not a catch-all, so a method added to a port is a
@@ -212,6 +226,23 @@ class TrackingStore implements OrgRegistry, SchemaStore, RecordStore, StoreTrans
       return await run();
     } finally {
       this.cache.invalidate(org.id);
+      if (!this.touched) await this.cache.onChange();
+    }
+  }
+
+  /**
+   * A schema or definition write (what the metadata cache holds): tells the other processes on the
+   * store after it (in a transaction: when it ends).
+   */
+  private async announced<T>(org: Org, run: () => Promise<T>): Promise<T> {
+    if (this.touched) {
+      this.touched.add(org.id);
+      return run();
+    }
+    try {
+      return await run();
+    } finally {
+      await this.cache.onChange();
     }
   }
 
@@ -224,6 +255,8 @@ class TrackingStore implements OrgRegistry, SchemaStore, RecordStore, StoreTrans
     } finally {
       this.cache.orgCreated();
       this.cache.invalidate(org.id);
+      if (this.touched) this.touched.add(org.id);
+      else await this.cache.onChange();
     }
   }
 
@@ -240,18 +273,18 @@ class TrackingStore implements OrgRegistry, SchemaStore, RecordStore, StoreTrans
     return this.inner.nextTablePrefix();
   }
 
-  // ── SchemaStore: forwarded (no security state depends on an org's SQL schema or custom definitions) ──
+  // ── SchemaStore: announced to other processes (their metadata caches), forwarded otherwise (no security state depends on them) ──
 
   createRecordTable(org: Org, entity: EntityMetadata): Promise<void> {
-    return this.inner.createRecordTable(org, entity);
+    return this.announced(org, () => this.inner.createRecordTable(org, entity));
   }
 
   createKeyIndex(org: Org, entity: EntityMetadata, key: EntityKeyMetadata): Promise<void> {
-    return this.inner.createKeyIndex(org, entity, key);
+    return this.announced(org, () => this.inner.createKeyIndex(org, entity, key));
   }
 
   dropKeyIndex(org: Org, entity: EntityMetadata, key: EntityKeyMetadata): Promise<void> {
-    return this.inner.dropKeyIndex(org, entity, key);
+    return this.announced(org, () => this.inner.dropKeyIndex(org, entity, key));
   }
 
   ensureNameIndex(org: Org, entity: EntityMetadata): Promise<void> {
@@ -263,23 +296,23 @@ class TrackingStore implements OrgRegistry, SchemaStore, RecordStore, StoreTrans
   }
 
   addColumn(org: Org, entity: EntityMetadata, attribute: AttributeMetadata): Promise<void> {
-    return this.inner.addColumn(org, entity, attribute);
+    return this.announced(org, () => this.inner.addColumn(org, entity, attribute));
   }
 
   dropColumn(org: Org, entity: EntityMetadata, attribute: AttributeMetadata): Promise<void> {
-    return this.inner.dropColumn(org, entity, attribute);
+    return this.announced(org, () => this.inner.dropColumn(org, entity, attribute));
   }
 
   dropRecordTable(org: Org, entity: EntityMetadata): Promise<void> {
-    return this.inner.dropRecordTable(org, entity);
+    return this.announced(org, () => this.inner.dropRecordTable(org, entity));
   }
 
   createIntersectTable(org: Org, entity: EntityMetadata, columns: readonly [string, string]): Promise<void> {
-    return this.inner.createIntersectTable(org, entity, columns);
+    return this.announced(org, () => this.inner.createIntersectTable(org, entity, columns));
   }
 
   saveEntityDefinition(org: Org, entity: EntityMetadata, now: number): Promise<void> {
-    return this.inner.saveEntityDefinition(org, entity, now);
+    return this.announced(org, () => this.inner.saveEntityDefinition(org, entity, now));
   }
 
   listEntityDefinitions(org: Org): Promise<EntityMetadata[]> {
@@ -287,11 +320,11 @@ class TrackingStore implements OrgRegistry, SchemaStore, RecordStore, StoreTrans
   }
 
   deleteEntityDefinition(org: Org, logicalName: string): Promise<void> {
-    return this.inner.deleteEntityDefinition(org, logicalName);
+    return this.announced(org, () => this.inner.deleteEntityDefinition(org, logicalName));
   }
 
   saveRelationshipDefinition(org: Org, relationship: RelationshipMetadata, now: number): Promise<void> {
-    return this.inner.saveRelationshipDefinition(org, relationship, now);
+    return this.announced(org, () => this.inner.saveRelationshipDefinition(org, relationship, now));
   }
 
   listRelationshipDefinitions(org: Org): Promise<RelationshipMetadata[]> {
@@ -299,11 +332,11 @@ class TrackingStore implements OrgRegistry, SchemaStore, RecordStore, StoreTrans
   }
 
   deleteRelationshipDefinition(org: Org, schemaName: string): Promise<void> {
-    return this.inner.deleteRelationshipDefinition(org, schemaName);
+    return this.announced(org, () => this.inner.deleteRelationshipDefinition(org, schemaName));
   }
 
   saveOptionSetDefinition(org: Org, optionSet: GlobalOptionSetMetadata, now: number): Promise<void> {
-    return this.inner.saveOptionSetDefinition(org, optionSet, now);
+    return this.announced(org, () => this.inner.saveOptionSetDefinition(org, optionSet, now));
   }
 
   listOptionSetDefinitions(org: Org): Promise<GlobalOptionSetMetadata[]> {
@@ -311,7 +344,7 @@ class TrackingStore implements OrgRegistry, SchemaStore, RecordStore, StoreTrans
   }
 
   deleteOptionSetDefinition(org: Org, name: string): Promise<void> {
-    return this.inner.deleteOptionSetDefinition(org, name);
+    return this.announced(org, () => this.inner.deleteOptionSetDefinition(org, name));
   }
 
   // ── RecordStore: row writes tracked, reads and change tracking forwarded ──
@@ -367,6 +400,7 @@ class TrackingStore implements OrgRegistry, SchemaStore, RecordStore, StoreTrans
     } finally {
       // Committed or rolled back: what was loaded while it ran may be neither.
       for (const orgId of touched) this.cache.invalidate(orgId);
+      if (touched.size > 0) await this.cache.onChange();
     }
   }
 }

@@ -36,6 +36,31 @@ export class KeyRing {
   }
 
   /**
+   * Reads the keys again, after another process on the store rotated them (or an offline
+   * `orgbox keys rotate`): keys already parsed are kept, new ones parsed, removed ones dropped.
+   * Waits for a rotation of this process in progress. Keeps the current set when the store has none.
+   */
+  async refresh(): Promise<void> {
+    const run = this.rotations.then(async () => {
+      const stored = await this.store.listSigningKeys();
+      if (stored.length === 0) return;
+      const next = stored.map((s) => {
+        const known = this.byKid.get(s.kid);
+        return known && known.activatesAt === s.activatesAt ? (known.retiresAt === s.retiresAt ? known : { ...known, retiresAt: s.retiresAt }) : loadSigningKey(s);
+      });
+      this.keys = next;
+      this.byKid = new Map(next.map((k) => [k.kid, k]));
+    });
+    this.rotations = run.catch(() => undefined);
+    return run;
+  }
+
+  /** When the newest key was created (ms since the epoch, UTC). */
+  newestCreatedAt(): number {
+    return Math.max(...this.keys.map((k) => k.createdAt));
+  }
+
+  /**
    * Starts a signing-key rollover (learn.microsoft.com/entra/identity-platform/signing-key-rollover):
    * a new key is published now and signs from `now + activateAfterSeconds`. Keys
    * published before it keep verifying until tokens they signed have expired:

@@ -5,6 +5,7 @@ import { migrateToLatest } from "../migrate.ts";
 import type { Schema } from "../schema.ts";
 import { PostgresStoreDialect } from "./dialect.ts";
 import { PostgresSnapshots } from "./snapshot.ts";
+import { PostgresChanges } from "./changes.ts";
 
 /** PostgreSQL type OIDs whose text form we parse differently from `pg`'s defaults. */
 const INT8 = 20;
@@ -53,8 +54,12 @@ export async function openPostgres(url: string): Promise<Database> {
     throw new Error(`cannot open the PostgreSQL store at ${redactStoreUrl(url)}: ${(error as Error).message}`, { cause: error });
   }
   const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
+  const changes = new PostgresChanges(pool, config);
   try {
+    // Kysely's migrator serializes concurrent starts itself (a transaction-scoped advisory lock).
     await migrateToLatest(db);
+    // The caches start from this version: a change announced after this read is seen by the first request.
+    await changes.changedElsewhere();
   } catch (error) {
     await db.destroy();
     throw error;
@@ -66,9 +71,13 @@ export async function openPostgres(url: string): Promise<Database> {
     dialect: adapter.name,
     adapter,
     snapshots,
-    // Not detected on PostgreSQL (README "Differences from the cloud"): no cheap per-connection commit counter.
-    changedElsewhere: () => false,
+    changedElsewhere: () => changes.changedElsewhere(),
+    announceChange: () => changes.announce(),
+    exclusive: (name, work) => changes.exclusive(name, work),
+    serve: (onChange) => changes.serve(onChange),
+    servingProcesses: () => changes.servingProcesses(),
     async close() {
+      await changes.close();
       await snapshots.close();
       await db.destroy();
     },

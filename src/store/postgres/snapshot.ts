@@ -40,8 +40,8 @@ interface Snapshot {
   fingerprints: Set<string>;
 }
 
-/** Kysely's own bookkeeping: never snapshotted nor restored (migrations only move forward). */
-const EXCLUDED = ["kysely_migration", "kysely_migration_lock"];
+/** Kysely's own bookkeeping and the change counter of the processes on the store: never snapshotted nor restored (both only move forward). */
+const EXCLUDED = ["kysely_migration", "kysely_migration_lock", "store_changes"];
 
 function q(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;

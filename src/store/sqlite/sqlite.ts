@@ -38,6 +38,10 @@ export async function openSqlite(location: string): Promise<Database> {
       seenVersion = version;
       return true;
     },
+    announceChange: async () => undefined,
+    exclusive: (_name, work) => work(),
+    serve: async () => undefined,
+    servingProcesses: async () => 1,
     snapshots: new SqliteSnapshots(sqlite.raw, exclusive, () => adapter.afterDdl()),
     close: () => db.destroy(),
   };
