@@ -81,6 +81,19 @@ export interface OrgboxConfig {
   lockoutThreshold: number;
   /** Smart lockout: how long, in seconds, a locked user stays locked. Default 60, as Entra. */
   lockoutDurationSeconds: number;
+  /**
+   * Also listen as an HTTP proxy (`HTTPS_PROXY`) that answers as `login.microsoftonline.com`, `graph.microsoft.com` and
+   * the orgs' `*.crm.dynamics.com` hosts with certificates of the local CA (needs HTTPS: off with `http`).
+   * Default true for the CLI, false for `startOrgbox`.
+   */
+  proxy: boolean;
+  /** Port of the proxy; 0 picks a free one. Default `port + 1` (8444), or a free port when `port` is 0. */
+  proxyPort: number | undefined;
+  /**
+   * Tunnel proxy requests for other hosts unchanged (true), or refuse them with 502 (false). Default true: an app
+   * also talks to other services.
+   */
+  proxyPassthrough: boolean;
 }
 
 /** Documented defaults; `dataDir`-relative defaults are resolved in {@link resolveConfig}. */
@@ -101,6 +114,8 @@ export const DEFAULTS = {
   refreshTokenRotation: "entra",
   lockoutThreshold: 10,
   lockoutDurationSeconds: 60,
+  proxy: true,
+  proxyPassthrough: true,
 } as const;
 
 /** Config key → environment variable. */
@@ -126,6 +141,9 @@ export const CONFIG_KEYS = {
   refreshTokenRotation: "ORGBOX_REFRESH_TOKEN_ROTATION",
   lockoutThreshold: "ORGBOX_LOCKOUT_THRESHOLD",
   lockoutDurationSeconds: "ORGBOX_LOCKOUT_DURATION",
+  proxy: "ORGBOX_PROXY",
+  proxyPort: "ORGBOX_PROXY_PORT",
+  proxyPassthrough: "ORGBOX_PROXY_PASSTHROUGH",
 } as const satisfies Record<keyof Omit<OrgboxConfig, never>, string>;
 
 const bool = z.union([z.boolean(), z.enum(["true", "false", "1", "0", "yes", "no"]).transform((v) => v === "true" || v === "1" || v === "yes")]);
@@ -154,6 +172,9 @@ const Schema = z
     refreshTokenRotation: z.enum(["entra", "strict"]),
     lockoutThreshold: int(0, 100_000),
     lockoutDurationSeconds: int(1, 366 * 86400),
+    proxy: bool,
+    proxyPort: int(0, 65535),
+    proxyPassthrough: bool,
   })
   .partial()
   .strict();
