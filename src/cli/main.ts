@@ -13,6 +13,7 @@ import { ensureLocalTls } from "../common/tls.ts";
 import type { OrgboxInstance } from "../server/create-orgbox.ts";
 import { registerSecurityCommands } from "./security.ts";
 import { registerDirectoryCommands } from "./directory.ts";
+import { envLinesFor, formatPosix, registerEnvCommand } from "./env.ts";
 import { offlineStore } from "../server/offline.ts";
 import { existsSync, writeFileSync } from "node:fs";
 
@@ -38,6 +39,10 @@ interface StartFlags {
   refreshTokenRotation?: string;
   lockoutThreshold?: string;
   lockoutDuration?: string;
+  proxy?: boolean;
+  proxyPort?: string;
+  proxyPassthrough?: boolean;
+  printEnv?: boolean;
 }
 
 function toInput(flags: StartFlags): OrgboxConfigInput {
@@ -62,6 +67,9 @@ function toInput(flags: StartFlags): OrgboxConfigInput {
   if (flags.refreshTokenRotation !== undefined) input.refreshTokenRotation = flags.refreshTokenRotation;
   if (flags.lockoutThreshold !== undefined) input.lockoutThreshold = flags.lockoutThreshold;
   if (flags.lockoutDuration !== undefined) input.lockoutDurationSeconds = flags.lockoutDuration;
+  if (flags.proxy === false) input.proxy = false;
+  if (flags.proxyPort !== undefined) input.proxyPort = flags.proxyPort;
+  if (flags.proxyPassthrough === false) input.proxyPassthrough = false;
   return input;
 }
 
@@ -93,6 +101,7 @@ function banner(orgbox: OrgboxInstance): string {
     `  Demo secret     ${orgbox.demo.clientSecret}`,
     `  Demo admin      ${orgbox.demo.username} / ${orgbox.demo.password}`,
   ];
+  if (orgbox.proxyUrl) lines.push(`  Proxy           ${orgbox.proxyUrl}  (real host names: ${orgbox.cloudOrgUrl}, login.microsoftonline.com; eval "$(orgbox env)")`);
   if (orgbox.caCertPath) {
     lines.push(`  CA certificate  ${orgbox.caCertPath}`, "", "  Trust it:", ...trustLines(orgbox.caCertPath).map((l) => `    ${l}`));
   } else {
@@ -138,11 +147,17 @@ async function start(flags: StartFlags): Promise<void> {
         orgUrl: orgbox.orgUrl,
         apiUrl: orgbox.apiUrl,
         caCertPath: orgbox.caCertPath ?? null,
+        proxyUrl: orgbox.proxyUrl ?? null,
+        cloudOrgUrl: orgbox.cloudOrgUrl,
         demo: orgbox.demo,
       })}\n`,
     );
   } else {
     process.stdout.write(`${banner(orgbox)}\n`);
+  }
+  if (flags.printEnv) {
+    if (!orgbox.proxyUrl || !orgbox.caCertPath || !orgbox.caCert) logger.warn("--print-env: the proxy is off (--no-proxy or --http): nothing to print");
+    else process.stdout.write(formatPosix(await envLinesFor(orgbox.proxyUrl, orgbox.caCertPath, orgbox.caCert)));
   }
 }
 
@@ -228,7 +243,11 @@ withCommonOptions(
     .option("--spa-refresh-token-lifetime <seconds>", "fixed lifetime of refresh tokens issued to SPA redirect URIs (default 86400); env ORGBOX_SPA_REFRESH_TOKEN_LIFETIME")
     .addOption(new Option("--refresh-token-rotation <mode>", "entra: a redeemed refresh token stays valid (default); strict: single use, a replay revokes the family; env ORGBOX_REFRESH_TOKEN_ROTATION").choices(["entra", "strict"]))
     .option("--lockout-threshold <n>", "wrong passwords in a row before a user is locked out, 0 for never (default 10); env ORGBOX_LOCKOUT_THRESHOLD")
-    .option("--lockout-duration <seconds>", "how long a locked-out user stays locked (default 60); env ORGBOX_LOCKOUT_DURATION"),
+    .option("--lockout-duration <seconds>", "how long a locked-out user stays locked (default 60); env ORGBOX_LOCKOUT_DURATION")
+    .option("--no-proxy", "do not listen as the HTTP proxy that answers as the Microsoft host names; env ORGBOX_PROXY=false")
+    .option("--proxy-port <port>", "the proxy's port, 0 picks a free one (default port + 1); env ORGBOX_PROXY_PORT")
+    .option("--no-proxy-passthrough", "refuse (502) proxy requests for hosts orgbox does not answer as, instead of tunnelling them; env ORGBOX_PROXY_PASSTHROUGH=false")
+    .option("--print-env", "after the ready output, print the shell lines of `orgbox env` (HTTPS_PROXY, CA variables)"),
 ).action(start);
 
 const keysCommand = program.command("keys").description("manage the token-signing keys of a persisted store");
@@ -252,6 +271,7 @@ program
 
 registerDirectoryCommands(program);
 registerSecurityCommands(program);
+registerEnvCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof ConfigError) {

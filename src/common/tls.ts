@@ -3,7 +3,7 @@ import { existsSync, lstatSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
 import { join, dirname } from "node:path";
 import { webcrypto } from "node:crypto";
-import { createSecureContext, type SecureContext } from "node:tls";
+import { createSecureContext, rootCertificates, type SecureContext } from "node:tls";
 import { ConfigError } from "./errors.ts";
 import { PRIVATE_DIR_MODE, tightenIfPresent, type PermissionReport } from "./private-files.ts";
 import { x509, newSerial, privateKeyPem } from "./x509.ts";
@@ -200,4 +200,17 @@ export async function caSpkiHash(caCertPem: string): Promise<string> {
   const cert = new x509.X509Certificate(caCertPem);
   const spki = cert.publicKey.rawData;
   return Buffer.from(await webcrypto.subtle.digest("SHA-256", spki)).toString("base64");
+}
+
+/**
+ * Writes `{caDir}/ca-bundle.pem`: Node's bundled Mozilla root certificates followed by the local CA, for the
+ * variables that replace a runtime's trust store instead of adding to it (`REQUESTS_CA_BUNDLE`, `SSL_CERT_FILE`):
+ * hosts the proxy tunnels through unchanged stay trusted. Rewritten when its content would change.
+ * @returns the file's absolute path.
+ */
+export async function ensureCaBundle(local: Pick<LocalTls, "caCertPath" | "caCert">): Promise<string> {
+  const path = join(dirname(local.caCertPath), "ca-bundle.pem");
+  const content = `${rootCertificates.join("\n")}\n${local.caCert}`;
+  if (!existsSync(path) || (await readFile(path, "utf8")) !== content) await atomicWrite(path, content);
+  return path;
 }
