@@ -10,6 +10,8 @@ import { AsyncLocalStorage } from "node:async_hooks";
 export const LOGIN_HOSTS: readonly string[] = ["login.microsoftonline.com", "login.windows.net", "login.microsoft.com", "sts.windows.net"];
 /** Microsoft Graph. */
 export const GRAPH_HOST = "graph.microsoft.com";
+/** Azure Resource Manager (only what `az login` reads: `src/arm`). */
+export const ARM_HOST = "management.azure.com";
 /** The public cloud's authority host: the v2 issuer's and every emitted endpoint's when a request came to another cloud host. */
 export const CLOUD_LOGIN_URL = "https://login.microsoftonline.com";
 /** The public cloud's v1 token issuer host (`https://sts.windows.net/{tid}/`). */
@@ -25,7 +27,7 @@ export const CLOUD_GRAPH_URL = `https://${GRAPH_HOST}`;
 export const ORG_HOST_RE = /^([a-z0-9][a-z0-9-]{0,62})\.(api\.)?(crm(?:[2-9]|1[0-9]|2[01])?)\.dynamics\.com$/;
 
 /** What a request addressed to a cloud host is served as. */
-export type CloudHostKind = "login" | "graph" | "org";
+export type CloudHostKind = "login" | "graph" | "arm" | "org";
 
 /** A request addressed to a Microsoft cloud host name. */
 export interface CloudRequest {
@@ -38,6 +40,7 @@ export interface CloudRequest {
 export function cloudHostKind(host: string): CloudHostKind | undefined {
   if (LOGIN_HOSTS.includes(host)) return "login";
   if (host === GRAPH_HOST) return "graph";
+  if (host === ARM_HOST) return "arm";
   if (ORG_HOST_RE.test(host)) return "org";
   return undefined;
 }

@@ -13,6 +13,7 @@ import { sendWebApiUrlError, type Dataverse } from "../dataverse/index.ts";
 import { aad, aadErrorBody, type Identity } from "../identity/index.ts";
 import { createGraph, graphError, graphErrorBody } from "../graph/index.ts";
 import { registerAdmin, type Checkpoints } from "./admin.ts";
+import { armRoutes } from "../arm/index.ts";
 
 /**
  * Request-line plus header bytes a connection may send: room for the 32 KB (32,768-character) URLs
@@ -62,12 +63,13 @@ function routeCloudHost(req: CloudTagged, res: ServerResponse, orgForHost: (host
     return false as const;
   };
   if (kind === "graph") req.url = `/graph${url}`;
+  else if (kind === "arm") req.url = `/arm${url}`;
   else if (kind === "org") {
     const org = orgForHost(host);
     if (org === undefined) return refuse(`orgbox has no organization at ${host}. Its orgs answer at {name}.crm.dynamics.com unless the environment file gives an org another hostName.`);
     req.url = `/org/${org}${url}`;
-  } else if (/^\/(org|graph)(\/|$)/i.test(url)) {
-    return refuse(`${host} has no endpoint at ${url.split("?")[0]}: orgbox's path-based URLs (/org/…, /graph/…) are served on its own URL only.`);
+  } else if (/^\/(org|graph|arm)(\/|$)/i.test(url)) {
+    return refuse(`${host} has no endpoint at ${url.split("?")[0]}: orgbox's path-based URLs (/org/…, /graph/…, /arm/…) are served on its own URL only.`);
   }
   const cloud = { host, kind };
   req[CLOUD] = cloud;
@@ -149,6 +151,7 @@ export async function createHttpApp(options: HttpAppOptions): Promise<FastifyIns
   await app.register(async (scope) => dataverse.register(scope), { prefix: "/org" });
   const graph = createGraph(identity, clock);
   await app.register(async (scope) => graph.register(scope), { prefix: "/graph" });
+  await app.register(async (scope) => armRoutes(scope, identity), { prefix: "/arm" });
   app.setNotFoundHandler((request, reply) => reply.status(404).send({ error: "not_found", error_description: `orgbox has no endpoint at ${request.method} ${request.url.split("?")[0]}`, correlation_id: request.id }));
 
   return app;

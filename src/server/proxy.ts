@@ -1,4 +1,5 @@
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { connect, type AddressInfo, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
@@ -37,8 +38,9 @@ function refuse(res: ServerResponse, status: number, message: string): void {
  * `sts.windows.net`, `graph.microsoft.com`, `*.crm*.dynamics.com`) is answered `200` and the connection handed to
  * orgbox's HTTPS server, which terminates TLS with a certificate of the local CA for that host. A `CONNECT` elsewhere
  * is tunnelled unchanged (a TCP pipe), or refused with `502` when `passthrough` is off or the host is unreachable.
- * Plain-HTTP requests in absolute form (`GET http://host/path`): to a cloud host, `308` to its `https` URL (as the
- * cloud does); elsewhere forwarded (or `502` without passthrough). A request that is not a proxy request gets `400`.
+ * Requests in absolute form (`GET http://host/path`): to a cloud host, `308` to its `https` URL (as the cloud does);
+ * `GET https://host/path` (what axios 0.21 sends to an HTTP proxy) to a cloud host is served as through a tunnel;
+ * elsewhere forwarded (or `502` without passthrough). A request that is not a proxy request gets `400`.
  * @throws when the port is taken.
  */
 export async function startProxy(options: ProxyOptions, port: number, host: string): Promise<OrgboxProxy> {
@@ -56,13 +58,27 @@ export async function startProxy(options: ProxyOptions, port: number, host: stri
       refuse(res, 400, `This is orgbox's HTTP proxy: send requests through it (HTTPS_PROXY=http://${req.headers.host ?? "localhost"}), not to it.`);
       return;
     }
-    if (url.protocol !== "http:") {
-      refuse(res, 400, `orgbox's proxy forwards http:// URLs and tunnels https:// ones with CONNECT; it cannot forward '${url.protocol}' URLs.`);
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+      refuse(res, 400, `orgbox's proxy forwards http:// and https:// URLs (and tunnels with CONNECT); it cannot forward '${url.protocol}' URLs.`);
       return;
     }
     const target = url.hostname.toLowerCase();
+    const secure = url.protocol === "https:";
     if (cloudHostKind(target)) {
-      res.writeHead(308, { location: `https://${target}${url.pathname}${url.search}`, "content-length": "0" }).end();
+      if (!secure) {
+        // As the cloud does: its http:// URLs redirect to https://.
+        res.writeHead(308, { location: `https://${target}${url.pathname}${url.search}`, "content-length": "0" }).end();
+        return;
+      }
+      if ((url.port || "443") !== "443") {
+        refuse(res, 502, `orgbox answers as ${target} on port 443 only (got port ${url.port}).`);
+        return;
+      }
+      // `GET https://host/path` sent to the proxy in the clear (axios 0.21, as adal-node uses it, does this instead of
+      // CONNECT): served by orgbox's app as that host, as if it had come through a tunnel.
+      req.url = `${url.pathname}${url.search}`;
+      req.headers.host = target;
+      options.target.emit("request", req, res);
       return;
     }
     if (!options.passthrough) {
@@ -72,7 +88,8 @@ export async function startProxy(options: ProxyOptions, port: number, host: stri
     const headers = { ...req.headers };
     delete headers["proxy-connection"];
     delete headers["proxy-authorization"];
-    const upstream = httpRequest({ host: url.hostname, port: url.port || 80, method: req.method, path: `${url.pathname}${url.search}`, headers }, (answer) => {
+    const send = secure ? httpsRequest : httpRequest;
+    const upstream = send({ host: url.hostname, port: url.port || (secure ? 443 : 80), method: req.method, path: `${url.pathname}${url.search}`, headers }, (answer) => {
       res.writeHead(answer.statusCode ?? 502, answer.headers);
       answer.pipe(res);
     });

@@ -8,21 +8,12 @@ import { execFile } from "node:child_process";
 import { resolve } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { envLinesFor } from "../../src/cli/env.ts";
-import type { OrgboxInstance } from "../../src/index.ts";
 import { useOrgbox } from "../helpers/orgbox.ts";
+import { proxiedEnv } from "../helpers/proxy.ts";
 
 const run = promisify(execFile);
 const dir = resolve(import.meta.dirname, "proxy");
 const PYTHON = "/usr/bin/python3";
-
-/** The process environment without any proxy or CA setting of the machine, plus `orgbox env`'s lines and the app's settings. */
-export async function proxiedEnv(o: OrgboxInstance, extra: Record<string, string> = {}): Promise<NodeJS.ProcessEnv> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) if (!/^(https?_proxy|no_proxy|all_proxy|node_use_env_proxy|node_extra_ca_certs|requests_ca_bundle|ssl_cert_file|node_options)$/i.test(key)) env[key] = value;
-  for (const line of await envLinesFor(o.proxyUrl as string, o.caCertPath as string, o.caCert as string)) if (line.name !== "JAVA_TOOL_OPTIONS") env[line.name] = line.value;
-  return { ...env, TENANT_ID: o.tenantId, CLIENT_ID: o.demo.clientId, CLIENT_SECRET: o.demo.clientSecret, ORG_URL: o.cloudOrgUrl, ...extra };
-}
 
 async function runJson(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<Record<string, unknown>> {
   const { stdout } = await run(command, args, { env, timeout: 60_000 });
