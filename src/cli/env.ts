@@ -21,7 +21,7 @@ export interface EnvLine {
  * The variables for a proxy at `proxyUrl` and the local CA at `caCertPath` (`bundlePath`: Mozilla's roots plus that
  * CA, for the variables that replace a trust store rather than add to it). Sources: Node.js 24 `NODE_USE_ENV_PROXY`
  * (nodejs.org/api/cli.html#node_use_env_proxy1), `NODE_EXTRA_CA_CERTS`; requests' `REQUESTS_CA_BUNDLE` (used by Python
- * msal and az); OpenSSL's `SSL_CERT_FILE` (curl, Python's ssl, .NET on Linux, Go); Java's `JAVA_TOOL_OPTIONS`
+ * msal and az); OpenSSL's `SSL_CERT_FILE` (Python's ssl, .NET on Linux, Go); curl's `CURL_CA_BUNDLE`; Java's `JAVA_TOOL_OPTIONS`
  * (`https.proxyHost`/`https.proxyPort`, `javax.net.ssl.trustStore` of a PKCS#12 store made with keytool).
  */
 export function proxyEnvironment(proxyUrl: string, caCertPath: string, bundlePath: string, javaTrustStore: string): EnvLine[] {
@@ -33,7 +33,8 @@ export function proxyEnvironment(proxyUrl: string, caCertPath: string, bundlePat
     { name: "NODE_USE_ENV_PROXY", value: "1", readBy: "Node.js 24+: fetch and https honour HTTPS_PROXY" },
     { name: "NODE_EXTRA_CA_CERTS", value: caCertPath, readBy: "Node.js: adds orgbox's CA" },
     { name: "REQUESTS_CA_BUNDLE", value: bundlePath, readBy: "Python requests, msal and az (replaces certifi's roots: this bundle has Mozilla's roots plus orgbox's CA)" },
-    { name: "SSL_CERT_FILE", value: bundlePath, readBy: "OpenSSL users: curl, Python ssl/httpx, Ruby, Go, .NET on Linux (replaces the system roots: same bundle)" },
+    { name: "SSL_CERT_FILE", value: bundlePath, readBy: "OpenSSL's default trust store: Python ssl/httpx, Ruby, Go, .NET on Linux (replaces the system roots: same bundle)" },
+    { name: "CURL_CA_BUNDLE", value: bundlePath, readBy: "curl (it does not read SSL_CERT_FILE): same bundle" },
     {
       name: "JAVA_TOOL_OPTIONS",
       value: `-Dhttps.proxyHost=${proxy.hostname} -Dhttps.proxyPort=${proxy.port} -Dhttp.nonProxyHosts=localhost|127.0.0.1 -Djavax.net.ssl.trustStore=${javaTrustStore} -Djavax.net.ssl.trustStorePassword=changeit -Djavax.net.ssl.trustStoreType=PKCS12`,

@@ -269,11 +269,15 @@ class Resolver {
     });
     // One org per cloud host name (an org without `hostName` has `{name}.crm.dynamics.com`).
     const hosts = new Map<string, string>();
+    const named = new Set<string>();
     (env.orgs ?? []).forEach((o, i) => {
       const host = (o.hostName ?? `${o.name}.crm.dynamics.com`).toLowerCase();
       const first = hosts.get(host);
-      if (first) this.fail(["orgs", i, o.hostName !== undefined ? "hostName" : "name"], `host name '${host}' is also the host of the org at ${first}`);
-      hosts.set(host, formatPath(["orgs", i]));
+      const duplicateName = named.has(o.name);
+      named.add(o.name);
+      // A duplicate name is reported above.
+      if (first && !duplicateName) this.fail(["orgs", i, o.hostName !== undefined ? "hostName" : "name"], `host name '${host}' is also the host of the org at ${first}`);
+      if (!first) hosts.set(host, formatPath(["orgs", i]));
     });
     return { tenants, apps, orgs };
   }
