@@ -54,4 +54,12 @@ describe("resolveConfig", () => {
     expect(() => resolveConfig({ refreshTokenLifetimeSeconds: "ten" })).toThrow(/refreshTokenLifetimeSeconds/);
     expect(() => resolveConfig({ refreshTokenRotations: "strict" } as never)).toThrow(ConfigError);
   });
+
+  it("proxy settings: on with passthrough by default, ORGBOX_PROXY* variables, refusals naming the key", () => {
+    expect(resolveConfig({})).toMatchObject({ proxy: true, proxyPassthrough: true });
+    expect(resolveConfig({}).proxyPort).toBeUndefined();
+    expect(resolveConfig({}, { ORGBOX_PROXY: "false", ORGBOX_PROXY_PORT: "9000", ORGBOX_PROXY_PASSTHROUGH: "0" })).toMatchObject({ proxy: false, proxyPort: 9000, proxyPassthrough: false });
+    expect(() => resolveConfig({ proxyPort: "70000" })).toThrow(/proxyPort/);
+    expect(() => resolveConfig({ proxy: "maybe" })).toThrow(/proxy/);
+  });
 });

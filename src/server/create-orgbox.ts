@@ -127,7 +127,7 @@ export async function createOrgbox(config: OrgboxConfig, logger: Logger, clock: 
     server = app;
     const port = await listen(app, config);
     base = `${config.http ? "http" : "https"}://${config.publicHost}:${port}`;
-    if (config.proxy && !tls) logger.warn("the proxy needs HTTPS: it is off with --http");
+    if (config.proxy && !tls) logger.info("the proxy needs HTTPS: it is off with --http");
     if (config.proxy && tls) {
       const proxyPort = config.proxyPort ?? (config.port === 0 || config.port === 65535 ? 0 : config.port + 1);
       proxy = await startProxy({ target: app.server, passthrough: config.proxyPassthrough, logger }, proxyPort, config.host);
