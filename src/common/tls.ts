@@ -169,14 +169,18 @@ async function atomicWrite(path: string, data: string): Promise<void> {
  * TLS contexts for the Microsoft host names orgbox answers as (`login.microsoftonline.com`,
  * `contoso.crm.dynamics.com`, …): one leaf certificate per host name (subject `CN={host}`, SAN
  * `DNS:{host}`, server auth, ECDSA P-256, valid 397 days), issued on first use by the local CA and
- * kept in memory for the life of the process (not written to disk).
+ * kept in memory (not written to disk), up to {@link LeafCertificates.MAX_CACHED} host names.
  */
 export class LeafCertificates {
+  /** Default of `maxCached`: host names kept (the org host names are open-ended: `*.crm.dynamics.com`); the oldest goes first. */
+  static readonly MAX_CACHED = 512;
   private readonly contexts = new Map<string, Promise<SecureContext>>();
   private readonly tls: LocalTls;
+  private readonly maxCached: number;
 
-  constructor(tls: LocalTls) {
+  constructor(tls: LocalTls, maxCached = LeafCertificates.MAX_CACHED) {
     this.tls = tls;
+    this.maxCached = maxCached;
   }
 
   /**
@@ -189,6 +193,7 @@ export class LeafCertificates {
       context = issueServerCert(this.tls.caCert, this.tls.caKey, [host], `CN=${host}`).then((issued) => createSecureContext({ key: issued.key, cert: `${issued.cert}${this.tls.caCert}` }));
       // A failed issue is not cached: the next handshake tries again.
       context.catch(() => this.contexts.delete(host));
+      if (this.contexts.size >= this.maxCached) this.contexts.delete(this.contexts.keys().next().value as string);
       this.contexts.set(host, context);
     }
     return context;

@@ -21,6 +21,13 @@ export interface OrgboxProxy {
   close(): Promise<void>;
 }
 
+/** True for a client on this machine (IPv4/IPv6 loopback, IPv4-mapped included). */
+export function isLoopback(address: string | undefined): boolean {
+  if (!address) return false;
+  const a = address.replace(/^::ffff:/i, "");
+  return a === "::1" || /^127\./.test(a);
+}
+
 const AUTHORITY_RE = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+):(\d{1,5})$/i;
 
 function refuseSocket(socket: Duplex, status: number, reason: string, message: string): void {
@@ -37,7 +44,8 @@ function refuse(res: ServerResponse, status: number, message: string): void {
  * Microsoft host name orgbox answers as (`login.microsoftonline.com`, `login.windows.net`, `login.microsoft.com`,
  * `sts.windows.net`, `graph.microsoft.com`, `*.crm*.dynamics.com`) is answered `200` and the connection handed to
  * orgbox's HTTPS server, which terminates TLS with a certificate of the local CA for that host. A `CONNECT` elsewhere
- * is tunnelled unchanged (a TCP pipe), or refused with `502` when `passthrough` is off or the host is unreachable.
+ * is tunnelled unchanged (a TCP pipe), or refused with `502` when `passthrough` is off, the client is not on this
+ * machine (never an open proxy, whatever `host` it listens on) or the host is unreachable.
  * Requests in absolute form (`GET http://host/path`): to a cloud host, `308` to its `https` URL (as the cloud does);
  * `GET https://host/path` (what axios 0.21 sends to an HTTP proxy) to a cloud host is served as through a tunnel;
  * elsewhere forwarded (or `502` without passthrough). A request that is not a proxy request gets `400`.
@@ -81,6 +89,10 @@ export async function startProxy(options: ProxyOptions, port: number, host: stri
       options.target.emit("request", req, res);
       return;
     }
+    if (!isLoopback(req.socket.remoteAddress)) {
+      refuse(res, 502, `orgbox's proxy forwards to other hosts (${url.host}) only for clients on this machine: it is not an open proxy.`);
+      return;
+    }
     if (!options.passthrough) {
       refuse(res, 502, `orgbox's proxy does not forward to ${url.host}: passthrough is off (proxyPassthrough: false). It answers only as login.microsoftonline.com, graph.microsoft.com and the orgs' *.crm.dynamics.com hosts.`);
       return;
@@ -115,6 +127,10 @@ export async function startProxy(options: ProxyOptions, port: number, host: stri
       if (head.length > 0) socket.unshift(head);
       track(socket);
       options.target.emit("connection", socket);
+      return;
+    }
+    if (!isLoopback(req.socket.remoteAddress)) {
+      refuseSocket(socket, 502, "Bad Gateway", `orgbox's proxy tunnels to other hosts (${target}:${targetPort}) only for clients on this machine: it is not an open proxy.`);
       return;
     }
     if (!options.passthrough) {
