@@ -79,8 +79,13 @@ export class IdentityService {
   async ensureFirstPartyApps(): Promise<void> {
     for (const app of FIRST_PARTY_APPS) {
       const existing = await this.store.findApplicationByAppId(app.appId);
-      if (!existing) await this.store.createApplication(app, this.clock.now());
-      else if (JSON.stringify([existing.appRoles, existing.api.oauth2PermissionScopes]) !== JSON.stringify([app.appRoles, app.api.oauth2PermissionScopes])) await this.store.updateApplication(app);
+      if (!existing) {
+        await this.store.createApplication(app, this.clock.now());
+        // A first-party app added by a newer build (a data folder from an older one): every tenant has its service principal.
+        for (const tenant of await this.store.listTenants()) {
+          if (!(await this.store.findServicePrincipal(tenant.id, app.appId))) await this.createServicePrincipal(tenant.id, app.appId, FIRST_PARTY_TENANT_ID);
+        }
+      } else if (JSON.stringify([existing.appRoles, existing.api.oauth2PermissionScopes]) !== JSON.stringify([app.appRoles, app.api.oauth2PermissionScopes])) await this.store.updateApplication(app);
     }
   }
 
