@@ -136,6 +136,8 @@ async function start(flags: StartFlags): Promise<void> {
   };
   process.once("SIGINT", () => stop("SIGINT"));
   process.once("SIGTERM", () => stop("SIGTERM"));
+  const envLines = flags.printEnv && orgbox.proxyUrl && orgbox.caCertPath && orgbox.caCert ? await envLinesFor(orgbox.proxyUrl, orgbox.caCertPath, orgbox.caCert) : undefined;
+  if (flags.printEnv && !envLines) logger.warn("--print-env: the proxy is off (--no-proxy or --http): nothing to print");
   if (json) {
     process.stdout.write(
       `${JSON.stringify({
@@ -150,14 +152,12 @@ async function start(flags: StartFlags): Promise<void> {
         proxyUrl: orgbox.proxyUrl ?? null,
         cloudOrgUrl: orgbox.cloudOrgUrl,
         demo: orgbox.demo,
+        ...(envLines ? { env: Object.fromEntries(envLines.map((l) => [l.name, l.value])) } : {}),
       })}\n`,
     );
   } else {
     process.stdout.write(`${banner(orgbox)}\n`);
-  }
-  if (flags.printEnv) {
-    if (!orgbox.proxyUrl || !orgbox.caCertPath || !orgbox.caCert) logger.warn("--print-env: the proxy is off (--no-proxy or --http): nothing to print");
-    else process.stdout.write(formatPosix(await envLinesFor(orgbox.proxyUrl, orgbox.caCertPath, orgbox.caCert)));
+    if (envLines) process.stdout.write(formatPosix(envLines));
   }
 }
 
@@ -247,7 +247,7 @@ withCommonOptions(
     .option("--no-proxy", "do not listen as the HTTP proxy that answers as the Microsoft host names; env ORGBOX_PROXY=false")
     .option("--proxy-port <port>", "the proxy's port, 0 picks a free one (default port + 1); env ORGBOX_PROXY_PORT")
     .option("--no-proxy-passthrough", "refuse (502) proxy requests for hosts orgbox does not answer as, instead of tunnelling them; env ORGBOX_PROXY_PASSTHROUGH=false")
-    .option("--print-env", "after the ready output, print the shell lines of `orgbox env` (HTTPS_PROXY, CA variables)"),
+    .option("--print-env", "after the banner, print the shell lines of `orgbox env` (HTTPS_PROXY, CA variables); with --json, an `env` object in the ready line"),
 ).action(start);
 
 const keysCommand = program.command("keys").description("manage the token-signing keys of a persisted store");

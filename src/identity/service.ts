@@ -73,8 +73,9 @@ export class IdentityService {
 }
 
   /**
-   * Registers the first-party apps (Dynamics CRM, Microsoft Graph) once, and brings a store made by
-   * an older build up to this build's permissions of them (Graph's app roles and scopes).
+   * Registers the first-party apps (Dynamics CRM, Windows Azure Service Management API, Microsoft Graph) once, and
+   * brings a store made by an older build up to this build: their permissions (Graph's app roles and scopes), and a
+   * service principal in every tenant for an app the older build did not have.
    */
   async ensureFirstPartyApps(): Promise<void> {
     for (const app of FIRST_PARTY_APPS) {

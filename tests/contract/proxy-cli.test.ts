@@ -43,6 +43,14 @@ describe("the proxy from the CLI", () => {
     expect((await exited)[0]).toBe(0);
   });
 
+  it("start --json --print-env: the variables as an env object in the ready line", async () => {
+    const { child, ready } = await readyLine(["--print-env"]);
+    expect(ready.env).toMatchObject({ HTTPS_PROXY: ready.proxyUrl, NODE_USE_ENV_PROXY: "1", NODE_EXTRA_CA_CERTS: ready.caCertPath });
+    const exited = once(child, "exit");
+    child.kill("SIGTERM");
+    await exited;
+  });
+
   it("start --no-proxy: proxyUrl null", async () => {
     const { child, ready } = await readyLine(["--no-proxy"]);
     expect(ready.proxyUrl).toBeNull();
