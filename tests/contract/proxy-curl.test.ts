@@ -128,6 +128,23 @@ describe("orgbox's proxy, through curl", () => {
     expect(local.status).toBe(200);
   });
 
+  it("ARM at management.azure.com: the subscription and tenant lists for an ARM token; 401 without one or for another audience; 404 NotSupported for the rest", async () => {
+    const o = orgbox();
+    const token = await cloudToken(o, "https://management.core.windows.net/");
+    expect(claimsOf(token)).toMatchObject({ aud: "https://management.core.windows.net/", iss: `https://sts.windows.net/${o.tenantId}/` });
+    const subscriptions = await curl(o, "-H", `authorization: Bearer ${token}`, "https://management.azure.com/subscriptions?api-version=2022-12-01");
+    expect(subscriptions).toMatchObject({ status: 200, json: { value: [] } });
+    const tenants = await curl(o, "-H", `authorization: Bearer ${token}`, "https://management.azure.com/tenants?api-version=2022-12-01");
+    expect(tenants.json).toMatchObject({ value: [{ tenantId: o.tenantId, defaultDomain: o.tenantDomain }] });
+    const anonymous = await curl(o, "https://management.azure.com/subscriptions?api-version=2022-12-01");
+    expect(anonymous).toMatchObject({ status: 401, json: { error: { code: "AuthenticationFailed" } } });
+    const orgToken = await cloudToken(o, "https://contoso.crm.dynamics.com");
+    const wrongAudience = await curl(o, "-H", `authorization: Bearer ${orgToken}`, "https://management.azure.com/subscriptions?api-version=2022-12-01");
+    expect(wrongAudience).toMatchObject({ status: 401, json: { error: { code: "InvalidAuthenticationToken" } } });
+    const other = await curl(o, "-H", `authorization: Bearer ${token}`, "https://management.azure.com/providers?api-version=2021-04-01");
+    expect(other).toMatchObject({ status: 404, json: { error: { code: "NotSupported" } } });
+  });
+
   it("an org host of no org is 404 naming it; orgbox's path layout is not served on the cloud hosts", async () => {
     const o = orgbox();
     const none = await curl(o, "https://nosuch.crm.dynamics.com/api/data/v9.2/WhoAmI");
