@@ -58,8 +58,10 @@ function routeCloudHost(req: CloudTagged, res: ServerResponse, orgForHost: (host
   const kind = cloudHostKind(host);
   if (!kind) return undefined;
   const url = req.url ?? "/";
+  // In the surface's format: Dataverse's envelope for an org host, orgbox's 404 (as for any unknown path) elsewhere.
   const refuse = (message: string) => {
-    res.writeHead(404, { "content-type": "application/json; charset=utf-8" }).end(JSON.stringify({ error: { code: "0x80040217", message } }));
+    const body = kind === "org" ? { error: { code: "0x80040217", message } } : { error: "not_found", error_description: message };
+    res.writeHead(404, { "content-type": "application/json; charset=utf-8" }).end(JSON.stringify(body));
     return false as const;
   };
   if (kind === "graph") req.url = `/graph${url}`;

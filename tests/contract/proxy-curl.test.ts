@@ -154,7 +154,9 @@ describe("orgbox's proxy, through curl", () => {
     expect(regional.status).toBe(404);
     expect(JSON.stringify(regional.json)).toMatch(/contoso\.crm4\.dynamics\.com/);
     const layout = await curl(o, "https://login.microsoftonline.com/org/contoso/api/data/v9.2/WhoAmI");
-    expect(layout.status).toBe(404);
+    expect(layout).toMatchObject({ status: 404, json: { error: "not_found", error_description: expect.stringMatching(/served on its own URL only/) } });
+    const graphLayout = await curl(o, "https://graph.microsoft.com/graph/v1.0/organization");
+    expect(graphLayout.status).toBe(400);
   });
 
   it("tunnels other hosts unchanged (CONNECT), forwards plain-HTTP proxy requests, redirects http:// cloud URLs to https://", async () => {
