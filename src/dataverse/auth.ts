@@ -24,6 +24,8 @@ export interface TokenTrust {
    * the org URL of the request: e.g. its path URL on orgbox and its cloud host URL. Default: only that one.
    */
   audiences?(org: Org): string[];
+  /** The name of the org whose other URL (see `audiences`, e.g. its cloud host URL) a token's `aud` is, for Web API URLs that name no org. */
+  orgForAudience?(aud: string): string | undefined;
   /** The `authorization_uri` advertised in `WWW-Authenticate` (`…/{tenantId}/oauth2/authorize`). */
   authorizationUri(tenantId: string): string;
 }

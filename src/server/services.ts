@@ -124,6 +124,10 @@ export async function openServices(config: ServicesConfig, runtime: ServicesRunt
         issuers: (tid) => ready.urls.acceptedIssuers(tid),
         // Whichever way the token was asked for: the org's path URL on orgbox and its cloud host URLs.
         audiences: (org) => [`${baseUrl()}/org/${org.name}`, ...orgHosts.urlsOf(org.name)],
+        orgForAudience: (aud) => {
+          const cloud = /^https:\/\/([^/:]+)\/?$/i.exec(aud);
+          return cloud ? orgHosts.orgFor(hostName(cloud[1])) : undefined;
+        },
         authorizationUri: (tid) => `${ready.urls.base}/${tid}/oauth2/authorize`,
       },
       directory: {

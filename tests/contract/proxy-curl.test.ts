@@ -101,6 +101,11 @@ describe("orgbox's proxy, through curl", () => {
     const atPath = await fetch(`${o.apiUrl}/WhoAmI`, { headers: { authorization: `Bearer ${cloudTok}` } });
     expect(atPath.status).toBe(200);
     expect(((await atPath.json()) as Record<string, unknown>)["@odata.context"]).toBe(`${o.orgUrl}/api/data/v9.2/$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse`);
+    // The org-less path URL (dynamics-web-api's `new URL("api/data/v9.2/", orgUrl)`) finds the org by the cloud audience too.
+    const orgless = await fetch(`${o.url}/org/api/data/v9.2/WhoAmI`, { headers: { authorization: `Bearer ${cloudTok}` } });
+    expect(orgless.status).toBe(200);
+    const unknownHost = await fetch(`${o.url}/org/api/data/v9.2/WhoAmI`, { headers: { authorization: `Bearer ${await cloudToken(o, "https://graph.microsoft.com")}` } });
+    expect(unknownHost.status).toBe(401);
   });
 
   it("refuses a token for Graph at the org, and a tampered token, with 401", async () => {
