@@ -42,7 +42,7 @@ export interface StartRuntime {
 
 /**
  * Starts orgbox in process. Defaults differ from the CLI for test suites:
- * in memory, port 0 (a free port), logs silent. `ORGBOX_*` variables are not read;
+ * in memory, port 0 (a free port), logs silent, no proxy (`proxy: true` starts it). `ORGBOX_*` variables are not read;
  * pass options explicitly.
  * @throws ConfigError for invalid options; errors from listening (port in use).
  */
@@ -50,7 +50,7 @@ export async function startOrgbox(options: StartOptions = {}, runtime: StartRunt
   const { config: configPath, environment, ...rest } = options;
   const input: OrgboxConfigInput = configPath !== undefined && rest.configFile === undefined ? { ...rest, configFile: configPath } : rest;
   // In memory unless given a data folder or a PostgreSQL store; the CA is the shared temp one unless given a data folder.
-  const base = { inMemory: options.dataDir === undefined && options.storeUrl === undefined, port: 0, logLevel: "silent" as const, ...(options.dataDir === undefined ? { caDir: defaultTempCaDir() } : {}) };
+  const base = { inMemory: options.dataDir === undefined && options.storeUrl === undefined, port: 0, logLevel: "silent" as const, proxy: false, ...(options.dataDir === undefined ? { caDir: defaultTempCaDir() } : {}) };
   const config = resolveConfig(input, {}, base);
   return createOrgbox(config, createLogger(config.logLevel), runtime.clock ?? systemClock, environment ? { environment } : {});
 }

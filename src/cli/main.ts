@@ -14,9 +14,10 @@ import type { OrgboxInstance } from "../server/create-orgbox.ts";
 import { registerSecurityCommands } from "./security.ts";
 import { registerDirectoryCommands } from "./directory.ts";
 import { ORGBOX_VERSION } from "./version.ts";
+import { envLinesFor, formatPosix, registerEnvCommand } from "./env.ts";
 import { offlineStore } from "../server/offline.ts";
 import { isWorker, readyInfo, reportToPrimary, runPrimary, workerCount, type ReadyInfo } from "./workers.ts";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 
 interface StartFlags {
   port?: string;
@@ -49,6 +50,10 @@ interface StartFlags {
   serviceProtectionWindow?: string;
   faults?: string;
   tokenRequestsPerMinute?: string;
+  proxy?: boolean;
+  proxyPort?: string;
+  proxyPassthrough?: boolean;
+  printEnv?: boolean;
 }
 
 function toInput(flags: StartFlags): OrgboxConfigInput {
@@ -82,6 +87,9 @@ function toInput(flags: StartFlags): OrgboxConfigInput {
   if (flags.serviceProtectionWindow !== undefined) input.serviceProtectionWindowSeconds = flags.serviceProtectionWindow;
   if (flags.faults !== undefined) input.faults = flags.faults;
   if (flags.tokenRequestsPerMinute !== undefined) input.tokenRequestsPerMinute = flags.tokenRequestsPerMinute;
+  if (flags.proxy === false) input.proxy = false;
+  if (flags.proxyPort !== undefined) input.proxyPort = flags.proxyPort;
+  if (flags.proxyPassthrough === false) input.proxyPassthrough = false;
   return input;
 }
 
@@ -114,6 +122,7 @@ function banner(orgbox: ReadyInfo): string {
     `  Demo admin      ${orgbox.demo.username} / ${orgbox.demo.password}`,
   ];
   if (orgbox.workers > 1) lines.push(`  Processes       ${orgbox.workers} (--workers)`);
+  if (orgbox.proxyUrl) lines.push(`  Proxy           ${orgbox.proxyUrl}  (real host names: ${orgbox.cloudOrgUrl}, login.microsoftonline.com; eval "$(orgbox env)")`);
   if (orgbox.caCertPath) {
     lines.push(`  CA certificate  ${orgbox.caCertPath}`, "", "  Trust it:", ...trustLines(orgbox.caCertPath).map((l) => `    ${l}`));
   } else {
@@ -166,10 +175,14 @@ async function start(flags: StartFlags): Promise<void> {
       return;
     }
   }
+  const caCert = flags.printEnv && ready.proxyUrl && ready.caCertPath ? readFileSync(ready.caCertPath, "utf8") : undefined;
+  const envLines = ready.proxyUrl && ready.caCertPath && caCert ? await envLinesFor(ready.proxyUrl, ready.caCertPath, caCert) : undefined;
+  if (flags.printEnv && !envLines) logger.warn("--print-env: the proxy is off (--no-proxy or --http): nothing to print");
   if (json) {
-    process.stdout.write(`${JSON.stringify({ event: "ready", pid: process.pid, ...ready })}\n`);
+    process.stdout.write(`${JSON.stringify({ event: "ready", pid: process.pid, ...ready, ...(envLines ? { env: Object.fromEntries(envLines.map((l) => [l.name, l.value])) } : {}) })}\n`);
   } else {
     process.stdout.write(`${banner(ready)}\n`);
+    if (envLines) process.stdout.write(formatPosix(envLines));
   }
 }
 
@@ -264,7 +277,11 @@ withCommonOptions(
     .option("--service-protection-concurrency <n>", "service protection: concurrent requests per user (default 52); env ORGBOX_SERVICE_PROTECTION_CONCURRENCY")
     .option("--service-protection-window <seconds>", "service protection: the sliding window (default 300); env ORGBOX_SERVICE_PROTECTION_WINDOW")
     .option("--faults <json>", "fault injection rules from start, a JSON array (default none); env ORGBOX_FAULTS")
-    .option("--token-requests-per-minute <n>", "throttle token requests per tenant and client (AADSTS50196; default off); env ORGBOX_TOKEN_REQUESTS_PER_MINUTE"),
+    .option("--token-requests-per-minute <n>", "throttle token requests per tenant and client (AADSTS50196; default off); env ORGBOX_TOKEN_REQUESTS_PER_MINUTE")
+    .option("--no-proxy", "do not listen as the HTTP proxy that answers as the Microsoft host names; env ORGBOX_PROXY=false")
+    .option("--proxy-port <port>", "the proxy's port, 0 picks a free one (default port + 1); env ORGBOX_PROXY_PORT")
+    .option("--no-proxy-passthrough", "refuse (502) proxy requests for hosts orgbox does not answer as, instead of tunnelling them; env ORGBOX_PROXY_PASSTHROUGH=false")
+    .option("--print-env", "after the banner, print the shell lines of `orgbox env` (HTTPS_PROXY, CA variables); with --json, an `env` object in the ready line"),
 ).action(start);
 
 const keysCommand = program.command("keys").description("manage the token-signing keys of a persisted store");
@@ -288,6 +305,7 @@ program
 
 registerDirectoryCommands(program);
 registerSecurityCommands(program);
+registerEnvCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof ConfigError) {

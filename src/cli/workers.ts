@@ -16,6 +16,10 @@ export interface ReadyInfo {
   orgUrl: string;
   apiUrl: string;
   caCertPath: string | null;
+  /** The HTTP proxy that answers as the Microsoft host names (`--no-proxy`: null). */
+  proxyUrl: string | null;
+  /** The first org's cloud URL (`https://contoso.crm.dynamics.com`), as reached through the proxy. */
+  cloudOrgUrl: string;
   demo: DemoInfo;
   /** Processes serving (`--workers`). */
   workers: number;
@@ -32,6 +36,8 @@ export function readyInfo(orgbox: OrgboxInstance, workers: number): ReadyInfo {
     orgUrl: orgbox.orgUrl,
     apiUrl: orgbox.apiUrl,
     caCertPath: orgbox.caCertPath ?? null,
+    proxyUrl: orgbox.proxyUrl ?? null,
+    cloudOrgUrl: orgbox.cloudOrgUrl,
     demo: orgbox.demo,
     workers,
   };

@@ -3,6 +3,7 @@ import { existsSync, lstatSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
 import { join, dirname } from "node:path";
 import { webcrypto } from "node:crypto";
+import { createSecureContext, rootCertificates, type SecureContext } from "node:tls";
 import { ConfigError } from "./errors.ts";
 import { PRIVATE_DIR_MODE, tightenIfPresent, type PermissionReport } from "./private-files.ts";
 import { x509, newSerial, privateKeyPem } from "./x509.ts";
@@ -45,6 +46,8 @@ export interface LocalTls {
   cert: string;
   /** Server private key, PEM. */
   key: string;
+  /** CA private key, PEM (PKCS#8): signs the leaf certificates of the cloud host names ({@link LeafCertificates}). Never leaves the process. */
+  caKey: string;
 }
 
 const EC = { name: "ECDSA", namedCurve: "P-256" } as const;
@@ -79,13 +82,13 @@ export async function ensureLocalTls(caDir: string, extraNames: string[] = [], o
   const wanted = names.join(",");
   if (existsSync(serverPath) && existsSync(serverKeyPath) && existsSync(namesPath) && (await readFile(namesPath, "utf8")) === wanted) {
     const cert = await readFile(serverPath, "utf8");
-    if (certValid(cert)) return { caCertPath, caCert, cert: `${cert}${caCert}`, key: await readFile(serverKeyPath, "utf8") };
+    if (certValid(cert)) return { caCertPath, caCert, cert: `${cert}${caCert}`, key: await readFile(serverKeyPath, "utf8"), caKey: caKeyPem };
   }
   const issued = await issueServerCert(caCert, caKeyPem, names);
   await atomicWrite(serverKeyPath, issued.key);
   await atomicWrite(serverPath, issued.cert);
   await atomicWrite(namesPath, wanted);
-  return { caCertPath, caCert, cert: `${issued.cert}${caCert}`, key: issued.key };
+  return { caCertPath, caCert, cert: `${issued.cert}${caCert}`, key: issued.key, caKey: caKeyPem };
 }
 
 function certValid(pem: string): boolean {
@@ -131,14 +134,14 @@ async function createCa(caDir: string): Promise<void> {
   }
 }
 
-async function issueServerCert(caCertPem: string, caKeyPem: string, names: string[]): Promise<{ cert: string; key: string }> {
+async function issueServerCert(caCertPem: string, caKeyPem: string, names: string[], subject = "CN=localhost"): Promise<{ cert: string; key: string }> {
   const caCert = new x509.X509Certificate(caCertPem);
   const caKey = await webcrypto.subtle.importKey("pkcs8", x509.PemConverter.decodeFirst(caKeyPem), EC, false, ["sign"]);
   const keys = (await webcrypto.subtle.generateKey(EC, true, ["sign", "verify"])) as webcrypto.CryptoKeyPair;
   const now = Date.now();
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: newSerial(),
-    subject: "CN=localhost",
+    subject,
     issuer: caCert.subject,
     notBefore: new Date(now - DAY),
     notAfter: new Date(now + 397 * DAY),
@@ -160,4 +163,59 @@ async function atomicWrite(path: string, data: string): Promise<void> {
   const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}`;
   await writeFile(tmp, data, { mode: 0o600 });
   await rename(tmp, path);
+}
+
+/**
+ * TLS contexts for the Microsoft host names orgbox answers as (`login.microsoftonline.com`,
+ * `contoso.crm.dynamics.com`, …): one leaf certificate per host name (subject `CN={host}`, SAN
+ * `DNS:{host}`, server auth, ECDSA P-256, valid 397 days), issued on first use by the local CA and
+ * kept in memory (not written to disk), up to {@link LeafCertificates.MAX_CACHED} host names.
+ */
+export class LeafCertificates {
+  /** Default of `maxCached`: host names kept (the org host names are open-ended: `*.crm.dynamics.com`); the oldest goes first. */
+  static readonly MAX_CACHED = 512;
+  private readonly contexts = new Map<string, Promise<SecureContext>>();
+  private readonly tls: LocalTls;
+  private readonly maxCached: number;
+
+  constructor(tls: LocalTls, maxCached = LeafCertificates.MAX_CACHED) {
+    this.tls = tls;
+    this.maxCached = maxCached;
+  }
+
+  /**
+   * The secure context for `host` (lower-case DNS name), issued once.
+   * @throws Error when the certificate cannot be issued (the CA key cannot be read).
+   */
+  context(host: string): Promise<SecureContext> {
+    let context = this.contexts.get(host);
+    if (!context) {
+      context = issueServerCert(this.tls.caCert, this.tls.caKey, [host], `CN=${host}`).then((issued) => createSecureContext({ key: issued.key, cert: `${issued.cert}${this.tls.caCert}` }));
+      // A failed issue is not cached: the next handshake tries again.
+      context.catch(() => this.contexts.delete(host));
+      if (this.contexts.size >= this.maxCached) this.contexts.delete(this.contexts.keys().next().value as string);
+      this.contexts.set(host, context);
+    }
+    return context;
+  }
+}
+
+/** SHA-256 of the CA certificate's SubjectPublicKeyInfo, base64: what Chromium's `--ignore-certificate-errors-spki-list` takes. */
+export async function caSpkiHash(caCertPem: string): Promise<string> {
+  const cert = new x509.X509Certificate(caCertPem);
+  const spki = cert.publicKey.rawData;
+  return Buffer.from(await webcrypto.subtle.digest("SHA-256", spki)).toString("base64");
+}
+
+/**
+ * Writes `{caDir}/ca-bundle.pem`: Node's bundled Mozilla root certificates followed by the local CA, for the
+ * variables that replace a runtime's trust store instead of adding to it (`REQUESTS_CA_BUNDLE`, `SSL_CERT_FILE`):
+ * hosts the proxy tunnels through unchanged stay trusted. Rewritten when its content would change.
+ * @returns the file's absolute path.
+ */
+export async function ensureCaBundle(local: Pick<LocalTls, "caCertPath" | "caCert">): Promise<string> {
+  const path = join(dirname(local.caCertPath), "ca-bundle.pem");
+  const content = `${rootCertificates.join("\n")}\n${local.caCert}`;
+  if (!existsSync(path) || (await readFile(path, "utf8")) !== content) await atomicWrite(path, content);
+  return path;
 }

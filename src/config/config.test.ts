@@ -78,4 +78,12 @@ describe("resolveConfig", () => {
     expect(() => resolveConfig({ workers: "2", dataDir: "/tmp/x" })).toThrow(/--workers 2 needs a PostgreSQL store/);
     expect(resolveConfig({ workers: "1" }).workers).toBe(1);
   });
+
+  it("proxy settings: on with passthrough by default, ORGBOX_PROXY* variables, refusals naming the key", () => {
+    expect(resolveConfig({})).toMatchObject({ proxy: true, proxyPassthrough: true });
+    expect(resolveConfig({}).proxyPort).toBeUndefined();
+    expect(resolveConfig({}, { ORGBOX_PROXY: "false", ORGBOX_PROXY_PORT: "9000", ORGBOX_PROXY_PASSTHROUGH: "0" })).toMatchObject({ proxy: false, proxyPort: 9000, proxyPassthrough: false });
+    expect(() => resolveConfig({ proxyPort: "70000" })).toThrow(/proxyPort/);
+    expect(() => resolveConfig({ proxy: "maybe" })).toThrow(/proxy/);
+  });
 });

@@ -121,6 +121,19 @@ export interface OrgboxConfig {
    * array (flag and environment variable) or an array (config file). Default: none.
    */
   faults: unknown[] | undefined;
+  /**
+   * Also listen as an HTTP proxy (`HTTPS_PROXY`) that answers as `login.microsoftonline.com`, `graph.microsoft.com` and
+   * the orgs' `*.crm.dynamics.com` hosts with certificates of the local CA (needs HTTPS: off with `http`).
+   * Default true for the CLI, false for `startOrgbox`.
+   */
+  proxy: boolean;
+  /** Port of the proxy; 0 picks a free one. Default `port + 1` (8444), or a free port when `port` is 0. */
+  proxyPort: number | undefined;
+  /**
+   * Tunnel proxy requests for other hosts unchanged (true), or refuse them with 502 (false). Default true: an app
+   * also talks to other services.
+   */
+  proxyPassthrough: boolean;
 }
 
 /** Documented defaults; `dataDir`-relative defaults are resolved in {@link resolveConfig}. */
@@ -146,6 +159,8 @@ export const DEFAULTS = {
   serviceProtectionExecutionSeconds: 1200,
   serviceProtectionConcurrency: 52,
   serviceProtectionWindowSeconds: 300,
+  proxy: true,
+  proxyPassthrough: true,
 } as const;
 
 /** Config key → environment variable. */
@@ -180,6 +195,9 @@ export const CONFIG_KEYS = {
   serviceProtectionWindowSeconds: "ORGBOX_SERVICE_PROTECTION_WINDOW",
   tokenRequestsPerMinute: "ORGBOX_TOKEN_REQUESTS_PER_MINUTE",
   faults: "ORGBOX_FAULTS",
+  proxy: "ORGBOX_PROXY",
+  proxyPort: "ORGBOX_PROXY_PORT",
+  proxyPassthrough: "ORGBOX_PROXY_PASSTHROUGH",
 } as const satisfies Record<keyof Omit<OrgboxConfig, never>, string>;
 
 const bool = z.union([z.boolean(), z.enum(["true", "false", "1", "0", "yes", "no"]).transform((v) => v === "true" || v === "1" || v === "yes")]);
@@ -229,6 +247,9 @@ const Schema = z
       ctx.addIssue({ code: "custom", message: "a JSON array of fault rules" });
       return z.NEVER;
     }),
+    proxy: bool,
+    proxyPort: int(0, 65535),
+    proxyPassthrough: bool,
   })
   .partial()
   .strict();

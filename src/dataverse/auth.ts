@@ -19,6 +19,13 @@ export interface TokenTrust {
   verify: AccessTokenVerifier;
   /** Issuers accepted for tokens of `tenantId` (v1 and v2 forms). */
   issuers(tenantId: string): string[];
+  /**
+   * Every URL of `org` a token's `aud` may name (no trailing slash; the slash form is accepted too), besides
+   * the org URL of the request: e.g. its path URL on orgbox and its cloud host URL. Default: only that one.
+   */
+  audiences?(org: Org): string[];
+  /** The name of the org whose other URL (see `audiences`, e.g. its cloud host URL) a token's `aud` is, for Web API URLs that name no org. */
+  orgForAudience?(aud: string): string | undefined;
   /** The `authorization_uri` advertised in `WWW-Authenticate` (`…/{tenantId}/oauth2/authorize`). */
   authorizationUri(tenantId: string): string;
 }
@@ -51,7 +58,7 @@ export async function authorizeRequest(headers: IncomingHttpHeaders, org: Org, o
   if (!match) throw new DataverseError(401, "0x0", "The request has no bearer token. Request a token for this organization's URL and send it in the Authorization header.", { "www-authenticate": challenge });
   let claims: Record<string, unknown>;
   try {
-    claims = await trust.verify(match[1] as string, { issuers: trust.issuers(org.tenantId), audiences: [orgUrl, `${orgUrl}/`] });
+    claims = await trust.verify(match[1] as string, { issuers: trust.issuers(org.tenantId), audiences: orgAudiences(org, orgUrl, trust) });
   } catch (error) {
     throw new DataverseError(401, "0x0", `The access token is not valid for this organization: ${(error as Error).message}.`, { "www-authenticate": `${challenge}, error="invalid_token"` });
   }
@@ -82,6 +89,12 @@ export async function authorizeRequest(headers: IncomingHttpHeaders, org: Org, o
     { store, org, md, caller: { systemUserId: impersonated.systemUserId, businessUnitId: impersonated.businessUnitId, kind, callingUserId: user.systemUserId } },
     shared?.principal(impersonated.systemUserId),
   );
+}
+
+/** The audiences a token for `org` may carry: `orgUrl` and {@link TokenTrust.audiences}, each with and without a trailing slash. */
+function orgAudiences(org: Org, orgUrl: string, trust: TokenTrust): string[] {
+  const urls = new Set([orgUrl, ...(trust.audiences?.(org) ?? [])]);
+  return [...urls].flatMap((url) => [url, `${url}/`]);
 }
 
 /** The systemuser whose `column` is `value` (lower-cased), from the org's cached state when there is one. */

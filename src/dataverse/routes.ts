@@ -97,7 +97,7 @@ export async function dataverseRoutes(app: FastifyInstance, deps: DataverseRoute
   const handleOrgless = async (request: FastifyRequest<{ Params: Omit<Params, "org"> }>, reply: FastifyReply) => {
     let org: string;
     try {
-      org = await orgFromAudience(request.headers, deps.store, deps.orgUrl);
+      org = await orgFromAudience(request.headers, deps.store, deps.orgUrl, deps.trust);
     } catch (error) {
       return renderError(error, request, reply);
     }
@@ -109,12 +109,12 @@ export async function dataverseRoutes(app: FastifyInstance, deps: DataverseRoute
 
 /**
  * The name of the org a request to `{base}/org/api/data/v9.x/…` (no org segment) addresses: the org
- * whose URL is the `aud` of its bearer token. The token is only decoded here, to pick the org;
+ * whose URL (or other URL, {@link TokenTrust.orgForAudience}) is the `aud` of its bearer token. The token is only decoded here, to pick the org;
  * {@link authorizeRequest} then verifies its signature, lifetime, issuer (the org's tenant) and
  * audience (exactly that org's URL) as for `/org/{name}/…`.
  * @throws DataverseError 401 `0x0` without a bearer token, or when its `aud` is not the URL of an org of this orgbox.
  */
-async function orgFromAudience(headers: IncomingHttpHeaders, store: OrgRegistry, orgUrl: (org: Org) => string): Promise<string> {
+async function orgFromAudience(headers: IncomingHttpHeaders, store: OrgRegistry, orgUrl: (org: Org) => string, trust: TokenTrust): Promise<string> {
   const refuse = (why: string) =>
     new DataverseError(401, "0x0", `This Web API URL names no organization (${why}). Send a bearer token whose audience is the URL of an organization of this orgbox, or address the organization's Web API: {org URL}/api/data/v9.2/.`, { "www-authenticate": "Bearer" });
   const match = headers.authorization ? /^Bearer\s+(\S+)\s*$/i.exec(headers.authorization) : null;
@@ -130,6 +130,9 @@ async function orgFromAudience(headers: IncomingHttpHeaders, store: OrgRegistry,
     const name = /\/org\/([a-z0-9]+)\/?$/i.exec(aud)?.[1];
     const org = name ? await store.findOrg(name.toLowerCase()) : undefined;
     if (org && aud.replace(/\/$/, "") === orgUrl(org)) return org.name;
+    // Another URL of an org (its cloud host URL, a token asked for through the proxy).
+    const other = trust.orgForAudience?.(aud);
+    if (other !== undefined && (await store.findOrg(other))) return other;
   }
   throw refuse("the bearer token's audience is not the URL of an organization of this orgbox");
 }

@@ -97,6 +97,8 @@ export interface ResolvedOrg {
   id: string;
   tenantId: string;
   displayName: string;
+  /** The org's cloud host name (lower-case), when the file names one (default `{name}.crm.dynamics.com`). */
+  hostName?: string;
   rootBusinessUnitId: string;
   baseCurrencyId: string;
   /** Global option sets (applied before tables). */
@@ -265,6 +267,18 @@ class Resolver {
       const org = this.org(o, ["orgs", i], apps);
       if (org) orgs.push(org);
     });
+    // One org per cloud host name (an org without `hostName` has `{name}.crm.dynamics.com`).
+    const hosts = new Map<string, string>();
+    const named = new Set<string>();
+    (env.orgs ?? []).forEach((o, i) => {
+      const host = (o.hostName ?? `${o.name}.crm.dynamics.com`).toLowerCase();
+      const first = hosts.get(host);
+      const duplicateName = named.has(o.name);
+      named.add(o.name);
+      // A duplicate name is reported above.
+      if (first && !duplicateName) this.fail(["orgs", i, o.hostName !== undefined ? "hostName" : "name"], `host name '${host}' is also the host of the org at ${first}`);
+      if (!first) hosts.set(host, formatPath(["orgs", i]));
+    });
     return { tenants, apps, orgs };
   }
 
@@ -421,6 +435,7 @@ class Resolver {
       id: (demo ? DEMO.org.id : (o.id ?? newGuid())).toLowerCase(),
       tenantId: tenant.id,
       displayName: o.displayName ?? o.name,
+      ...(o.hostName !== undefined ? { hostName: o.hostName.toLowerCase() } : {}),
       rootBusinessUnitId: (demo ? DEMO.org.rootBusinessUnitId : (o.rootBusinessUnitId ?? newGuid())).toLowerCase(),
       baseCurrencyId: (demo ? DEMO.org.baseCurrencyId : (o.baseCurrencyId ?? newGuid())).toLowerCase(),
       optionSets: [],

@@ -258,6 +258,11 @@ export const OrgSchema = z.strictObject({
   id: guid.optional().describe("organizationid"),
   tenant: nonEmpty.describe("Tenant id or domain."),
   displayName: nonEmpty.optional(),
+  hostName: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,62}\.crm(?:[2-9]|1[0-9]|2[01])?\.dynamics\.com$/i, { error: "must be a Dataverse org host: {org}.crm.dynamics.com or a regional {org}.crm2…crm21.dynamics.com" })
+    .optional()
+    .describe("The org's cloud host name, answered through orgbox's proxy (its org URL is https://{hostName}; the api form {org}.api.crm….dynamics.com works too). Default {name}.crm.dynamics.com."),
   rootBusinessUnitId: guid.optional(),
   baseCurrencyId: guid.optional(),
   businessUnits: z.array(BusinessUnitSchema).optional().describe("Business units below the root, as a tree."),

@@ -33,7 +33,7 @@ async function authenticate(x: GraphContext): Promise<void> {
   }
   if (!/^[0-9a-f-]{36}$/.test(tid)) throw graphError.invalidToken("Access token validation failure. The token has no tenant.");
   try {
-    x.claims = await x.deps.verifier(token, { issuers: [x.deps.urls.issuerV1(tid), x.deps.urls.issuerV2(tid)], audiences: [GRAPH_RESOURCE, `${GRAPH_RESOURCE}/`, MICROSOFT_GRAPH_APP_ID] });
+    x.claims = await x.deps.verifier(token, { issuers: x.deps.urls.acceptedIssuers(tid), audiences: [GRAPH_RESOURCE, `${GRAPH_RESOURCE}/`, MICROSOFT_GRAPH_APP_ID] });
   } catch (error) {
     if (!(error instanceof TokenRejectedError)) throw error;
     const why = error.reason.includes("'aud'") ? "Invalid audience." : `${error.reason[0]?.toUpperCase() ?? ""}${error.reason.slice(1)}.`;
@@ -162,7 +162,7 @@ export async function runGraphRequest(deps: GraphDeps, http: FastifyRequest, rep
 function render(x: GraphContext): unknown {
   const result = filled(x.result, "result");
   const query = filled(x.query, "query");
-  const root = `${x.deps.urls.base}/graph/${x.version}`;
+  const root = `${x.deps.urls.graphRoot}/${x.version}`;
   if (result.kind === "empty") return x.reply.status(204).send();
   if (result.kind === "count") return x.reply.status(200).type("text/plain;charset=utf-8").send(String(result.count));
   const expanded = query.expand ? [`${query.expand.property}(${(query.expand.select ?? []).join(",")})`] : [];

@@ -10,6 +10,7 @@ import { exchangeToken, TOKEN_HEADERS } from "./token-endpoint.ts";
 import type { KeyRing } from "./tokens/keyring.ts";
 import type { IdentityUrls } from "./urls.ts";
 import type { TenantDirectory } from "./store.ts";
+import { CLOUD_LOGIN_URL, LOGIN_HOSTS } from "../common/cloud-hosts.ts";
 
 /** What the identity routes need. */
 export interface IdentityRouteDeps {
@@ -23,8 +24,9 @@ export interface IdentityRouteDeps {
 
 type TenantParams = { tenant: string };
 
-/** `cloud_instance_name` of the discovery documents and user realm answers (Entra says `microsoftonline.com`). */
+/** `cloud_instance_name` of the discovery documents and user realm answers on orgbox's own URL (Entra says `microsoftonline.com`, as orgbox does on the cloud host names). */
 const CLOUD_INSTANCE_NAME = "orgbox.local";
+const cloudInstanceName = (urls: IdentityUrls): string => (urls.cloud ? "microsoftonline.com" : CLOUD_INSTANCE_NAME);
 const DISCOVERY_HEADERS = { "cache-control": "max-age=86400, private", "access-control-allow-origin": "*" };
 
 /**
@@ -75,7 +77,7 @@ export async function identityRoutes(app: FastifyInstance, deps: IdentityRouteDe
       claims_supported: ["sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name", "msgraph_host", "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username", "name", "tid", "ver", "at_hash", "c_hash", "email"],
       kerberos_endpoint: `${b}/${t}/kerberos`,
       tenant_region_scope: "NA",
-      cloud_instance_name: CLOUD_INSTANCE_NAME,
+      cloud_instance_name: cloudInstanceName(urls),
       cloud_graph_host_name: "graph.windows.net",
       msgraph_host: "graph.microsoft.com",
       rbac_url: "https://pas.windows.net",
@@ -108,7 +110,7 @@ export async function identityRoutes(app: FastifyInstance, deps: IdentityRouteDe
       userinfo_endpoint: `${b}/${t}/openid/userinfo`,
       kerberos_endpoint: `${b}/${t}/kerberos`,
       tenant_region_scope: "NA",
-      cloud_instance_name: CLOUD_INSTANCE_NAME,
+      cloud_instance_name: cloudInstanceName(urls),
       cloud_graph_host_name: "graph.windows.net",
       msgraph_host: "graph.microsoft.com",
       rbac_url: "https://pas.windows.net",
@@ -137,9 +139,20 @@ export async function identityRoutes(app: FastifyInstance, deps: IdentityRouteDe
     } catch {
       throw aad.invalidInstance();
     }
+    const tenant = parsed.pathname.split("/").filter(Boolean)[0] ?? "common";
+    if (urls.cloud) {
+      // On the cloud host names: Entra's public-cloud answer (a recorded live response), whose aliases MSAL,
+      // msal-python and az accept as one authority.
+      if (!LOGIN_HOSTS.includes(parsed.hostname.toLowerCase())) throw aad.invalidInstance();
+      reply.headers(DISCOVERY_HEADERS);
+      return {
+        tenant_discovery_endpoint: `${CLOUD_LOGIN_URL}/${tenant}/v2.0/.well-known/openid-configuration`,
+        "api-version": request.query["api-version"] ?? "1.1",
+        metadata: [{ preferred_network: "login.microsoftonline.com", preferred_cache: "login.windows.net", aliases: [...LOGIN_HOSTS] }],
+      };
+    }
     const ours = new URL(urls.base);
     if (parsed.host.toLowerCase() !== ours.host.toLowerCase()) throw aad.invalidInstance();
-    const tenant = parsed.pathname.split("/").filter(Boolean)[0] ?? "common";
     reply.headers(DISCOVERY_HEADERS);
     return {
       tenant_discovery_endpoint: `${urls.base}/${tenant}/v2.0/.well-known/openid-configuration`,
@@ -156,7 +169,7 @@ export async function identityRoutes(app: FastifyInstance, deps: IdentityRouteDe
     const domain = at >= 0 ? login.slice(at + 1).toLowerCase() : "";
     const tenant = domain && DOMAIN_NAME_RE.test(domain) ? await store.findTenant(domain) : undefined;
     reply.headers(DISCOVERY_HEADERS);
-    return userRealm(request.query["api-version"], login, domain, tenant?.displayName);
+    return userRealm(request.query["api-version"], login, domain, tenant?.displayName, cloudInstanceName(urls));
   });
 
   const tokenDeps = { store, grants: deps.grants, grantContext: deps.grantContext };
@@ -201,14 +214,14 @@ const DOMAIN_NAME_RE = /^[a-z0-9-]+(\.[a-z0-9-]+)+$/;
  * `api-version` 1.0 (the default, MSAL's) uses snake_case; 2.0 and 2.1 PascalCase, as
  * `login.microsoftonline.com/common/userrealm/{login}` does.
  */
-function userRealm(apiVersion: string | undefined, login: string, domain: string, tenantName: string | undefined): Record<string, unknown> {
+function userRealm(apiVersion: string | undefined, login: string, domain: string, tenantName: string | undefined, instance: string): Record<string, unknown> {
   const managed = tenantName !== undefined;
   if (apiVersion === "2.0" || apiVersion === "2.1") {
     return managed
-      ? { NameSpaceType: "Managed", Login: login, DomainName: domain, FederationBrandName: tenantName, TenantBrandingInfo: null, cloud_instance_name: CLOUD_INSTANCE_NAME }
-      : { NameSpaceType: "Unknown", Login: login, DomainName: domain, cloud_instance_name: CLOUD_INSTANCE_NAME };
+      ? { NameSpaceType: "Managed", Login: login, DomainName: domain, FederationBrandName: tenantName, TenantBrandingInfo: null, cloud_instance_name: instance }
+      : { NameSpaceType: "Unknown", Login: login, DomainName: domain, cloud_instance_name: instance };
   }
   return managed
-    ? { ver: "1.0", account_type: "Managed", domain_name: domain, cloud_instance_name: CLOUD_INSTANCE_NAME, cloud_audience_urn: "urn:federation:MicrosoftOnline" }
-    : { ver: "1.0", account_type: "Unknown", cloud_instance_name: CLOUD_INSTANCE_NAME };
+    ? { ver: "1.0", account_type: "Managed", domain_name: domain, cloud_instance_name: instance, cloud_audience_urn: "urn:federation:MicrosoftOnline" }
+    : { ver: "1.0", account_type: "Unknown", cloud_instance_name: instance };
 }

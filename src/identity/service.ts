@@ -73,14 +73,20 @@ export class IdentityService {
 }
 
   /**
-   * Registers the first-party apps (Dynamics CRM, Microsoft Graph) once, and brings a store made by
-   * an older build up to this build's permissions of them (Graph's app roles and scopes).
+   * Registers the first-party apps (Dynamics CRM, Windows Azure Service Management API, Microsoft Graph) once, and
+   * brings a store made by an older build up to this build: their permissions (Graph's app roles and scopes), and a
+   * service principal in every tenant for an app the older build did not have.
    */
   async ensureFirstPartyApps(): Promise<void> {
     for (const app of FIRST_PARTY_APPS) {
       const existing = await this.store.findApplicationByAppId(app.appId);
-      if (!existing) await this.store.createApplication(app, this.clock.now());
-      else if (JSON.stringify([existing.appRoles, existing.api.oauth2PermissionScopes]) !== JSON.stringify([app.appRoles, app.api.oauth2PermissionScopes])) await this.store.updateApplication(app);
+      if (!existing) {
+        await this.store.createApplication(app, this.clock.now());
+        // A first-party app added by a newer build (a data folder from an older one): every tenant has its service principal.
+        for (const tenant of await this.store.listTenants()) {
+          if (!(await this.store.findServicePrincipal(tenant.id, app.appId))) await this.createServicePrincipal(tenant.id, app.appId, FIRST_PARTY_TENANT_ID);
+        }
+      } else if (JSON.stringify([existing.appRoles, existing.api.oauth2PermissionScopes]) !== JSON.stringify([app.appRoles, app.api.oauth2PermissionScopes])) await this.store.updateApplication(app);
     }
   }
 

@@ -58,7 +58,7 @@ export async function userInfoRoutes(app: FastifyInstance, deps: UserInfoDeps): 
     }
     let claims: Record<string, unknown>;
     try {
-      claims = await deps.verifier(token, { issuers: [deps.urls.issuerV1(tid), deps.urls.issuerV2(tid)], audiences: [GRAPH_IDENTIFIER, `${GRAPH_IDENTIFIER}/`, MICROSOFT_GRAPH_APP_ID] });
+      claims = await deps.verifier(token, { issuers: deps.urls.acceptedIssuers(tid), audiences: [GRAPH_IDENTIFIER, `${GRAPH_IDENTIFIER}/`, MICROSOFT_GRAPH_APP_ID] });
     } catch (error) {
       if (error instanceof TokenRejectedError) return reject(request, reply, `Access token validation failure. ${error.reason[0]?.toUpperCase()}${error.reason.slice(1)}.`);
       throw error;

@@ -9,6 +9,8 @@ export const FIRST_PARTY_TENANT_ID = "f8cdef31-a31e-4b4a-93e4-5f571e91255a";
 
 /** App id of "Dynamics CRM" (Common Data Service); each org URL is one of its identifiers. */
 export const DYNAMICS_CRM_APP_ID = "00000007-0000-0000-c000-000000000000";
+/** App id of "Windows Azure Service Management API" (Azure Resource Manager): what `az login` asks a token for. */
+export const AZURE_SERVICE_MANAGEMENT_APP_ID = "797f4846-ba00-4fd7-ba43-dac1f8f63013";
 /** App id of Microsoft Graph. */
 export const MICROSOFT_GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000";
 /** Directory role template id of Global Administrator (the `wids` value). */
@@ -34,6 +36,27 @@ export const FIRST_PARTY_APPS: Application[] = [
           value: "user_impersonation",
           adminConsentDisplayName: "Access Common Data Service as organization users",
           adminConsentDescription: "Allows the application to access Common Data Service acting as users in the organization.",
+          type: "User",
+        },
+      ],
+    },
+  },
+  {
+    ...empty,
+    id: "a3f5b0a6-6d1c-4d0c-9d0e-00000000a5a4",
+    appId: AZURE_SERVICE_MANAGEMENT_APP_ID,
+    tenantId: FIRST_PARTY_TENANT_ID,
+    displayName: "Windows Azure Service Management API",
+    signInAudience: "AzureADMultipleOrgs",
+    identifierUris: ["https://management.core.windows.net/", "https://management.azure.com/"],
+    publisherDomain: "microsoft.com",
+    api: {
+      oauth2PermissionScopes: [
+        {
+          id: "41094075-9dad-400e-a0bd-54e686782033",
+          value: "user_impersonation",
+          adminConsentDisplayName: "Access Azure Service Management as organization users (preview)",
+          adminConsentDescription: "Allows the application to access the Azure Management Service API acting as users in the organization.",
           type: "User",
         },
       ],

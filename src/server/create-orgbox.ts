@@ -14,6 +14,8 @@ import type { OrgboxEnvironment } from "../environment/schema.ts";
 import { Checkpoints, type OrgboxSnapshot } from "./admin.ts";
 import { createHttpApp, listen } from "./http.ts";
 import { FaultInjector } from "./faults.ts";
+import { OrgHosts } from "./org-hosts.ts";
+import { startProxy, type OrgboxProxy } from "./proxy.ts";
 import { openServices, type Services } from "./services.ts";
 import { DEMO } from "./demo.ts";
 import { seedDemo } from "./seed.ts";
@@ -43,6 +45,15 @@ export interface OrgboxInstance {
   url: string;
   /** The port listened on. */
   port: number;
+  /**
+   * `http://{host}:{proxyPort}`: orgbox's HTTP proxy (`HTTPS_PROXY`), which answers as `login.microsoftonline.com`,
+   * `graph.microsoft.com` and the orgs' cloud hosts. Undefined with `proxy: false` or over plain HTTP.
+   */
+  proxyUrl: string | undefined;
+  /** `https://contoso.crm.dynamics.com` (the org of `orgUrl`): its URL through the proxy. */
+  cloudOrgUrl: string;
+  /** The cloud URL of an org by name (`https://{hostName}`). */
+  cloudOrgUrlOf(name: string): string;
   /** The demo tenant; without the demo, the tenant of the environment's first org (its first tenant when it has no org). */
   tenantId: string;
   tenantDomain: string;
@@ -94,9 +105,12 @@ export async function createOrgbox(config: OrgboxConfig, logger: Logger, clock: 
   // Rules are checked before anything is opened: a bad one stops the start.
   const faults = new FaultInjector(config.faults ?? []);
   let base = "";
-  const services = await openServices(config, { clock, logger, baseUrl: () => base });
+  const orgHosts = new OrgHosts();
+  for (const org of environment?.orgs ?? []) if (org.hostName !== undefined) orgHosts.define(org.name, org.hostName);
+  const services = await openServices(config, { clock, logger, baseUrl: () => base, orgHosts });
   const { database, identity, dataverse } = services;
   let server: FastifyInstance | undefined;
+  let proxy: OrgboxProxy | undefined;
   try {
     const tls = config.http ? undefined : await ensureLocalTls(config.caDir, config.publicHost === "localhost" ? [] : [config.publicHost], (message) => logger.warn(message));
 
@@ -130,12 +144,19 @@ export async function createOrgbox(config: OrgboxConfig, logger: Logger, clock: 
     // Counted as a serving process from now on; another process's change reaches this one at once (PostgreSQL NOTIFY).
     await database.serve(() => void services.syncWithStore()?.catch(() => undefined));
 
-    const app = await createHttpApp({ config, logger, tls, clock, baseUrl: () => base, identity, dataverse, checkpoints, faults, beforeRequest: () => services.syncWithStore() });
+    const app = await createHttpApp({ config, logger, tls, clock, baseUrl: () => base, identity, dataverse, checkpoints, faults, beforeRequest: () => services.syncWithStore(), orgForHost: (host) => orgHosts.orgFor(host) });
     server = app;
     const port = await listen(app, config);
     base = `${config.http ? "http" : "https"}://${config.publicHost}:${config.publicPort ?? port}`;
-    return buildInstance(config, base, port, tls, services, app, environment, checkpoints, faults);
+    if (config.proxy && !tls) logger.info("the proxy needs HTTPS: it is off with --http");
+    if (config.proxy && tls) {
+      const proxyPort = config.proxyPort ?? (config.port === 0 || config.port === 65535 ? 0 : config.port + 1);
+      proxy = await startProxy({ target: app.server, passthrough: config.proxyPassthrough, logger }, proxyPort, config.host);
+    }
+    const proxyUrl = proxy ? `http://${proxyHostForClients(config.host)}:${proxy.port}` : undefined;
+    return buildInstance(config, base, port, tls, services, app, environment, checkpoints, faults, { proxy, proxyUrl, orgHosts });
   } catch (error) {
+    await proxy?.close().catch(() => undefined);
     await server?.close().catch(() => undefined);
     await services.close().catch(() => undefined);
     throw error;
@@ -152,6 +173,7 @@ function buildInstance(
   environment: LoadedEnvironment | undefined,
   checkpoints: Checkpoints,
   faults: FaultInjector,
+  cloud: { proxy: OrgboxProxy | undefined; proxyUrl: string | undefined; orgHosts: OrgHosts },
 ): OrgboxInstance {
   const { identity, dataverse } = services;
   let closing: Promise<void> | undefined;
@@ -173,6 +195,9 @@ function buildInstance(
   return {
     url: base,
     port,
+    proxyUrl: cloud.proxyUrl,
+    cloudOrgUrl: `https://${cloud.orgHosts.hostOf(orgName)}`,
+    cloudOrgUrlOf: (name) => `https://${cloud.orgHosts.hostOf(name.toLowerCase())}`,
     tenantId: tenant.id,
     tenantDomain: tenant.domain,
     authority: `${base}/${tenant.id}`,
@@ -192,6 +217,7 @@ function buildInstance(
     faults,
     close() {
       closing ??= (async () => {
+        await cloud.proxy?.close();
         await app.close();
         await services.close();
       })();
@@ -216,4 +242,10 @@ async function alreadyApplied(environment: LoadedEnvironment, identity: Identity
   if (first) return (await identity.service.findTenant(first.id)) !== undefined;
   const app = environment.apps[0];
   return app !== undefined && (await identity.service.findApplication(app.appId)) !== undefined;
+}
+
+/** The host a client on this machine reaches a listener on `host` at (`0.0.0.0` and `::` listen on every interface: loopback). */
+function proxyHostForClients(host: string): string {
+  if (host === "0.0.0.0" || host === "::" || host === "[::]") return "127.0.0.1";
+  return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
 }

@@ -1,9 +1,13 @@
 import { randomUUID } from "node:crypto";
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
+import type { SecureContext } from "node:tls";
 import Fastify, { LogController, type FastifyInstance, type FastifyReply } from "fastify";
 import type { Logger } from "pino";
 import type { Clock } from "../common/clock.ts";
-import type { LocalTls } from "../common/tls.ts";
+import { LeafCertificates, type LocalTls } from "../common/tls.ts";
+import { cloudHostKind, hostName, runAsCloudRequest, type CloudRequest } from "../common/cloud-hosts.ts";
 import type { OrgboxConfig } from "../config/config.ts";
 import { sendWebApiUrlError, type Dataverse } from "../dataverse/index.ts";
 import { aad, aadErrorBody, type Identity } from "../identity/index.ts";
@@ -11,6 +15,7 @@ import { createGraph, graphError, graphErrorBody } from "../graph/index.ts";
 import { registerAdmin, type Checkpoints } from "./admin.ts";
 import { orgManagementToken } from "./org-token.ts";
 import { addFaultHook, type FaultInjector } from "./faults.ts";
+import { armRoutes } from "../arm/index.ts";
 
 /**
  * Request-line plus header bytes a connection may send: room for the 32 KB (32,768-character) URLs
@@ -35,6 +40,46 @@ export interface HttpAppOptions {
   beforeRequest?: () => Promise<void> | undefined;
   /** Fault injection rules (off while empty). */
   faults?: FaultInjector;
+  /**
+   * The org a Dataverse cloud host name (`contoso.crm.dynamics.com`, lower-case) belongs to, or undefined.
+   * Default: none (requests to org hosts get a 404 naming the host).
+   */
+  orgForHost?: (host: string) => string | undefined;
+}
+
+const CLOUD = Symbol("orgbox.cloudRequest");
+type CloudTagged = IncomingMessage & { [CLOUD]?: CloudRequest };
+
+/**
+ * Serves a request addressed to a Microsoft cloud host name (`Host: login.microsoftonline.com`, reached through
+ * orgbox's proxy) as that service: Graph's paths move under `/graph`, an org host's under `/org/{name}`, and the
+ * request runs in the cloud-host context (see `common/cloud-hosts.ts`) so that every URL it answers with carries
+ * the cloud's values. Requests to orgbox's own URL pass unchanged.
+ * @returns false when the request was answered here (404 for an org host of no org, or a path of orgbox's own URL layout).
+ */
+function routeCloudHost(req: CloudTagged, res: ServerResponse, orgForHost: (host: string) => string | undefined): CloudRequest | undefined | false {
+  const host = hostName(req.headers.host);
+  const kind = cloudHostKind(host);
+  if (!kind) return undefined;
+  const url = req.url ?? "/";
+  // In the surface's format: Dataverse's envelope for an org host, orgbox's 404 (as for any unknown path) elsewhere.
+  const refuse = (message: string) => {
+    const body = kind === "org" ? { error: { code: "0x80040217", message } } : { error: "not_found", error_description: message };
+    res.writeHead(404, { "content-type": "application/json; charset=utf-8" }).end(JSON.stringify(body));
+    return false as const;
+  };
+  if (kind === "graph") req.url = `/graph${url}`;
+  else if (kind === "arm") req.url = `/arm${url}`;
+  else if (kind === "org") {
+    const org = orgForHost(host);
+    if (org === undefined) return refuse(`orgbox has no organization at ${host}. Its orgs answer at {name}.crm.dynamics.com unless the environment file gives an org another hostName.`);
+    req.url = `/org/${org}${url}`;
+  } else if (/^\/(org|graph|arm)(\/|$)/i.test(url)) {
+    return refuse(`${host} has no endpoint at ${url.split("?")[0]}: orgbox's path-based URLs (/org/…, /graph/…, /arm/…) are served on its own URL only.`);
+  }
+  const cloud = { host, kind };
+  req[CLOUD] = cloud;
+  return cloud;
 }
 
 /**
@@ -43,10 +88,26 @@ export interface HttpAppOptions {
  */
 export async function createHttpApp(options: HttpAppOptions): Promise<FastifyInstance> {
   const { config, logger, tls, clock, baseUrl, identity, dataverse, checkpoints, beforeRequest, faults } = options;
+  const orgForHost = options.orgForHost ?? (() => undefined);
+  // The cloud host names get a leaf certificate of the local CA, chosen by SNI (the proxy hands their connections here).
+  const leaves = tls ? new LeafCertificates(tls) : undefined;
+  const sniCallback = (servername: string, callback: (error: Error | null, context?: SecureContext) => void) => {
+    const host = servername.toLowerCase();
+    if (!leaves || !cloudHostKind(host)) return callback(null, undefined);
+    leaves.context(host).then((context) => callback(null, context), (error: unknown) => callback(error as Error));
+  };
   const app = Fastify({
     loggerInstance: logger,
     // Dataverse takes request URLs up to 32 KB (Node's default header limit is 16 KB).
     ...(tls ? { https: { key: tls.key, cert: tls.cert, maxHeaderSize: MAX_HEADER_BYTES } } : { http: { maxHeaderSize: MAX_HEADER_BYTES } }),
+    serverFactory: (handler) => {
+      const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+        const cloud = routeCloudHost(req, res, orgForHost);
+        if (cloud === false) return;
+        runAsCloudRequest(cloud, () => handler(req, res));
+      };
+      return tls ? createHttpsServer({ key: tls.key, cert: tls.cert, maxHeaderSize: MAX_HEADER_BYTES, SNICallback: sniCallback }, onRequest) : createHttpServer({ maxHeaderSize: MAX_HEADER_BYTES }, onRequest);
+    },
     genReqId: (req) => {
       const given = req.headers["client-request-id"] ?? req.headers["x-ms-client-request-id"];
       return typeof given === "string" && /^[0-9a-f-]{8,64}$/i.test(given) ? given.toLowerCase() : randomUUID();
@@ -87,6 +148,12 @@ export async function createHttpApp(options: HttpAppOptions): Promise<FastifyIns
       else done();
     });
   }
+  // Body parsing may resume a request outside the context it started in: re-enter it before the hooks and handler run.
+  app.addHook("preValidation", (request, _reply, done) => {
+    const cloud = (request.raw as CloudTagged)[CLOUD];
+    if (cloud) runAsCloudRequest(cloud, done);
+    else done();
+  });
   if (faults) addFaultHook(app, faults, { clock, baseUrl });
   // `pid`: which process answered (`start --workers` runs several behind one port).
   app.get("/_orgbox/health", async () => ({ status: "ok", pid: process.pid }));
@@ -95,6 +162,7 @@ export async function createHttpApp(options: HttpAppOptions): Promise<FastifyIns
   await app.register(async (scope) => dataverse.register(scope), { prefix: "/org" });
   const graph = createGraph(identity, clock);
   await app.register(async (scope) => graph.register(scope), { prefix: "/graph" });
+  await app.register(async (scope) => armRoutes(scope, identity), { prefix: "/arm" });
   app.setNotFoundHandler((request, reply) => reply.status(404).send({ error: "not_found", error_description: `orgbox has no endpoint at ${request.method} ${request.url.split("?")[0]}`, correlation_id: request.id }));
 
   return app;

@@ -8,6 +8,8 @@ import { openDatabase, type Database } from "../store/database.ts";
 import { SqlDataverseStore } from "../store/dataverse-store.ts";
 import { SqlIdentityStore } from "../store/identity-store.ts";
 import { SqlOrgBindings } from "../store/org-bindings.ts";
+import { currentCloudRequest, hostName } from "../common/cloud-hosts.ts";
+import { OrgHosts } from "./org-hosts.ts";
 
 /** The store to open: an in-memory SQLite, a data folder (`{dataDir}/orgbox.sqlite`), or a PostgreSQL database (`storeUrl`). */
 export type ServicesStore = Pick<OrgboxConfig, "inMemory" | "dataDir"> & Partial<Pick<OrgboxConfig, "storeUrl">>;
@@ -46,6 +48,8 @@ export interface ServicesRuntime {
    * after it listens. Default `""` (offline commands emit no URL).
    */
   baseUrl?: () => string;
+  /** The cloud host name of each org (`{name}.crm.dynamics.com` unless the environment names another). Default: that rule for every org. */
+  orgHosts?: OrgHosts;
 }
 
 /** The opened store and the services over it. */
@@ -96,7 +100,13 @@ export async function openServices(config: ServicesConfig, runtime: ServicesRunt
   async function wire(): Promise<Services> {
     const identityStore = new SqlIdentityStore(database.db);
     const dataverseStore = new SqlDataverseStore(database.db, database.adapter);
-    const orgUrl = (org: Pick<Org, "name">) => `${baseUrl()}/org/${org.name}`;
+    const orgHosts = runtime.orgHosts ?? new OrgHosts();
+    // The org URL answers carry: `{base}/org/{name}`, or `https://{host}` for a request addressed to the org's cloud host (the proxy).
+    const orgUrl = (org: Pick<Org, "name">) => {
+      const cloud = currentCloudRequest();
+      if (!cloud) return `${baseUrl()}/org/${org.name}`;
+      return cloud.kind === "org" && orgHosts.orgFor(cloud.host) === org.name ? `https://${cloud.host}` : `https://${orgHosts.hostOf(org.name)}`;
+    };
 
     identity = await createIdentity({
       store: identityStore,
@@ -117,8 +127,11 @@ export async function openServices(config: ServicesConfig, runtime: ServicesRunt
         async appIdForIdentifier(uri) {
           const base = baseUrl();
           const match = /^(https?:\/\/[^/]+)\/org\/([a-z0-9]+)$/i.exec(uri);
-          if (!match || (match[1] as string).toLowerCase() !== base.toLowerCase()) return undefined;
-          return (await dataverseStore.findOrg(match[2] as string)) ? DYNAMICS_CRM_APP_ID : undefined;
+          // An org's cloud URL (`https://contoso.crm.dynamics.com`, its `api` form) names it as well, however the token is asked for.
+          const cloud = /^https:\/\/([^/:]+)$/i.exec(uri);
+          const name = match && (match[1] as string).toLowerCase() === base.toLowerCase() ? (match[2] as string) : cloud ? orgHosts.orgFor(hostName(cloud[1])) : undefined;
+          if (name === undefined) return undefined;
+          return (await dataverseStore.findOrg(name)) ? DYNAMICS_CRM_APP_ID : undefined;
         },
       },
     });
@@ -137,8 +150,14 @@ export async function openServices(config: ServicesConfig, runtime: ServicesRunt
       orgUrl,
       trust: {
         verify: ready.verifier,
-        issuers: (tid) => [ready.urls.issuerV1(tid), ready.urls.issuerV2(tid)],
-        authorizationUri: (tid) => `${baseUrl()}/${tid}/oauth2/authorize`,
+        issuers: (tid) => ready.urls.acceptedIssuers(tid),
+        // Whichever way the token was asked for: the org's path URL on orgbox and its cloud host URLs.
+        audiences: (org) => [`${baseUrl()}/org/${org.name}`, ...orgHosts.urlsOf(org.name)],
+        orgForAudience: (aud) => {
+          const cloud = /^https:\/\/([^/:]+)\/?$/i.exec(aud);
+          return cloud ? orgHosts.orgFor(hostName(cloud[1])) : undefined;
+        },
+        authorizationUri: (tid) => `${ready.urls.base}/${tid}/oauth2/authorize`,
       },
       directory: {
         async servicePrincipal(tenantId, appId) {

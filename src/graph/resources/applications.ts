@@ -452,7 +452,7 @@ const create: GraphOperation = {
     if (caller.kind === "user") await x.deps.directory.addApplicationOwner(app.id, { id: caller.user.id, type: "User" }, now);
     else if (access.scope === "owned") await x.deps.directory.addApplicationOwner(app.id, { id: caller.servicePrincipalId, type: "ServicePrincipal" }, now);
     const stored = (await x.deps.directory.queryApplications(tenant.id, { filter: { op: "eq", property: "id", value: app.id }, top: 1, count: false })).items[0] ?? app;
-    x.reply.header("location", `${x.deps.urls.base}/graph/${x.version}/applications/${app.id}`);
+    x.reply.header("location", `${x.deps.urls.graphRoot}/${x.version}/applications/${app.id}`);
     return { kind: "entity", context: "applications/$entity", value: applicationJson(stored, [], []), status: 201 };
   },
 };

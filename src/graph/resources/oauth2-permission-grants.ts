@@ -121,7 +121,7 @@ const create: GraphOperation = {
     if (existing) throw alreadyExists("Permission entry already exists.");
     const grant: OAuth2PermissionGrant = { id: newGuid(), tenantId: tenant.id, clientId, consentType, principalId, resourceId, scope };
     await x.deps.directory.upsertPermissionGrant(grant, x.deps.clock.now());
-    x.reply.header("location", `${x.deps.urls.base}/graph/${x.version}/oauth2PermissionGrants/${grant.id}`);
+    x.reply.header("location", `${x.deps.urls.graphRoot}/${x.version}/oauth2PermissionGrants/${grant.id}`);
     return { kind: "entity", context: "oauth2PermissionGrants/$entity", value: grantJson(grant), status: 201 };
   },
 };

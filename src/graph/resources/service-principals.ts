@@ -213,7 +213,7 @@ const create: GraphOperation = {
       accountEnabled: props.accountEnabled ?? true,
     };
     await x.deps.directory.createServicePrincipal(sp, x.deps.clock.now());
-    x.reply.header("location", `${x.deps.urls.base}/graph/${x.version}/servicePrincipals/${sp.id}`);
+    x.reply.header("location", `${x.deps.urls.graphRoot}/${x.version}/servicePrincipals/${sp.id}`);
     return { kind: "entity", context: "servicePrincipals/$entity", value: servicePrincipalJson(sp, app), status: 201 };
   },
 };

@@ -77,7 +77,7 @@ async function readAssertion(ctx: GrantContext, assertion: string): Promise<JWTP
   const tid = typeof unverified.tid === "string" ? unverified.tid : "";
   const aud = typeof unverified.aud === "string" ? unverified.aud : "";
   try {
-    return await ctx.verifier(assertion, { issuers: [ctx.urls.issuerV1(tid), ctx.urls.issuerV2(tid)], audiences: [aud] });
+    return await ctx.verifier(assertion, { issuers: ctx.urls.acceptedIssuers(tid), audiences: [aud] });
   } catch (error) {
     const reason = error instanceof TokenRejectedError ? error.reason : (error as Error).message;
     if (/expired|"exp"/i.test(reason) && typeof unverified.exp === "number") {
