@@ -13,6 +13,7 @@ import { ensureLocalTls } from "../common/tls.ts";
 import type { OrgboxInstance } from "../server/create-orgbox.ts";
 import { registerSecurityCommands } from "./security.ts";
 import { registerDirectoryCommands } from "./directory.ts";
+import { registerClockCommands } from "./clock.ts";
 import { offlineStore } from "../server/offline.ts";
 import { existsSync, writeFileSync } from "node:fs";
 
@@ -252,6 +253,7 @@ program
 
 registerDirectoryCommands(program);
 registerSecurityCommands(program);
+registerClockCommands(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof ConfigError) {

@@ -6,6 +6,8 @@ import { OrgboxError } from "../common/errors.ts";
 import type { Dataverse } from "../dataverse/index.ts";
 import { DirectoryError, type Identity } from "../identity/index.ts";
 import type { Database } from "../store/database.ts";
+import { registerClockAdmin } from "./clock-admin.ts";
+import type { TimeTravel } from "./time-travel.ts";
 
 /** A named checkpoint of a running orgbox (see `OrgboxInstance.snapshot` in create-orgbox.ts). */
 export interface OrgboxSnapshot {
@@ -25,8 +27,11 @@ export class Checkpoints {
   private readonly baseline: string;
   private readonly named = new Map<string, { handle: string; takenAt: number }>();
   private counter = 0;
+  private readonly afterRestore: () => Promise<void>;
 
-  constructor(database: Database, dataverse: Dataverse, identity: Identity, clock: Clock, baseline: string) {
+  /** `afterRestore` runs after every reset and restore (time travel writes its offset back: the clock never goes back). */
+  constructor(database: Database, dataverse: Dataverse, identity: Identity, clock: Clock, baseline: string, afterRestore: () => Promise<void> = async () => undefined) {
+    this.afterRestore = afterRestore;
     this.database = database;
     this.dataverse = dataverse;
     this.identity = identity;
@@ -38,6 +43,7 @@ export class Checkpoints {
     await this.database.snapshots.restore(this.baseline);
     this.dataverse.service.invalidateCaches();
     this.identity.invalidateCaches();
+    await this.afterRestore();
   }
 
   async take(name?: string): Promise<OrgboxSnapshot> {
@@ -57,6 +63,7 @@ export class Checkpoints {
     await this.database.snapshots.restore(found.handle);
     this.dataverse.service.invalidateCaches();
     this.identity.invalidateCaches();
+    await this.afterRestore();
   }
 }
 
@@ -91,7 +98,7 @@ function adminAuthorized(header: string | undefined, key: string): boolean {
  * "orgbox CLI" management service principal, see `Identity.managementToken`; 400 without a tenant, 404 for
  * an unknown one). Every one needs `Authorization: Bearer {adminKey}` (401 otherwise).
  */
-export async function registerAdmin(app: FastifyInstance, key: string, checkpoints: Checkpoints, identity?: Pick<Identity, "managementToken">): Promise<void> {
+export async function registerAdmin(app: FastifyInstance, key: string, checkpoints: Checkpoints, identity?: Pick<Identity, "managementToken">, timeTravel?: TimeTravel): Promise<void> {
   await app.register(async (scope) => {
     // Bodies are optional: accept an empty body whatever the content type says.
     scope.removeAllContentTypeParsers();
@@ -141,6 +148,7 @@ export async function registerAdmin(app: FastifyInstance, key: string, checkpoin
         }
       });
     }
+    if (timeTravel) registerClockAdmin(scope, timeTravel);
     scope.post("/_orgbox/snapshots/:name/restore", async (request, reply) => {
       try {
         await checkpoints.restore((request.params as { name: string }).name);

@@ -16,6 +16,7 @@ import { createHttpApp, listen } from "./http.ts";
 import { openServices, type Services } from "./services.ts";
 import { DEMO } from "./demo.ts";
 import { seedDemo } from "./seed.ts";
+import { parseDuration, type ClockState } from "./time-travel.ts";
 
 /** The demo credentials printed in the banner and the `--json` ready line. */
 export interface DemoInfo {
@@ -68,8 +69,31 @@ export interface OrgboxInstance {
   snapshot(name?: string): Promise<OrgboxSnapshot>;
   /** Goes back to a checkpoint of {@link snapshot}. @throws Error for an unknown name. */
   restore(snapshot: OrgboxSnapshot | string): Promise<void>;
+  /**
+   * orgbox's clock (time travel, see `time-travel.ts`): every service follows a move at once, and the
+   * offset is kept in the store. It only moves forward.
+   */
+  clock: OrgboxClock;
   /** Stops listening and closes the store. Idempotent. */
   close(): Promise<void>;
+}
+
+/** The programmatic face of time travel (`orgbox.clock`), the same as `POST /_orgbox/clock` and `orgbox clock`. */
+export interface OrgboxClock {
+  /** orgbox's now, ms since the epoch (UTC). */
+  now(): number;
+  /** orgbox's now and its offset from the wall clock. */
+  show(): ClockState;
+  /**
+   * Moves the clock forward by seconds (a number) or a duration (`"91d"`, `"1d12h"`, `"90m"`).
+   * @throws ClockMoveError (status 400) for a negative or malformed duration.
+   */
+  advance(by: number | string): Promise<ClockState>;
+  /**
+   * Sets the clock to a later time (a Date, or ISO 8601 with a time zone).
+   * @throws ClockMoveError (status 400) for an earlier or malformed time.
+   */
+  set(when: Date | string): Promise<ClockState>;
 }
 
 /**
@@ -78,12 +102,13 @@ export interface OrgboxInstance {
  * takes the start checkpoint and listens ({@link createHttpApp}).
  * @throws when the port is taken, the data folder is not writable, or a migration fails.
  */
-export async function createOrgbox(config: OrgboxConfig, logger: Logger, clock: Clock = systemClock, options: CreateOrgboxOptions = {}): Promise<OrgboxInstance> {
+export async function createOrgbox(config: OrgboxConfig, logger: Logger, baseClock: Clock = systemClock, options: CreateOrgboxOptions = {}): Promise<OrgboxInstance> {
   // The whole environment is validated before anything is opened or applied.
   const environment = loadEnvironment(config, options);
   let base = "";
-  const services = await openServices(config, { clock, logger, baseUrl: () => base });
-  const { database, identity, dataverse } = services;
+  const services = await openServices(config, { clock: baseClock, logger, baseUrl: () => base });
+  // orgbox's clock from here on: the base clock plus the time-travel offset kept in the store.
+  const { database, identity, dataverse, clock, timeTravel } = services;
   let server: FastifyInstance | undefined;
   try {
     const tls = config.http ? undefined : await ensureLocalTls(config.caDir, config.publicHost === "localhost" ? [] : [config.publicHost], (message) => logger.warn(message));
@@ -107,9 +132,9 @@ export async function createOrgbox(config: OrgboxConfig, logger: Logger, clock: 
       }
       logger.debug({ source: environment.source, tenants: environment.tenants.length, apps: environment.apps.length, orgs: environment.orgs.length }, "environment applied");
     }
-    const checkpoints = new Checkpoints(database, dataverse, identity, clock, await database.snapshots.take());
+    const checkpoints = new Checkpoints(database, dataverse, identity, clock, await database.snapshots.take(), () => timeTravel.keep());
 
-    const app = await createHttpApp({ config, logger, tls, clock, baseUrl: () => base, identity, dataverse, checkpoints, beforeRequest: () => services.syncWithStore() });
+    const app = await createHttpApp({ config, logger, tls, clock, baseUrl: () => base, identity, dataverse, checkpoints, timeTravel, beforeRequest: () => services.syncWithStore() });
     server = app;
     const port = await listen(app, config);
     base = `${config.http ? "http" : "https"}://${config.publicHost}:${port}`;
@@ -167,6 +192,12 @@ function buildInstance(
     reset: () => checkpoints.reset(),
     snapshot: (name) => checkpoints.take(name),
     restore: (snapshot) => checkpoints.restore(typeof snapshot === "string" ? snapshot : snapshot.name),
+    clock: {
+      now: () => services.clock.now(),
+      show: () => services.timeTravel.state(),
+      advance: (by) => services.timeTravel.advance(typeof by === "number" ? by : parseDuration(by)),
+      set: (when) => services.timeTravel.set(when instanceof Date ? when.toISOString() : when),
+    },
     close() {
       closing ??= (async () => {
         await app.close();

@@ -9,6 +9,7 @@ import { sendWebApiUrlError, type Dataverse } from "../dataverse/index.ts";
 import { aad, aadErrorBody, type Identity } from "../identity/index.ts";
 import { createGraph, graphError, graphErrorBody } from "../graph/index.ts";
 import { registerAdmin, type Checkpoints } from "./admin.ts";
+import type { TimeTravel } from "./time-travel.ts";
 
 /**
  * Request-line plus header bytes a connection may send: room for the 32 KB (32,768-character) URLs
@@ -29,8 +30,10 @@ export interface HttpAppOptions {
   identity: Identity;
   dataverse: Dataverse;
   checkpoints: Checkpoints;
+  /** Time travel (`/_orgbox/clock`, with `adminKey`). */
+  timeTravel?: TimeTravel;
   /** Runs first on every request, before any surface reads a cache (see `Services.syncWithStore`). */
-  beforeRequest?: () => void;
+  beforeRequest?: () => Promise<void> | undefined;
 }
 
 /**
@@ -38,7 +41,7 @@ export interface HttpAppOptions {
  * (`/_orgbox/…`, only with `adminKey`), and a 404 naming the method and path for anything else.
  */
 export async function createHttpApp(options: HttpAppOptions): Promise<FastifyInstance> {
-  const { config, logger, tls, clock, baseUrl, identity, dataverse, checkpoints, beforeRequest } = options;
+  const { config, logger, tls, clock, baseUrl, identity, dataverse, checkpoints, timeTravel, beforeRequest } = options;
   const app = Fastify({
     loggerInstance: logger,
     // Dataverse takes request URLs up to 32 KB (Node's default header limit is 16 KB).
@@ -71,17 +74,19 @@ export async function createHttpApp(options: HttpAppOptions): Promise<FastifyIns
   // Once per request, on the root so it precedes every surface's own hooks: what an offline command wrote is seen at once.
   if (beforeRequest) {
     app.addHook("onRequest", (_request, _reply, done) => {
+      let pending: Promise<void> | undefined;
       try {
-        beforeRequest();
+        pending = beforeRequest();
       } catch (error) {
         done(error as Error);
         return;
       }
-      done();
+      if (pending) pending.then(() => done(), (error: unknown) => done(error as Error));
+      else done();
     });
   }
   app.get("/_orgbox/health", async () => ({ status: "ok" }));
-  if (config.adminKey) await registerAdmin(app, config.adminKey, checkpoints, identity);
+  if (config.adminKey) await registerAdmin(app, config.adminKey, checkpoints, identity, timeTravel);
   await app.register(async (scope) => identity.register(scope));
   await app.register(async (scope) => dataverse.register(scope), { prefix: "/org" });
   const graph = createGraph(identity, clock);

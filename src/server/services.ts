@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { Clock } from "../common/clock.ts";
-import { systemClock } from "../common/clock.ts";
+import { systemClock, TravelClock } from "../common/clock.ts";
 import { DEFAULTS, type OrgboxConfig } from "../config/config.ts";
 import { createDataverse, upgradeOrg, type Dataverse, type Org } from "../dataverse/index.ts";
 import { createIdentity, DYNAMICS_CRM_APP_ID, type Identity } from "../identity/index.ts";
@@ -8,6 +8,7 @@ import { openDatabase, type Database } from "../store/database.ts";
 import { SqlDataverseStore } from "../store/dataverse-store.ts";
 import { SqlIdentityStore } from "../store/identity-store.ts";
 import { SqlOrgBindings } from "../store/org-bindings.ts";
+import { TimeTravel } from "./time-travel.ts";
 
 /** The store to open: an in-memory SQLite, a data folder (`{dataDir}/orgbox.sqlite`), or a PostgreSQL database (`storeUrl`). */
 export type ServicesStore = Pick<OrgboxConfig, "inMemory" | "dataDir"> & Partial<Pick<OrgboxConfig, "storeUrl">>;
@@ -47,14 +48,18 @@ export interface Services {
   database: Database;
   identity: Identity;
   dataverse: Dataverse;
-  clock: Clock;
+  /** orgbox's clock: the runtime clock (default the wall clock) plus the time-travel offset kept in the store. */
+  clock: TravelClock;
+  /** Moves {@link clock} forward and keeps the offset in the store (see `time-travel.ts`). */
+  timeTravel: TimeTravel;
   /**
    * Drops the identity directory cache and Dataverse's caches (security state, org lookups, custom
    * definitions) when another process (an offline `orgbox` command) committed to the store since the
    * previous call, so the next answer reads what it wrote. Call once per request, before any cached
    * read: costs one `PRAGMA data_version` on a SQLite file (microseconds, no I/O), nothing elsewhere.
+   * Then it also re-reads the clock offset (an offline `orgbox clock advance`): the promise to await.
    */
-  syncWithStore(): void;
+  syncWithStore(): Promise<void> | undefined;
   /** Stops the key-rotation timer and closes the store. Idempotent. */
   close(): Promise<void>;
 }
@@ -69,12 +74,15 @@ export interface Services {
  * @throws when the store cannot be opened, a migration fails, or the data folder is not writable; the store is closed again.
  */
 export async function openServices(config: ServicesConfig, runtime: ServicesRuntime = {}): Promise<Services> {
-  const clock = runtime.clock ?? systemClock;
+  const clock = new TravelClock(runtime.clock ?? systemClock);
   const logger = runtime.logger;
   const baseUrl = runtime.baseUrl ?? (() => "");
   const database = await openDatabase({ inMemory: config.inMemory, dataDir: config.dataDir, storeUrl: config.storeUrl, onPermissions: (message) => logger?.warn(message) });
   let identity: Identity | undefined;
   try {
+    // The time-travel offset first: the key ring reads the clock when it is created.
+    const timeTravel = new TimeTravel(clock, database.db);
+    await timeTravel.reload();
     const identityStore = new SqlIdentityStore(database.db);
     const dataverseStore = new SqlDataverseStore(database.db, database.adapter);
     const orgUrl = (org: Pick<Org, "name">) => `${baseUrl()}/org/${org.name}`;
@@ -138,10 +146,12 @@ export async function openServices(config: ServicesConfig, runtime: ServicesRunt
       identity: ready,
       dataverse,
       clock,
+      timeTravel,
       syncWithStore() {
-        if (!database.changedElsewhere()) return;
+        if (!database.changedElsewhere()) return undefined;
         ready.invalidateCaches();
         dataverse.service.invalidateCaches();
+        return timeTravel.reload();
       },
       close() {
         closing ??= (async () => {

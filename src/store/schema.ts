@@ -152,6 +152,8 @@ export interface Schema {
     end_at: number;
     created_at: number;
   };
+  /** orgbox's clock offset (migration 014): one row, id 'clock'; ms. */
+  orgbox_clock: { id: string; offset_ms: number; moved_at: number };
   /** Owners of app registrations (migration 011): users or service principals. */
   application_owners: { application_id: string; owner_id: string; owner_type: string; created_at: number };
   /** Client-assertion `jti`s already used: SHA-256 of `{clientId}:{jti}`, kept until the assertion expires. */
