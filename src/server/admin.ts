@@ -7,6 +7,7 @@ import type { Dataverse } from "../dataverse/index.ts";
 import { DirectoryError, type Identity } from "../identity/index.ts";
 import type { Database } from "../store/database.ts";
 import { registerClockAdmin } from "./clock-admin.ts";
+import { registerInteractionAdmin } from "./interaction-admin.ts";
 import type { TimeTravel } from "./time-travel.ts";
 
 /** A named checkpoint of a running orgbox (see `OrgboxInstance.snapshot` in create-orgbox.ts). */
@@ -98,7 +99,7 @@ function adminAuthorized(header: string | undefined, key: string): boolean {
  * "orgbox CLI" management service principal, see `Identity.managementToken`; 400 without a tenant, 404 for
  * an unknown one). Every one needs `Authorization: Bearer {adminKey}` (401 otherwise).
  */
-export async function registerAdmin(app: FastifyInstance, key: string, checkpoints: Checkpoints, identity?: Pick<Identity, "managementToken">, timeTravel?: TimeTravel): Promise<void> {
+export async function registerAdmin(app: FastifyInstance, key: string, checkpoints: Checkpoints, identity?: Pick<Identity, "managementToken" | "service">, timeTravel?: TimeTravel): Promise<void> {
   await app.register(async (scope) => {
     // Bodies are optional: accept an empty body whatever the content type says.
     scope.removeAllContentTypeParsers();
@@ -149,6 +150,7 @@ export async function registerAdmin(app: FastifyInstance, key: string, checkpoin
       });
     }
     if (timeTravel) registerClockAdmin(scope, timeTravel);
+    if (identity) registerInteractionAdmin(scope, identity.service);
     scope.post("/_orgbox/snapshots/:name/restore", async (request, reply) => {
       try {
         await checkpoints.restore((request.params as { name: string }).name);
