@@ -14,6 +14,7 @@ import type { OrgboxInstance } from "../server/create-orgbox.ts";
 import { registerSecurityCommands } from "./security.ts";
 import { registerDirectoryCommands } from "./directory.ts";
 import { registerClockCommands } from "./clock.ts";
+import { registerInteractionCommands } from "./interaction.ts";
 import { offlineStore } from "../server/offline.ts";
 import { existsSync, writeFileSync } from "node:fs";
 
@@ -254,6 +255,7 @@ program
 registerDirectoryCommands(program);
 registerSecurityCommands(program);
 registerClockCommands(program);
+registerInteractionCommands(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof ConfigError) {

@@ -11,6 +11,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { DEMO, type OrgboxInstance } from "../../src/index.ts";
 import { DYNAMICS_CRM_APP_ID } from "../../src/identity/index.ts";
+import { orgboxCli } from "../helpers/cli.ts";
 import { graph, graphToken } from "../helpers/graph.ts";
 import { useOrgbox } from "../helpers/orgbox.ts";
 import { PageSession, type PageResponse } from "../helpers/page-session.ts";
@@ -213,5 +214,21 @@ describe("every way a refresh fails (v1, v2, msal-node)", () => {
       const res = await fetch(`${o.url}/_orgbox/interaction-requirements`, { method: "POST", headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" }, body: JSON.stringify(body) });
       expect(res.status, JSON.stringify(body)).toBe(status);
     }
+  });
+
+  it("the CLI flips the switch on a running orgbox: orgbox app require-mfa --url, orgbox user require-mfa --off", async () => {
+    const o = orgbox();
+    const c = await connect("mfacli");
+    const remote = ["--url", o.url, "--admin-key", ADMIN_KEY, "--json"];
+    const on = await orgboxCli(["app", "require-mfa", c.appId, "--tenant", DEMO.tenantDomain, ...remote]);
+    expect(on.code, on.stderr).toBe(0);
+    expect(JSON.parse(on.stdout)).toMatchObject({ subjectId: c.spId, requirements: [{ kind: "mfa" }] });
+    expect((await refreshBoth(c))[1]).toMatchObject({ error: "interaction_required", code: 50076 });
+    const missing = await orgboxCli(["app", "require-mfa", c.appId, ...remote]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/--tenant/);
+    const unknown = await orgboxCli(["user", "require-mfa", "nobody@" + DEMO.tenantDomain, "--off", ...remote]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/no user/);
   });
 });
