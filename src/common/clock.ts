@@ -5,6 +5,11 @@
 export interface Clock {
   /** Milliseconds since the Unix epoch (UTC). */
   now(): number;
+  /**
+   * The clients' clock (ms), for times a client writes itself (a client assertion's `exp`/`nbf`): time
+   * travel moves orgbox, not the clients. Absent: the same as {@link now}.
+   */
+  clientNow?(): number;
 }
 
 /** The wall clock. The one place in src/ that reads it (see src/clock-usage.test.ts). */
@@ -48,6 +53,10 @@ export class TravelClock implements Clock {
   }
   /** The base clock's now (the wall clock unless a test injected one), ms since the epoch. */
   baseNow(): number {
+    return this.base.now();
+  }
+  /** The clients' clock: the base clock (clients do not travel with orgbox). */
+  clientNow(): number {
     return this.base.now();
   }
   /** How far ahead of the base clock orgbox runs, ms (≥ 0 once moved through time travel). */

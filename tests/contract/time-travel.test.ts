@@ -8,10 +8,12 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ConfidentialClientApplication } from "@azure/msal-node";
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO, startOrgbox, type OrgboxInstance } from "../../src/index.ts";
 import { parseDuration } from "../../src/server/time-travel.ts";
+import { createTestCertificate } from "../helpers/certificates.ts";
 import { orgboxCli } from "../helpers/cli.ts";
 import { graph, graphToken } from "../helpers/graph.ts";
 import { registerGraphPublicClient, ropc, refresh, tokenRequest } from "../helpers/graph-directory.ts";
@@ -146,6 +148,20 @@ describe("time travel on a running orgbox (POST /_orgbox/clock)", () => {
     const expired = await cc();
     expect(expired.status).toBe(401);
     expect(expired.body.error_codes).toEqual([7000222]);
+  });
+
+  it("certificate credentials: msal-node's assertions (the client's clock) keep working after a move; the certificate's own expiry follows orgbox's clock (AADSTS700027)", async () => {
+    const o = orgbox();
+    const cert = await createTestCertificate("CN=time travel", 30);
+    const { application } = await o.identity.service.registerApplication({ tenantId: o.tenantId, displayName: "time travel certificate" });
+    await o.identity.service.addKeyCredential({ appId: application.appId, certificatePem: cert.certificatePem });
+    const token = () =>
+      new ConfidentialClientApplication({ auth: { clientId: application.appId, authority: o.authority, knownAuthorities: [new URL(o.url).host], clientCertificate: { thumbprintSha256: cert.sha256, privateKey: cert.privateKeyPem } } }).acquireTokenByClientCredential({ scopes: ["https://graph.microsoft.com/.default"] });
+    await expect(token()).resolves.toMatchObject({ accessToken: expect.any(String) });
+    await advance(o, 10 * DAY);
+    await expect(token()).resolves.toMatchObject({ accessToken: expect.any(String) });
+    await advance(o, 21 * DAY);
+    await expect(token()).rejects.toMatchObject({ errorCode: "invalid_client", errorMessage: expect.stringMatching(/AADSTS700027: .*The key used is expired/) });
   });
 
   it("refresh tokens expire after 90 days of inactivity (AADSTS700082), one redeemed meanwhile carries on", async () => {
