@@ -120,6 +120,21 @@ describe("time travel on a running orgbox (POST /_orgbox/clock)", () => {
     expect(redeemed.body.error_codes).toEqual([70008]);
   });
 
+  it("browser sign-in sessions last 24 hours of orgbox's time: then the sign-in page again", async () => {
+    const o = orgbox();
+    const redirect = "https://app.example/session";
+    const { application } = await o.identity.service.registerApplication({ tenantId: o.tenantId, displayName: "time travel session", webRedirectUris: [redirect] });
+    const url = `${o.url}/${o.tenantId}/oauth2/v2.0/authorize?${new URLSearchParams({ client_id: application.appId, response_type: "code", redirect_uri: redirect, scope: "openid" })}`;
+    const session = new PageSession();
+    expect((await session.signIn(await session.open(url), DEMO.admin.username, DEMO.admin.password)).status).toBe(302);
+    await advance(o, 23 * 3600);
+    expect((await session.open(url)).status).toBe(302);
+    await advance(o, 2 * 3600);
+    const again = await session.open(url);
+    expect(again.status).toBe(200);
+    expect(again.html).toContain('name="passwd"');
+  });
+
   it("device codes expire after 15 minutes of orgbox's time (expired_token)", async () => {
     const o = orgbox();
     const start = await fetch(`${o.url}/${o.tenantId}/oauth2/v2.0/devicecode`, { method: "POST", body: new URLSearchParams({ client_id: "c0de0000-0000-4000-8000-0000000e9a01", scope: "https://graph.microsoft.com/User.Read" }) });
