@@ -120,6 +120,11 @@ export class IdentityService {
     return tenant;
   }
 
+  /** orgbox's now (ms since the epoch, UTC): its clock, which time travel moves. */
+  now(): number {
+    return this.clock.now();
+  }
+
   async findTenant(idOrDomain: string): Promise<Tenant | undefined> {
     return this.store.findTenant(idOrDomain);
   }

@@ -254,6 +254,10 @@ describe.each([
       expect(remote.code, remote.stderr).toBe(0);
       expect(JSON.parse(remote.stdout).offsetSeconds).toBe(11.5 * DAY + 7200);
       expect(second.clock.show().offsetSeconds).toBe(11.5 * DAY + 7200);
+      // Secret lifetimes from the CLI count from orgbox's time.
+      const secret = await orgboxCli(["secret", "add", "--app", DEMO.app.clientId, "--tenant", DEMO.tenantId, "--days", "30", "--url", second.url, "--admin-key", ADMIN_KEY, "--json"]);
+      expect(secret.code, secret.stderr).toBe(0);
+      expect(Math.abs(Date.parse(JSON.parse(secret.stdout).endDateTime as string) - (second.clock.now() + 30 * DAY * 1000))).toBeLessThan(120_000);
       await expect(second.clock.set(new Date(0))).rejects.toThrow(/only moves forward/);
       if (backend === "sqlite") {
         // Another process on the same data folder moves the clock: the server sees it at its next request.
