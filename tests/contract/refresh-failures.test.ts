@@ -197,6 +197,19 @@ describe("every way a refresh fails (v1, v2, msal-node)", () => {
     // ROPC cannot pass the step.
     const ropc = await fetch(`${o.url}/${o.tenantId}/oauth2/v2.0/token`, { method: "POST", body: new URLSearchParams({ grant_type: "password", client_id: c.appId, client_secret: c.secret, username: c.user.upn, password: PASSWORD, scope: `${o.orgUrl}/user_impersonation` }) });
     expect((await failure(ropc)).code).toBe(50076);
+    // Cancelling the MFA step sends access_denied (AADSTS50074) back to the app.
+    const session = new PageSession();
+    const url = `${o.url}/${o.tenantId}/oauth2/v2.0/authorize?${new URLSearchParams({ client_id: c.appId, response_type: "code", redirect_uri: REDIRECT, scope: `${o.orgUrl}/user_impersonation` })}`;
+    const mfaPage = await session.signIn(await session.open(url), c.user.upn, PASSWORD);
+    expect(mfaPage.html).toContain("Approve sign in request");
+    const cancelled = new URL((await session.submit(mfaPage, { decision: "cancel" })).location as string);
+    expect(cancelled.searchParams.get("error")).toBe("access_denied");
+    expect(cancelled.searchParams.get("error_description")).toMatch(/^AADSTS50074: /);
+    // An app without a directory write permission may not flip it.
+    const unprivileged = await graphToken(o, c.appId, c.secret);
+    const denied = await graph(o, unprivileged, "PATCH", `users/${c.user.id}/authentication/requirements`, { perUserMfaState: "disabled" });
+    expect(denied.status).toBe(403);
+    expect(denied.body.error?.code).toBe("Authorization_RequestDenied");
     const bad = await graph(o, await tok(), "PATCH", `users/${c.user.id}/authentication/requirements`, { perUserMfaState: "sometimes" });
     expect(bad.status).toBe(400);
     expect(bad.body.error?.message).toMatch(/perUserMfaState/);
