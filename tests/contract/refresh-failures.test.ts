@@ -205,6 +205,10 @@ describe("every way a refresh fails (v1, v2, msal-node)", () => {
     const cancelled = new URL((await session.submit(mfaPage, { decision: "cancel" })).location as string);
     expect(cancelled.searchParams.get("error")).toBe("access_denied");
     expect(cancelled.searchParams.get("error_description")).toMatch(/^AADSTS50074: /);
+    // A silent request (prompt=none) from that password-only session cannot pass it either.
+    const silent = new URL((await session.open(`${url}&prompt=none`)).location as string);
+    expect(silent.searchParams.get("error")).toBe("interaction_required");
+    expect(silent.searchParams.get("error_description")).toMatch(/^AADSTS50076: /);
     // An app without a directory write permission may not flip it.
     const unprivileged = await graphToken(o, c.appId, c.secret);
     const denied = await graph(o, unprivileged, "PATCH", `users/${c.user.id}/authentication/requirements`, { perUserMfaState: "disabled" });
