@@ -16,7 +16,8 @@ import { createOrgbox, type OrgboxInstance } from "./server/create-orgbox.ts";
 import type { OrgboxEnvironment } from "./environment/schema.ts";
 
 export type { OrgboxConfig, OrgboxConfigInput } from "./config/config.ts";
-export type { OrgboxInstance, DemoInfo, OrgboxSnapshot, FaultInjector, FaultRule, FaultRuleInput } from "./server/create-orgbox.ts";
+export type { OrgboxInstance, DemoInfo, OrgboxSnapshot, OrgboxClock, FaultInjector, FaultRule, FaultRuleInput } from "./server/create-orgbox.ts";
+export type { ClockState } from "./server/time-travel.ts";
 export type { OrgboxEnvironment } from "./environment/schema.ts";
 export { defineEnvironment } from "./environment/schema.ts";
 export type { LoadedEnvironment } from "./environment/load.ts";

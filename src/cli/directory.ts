@@ -10,7 +10,6 @@
  */
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
-import { systemClock } from "../common/clock.ts";
 import { ConfigError } from "../common/errors.ts";
 import { RESOURCE_ALIASES } from "../environment/load.ts";
 import type { Application, RequiredResourceAccess, Tenant, User } from "../identity/index.ts";
@@ -18,7 +17,7 @@ import { GLOBAL_ADMINISTRATOR_ROLE, type IdentityService } from "../identity/ind
 import { DirectoryError } from "../identity/index.ts";
 import { offlineStore, withOfflineServices } from "../server/offline.ts";
 import * as remote from "./directory-remote.ts";
-import { remoteUrl } from "./remote.ts";
+import { adminCall, remoteUrl } from "./remote.ts";
 
 interface Flags {
   data?: string;
@@ -371,12 +370,24 @@ function secretEnd(flags: { expires?: string; days?: string }, now: number): num
   return undefined;
 }
 
+/** A running orgbox's now (ms, its clock: time travel moves it), from `GET /_orgbox/clock`. @throws ConfigError as `adminCall` does. */
+async function remoteNow(url: string, flags: Flags): Promise<number> {
+  const answer = await adminCall(url, flags, "GET", "/_orgbox/clock");
+  const nowMs = (answer.body as { nowMs?: unknown } | undefined)?.nowMs;
+  if (answer.status !== 200 || typeof nowMs !== "number") throw new Error(`${url}/_orgbox/clock answered ${answer.status}: ${JSON.stringify(answer.body)}`);
+  return nowMs;
+}
+
 async function secretAdd(flags: Flags & { app?: string; name?: string; expires?: string; days?: string }): Promise<void> {
   if (!flags.app) throw new ConfigError("--app <appId> is required");
-  const endDateTime = secretEnd(flags, systemClock.now());
   const url = remoteUrl(flags);
-  if (url) return remote.withRemote(url, flags, flags.tenant, (graph) => remote.remoteSecretAdd(graph, output(flags), flags.app as string, { ...(flags.name ? { name: flags.name } : {}), ...(endDateTime !== undefined ? { endDateTime } : {}) }));
+  // --days and --expires count from orgbox's time (time travel moves it), not this machine's.
+  if (url) {
+    const endDateTime = flags.days !== undefined || flags.expires !== undefined ? secretEnd(flags, await remoteNow(url, flags)) : undefined;
+    return remote.withRemote(url, flags, flags.tenant, (graph) => remote.remoteSecretAdd(graph, output(flags), flags.app as string, { ...(flags.name ? { name: flags.name } : {}), ...(endDateTime !== undefined ? { endDateTime } : {}) }));
+  }
   await withDirectory(flags, async (identity) => {
+    const endDateTime = secretEnd(flags, identity.now());
     const secret = await identity.addPassword({ appId: flags.app as string, ...(flags.name ? { displayName: flags.name } : {}), ...(endDateTime !== undefined ? { endDateTime } : {}) });
     write(flags, secret, [`  client secret ${secret.keyId} for app ${flags.app}, expires ${day(secret.endDateTime)}`, `  value (shown once, stored as a hash): ${secret.secretText}`].join("\n"));
   });

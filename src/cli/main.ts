@@ -15,6 +15,8 @@ import { registerSecurityCommands } from "./security.ts";
 import { registerDirectoryCommands } from "./directory.ts";
 import { ORGBOX_VERSION } from "./version.ts";
 import { envLinesFor, formatPosix, registerEnvCommand } from "./env.ts";
+import { registerClockCommands } from "./clock.ts";
+import { registerInteractionCommands } from "./interaction.ts";
 import { offlineStore } from "../server/offline.ts";
 import { isWorker, readyInfo, reportToPrimary, runPrimary, workerCount, type ReadyInfo } from "./workers.ts";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -306,6 +308,8 @@ program
 registerDirectoryCommands(program);
 registerSecurityCommands(program);
 registerEnvCommand(program);
+registerClockCommands(program);
+registerInteractionCommands(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof ConfigError) {

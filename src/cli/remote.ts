@@ -206,6 +206,21 @@ export class RemoteOrg {
   }
 }
 
+/**
+ * One call to a running orgbox's admin surface (`{url}/_orgbox/…`) with the admin key (`--admin-key` or
+ * ORGBOX_ADMIN_KEY) and the CA `--ca`/the data folder names; the answer's status and parsed JSON body.
+ * @throws ConfigError without an admin key, when the key is refused (401), when the orgbox has no such admin endpoint (404 without the endpoint's `not_found` body), or when it cannot be reached.
+ */
+export async function adminCall(base: string, flags: RemoteFlags, method: string, path: string, body?: unknown, env: NodeJS.ProcessEnv = process.env): Promise<{ status: number; body: unknown }> {
+  const adminKey = flags.adminKey ?? env.ORGBOX_ADMIN_KEY;
+  if (!adminKey) throw new ConfigError("with --url, give the admin key of that orgbox: --admin-key KEY or ORGBOX_ADMIN_KEY (orgbox start --admin-key …)");
+  const answer = await send(base, trustedCa(flags, env), method, path, `Bearer ${adminKey}`, body);
+  if (answer.status === 401) throw new ConfigError(`${base} refused the admin key (401): check --admin-key / ORGBOX_ADMIN_KEY`);
+  // An admin endpoint's own 404 (`{"error": "not_found"}`) is the caller's to read.
+  if (answer.status === 404 && !(isObject(answer.body) && answer.body.error === "not_found")) throw new ConfigError(`${base} has no admin endpoint ${path}: start it with --admin-key (or ORGBOX_ADMIN_KEY)`);
+  return answer;
+}
+
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** One HTTP(S) request with a JSON body; the answer's status and parsed JSON body. */

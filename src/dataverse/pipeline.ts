@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from "fastify";
 import { authorizeRequest, type TokenTrust } from "./auth.ts";
-import { systemClock, type Clock } from "../common/clock.ts";
+import type { Clock } from "../common/clock.ts";
 import { dv } from "./errors.ts";
 import { checkRequestText } from "./input.ts";
 import { resolveOperation, type OperationCall } from "./functions.ts";
@@ -31,8 +31,8 @@ export interface PipelineDeps extends WebApiServices {
   trust: TokenTrust;
   /** `{base}/org/{name}` for an org. */
   orgUrl: (org: Org) => string;
-  /** "Now" for date query functions (`Today`, `LastXDays`, …); the wall clock when absent. */
-  clock?: Clock;
+  /** "Now" for date query functions (`Today`, `LastXDays`, …): orgbox's clock (time travel moves it). */
+  clock: Clock;
   /** Dataverse's service protection limits (per org and user); none when turned off. */
   protection?: ServiceProtection;
 }
@@ -175,7 +175,7 @@ export function createPipeline(deps: PipelineDeps, defaultLog: FastifyBaseLogger
       security,
       caller: security.caller,
       store,
-      now: (deps.clock ?? systemClock).now(),
+      now: deps.clock.now(),
       prefer: parsePrefer(headerValue(raw.headers.prefer)),
       get options() {
         return lazy.options;

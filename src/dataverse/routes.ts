@@ -24,8 +24,8 @@ export interface DataverseRouteDeps {
   operations: OperationRegistry;
   /** `{base}/org/{name}` for an org. */
   orgUrl: (org: Org) => string;
-  /** "Now" for date query functions (`Today`, `LastXDays`, …); the wall clock when absent. */
-  clock?: Clock;
+  /** "Now" for date query functions (`Today`, `LastXDays`, …): orgbox's clock (time travel moves it). */
+  clock: Clock;
   /** Service protection limits (see `service-protection.ts`); none when off. */
   protection?: ServiceProtection;
 }
@@ -85,7 +85,7 @@ export async function dataverseRoutes(app: FastifyInstance, deps: DataverseRoute
   app.options("/:org/api/data/:version/*", preflight);
   app.options("/api/data/:version/*", preflight);
 
-  const dispatch = createPipeline({ service: deps.service, operations: deps.operations, writer, trust: deps.trust, orgUrl: deps.orgUrl, ...(deps.clock ? { clock: deps.clock } : {}), ...(deps.protection ? { protection: deps.protection } : {}) }, app.log);
+  const dispatch = createPipeline({ service: deps.service, operations: deps.operations, writer, trust: deps.trust, orgUrl: deps.orgUrl, clock: deps.clock, ...(deps.protection ? { protection: deps.protection } : {}) }, app.log);
   const handle = async (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) =>
     send(reply, await dispatch({ method: request.method, url: request.url, params: request.params, headers: request.headers, body: request.body, correlationId: request.id }, deps.store, request.log));
   app.route({ method: ["GET", "POST", "PATCH", "PUT", "DELETE"], url: "/:org/api/data/:version/*", handler: handle });

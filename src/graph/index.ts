@@ -12,6 +12,7 @@ import { groupsModule } from "./resources/groups.ts";
 import { organizationModule } from "./resources/organization.ts";
 import { rolesModule } from "./resources/roles.ts";
 import { userAppRoleAssignmentsModule } from "./resources/user-app-role-assignments.ts";
+import { authenticationRequirementsModule } from "./resources/authentication-requirements.ts";
 import { usersModule } from "./resources/users.ts";
 
 export { ResourceRegistry, type GraphOperation, type GraphResourceModule, type PermissionPolicy } from "./registry.ts";
@@ -30,7 +31,8 @@ export function graphRegistry(): ResourceRegistry {
     .register(groupsModule)
     .register(organizationModule)
     .register(rolesModule)
-    .register(userAppRoleAssignmentsModule);
+    .register(userAppRoleAssignmentsModule)
+    .register(authenticationRequirementsModule);
 }
 
 /** The Microsoft Graph–compatible directory API over identity's services. */

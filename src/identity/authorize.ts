@@ -9,7 +9,8 @@ import { evaluateConsent, parseScope, resolveTarget, userAssignmentError, type C
 import { AadError, aad } from "./errors.ts";
 import type { GrantContext } from "./grants/grant.ts";
 import type { Application, ServicePrincipal, Tenant } from "./model.ts";
-import { accountPickerPage, consentPage, signInPage } from "./pages/html.ts";
+import { interactionRequiredError, pendingInteraction } from "./interaction.ts";
+import { accountPickerPage, consentPage, mfaPage, signInPage } from "./pages/html.ts";
 import { recordConsent } from "./service.ts";
 import type { ClientKind, IdentityStore } from "./store.ts";
 import { filled, runSteps, type Step } from "./steps.ts";
@@ -45,6 +46,8 @@ interface Progress {
   accountChosen?: boolean;
   loginError?: string;
   forceLogin?: boolean;
+  /** The simulated MFA step was just answered. */
+  mfa?: { approve: boolean };
 }
 
 /**
@@ -168,6 +171,21 @@ async function checkAssignment(f: AuthorizeFlow): Promise<FastifyReply | undefin
 }
 
 /**
+ * An interaction requirement (`interaction.ts`) set after this sign-in: the simulated MFA page, whose
+ * approval starts a fresh session (`prompt=none`: the token endpoint's AADSTS50076 / 50079 error; a
+ * cancelled step: AADSTS50074 `access_denied`).
+ */
+async function requiredInteraction(f: AuthorizeFlow): Promise<FastifyReply | undefined> {
+  const signedIn = filled(f.signedIn, "signedIn");
+  if (f.progress.mfa && !f.progress.mfa.approve) throw aad.strongAuthDeclined();
+  // Only the MFA step satisfies a requirement in the browser: a password sign-in after it does not.
+  const pending = await pendingInteraction(f.deps.store, { userId: signedIn.user.id, servicePrincipalId: f.clientSp?.id }, signedIn.mfaAt ?? Number.NEGATIVE_INFINITY);
+  if (!pending) return undefined;
+  if (f.prompt === "none") throw interactionRequiredError(pending, f.req.app.appId);
+  return f.kit.html(f.reply, mfaPage({ action: `/${encodeURIComponent(f.req.segment)}/mfa`, hidden: formFields(f), username: signedIn.user.userPrincipalName, kind: pending.kind }));
+}
+
+/**
  * Consent: what the request needs against what is granted. Missing consent (or `prompt=consent` /
  * `prompt=admin_consent`) shows the consent page (`prompt=none`: AADSTS65001 `interaction_required`;
  * admin consent by a non-admin: AADSTS90094 page); a declined consent is AADSTS65004; an accepted one
@@ -248,7 +266,7 @@ async function issueCode(f: AuthorizeFlow): Promise<FastifyReply> {
 }
 
 /** `/authorize` after validation, in order; a step that answers (a page, an error page, the code) ends it. Errors redirect to the client. */
-const AUTHORIZE_STEPS: readonly AuthorizeStep[] = [checkResponseModeAndType, checkScope, checkPkce, signIn, findServicePrincipal, checkAssignment, consent, issueCode];
+const AUTHORIZE_STEPS: readonly AuthorizeStep[] = [checkResponseModeAndType, checkScope, checkPkce, signIn, findServicePrincipal, checkAssignment, requiredInteraction, consent, issueCode];
 
 /**
  * Registers the interactive endpoints: `GET|POST /{tenant}/oauth2/v2.0/authorize`,
@@ -314,6 +332,16 @@ export async function authorizeRoutes(app: FastifyInstance, deps: AuthorizeDeps)
     const post = readPost(request, reply);
     if (!post) return reply;
     return run(request, reply, post.version, post.params, { consent: { accept: post.form.decision === "accept", forOrg: post.form.admin_consent === "on" } });
+  });
+
+  app.post<{ Params: TenantParams }>("/:tenant/mfa", async (request, reply) => {
+    const post = readPost(request, reply);
+    if (!post) return reply;
+    const current = await kit.currentSession(request);
+    // No session (expired, signed out): back to the sign-in page.
+    if (!current) return run(request, reply, post.version, post.params, { forceLogin: true });
+    if (post.form.decision !== "approve") return run(request, reply, post.version, post.params, { signedIn: current, mfa: { approve: false } });
+    return run(request, reply, post.version, post.params, { signedIn: await kit.reauthenticate(reply, current), mfa: { approve: true } });
   });
 
   app.post<{ Params: TenantParams }>("/:tenant/select_account", async (request, reply) => {

@@ -82,11 +82,12 @@ export async function checkClient(store: IdentityStore, segment: string, params:
 /** Request parameters flattened to single strings (query for GET, form body for POST). */
 export type Params = Record<string, string>;
 
-/** A signed-in browser session. `authTime` in ms. */
+/** A signed-in browser session. `authTime` in ms; `mfaAt`: when it passed the simulated MFA step (ms), null if never. */
 export interface SignedIn {
   user: User;
   sessionId: string;
   authTime: number;
+  mfaAt: number | null;
 }
 
 /** Where a protocol response goes back to. */
@@ -211,7 +212,7 @@ export class BrowserKit {
     if (!session || session.revokedAt !== null || session.expiresAt <= clock.now()) return undefined;
     const user = await store.findUserById(session.userId);
     if (!user || !user.accountEnabled || user.passwordChangedAt > session.authTime) return undefined;
-    return { user, sessionId: session.id, authTime: session.authTime };
+    return { user, sessionId: session.id, authTime: session.authTime, mfaAt: session.mfaAt ?? null };
   }
 
   /**
@@ -232,10 +233,25 @@ export class BrowserKit {
     const value = randomBytes(32).toString("base64url");
     const now = clock.now();
     const sessionId = newGuid();
-    await store.createSignInSession({ id: sessionId, tokenHash: hashSecret(value), tenantId: user.tenantId, userId: user.id, authTime: now, expiresAt: now + SESSION_LIFETIME_MS, revokedAt: null });
+    await store.createSignInSession({ id: sessionId, tokenHash: hashSecret(value), tenantId: user.tenantId, userId: user.id, authTime: now, expiresAt: now + SESSION_LIFETIME_MS, revokedAt: null, mfaAt: null });
     this.setCookie(reply, SESSION_COOKIE, value);
     const { passwordHash: _hash, ...plain } = user;
-    return { user: plain, sessionId, authTime: now };
+    return { user: plain, sessionId, authTime: now, mfaAt: null };
+  }
+
+  /**
+   * A fresh authentication of an already signed-in user (the simulated MFA step): a new session with
+   * `authTime` and `mfaAt` now replaces the cookie's; the old one is revoked.
+   */
+  async reauthenticate(reply: FastifyReply, previous: SignedIn): Promise<SignedIn> {
+    const { store, clock } = this.deps;
+    const value = randomBytes(32).toString("base64url");
+    const now = clock.now();
+    const sessionId = newGuid();
+    await store.createSignInSession({ id: sessionId, tokenHash: hashSecret(value), tenantId: previous.user.tenantId, userId: previous.user.id, authTime: now, expiresAt: now + SESSION_LIFETIME_MS, revokedAt: null, mfaAt: now });
+    await store.revokeSignInSession(previous.sessionId, now);
+    this.setCookie(reply, SESSION_COOKIE, value);
+    return { user: previous.user, sessionId, authTime: now, mfaAt: now };
   }
 
   /** Signs the browser out: revokes the session behind the cookie (if any) and expires the cookie. */

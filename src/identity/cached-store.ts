@@ -8,6 +8,8 @@ import type {
   DirectoryQuery,
   DirectoryStore,
   IdentityStore,
+  InteractionKind,
+  InteractionRequirement,
   SignInLockoutState,
   StoredAuthorizationCode,
   StoredDeviceCode,
@@ -485,5 +487,19 @@ export class CachedIdentityStore extends CachedDirectoryStore implements Identit
 
   clearFailedSignIns(userId: string): Promise<void> {
     return this.artifacts.clearFailedSignIns(userId);
+  }
+
+  // ── InteractionRequirementStore ──
+
+  requireInteraction(requirement: InteractionRequirement): Promise<void> {
+    return this.artifacts.requireInteraction(requirement);
+  }
+
+  clearInteractionRequirement(subjectId: string, kind: InteractionKind): Promise<boolean> {
+    return this.artifacts.clearInteractionRequirement(subjectId, kind);
+  }
+
+  findInteractionRequirements(subjectIds: string[]): Promise<InteractionRequirement[]> {
+    return this.artifacts.findInteractionRequirements(subjectIds);
   }
 }

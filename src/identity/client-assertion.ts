@@ -133,13 +133,15 @@ export async function verifyClientAssertion(deps: AssertionDeps, tenant: Tenant,
   const audiences = (Array.isArray(claims.aud) ? claims.aud : [claims.aud ?? ""]).map(normaliseUrl);
   const accepted = acceptedAudiences(deps.urls, tenant);
   if (!audiences.some((a) => accepted.has(a))) throw assertionErrors.wrongAudience();
-  const nowSeconds = Math.floor(now / 1000);
+  // The assertion's times are the client's clock, which time travel does not move (the key's dates above are orgbox's).
+  const clientNow = deps.clock.clientNow?.() ?? now;
+  const nowSeconds = Math.floor(clientNow / 1000);
   if (typeof claims.exp !== "number" || claims.exp + SKEW_SECONDS <= nowSeconds || (typeof claims.nbf === "number" && claims.nbf - SKEW_SECONDS > nowSeconds)) {
-    throw assertionErrors.outsideValidity(now, claims.nbf, claims.exp);
+    throw assertionErrors.outsideValidity(clientNow, claims.nbf, claims.exp);
   }
   if (typeof claims.jti !== "string" || claims.jti === "") throw assertionErrors.malformed("the client_assertion has no 'jti' claim.");
   const jtiHash = createHash("sha256").update(`${clientId}:${claims.jti}`, "utf8").digest("hex");
-  const fresh = await deps.store.recordAssertionJti(jtiHash, (claims.exp + SKEW_SECONDS) * 1000, now);
+  const fresh = await deps.store.recordAssertionJti(jtiHash, (claims.exp + SKEW_SECONDS) * 1000, clientNow);
   if (!fresh && deps.rejectAssertionReplay) throw assertionErrors.replayed();
 }
 

@@ -78,6 +78,17 @@ export const aad = {
       "invalid_grant",
       `The user account {EmailHidden} does not exist in the ${tenantName} directory. To sign into this application, the account must be added to the directory.`,
     ),
+  /**
+   * AADSTS50076 UserStrongAuthClientAuthNRequired (reference-error-codes); `interaction_required` and the wording
+   * as in live refresh answers (microsoft/vscode-azureappservice#2592); suberror `basic_action` (MSAL.NET #559).
+   */
+  mfaRequired: (resourceAppId: string) =>
+    new AadError(50076, "interaction_required", `Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access '${resourceAppId}'.`, { suberror: "basic_action" }),
+  /** AADSTS50079 UserStrongAuthEnrollmentRequired: `invalid_grant` with suberror `basic_action`, as a live body shows (MSAL.NET #559). */
+  mfaRegistrationRequired: (resourceAppId: string) =>
+    new AadError(50079, "invalid_grant", `Due to a configuration change made by your administrator, or because you moved to a new location, you must enroll in multi-factor authentication to access '${resourceAppId}'.`, { suberror: "basic_action" }),
+  /** AADSTS50074 StrongAuthRequired: the user cancelled the (simulated) MFA step. */
+  strongAuthDeclined: () => new AadError(50074, "access_denied", "Strong Authentication is required.", { suberror: "basic_action" }),
   userDisabled: () => new AadError(50057, "invalid_grant", "The user account is disabled."),
   consentRequired: (appId: string, appName: string) =>
     new AadError(

@@ -33,7 +33,7 @@ export { IdentityService, type OrgBindings } from "./service.ts";
 export { AadError, aad, aadErrorBody } from "./errors.ts";
 export * from "./well-known.ts";
 export * from "./graph-permissions.ts";
-export type { DirectoryStore, DirectoryFilter, DirectoryCursor, DirectoryQuery, DirectoryPage, DirectoryObjectRef } from "./store.ts";
+export type { DirectoryStore, DirectoryFilter, DirectoryCursor, DirectoryQuery, DirectoryPage, DirectoryObjectRef, InteractionKind, InteractionRequirement } from "./store.ts";
 export type { Application, AppRole, AppRoleAssignment, Group, KeyCredential, PasswordCredential, PermissionScope, RequiredResourceAccess, ServicePrincipal, Tenant, User } from "./model.ts";
 export { DirectoryError } from "./service.ts";
 export { DEFAULT_APP_ROLE_ID } from "./model.ts";

@@ -4,7 +4,7 @@ import type { Clock } from "../common/clock.ts";
 import { OrgboxError } from "../common/errors.ts";
 import { DEFAULT_APP_ROLE_ID, type AppRoleAssignment, type Application, type Group, type GroupMembershipClaims, type KeyCredential, type OAuth2PermissionGrant, type PasswordCredential, type RequiredResourceAccess, type ServicePrincipal, type SignInAudience, type Tenant, type User } from "./model.ts";
 import { parseCertificateCredential } from "./client-assertion.ts";
-import type { IdentityStore, PermissionGrantDirectory } from "./store.ts";
+import type { IdentityStore, InteractionKind, InteractionRequirement, PermissionGrantDirectory } from "./store.ts";
 import { FIRST_PARTY_APPS, FIRST_PARTY_TENANT_ID } from "./well-known.ts";
 
 /** A directory operation that cannot be done (duplicate, missing reference). */
@@ -124,6 +124,11 @@ export class IdentityService {
     await this.store.createTenant(tenant, this.clock.now());
     for (const app of FIRST_PARTY_APPS) await this.createServicePrincipal(tenant.id, app.appId, FIRST_PARTY_TENANT_ID);
     return tenant;
+  }
+
+  /** orgbox's now (ms since the epoch, UTC): its clock, which time travel moves. */
+  now(): number {
+    return this.clock.now();
   }
 
   async findTenant(idOrDomain: string): Promise<Tenant | undefined> {
@@ -454,6 +459,34 @@ export class IdentityService {
    * @param upnOrId user principal name or object id.
    * @throws DirectoryError 404 for an unknown user.
    */
+  /**
+   * Sets or clears an interaction requirement ("require MFA", see `interaction.ts`) on a user (by UPN or
+   * object id) or on a client app's service principal in a tenant. Setting it again moves its `since`
+   * to now (every sign-in so far must pass the step again).
+   * @returns the requirements on that subject afterwards.
+   * @throws DirectoryError 404 for an unknown user, or an app without a service principal in the tenant.
+   */
+  async setInteractionRequirement(subject: { user: string } | { tenantId: string; appId: string }, kind: InteractionKind, required: boolean): Promise<{ subjectId: string; requirements: InteractionRequirement[] }> {
+    let target: Omit<InteractionRequirement, "kind" | "since">;
+    if ("user" in subject) {
+      const user = await this.findUser(subject.user);
+      if (!user) throw new DirectoryError(`user '${subject.user}' does not exist`, 404);
+      target = { tenantId: user.tenantId, subjectType: "user", subjectId: user.id };
+    } else {
+      const sp = await this.store.findServicePrincipal(subject.tenantId, subject.appId);
+      if (!sp) throw new DirectoryError(`app '${subject.appId}' has no service principal in tenant '${subject.tenantId}'`, 404);
+      target = { tenantId: subject.tenantId, subjectType: "servicePrincipal", subjectId: sp.id };
+    }
+    if (required) await this.store.requireInteraction({ ...target, kind, since: this.clock.now() });
+    else await this.store.clearInteractionRequirement(target.subjectId, kind);
+    return { subjectId: target.subjectId, requirements: await this.store.findInteractionRequirements([target.subjectId]) };
+  }
+
+  /** The interaction requirements on a user or service principal (object id). */
+  interactionRequirements(subjectId: string): Promise<InteractionRequirement[]> {
+    return this.store.findInteractionRequirements([subjectId]);
+  }
+
   async deleteUser(upnOrId: string): Promise<User> {
     const user = await this.findUser(upnOrId);
     if (!user) throw new DirectoryError(`user '${upnOrId}' does not exist`, 404);

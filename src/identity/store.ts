@@ -82,6 +82,8 @@ export interface StoredSignInSession {
   authTime: number;
   expiresAt: number;
   revokedAt: number | null;
+  /** When the session passed the (simulated) MFA step (migration 015), ms; null: password only. Optional for callers that never do. */
+  mfaAt?: number | null;
 }
 
 /** Where a device code is in its life (RFC 8628 §3.5). */
@@ -414,6 +416,30 @@ export interface SignInLockoutStore {
   clearFailedSignIns(userId: string): Promise<void>;
 }
 
+/** What must happen interactively before a user's sign-ins count again: see `interaction.ts`. */
+export type InteractionKind = "mfa" | "mfaRegistration";
+
+/** One interaction requirement: on a user, or on a client app's service principal (every user of it). */
+export interface InteractionRequirement {
+  tenantId: string;
+  subjectType: "user" | "servicePrincipal";
+  /** The user's or the service principal's object id. */
+  subjectId: string;
+  kind: InteractionKind;
+  /** Since when (ms, UTC): sign-ins authenticated before it must pass the sign-in page's step. */
+  since: number;
+}
+
+/** The "require MFA" switches (uncached: one indexed read per refresh and sign-in). */
+export interface InteractionRequirementStore {
+  /** Sets (or re-sets, moving `since`) a requirement. */
+  requireInteraction(requirement: InteractionRequirement): Promise<void>;
+  /** Removes a requirement; false when there was none. */
+  clearInteractionRequirement(subjectId: string, kind: InteractionKind): Promise<boolean>;
+  /** The requirements on any of `subjectIds` (object ids, lower-case). */
+  findInteractionRequirements(subjectIds: string[]): Promise<InteractionRequirement[]>;
+}
+
 /**
  * Directory objects: tenants, users, groups, applications, service principals, grants,
  * assignments and signing keys. Long-lived and read on every token request, so identity
@@ -426,7 +452,7 @@ export interface DirectoryStore extends TenantDirectory, UserDirectory, Applicat
  * browser sessions, assertion `jti`s and lockout counters. Each read must see the latest
  * write (single use, replay and lockout checks), so they are never cached.
  */
-export interface ArtifactStore extends AuthorizationCodeStore, RefreshTokenStore, DeviceCodeStore, SignInSessionStore, AssertionReplayStore, SignInLockoutStore {}
+export interface ArtifactStore extends AuthorizationCodeStore, RefreshTokenStore, DeviceCodeStore, SignInSessionStore, AssertionReplayStore, SignInLockoutStore, InteractionRequirementStore {}
 
 /** Identity's whole persistence port. `src/store/` implements it for each SQL dialect. */
 export interface IdentityStore extends DirectoryStore, ArtifactStore {}

@@ -8,6 +8,9 @@ import { DirectoryError, type Identity } from "../identity/index.ts";
 import type { Database } from "../store/database.ts";
 import { UnknownOrgError, type OrgManagementToken } from "./org-token.ts";
 import { registerFaultRoutes, type FaultInjector } from "./faults.ts";
+import { registerClockAdmin } from "./clock-admin.ts";
+import { registerInteractionAdmin } from "./interaction-admin.ts";
+import type { TimeTravel } from "./time-travel.ts";
 
 /** A named checkpoint of a running orgbox (see `OrgboxInstance.snapshot` in create-orgbox.ts). */
 export interface OrgboxSnapshot {
@@ -37,12 +40,15 @@ export class Checkpoints {
   private readonly named = new Map<string, { handle: string; takenAt: number }>();
   private counter = 0;
   private readonly workers: number;
+  private readonly afterRestore: () => Promise<void>;
 
   /**
    * @param baseline the start checkpoint's handle; undefined only with `workers` above 1 (reset then always refuses).
    * @param workers processes `start --workers` runs on this store (each one a `Checkpoints`); default 1.
+   * @param afterRestore runs after every reset and restore (time travel writes its offset back: the clock never goes back).
    */
-  constructor(database: Database, dataverse: Dataverse, identity: Identity, clock: Clock, baseline: string | undefined, workers = 1) {
+  constructor(database: Database, dataverse: Dataverse, identity: Identity, clock: Clock, baseline: string | undefined, workers = 1, afterRestore: () => Promise<void> = async () => undefined) {
+    this.afterRestore = afterRestore;
     this.database = database;
     this.dataverse = dataverse;
     this.identity = identity;
@@ -79,6 +85,7 @@ export class Checkpoints {
     this.dataverse.service.invalidateCaches();
     this.identity.invalidateCaches();
     this.dataverse.protection?.clear();
+    await this.afterRestore();
     await this.database.announceChange();
   }
 
@@ -140,12 +147,14 @@ export interface AdminOptions {
   /** The admin key every request must send as `Authorization: Bearer {key}`. */
   key: string;
   checkpoints: Checkpoints;
-  /** `POST /_orgbox/graph-token`. */
-  identity?: Pick<Identity, "managementToken">;
+  /** `POST /_orgbox/graph-token` and `/_orgbox/interaction-requirements`. */
+  identity?: Pick<Identity, "managementToken" | "service">;
   /** `POST /_orgbox/org-token`. */
   orgToken?: (org: string) => Promise<OrgManagementToken>;
   /** `/_orgbox/faults`. */
   faults?: FaultInjector;
+  /** `GET`/`POST /_orgbox/clock`. */
+  timeTravel?: TimeTravel;
 }
 
 /**
@@ -158,10 +167,11 @@ export interface AdminOptions {
  * an unknown one), `POST /_orgbox/org-token` (`{"org": "<name>"}` → the same plus `org_url`: a Web API
  * token of that principal for the org, whose application user it ensures; see `orgManagementToken`; 400
  * without an org, 404 for an unknown one), and `/_orgbox/faults` (fault injection, see
- * `registerFaultRoutes` in faults.ts). Every one needs `Authorization: Bearer {adminKey}` (401 otherwise).
+ * `registerFaultRoutes` in faults.ts), `GET`/`POST /_orgbox/clock` (time travel, clock-admin.ts) and
+ * `/_orgbox/interaction-requirements` (interaction-admin.ts). Every one needs `Authorization: Bearer {adminKey}` (401 otherwise).
  */
 export async function registerAdmin(app: FastifyInstance, options: AdminOptions): Promise<void> {
-  const { key, checkpoints, identity, orgToken, faults } = options;
+  const { key, checkpoints, identity, orgToken, faults, timeTravel } = options;
   await app.register(async (scope) => {
     // Bodies are optional: accept an empty body whatever the content type says.
     scope.removeAllContentTypeParsers();
@@ -181,6 +191,8 @@ export async function registerAdmin(app: FastifyInstance, options: AdminOptions)
       return undefined;
     });
     if (faults) registerFaultRoutes(scope, faults);
+    if (timeTravel) registerClockAdmin(scope, timeTravel);
+    if (identity) registerInteractionAdmin(scope, identity.service);
     scope.post("/_orgbox/reset", async (_request, reply) => {
       const started = performance.now();
       try {

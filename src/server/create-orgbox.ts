@@ -19,6 +19,7 @@ import { startProxy, type OrgboxProxy } from "./proxy.ts";
 import { openServices, type Services } from "./services.ts";
 import { DEMO } from "./demo.ts";
 import { seedDemo } from "./seed.ts";
+import { parseDuration, type ClockState } from "./time-travel.ts";
 
 /** The demo credentials printed in the banner and the `--json` ready line. */
 export interface DemoInfo {
@@ -89,8 +90,31 @@ export interface OrgboxInstance {
    * the config key `faults` are in force from start. See the README, "Service protection and fault injection".
    */
   faults: FaultInjector;
+  /**
+   * orgbox's clock (time travel, see `time-travel.ts`): every service follows a move at once, and the
+   * offset is kept in the store. It only moves forward.
+   */
+  clock: OrgboxClock;
   /** Stops listening and closes the store. Idempotent. */
   close(): Promise<void>;
+}
+
+/** The programmatic face of time travel (`orgbox.clock`), the same as `POST /_orgbox/clock` and `orgbox clock`. */
+export interface OrgboxClock {
+  /** orgbox's now, ms since the epoch (UTC). */
+  now(): number;
+  /** orgbox's now and its offset from the wall clock. */
+  show(): ClockState;
+  /**
+   * Moves the clock forward by seconds (a number) or a duration (`"91d"`, `"1d12h"`, `"90m"`).
+   * @throws ClockMoveError (status 400) for a negative or malformed duration.
+   */
+  advance(by: number | string): Promise<ClockState>;
+  /**
+   * Sets the clock to a later time (a Date, or ISO 8601 with a time zone).
+   * @throws ClockMoveError (status 400) for an earlier or malformed time.
+   */
+  set(when: Date | string): Promise<ClockState>;
 }
 
 /**
@@ -99,7 +123,7 @@ export interface OrgboxInstance {
  * takes the start checkpoint and listens ({@link createHttpApp}).
  * @throws when the port is taken, the data folder is not writable, or a migration fails.
  */
-export async function createOrgbox(config: OrgboxConfig, logger: Logger, clock: Clock = systemClock, options: CreateOrgboxOptions = {}): Promise<OrgboxInstance> {
+export async function createOrgbox(config: OrgboxConfig, logger: Logger, baseClock: Clock = systemClock, options: CreateOrgboxOptions = {}): Promise<OrgboxInstance> {
   // The whole environment is validated before anything is opened or applied.
   const environment = loadEnvironment(config, options);
   // Rules are checked before anything is opened: a bad one stops the start.
@@ -107,8 +131,9 @@ export async function createOrgbox(config: OrgboxConfig, logger: Logger, clock: 
   let base = "";
   const orgHosts = new OrgHosts();
   for (const org of environment?.orgs ?? []) if (org.hostName !== undefined) orgHosts.define(org.name, org.hostName);
-  const services = await openServices(config, { clock, logger, baseUrl: () => base, orgHosts });
-  const { database, identity, dataverse } = services;
+  const services = await openServices(config, { clock: baseClock, logger, baseUrl: () => base, orgHosts });
+  // orgbox's clock from here on: the base clock plus the time-travel offset kept in the store.
+  const { database, identity, dataverse, clock, timeTravel } = services;
   let server: FastifyInstance | undefined;
   let proxy: OrgboxProxy | undefined;
   try {
@@ -140,11 +165,11 @@ export async function createOrgbox(config: OrgboxConfig, logger: Logger, clock: 
     });
     // `--workers N`: reset and snapshots always refuse, so no worker copies the whole store for a start checkpoint.
     const workers = options.workers ?? 1;
-    const checkpoints = new Checkpoints(database, dataverse, identity, clock, workers > 1 ? undefined : await database.snapshots.take(), workers);
+    const checkpoints = new Checkpoints(database, dataverse, identity, clock, workers > 1 ? undefined : await database.snapshots.take(), workers, () => timeTravel.keep());
     // Counted as a serving process from now on; another process's change reaches this one at once (PostgreSQL NOTIFY).
     await database.serve(() => void services.syncWithStore()?.catch(() => undefined));
 
-    const app = await createHttpApp({ config, logger, tls, clock, baseUrl: () => base, identity, dataverse, checkpoints, faults, beforeRequest: () => services.syncWithStore(), orgForHost: (host) => orgHosts.orgFor(host) });
+    const app = await createHttpApp({ config, logger, tls, clock, baseUrl: () => base, identity, dataverse, checkpoints, faults, timeTravel, beforeRequest: () => services.syncWithStore(), orgForHost: (host) => orgHosts.orgFor(host) });
     server = app;
     const port = await listen(app, config);
     base = `${config.http ? "http" : "https"}://${config.publicHost}:${config.publicPort ?? port}`;
@@ -215,6 +240,12 @@ function buildInstance(
     snapshot: (name) => checkpoints.take(name),
     restore: (snapshot) => checkpoints.restore(typeof snapshot === "string" ? snapshot : snapshot.name),
     faults,
+    clock: {
+      now: () => services.clock.now(),
+      show: () => services.timeTravel.state(),
+      advance: (by) => services.timeTravel.advance(typeof by === "number" ? by : parseDuration(by)),
+      set: (when) => services.timeTravel.set(when instanceof Date ? when.toISOString() : when),
+    },
     close() {
       closing ??= (async () => {
         await cloud.proxy?.close();

@@ -16,6 +16,7 @@ import { registerAdmin, type Checkpoints } from "./admin.ts";
 import { orgManagementToken } from "./org-token.ts";
 import { addFaultHook, type FaultInjector } from "./faults.ts";
 import { armRoutes } from "../arm/index.ts";
+import type { TimeTravel } from "./time-travel.ts";
 
 /**
  * Request-line plus header bytes a connection may send: room for the 32 KB (32,768-character) URLs
@@ -36,6 +37,8 @@ export interface HttpAppOptions {
   identity: Identity;
   dataverse: Dataverse;
   checkpoints: Checkpoints;
+  /** Time travel (`/_orgbox/clock`, with `adminKey`). */
+  timeTravel?: TimeTravel;
   /** Runs first on every request, before any surface reads a cache (see `Services.syncWithStore`); a promise is awaited. */
   beforeRequest?: () => Promise<void> | undefined;
   /** Fault injection rules (off while empty). */
@@ -87,7 +90,7 @@ function routeCloudHost(req: CloudTagged, res: ServerResponse, orgForHost: (host
  * (`/_orgbox/…`, only with `adminKey`), and a 404 naming the method and path for anything else.
  */
 export async function createHttpApp(options: HttpAppOptions): Promise<FastifyInstance> {
-  const { config, logger, tls, clock, baseUrl, identity, dataverse, checkpoints, beforeRequest, faults } = options;
+  const { config, logger, tls, clock, baseUrl, identity, dataverse, checkpoints, beforeRequest, faults, timeTravel } = options;
   const orgForHost = options.orgForHost ?? (() => undefined);
   // The cloud host names get a leaf certificate of the local CA, chosen by SNI (the proxy hands their connections here).
   const leaves = tls ? new LeafCertificates(tls) : undefined;
@@ -157,7 +160,7 @@ export async function createHttpApp(options: HttpAppOptions): Promise<FastifyIns
   if (faults) addFaultHook(app, faults, { clock, baseUrl });
   // `pid`: which process answered (`start --workers` runs several behind one port).
   app.get("/_orgbox/health", async () => ({ status: "ok", pid: process.pid }));
-  if (config.adminKey) await registerAdmin(app, { key: config.adminKey, checkpoints, identity, orgToken: orgManagementToken(identity, dataverse, (org) => `${baseUrl()}/org/${org.name}`), ...(faults ? { faults } : {}) });
+  if (config.adminKey) await registerAdmin(app, { key: config.adminKey, checkpoints, identity, orgToken: orgManagementToken(identity, dataverse, (org) => `${baseUrl()}/org/${org.name}`), ...(faults ? { faults } : {}), ...(timeTravel ? { timeTravel } : {}) });
   await app.register(async (scope) => identity.register(scope));
   await app.register(async (scope) => dataverse.register(scope), { prefix: "/org" });
   const graph = createGraph(identity, clock);

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { Clock } from "../common/clock.ts";
-import { systemClock } from "../common/clock.ts";
+import { systemClock, TravelClock } from "../common/clock.ts";
 import { DEFAULTS, type OrgboxConfig } from "../config/config.ts";
 import { createDataverse, upgradeOrg, type Dataverse, type Org } from "../dataverse/index.ts";
 import { createIdentity, DYNAMICS_CRM_APP_ID, type Identity } from "../identity/index.ts";
@@ -10,6 +10,7 @@ import { SqlIdentityStore } from "../store/identity-store.ts";
 import { SqlOrgBindings } from "../store/org-bindings.ts";
 import { currentCloudRequest, hostName } from "../common/cloud-hosts.ts";
 import { OrgHosts } from "./org-hosts.ts";
+import { TimeTravel } from "./time-travel.ts";
 
 /** The store to open: an in-memory SQLite, a data folder (`{dataDir}/orgbox.sqlite`), or a PostgreSQL database (`storeUrl`). */
 export type ServicesStore = Pick<OrgboxConfig, "inMemory" | "dataDir"> & Partial<Pick<OrgboxConfig, "storeUrl">>;
@@ -57,7 +58,10 @@ export interface Services {
   database: Database;
   identity: Identity;
   dataverse: Dataverse;
-  clock: Clock;
+  /** orgbox's clock: the runtime clock (default the wall clock) plus the time-travel offset kept in the store. */
+  clock: TravelClock;
+  /** Moves {@link clock} forward and keeps the offset in the store (see `time-travel.ts`). */
+  timeTravel: TimeTravel;
   /**
    * Drops the identity directory cache and Dataverse's caches (security state, org lookups, custom
    * definitions) and reloads the signing keys when another process (an offline `orgbox` command,
@@ -65,7 +69,8 @@ export interface Services {
    * next answer reads what it wrote. Call once per request, before any cached read: costs one
    * `PRAGMA data_version` on a SQLite file (microseconds, no I/O, answered synchronously: `undefined`
    * when there is nothing to wait for) and one read of the change counter on PostgreSQL (see
-   * `store/postgres/changes.ts`). The promise settles once the caches reflect the store.
+   * `store/postgres/changes.ts`). It then also re-reads the clock offset (an offline `orgbox clock
+   * advance`, another process's move). The promise settles once the caches reflect the store.
    * @throws (rejects with) the store's error when the counter cannot be read.
    */
   syncWithStore(): Promise<void> | undefined;
@@ -83,7 +88,7 @@ export interface Services {
  * @throws when the store cannot be opened, a migration fails, or the data folder is not writable; the store is closed again.
  */
 export async function openServices(config: ServicesConfig, runtime: ServicesRuntime = {}): Promise<Services> {
-  const clock = runtime.clock ?? systemClock;
+  const clock = new TravelClock(runtime.clock ?? systemClock);
   const logger = runtime.logger;
   const baseUrl = runtime.baseUrl ?? (() => "");
   const database = await openDatabase({ inMemory: config.inMemory, dataDir: config.dataDir, storeUrl: config.storeUrl, onPermissions: (message) => logger?.warn(message) });
@@ -98,6 +103,9 @@ export async function openServices(config: ServicesConfig, runtime: ServicesRunt
   }
 
   async function wire(): Promise<Services> {
+    // The time-travel offset first: the key ring reads the clock when it is created.
+    const timeTravel = new TimeTravel(clock, database.db, () => database.announceChange());
+    await timeTravel.reload();
     const identityStore = new SqlIdentityStore(database.db);
     const dataverseStore = new SqlDataverseStore(database.db, database.adapter);
     const orgHosts = runtime.orgHosts ?? new OrgHosts();
@@ -188,7 +196,7 @@ export async function openServices(config: ServicesConfig, runtime: ServicesRunt
     const drop = (): Promise<void> => {
       ready.invalidateCaches();
       dataverse.service.invalidateCaches();
-      const run = ready.keys.refresh().catch((error: unknown) => {
+      const run = timeTravel.reload().then(() => ready.keys.refresh()).catch((error: unknown) => {
         stale = true;
         throw error;
       });
@@ -204,6 +212,7 @@ export async function openServices(config: ServicesConfig, runtime: ServicesRunt
       identity: ready,
       dataverse,
       clock,
+      timeTravel,
       syncWithStore() {
         if (stale) {
           stale = false;

@@ -1,7 +1,7 @@
 import { sql, type Expression, type ExpressionBuilder, type Kysely, type RawBuilder, type Selectable, type SqlBool } from "kysely";
 import type { StoredSigningKey } from "../common/keys.ts";
 import type { AppRoleAssignment, Application, Group, KeyCredential, OAuth2PermissionGrant, PasswordCredential, ServicePrincipal, Tenant, User } from "../identity/model.ts";
-import type { ClientKind, DeviceCodeStatus, DirectoryCursor, DirectoryFilter, DirectoryObjectRef, DirectoryPage, DirectoryQuery, IdentityStore, StoredAuthorizationCode, StoredDeviceCode, StoredPasswordCredential, SignInLockoutState, StoredRefreshToken, StoredSignInSession } from "../identity/store.ts";
+import type { ClientKind, DeviceCodeStatus, DirectoryCursor, DirectoryFilter, DirectoryObjectRef, DirectoryPage, DirectoryQuery, IdentityStore, InteractionKind, InteractionRequirement, StoredAuthorizationCode, StoredDeviceCode, StoredPasswordCredential, SignInLockoutState, StoredRefreshToken, StoredSignInSession } from "../identity/store.ts";
 import type { Schema } from "./schema.ts";
 
 const json = (value: unknown): string => JSON.stringify(value);
@@ -383,6 +383,26 @@ export class SqlIdentityStore implements IdentityStore {
     return this.findSignInLockout(id);
   }
 
+  async requireInteraction(r: InteractionRequirement): Promise<void> {
+    const subject = r.subjectId.toLowerCase();
+    await this.db
+      .insertInto("interaction_requirements")
+      .values({ subject_id: subject, kind: r.kind, tenant_id: r.tenantId, subject_type: r.subjectType, since: r.since })
+      .onConflict((oc) => oc.columns(["subject_id", "kind"]).doUpdateSet({ since: r.since }))
+      .execute();
+  }
+
+  async clearInteractionRequirement(subjectId: string, kind: InteractionKind): Promise<boolean> {
+    const result = await this.db.deleteFrom("interaction_requirements").where("subject_id", "=", subjectId.toLowerCase()).where("kind", "=", kind).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  async findInteractionRequirements(subjectIds: string[]): Promise<InteractionRequirement[]> {
+    if (subjectIds.length === 0) return [];
+    const rows = await this.db.selectFrom("interaction_requirements").selectAll().where("subject_id", "in", subjectIds.map((id) => id.toLowerCase())).execute();
+    return rows.map((row) => ({ tenantId: row.tenant_id, subjectType: row.subject_type as InteractionRequirement["subjectType"], subjectId: row.subject_id, kind: row.kind as InteractionKind, since: Number(row.since) }));
+  }
+
   async clearFailedSignIns(userId: string): Promise<void> {
     await this.db.updateTable("users").set({ failed_sign_ins: 0, locked_until: null }).where("id", "=", userId.toLowerCase()).execute();
   }
@@ -390,14 +410,14 @@ export class SqlIdentityStore implements IdentityStore {
   async createSignInSession(s: StoredSignInSession): Promise<void> {
     await this.db
       .insertInto("sign_in_sessions")
-      .values({ id: s.id, token_hash: s.tokenHash, tenant_id: s.tenantId, user_id: s.userId, auth_time: s.authTime, expires_at: s.expiresAt, revoked_at: s.revokedAt })
+      .values({ id: s.id, token_hash: s.tokenHash, tenant_id: s.tenantId, user_id: s.userId, auth_time: s.authTime, expires_at: s.expiresAt, revoked_at: s.revokedAt, mfa_at: s.mfaAt ?? null })
       .execute();
   }
 
   async findSignInSession(tokenHash: string): Promise<StoredSignInSession | undefined> {
     const r = await this.db.selectFrom("sign_in_sessions").selectAll().where("token_hash", "=", tokenHash).executeTakeFirst();
     return r
-      ? { id: r.id, tokenHash: r.token_hash, tenantId: r.tenant_id, userId: r.user_id, authTime: Number(r.auth_time), expiresAt: Number(r.expires_at), revokedAt: r.revoked_at === null ? null : Number(r.revoked_at) }
+      ? { id: r.id, tokenHash: r.token_hash, tenantId: r.tenant_id, userId: r.user_id, authTime: Number(r.auth_time), expiresAt: Number(r.expires_at), revokedAt: r.revoked_at === null ? null : Number(r.revoked_at), mfaAt: r.mfa_at === null ? null : Number(r.mfa_at) }
       : undefined;
   }
 
@@ -616,6 +636,7 @@ export class SqlIdentityStore implements IdentityStore {
       await trx.updateTable("refresh_tokens").set({ revoked_at: now }).where("user_id", "=", id).where("revoked_at", "is", null).execute();
       await trx.updateTable("sign_in_sessions").set({ revoked_at: now }).where("user_id", "=", id).where("revoked_at", "is", null).execute();
       await trx.deleteFrom("application_owners").where("owner_id", "=", id).execute();
+      await trx.deleteFrom("interaction_requirements").where("subject_id", "=", id).execute();
       await trx.deleteFrom("users").where("id", "=", id).execute();
     });
   }
@@ -628,6 +649,7 @@ export class SqlIdentityStore implements IdentityStore {
       await trx.deleteFrom("oauth2_permission_grants").where((eb) => eb.or([eb("client_id", "in", sps), eb("resource_id", "in", sps)])).execute();
       await trx.deleteFrom("app_role_assignments").where((eb) => eb.or([eb("principal_id", "in", sps), eb("resource_id", "in", sps)])).execute();
       await trx.deleteFrom("application_owners").where("owner_id", "in", sps).execute();
+      await trx.deleteFrom("interaction_requirements").where("subject_id", "in", sps).execute();
       await trx.deleteFrom("service_principals").where("app_id", "in", appIdOf).execute();
       await trx.deleteFrom("applications").where("id", "=", id).execute();
     });

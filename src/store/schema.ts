@@ -129,7 +129,7 @@ export interface Schema {
     revoked_at: number | null;
   };
   /** Browser sign-in sessions behind the `orgbox_session` cookie (hash only). */
-  sign_in_sessions: { id: string; token_hash: string; tenant_id: string; user_id: string; auth_time: number; expires_at: number; revoked_at: number | null };
+  sign_in_sessions: { id: string; token_hash: string; tenant_id: string; user_id: string; auth_time: number; expires_at: number; revoked_at: number | null; /** Migration 015. */ mfa_at: Generated<number | null> };
   /** Delegated consent (`oauth2PermissionGrant`): client/resource are service principal object ids. */
   oauth2_permission_grants: { id: string; tenant_id: string; client_id: string; consent_type: string; principal_id: string | null; resource_id: string; scope: string; created_at: number };
   /** Application permissions (`appRoleAssignment`): principal/resource are service principal object ids. */
@@ -152,6 +152,10 @@ export interface Schema {
     end_at: number;
     created_at: number;
   };
+  /** Interaction requirements (migration 015): the "require MFA" switch per user or client service principal; `since` in ms. */
+  interaction_requirements: { subject_id: string; kind: string; tenant_id: string; subject_type: string; since: number };
+  /** orgbox's clock offset (migration 014): one row, id 'clock'; ms. */
+  orgbox_clock: { id: string; offset_ms: number; moved_at: number };
   /** Owners of app registrations (migration 011): users or service principals. */
   application_owners: { application_id: string; owner_id: string; owner_type: string; created_at: number };
   /** Client-assertion `jti`s already used: SHA-256 of `{clientId}:{jti}`, kept until the assertion expires. */

@@ -1,5 +1,6 @@
 import { evaluateConsent, issueUserTokens, normaliseIp, parseScope, resolveTarget } from "../delegated.ts";
 import { aad } from "../errors.ts";
+import { interactionRequiredError, pendingInteraction } from "../interaction.ts";
 import type { Tenant, User } from "../model.ts";
 import type { StoredRefreshToken } from "../store.ts";
 import type { AuthenticatedClient, GrantContext, TokenRequest, TokenResponseBody } from "./grant.ts";
@@ -48,6 +49,8 @@ export interface ConsentedUserTokensInput {
   rotateFrom?: StoredRefreshToken;
   /** The code was issued to an SPA redirect URI (fixed refresh-token lifetime). */
   spa?: boolean;
+  /** False for a grant that can never satisfy an interaction requirement (ROPC): any one set fails it. */
+  interactive?: false;
 }
 
 /**
@@ -58,6 +61,8 @@ export interface ConsentedUserTokensInput {
 export async function issueConsentedUserTokens(ctx: GrantContext, request: TokenRequest, input: ConsentedUserTokensInput): Promise<TokenResponseBody> {
   const { tenant, user, client, delegation } = input;
   const target = await resolveTarget(ctx, tenant, client.app, delegation.resource, delegation.permissions);
+  const pending = await pendingInteraction(ctx.store, { userId: user.id, servicePrincipalId: client.servicePrincipal.id }, input.interactive === false ? undefined : input.authTime);
+  if (pending) throw interactionRequiredError(pending, target.resource.app.appId);
   const consent = await evaluateConsent(ctx.store, tenant.id, client.servicePrincipal, client.app, target, user.id);
   if (consent.missing.length > 0 || (input.requireGrantForDefault && target.isDefault && consent.granted.length === 0)) throw aad.consentRequired(client.app.appId, client.app.displayName);
   return issueUserTokens(ctx, {

@@ -37,7 +37,7 @@ export const passwordGrant: Grant<{ user: (User & { passwordHash: string }) | un
     if (!check.ok) throw check.error;
     assertUserActive(user);
 
-    return issueConsentedUserTokens(ctx, request, { tenant, user, client, delegation, amr: ["pwd"], authTime: ctx.clock.now(), requireGrantForDefault: true });
+    return issueConsentedUserTokens(ctx, request, { tenant, user, client, delegation, amr: ["pwd"], authTime: ctx.clock.now(), requireGrantForDefault: true, interactive: false });
   },
 };
 

@@ -1,9 +1,10 @@
 import { hashSecret } from "../../common/secrets.ts";
-import { assertUserActive, tenantOfGrant } from "../delegated.ts";
-import { aad, aadTimestamp } from "../errors.ts";
+import { assertUserActive, evaluateConsent, resolveTarget, tenantOfGrant } from "../delegated.ts";
+import { AadError, aad, aadTimestamp } from "../errors.ts";
+import type { Tenant } from "../model.ts";
 import { issueConsentedUserTokens, requestedDelegation } from "./delegation-request.ts";
 import type { StoredRefreshToken } from "../store.ts";
-import type { Grant } from "./grant.ts";
+import type { AuthenticatedClient, Grant, GrantContext, TokenRequest } from "./grant.ts";
 
 /**
  * `grant_type=refresh_token` (RFC 6749 §6; learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#refresh-the-access-token).
@@ -14,7 +15,8 @@ import type { Grant } from "./grant.ts";
  * whole family (RFC 9700 §4.14.2). Errors: AADSTS70000 (unknown, revoked, replayed in strict mode,
  * or another client's/tenant's token), 700082 (not redeemed within `refreshTokenLifetimeSeconds`),
  * 700084 (an SPA chain past its fixed lifetime), 50173 (password changed after sign-in),
- * 50057 (user disabled), 65001 (consent withdrawn).
+ * 50057 (user disabled), 65001 (consent withdrawn), 50034 (user deleted), 50076 / 50079 (an interaction
+ * requirement set after the chain's sign-in, see `interaction.ts`).
  */
 export const refreshTokenGrant: Grant<StoredRefreshToken, "public-or-confidential"> = {
   type: "refresh_token",
@@ -30,17 +32,20 @@ export const refreshTokenGrant: Grant<StoredRefreshToken, "public-or-confidentia
   async issue(request, ctx, { tenant, state: stored }, client) {
     if (client.app.appId !== stored.clientId) throw aad.invalidGrant();
     const now = ctx.clock.now();
+    // A deleted user's tokens were revoked with it: Entra names the missing account (AADSTS50034), not the grant.
+    const user = await ctx.store.findUserById(stored.userId);
+    if (!user) throw aad.userNotFound(tenant.id);
     if (stored.revokedAt !== null) {
       // Strict rotation: a redeemed token presented again is a replay; nothing of its family may live on.
       if (ctx.refreshTokenRotation === "strict") await ctx.store.revokeRefreshTokenFamily(stored.familyId, now);
+      // Revoked with the consent it relied on (identity's revokeConsent): Entra answers that consent is missing.
+      if (await consentWithdrawn(ctx, request, tenant, client, user.id, stored)) throw aad.consentRequired(client.app.appId, client.app.displayName);
       throw aad.invalidGrant();
     }
     if (stored.expiresAt <= now) {
       if (stored.spa) throw aad.spaRefreshTokenExpired(duration(ctx.spaRefreshTokenLifetimeSeconds * 1000), aadTimestamp(stored.expiresAt - ctx.spaRefreshTokenLifetimeSeconds * 1000));
       throw aad.refreshTokenExpired(aadTimestamp(stored.issuedAt), duration(now - stored.issuedAt));
     }
-    const user = await ctx.store.findUserById(stored.userId);
-    if (!user) throw aad.invalidGrant();
     assertUserActive(user, stored.authTime);
 
     const delegation = requestedDelegation(request, { scope: stored.scope, resource: stored.resource });
@@ -48,6 +53,19 @@ export const refreshTokenGrant: Grant<StoredRefreshToken, "public-or-confidentia
     return issueConsentedUserTokens(ctx, request, { tenant, user, client, delegation, amr: stored.amr, authTime: stored.authTime, requireGrantForDefault: delegation.oidc.size === 0, codeId: stored.codeId, rotateFrom: stored });
   },
 };
+
+/** Whether the consent the refresh token's request needs is gone now (a resource that no longer resolves counts as not withdrawn). */
+async function consentWithdrawn(ctx: GrantContext, request: TokenRequest, tenant: Tenant, client: AuthenticatedClient, userId: string, stored: StoredRefreshToken): Promise<boolean> {
+  try {
+    const delegation = requestedDelegation(request, { scope: stored.scope, resource: stored.resource });
+    const target = await resolveTarget(ctx, tenant, client.app, delegation.resource, delegation.permissions);
+    const consent = await evaluateConsent(ctx.store, tenant.id, client.servicePrincipal, client.app, target, userId);
+    return consent.missing.length > 0 || (target.isDefault && consent.granted.length === 0);
+  } catch (error) {
+    if (error instanceof AadError) return false;
+    throw error;
+  }
+}
 
 /** Entra's `d.hh:mm:ss` duration format, from milliseconds. */
 function duration(ms: number): string {

@@ -90,6 +90,23 @@ export function consentPage(input: {
   );
 }
 
+/**
+ * The simulated multi-factor step (`mfa`: "Approve sign-in request"; `mfaRegistration`: "More
+ * information required", then the same approval): one button, nothing to type. orgbox has no second
+ * factor; the step exists so that an interaction requirement is satisfied only by a browser sign-in.
+ */
+export function mfaPage(input: { action: string; hidden: Record<string, string>; username: string; kind: "mfa" | "mfaRegistration" }): string {
+  const text =
+    input.kind === "mfaRegistration"
+      ? `<h1>More information required</h1><p>Your organization needs more information to keep your account secure. orgbox simulates registering an authentication method: select Register to continue.</p>`
+      : `<h1>Approve sign in request</h1><p>Your organization requires multi-factor authentication. orgbox simulates the second factor: select Approve to continue.</p>`;
+  return page(
+    input.kind === "mfaRegistration" ? "More information required" : "Approve sign in request",
+    `<p class="muted">${esc(input.username)}</p>${text}<form method="post" action="${esc(input.action)}">${hidden(input.hidden)}
+<div class="actions"><button type="submit" name="decision" value="cancel" class="secondary">Cancel</button><button type="submit" name="decision" value="approve" id="idSubmit_SAOTCAS_Continue">${input.kind === "mfaRegistration" ? "Register" : "Approve"}</button></div></form>`,
+  );
+}
+
 /** The page shown after sign-out when there is no (valid) `post_logout_redirect_uri` to return to. */
 export function signedOutPage(): string {
   return page("Sign out", `<h1>You signed out of your account</h1><p>It's a good idea to close all browser windows.</p>`);

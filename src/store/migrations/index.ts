@@ -12,6 +12,8 @@ import * as m010 from "./010_identity_refresh_families_and_lockout.ts";
 import * as m011 from "./011_identity_application_owners.ts";
 import * as m012 from "./012_identity_service_principal_graph.ts";
 import * as m013 from "./013_identity_directory_graph.ts";
+import * as m014 from "./014_orgbox_clock.ts";
+import * as m015 from "./015_identity_interaction_requirements.ts";
 import * as m016 from "./016_store_changes.ts";
 
 /** Numbered migrations, applied in key order on every start. Never edit a landed one; add the next number. */
@@ -29,5 +31,7 @@ export const migrations: Record<string, Migration> = {
   "011_identity_application_owners": m011,
   "012_identity_service_principal_graph": m012,
   "013_identity_directory_graph": m013,
+  "014_orgbox_clock": m014,
+  "015_identity_interaction_requirements": m015,
   "016_store_changes": m016,
 };
