@@ -638,7 +638,7 @@ export function registerDirectoryCommands(program: Command): void {
       .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2));
   const common = (command: Command) =>
     command
-      .option("--data <dir>", "data folder of the store; env ORGBOX_DATA")
+      .option("--data <dir>", "data folder of the store (default ./.orgbox); env ORGBOX_DATA")
       .option("--store-url <url>", "or the PostgreSQL database of the store; env ORGBOX_STORE_URL")
       .option("--url <url>", "or a running orgbox, managed through its Graph API; env ORGBOX_URL")
       .option("--admin-key <key>", "with --url: that orgbox's admin key; env ORGBOX_ADMIN_KEY")

@@ -200,7 +200,7 @@ async function exportCommand(flags: { data?: string; storeUrl?: string; format?:
 
 function withCommonOptions(command: Command): Command {
   return command
-    .option("--data <dir>", "data folder (SQLite file and CA); env ORGBOX_DATA", undefined)
+    .option("--data <dir>", "data folder (SQLite file and CA; default ./.orgbox); env ORGBOX_DATA", undefined)
     .option("--in-memory", "keep the store in memory; env ORGBOX_IN_MEMORY")
     .option("--store-url <url>", "keep the store in this PostgreSQL database (postgres://user@host:5432/db) instead of SQLite; env ORGBOX_STORE_URL")
     .option("--ca-dir <dir>", "folder of the local CA; env ORGBOX_CA_DIR")
@@ -208,7 +208,12 @@ function withCommonOptions(command: Command): Command {
     .option("--json", "machine-readable output on stdout; env ORGBOX_JSON");
 }
 
-const program = new Command("orgbox").description("A Dynamics 365 organization and its Microsoft Entra ID tenant, in a box.").showHelpAfterError();
+const program = new Command("orgbox")
+  .description("A Dynamics 365 organization and its Microsoft Entra ID tenant, in a box.")
+  .showHelpAfterError()
+  // Commander's own errors (unknown option or command, missing or invalid argument) are bad input: exit 2, as a
+  // ConfigError below; --help (and --version) exit 0. Every command created from `program` inherits this.
+  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2));
 
 withCommonOptions(
   program
@@ -244,7 +249,7 @@ withCommonOptions(program.command("cert").description("print the local CA path a
 program
   .command("export")
   .description("write the state of a persisted store as an environment file (passwords and secrets become placeholders)")
-  .option("--data <dir>", "data folder of the store to export; env ORGBOX_DATA")
+  .option("--data <dir>", "data folder of the store to export (default ./.orgbox); env ORGBOX_DATA")
   .option("--store-url <url>", "or the PostgreSQL database of the store; env ORGBOX_STORE_URL")
   .addOption(new Option("--format <format>", "output format (default yaml, or json for an --out ending in .json)").choices(["yaml", "json"]))
   .option("--out <file>", "write to this file instead of stdout")

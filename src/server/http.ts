@@ -94,9 +94,18 @@ export async function createHttpApp(options: HttpAppOptions): Promise<FastifyIns
 /**
  * Listens on `config.host`:`config.port` (0 picks a free port).
  * @returns the port listened on.
- * @throws when the port is taken.
+ * @throws Error saying so in words when the port is taken (EADDRINUSE) or not allowed (EACCES), with the
+ *   system error as `cause`; the system error itself for anything else.
  */
 export async function listen(app: FastifyInstance, config: Pick<OrgboxConfig, "port" | "host">): Promise<number> {
-  await app.listen({ port: config.port, host: config.host });
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const where = `${config.host}:${config.port}`;
+    if (code === "EADDRINUSE") throw new Error(`port ${config.port} is already in use on ${config.host} (EADDRINUSE): stop what listens on ${where}, or pass --port 0 (ORGBOX_PORT=0, port: 0) to pick a free port`, { cause: error });
+    if (code === "EACCES") throw new Error(`not allowed to listen on ${where} (EACCES): ports below 1024 need privileges; pass --port 0 to pick a free port`, { cause: error });
+    throw error;
+  }
   return (app.server.address() as AddressInfo).port;
 }

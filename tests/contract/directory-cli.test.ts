@@ -280,12 +280,12 @@ describe("orgbox directory CLI", { timeout: 180_000 }, () => {
     await failure(2, /no such consent grant/, "consent", "revoke", "--tenant", DEMO.tenantId, "--app", app.appId);
   });
 
-  it("needs a store: no --data, or a folder without one, is bad input", async () => {
-    const noData = await orgboxCli(["tenant", "list"]);
-    expect(noData.code).toBe(2);
-    expect(noData.stderr).toContain("pass --data DIR");
+  it("needs a store: no --data (and no ./.orgbox), or a folder without one, is bad input", async () => {
     const empty = mkdtempSync(join(tmpdir(), "orgbox-cli-empty-"));
     try {
+      const noData = await orgboxCli(["tenant", "list"], { ORGBOX_DATA: "", ORGBOX_STORE_URL: "" }, empty);
+      expect(noData.code).toBe(2);
+      expect(noData.stderr).toContain("no orgbox store in './.orgbox'");
       const run = await orgboxCli(["tenant", "list", "--data", empty]);
       expect(run.code).toBe(2);
       expect(run.stderr).toContain("no orgbox store");
