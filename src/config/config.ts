@@ -3,6 +3,8 @@ import { defaultTempCaDir } from "../common/tls.ts";
 import { z } from "zod";
 import { ConfigError } from "../common/errors.ts";
 import { readDocument } from "../environment/read.ts";
+import { EnvironmentSchema } from "../environment/schema.ts";
+import { unknownKeysMessage } from "../common/suggest.ts";
 
 /**
  * Everything that shapes one orgbox instance. Every key maps 1:1 to a CLI flag
@@ -174,7 +176,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): OrgboxConfigInput {
 function parse(input: OrgboxConfigInput, source: string): Partial<OrgboxConfig> {
   const result = Schema.safeParse(input);
   if (!result.success) {
-    const problems = result.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
+    const problems = result.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.code === "unrecognized_keys" ? unknownKeysMessage(i.keys, Object.keys(CONFIG_KEYS)) : i.message}`).join("; ");
     throw new ConfigError(`invalid configuration in ${source}: ${problems}`);
   }
   return result.data as Partial<OrgboxConfig>;
@@ -195,11 +197,32 @@ function configFromDocument(data: unknown, path: string): OrgboxConfigInput {
   if (typeof data !== "object" || data === null || Array.isArray(data)) throw new ConfigError(`config file ${path}: the top level must be an object`);
   const record = data as Record<string, unknown>;
   const server = (record.server ?? record) as Record<string, unknown>;
+  const unknown = unknownFileKeys(record);
+  if (unknown.length > 0) throw new ConfigError(`invalid configuration in ${path}: ${unknown.join("; ")}`);
   const picked: Record<string, unknown> = {};
   for (const key of Object.keys(CONFIG_KEYS)) if (key in server && key !== "configFile") picked[key] = server[key];
   const describesEnvironment = ["tenants", "apps", "orgs"].some((k) => k in record);
   if (describesEnvironment) picked.seedDemo = record.seedDemo ?? server.seedDemo ?? false;
   return picked as OrgboxConfigInput;
+}
+
+/**
+ * The unknown keys of a config or environment file, each as `where: unknown key 'k' (did you mean '…'?)`: at the
+ * top level anything but a config key or an environment section (`tenants`, `apps`, `orgs`, `server`, …), under
+ * `server` anything but a config key. `configFile` is no key of a file.
+ */
+function unknownFileKeys(record: Record<string, unknown>): string[] {
+  const configKeys = Object.keys(CONFIG_KEYS).filter((k) => k !== "configFile");
+  const topLevel = [...configKeys, ...Object.keys(EnvironmentSchema.shape)];
+  const problems: string[] = [];
+  const strays = Object.keys(record).filter((k) => !topLevel.includes(k));
+  if (strays.length > 0) problems.push(`(top level): ${unknownKeysMessage(strays, topLevel)}`);
+  const server = record.server;
+  if (typeof server === "object" && server !== null && !Array.isArray(server)) {
+    const inServer = Object.keys(server).filter((k) => !configKeys.includes(k));
+    if (inServer.length > 0) problems.push(`server: ${unknownKeysMessage(inServer, configKeys)}`);
+  } else if (server !== undefined) problems.push("server: must be an object of server settings (port, host, …)");
+  return problems;
 }
 
 /**
