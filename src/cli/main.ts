@@ -38,6 +38,7 @@ interface StartFlags {
   refreshTokenRotation?: string;
   lockoutThreshold?: string;
   lockoutDuration?: string;
+  reapply?: boolean;
 }
 
 function toInput(flags: StartFlags): OrgboxConfigInput {
@@ -62,6 +63,7 @@ function toInput(flags: StartFlags): OrgboxConfigInput {
   if (flags.refreshTokenRotation !== undefined) input.refreshTokenRotation = flags.refreshTokenRotation;
   if (flags.lockoutThreshold !== undefined) input.lockoutThreshold = flags.lockoutThreshold;
   if (flags.lockoutDuration !== undefined) input.lockoutDurationSeconds = flags.lockoutDuration;
+  if (flags.reapply) input.reapply = true;
   return input;
 }
 
@@ -233,7 +235,8 @@ withCommonOptions(
     .option("--spa-refresh-token-lifetime <seconds>", "fixed lifetime of refresh tokens issued to SPA redirect URIs (default 86400); env ORGBOX_SPA_REFRESH_TOKEN_LIFETIME")
     .addOption(new Option("--refresh-token-rotation <mode>", "entra: a redeemed refresh token stays valid (default); strict: single use, a replay revokes the family; env ORGBOX_REFRESH_TOKEN_ROTATION").choices(["entra", "strict"]))
     .option("--lockout-threshold <n>", "wrong passwords in a row before a user is locked out, 0 for never (default 10); env ORGBOX_LOCKOUT_THRESHOLD")
-    .option("--lockout-duration <seconds>", "how long a locked-out user stays locked (default 60); env ORGBOX_LOCKOUT_DURATION"),
+    .option("--lockout-duration <seconds>", "how long a locked-out user stays locked (default 60); env ORGBOX_LOCKOUT_DURATION")
+    .option("--reapply", "rebuild the --data store from the --config environment file it already holds (old store kept as orgbox.sqlite.before-reapply); env ORGBOX_REAPPLY"),
 ).action(start);
 
 const keysCommand = program.command("keys").description("manage the token-signing keys of a persisted store");

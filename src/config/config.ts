@@ -83,6 +83,12 @@ export interface OrgboxConfig {
   lockoutThreshold: number;
   /** Smart lockout: how long, in seconds, a locked user stays locked. Default 60, as Entra. */
   lockoutDurationSeconds: number;
+  /**
+   * When the config file describes an environment that a persisted store already holds (an earlier start applied
+   * it): rebuild a data folder's store from the file, the old store kept as `orgbox.sqlite.before-reapply`
+   * (refused with `storeUrl`). Default false: the store is kept as it is and a warning names this setting.
+   */
+  reapply: boolean;
 }
 
 /** Documented defaults; `dataDir`-relative defaults are resolved in {@link resolveConfig}. */
@@ -103,6 +109,7 @@ export const DEFAULTS = {
   refreshTokenRotation: "entra",
   lockoutThreshold: 10,
   lockoutDurationSeconds: 60,
+  reapply: false,
 } as const;
 
 /** Config key → environment variable. */
@@ -128,6 +135,7 @@ export const CONFIG_KEYS = {
   refreshTokenRotation: "ORGBOX_REFRESH_TOKEN_ROTATION",
   lockoutThreshold: "ORGBOX_LOCKOUT_THRESHOLD",
   lockoutDurationSeconds: "ORGBOX_LOCKOUT_DURATION",
+  reapply: "ORGBOX_REAPPLY",
 } as const satisfies Record<keyof Omit<OrgboxConfig, never>, string>;
 
 const bool = z.union([z.boolean(), z.enum(["true", "false", "1", "0", "yes", "no"]).transform((v) => v === "true" || v === "1" || v === "yes")]);
@@ -156,6 +164,7 @@ const Schema = z
     refreshTokenRotation: z.enum(["entra", "strict"]),
     lockoutThreshold: int(0, 100_000),
     lockoutDurationSeconds: int(1, 366 * 86400),
+    reapply: bool,
   })
   .partial()
   .strict();

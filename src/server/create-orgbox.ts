@@ -16,6 +16,7 @@ import { createHttpApp, listen } from "./http.ts";
 import { openServices, type Services } from "./services.ts";
 import { DEMO } from "./demo.ts";
 import { seedDemo } from "./seed.ts";
+import { rebuildForReapply } from "./reapply.ts";
 
 /** The demo credentials printed in the banner and the `--json` ready line. */
 export interface DemoInfo {
@@ -82,7 +83,20 @@ export async function createOrgbox(config: OrgboxConfig, logger: Logger, clock: 
   // The whole environment is validated before anything is opened or applied.
   const environment = loadEnvironment(config, options);
   let base = "";
-  const services = await openServices(config, { clock, logger, baseUrl: () => base });
+  let services = await openServices(config, { clock, logger, baseUrl: () => base });
+  // A persisted store an earlier start applied the file to: said so, or (--reapply) rebuilt from the file.
+  if (environment) {
+    try {
+      const holds = await heldEnvironment(environment, services.identity);
+      if (holds && rebuildForReapply(config, environment.source, holds, logger)) {
+        await services.close();
+        services = await openServices(config, { clock, logger, baseUrl: () => base });
+      }
+    } catch (error) {
+      await services.close().catch(() => undefined);
+      throw error;
+    }
+  }
   const { database, identity, dataverse } = services;
   let server: FastifyInstance | undefined;
   try {
@@ -92,7 +106,7 @@ export async function createOrgbox(config: OrgboxConfig, logger: Logger, clock: 
     if (wantsDemo && !(await identity.service.findTenant(DEMO.tenantId))) {
       await seedDemo(identity.service, dataverse.service, clock.now());
     }
-    if (environment && !(await alreadyApplied(environment, identity))) {
+    if (environment && !(await heldEnvironment(environment, identity))) {
       // All or nothing: a failure half-way (e.g. a persisted store holding a conflicting object) leaves the store as it was.
       const before = await database.snapshots.take();
       try {
@@ -105,7 +119,7 @@ export async function createOrgbox(config: OrgboxConfig, logger: Logger, clock: 
       } finally {
         await database.snapshots.drop(before);
       }
-      logger.debug({ source: environment.source, tenants: environment.tenants.length, apps: environment.apps.length, orgs: environment.orgs.length }, "environment applied");
+      logger.info({ source: environment.source, tenants: environment.tenants.length, apps: environment.apps.length, orgs: environment.orgs.length }, `environment ${environment.source} applied`);
     }
     const checkpoints = new Checkpoints(database, dataverse, identity, clock, await database.snapshots.take());
 
@@ -186,11 +200,14 @@ function loadEnvironment(config: OrgboxConfig, options: CreateOrgboxOptions): Lo
   return isEnvironmentDocument(document) ? validateEnvironment(document, config.configFile, dirname(resolve(config.configFile))) : undefined;
 }
 
-/** A persisted store that already holds the environment's first tenant was set up by an earlier start. */
-async function alreadyApplied(environment: LoadedEnvironment, identity: Identity): Promise<boolean> {
+/**
+ * A persisted store that already holds the environment's first tenant (else its first app) was set up by an earlier
+ * start: what shows it (`tenant 'fabrikam.onmicrosoft.com'`), or undefined when the environment is not applied yet.
+ */
+async function heldEnvironment(environment: LoadedEnvironment, identity: Identity): Promise<string | undefined> {
   // The demo tenant an environment extends (seedDemo: true) exists before it is applied: look at what the file creates.
   const first = environment.tenants.find((t) => !t.existing);
-  if (first) return (await identity.service.findTenant(first.id)) !== undefined;
+  if (first) return (await identity.service.findTenant(first.id)) !== undefined ? `tenant '${first.defaultDomain}'` : undefined;
   const app = environment.apps[0];
-  return app !== undefined && (await identity.service.findApplication(app.appId)) !== undefined;
+  return app !== undefined && (await identity.service.findApplication(app.appId)) !== undefined ? `app '${app.displayName}' (${app.appId})` : undefined;
 }
