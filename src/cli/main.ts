@@ -27,6 +27,7 @@ interface StartFlags {
   caDir?: string;
   config?: string;
   logLevel?: string;
+  logFormat?: string;
   seed?: boolean;
   json?: boolean;
   adminKey?: string;
@@ -53,6 +54,7 @@ function toInput(flags: StartFlags): OrgboxConfigInput {
   if (flags.caDir !== undefined) input.caDir = flags.caDir;
   if (flags.config !== undefined) input.configFile = flags.config;
   if (flags.logLevel !== undefined) input.logLevel = flags.logLevel;
+  if (flags.logFormat !== undefined) input.logFormat = flags.logFormat;
   if (flags.seed === false) input.seedDemo = false;
   if (flags.adminKey !== undefined) input.adminKey = flags.adminKey;
   if (flags.keyRotationInterval !== undefined) input.keyRotationIntervalSeconds = flags.keyRotationInterval;
@@ -107,7 +109,7 @@ function banner(orgbox: OrgboxInstance): string {
 async function start(flags: StartFlags): Promise<void> {
   const config = resolveConfig(toInput(flags), process.env);
   const json = wantsJson(flags);
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, undefined, config.logFormat);
   const { createOrgbox } = await import("../server/create-orgbox.ts");
   const orgbox = await createOrgbox(config, logger);
   // Handlers first: a supervisor may signal as soon as it reads the ready output.
@@ -226,6 +228,7 @@ withCommonOptions(
     .option("--public-host <name>", "host name in emitted URLs (default localhost); env ORGBOX_PUBLIC_HOST")
     .option("--http", "serve plain HTTP instead of HTTPS; env ORGBOX_HTTP")
     .addOption(new Option("--log-level <level>", "log level (default info); env ORGBOX_LOG_LEVEL").choices(["fatal", "error", "warn", "info", "debug", "trace", "silent"]))
+    .addOption(new Option("--log-format <format>", "json: one JSON object per line (default); pretty: readable lines for people; env ORGBOX_LOG_FORMAT").choices(["json", "pretty"]))
     .option("--no-seed", "do not seed the demo environment; env ORGBOX_SEED_DEMO=false")
     .option("--admin-key <key>", "enable POST /_orgbox/reset and /_orgbox/snapshots for 'Authorization: Bearer <key>'; env ORGBOX_ADMIN_KEY")
     .option("--key-rotation-interval <seconds>", "rotate the token-signing key every N seconds (default off); env ORGBOX_KEY_ROTATION_INTERVAL")

@@ -34,8 +34,10 @@ export interface OrgboxConfig {
   caDir: string;
   /** Optional config file that was loaded (`.json`, `.yaml`/`.yml`, `.ts`/`.js`); it may also describe an environment. */
   configFile: string | undefined;
-  /** Log level (pino). Default `info` for the CLI, `silent` for `startOrgbox`. */
+  /** Log level (pino). Default `info` for the CLI, `silent` for `startOrgbox`. At `info`, one access-log line per request. */
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  /** How log lines are written to stderr: `json` (one object per line, for machines) or `pretty` (for people). Default `json`. */
+  logFormat: "json" | "pretty";
   /** Seed the deterministic demo tenant, org and data on first start. Default true. */
   seedDemo: boolean;
   /** Access-token lifetime in seconds. Default 3599 (Entra's 60–90 min range is not simulated). */
@@ -100,6 +102,7 @@ export const DEFAULTS = {
   inMemory: false,
   http: false,
   logLevel: "info",
+  logFormat: "json",
   seedDemo: true,
   accessTokenLifetimeSeconds: 3599,
   rejectAssertionReplay: false,
@@ -124,6 +127,7 @@ export const CONFIG_KEYS = {
   caDir: "ORGBOX_CA_DIR",
   configFile: "ORGBOX_CONFIG",
   logLevel: "ORGBOX_LOG_LEVEL",
+  logFormat: "ORGBOX_LOG_FORMAT",
   seedDemo: "ORGBOX_SEED_DEMO",
   accessTokenLifetimeSeconds: "ORGBOX_ACCESS_TOKEN_LIFETIME",
   adminKey: "ORGBOX_ADMIN_KEY",
@@ -153,6 +157,7 @@ const Schema = z
     caDir: z.string().min(1),
     configFile: z.string().min(1),
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
+    logFormat: z.enum(["json", "pretty"]),
     seedDemo: bool,
     accessTokenLifetimeSeconds: int(300, 86400),
     adminKey: z.string().min(8, { error: "must be at least 8 characters" }),

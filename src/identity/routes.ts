@@ -193,7 +193,7 @@ function renderError(error: unknown, request: FastifyRequest, reply: FastifyRepl
     }
   }
   const body = aadErrorBody(aadError, { traceId: traceId(request), correlationId: request.id, now: clock.now(), baseUrl: base });
-  request.log.info({ aadsts: aadError.code, error: aadError.error }, "identity error");
+  request.log.info({ aadsts: aadError.code, error: aadError.error, reason: aadError.message }, "identity error");
   return reply.status(aadError.status).headers({ ...TOKEN_HEADERS, ...aadError.headers }).send(body);
 }
 

@@ -9,6 +9,7 @@ import { sendWebApiUrlError, type Dataverse } from "../dataverse/index.ts";
 import { aad, aadErrorBody, type Identity } from "../identity/index.ts";
 import { createGraph, graphError, graphErrorBody } from "../graph/index.ts";
 import { registerAdmin, type Checkpoints } from "./admin.ts";
+import { registerAccessLog } from "./access-log.ts";
 
 /**
  * Request-line plus header bytes a connection may send: room for the 32 KB (32,768-character) URLs
@@ -68,6 +69,8 @@ export async function createHttpApp(options: HttpAppOptions): Promise<FastifyIns
       void reply.status(400).header("cache-control", "no-store, no-cache").send(body);
     },
   }) as unknown as FastifyInstance;
+  // One info line per request (before the surfaces register, so it sees all of them).
+  registerAccessLog(app);
   // Once per request, on the root so it precedes every surface's own hooks: what an offline command wrote is seen at once.
   if (beforeRequest) {
     app.addHook("onRequest", (_request, _reply, done) => {
