@@ -24,6 +24,8 @@ interface StartFlags {
   inMemory?: boolean;
   storeUrl?: string;
   http?: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
   caDir?: string;
   config?: string;
   logLevel?: string;
@@ -51,6 +53,8 @@ function toInput(flags: StartFlags): OrgboxConfigInput {
   if (flags.inMemory) input.inMemory = true;
   if (flags.storeUrl !== undefined) input.storeUrl = flags.storeUrl;
   if (flags.http) input.http = true;
+  if (flags.tlsCert !== undefined) input.tlsCert = flags.tlsCert;
+  if (flags.tlsKey !== undefined) input.tlsKey = flags.tlsKey;
   if (flags.caDir !== undefined) input.caDir = flags.caDir;
   if (flags.config !== undefined) input.configFile = flags.config;
   if (flags.logLevel !== undefined) input.logLevel = flags.logLevel;
@@ -99,6 +103,8 @@ function banner(orgbox: OrgboxInstance): string {
   ];
   if (orgbox.caCertPath) {
     lines.push(`  CA certificate  ${orgbox.caCertPath}`, "", "  Trust it:", ...trustLines(orgbox.caCertPath).map((l) => `    ${l}`));
+  } else if (orgbox.config.tlsCert !== undefined) {
+    lines.push(`  TLS certificate ${orgbox.config.tlsCert} (yours: clients trust it as they trust its issuer)`);
   } else {
     lines.push("  TLS             off (--http)");
   }
@@ -227,6 +233,8 @@ withCommonOptions(
     .option("--host <host>", "interface to listen on (default 127.0.0.1); env ORGBOX_HOST")
     .option("--public-host <name>", "host name in emitted URLs (default localhost); env ORGBOX_PUBLIC_HOST")
     .option("--http", "serve plain HTTP instead of HTTPS; env ORGBOX_HTTP")
+    .option("--tls-cert <file>", "your own server certificate (PEM, leaf first, then intermediates) instead of the local CA's; with --tls-key; env ORGBOX_TLS_CERT")
+    .option("--tls-key <file>", "the PEM private key of --tls-cert; env ORGBOX_TLS_KEY")
     .addOption(new Option("--log-level <level>", "log level (default info); env ORGBOX_LOG_LEVEL").choices(["fatal", "error", "warn", "info", "debug", "trace", "silent"]))
     .addOption(new Option("--log-format <format>", "json: one JSON object per line (default); pretty: readable lines for people; env ORGBOX_LOG_FORMAT").choices(["json", "pretty"]))
     .option("--no-seed", "do not seed the demo environment; env ORGBOX_SEED_DEMO=false")

@@ -30,6 +30,13 @@ export interface OrgboxConfig {
   storeUrl: string | undefined;
   /** Serve plain HTTP instead of HTTPS. Default false. */
   http: boolean;
+  /**
+   * Your own server certificate: a PEM file with the certificate (leaf first, then any intermediates), used instead
+   * of a certificate of the local CA. Needs `tlsKey`; not with `http`. Default: none (the local CA's).
+   */
+  tlsCert: string | undefined;
+  /** The PEM private key of `tlsCert`. Default: none. */
+  tlsKey: string | undefined;
   /** Folder of the local CA. Default `{dataDir}/ca`, or `{tmpdir}/orgbox-ca-{uid}` when in memory (per user). */
   caDir: string;
   /** Optional config file that was loaded (`.json`, `.yaml`/`.yml`, `.ts`/`.js`); it may also describe an environment. */
@@ -124,6 +131,8 @@ export const CONFIG_KEYS = {
   inMemory: "ORGBOX_IN_MEMORY",
   storeUrl: "ORGBOX_STORE_URL",
   http: "ORGBOX_HTTP",
+  tlsCert: "ORGBOX_TLS_CERT",
+  tlsKey: "ORGBOX_TLS_KEY",
   caDir: "ORGBOX_CA_DIR",
   configFile: "ORGBOX_CONFIG",
   logLevel: "ORGBOX_LOG_LEVEL",
@@ -154,6 +163,8 @@ const Schema = z
     inMemory: bool,
     storeUrl: z.string().regex(/^postgres(ql)?:\/\/\S*$/, "a postgres:// or postgresql:// URL"),
     http: bool,
+    tlsCert: z.string().min(1),
+    tlsKey: z.string().min(1),
     caDir: z.string().min(1),
     configFile: z.string().min(1),
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
@@ -260,6 +271,10 @@ export function resolveConfig(explicit: OrgboxConfigInput, env: NodeJS.ProcessEn
   if (merged.storeUrl !== undefined && merged.inMemory) {
     throw new ConfigError("--in-memory and --store-url cannot be combined: with --store-url the store is that PostgreSQL database");
   }
+  if ((merged.tlsCert === undefined) !== (merged.tlsKey === undefined)) {
+    throw new ConfigError(`--tls-cert and --tls-key go together: give the certificate and its private key (${merged.tlsCert === undefined ? "--tls-cert is missing" : "--tls-key is missing"})`);
+  }
+  if (merged.tlsCert !== undefined && merged.http) throw new ConfigError("--tls-cert and --http cannot be combined: --http serves plain HTTP");
   const dataDir = resolve(merged.dataDir);
   const caDir = resolve(merged.caDir ?? (merged.inMemory ? defaultTempCaDir() : join(dataDir, "ca")));
   const config = { ...merged, dataDir, caDir, configFile } as OrgboxConfig;

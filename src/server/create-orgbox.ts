@@ -4,6 +4,10 @@ import type { Logger } from "pino";
 import type { Clock } from "../common/clock.ts";
 import { systemClock } from "../common/clock.ts";
 import { ensureLocalTls, type LocalTls } from "../common/tls.ts";
+import { loadOwnTls, type OwnTls } from "../common/own-tls.ts";
+
+/** The server's certificate: the local CA's (with the CA to trust), or your own (`tlsCert`, no CA). */
+type ServerTls = LocalTls | (OwnTls & { caCert?: undefined; caCertPath?: undefined });
 import { configDocument, type OrgboxConfig } from "../config/config.ts";
 import type { Dataverse } from "../dataverse/index.ts";
 import type { Identity } from "../identity/index.ts";
@@ -48,7 +52,7 @@ export interface OrgboxInstance {
   orgUrl: string;
   /** `{orgUrl}/api/data/v9.2`. */
   apiUrl: string;
-  /** CA certificate (PEM) to trust, or undefined over plain HTTP. */
+  /** CA certificate (PEM) to trust, or undefined over plain HTTP and with your own certificate (`tlsCert`). */
   caCert: string | undefined;
   caCertPath: string | undefined;
   demo: DemoInfo;
@@ -100,7 +104,11 @@ export async function createOrgbox(config: OrgboxConfig, logger: Logger, clock: 
   const { database, identity, dataverse } = services;
   let server: FastifyInstance | undefined;
   try {
-    const tls = config.http ? undefined : await ensureLocalTls(config.caDir, config.publicHost === "localhost" ? [] : [config.publicHost], (message) => logger.warn(message));
+    const tls: ServerTls | undefined = config.http
+      ? undefined
+      : config.tlsCert !== undefined && config.tlsKey !== undefined
+        ? loadOwnTls(config.tlsCert, config.tlsKey, config.publicHost, clock.now(), (message) => logger.warn(message))
+        : await ensureLocalTls(config.caDir, config.publicHost === "localhost" ? [] : [config.publicHost], (message) => logger.warn(message));
 
     const wantsDemo = config.seedDemo && (environment ? environment.seedDemo : true);
     if (wantsDemo && !(await identity.service.findTenant(DEMO.tenantId))) {
@@ -139,7 +147,7 @@ function buildInstance(
   config: OrgboxConfig,
   base: string,
   port: number,
-  tls: LocalTls | undefined,
+  tls: ServerTls | undefined,
   services: Services,
   app: FastifyInstance,
   environment: LoadedEnvironment | undefined,

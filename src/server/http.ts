@@ -22,8 +22,8 @@ const MAX_HEADER_BYTES = 48 * 1024;
 export interface HttpAppOptions {
   config: Pick<OrgboxConfig, "logLevel" | "adminKey">;
   logger: Logger;
-  /** The server certificate; undefined serves plain HTTP. */
-  tls: LocalTls | undefined;
+  /** The server certificate chain and key; undefined serves plain HTTP. */
+  tls: Pick<LocalTls, "cert" | "key"> | undefined;
   clock: Clock;
   /** The public base URL, known once the server listens. */
   baseUrl: () => string;
