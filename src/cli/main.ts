@@ -156,9 +156,18 @@ async function start(flags: StartFlags): Promise<void> {
   }
 }
 
-async function cert(flags: StartFlags): Promise<void> {
+async function cert(flags: StartFlags & { install?: boolean; dryRun?: boolean }): Promise<void> {
   const config: OrgboxConfig = resolveConfig(toInput(flags), process.env);
   const tls = await ensureLocalTls(config.caDir);
+  if (flags.install || flags.dryRun) {
+    const trust = await import("./trust-install.ts");
+    const facts = trust.hostFacts();
+    const plan = trust.trustPlan(tls.caCertPath, facts);
+    const outcomes = trust.installTrust(plan, facts, flags.dryRun === true);
+    process.stdout.write(wantsJson(flags) ? `${JSON.stringify({ caCertPath: plan.caCertPath, steps: outcomes, notes: plan.notes })}\n` : trust.trustReport(plan, outcomes));
+    if (outcomes.some((o) => o.outcome === "failed")) process.exitCode = 1;
+    return;
+  }
   if (wantsJson(flags)) {
     process.stdout.write(`${JSON.stringify({ caCertPath: tls.caCertPath, caDir: config.caDir, node: `NODE_EXTRA_CA_CERTS=${tls.caCertPath}`, python: `REQUESTS_CA_BUNDLE=${tls.caCertPath}`, curl: `--cacert ${tls.caCertPath}` })}\n`);
     return;
@@ -258,7 +267,13 @@ withCommonOptions(
     .option("--activate-after <seconds>", "delay before the new key signs (default 0)"),
 ).action(keysRotate);
 
-withCommonOptions(program.command("cert").description("print the local CA path and how to trust it (creates the CA if needed)")).action(cert);
+withCommonOptions(
+  program
+    .command("cert")
+    .description("print the local CA path and how to trust it (creates the CA if needed); 'orgbox app cert' manages an app's certificates")
+    .option("--install", "add the local CA to the system trust store and Chrome/Firefox (NSS) where allowed; prints the commands that need root")
+    .option("--dry-run", "with --install: print what would run, change nothing"),
+).action(cert);
 
 program
   .command("export")
