@@ -9,13 +9,14 @@ import { spawn } from "node:child_process";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
-import { ConfidentialClientApplication } from "@azure/msal-node";
+import { ConfidentialClientApplication, PublicClientApplication } from "@azure/msal-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/common/logger.ts";
 import { defaultTempCaDir } from "../../src/common/tls.ts";
 import { resolveConfig } from "../../src/config/config.ts";
 import { createOrgbox, type OrgboxInstance } from "../../src/server/create-orgbox.ts";
 import { DEMO } from "../../src/server/demo.ts";
+import { DYNAMICS_CRM_APP_ID } from "../../src/identity/index.ts";
 
 type Line = Record<string, unknown> & { msg: string; level: number };
 
@@ -103,6 +104,23 @@ describe("access log and refusals (info level)", () => {
     expect(error.message).toContain(`No application user in org 'contoso' has the application id '${application.appId}'`);
     expect(error.message).toContain(`orgbox appuser create --org contoso --app ${application.appId} --role`);
     expect(accessLines().find((l) => l.correlationId === res.headers.get("REQ_ID"))).toMatchObject({ status: 403, reason: error.message, clientId: application.appId });
+  });
+
+  it("0x80072560 for a directory user with no systemuser names its object id and 'orgbox user add-to-org'", async () => {
+    const upn = "newcomer@contoso.onmicrosoft.com";
+    const user = await orgbox.identity.service.createUser({ tenantId: orgbox.tenantId, userPrincipalName: upn, displayName: "Newcomer", password: "Newcomer-pass-1", directoryRoles: [] });
+    const { application } = await orgbox.identity.service.registerApplication({ tenantId: orgbox.tenantId, displayName: "ROPC client", isFallbackPublicClient: true, publicClientRedirectUris: ["http://localhost"] });
+    await orgbox.identity.service.grantConsent({ tenantId: orgbox.tenantId, clientAppId: application.appId, resourceAppId: DYNAMICS_CRM_APP_ID, scopes: ["user_impersonation"] });
+    const pca = new PublicClientApplication({ auth: { clientId: application.appId, authority: orgbox.authority, knownAuthorities: [new URL(orgbox.url).host] } });
+    const result = await pca.acquireTokenByUsernamePassword({ scopes: [`${orgbox.orgUrl}/user_impersonation`], username: upn, password: "Newcomer-pass-1" });
+    const res = await fetch(`${orgbox.apiUrl}/WhoAmI`, { headers: { authorization: `Bearer ${result!.accessToken}` } });
+    expect(res.status).toBe(403);
+    const error = ((await res.json()) as { error: { code: string; message: string } }).error;
+    expect(error).toEqual({
+      code: "0x80072560",
+      message: `The user is not a member of the organization. No user in org 'contoso' has the object id '${user.id}' (${upn}) (the token's oid): add the directory user with 'orgbox user add-to-org --org contoso --user ${upn} --role "<role name>"', or POST systemusers with azureactivedirectoryobjectid.`,
+    });
+    expect(accessLines().find((l) => l.correlationId === res.headers.get("REQ_ID"))).toMatchObject({ status: 403, user: upn, reason: error.message });
   });
 
   it("an identity 401 (wrong client secret) is logged with its AADSTS reason", async () => {
