@@ -13,6 +13,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { decodeJwt } from "jose";
+import type { Logger } from "pino";
 import { redactUrl } from "../common/logger.ts";
 
 /** The fields of an access-log line besides the message and the correlation id (bound by the request logger). */
@@ -54,25 +55,38 @@ export function refusalReason(payload: unknown): string | undefined {
 
 const text = (value: unknown): string | undefined => (typeof value === "string" && value !== "" && value.length <= 256 ? value : undefined);
 
-/** Who the request is from, as far as it says: its bearer token's claims, else `client_id` / `username` of its form or query. */
-function principal(request: FastifyRequest): Pick<AccessLogFields, "clientId" | "user" | "tenant"> {
-  const authorization = request.headers.authorization;
-  if (typeof authorization === "string" && /^bearer /i.test(authorization)) {
-    try {
-      const claims = decodeJwt(authorization.slice(7).trim());
-      const out: Pick<AccessLogFields, "clientId" | "user" | "tenant"> = {};
-      const clientId = text(claims.appid) ?? text(claims.azp);
-      const user = text(claims.upn) ?? text(claims.unique_name) ?? text(claims.preferred_username);
-      const tenant = text(claims.tid);
-      if (clientId) out.clientId = clientId;
-      if (user) out.user = user;
-      if (tenant) out.tenant = tenant;
-      return out;
-    } catch {
-      return {};
-    }
+type Who = Pick<AccessLogFields, "clientId" | "user" | "tenant">;
+
+/** Bearer token → who it names, for the last {@link MAX_TOKENS} tokens seen: a client sends the same token many times. */
+const tokens = new Map<string, Who>();
+const MAX_TOKENS = 1024;
+
+/** The client, user and tenant a bearer token's claims name (read, not verified: the surfaces verify). */
+function tokenPrincipal(token: string): Who {
+  const known = tokens.get(token);
+  if (known) return known;
+  const out: Who = {};
+  try {
+    const claims = decodeJwt(token);
+    const clientId = text(claims.appid) ?? text(claims.azp);
+    const user = text(claims.upn) ?? text(claims.unique_name) ?? text(claims.preferred_username);
+    const tenant = text(claims.tid);
+    if (clientId) out.clientId = clientId;
+    if (user) out.user = user;
+    if (tenant) out.tenant = tenant;
+  } catch {
+    // not a JWT: nobody named
   }
-  const out: Pick<AccessLogFields, "clientId" | "user" | "tenant"> = {};
+  if (tokens.size >= MAX_TOKENS) tokens.clear();
+  tokens.set(token, out);
+  return out;
+}
+
+/** Who the request is from, as far as it says: its bearer token's claims, else `client_id` / `username` of its form or query. */
+function principal(request: FastifyRequest): Who {
+  const authorization = request.headers.authorization;
+  if (typeof authorization === "string" && /^bearer /i.test(authorization)) return tokenPrincipal(authorization.slice(7).trim());
+  const out: Who = {};
   for (const source of [request.body, request.query]) {
     if (typeof source !== "object" || source === null) continue;
     const fields = source as Record<string, unknown>;
@@ -98,16 +112,23 @@ export function accessLogFields(request: FastifyRequest, reply: FastifyReply): A
   };
 }
 
+/** Whether the request's logger writes info lines (the app's logger is pino: its children have `isLevelEnabled`). */
+const infoEnabled = (request: FastifyRequest): boolean => (request.log as unknown as Pick<Logger, "isLevelEnabled">).isLevelEnabled?.("info") ?? true;
+
 /** Adds the access log to `app` (the root instance, before the surfaces register, so it sees every request). */
 export function registerAccessLog(app: FastifyInstance): void {
   app.addHook("onSend", (request, reply, payload, done) => {
-    if (reply.statusCode === 401 || reply.statusCode === 403) {
+    if ((reply.statusCode === 401 || reply.statusCode === 403) && infoEnabled(request)) {
       const reason = refusalReason(payload);
       if (reason !== undefined) reasons.set(request, reason);
     }
     done(null, payload);
   });
   app.addHook("onResponse", (request, reply, done) => {
+    if (!infoEnabled(request)) {
+      done();
+      return;
+    }
     let fields: AccessLogFields;
     try {
       fields = accessLogFields(request, reply);
