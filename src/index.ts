@@ -53,5 +53,5 @@ export async function startOrgbox(options: StartOptions = {}, runtime: StartRunt
   // In memory unless given a data folder or a PostgreSQL store; the CA is the shared temp one unless given a data folder.
   const base = { inMemory: options.dataDir === undefined && options.storeUrl === undefined, port: 0, logLevel: "silent" as const, proxy: false, ...(options.dataDir === undefined ? { caDir: defaultTempCaDir() } : {}) };
   const config = resolveConfig(input, {}, base);
-  return createOrgbox(config, createLogger(config.logLevel), runtime.clock ?? systemClock, environment ? { environment } : {});
+  return createOrgbox(config, createLogger(config.logLevel, undefined, config.logFormat), runtime.clock ?? systemClock, environment ? { environment } : {});
 }

@@ -3,6 +3,8 @@
  * prints what its offline twin in directory.ts prints: the same text, and with `--json` the same
  * document (Graph's ISO 8601 times written back as they are, object shapes as identity's model).
  */
+import { createPrivateKey, type KeyObject } from "node:crypto";
+import { SignJWT } from "jose";
 import { ConfigError } from "../common/errors.ts";
 import { RESOURCE_ALIASES } from "../environment/load.ts";
 import { GLOBAL_ADMINISTRATOR_ROLE, type RequiredResourceAccess } from "../identity/index.ts";
@@ -289,6 +291,68 @@ export async function remoteSecretRemove(graph: RemoteDirectory, out: RemoteOutp
   await requireApp(graph, appId);
   await graph.call("POST", `${appPath(appId)}/removePassword`, { keyId });
   out.write({ appId, keyId, removed: true }, `  removed client secret ${keyId} of app ${appId}`);
+}
+
+// ── certificates ───────────────────────────────────────────────────────────────────────
+
+/** Audience of Graph's addKey/removeKey proof: Azure AD Graph's app id (learn.microsoft.com/graph/application-rollkey-prooftoken). */
+const PROOF_AUDIENCE = "00000002-0000-0000-c000-000000000000";
+
+/**
+ * The `proof` of addKey/removeKey (learn.microsoft.com/graph/application-rollkey-prooftoken): a JWT signed (RS256)
+ * with the private key of one of the app's current certificates, `aud` {@link PROOF_AUDIENCE}, `iss` the
+ * application's object id, valid for 10 minutes.
+ * @throws ConfigError when the key is missing or cannot be read.
+ */
+async function proofToken(objectId: string, proofKeyPem: string | undefined, what: string): Promise<string> {
+  if (!proofKeyPem) throw new ConfigError(`Graph's ${what} needs a proof signed by one of the app's current certificates: pass --proof-key FILE (the PEM private key of a certificate the app already has)`);
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(proofKeyPem);
+  } catch (error) {
+    throw new ConfigError(`--proof-key is not a PEM private key: ${(error as Error).message}`);
+  }
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({}).setProtectedHeader({ alg: "RS256", typ: "JWT" }).setAudience(PROOF_AUDIENCE).setIssuer(objectId).setNotBefore(now).setIssuedAt(now).setExpirationTime(now + 600).sign(key);
+}
+
+/** Graph keyCredential → identity's `KeyCredential` shape as far as Graph shows it (thumbprint as upper-case hex, no certificate bytes). */
+const toKey = (k: Json, applicationId: unknown): Json => ({
+  keyId: k.keyId,
+  applicationId,
+  displayName: k.displayName ?? null,
+  customKeyIdentifier: typeof k.customKeyIdentifier === "string" ? Buffer.from(k.customKeyIdentifier, "base64").toString("hex").toUpperCase() : null,
+  type: k.type,
+  usage: k.usage,
+  startDateTime: ms(k.startDateTime),
+  endDateTime: ms(k.endDateTime),
+});
+
+/** The base64 DER of a PEM certificate (Graph's `keyCredential.key`); other text is sent as it is (the server refuses it). */
+const derB64 = (pem: string) => /-----BEGIN CERTIFICATE-----([\s\S]+?)-----END CERTIFICATE-----/.exec(pem)?.[1]?.replace(/\s+/g, "") ?? pem;
+
+/** `app cert add --url`: Graph's addKey, with a proof when the app already has a current certificate. */
+export async function remoteCertAdd(graph: RemoteDirectory, out: RemoteOutput, appId: string, input: { pem: string; name?: string; proofKeyPem?: string }): Promise<void> {
+  const app = await requireApp(graph, appId);
+  const current = ((app.keyCredentials ?? []) as Json[]).filter((k) => Date.parse(String(k.endDateTime)) > Date.now());
+  const proof = current.length > 0 ? await proofToken(String(app.id), input.proofKeyPem, "addKey") : undefined;
+  const added = await graph.call("POST", `${appPath(appId)}/addKey`, { keyCredential: { type: "AsymmetricX509Cert", usage: "Verify", key: derB64(input.pem), ...(input.name ? { displayName: input.name } : {}) }, passwordCredential: null, ...(proof ? { proof } : {}) });
+  const key = toKey(added, app.id);
+  out.write(key, `  certificate ${String(key.keyId)} (SHA-1 ${String(key.customKeyIdentifier)}) for app ${appId}, valid ${day(added.startDateTime)} to ${day(added.endDateTime)}`);
+}
+
+export async function remoteCertList(graph: RemoteDirectory, out: RemoteOutput, appId: string): Promise<void> {
+  const app = await requireApp(graph, appId);
+  const keys = ((app.keyCredentials ?? []) as Json[]).map((k) => toKey(k, app.id));
+  out.write(keys, out.table(["KEY ID", "THUMBPRINT (SHA-1)", "NAME", "STARTS", "EXPIRES"], keys.map((k) => [String(k.keyId), String(k.customKeyIdentifier), typeof k.displayName === "string" ? k.displayName : "", day(new Date(k.startDateTime as number).toISOString()), day(new Date(k.endDateTime as number).toISOString())])));
+}
+
+/** `app cert remove --url`: Graph's removeKey, which always needs a proof (any current certificate, the removed one too). */
+export async function remoteCertRemove(graph: RemoteDirectory, out: RemoteOutput, appId: string, keyId: string, proofKeyPem: string | undefined): Promise<void> {
+  const app = await requireApp(graph, appId);
+  const proof = await proofToken(String(app.id), proofKeyPem, "removeKey");
+  await graph.call("POST", `${appPath(appId)}/removeKey`, { keyId, proof });
+  out.write({ appId, keyId, removed: true }, `  removed certificate ${keyId} of app ${appId}`);
 }
 
 // ── service principals and consent ────────────────────────────────────────────────────

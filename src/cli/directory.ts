@@ -413,16 +413,30 @@ async function secretRemove(flags: Flags & { app?: string; keyId?: string }): Pr
   });
 }
 
-/** `orgbox cert add|list`: the parent `cert` (which prints the local CA) consumes --data and --json, hence optsWithGlobals. */
-async function certAdd(_flags: unknown, command: Command): Promise<void> {
-  const flags = command.optsWithGlobals<Flags & { app?: string; cert?: string; name?: string }>();
-  if (!flags.app || !flags.cert) throw new ConfigError("--app <appId> and --cert <file.pem> are required");
-  offlineOnly(flags, "cert add");
-  let pem: string;
+/** Reads a PEM file named by a flag. @throws ConfigError naming the flag when it cannot be read. */
+function readPemFlag(file: string, flag: string): string {
   try {
-    pem = readFileSync(flags.cert, "utf8");
+    return readFileSync(file, "utf8");
   } catch (error) {
-    throw new ConfigError(`cannot read --cert ${flags.cert}: ${(error as Error).message}`);
+    throw new ConfigError(`cannot read ${flag} ${file}: ${(error as Error).message}`);
+  }
+}
+
+type CertFlags = Flags & { app?: string; cert?: string; name?: string; keyId?: string; proofKey?: string; tenant?: string };
+
+/**
+ * `orgbox app cert add|list|remove` (and the deprecated `orgbox cert add|list`, whose parent `cert` consumes
+ * --data and --json: hence optsWithGlobals). With `--url`, Graph's addKey/removeKey with a proof signed by
+ * `--proof-key` (learn.microsoft.com/graph/api/application-addkey).
+ */
+async function certAdd(_flags: unknown, command: Command): Promise<void> {
+  const flags = command.optsWithGlobals<CertFlags>();
+  if (!flags.app || !flags.cert) throw new ConfigError("--app <appId> and --cert <file.pem> are required");
+  const pem = readPemFlag(flags.cert, "--cert");
+  const url = remoteUrl(flags);
+  if (url) {
+    const proofKeyPem = flags.proofKey ? readPemFlag(flags.proofKey, "--proof-key") : undefined;
+    return remote.withRemote(url, flags, flags.tenant, (graph) => remote.remoteCertAdd(graph, output(flags), flags.app as string, { pem, ...(flags.name ? { name: flags.name } : {}), ...(proofKeyPem ? { proofKeyPem } : {}) }));
   }
   await withDirectory(flags, async (identity) => {
     const credential = await identity.addKeyCredential({ appId: flags.app as string, certificatePem: pem, ...(flags.name ? { displayName: flags.name } : {}) });
@@ -431,13 +445,36 @@ async function certAdd(_flags: unknown, command: Command): Promise<void> {
 }
 
 async function certList(_flags: unknown, command: Command): Promise<void> {
-  const flags = command.optsWithGlobals<Flags & { app?: string }>();
+  const flags = command.optsWithGlobals<CertFlags>();
   if (!flags.app) throw new ConfigError("--app <appId> is required");
-  offlineOnly(flags, "cert list");
+  const url = remoteUrl(flags);
+  if (url) return remote.withRemote(url, flags, flags.tenant, (graph) => remote.remoteCertList(graph, output(flags), flags.app as string));
   await withDirectory(flags, async (identity) => {
     const certs = await identity.listKeyCredentials(flags.app as string);
     write(flags, certs, table(["KEY ID", "THUMBPRINT (SHA-1)", "NAME", "STARTS", "EXPIRES"], certs.map((c) => [c.keyId, c.customKeyIdentifier, c.displayName ?? "", day(c.startDateTime), day(c.endDateTime)])));
   });
+}
+
+async function certRemove(_flags: unknown, command: Command): Promise<void> {
+  const flags = command.optsWithGlobals<CertFlags>();
+  if (!flags.app || !flags.keyId) throw new ConfigError("--app <appId> and --key-id <keyId> are required");
+  const url = remoteUrl(flags);
+  if (url) {
+    const proofKeyPem = flags.proofKey ? readPemFlag(flags.proofKey, "--proof-key") : undefined;
+    return remote.withRemote(url, flags, flags.tenant, (graph) => remote.remoteCertRemove(graph, output(flags), flags.app as string, flags.keyId as string, proofKeyPem));
+  }
+  await withDirectory(flags, async (identity) => {
+    await identity.removeKeyCredential(flags.app as string, flags.keyId as string);
+    write(flags, { appId: flags.app, keyId: flags.keyId, removed: true }, `  removed certificate ${flags.keyId} of app ${flags.app}`);
+  });
+}
+
+/** The action of a deprecated spelling: a warning on stderr naming the new one, then the command. */
+function deprecated(oldName: string, newName: string, action: (flags: unknown, command: Command) => Promise<void>) {
+  return (flags: unknown, command: Command): Promise<void> => {
+    console.error(`orgbox: '${oldName}' is deprecated and will be removed in the next release: use '${newName}' ('orgbox cert' alone is the local CA)`);
+    return action(flags, command);
+  };
 }
 
 // ── sp / consent ──────────────────────────────────────────────────────────────────────
@@ -639,7 +676,7 @@ async function appAssignments(flags: Flags & { app?: string }): Promise<void> {
   });
 }
 
-/** Adds `tenant`, `user`, `group`, `app`, `secret`, `cert`, `sp` and `consent` to the CLI. */
+/** Adds `tenant`, `user`, `group`, `app` (with `app cert`), `secret`, `sp` and `consent` to the CLI, and the deprecated `cert add|list`. */
 export function registerDirectoryCommands(program: Command): void {
   const group = (name: string, description: string) =>
     program
@@ -649,7 +686,7 @@ export function registerDirectoryCommands(program: Command): void {
       .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2));
   const common = (command: Command) =>
     command
-      .option("--data <dir>", "data folder of the store; env ORGBOX_DATA")
+      .option("--data <dir>", "data folder of the store (default ./.orgbox); env ORGBOX_DATA")
       .option("--store-url <url>", "or the PostgreSQL database of the store; env ORGBOX_STORE_URL")
       .option("--url <url>", "or a running orgbox, managed through its Graph API; env ORGBOX_URL")
       .option("--admin-key <key>", "with --url: that orgbox's admin key; env ORGBOX_ADMIN_KEY")
@@ -739,16 +776,33 @@ export function registerDirectoryCommands(program: Command): void {
     .option("--key-id <keyId>", "the secret's key id")
     .action(secretRemove);
 
+  // An app's certificate credentials: `orgbox app cert …` (`orgbox cert` alone is the local CA).
+  const appCert = app.command("cert").description("manage an app's certificate credentials (keyCredentials)");
+  const certCommon = (command: Command) =>
+    common(command)
+      .option("--app <appId>", "the app's client id")
+      .option("--tenant <id|domain>", "with --url: the app's tenant");
+  certCommon(appCert.command("add").description("add a certificate credential to an app"))
+    .option("--cert <file>", "PEM file of the public certificate")
+    .option("--name <name>", "display name (default: the certificate subject)")
+    .option("--proof-key <file>", "with --url, when the app already has a certificate: the PEM private key of one of its current certificates (Graph's addKey proof)")
+    .action(certAdd);
+  certCommon(appCert.command("list").description("list an app's certificate credentials")).action(certList);
+  certCommon(appCert.command("remove").description("remove a certificate credential (client assertions signed with its key fail: AADSTS700027)"))
+    .option("--key-id <keyId>", "the certificate's key id (from app cert list)")
+    .option("--proof-key <file>", "with --url: the PEM private key of one of the app's current certificates (Graph's removeKey proof)")
+    .action(certRemove);
+
+  // The old spelling, for one release.
   const cert = program.commands.find((c) => c.name() === "cert");
-  // `orgbox cert` (no subcommand) already prints the local CA; `cert add|list` manage app certificates.
   if (cert) {
     cert.exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2));
-    common(cert.command("add").description("add a certificate credential to an app"))
+    common(cert.command("add").description("deprecated: use 'orgbox app cert add'"))
       .option("--app <appId>", "the app's client id")
       .option("--cert <file>", "PEM file of the public certificate")
       .option("--name <name>", "display name (default: the certificate subject)")
-      .action(certAdd);
-    common(cert.command("list").description("list an app's certificate credentials")).option("--app <appId>", "the app's client id").action(certList);
+      .action(deprecated("orgbox cert add", "orgbox app cert add", certAdd));
+    common(cert.command("list").description("deprecated: use 'orgbox app cert list'")).option("--app <appId>", "the app's client id").action(deprecated("orgbox cert list", "orgbox app cert list", certList));
   }
 
   const sp = group("sp", "manage service principals (enterprise applications)");

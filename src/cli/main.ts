@@ -31,9 +31,12 @@ interface StartFlags {
   inMemory?: boolean;
   storeUrl?: string;
   http?: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
   caDir?: string;
   config?: string;
   logLevel?: string;
+  logFormat?: string;
   seed?: boolean;
   json?: boolean;
   adminKey?: string;
@@ -56,6 +59,7 @@ interface StartFlags {
   proxyPort?: string;
   proxyPassthrough?: boolean;
   printEnv?: boolean;
+  reapply?: boolean;
 }
 
 function toInput(flags: StartFlags): OrgboxConfigInput {
@@ -69,9 +73,12 @@ function toInput(flags: StartFlags): OrgboxConfigInput {
   if (flags.inMemory) input.inMemory = true;
   if (flags.storeUrl !== undefined) input.storeUrl = flags.storeUrl;
   if (flags.http) input.http = true;
+  if (flags.tlsCert !== undefined) input.tlsCert = flags.tlsCert;
+  if (flags.tlsKey !== undefined) input.tlsKey = flags.tlsKey;
   if (flags.caDir !== undefined) input.caDir = flags.caDir;
   if (flags.config !== undefined) input.configFile = flags.config;
   if (flags.logLevel !== undefined) input.logLevel = flags.logLevel;
+  if (flags.logFormat !== undefined) input.logFormat = flags.logFormat;
   if (flags.seed === false) input.seedDemo = false;
   if (flags.adminKey !== undefined) input.adminKey = flags.adminKey;
   if (flags.keyRotationInterval !== undefined) input.keyRotationIntervalSeconds = flags.keyRotationInterval;
@@ -92,6 +99,7 @@ function toInput(flags: StartFlags): OrgboxConfigInput {
   if (flags.proxy === false) input.proxy = false;
   if (flags.proxyPort !== undefined) input.proxyPort = flags.proxyPort;
   if (flags.proxyPassthrough === false) input.proxyPassthrough = false;
+  if (flags.reapply) input.reapply = true;
   return input;
 }
 
@@ -109,7 +117,8 @@ export function trustLines(caCertPath: string): string[] {
   ];
 }
 
-function banner(orgbox: ReadyInfo): string {
+/** The human ready banner; `tlsCert` is the file of your own certificate (`--tls-cert`), if any. */
+function banner(orgbox: ReadyInfo, tlsCert?: string): string {
   const lines = [
     "",
     "  orgbox is ready — a Dynamics 365 org and its Entra ID tenant, in a box",
@@ -127,6 +136,8 @@ function banner(orgbox: ReadyInfo): string {
   if (orgbox.proxyUrl) lines.push(`  Proxy           ${orgbox.proxyUrl}  (real host names: ${orgbox.cloudOrgUrl}, login.microsoftonline.com; eval "$(orgbox env)")`);
   if (orgbox.caCertPath) {
     lines.push(`  CA certificate  ${orgbox.caCertPath}`, "", "  Trust it:", ...trustLines(orgbox.caCertPath).map((l) => `    ${l}`));
+  } else if (tlsCert !== undefined) {
+    lines.push(`  TLS certificate ${tlsCert} (yours: clients trust it as they trust its issuer)`);
   } else {
     lines.push("  TLS             off (--http)");
   }
@@ -137,7 +148,7 @@ function banner(orgbox: ReadyInfo): string {
 async function start(flags: StartFlags): Promise<void> {
   const config = resolveConfig(toInput(flags), process.env);
   const json = wantsJson(flags);
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, undefined, config.logFormat);
   const workers = workerCount(config);
   let ready: ReadyInfo;
   if (workers > 1 && !isWorker()) {
@@ -183,14 +194,23 @@ async function start(flags: StartFlags): Promise<void> {
   if (json) {
     process.stdout.write(`${JSON.stringify({ event: "ready", pid: process.pid, ...ready, ...(envLines ? { env: Object.fromEntries(envLines.map((l) => [l.name, l.value])) } : {}) })}\n`);
   } else {
-    process.stdout.write(`${banner(ready)}\n`);
+    process.stdout.write(`${banner(ready, config.tlsCert)}\n`);
     if (envLines) process.stdout.write(formatPosix(envLines));
   }
 }
 
-async function cert(flags: StartFlags): Promise<void> {
+async function cert(flags: StartFlags & { install?: boolean; dryRun?: boolean }): Promise<void> {
   const config: OrgboxConfig = resolveConfig(toInput(flags), process.env);
   const tls = await ensureLocalTls(config.caDir);
+  if (flags.install || flags.dryRun) {
+    const trust = await import("./trust-install.ts");
+    const facts = trust.hostFacts();
+    const plan = trust.trustPlan(tls.caCertPath, facts);
+    const outcomes = trust.installTrust(plan, facts, flags.dryRun === true);
+    process.stdout.write(wantsJson(flags) ? `${JSON.stringify({ caCertPath: plan.caCertPath, steps: outcomes, notes: plan.notes })}\n` : trust.trustReport(plan, outcomes));
+    if (outcomes.some((o) => o.outcome === "failed")) process.exitCode = 1;
+    return;
+  }
   if (wantsJson(flags)) {
     process.stdout.write(`${JSON.stringify({ caCertPath: tls.caCertPath, caDir: config.caDir, node: `NODE_EXTRA_CA_CERTS=${tls.caCertPath}`, python: `REQUESTS_CA_BUNDLE=${tls.caCertPath}`, curl: `--cacert ${tls.caCertPath}` })}\n`);
     return;
@@ -242,7 +262,7 @@ async function exportCommand(flags: { data?: string; storeUrl?: string; format?:
 
 function withCommonOptions(command: Command): Command {
   return command
-    .option("--data <dir>", "data folder (SQLite file and CA); env ORGBOX_DATA", undefined)
+    .option("--data <dir>", "data folder (SQLite file and CA; default ./.orgbox); env ORGBOX_DATA", undefined)
     .option("--in-memory", "keep the store in memory; env ORGBOX_IN_MEMORY")
     .option("--store-url <url>", "keep the store in this PostgreSQL database (postgres://user@host:5432/db) instead of SQLite; env ORGBOX_STORE_URL")
     .option("--ca-dir <dir>", "folder of the local CA; env ORGBOX_CA_DIR")
@@ -250,7 +270,13 @@ function withCommonOptions(command: Command): Command {
     .option("--json", "machine-readable output on stdout; env ORGBOX_JSON");
 }
 
-const program = new Command("orgbox").description("A Dynamics 365 organization and its Microsoft Entra ID tenant, in a box.").version(ORGBOX_VERSION, "-V, --version", "print orgbox's version").showHelpAfterError();
+const program = new Command("orgbox")
+  .description("A Dynamics 365 organization and its Microsoft Entra ID tenant, in a box.")
+  .version(ORGBOX_VERSION, "-V, --version", "print orgbox's version")
+  .showHelpAfterError()
+  // Commander's own errors (unknown option or command, missing or invalid argument) are bad input: exit 2, as a
+  // ConfigError below; --help (and --version) exit 0. Every command created from `program` inherits this.
+  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2));
 
 withCommonOptions(
   program
@@ -262,7 +288,10 @@ withCommonOptions(
     .option("--public-port <port>", "port in emitted URLs, e.g. a load balancer's (default: the port listened on); env ORGBOX_PUBLIC_PORT")
     .option("--workers <n>", "processes sharing the port (default: one per core on PostgreSQL without --admin-key, else 1; >1 needs --store-url); env ORGBOX_WORKERS")
     .option("--http", "serve plain HTTP instead of HTTPS; env ORGBOX_HTTP")
+    .option("--tls-cert <file>", "your own server certificate (PEM, leaf first, then intermediates) instead of the local CA's; with --tls-key; env ORGBOX_TLS_CERT")
+    .option("--tls-key <file>", "the PEM private key of --tls-cert; env ORGBOX_TLS_KEY")
     .addOption(new Option("--log-level <level>", "log level (default info); env ORGBOX_LOG_LEVEL").choices(["fatal", "error", "warn", "info", "debug", "trace", "silent"]))
+    .addOption(new Option("--log-format <format>", "json: one JSON object per line (default); pretty: readable lines for people; env ORGBOX_LOG_FORMAT").choices(["json", "pretty"]))
     .option("--no-seed", "do not seed the demo environment; env ORGBOX_SEED_DEMO=false")
     .option("--admin-key <key>", "enable POST /_orgbox/reset and /_orgbox/snapshots for 'Authorization: Bearer <key>'; env ORGBOX_ADMIN_KEY")
     .option("--key-rotation-interval <seconds>", "rotate the token-signing key every N seconds (default off); env ORGBOX_KEY_ROTATION_INTERVAL")
@@ -283,7 +312,8 @@ withCommonOptions(
     .option("--no-proxy", "do not listen as the HTTP proxy that answers as the Microsoft host names; env ORGBOX_PROXY=false")
     .option("--proxy-port <port>", "the proxy's port, 0 picks a free one (default port + 1); env ORGBOX_PROXY_PORT")
     .option("--no-proxy-passthrough", "refuse (502) proxy requests for hosts orgbox does not answer as, instead of tunnelling them; env ORGBOX_PROXY_PASSTHROUGH=false")
-    .option("--print-env", "after the banner, print the shell lines of `orgbox env` (HTTPS_PROXY, CA variables); with --json, an `env` object in the ready line"),
+    .option("--print-env", "after the banner, print the shell lines of `orgbox env` (HTTPS_PROXY, CA variables); with --json, an `env` object in the ready line")
+    .option("--reapply", "rebuild the --data store from the --config environment file it already holds (old store kept as orgbox.sqlite.before-reapply); env ORGBOX_REAPPLY"),
 ).action(start);
 
 const keysCommand = program.command("keys").description("manage the token-signing keys of a persisted store");
@@ -294,12 +324,18 @@ withCommonOptions(
     .option("--activate-after <seconds>", "delay before the new key signs (default 0)"),
 ).action(keysRotate);
 
-withCommonOptions(program.command("cert").description("print the local CA path and how to trust it (creates the CA if needed)")).action(cert);
+withCommonOptions(
+  program
+    .command("cert")
+    .description("print the local CA path and how to trust it (creates the CA if needed); 'orgbox app cert' manages an app's certificates")
+    .option("--install", "add the local CA to the system trust store and Chrome/Firefox (NSS) where allowed; prints the commands that need root")
+    .option("--dry-run", "with --install: print what would run, change nothing"),
+).action(cert);
 
 program
   .command("export")
   .description("write the state of a persisted store as an environment file (passwords and secrets become placeholders)")
-  .option("--data <dir>", "data folder of the store to export; env ORGBOX_DATA")
+  .option("--data <dir>", "data folder of the store to export (default ./.orgbox); env ORGBOX_DATA")
   .option("--store-url <url>", "or the PostgreSQL database of the store; env ORGBOX_STORE_URL")
   .addOption(new Option("--format <format>", "output format (default yaml, or json for an --out ending in .json)").choices(["yaml", "json"]))
   .option("--out <file>", "write to this file instead of stdout")

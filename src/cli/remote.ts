@@ -11,6 +11,7 @@ import { request as httpRequest } from "node:http";
 import { join } from "node:path";
 import { ConfigError } from "../common/errors.ts";
 import { assertOwnCaDir, defaultTempCaDir } from "../common/tls.ts";
+import { DEFAULTS } from "../config/config.ts";
 
 /** The flags of a remote command. */
 export interface RemoteFlags {
@@ -38,7 +39,7 @@ export function remoteUrl(flags: { url?: string }, env: NodeJS.ProcessEnv = proc
 
 /**
  * The CA certificate to trust (PEM): `--ca FILE`; else none when `NODE_EXTRA_CA_CERTS` is set (Node trusts it
- * already); else the data folder's `ca/ca.pem` (`--data`/`ORGBOX_DATA`), `ORGBOX_CA_DIR/ca.pem`, or the
+ * already); else the data folder's `ca/ca.pem` (`--data`/`ORGBOX_DATA`, default `./.orgbox`), `ORGBOX_CA_DIR/ca.pem`, or the
  * in-memory CA folder's, the first that exists. Undefined: the system's roots only.
  * @throws ConfigError when `--ca` cannot be read, or the CA folder found is not this user's own (see `assertOwnCaDir`).
  */
@@ -51,7 +52,7 @@ function trustedCa(flags: RemoteFlags, env: NodeJS.ProcessEnv): string | undefin
     }
   }
   if (env.NODE_EXTRA_CA_CERTS) return undefined;
-  const dataDir = flags.data ?? env.ORGBOX_DATA;
+  const dataDir = flags.data ?? (env.ORGBOX_DATA || DEFAULTS.dataDir);
   const folders = [dataDir ? join(dataDir, "ca") : undefined, env.ORGBOX_CA_DIR, defaultTempCaDir()];
   const found = folders.find((f): f is string => f !== undefined && existsSync(join(f, "ca.pem")));
   if (!found) return undefined;

@@ -208,7 +208,7 @@ async function roleList(flags: DataFlags): Promise<void> {
 export function registerSecurityCommands(program: Command): void {
   const common = (command: Command) =>
     command
-      .option("--data <dir>", "data folder of the store; env ORGBOX_DATA")
+      .option("--data <dir>", "data folder of the store (default ./.orgbox); env ORGBOX_DATA")
       .option("--store-url <url>", "or the PostgreSQL database of the store; env ORGBOX_STORE_URL")
       .option("--org <name>", "org name (default contoso)")
       .option("--json", "machine-readable output on stdout; env ORGBOX_JSON")

@@ -1,4 +1,5 @@
 import { pino, type DestinationStream, type Logger, type LevelWithSilent } from "pino";
+import pretty from "pino-pretty";
 
 export type { Logger };
 
@@ -90,12 +91,25 @@ function serializeRequest(req: LoggedRequest): Record<string, unknown> {
   return { method: req.method, url: typeof req.url === "string" ? redactUrl(req.url) : req.url, host: req.host, remoteAddress: req.ip, remotePort: req.socket?.remotePort };
 }
 
+/** Fields a pretty line leaves out: the process's, and the access log's (its message already says them). */
+const PRETTY_IGNORE = "pid,hostname,method,path,status,durationMs,clientId,user,tenant,org";
+
+/** How log lines are written: `json` (one JSON object per line, for machines) or `pretty` (pino-pretty, for people). */
+export type LogFormat = "json" | "pretty";
+
 /**
  * Creates the process logger. Logs go to stderr so that `--json` keeps stdout
  * for the single ready line (or to `destination`, e.g. a test's capture).
  * Credentials are redacted at every level: header and body paths ({@link REDACT})
  * and secret query parameters inside logged request URLs ({@link redactUrl}).
+ * @param format `json` (default) or `pretty`: one readable line per entry (time, level, message, then the
+ *   fields), colored on a terminal, through pino-pretty; the redaction is the same.
  */
-export function createLogger(level: LevelWithSilent, destination: DestinationStream = pino.destination({ fd: 2, sync: false })): Logger {
-  return pino({ level, redact: { paths: REDACT, censor: CENSOR }, serializers: { req: serializeRequest } }, destination);
+export function createLogger(level: LevelWithSilent, destination?: DestinationStream, format: LogFormat = "json"): Logger {
+  const options = { level, redact: { paths: REDACT, censor: CENSOR }, serializers: { req: serializeRequest } };
+  if (format === "pretty") {
+    const stream = pretty({ destination: destination ?? 2, colorize: destination === undefined && process.stderr.isTTY === true, singleLine: true, translateTime: "SYS:HH:MM:ss.l", ignore: PRETTY_IGNORE });
+    return pino(options, stream);
+  }
+  return pino(options, destination ?? pino.destination({ fd: 2, sync: false }));
 }

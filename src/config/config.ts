@@ -3,6 +3,8 @@ import { defaultTempCaDir } from "../common/tls.ts";
 import { z } from "zod";
 import { ConfigError } from "../common/errors.ts";
 import { readDocument } from "../environment/read.ts";
+import { EnvironmentSchema } from "../environment/schema.ts";
+import { unknownKeysMessage } from "../common/suggest.ts";
 
 /**
  * Everything that shapes one orgbox instance. Every key maps 1:1 to a CLI flag
@@ -42,12 +44,21 @@ export interface OrgboxConfig {
   storeUrl: string | undefined;
   /** Serve plain HTTP instead of HTTPS. Default false. */
   http: boolean;
+  /**
+   * Your own server certificate: a PEM file with the certificate (leaf first, then any intermediates), used instead
+   * of a certificate of the local CA. Needs `tlsKey`; not with `http`. Default: none (the local CA's).
+   */
+  tlsCert: string | undefined;
+  /** The PEM private key of `tlsCert`. Default: none. */
+  tlsKey: string | undefined;
   /** Folder of the local CA. Default `{dataDir}/ca`, or `{tmpdir}/orgbox-ca-{uid}` when in memory (per user). */
   caDir: string;
   /** Optional config file that was loaded (`.json`, `.yaml`/`.yml`, `.ts`/`.js`); it may also describe an environment. */
   configFile: string | undefined;
-  /** Log level (pino). Default `info` for the CLI, `silent` for `startOrgbox`. */
+  /** Log level (pino). Default `info` for the CLI, `silent` for `startOrgbox`. At `info`, one access-log line per request. */
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  /** How log lines are written to stderr: `json` (one object per line, for machines) or `pretty` (for people). Default `json`. */
+  logFormat: "json" | "pretty";
   /** Seed the deterministic demo tenant, org and data on first start. Default true. */
   seedDemo: boolean;
   /** Access-token lifetime in seconds. Default 3599 (Entra's 60–90 min range is not simulated). */
@@ -134,6 +145,12 @@ export interface OrgboxConfig {
    * also talks to other services.
    */
   proxyPassthrough: boolean;
+  /**
+   * When the config file describes an environment that a persisted store already holds (an earlier start applied
+   * it): rebuild a data folder's store from the file, the old store kept as `orgbox.sqlite.before-reapply`
+   * (refused with `storeUrl`). Default false: the store is kept as it is and a warning names this setting.
+   */
+  reapply: boolean;
 }
 
 /** Documented defaults; `dataDir`-relative defaults are resolved in {@link resolveConfig}. */
@@ -145,6 +162,7 @@ export const DEFAULTS = {
   inMemory: false,
   http: false,
   logLevel: "info",
+  logFormat: "json",
   seedDemo: true,
   accessTokenLifetimeSeconds: 3599,
   rejectAssertionReplay: false,
@@ -161,6 +179,7 @@ export const DEFAULTS = {
   serviceProtectionWindowSeconds: 300,
   proxy: true,
   proxyPassthrough: true,
+  reapply: false,
 } as const;
 
 /** Config key → environment variable. */
@@ -174,9 +193,12 @@ export const CONFIG_KEYS = {
   inMemory: "ORGBOX_IN_MEMORY",
   storeUrl: "ORGBOX_STORE_URL",
   http: "ORGBOX_HTTP",
+  tlsCert: "ORGBOX_TLS_CERT",
+  tlsKey: "ORGBOX_TLS_KEY",
   caDir: "ORGBOX_CA_DIR",
   configFile: "ORGBOX_CONFIG",
   logLevel: "ORGBOX_LOG_LEVEL",
+  logFormat: "ORGBOX_LOG_FORMAT",
   seedDemo: "ORGBOX_SEED_DEMO",
   accessTokenLifetimeSeconds: "ORGBOX_ACCESS_TOKEN_LIFETIME",
   adminKey: "ORGBOX_ADMIN_KEY",
@@ -198,6 +220,7 @@ export const CONFIG_KEYS = {
   proxy: "ORGBOX_PROXY",
   proxyPort: "ORGBOX_PROXY_PORT",
   proxyPassthrough: "ORGBOX_PROXY_PASSTHROUGH",
+  reapply: "ORGBOX_REAPPLY",
 } as const satisfies Record<keyof Omit<OrgboxConfig, never>, string>;
 
 const bool = z.union([z.boolean(), z.enum(["true", "false", "1", "0", "yes", "no"]).transform((v) => v === "true" || v === "1" || v === "yes")]);
@@ -214,9 +237,12 @@ const Schema = z
     inMemory: bool,
     storeUrl: z.string().regex(/^postgres(ql)?:\/\/\S*$/, "a postgres:// or postgresql:// URL"),
     http: bool,
+    tlsCert: z.string().min(1),
+    tlsKey: z.string().min(1),
     caDir: z.string().min(1),
     configFile: z.string().min(1),
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
+    logFormat: z.enum(["json", "pretty"]),
     seedDemo: bool,
     accessTokenLifetimeSeconds: int(300, 86400),
     adminKey: z.string().min(8, { error: "must be at least 8 characters" }),
@@ -250,6 +276,7 @@ const Schema = z
     proxy: bool,
     proxyPort: int(0, 65535),
     proxyPassthrough: bool,
+    reapply: bool,
   })
   .partial()
   .strict();
@@ -270,7 +297,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): OrgboxConfigInput {
 function parse(input: OrgboxConfigInput, source: string): Partial<OrgboxConfig> {
   const result = Schema.safeParse(input);
   if (!result.success) {
-    const problems = result.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
+    const problems = result.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.code === "unrecognized_keys" ? unknownKeysMessage(i.keys, Object.keys(CONFIG_KEYS)) : i.message}`).join("; ");
     throw new ConfigError(`invalid configuration in ${source}: ${problems}`);
   }
   return result.data as Partial<OrgboxConfig>;
@@ -291,11 +318,32 @@ function configFromDocument(data: unknown, path: string): OrgboxConfigInput {
   if (typeof data !== "object" || data === null || Array.isArray(data)) throw new ConfigError(`config file ${path}: the top level must be an object`);
   const record = data as Record<string, unknown>;
   const server = (record.server ?? record) as Record<string, unknown>;
+  const unknown = unknownFileKeys(record);
+  if (unknown.length > 0) throw new ConfigError(`invalid configuration in ${path}: ${unknown.join("; ")}`);
   const picked: Record<string, unknown> = {};
   for (const key of Object.keys(CONFIG_KEYS)) if (key in server && key !== "configFile") picked[key] = server[key];
   const describesEnvironment = ["tenants", "apps", "orgs"].some((k) => k in record);
   if (describesEnvironment) picked.seedDemo = record.seedDemo ?? server.seedDemo ?? false;
   return picked as OrgboxConfigInput;
+}
+
+/**
+ * The unknown keys of a config or environment file, each as `where: unknown key 'k' (did you mean '…'?)`: at the
+ * top level anything but a config key or an environment section (`tenants`, `apps`, `orgs`, `server`, …), under
+ * `server` anything but a config key. `configFile` is no key of a file.
+ */
+function unknownFileKeys(record: Record<string, unknown>): string[] {
+  const configKeys = Object.keys(CONFIG_KEYS).filter((k) => k !== "configFile");
+  const topLevel = [...configKeys, ...Object.keys(EnvironmentSchema.shape)];
+  const problems: string[] = [];
+  const strays = Object.keys(record).filter((k) => !topLevel.includes(k));
+  if (strays.length > 0) problems.push(`(top level): ${unknownKeysMessage(strays, topLevel)}`);
+  const server = record.server;
+  if (typeof server === "object" && server !== null && !Array.isArray(server)) {
+    const inServer = Object.keys(server).filter((k) => !configKeys.includes(k));
+    if (inServer.length > 0) problems.push(`server: ${unknownKeysMessage(inServer, configKeys)}`);
+  } else if (server !== undefined) problems.push("server: must be an object of server settings (port, host, …)");
+  return problems;
 }
 
 /**
@@ -324,6 +372,10 @@ export function resolveConfig(explicit: OrgboxConfigInput, env: NodeJS.ProcessEn
       `--workers ${merged.workers} needs a PostgreSQL store (--store-url): worker processes cannot share an in-memory store, and on a SQLite file a second writing process makes orgbox's transactions fail with SQLITE_BUSY`,
     );
   }
+  if ((merged.tlsCert === undefined) !== (merged.tlsKey === undefined)) {
+    throw new ConfigError(`--tls-cert and --tls-key go together: give the certificate and its private key (${merged.tlsCert === undefined ? "--tls-cert is missing" : "--tls-key is missing"})`);
+  }
+  if (merged.tlsCert !== undefined && merged.http) throw new ConfigError("--tls-cert and --http cannot be combined: --http serves plain HTTP");
   const dataDir = resolve(merged.dataDir);
   const caDir = resolve(merged.caDir ?? (merged.inMemory ? defaultTempCaDir() : join(dataDir, "ca")));
   const config = { ...merged, dataDir, caDir, configFile } as OrgboxConfig;

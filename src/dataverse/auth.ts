@@ -62,14 +62,16 @@ export async function authorizeRequest(headers: IncomingHttpHeaders, org: Org, o
   } catch (error) {
     throw new DataverseError(401, "0x0", `The access token is not valid for this organization: ${(error as Error).message}.`, { "www-authenticate": `${challenge}, error="invalid_token"` });
   }
-  if (String(claims.tid ?? "").toLowerCase() !== org.tenantId) throw new DataverseError(401, "0x0", "The access token was issued for another tenant.", { "www-authenticate": `${challenge}, error="invalid_token"` });
+  if (String(claims.tid ?? "").toLowerCase() !== org.tenantId) {
+    throw new DataverseError(401, "0x0", `The access token was issued for another tenant: its 'tid' is ${JSON.stringify(claims.tid ?? null)}; organization '${org.name}' belongs to tenant '${org.tenantId}'.`, { "www-authenticate": `${challenge}, error="invalid_token"` });
+  }
 
   const shared = cache && !store.inTransaction ? cache.forOrg(org.id) : undefined;
   const appOnly = claims.idtyp === "app" || (claims.scp === undefined && claims.roles !== undefined) || (claims.scp === undefined && claims.upn === undefined);
   const user = appOnly
     ? await findUser(store, org, md, shared, "applicationid", String(claims.appid ?? claims.azp ?? ""))
     : await findUser(store, org, md, shared, "azureactivedirectoryobjectid", String(claims.oid ?? ""));
-  if (!user || user.isDisabled) throw dv.notMember();
+  if (!user || user.isDisabled) throw dv.notMember(notMemberDetail(org, claims, appOnly, user !== undefined));
   const kind = appOnly ? "application" : "user";
   const authenticated = new SecurityContext({ store, org, md, caller: { systemUserId: user.systemUserId, businessUnitId: user.businessUnitId, kind } }, shared?.principal(user.systemUserId));
   if ((await authenticated.roleCount()) === 0) throw dv.noRoles(user.systemUserId);
@@ -95,6 +97,24 @@ export async function authorizeRequest(headers: IncomingHttpHeaders, org: Org, o
 function orgAudiences(org: Org, orgUrl: string, trust: TokenTrust): string[] {
   const urls = new Set([orgUrl, ...(trust.audiences?.(org) ?? [])]);
   return [...urls].flatMap((url) => [url, `${url}/`]);
+}
+
+/**
+ * What orgbox adds to 0x80072560: which application id or object id has no enabled systemuser in the org, and
+ * the `orgbox` command that creates one (Dataverse's own message says only that the user is not a member).
+ */
+function notMemberDetail(org: Org, claims: Record<string, unknown>, appOnly: boolean, disabled: boolean): string {
+  const quoted = (value: unknown) => (typeof value === "string" ? value : "");
+  if (appOnly) {
+    const appId = quoted(claims.appid ?? claims.azp);
+    if (disabled) return `The application user of application id '${appId}' in org '${org.name}' is disabled (isdisabled = true): enable it (PATCH systemusers(...) {"isdisabled": false}).`;
+    return `No application user in org '${org.name}' has the application id '${appId}' (the token's appid): create one with 'orgbox appuser create --org ${org.name} --app ${appId} --role "<role name>"', or POST systemusers with applicationid.`;
+  }
+  const oid = quoted(claims.oid);
+  const upn = quoted(claims.upn ?? claims.unique_name);
+  const who = upn ? ` (${upn})` : "";
+  if (disabled) return `The systemuser of object id '${oid}'${who} in org '${org.name}' is disabled (isdisabled = true): enable it (PATCH systemusers(...) {"isdisabled": false}).`;
+  return `No user in org '${org.name}' has the object id '${oid}'${who} (the token's oid): add the directory user with 'orgbox user add-to-org --org ${org.name} --user ${upn || oid} --role "<role name>"', or POST systemusers with azureactivedirectoryobjectid.`;
 }
 
 /** The systemuser whose `column` is `value` (lower-cased), from the org's cached state when there is one. */

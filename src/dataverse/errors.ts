@@ -21,7 +21,8 @@ export const dv = {
   propertyNotFound: (property: string, entity: string) => new DataverseError(400, "0x0", `Could not find a property named '${property}' on type 'Microsoft.Dynamics.CRM.${entity}'.`),
   querySyntax: (detail: string) => new DataverseError(400, "0x80060888", `Syntax error: ${detail}`),
   queryOptionNotSupported: (option: string) => new DataverseError(400, "0x80060888", `The query parameter ${option} is not supported`),
-  notMember: () => new DataverseError(403, "0x80072560", "The user is not a member of the organization."),
+  /** 0x80072560, Dataverse's sentence, then (orgbox) who has no enabled systemuser and how to create one. */
+  notMember: (detail?: string) => new DataverseError(403, "0x80072560", `The user is not a member of the organization.${detail ? ` ${detail}` : ""}`),
   noRoles: (userId: string) => new DataverseError(403, "0x80042f09", `The user with id ${userId} has not been assigned any roles. They need a role with the prvReadEntity privilege.`),
   /** A request URL the router could not decode (bad percent-encoding). */
   urlSyntax: (detail: string) => new DataverseError(400, "0x80060888", `Bad Request - Error in query syntax: ${detail}`),

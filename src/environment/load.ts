@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { dirname, extname, relative, resolve } from "node:path";
 import type { z } from "zod";
 import { newGuid } from "../common/ids.ts";
+import { unknownKeysMessage } from "../common/suggest.ts";
 import { defaultRoles, isLookupType, MISC_PRIVILEGES, parseEntityKey, privilegeDefinitions, privilegesFor, STANDARD_TABLES, type AttributeMetadata, type Depth, type EntityMetadata, type GlobalOptionSetMetadata } from "../dataverse/index.ts";
 import { DYNAMICS_CRM_APP_ID, FIRST_PARTY_APPS, GLOBAL_ADMINISTRATOR_ROLE, MICROSOFT_GRAPH_APP_ID } from "../identity/index.ts";
 import { CONFIG_KEYS } from "../config/config.ts";
@@ -176,9 +177,53 @@ export function validateEnvironment(data: unknown, source = "(inline)", baseDir 
 }
 
 function issueMessage(issue: z.core.$ZodIssue): string {
-  if (issue.code === "unrecognized_keys") return `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `'${k}'`).join(", ")}`;
+  if (issue.code === "unrecognized_keys") return unknownKeysMessage(issue.keys, objectKeysAt(EnvironmentSchema, issue.path));
   if (issue.code === "invalid_union") return "expected a list of rows, or { file: \"rows.csv\" }";
   return issue.message;
+}
+
+/** What {@link objectKeysAt} reads of a zod schema: its definition (zod 4's `_zod.def`). */
+interface SchemaDef {
+  type: string;
+  innerType?: SchemaNode;
+  element?: SchemaNode;
+  valueType?: SchemaNode;
+  shape?: Record<string, SchemaNode>;
+  options?: SchemaNode[];
+  items?: SchemaNode[];
+  in?: SchemaNode;
+  getter?: () => SchemaNode;
+}
+interface SchemaNode {
+  _zod: { def: SchemaDef };
+}
+
+/**
+ * The keys the object schema(s) at `path` inside `schema` accept (through optional, default, arrays, records,
+ * tuples, unions, pipes and lazy schemas), for the "did you mean" of an unknown key; empty when the path leads
+ * to no object.
+ */
+export function objectKeysAt(schema: unknown, path: ReadonlyArray<PropertyKey>): string[] {
+  const keys = new Set<string>();
+  const walk = (node: SchemaNode | undefined, rest: ReadonlyArray<PropertyKey>, depth: number): void => {
+    if (node === undefined || depth > 64) return;
+    const def = node._zod.def;
+    if (["optional", "nullable", "default", "prefault", "readonly", "nonoptional", "catch"].includes(def.type)) return walk(def.innerType, rest, depth + 1);
+    if (def.type === "pipe") return walk(def.in, rest, depth + 1);
+    if (def.type === "lazy") return walk(def.getter?.(), rest, depth + 1);
+    if (def.type === "union") return def.options?.forEach((o) => walk(o, rest, depth + 1));
+    if (rest.length === 0) {
+      if (def.type === "object") for (const k of Object.keys(def.shape ?? {})) keys.add(k);
+      return;
+    }
+    const [head, ...tail] = rest;
+    if (def.type === "array") return walk(def.element, tail, depth + 1);
+    if (def.type === "tuple" && typeof head === "number") return walk(def.items?.[head], tail, depth + 1);
+    if (def.type === "record") return walk(def.valueType, tail, depth + 1);
+    if (def.type === "object" && typeof head === "string") return walk(def.shape?.[head], tail, depth + 1);
+  };
+  walk(schema as SchemaNode, path, 0);
+  return [...keys];
 }
 
 /** `orgs[0].roles[1].privileges.prvReadAccount` */

@@ -36,7 +36,9 @@ async function authenticate(x: GraphContext): Promise<void> {
     x.claims = await x.deps.verifier(token, { issuers: x.deps.urls.acceptedIssuers(tid), audiences: [GRAPH_RESOURCE, `${GRAPH_RESOURCE}/`, MICROSOFT_GRAPH_APP_ID] });
   } catch (error) {
     if (!(error instanceof TokenRejectedError)) throw error;
-    const why = error.reason.includes("'aud'") ? "Invalid audience." : `${error.reason[0]?.toUpperCase() ?? ""}${error.reason.slice(1)}.`;
+    // Graph's own words for a wrong audience, then (orgbox) the audience that came and the accepted ones.
+    const audience = /^the token's 'aud' claim is not valid here(?:: (.*))?$/.exec(error.reason);
+    const why = audience ? `Invalid audience.${audience[1] ? ` The token's aud is ${audience[1].replace(/^it is /, "")}.` : ""}` : `${error.reason[0]?.toUpperCase() ?? ""}${error.reason.slice(1)}.`;
     throw graphError.invalidToken(`Access token validation failure. ${why}`);
   }
   const tenant = await x.deps.directory.findTenant(tid);

@@ -272,7 +272,7 @@ export class BrowserKit {
   /** Renders orgbox's error page for an error that must not be redirected. */
   showError(request: FastifyRequest, reply: FastifyReply, error: AadError): FastifyReply {
     const stamp = aadTimestamp(this.deps.clock.now());
-    request.log.info({ aadsts: error.code }, "browser error page");
+    request.log.info({ aadsts: error.code, status: error.status, reason: error.message }, "browser error page");
     return this.html(reply, errorPage({ message: error.message, code: error.code, traceId: newGuid(), correlationId: request.id, timestamp: stamp }), error.status);
   }
 
@@ -297,7 +297,7 @@ export class BrowserKit {
   /** Sends an AADSTS error back to the client's redirect URI (`error`, `error_description`, `error_uri`, `error_subcode`). */
   redirectError(request: FastifyRequest, reply: FastifyReply, target: ReplyTarget, error: AadError): FastifyReply {
     const stamp = aadTimestamp(this.deps.clock.now());
-    request.log.info({ aadsts: error.code, error: error.error }, "browser error redirect");
+    request.log.info({ aadsts: error.code, error: error.error, reason: error.message }, "browser error redirect");
     const fields: Params = {
       error: error.error,
       error_description: `${error.message}\r\nTrace ID: ${newGuid()}\r\nCorrelation ID: ${request.id}\r\nTimestamp: ${stamp}`,

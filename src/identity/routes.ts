@@ -4,6 +4,7 @@ import formbody from "@fastify/formbody";
 import { newGuid } from "../common/ids.ts";
 import type { Clock } from "../common/clock.ts";
 import { AadError, aad, aadErrorBody } from "./errors.ts";
+import { registerErrorPage } from "./error-codes.ts";
 import type { GrantContext, GrantRegistry } from "./grants/grant.ts";
 import { resolveTenant, type TenantRef } from "./tenants.ts";
 import { exchangeToken, TOKEN_HEADERS } from "./token-endpoint.ts";
@@ -42,6 +43,8 @@ export async function identityRoutes(app: FastifyInstance, deps: IdentityRouteDe
   const { store, urls, keys } = deps;
 
   app.setErrorHandler((error, request, reply) => renderError(error, request, reply, deps.clock, urls.base));
+  // What every error body's error_uri points at.
+  registerErrorPage(app);
 
   app.addHook("onSend", async (request, reply) => {
     reply.header("client-request-id", request.id);
@@ -203,7 +206,7 @@ function renderError(error: unknown, request: FastifyRequest, reply: FastifyRepl
     }
   }
   const body = aadErrorBody(aadError, { traceId: traceId(request), correlationId: request.id, now: clock.now(), baseUrl: base });
-  request.log.info({ aadsts: aadError.code, error: aadError.error }, "identity error");
+  request.log.info({ aadsts: aadError.code, error: aadError.error, reason: aadError.message }, "identity error");
   return reply.status(aadError.status).headers({ ...TOKEN_HEADERS, ...aadError.headers }).send(body);
 }
 

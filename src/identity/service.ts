@@ -550,6 +550,17 @@ export class IdentityService {
   }
 
   /**
+   * Removes a certificate credential (learn.microsoft.com/graph/api/application-removekey, without the proof an
+   * administrator's offline command does not need); client assertions signed with its key get AADSTS700027.
+   * @throws DirectoryError 404 for an unknown app or key id.
+   */
+  async removeKeyCredential(appId: string, keyId: string): Promise<void> {
+    const app = await this.store.findApplicationByAppId(appId);
+    if (!app) throw new DirectoryError(`application '${appId}' does not exist`, 404);
+    if (!(await this.store.removeKeyCredential(app.id, keyId.toLowerCase()))) throw new DirectoryError(`application '${appId}' has no certificate with key id '${keyId}'`, 404);
+  }
+
+  /**
    * Revokes delegated consent (learn.microsoft.com/graph/api/oauth2permissiongrant-delete): deletes the
    * grant, by id or by (tenant, client app, resource app, user or — without `principalId` — everyone),
    * and revokes the client's refresh tokens in the tenant (of that user only, for a user's grant), so a

@@ -4,6 +4,10 @@ import type { Logger } from "pino";
 import type { Clock } from "../common/clock.ts";
 import { systemClock } from "../common/clock.ts";
 import { ensureLocalTls, type LocalTls } from "../common/tls.ts";
+import { loadOwnTls, type OwnTls } from "../common/own-tls.ts";
+
+/** The server's certificate: the local CA's (with the CA to trust), or your own (`tlsCert`, no CA). */
+type ServerTls = LocalTls | (OwnTls & { caCert?: undefined; caCertPath?: undefined });
 import { configDocument, type OrgboxConfig } from "../config/config.ts";
 import type { Dataverse } from "../dataverse/index.ts";
 import type { Identity } from "../identity/index.ts";
@@ -20,6 +24,7 @@ import { openServices, type Services } from "./services.ts";
 import { DEMO } from "./demo.ts";
 import { seedDemo } from "./seed.ts";
 import { parseDuration, type ClockState } from "./time-travel.ts";
+import { rebuildForReapply } from "./reapply.ts";
 
 /** The demo credentials printed in the banner and the `--json` ready line. */
 export interface DemoInfo {
@@ -64,7 +69,7 @@ export interface OrgboxInstance {
   orgUrl: string;
   /** `{orgUrl}/api/data/v9.2`. */
   apiUrl: string;
-  /** CA certificate (PEM) to trust, or undefined over plain HTTP. */
+  /** CA certificate (PEM) to trust, or undefined over plain HTTP and with your own certificate (`tlsCert`). */
   caCert: string | undefined;
   caCertPath: string | undefined;
   demo: DemoInfo;
@@ -131,13 +136,31 @@ export async function createOrgbox(config: OrgboxConfig, logger: Logger, baseClo
   let base = "";
   const orgHosts = new OrgHosts();
   for (const org of environment?.orgs ?? []) if (org.hostName !== undefined) orgHosts.define(org.name, org.hostName);
-  const services = await openServices(config, { clock: baseClock, logger, baseUrl: () => base, orgHosts });
+  const open = () => openServices(config, { clock: baseClock, logger, baseUrl: () => base, orgHosts });
+  let services = await open();
+  // A persisted store an earlier start applied the file to: said so, or (--reapply) rebuilt from the file.
+  if (environment) {
+    try {
+      const holds = await heldEnvironment(environment, services.identity);
+      if (holds && rebuildForReapply(config, environment.source, holds, logger)) {
+        await services.close();
+        services = await open();
+      }
+    } catch (error) {
+      await services.close().catch(() => undefined);
+      throw error;
+    }
+  }
   // orgbox's clock from here on: the base clock plus the time-travel offset kept in the store.
   const { database, identity, dataverse, clock, timeTravel } = services;
   let server: FastifyInstance | undefined;
   let proxy: OrgboxProxy | undefined;
   try {
-    const tls = config.http ? undefined : await ensureLocalTls(config.caDir, config.publicHost === "localhost" ? [] : [config.publicHost], (message) => logger.warn(message));
+    const tls: ServerTls | undefined = config.http
+      ? undefined
+      : config.tlsCert !== undefined && config.tlsKey !== undefined
+        ? loadOwnTls(config.tlsCert, config.tlsKey, config.publicHost, clock.now(), (message) => logger.warn(message))
+        : await ensureLocalTls(config.caDir, config.publicHost === "localhost" ? [] : [config.publicHost], (message) => logger.warn(message));
 
     // Several processes starting on one store: one at a time seeds and applies, the others find it done.
     await database.exclusive("startup", async () => {
@@ -146,7 +169,7 @@ export async function createOrgbox(config: OrgboxConfig, logger: Logger, baseClo
       if (wantsDemo && !(await identity.service.findTenant(DEMO.tenantId))) {
         await seedDemo(identity.service, dataverse.service, clock.now());
       }
-      if (environment && !(await alreadyApplied(environment, identity))) {
+      if (environment && !(await heldEnvironment(environment, identity))) {
         // All or nothing: a failure half-way (e.g. a persisted store holding a conflicting object) leaves the store as it was.
         const before = await database.snapshots.take();
         try {
@@ -160,7 +183,7 @@ export async function createOrgbox(config: OrgboxConfig, logger: Logger, baseClo
         } finally {
           await database.snapshots.drop(before);
         }
-        logger.debug({ source: environment.source, tenants: environment.tenants.length, apps: environment.apps.length, orgs: environment.orgs.length }, "environment applied");
+        logger.info({ source: environment.source, tenants: environment.tenants.length, apps: environment.apps.length, orgs: environment.orgs.length }, `environment ${environment.source} applied`);
       }
     });
     // `--workers N`: reset and snapshots always refuse, so no worker copies the whole store for a start checkpoint.
@@ -173,8 +196,11 @@ export async function createOrgbox(config: OrgboxConfig, logger: Logger, baseClo
     server = app;
     const port = await listen(app, config);
     base = `${config.http ? "http" : "https"}://${config.publicHost}:${config.publicPort ?? port}`;
+    // The proxy serves the cloud host names with leaf certificates of orgbox's local CA: not with --http, nor with your own certificate.
+    const localCa = tls !== undefined && "caKey" in tls;
     if (config.proxy && !tls) logger.info("the proxy needs HTTPS: it is off with --http");
-    if (config.proxy && tls) {
+    if (config.proxy && tls && !localCa) logger.info("the proxy issues certificates with orgbox's local CA: it is off with --tls-cert");
+    if (config.proxy && localCa) {
       const proxyPort = config.proxyPort ?? (config.port === 0 || config.port === 65535 ? 0 : config.port + 1);
       proxy = await startProxy({ target: app.server, passthrough: config.proxyPassthrough, logger }, proxyPort, config.host);
     }
@@ -192,7 +218,7 @@ function buildInstance(
   config: OrgboxConfig,
   base: string,
   port: number,
-  tls: LocalTls | undefined,
+  tls: ServerTls | undefined,
   services: Services,
   app: FastifyInstance,
   environment: LoadedEnvironment | undefined,
@@ -266,13 +292,16 @@ function loadEnvironment(config: OrgboxConfig, options: CreateOrgboxOptions): Lo
   return isEnvironmentDocument(document) ? validateEnvironment(document, config.configFile, dirname(resolve(config.configFile))) : undefined;
 }
 
-/** A persisted store that already holds the environment's first tenant was set up by an earlier start. */
-async function alreadyApplied(environment: LoadedEnvironment, identity: Identity): Promise<boolean> {
+/**
+ * A persisted store that already holds the environment's first tenant (else its first app) was set up by an earlier
+ * start: what shows it (`tenant 'fabrikam.onmicrosoft.com'`), or undefined when the environment is not applied yet.
+ */
+async function heldEnvironment(environment: LoadedEnvironment, identity: Identity): Promise<string | undefined> {
   // The demo tenant an environment extends (seedDemo: true) exists before it is applied: look at what the file creates.
   const first = environment.tenants.find((t) => !t.existing);
-  if (first) return (await identity.service.findTenant(first.id)) !== undefined;
+  if (first) return (await identity.service.findTenant(first.id)) !== undefined ? `tenant '${first.defaultDomain}'` : undefined;
   const app = environment.apps[0];
-  return app !== undefined && (await identity.service.findApplication(app.appId)) !== undefined;
+  return app !== undefined && (await identity.service.findApplication(app.appId)) !== undefined ? `app '${app.displayName}' (${app.appId})` : undefined;
 }
 
 /** The host a client on this machine reaches a listener on `host` at (`0.0.0.0` and `::` listen on every interface: loopback). */

@@ -17,6 +17,7 @@ import { orgManagementToken } from "./org-token.ts";
 import { addFaultHook, type FaultInjector } from "./faults.ts";
 import { armRoutes } from "../arm/index.ts";
 import type { TimeTravel } from "./time-travel.ts";
+import { registerAccessLog } from "./access-log.ts";
 
 /**
  * Request-line plus header bytes a connection may send: room for the 32 KB (32,768-character) URLs
@@ -29,8 +30,8 @@ const MAX_HEADER_BYTES = 48 * 1024;
 export interface HttpAppOptions {
   config: Pick<OrgboxConfig, "logLevel" | "adminKey">;
   logger: Logger;
-  /** The server certificate; undefined serves plain HTTP. */
-  tls: LocalTls | undefined;
+  /** The server certificate chain and key; undefined serves plain HTTP. */
+  tls: Pick<LocalTls, "cert" | "key"> | undefined;
   clock: Clock;
   /** The public base URL, known once the server listens. */
   baseUrl: () => string;
@@ -93,7 +94,8 @@ export async function createHttpApp(options: HttpAppOptions): Promise<FastifyIns
   const { config, logger, tls, clock, baseUrl, identity, dataverse, checkpoints, beforeRequest, faults, timeTravel } = options;
   const orgForHost = options.orgForHost ?? (() => undefined);
   // The cloud host names get a leaf certificate of the local CA, chosen by SNI (the proxy hands their connections here).
-  const leaves = tls ? new LeafCertificates(tls) : undefined;
+  // Only with orgbox's local CA (not with your own certificate, `tlsCert`).
+  const leaves = tls && "caKey" in tls ? new LeafCertificates(tls as LocalTls) : undefined;
   const sniCallback = (servername: string, callback: (error: Error | null, context?: SecureContext) => void) => {
     const host = servername.toLowerCase();
     if (!leaves || !cloudHostKind(host)) return callback(null, undefined);
@@ -136,6 +138,8 @@ export async function createHttpApp(options: HttpAppOptions): Promise<FastifyIns
       void reply.status(400).header("cache-control", "no-store, no-cache").send(body);
     },
   }) as unknown as FastifyInstance;
+  // One info line per request (before the surfaces register, so it sees all of them).
+  registerAccessLog(app);
   // Once per request, on the root so it precedes every surface's own hooks: what an offline command wrote is seen at once.
   if (beforeRequest) {
     app.addHook("onRequest", (_request, _reply, done) => {
@@ -174,9 +178,18 @@ export async function createHttpApp(options: HttpAppOptions): Promise<FastifyIns
 /**
  * Listens on `config.host`:`config.port` (0 picks a free port).
  * @returns the port listened on.
- * @throws when the port is taken.
+ * @throws Error saying so in words when the port is taken (EADDRINUSE) or not allowed (EACCES), with the
+ *   system error as `cause`; the system error itself for anything else.
  */
 export async function listen(app: FastifyInstance, config: Pick<OrgboxConfig, "port" | "host">): Promise<number> {
-  await app.listen({ port: config.port, host: config.host });
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const where = `${config.host}:${config.port}`;
+    if (code === "EADDRINUSE") throw new Error(`port ${config.port} is already in use on ${config.host} (EADDRINUSE): stop what listens on ${where}, or pass --port 0 (ORGBOX_PORT=0, port: 0) to pick a free port`, { cause: error });
+    if (code === "EACCES") throw new Error(`not allowed to listen on ${where} (EACCES): ports below 1024 need privileges; pass --port 0 to pick a free port`, { cause: error });
+    throw error;
+  }
   return (app.server.address() as AddressInfo).port;
 }

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError } from "../common/errors.ts";
+import { DEFAULTS } from "../config/config.ts";
 import { DEPTHS, type DataverseService, type Depth, type Org } from "../dataverse/index.ts";
 import type { IdentityService } from "../identity/index.ts";
 import { openServices, type Services, type ServicesStore } from "./services.ts";
@@ -16,17 +17,20 @@ export interface OfflineServices {
 /** The store of an offline command: a data folder (`{dataDir}/orgbox.sqlite`), or a PostgreSQL database. */
 export type OfflineStore = { dataDir: string } | { storeUrl: string };
 
+/** The data folder of a command given neither `--data`, `--store-url` nor their variables: `./.orgbox`, as `orgbox start`'s. */
+export const DEFAULT_DATA_DIR: string = DEFAULTS.dataDir;
+
 /**
  * The store an offline command's flags name: `--store-url`, else `--data`, else `ORGBOX_STORE_URL`,
- * else `ORGBOX_DATA` (flags before the environment, as everywhere).
- * @throws ConfigError when none is given.
+ * else `ORGBOX_DATA` (flags before the environment, as everywhere), else {@link DEFAULT_DATA_DIR}
+ * (the folder `orgbox start` persists to by default).
  */
 export function offlineStore(flags: { data?: string; storeUrl?: string }, env: NodeJS.ProcessEnv = process.env): OfflineStore {
   if (flags.storeUrl) return { storeUrl: flags.storeUrl };
   if (flags.data) return { dataDir: flags.data };
   if (env.ORGBOX_STORE_URL) return { storeUrl: env.ORGBOX_STORE_URL };
   if (env.ORGBOX_DATA) return { dataDir: env.ORGBOX_DATA };
-  throw new ConfigError("this command works on a persisted store: pass --data DIR or --store-url URL (or set ORGBOX_DATA or ORGBOX_STORE_URL)");
+  return { dataDir: DEFAULT_DATA_DIR };
 }
 
 /**
@@ -48,7 +52,7 @@ function offlineConfig(store: OfflineStore): ServicesStore {
     return { inMemory: false, dataDir: "", storeUrl: store.storeUrl };
   }
   const file = join(store.dataDir, "orgbox.sqlite");
-  if (!existsSync(file)) throw new ConfigError(`no orgbox store in '${store.dataDir}' (expected ${file}); give the --data folder of an orgbox that ran`);
+  if (!existsSync(file)) throw new ConfigError(`no orgbox store in '${store.dataDir}' (expected ${file}); give the --data folder of an orgbox that ran (default ${DEFAULT_DATA_DIR}), or --store-url`);
   return { inMemory: false, dataDir: store.dataDir };
 }
 

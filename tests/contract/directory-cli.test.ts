@@ -193,11 +193,19 @@ describe("orgbox directory CLI", { timeout: 180_000 }, () => {
     const cert = await createTestCertificate("CN=cli cert");
     const pemFile = join(dir, "client.pem");
     writeFileSync(pemFile, cert.certificatePem);
-    expect(await json("cert", "add", "--app", app.appId, "--cert", pemFile)).toMatchObject({ customKeyIdentifier: cert.sha1, displayName: "CN=cli cert" });
-    expect((await json<Json[]>("cert", "list", "--app", app.appId)).map((c) => c.customKeyIdentifier)).toEqual([cert.sha1]);
+    const added = await json<{ keyId: string }>("app", "cert", "add", "--app", app.appId, "--cert", pemFile);
+    expect(added).toMatchObject({ customKeyIdentifier: cert.sha1, displayName: "CN=cli cert" });
+    expect((await json<Json[]>("app", "cert", "list", "--app", app.appId)).map((c) => c.customKeyIdentifier)).toEqual([cert.sha1]);
+    // The old spelling works for one release, with a warning naming the new one.
+    const old = await orgboxCli(["cert", "list", "--app", app.appId, ...data, "--json"]);
+    expect(old.code).toBe(0);
+    expect((JSON.parse(old.stdout) as Json[]).map((c) => c.customKeyIdentifier)).toEqual([cert.sha1]);
+    expect(old.stderr).toContain("'orgbox cert list' is deprecated and will be removed in the next release: use 'orgbox app cert list'");
+    expect(await json("app", "cert", "remove", "--app", app.appId, "--key-id", added.keyId)).toMatchObject({ removed: true });
+    await failure(2, /has no certificate with key id/, "app", "cert", "remove", "--app", app.appId, "--key-id", added.keyId);
     writeFileSync(pemFile, cert.privateKeyPem);
-    await failure(2, /./, "cert", "add", "--app", app.appId, "--cert", pemFile);
-    await failure(2, /cannot read --cert/, "cert", "add", "--app", app.appId, "--cert", join(dir, "missing.pem"));
+    await failure(2, /./, "app", "cert", "add", "--app", app.appId, "--cert", pemFile);
+    await failure(2, /cannot read --cert/, "app", "cert", "add", "--app", app.appId, "--cert", join(dir, "missing.pem"));
 
     // Service principals: the multi-tenant app in another tenant; a single-tenant app is refused there.
     await json("tenant", "create", "--name", "Northwind", "--domain", "northwind.onmicrosoft.com");
@@ -280,12 +288,12 @@ describe("orgbox directory CLI", { timeout: 180_000 }, () => {
     await failure(2, /no such consent grant/, "consent", "revoke", "--tenant", DEMO.tenantId, "--app", app.appId);
   });
 
-  it("needs a store: no --data, or a folder without one, is bad input", async () => {
-    const noData = await orgboxCli(["tenant", "list"]);
-    expect(noData.code).toBe(2);
-    expect(noData.stderr).toContain("pass --data DIR");
+  it("needs a store: no --data (and no ./.orgbox), or a folder without one, is bad input", async () => {
     const empty = mkdtempSync(join(tmpdir(), "orgbox-cli-empty-"));
     try {
+      const noData = await orgboxCli(["tenant", "list"], { ORGBOX_DATA: "", ORGBOX_STORE_URL: "" }, empty);
+      expect(noData.code).toBe(2);
+      expect(noData.stderr).toContain("no orgbox store in './.orgbox'");
       const run = await orgboxCli(["tenant", "list", "--data", empty]);
       expect(run.code).toBe(2);
       expect(run.stderr).toContain("no orgbox store");

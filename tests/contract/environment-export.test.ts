@@ -22,8 +22,8 @@ const FILE = resolve(import.meta.dirname, "../../examples/isv-multitenant.orgbox
 const APP = { clientId: "fab00000-0000-4000-8000-0000f00d0001", secret: "fabrikam-sync-secret-1" };
 const NORTHWIND = "00a70000-0000-4000-8000-000000000001";
 
-async function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ORGBOX_DATA: "" } });
+async function cli(args: string[], cwd?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ORGBOX_DATA: "" }, ...(cwd ? { cwd } : {}) });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -121,9 +121,10 @@ describe("orgbox export", () => {
     const missing = await cli(["export", "--data", join(dir, "nothing-here")]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain("no orgbox store in");
-    const noData = await cli(["export"]);
+    // Without --data, the default ./.orgbox (here: a folder without one).
+    const noData = await cli(["export"], dir);
     expect(noData.code).toBe(2);
-    expect(noData.stderr).toContain("pass --data DIR");
+    expect(noData.stderr).toContain("no orgbox store in './.orgbox'");
     const badFormat = await cli(["export", "--data", dataDir, "--format", "xml"]);
     expect(badFormat.code).not.toBe(0);
     expect(badFormat.stderr).toContain("xml");

@@ -192,7 +192,12 @@ describe("Web API refuses bad tokens and non-members", () => {
     const { access_token } = (await res.json()) as { access_token: string };
     const api = await call(access_token);
     expect(api.status).toBe(403);
-    expect(api.body).toEqual({ error: { code: "0x80072560", message: "The user is not a member of the organization." } });
+    expect(api.body).toEqual({
+      error: {
+        code: "0x80072560",
+        message: `The user is not a member of the organization. No application user in org 'contoso' has the application id '${application.appId}' (the token's appid): create one with 'orgbox appuser create --org contoso --app ${application.appId} --role "<role name>"', or POST systemusers with applicationid.`,
+      },
+    });
   });
 
   it("an application user with no roles → 403 0x80042f09 (disabled users: security-disabled.test.ts)", async () => {

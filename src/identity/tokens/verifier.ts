@@ -35,6 +35,14 @@ const MAX_VERIFIED = 1024;
 
 const malformed = () => new TokenRejectedError("the token is malformed");
 const invalidClaim = (claim: string) => new TokenRejectedError(`the token's '${claim}' claim is not valid here`);
+/** Claim values shown in a refusal: JSON, each at most 200 characters (a token's claims are the caller's own). */
+const shown = (value: unknown): string => {
+  const text = JSON.stringify(value) ?? "undefined";
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+};
+/** `iss`/`aud` not among the accepted values: what came and what is accepted (public values: issuer and resource URLs). */
+const unexpectedClaim = (claim: "iss" | "aud", got: unknown, accepted: string[]) =>
+  new TokenRejectedError(`the token's '${claim}' claim is not valid here: it is ${shown(got)}; accepted: ${accepted.map((a) => JSON.stringify(a)).join(", ")}`);
 
 function decodeJsonObject(part: string): Record<string, unknown> {
   if (!BASE64URL.test(part)) throw malformed();
@@ -102,9 +110,9 @@ export function createTokenVerifier(keys: Pick<KeyRing, "publicKey">, nowSeconds
 /** RFC 7519 §4.1 checks of verified claims. @throws TokenRejectedError */
 function checkClaims(payload: JWTPayload, expected: TokenExpectations, now: number): JWTPayload {
   for (const claim of [...REQUIRED_CLAIMS, "iss", "aud"]) if (payload[claim] === undefined) throw invalidClaim(claim);
-  if (typeof payload.iss !== "string" || !expected.issuers.includes(payload.iss)) throw invalidClaim("iss");
+  if (typeof payload.iss !== "string" || !expected.issuers.includes(payload.iss)) throw unexpectedClaim("iss", payload.iss, expected.issuers);
   const audiences = typeof payload.aud === "string" ? [payload.aud] : Array.isArray(payload.aud) ? payload.aud : [];
-  if (!audiences.some((a) => typeof a === "string" && expected.audiences.includes(a))) throw invalidClaim("aud");
+  if (!audiences.some((a) => typeof a === "string" && expected.audiences.includes(a))) throw unexpectedClaim("aud", payload.aud, expected.audiences);
   if (typeof payload.iat !== "number") throw invalidClaim("iat");
   if (payload.nbf !== undefined && (typeof payload.nbf !== "number" || payload.nbf > now + CLOCK_TOLERANCE_SECONDS)) throw invalidClaim("nbf");
   if (typeof payload.exp !== "number") throw invalidClaim("exp");
