@@ -4,6 +4,7 @@ import type { TokenTrust } from "./auth.ts";
 import { OperationRegistry, whoAmI } from "./functions.ts";
 import { retrieveTotalRecordCount, retrieveVersion } from "./metadata/operations.ts";
 import { securityOperations } from "./security/functions.ts";
+import { solutionOperations } from "./solutions/operations.ts";
 import type { Org } from "./model.ts";
 import { dataverseRoutes } from "./routes.ts";
 import { DataverseService, type DirectoryLookup } from "./service.ts";
@@ -56,6 +57,7 @@ export function createDataverse(options: DataverseOptions): Dataverse {
   const store = service.store;
   const operations = new OperationRegistry().register(whoAmI).register(retrieveVersion).register(retrieveTotalRecordCount(service, store));
   for (const operation of securityOperations(service, store)) operations.register(operation);
+  for (const operation of solutionOperations(service)) operations.register(operation);
   return {
     service,
     register: (app) => dataverseRoutes(app, { store, service, trust: options.trust, operations, orgUrl: options.orgUrl, clock: options.clock }),

@@ -248,12 +248,15 @@ async function writeDefinitions(request: MetadataRequest, parts: Segment[]): Pro
   }
   if (request.method === "DELETE" && root?.key !== undefined && !nav) {
     await request.security.assertNamedPrivilege("prvDeleteEntity");
-    await service.deleteCustomTable(org, findEntity(request.md, root.key).logicalName, store);
+    const entity = findEntity(request.md, root.key);
+    await service.solutions.assertNotManaged(org, entityMetadataId(entity), "Delete", "Entity", entity.logicalName, store);
+    await service.deleteCustomTable(org, entity.logicalName, store);
     return { status: 204, headers: {} };
   }
   if (request.method === "DELETE" && root?.key !== undefined && nav?.name === "Attributes" && nav.key !== undefined && !third) {
     await request.security.assertNamedPrivilege("prvDeleteAttribute");
     const entity = findEntity(request.md, root.key);
+    await service.solutions.assertNotManaged(org, entityMetadataId(entity), "Delete", "Attribute", `${entity.logicalName}.${nav.key}`, store);
     await service.deleteCustomColumn(org, entity.logicalName, findAttribute(request.md, entity, nav.key).logicalName, store);
     return { status: 204, headers: {} };
   }
@@ -316,6 +319,7 @@ async function globalOptionSetDefinitions(request: MetadataRequest, parts: Segme
     await request.security.assertNamedPrivilege("prvDeleteEntity");
     const set = resolveGlobalOptionSet(md, root.key);
     if (!set) throw metadataErrors.optionSetNotFound(root.key);
+    await request.services.service.solutions.assertNotManaged(request.org, globalOptionSetId(set), "Delete", "OptionSet", set.name, request.store);
     await request.services.service.deleteGlobalOptionSet(request.org, set.name, request.store);
     return { status: 204, headers: {} };
   }
@@ -370,6 +374,7 @@ async function relationshipDefinitions(request: MetadataRequest, parts: Segment[
     if (root.key === undefined || castSegment) throw dv.methodNotAllowed(request.method);
     await request.security.assertNamedPrivilege("prvDeleteEntity");
     const found = findRelationship(allRelationships(md, navigationFor(md)), root.key, undefined);
+    await request.services.service.solutions.assertNotManaged(request.org, String(found.object.MetadataId), "Delete", "EntityRelationship", String(found.object.SchemaName), request.store);
     await request.services.service.deleteRelationship(request.org, String(found.object.SchemaName), request.store);
     return { status: 204, headers: {} };
   }
