@@ -12,6 +12,7 @@ import { ensureLocalTls } from "../common/tls.ts";
 // commands start faster without them.
 import type { OrgboxInstance } from "../server/create-orgbox.ts";
 import { registerSecurityCommands } from "./security.ts";
+import { registerSolutionCommands } from "./solutions.ts";
 import { registerDirectoryCommands } from "./directory.ts";
 import { offlineStore } from "../server/offline.ts";
 import { existsSync, writeFileSync } from "node:fs";
@@ -252,6 +253,7 @@ program
 
 registerDirectoryCommands(program);
 registerSecurityCommands(program);
+registerSolutionCommands(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof ConfigError) {

@@ -6,12 +6,15 @@
  * Then: managed protection, upgrade keeps data, a conflicting import leaves the org as it was with
  * the import job saying why, and uninstall removes what the solution added.
  */
-import { resolve } from "node:path";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { ConfidentialClientApplication } from "@azure/msal-node";
 import { DynamicsWebApi } from "dynamics-web-api";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { OrgboxInstance } from "../../src/index.ts";
 import type { Org } from "../../src/dataverse/index.ts";
+import { orgboxCli } from "../helpers/cli.ts";
 import { useOrgbox } from "../helpers/orgbox.ts";
 
 const FILE = resolve(import.meta.dirname, "../../examples/isv-multitenant.orgbox.yaml");
@@ -19,6 +22,8 @@ const APP = { clientId: "fab00000-0000-4000-8000-0000f00d0001", secret: "fabrika
 const FABRIKAM = "fab00000-0000-4000-8000-000000000001";
 const TAILSPIN = "7a150000-0000-4000-8000-000000000001";
 const TAILSPIN_APP_USER = "7a150000-0000-4000-8000-00000000d003";
+const NORTHWIND = "00a70000-0000-4000-8000-000000000001";
+const NORTHWIND_APP_USER = "00a70000-0000-4000-8000-00000000d003";
 
 type Body = Record<string, unknown> & { error?: { code: string; message: string }; value?: Record<string, unknown>[] };
 
@@ -45,13 +50,19 @@ const idOf = (headers: Headers) => /\(([0-9a-f-]{36})\)$/.exec(headers.get("odat
 
 /** An admin app (System Administrator) in `org` of `tenant`, returning its token. */
 async function adminIn(o: OrgboxInstance, tenant: string, orgName: string): Promise<string> {
+  const { clientId, secret } = await adminApp(o, tenant, orgName);
+  return clientToken(o, tenant, orgName, clientId, secret);
+}
+
+/** Registers an app in `tenant` and makes it a System Administrator application user of `orgName`. */
+async function adminApp(o: OrgboxInstance, tenant: string, orgName: string): Promise<{ clientId: string; secret: string }> {
   const service = o.dataverse.service;
   const org = (await service.findOrg(orgName)) as Org;
   const admin = (await service.listRoles(org)).find((r) => r.name === "System Administrator");
   const { application } = await o.identity.service.registerApplication({ tenantId: tenant, displayName: `${orgName} admin` });
   const secret = await o.identity.service.addPassword({ appId: application.appId });
   await service.createApplicationUser(org, { applicationId: application.appId, businessUnitId: await service.rootBusinessUnitId(org), roleIds: [admin?.id as string] });
-  return clientToken(o, tenant, orgName, application.appId, secret.secretText);
+  return { clientId: application.appId, secret: secret.secretText };
 }
 
 describe("solutions: Fabrikam's managed solution into Tailspin's org (seed 003)", () => {
@@ -153,6 +164,41 @@ describe("solutions: Fabrikam's managed solution into Tailspin's org (seed 003)"
     expect(tier.status).toBe(200);
     const role = (await tailspin("GET", `roles(${roleId})?$select=name,ismanaged`)).body;
     expect(role).toMatchObject({ name: "Fabrikam Sync Projects", ismanaged: true });
+  });
+
+  it("orgbox deploy: a Package Deployer folder imports the solution into Northwind and gives the app user the solution's role, through the Web API", async () => {
+    const o = orgbox();
+    const admin = await adminApp(o, NORTHWIND, "northwind");
+    const folder = mkdtempSync(join(tmpdir(), "orgbox-package-"));
+    try {
+      writeFileSync(join(folder, "FabrikamSync_managed.zip"), Buffer.from(managedV1, "base64"));
+      writeFileSync(
+        join(folder, "ImportConfig.xml"),
+        `<?xml version="1.0" encoding="utf-16"?>\n<configdatastorage xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" installsampledata="false" waitforsampledatatoinstall="true" agentdesktopzipfile="" agentdesktopexename="" crmmigdataimportfile="">\n  <solutions>\n    <configsolutionfile solutionpackagefilename="FabrikamSync_managed.zip" overwriteunmanagedcustomizations="false" publishworkflowsandactivateplugins="true" />\n  </solutions>\n  <filestoimport />\n</configdatastorage>\n`,
+      );
+      writeFileSync(join(folder, "orgbox.deploy.yaml"), `applicationUsers:\n  - appId: ${APP.clientId}\n    roles: [Fabrikam Sync Projects]\n`);
+      const credentials = ["--url", o.orgUrlOf("northwind"), "--tenant", "northwind.onmicrosoft.com", "--client-id", admin.clientId, "--client-secret", admin.secret];
+      const run = await orgboxCli(["deploy", folder, ...credentials, "--json"]);
+      expect(run.stderr).toBe("");
+      expect(run.code).toBe(0);
+      const report = JSON.parse(run.stdout) as { solutions: { file: string }[]; applicationUsers: { systemUserId: string; created: boolean }[] };
+      expect(report.solutions.map((s) => s.file)).toEqual(["FabrikamSync_managed.zip"]);
+      expect(report.applicationUsers).toEqual([expect.objectContaining({ systemUserId: NORTHWIND_APP_USER, created: false })]);
+      // Deploying again is refused by the import (same version), naming the import job.
+      const again = await orgboxCli(["deploy", folder, ...credentials]);
+      expect(again.code).toBe(2);
+      expect(again.stderr).toMatch(/version 1\.0\.0\.0/);
+      // The solution CLI against the same environment through the Web API.
+      const listed = await orgboxCli(["solution", "list", ...credentials, "--json"]);
+      expect(JSON.parse(listed.stdout)).toEqual(expect.arrayContaining([expect.objectContaining({ uniqueName: "FabrikamSync", version: "1.0.0.0", managed: true })]));
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+    // Seed 003's app, with Northwind's token: the role the package gave it lets it work with projects.
+    const app = client(o, "northwind", await clientToken(o, NORTHWIND, "northwind", APP.clientId, APP.secret));
+    expect((await app("POST", "fab_projects", { fab_name: "Northwind rollout" })).status).toBe(204);
+    expect((await app("GET", "fab_projects?$select=fab_name")).body.value).toEqual([expect.objectContaining({ fab_name: "Northwind rollout" })]);
+    expect((await app("GET", "leads")).status).toBe(403);
   });
 
   it("the app user gets the solution's role; the app reads and writes what it allows and is refused the rest", async () => {
