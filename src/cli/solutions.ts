@@ -14,11 +14,8 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
-import { XMLParser } from "fast-xml-parser";
-import { parse as parseYaml } from "yaml";
 import { ConfigError, OrgboxError } from "../common/errors.ts";
 import { newGuid } from "../common/ids.ts";
-import { DataverseError } from "../dataverse/index.ts";
 import { offlineStore, withOfflineServices } from "../server/offline.ts";
 import { idFromEntityId, odataString, WebApiClient, WebApiError, type WebApiFlags } from "./webapi.ts";
 
@@ -42,8 +39,11 @@ const remote = (flags: SolutionFlags) => (flags.url ?? process.env.ORGBOX_URL) !
 /** Bad input from the service (400/404) is bad input of the command (exit 2); the rest a failure (exit 1). */
 function asCommandError(error: unknown): Error {
   if (error instanceof WebApiError && (error.status === 400 || error.status === 404 || error.status === 403)) return new ConfigError(`${error.message}${error.code ? ` (${error.code})` : ""}`);
-  if (error instanceof DataverseError && (error.status === 400 || error.status === 404)) return new ConfigError(`${error.message} (${error.code})`);
-  if (error instanceof OrgboxError && (error.status === 400 || error.status === 404)) return new ConfigError(error.message);
+  // The org model's errors (DataverseError, OrgModelError) are OrgboxErrors carrying their HTTP status and, for Dataverse's, a code.
+  if (error instanceof OrgboxError && (error.status === 400 || error.status === 404)) {
+    const code = (error as OrgboxError & { code?: unknown }).code;
+    return new ConfigError(typeof code === "string" ? `${error.message} (${code})` : error.message);
+  }
   return error as Error;
 }
 
@@ -143,7 +143,8 @@ interface DeclaredApplicationUser {
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The solution files `ImportConfig.xml` lists, in order, with their import options. */
-function readImportConfig(folder: string): { file: string; overwrite: boolean; publish: boolean }[] {
+async function readImportConfig(folder: string): Promise<{ file: string; overwrite: boolean; publish: boolean }[]> {
+  const { XMLParser } = await import("fast-xml-parser");
   const path = join(folder, "ImportConfig.xml");
   if (!existsSync(path)) throw new ConfigError(`${folder} is not a package: it has no ImportConfig.xml (Package Deployer's layout)`);
   let root: Record<string, unknown>;
@@ -166,7 +167,8 @@ function readImportConfig(folder: string): { file: string; overwrite: boolean; p
 }
 
 /** The package's declaration of what solutions cannot carry (`orgbox.deploy.yaml` / `.json`); none when absent. */
-function readDeclaration(folder: string): DeclaredApplicationUser[] {
+async function readDeclaration(folder: string): Promise<DeclaredApplicationUser[]> {
+  const { parse: parseYaml } = await import("yaml");
   const file = ["orgbox.deploy.yaml", "orgbox.deploy.yml", "orgbox.deploy.json"].map((n) => join(folder, n)).find((p) => existsSync(p));
   if (!file) return [];
   let doc: unknown;
@@ -218,8 +220,8 @@ async function deployApplicationUser(api: WebApiClient, user: DeclaredApplicatio
 
 /** `orgbox deploy PACKAGE --url … --tenant … --client-id … --client-secret …`. */
 async function deploy(folder: string, flags: SolutionFlags): Promise<void> {
-  const solutions = readImportConfig(folder);
-  const users = readDeclaration(folder);
+  const solutions = await readImportConfig(folder);
+  const users = await readDeclaration(folder);
   for (const s of solutions) if (!existsSync(join(folder, s.file))) throw new ConfigError(`ImportConfig.xml lists ${s.file}, which is not in ${folder}`);
   const api = await WebApiClient.connect(flags);
   const imported: { file: string; importJobId: string }[] = [];
