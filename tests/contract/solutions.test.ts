@@ -199,7 +199,7 @@ describe("solutions: Fabrikam's managed solution into Tailspin's org (seed 003)"
     expect((await app("POST", "fab_projects", { fab_name: "Northwind rollout" })).status).toBe(204);
     expect((await app("GET", "fab_projects?$select=fab_name")).body.value).toEqual([expect.objectContaining({ fab_name: "Northwind rollout" })]);
     expect((await app("GET", "leads")).status).toBe(403);
-  });
+  }, 120_000);
 
   it("the app user gets the solution's role; the app reads and writes what it allows and is refused the rest", async () => {
     const o = orgbox();
