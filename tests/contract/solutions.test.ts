@@ -134,6 +134,9 @@ describe("solutions: Fabrikam's managed solution into Tailspin's org (seed 003)"
       const added = await devApi.callAction({ actionName: "AddSolutionComponent", action: { ComponentId: id, ComponentType: type, SolutionUniqueName: "FabrikamSync", AddRequiredComponents: false } });
       expect(added).toMatchObject({ id: expect.any(String) });
     }
+    // Unmanaged customizations live in the Default solution.
+    const inDefault = (await dev("GET", "solutioncomponents?$select=componenttype,objectid&$filter=_solutionid_value eq fd140aaf-4df4-11dd-bd17-0019b9312238")).body.value ?? [];
+    expect(inDefault).toEqual(expect.arrayContaining(components.filter(([type]) => type !== 20).map(([type, id]) => expect.objectContaining({ componenttype: type, objectid: id }))));
     const listed = await dev("GET", `solutioncomponents?$select=componenttype&$filter=_solutionid_value eq ${idOf(solution.headers)}&$orderby=componenttype`);
     expect(listed.body.value?.map((c) => c.componenttype)).toEqual([1, 9, 10, 20]);
 
