@@ -238,9 +238,19 @@ describe("solutions: Fabrikam's managed solution into Tailspin's org (seed 003)"
     expect((await dev("POST", "EntityDefinitions(LogicalName='fab_project')/Attributes", { "@odata.type": "Microsoft.Dynamics.CRM.StringAttributeMetadata", SchemaName: "fab_Code", MaxLength: 20, DisplayName: label("Code") })).status).toBe(204);
     const devSolution = (await dev("GET", "solutions?$select=solutionid&$filter=uniquename eq 'FabrikamSync'")).body.value?.[0]?.solutionid as string;
     expect((await dev("PATCH", `solutions(${devSolution})`, { version: "1.1.0.0" }, { "if-match": "*" })).status).toBe(204);
-    const v2 = (await dev("POST", "ExportSolution", { SolutionName: "FabrikamSync", Managed: true })).body.ExportSolutionFile as string;
-    const imported = await tailspin("POST", "ImportSolution", { CustomizationFile: v2, OverwriteUnmanagedCustomizations: true, PublishWorkflows: false, ImportJobId: "7a150000-0000-4000-8000-00000000a003" });
-    expect(imported.status).toBe(204);
+    // The asynchronous messages: a system job to poll, then the file.
+    const exportJob = (await dev("POST", "ExportSolutionAsync", { SolutionName: "FabrikamSync", Managed: true })).body;
+    expect(exportJob).toMatchObject({ AsyncOperationId: expect.any(String), ExportJobId: expect.any(String) });
+    expect((await dev("GET", `asyncoperations(${exportJob.AsyncOperationId as string})?$select=statecode,statuscode,completedon`)).body).toMatchObject({ statecode: 3, statuscode: 30, completedon: expect.any(String) });
+    const v2 = (await dev("POST", "DownloadSolutionExportData", { ExportJobId: exportJob.ExportJobId })).body.ExportSolutionFile as string;
+    const imported = await tailspin("POST", "ImportSolutionAsync", { CustomizationFile: v2, OverwriteUnmanagedCustomizations: true, PublishWorkflows: false });
+    expect(imported.status).toBe(200);
+    expect((await tailspin("GET", `asyncoperations(${imported.body.AsyncOperationId as string})?$select=statuscode`)).body).toMatchObject({ statuscode: 30 });
+    expect((await tailspin("GET", `importjobs(${imported.body.ImportJobKey as string})?$select=progress`)).body).toMatchObject({ progress: 100 });
+    // The same version again: the system job fails, saying why.
+    const again = (await tailspin("POST", "ImportSolutionAsync", { CustomizationFile: v2, OverwriteUnmanagedCustomizations: true, PublishWorkflows: false })).body;
+    const failedJob = (await tailspin("GET", `asyncoperations(${again.AsyncOperationId as string})?$select=statuscode,message`)).body;
+    expect(failedJob).toMatchObject({ statuscode: 31, message: expect.stringContaining("1.1.0.0") });
     expect((await tailspin("GET", "solutions?$select=version&$filter=uniquename eq 'FabrikamSync'")).body.value?.[0]).toMatchObject({ version: "1.1.0.0" });
     const rows = await tailspin("GET", "fab_projects?$select=fab_name,fab_code");
     expect(rows.body.value).toEqual([expect.objectContaining({ fab_name: "Launch", fab_code: null })]);

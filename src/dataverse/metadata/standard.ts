@@ -585,6 +585,27 @@ const SOLUTION_TABLES: EntityMetadata[] = [
       str("operationcontext", "Operation Context", 256, system),
     ],
   }),
+  table({
+    // System jobs: what `ImportSolutionAsync` / `ExportSolutionAsync` answer with (learn.microsoft.com/power-apps/developer/data-platform/reference/entities/asyncoperation).
+    logicalName: "asyncoperation",
+    entitySetName: "asyncoperations",
+    displayName: "System Job",
+    displayCollectionName: "System Jobs",
+    primaryNameAttribute: "name",
+    ownershipType: "OrganizationOwned",
+    objectTypeCode: 4700,
+    schemaName: "AsyncOperation",
+    columns: [
+      str("name", "System Job Name", 256, system),
+      attr("operationtype", "Picklist", "System Job Type", { ...system, options: options([203, "Import Solution"], [204, "Export Solution"]) }),
+      attr("message", "Memo", "Message", { ...system, maxLength: 1073741823 }),
+      attr("friendlymessage", "Memo", "Friendly message", { ...system, maxLength: 1073741823 }),
+      attr("data", "Memo", "Data", { ...system, maxLength: 1073741823 }),
+      attr("startedon", "DateTime", "Started On", { ...system, dateTimeBehavior: "UserLocal" }),
+      attr("completedon", "DateTime", "Completed On", { ...system, dateTimeBehavior: "UserLocal" }),
+      ...stateStatus([[0, "Ready"], [1, "Suspended"], [2, "Locked"], [3, "Completed"]], [[0, "Waiting For Resources"], [10, "Waiting"], [20, "In Progress"], [21, "Pausing"], [22, "Canceling"], [30, "Succeeded"], [31, "Failed"], [32, "Canceled"]]).map((a) => ({ ...a, ...system })),
+    ],
+  }),
 ];
 
 DEFINED_TABLES.push(...SOLUTION_TABLES);

@@ -5,7 +5,8 @@ import type { DataverseService } from "../service.ts";
 /**
  * The solution messages of the Web API: `ExportSolution`, `ImportSolution`,
  * `RetrieveFormattedImportJobResults`, `AddSolutionComponent`, `RemoveSolutionComponent`,
- * `UninstallSolutionAsync` (run at once), `PublishXml` / `PublishAllXml` (accepted: orgbox publishes
+ * `UninstallSolutionAsync`, `ImportSolutionAsync`, `ExportSolutionAsync` with `DownloadSolutionExportData`
+ * (each run at once, with a finished `asyncoperation`), `PublishXml` / `PublishAllXml` (accepted: orgbox publishes
  * every change at once) (learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/{exportsolution,
  * importsolution,retrieveformattedimportjobresults,addsolutioncomponent,removesolutioncomponent,publishallxml}).
  * Importing needs `prvImportCustomization`, exporting `prvExportCustomization` (System Administrator and
@@ -169,6 +170,73 @@ function uninstallSolutionAsync(service: DataverseService): Operation {
   };
 }
 
+/**
+ * `ImportSolutionAsync` (learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/importsolutionasync):
+ * the import runs at once; the answer's `AsyncOperationId` names a finished `asyncoperation` (Succeeded,
+ * or Failed with the error in `message`), `ImportJobKey` the `importjob`.
+ */
+function importSolutionAsync(service: DataverseService): Operation {
+  return {
+    name: "ImportSolutionAsync",
+    kind: "action",
+    async invoke(ctx) {
+      await ctx.security.assertNamedPrivilege("prvImportCustomization");
+      if (ctx.store?.inTransaction) throw invalid("ImportSolutionAsync cannot run inside a $batch change set.");
+      const body = bodyOf(ctx, "ImportSolutionAsync");
+      const file = decodeBase64(requireString(body, "CustomizationFile", "ImportSolutionAsync"), "CustomizationFile");
+      const overwrite = optionalBoolean(body, "OverwriteUnmanagedCustomizations", "ImportSolutionAsync");
+      const convert = optionalBoolean(body, "ConvertToManaged", "ImportSolutionAsync");
+      optionalBoolean(body, "PublishWorkflows", "ImportSolutionAsync");
+      const startedOn = service.now();
+      const outcome = await service.solutions.importSolution(ctx.org, file, { ...(overwrite !== undefined ? { overwriteUnmanagedCustomizations: overwrite } : {}), ...(convert !== undefined ? { convertToManaged: convert } : {}), callerId: ctx.caller.systemUserId });
+      const asyncId = await service.solutions.recordAsyncOperation(ctx.org, { name: "ImportSolution", operationType: 203, startedOn, ...(outcome.error ? { error: outcome.error } : {}), callerId: ctx.caller.systemUserId });
+      return { "@odata.context": `${ctx.apiUrl}/$metadata#${NS}ImportSolutionAsyncResponse`, AsyncOperationId: asyncId, ImportJobKey: outcome.importJobId };
+    },
+  };
+}
+
+/**
+ * `ExportSolutionAsync` → `{AsyncOperationId, ExportJobId}` (the same id in orgbox), then
+ * `DownloadSolutionExportData {"ExportJobId":…}` → `{ExportSolutionFile}`
+ * (learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/exportsolutionasync).
+ */
+function exportSolutionAsync(service: DataverseService): Operation {
+  return {
+    name: "ExportSolutionAsync",
+    kind: "action",
+    async invoke(ctx) {
+      await ctx.security.assertNamedPrivilege("prvExportCustomization");
+      const body = bodyOf(ctx, "ExportSolutionAsync");
+      const name = requireString(body, "SolutionName", "ExportSolutionAsync");
+      const managed = optionalBoolean(body, "Managed", "ExportSolutionAsync") ?? false;
+      const startedOn = service.now();
+      let file: string | undefined;
+      let error: DataverseError | undefined;
+      try {
+        file = Buffer.from(await service.solutions.exportSolution(ctx.org, name, managed, ctx.store)).toString("base64");
+      } catch (caught) {
+        if (!(caught instanceof DataverseError) || caught.status === 403) throw caught;
+        error = caught;
+      }
+      const asyncId = await service.solutions.recordAsyncOperation(ctx.org, { name: `ExportSolution ${name}`, operationType: 204, startedOn, ...(error ? { error } : {}), ...(file ? { data: file } : {}), callerId: ctx.caller.systemUserId });
+      return { "@odata.context": `${ctx.apiUrl}/$metadata#${NS}ExportSolutionAsyncResponse`, AsyncOperationId: asyncId, ExportJobId: asyncId };
+    },
+  };
+}
+
+function downloadSolutionExportData(service: DataverseService): Operation {
+  return {
+    name: "DownloadSolutionExportData",
+    kind: "action",
+    async invoke(ctx) {
+      await ctx.security.assertNamedPrivilege("prvExportCustomization");
+      const id = requireString(bodyOf(ctx, "DownloadSolutionExportData"), "ExportJobId", "DownloadSolutionExportData");
+      if (!GUID.test(id)) throw invalid("DownloadSolutionExportData: ExportJobId must be a GUID.");
+      return { "@odata.context": `${ctx.apiUrl}/$metadata#${NS}DownloadSolutionExportDataResponse`, ExportSolutionFile: await service.solutions.exportedFile(ctx.org, id, ctx.store) };
+    },
+  };
+}
+
 /** `PublishXml` / `PublishAllXml`: accepted; orgbox publishes every customization at once. */
 function publish(name: "PublishXml" | "PublishAllXml"): Operation {
   return {
@@ -183,5 +251,5 @@ function publish(name: "PublishXml" | "PublishAllXml"): Operation {
 
 /** Every solution operation, for the {@link OperationRegistry}. */
 export function solutionOperations(service: DataverseService): Operation[] {
-  return [exportSolution(service), importSolution(service), retrieveFormattedImportJobResults(service), addSolutionComponent(service), removeSolutionComponent(service), uninstallSolutionAsync(service), publish("PublishXml"), publish("PublishAllXml")];
+  return [exportSolution(service), importSolution(service), retrieveFormattedImportJobResults(service), addSolutionComponent(service), removeSolutionComponent(service), uninstallSolutionAsync(service), importSolutionAsync(service), exportSolutionAsync(service), downloadSolutionExportData(service), publish("PublishXml"), publish("PublishAllXml")];
 }

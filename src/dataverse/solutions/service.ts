@@ -574,6 +574,51 @@ export class OrgSolutions {
   }
 
   /**
+   * Records a finished system job (`asyncoperation`) for an asynchronous solution message: orgbox
+   * runs the work at once, so the job is `Completed` (statecode 3) with `Succeeded` (30) or `Failed`
+   * (31, `message` and `friendlymessage` holding the error). `data` keeps an export's file (base64)
+   * for `DownloadSolutionExportData`.
+   * @returns the job's id (`AsyncOperationId`).
+   */
+  async recordAsyncOperation(org: Org, input: { name: string; operationType: 203 | 204; startedOn: number; error?: DataverseError; data?: string; callerId?: string }): Promise<string> {
+    const id = newGuid();
+    const table = this.table(org, "asyncoperation");
+    const stamp = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+    await this.runtime.store.insertRow(
+      org,
+      table,
+      this.records.stampNew(
+        table,
+        {
+          asyncoperationid: id,
+          name: input.name,
+          operationtype: input.operationType,
+          statecode: 3,
+          statuscode: input.error ? 31 : 30,
+          message: input.error ? `${input.error.code}: ${input.error.message}` : null,
+          friendlymessage: input.error ? input.error.message : null,
+          data: input.data ?? null,
+          startedon: stamp(input.startedOn),
+          completedon: stamp(this.clock.now()),
+        },
+        input.callerId,
+      ),
+    );
+    return id;
+  }
+
+  /**
+   * The file of a finished `ExportSolutionAsync` job (`DownloadSolutionExportData`).
+   * @throws DataverseError 404 for an unknown export job, 400 for a job that failed.
+   */
+  async exportedFile(org: Org, exportJobId: string, store: DataverseStore = this.runtime.store): Promise<string> {
+    const [job] = await store.selectRows(org, { entity: this.table(org, "asyncoperation"), columns: ["data", "statuscode", "operationtype", "message"], where: eq("asyncoperationid", exportJobId.toLowerCase()), orderBy: [], limit: 1 });
+    if (!job || Number(job.operationtype) !== 204) throw new DataverseError(404, "0x80040217", `asyncoperation With Id = ${exportJobId} Does Not Exist`);
+    if (Number(job.statuscode) !== 30 || typeof job.data !== "string") throw new DataverseError(400, "0x80040203", `The export job ${exportJobId} failed: ${String(job.message ?? "")}`);
+    return job.data;
+  }
+
+  /**
    * Uninstalls a managed solution (deleting its `solution` record, `UninstallSolutionAsync`): removes
    * its roles (with their assignments), relationships, tables (with their rows) and option sets, then
    * its components and the solution, in one transaction. Deleting an unmanaged solution removes only
