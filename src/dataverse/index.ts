@@ -31,6 +31,7 @@ export { parseGlobalOptionSet, resolveGlobalOptionSet } from "./metadata/option-
 export { parseManyToManyDefinition, parseOneToManyDefinition } from "./metadata/relationships.ts";
 export { parseEntityKey } from "./odata/path.ts";
 export { defaultRoles } from "./security/default-roles.ts";
+export { parseSolutionZip } from "./solutions/file.ts";
 export { DEPTHS, MISC_PRIVILEGES, privilegeDefinitions, privilegesFor, widestDepth, type Depth } from "./security/privileges.ts";
 
 /** Options for {@link createDataverse}. */
