@@ -73,10 +73,15 @@ const eq = (column: string, value: Scalar): Expr => ({ kind: "compare", op: "eq"
 /**
  * A managed role (or another record of a managed solution with `ismanaged`) cannot be changed or
  * deleted outside its solution: Dataverse's `0x8004F032` (orgbox models managed components as not
- * customizable). Solutions themselves are changed by importing them.
+ * customizable). A managed solution's own record is changed by importing a new version (`0x8004F024`).
  * @throws DataverseError 400 `0x8004F032`.
  */
 async function refuseManaged(scope: WriteScope, entity: EntityMetadata, id: string, operation: "Update" | "Delete"): Promise<void> {
+  if (entity.logicalName === "solution" && operation === "Update") {
+    const [solution] = await scope.store.selectRows(scope.org, { entity, columns: ["ismanaged", "uniquename"], where: eq(entity.primaryIdAttribute, id), orderBy: [], limit: 1 });
+    if (solution && (solution.ismanaged === true || solution.ismanaged === 1)) throw solutionErrors.managedSolution(String(solution.uniquename));
+    return;
+  }
   if (entity.logicalName !== "role") return;
   const [row] = await scope.store.selectRows(scope.org, { entity, columns: ["ismanaged", "name"], where: eq(entity.primaryIdAttribute, id), orderBy: [], limit: 1 });
   if (row && (row.ismanaged === true || row.ismanaged === 1)) throw solutionErrors.managed(operation, "Role", String(row.name), id);

@@ -147,6 +147,9 @@ describe("solutions: Fabrikam's managed solution into Tailspin's org (seed 003)"
   });
 
   it("imports it into Tailspin's org (another tenant) with callAction, as a managed solution with its import job", async () => {
+    const staged = await tailspin("POST", "StageSolution", { CustomizationFile: managedV1 });
+    expect(staged.body.StageSolutionResults).toMatchObject({ StageSolutionStatus: "Passed", SolutionDetails: { SolutionUniqueName: "FabrikamSync", SolutionVersion: "1.0.0.0", IsManaged: true, ExistingSolutionVersion: null }, MissingDependencies: [] });
+    expect((await tailspin("GET", "solutions?$filter=uniquename eq 'FabrikamSync'")).body.value).toEqual([]);
     const importJobId = "7a150000-0000-4000-8000-00000000a001";
     await tailspinApi.callAction({ actionName: "ImportSolution", action: { CustomizationFile: managedV1, OverwriteUnmanagedCustomizations: false, PublishWorkflows: false, ImportJobId: importJobId } });
     const solution = (await tailspin("GET", "solutions?$select=solutionid,uniquename,version,ismanaged&$filter=uniquename eq 'FabrikamSync'")).body.value?.[0] as Record<string, unknown>;
@@ -229,6 +232,10 @@ describe("solutions: Fabrikam's managed solution into Tailspin's org (seed 003)"
     const widen = await tailspin("POST", `roles(${roleId})/Microsoft.Dynamics.CRM.AddPrivilegesRole`, { Privileges: [{ PrivilegeId: privilege, Depth: "Global" }] });
     expect(widen.body.error?.code).toBe("0x8004F032");
     expect((await tailspin("DELETE", "GlobalOptionSetDefinitions(Name='fab_tier')")).body.error?.code).toBe("0x8004F032");
+    const link = await tailspin("POST", `roles(${roleId})/roleprivileges_association/$ref`, { "@odata.id": `${orgbox().orgUrlOf("tailspin")}/api/data/v9.2/privileges(${privilege as string})` });
+    expect(link.body.error?.code).toBe("0x8004F032");
+    const relabel = await tailspin("PATCH", `solutions(${solutionId})`, { friendlyname: "Mine now" }, { "if-match": "*" });
+    expect(relabel.body.error?.code).toBe("0x8004F024");
     // The same version again is refused: a managed solution is updated by a higher version.
     const again = await tailspin("POST", "ImportSolution", { CustomizationFile: managedV1, OverwriteUnmanagedCustomizations: false, PublishWorkflows: false, ImportJobId: "7a150000-0000-4000-8000-00000000a002" });
     expect(again.status).toBe(400);

@@ -1,6 +1,8 @@
 import { DataverseError, dv } from "../errors.ts";
 import type { Operation, OperationContext } from "../functions.ts";
 import type { DataverseService } from "../service.ts";
+import { newGuid } from "../../common/ids.ts";
+import { parseSolutionZip } from "./file.ts";
 
 /**
  * The solution messages of the Web API: `ExportSolution`, `ImportSolution`,
@@ -237,6 +239,43 @@ function downloadSolutionExportData(service: DataverseService): Operation {
   };
 }
 
+/**
+ * `StageSolution {"CustomizationFile":…}` → `{"StageSolutionResults":{StageSolutionUploadId, SolutionDetails,
+ * MissingDependencies, SolutionValidationResults, StageSolutionStatus}}`: reads the file without importing it
+ * (learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/stagesolution). orgbox keeps
+ * nothing: import with `ImportSolution` and the same file.
+ */
+function stageSolution(service: DataverseService): Operation {
+  return {
+    name: "StageSolution",
+    kind: "action",
+    async invoke(ctx) {
+      await ctx.security.assertNamedPrivilege("prvImportCustomization");
+      const file = decodeBase64(requireString(bodyOf(ctx, "StageSolution"), "CustomizationFile", "StageSolution"), "CustomizationFile");
+      const parsed = parseSolutionZip(file);
+      const installed = await service.solutions.findSolution(ctx.org, parsed.uniqueName, ctx.store);
+      return {
+        "@odata.context": `${ctx.apiUrl}/$metadata#${NS}StageSolutionResponse`,
+        StageSolutionResults: {
+          StageSolutionUploadId: newGuid(),
+          StageSolutionStatus: "Passed",
+          SolutionDetails: {
+            SolutionUniqueName: parsed.uniqueName,
+            SolutionFriendlyName: parsed.displayName,
+            SolutionVersion: parsed.version,
+            IsManaged: parsed.managed,
+            PublisherUniqueName: parsed.publisher.uniqueName,
+            ExistingSolutionVersion: installed ? String(installed.version) : null,
+            IsExistingSolutionManaged: installed ? installed.ismanaged === true || installed.ismanaged === 1 : null,
+          },
+          MissingDependencies: [],
+          SolutionValidationResults: parsed.ignored.map((what) => ({ SolutionValidationResultType: "Warning", Message: `orgbox does not model ${what}: carried in the file and ignored.`, ErrorCode: 0 })),
+        },
+      };
+    },
+  };
+}
+
 /** `PublishXml` / `PublishAllXml`: accepted; orgbox publishes every customization at once. */
 function publish(name: "PublishXml" | "PublishAllXml"): Operation {
   return {
@@ -251,5 +290,5 @@ function publish(name: "PublishXml" | "PublishAllXml"): Operation {
 
 /** Every solution operation, for the {@link OperationRegistry}. */
 export function solutionOperations(service: DataverseService): Operation[] {
-  return [exportSolution(service), importSolution(service), retrieveFormattedImportJobResults(service), addSolutionComponent(service), removeSolutionComponent(service), uninstallSolutionAsync(service), importSolutionAsync(service), exportSolutionAsync(service), downloadSolutionExportData(service), publish("PublishXml"), publish("PublishAllXml")];
+  return [exportSolution(service), importSolution(service), retrieveFormattedImportJobResults(service), addSolutionComponent(service), removeSolutionComponent(service), uninstallSolutionAsync(service), importSolutionAsync(service), exportSolutionAsync(service), downloadSolutionExportData(service), stageSolution(service), publish("PublishXml"), publish("PublishAllXml")];
 }
