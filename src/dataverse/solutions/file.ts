@@ -1,5 +1,5 @@
 import { unzipSync, zipSync, strToU8, strFromU8 } from "fflate";
-import { XMLParser } from "fast-xml-parser";
+import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { DataverseError } from "../errors.ts";
 import type { AttributeMetadata, AttributeType, EntityKeyMetadata, EntityMetadata, GlobalOptionSetMetadata, ManyToManyRelationshipMetadata, OneToManyRelationshipMetadata, OptionMetadata } from "../metadata/types.ts";
 import { DEPTHS, type Depth } from "../security/privileges.ts";
@@ -252,30 +252,47 @@ export interface RawSolution {
   customizations: Node;
 }
 
+/** The largest `solution.xml` / `customizations.xml` orgbox inflates (uncompressed bytes). */
+const MAX_PART_BYTES = 256 * 1024 * 1024;
+
 /**
  * Opens a solution zip and parses `solution.xml` and `customizations.xml`.
  * @throws DataverseError 400 `0x80048060` for bytes that are not a zip, or a zip without those parts.
  */
 export function readSolutionZip(bytes: Uint8Array): RawSolution {
   let files: Record<string, Uint8Array>;
+  const oversized: string[] = [];
   try {
-    files = unzipSync(bytes);
+    // Only the two parts orgbox reads are inflated, each up to MAX_PART_BYTES as declared (a zip bomb is refused, not expanded).
+    files = unzipSync(bytes, {
+      filter: (file) => {
+        const wanted = ["solution.xml", "customizations.xml"].includes(file.name.toLowerCase());
+        if (wanted && file.originalSize > MAX_PART_BYTES) oversized.push(file.name);
+        return wanted && file.originalSize <= MAX_PART_BYTES;
+      },
+    });
   } catch {
     throw invalidSolutionFile("The file is not a solution zip file.");
   }
+  if (oversized.length > 0) throw invalidSolutionFile(`${oversized.join(", ")} is larger than ${MAX_PART_BYTES / 1024 / 1024} MB uncompressed.`);
   const find = (name: string) => Object.entries(files).find(([path]) => path.toLowerCase() === name)?.[1];
   const solution = find("solution.xml");
   const customizations = find("customizations.xml");
   if (!solution || !customizations) throw invalidSolutionFile("A solution zip holds solution.xml and customizations.xml at its root.");
   const parse = (data: Uint8Array, name: string): Node => {
+    const text = strFromU8(data).replace(/^\uFEFF/, "");
+    const valid = XMLValidator.validate(text);
+    if (valid !== true) throw invalidSolutionFile(`${name} is not well-formed XML: ${valid.err.msg} (line ${valid.err.line}).`);
     try {
-      return parser.parse(strFromU8(data).replace(/^\uFEFF/, "")) as Node;
+      return parser.parse(text) as Node;
     } catch (error) {
       throw invalidSolutionFile(`${name} is not well-formed XML: ${(error as Error).message}`);
     }
   };
   const manifest = child(child(parse(solution, "solution.xml"), "ImportExportXml"), "SolutionManifest");
-  const root = child(parse(customizations, "customizations.xml"), "ImportExportXml");
+  const document = parse(customizations, "customizations.xml");
+  // An empty <ImportExportXml/> parses as "": a solution with nothing in it.
+  const root = child(document, "ImportExportXml") ?? ("ImportExportXml" in document ? {} : undefined);
   if (!manifest) throw invalidSolutionFile("solution.xml has no ImportExportXml/SolutionManifest.");
   if (!root) throw invalidSolutionFile("customizations.xml has no ImportExportXml root.");
   return { manifest, customizations: root };
