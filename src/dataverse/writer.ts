@@ -41,8 +41,8 @@ export interface WriteScope {
 export type WriteAuthorizer = (scope: WriteScope, verb: WriteVerb, entity: EntityMetadata, record?: string | Row) => Promise<void>;
 
 /** Tables the Web API cannot create, update or delete rows of. */
-const PLATFORM_ONLY = new Set(["organization", "privilege", "principalobjectaccess"]);
-const UNDELETABLE = new Set(["organization", "privilege", "systemuser", "principalobjectaccess"]);
+const PLATFORM_ONLY = new Set(["organization", "privilege", "principalobjectaccess", "solutioncomponent", "importjob", "asyncoperation"]);
+const UNDELETABLE = new Set(["organization", "privilege", "systemuser", "principalobjectaccess", "solutioncomponent", "importjob", "asyncoperation"]);
 
 /**
  * Columns the platform fills on Create for some tables, by logical name (after the payload,
@@ -80,6 +80,13 @@ async function refuseManaged(scope: WriteScope, entity: EntityMetadata, id: stri
   if (entity.logicalName === "solution" && operation === "Update") {
     const [solution] = await scope.store.selectRows(scope.org, { entity, columns: ["ismanaged", "uniquename"], where: eq(entity.primaryIdAttribute, id), orderBy: [], limit: 1 });
     if (solution && (solution.ismanaged === true || solution.ismanaged === 1)) throw solutionErrors.managedSolution(String(solution.uniquename));
+    return;
+  }
+  if (entity.logicalName === "publisher" && operation === "Delete") {
+    const [publisher] = await scope.store.selectRows(scope.org, { entity, columns: ["uniquename"], where: eq(entity.primaryIdAttribute, id), orderBy: [], limit: 1 });
+    const solutions = scope.md.entity("solution") as EntityMetadata;
+    const used = await scope.store.countRows(scope.org, { entity: solutions, where: eq("publisherid", id), limit: 1 });
+    if (publisher && used > 0) throw new DataverseError(400, "0x8004F006", `Attempting to delete a restricted publisher: '${String(publisher.uniquename)}' publishes solutions of this org.`);
     return;
   }
   if (entity.logicalName !== "role") return;

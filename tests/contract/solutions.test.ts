@@ -236,6 +236,13 @@ describe("solutions: Fabrikam's managed solution into Tailspin's org (seed 003)"
     expect(link.body.error?.code).toBe("0x8004F032");
     const relabel = await tailspin("PATCH", `solutions(${solutionId})`, { friendlyname: "Mine now" }, { "if-match": "*" });
     expect(relabel.body.error?.code).toBe("0x8004F024");
+    // An import job id is used once; solution components, import jobs and system jobs are written by the platform only.
+    const reused = await tailspin("POST", "ImportSolution", { CustomizationFile: managedV1, OverwriteUnmanagedCustomizations: false, PublishWorkflows: false, ImportJobId: "7a150000-0000-4000-8000-00000000a001" });
+    expect(reused.status).toBe(412);
+    expect((await tailspin("POST", "solutioncomponents", { componenttype: 1 })).status).toBe(400);
+    expect((await tailspin("DELETE", "importjobs(7a150000-0000-4000-8000-00000000a001)")).status).toBe(400);
+    const publisher = (await tailspin("GET", "publishers?$select=publisherid&$filter=uniquename eq 'fabrikam'")).body.value?.[0]?.publisherid as string;
+    expect((await tailspin("DELETE", `publishers(${publisher})`)).body.error?.code).toBe("0x8004F006");
     // The same version again is refused: a managed solution is updated by a higher version.
     const again = await tailspin("POST", "ImportSolution", { CustomizationFile: managedV1, OverwriteUnmanagedCustomizations: false, PublishWorkflows: false, ImportJobId: "7a150000-0000-4000-8000-00000000a002" });
     expect(again.status).toBe(400);

@@ -353,6 +353,7 @@ export class OrgSolutions {
    * kept). Unmanaged: the components join the solution and the Default solution.
    * (learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/importsolution)
    * @returns the import job id, and the error when the import failed (the caller answers with it).
+   * @throws DataverseError 412 `0x80040237` when `ImportJobId` names an existing import job (nothing is imported).
    */
   async importSolution(org: Org, bytes: Uint8Array, options: ImportOptions = {}): Promise<ImportOutcome> {
     const importJobId = (options.importJobId ?? newGuid()).toLowerCase();
@@ -362,6 +363,9 @@ export class OrgSolutions {
     let error: DataverseError | undefined;
     let solutionId: string | undefined;
     await this.ensureBaseline(org);
+    if (options.importJobId && (await this.runtime.store.countRows(org, { entity: this.table(org, "importjob"), where: eq("importjobid", importJobId), limit: 1 })) > 0) {
+      throw new DataverseError(412, "0x80040237", `An import job with id ${importJobId} already exists: give each ImportSolution a new ImportJobId.`);
+    }
     try {
       parsed = parseSolutionZip(bytes);
       const pkg = parsed;
