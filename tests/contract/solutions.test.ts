@@ -275,12 +275,14 @@ describe("solutions: Fabrikam's managed solution into Tailspin's org (seed 003)"
     expect((await tailspin("POST", "EntityDefinitions", { SchemaName: "fab_Widget", DisplayName: label("Widget"), OwnershipType: "UserOwned", Attributes: [{ "@odata.type": "Microsoft.Dynamics.CRM.StringAttributeMetadata", SchemaName: "fab_Name", IsPrimaryName: true, DisplayName: label("Name") }] })).status).toBe(204);
     const publisher = (await dev("GET", "publishers?$select=publisherid&$filter=uniquename eq 'fabrikam'")).body.value?.[0]?.publisherid as string;
     await dev("POST", "solutions", { uniquename: "FabrikamWidgets", friendlyname: "Fabrikam Widgets", version: "1.0.0.0", "publisherid@odata.bind": `/publishers(${publisher})` });
-    await dev("POST", "GlobalOptionSetDefinitions", { Name: "fab_color", DisplayName: label("Color"), Options: [{ Value: 727000000, Label: label("Red") }] });
+    // MSCRM.SolutionUniqueName puts what a request creates into that solution; an unknown solution is refused before anything is created.
+    const unknown = await dev("POST", "GlobalOptionSetDefinitions", { Name: "fab_color", DisplayName: label("Color"), Options: [{ Value: 727000000, Label: label("Red") }] }, { "MSCRM.SolutionUniqueName": "NoSuchSolution" });
+    expect(unknown.status).toBe(404);
+    expect((await dev("GET", "GlobalOptionSetDefinitions(Name='fab_color')")).status).toBe(404);
+    expect((await dev("POST", "GlobalOptionSetDefinitions", { Name: "fab_color", DisplayName: label("Color"), Options: [{ Value: 727000000, Label: label("Red") }] }, { "MSCRM.SolutionUniqueName": "FabrikamWidgets" })).status).toBe(204);
     await dev("POST", "EntityDefinitions", { SchemaName: "fab_Widget", DisplayName: label("Widget"), OwnershipType: "UserOwned", Attributes: [{ "@odata.type": "Microsoft.Dynamics.CRM.StringAttributeMetadata", SchemaName: "fab_Name", IsPrimaryName: true, DisplayName: label("Name") }] });
-    for (const [type, path] of [[9, "GlobalOptionSetDefinitions(Name='fab_color')"], [1, "EntityDefinitions(LogicalName='fab_widget')"]] as const) {
-      const id = (await dev("GET", `${path}?$select=MetadataId`)).body.MetadataId as string;
-      expect((await dev("POST", "AddSolutionComponent", { ComponentId: id, ComponentType: type, SolutionUniqueName: "FabrikamWidgets", AddRequiredComponents: false })).status).toBe(200);
-    }
+    const widget = (await dev("GET", "EntityDefinitions(LogicalName='fab_widget')?$select=MetadataId")).body.MetadataId as string;
+    expect((await dev("POST", "AddSolutionComponent", { ComponentId: widget, ComponentType: 1, SolutionUniqueName: "FabrikamWidgets", AddRequiredComponents: false })).status).toBe(200);
     const file = (await dev("POST", "ExportSolution", { SolutionName: "FabrikamWidgets", Managed: true })).body.ExportSolutionFile as string;
     const jobId = "7a150000-0000-4000-8000-00000000a004";
     const failed = await tailspin("POST", "ImportSolution", { CustomizationFile: file, OverwriteUnmanagedCustomizations: false, PublishWorkflows: false, ImportJobId: jobId });
@@ -293,6 +295,8 @@ describe("solutions: Fabrikam's managed solution into Tailspin's org (seed 003)"
     expect(job).toMatchObject({ progress: 100, completedon: expect.any(String) });
     expect(job.data).toContain('result="failure" errorcode="0x8004F016"');
     expect(job.data).toContain("fab_widget");
+    // The option set (put in the solution by the header) was imported first, then rolled back.
+    expect(job.data).toContain('<optionSet id="fab_color"');
   });
 
   it("refuses to uninstall while another component depends on it, then uninstalls what it added (table with rows, role with assignments)", async () => {
