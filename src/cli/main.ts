@@ -12,6 +12,7 @@ import { ensureLocalTls } from "../common/tls.ts";
 // commands start faster without them.
 import type { OrgboxInstance } from "../server/create-orgbox.ts";
 import { registerSecurityCommands } from "./security.ts";
+import { registerSolutionCommands } from "./solutions.ts";
 import { registerDirectoryCommands } from "./directory.ts";
 import { ORGBOX_VERSION } from "./version.ts";
 import { envLinesFor, formatPosix, registerEnvCommand } from "./env.ts";
@@ -346,6 +347,7 @@ registerSecurityCommands(program);
 registerEnvCommand(program);
 registerClockCommands(program);
 registerInteractionCommands(program);
+registerSolutionCommands(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof ConfigError) {

@@ -4,6 +4,7 @@ import type { TokenTrust } from "./auth.ts";
 import { OperationRegistry, whoAmI } from "./functions.ts";
 import { retrieveTotalRecordCount, retrieveVersion } from "./metadata/operations.ts";
 import { securityOperations } from "./security/functions.ts";
+import { solutionOperations } from "./solutions/operations.ts";
 import type { Org } from "./model.ts";
 import { dataverseRoutes } from "./routes.ts";
 import { DataverseService, type DirectoryLookup } from "./service.ts";
@@ -32,6 +33,7 @@ export { parseGlobalOptionSet, resolveGlobalOptionSet } from "./metadata/option-
 export { parseManyToManyDefinition, parseOneToManyDefinition } from "./metadata/relationships.ts";
 export { parseEntityKey } from "./odata/path.ts";
 export { defaultRoles } from "./security/default-roles.ts";
+export { parseSolutionZip } from "./solutions/file.ts";
 export { DEPTHS, MISC_PRIVILEGES, SYSTEM_ADMINISTRATOR_TEMPLATE_ID, privilegeDefinitions, privilegesFor, widestDepth, type Depth } from "./security/privileges.ts";
 
 /** Options for {@link createDataverse}. */
@@ -65,6 +67,7 @@ export function createDataverse(options: DataverseOptions): Dataverse {
   const operations = new OperationRegistry().register(whoAmI).register(retrieveVersion).register(retrieveTotalRecordCount(service, store));
   for (const operation of securityOperations(service, store)) operations.register(operation);
   const protection = options.serviceProtection ? new ServiceProtection(options.serviceProtection, options.clock) : undefined;
+  for (const operation of solutionOperations(service)) operations.register(operation);
   return {
     service,
     protection,

@@ -7,6 +7,7 @@ import { OrgCustomization } from "./org/customization.ts";
 import { OrgProvisioning, type DataverseServiceOptions, type DirectoryLookup } from "./org/provisioning.ts";
 import { OrgRuntime } from "./org/runtime.ts";
 import { RecordStamping } from "./org/stamping.ts";
+import { OrgSolutions } from "./solutions/service.ts";
 
 export { OrgModelError } from "./model-error.ts";
 export type { CreateOrgInput, DataverseServiceOptions, DirectoryLookup, DirectoryUser } from "./org/provisioning.ts";
@@ -22,6 +23,7 @@ export { miscPrivilegeRow, privilegeRow } from "./org/provisioning.ts";
  *   application users and role assignments.
  * - {@link customization} ({@link OrgCustomization}): custom tables, columns, alternate keys,
  *   relationships and global option sets.
+ * - {@link solutions} ({@link OrgSolutions}): publishers, solutions, import and export, managed layers, uninstall.
  * - {@link records} ({@link RecordStamping}): platform columns on Create/Update (`stampNew`,
  *   `stampUpdate`, `versionnumber`), the org model's own inserts (with currency columns) and full scans.
  *
@@ -33,12 +35,14 @@ export class DataverseService {
   readonly records: RecordStamping;
   readonly provisioning: OrgProvisioning;
   readonly customization: OrgCustomization;
+  readonly solutions: OrgSolutions;
 
   constructor(store: DataverseStore, clock: Clock, directory: DirectoryLookup, options: DataverseServiceOptions = {}) {
     this.runtime = new OrgRuntime(store, clock, options.onChange);
     this.records = new RecordStamping(this.runtime, clock);
     this.provisioning = new OrgProvisioning(this.runtime, this.records, clock, directory, options);
     this.customization = new OrgCustomization(this.runtime, this.records, clock);
+    this.solutions = new OrgSolutions(this.runtime, this.records, this.customization, clock);
   }
 
   // ── Runtime ──────────────────────────────────────────────────────────────────
@@ -83,8 +87,12 @@ export class DataverseService {
 
   // ── Provisioning ─────────────────────────────────────────────────────────────
 
-  /** See {@link OrgProvisioning.createOrg}. */
-  readonly createOrg: OrgProvisioning["createOrg"] = (...args) => this.provisioning.createOrg(...args);
+  /** See {@link OrgProvisioning.createOrg}; the new org also gets its publishers and solutions ({@link OrgSolutions.ensureBaseline}). */
+  readonly createOrg: OrgProvisioning["createOrg"] = async (...args) => {
+    const created = await this.provisioning.createOrg(...args);
+    await this.solutions.ensureBaseline(created.org);
+    return created;
+  };
   /** See {@link OrgProvisioning.createRole}. */
   readonly createRole: OrgProvisioning["createRole"] = (...args) => this.provisioning.createRole(...args);
   /** See {@link OrgProvisioning.assignRole}. */

@@ -9,8 +9,8 @@ import type { DataverseStore, Expr } from "./store.ts";
  * Brings an org written by an older orgbox build up to this build's standard tables: creates the
  * record tables added since (with their indexes), the primary-name sort index of older tables, adds the standard columns added since (existing
  * rows get NULL), inserts the privileges added since, and grants those new privileges at Global depth
- * to every System Administrator role, as Dataverse does when a solution adds a table. Idempotent, in
- * one transaction: nothing changes when the org is current.
+ * to every System Administrator role, as Dataverse does when a solution adds a table, and adds the
+ * standard publishers and solutions (`OrgSolutions.ensureBaseline`). Idempotent: nothing changes when the org is current.
  * @returns what was added, for the start-up log (`{ tables: ["annotation"], columns: ["lead.x"], privileges: 8 }`).
  */
 export async function upgradeOrg(service: DataverseService, outer: DataverseStore, org: Org): Promise<{ tables: string[]; columns: string[]; privileges: number }> {
@@ -50,5 +50,7 @@ export async function upgradeOrg(service: DataverseService, outer: DataverseStor
     }
     result.privileges = missing.length;
   });
+  // The publishers and solutions every org has (orgs created before solutions existed get them now).
+  await service.solutions.ensureBaseline(org, outer);
   return result;
 }

@@ -14,6 +14,7 @@ import type { DataverseService } from "./service.ts";
 import type { DataverseStore, Expr, Scalar } from "./store.ts";
 import { writeErrors, type ParsedRecord, type RecordReference } from "./validation.ts";
 import { currencyColumns } from "./currency.ts";
+import { solutionErrors } from "./solutions/service.ts";
 
 /** The privileges a write needs (`prv<Verb><Entity>`). */
 export type WriteVerb = Exclude<PrivilegeVerb, "Read">;
@@ -40,8 +41,8 @@ export interface WriteScope {
 export type WriteAuthorizer = (scope: WriteScope, verb: WriteVerb, entity: EntityMetadata, record?: string | Row) => Promise<void>;
 
 /** Tables the Web API cannot create, update or delete rows of. */
-const PLATFORM_ONLY = new Set(["organization", "privilege", "principalobjectaccess"]);
-const UNDELETABLE = new Set(["organization", "privilege", "systemuser", "principalobjectaccess"]);
+const PLATFORM_ONLY = new Set(["organization", "privilege", "principalobjectaccess", "solutioncomponent", "importjob", "asyncoperation"]);
+const UNDELETABLE = new Set(["organization", "privilege", "systemuser", "principalobjectaccess", "solutioncomponent", "importjob", "asyncoperation"]);
 
 /**
  * Columns the platform fills on Create for some tables, by logical name (after the payload,
@@ -68,6 +69,30 @@ const CREATE_DEFAULTS: Readonly<Record<string, (service: DataverseService, scope
 };
 
 const eq = (column: string, value: Scalar): Expr => ({ kind: "compare", op: "eq", left: { kind: "column", name: column }, right: { kind: "value", value } });
+
+/**
+ * A managed role (or another record of a managed solution with `ismanaged`) cannot be changed or
+ * deleted outside its solution: Dataverse's `0x8004F032` (orgbox models managed components as not
+ * customizable). A managed solution's own record is changed by importing a new version (`0x8004F024`).
+ * @throws DataverseError 400 `0x8004F032`.
+ */
+async function refuseManaged(scope: WriteScope, entity: EntityMetadata, id: string, operation: "Update" | "Delete"): Promise<void> {
+  if (entity.logicalName === "solution" && operation === "Update") {
+    const [solution] = await scope.store.selectRows(scope.org, { entity, columns: ["ismanaged", "uniquename"], where: eq(entity.primaryIdAttribute, id), orderBy: [], limit: 1 });
+    if (solution && (solution.ismanaged === true || solution.ismanaged === 1)) throw solutionErrors.managedSolution(String(solution.uniquename));
+    return;
+  }
+  if (entity.logicalName === "publisher" && operation === "Delete") {
+    const [publisher] = await scope.store.selectRows(scope.org, { entity, columns: ["uniquename"], where: eq(entity.primaryIdAttribute, id), orderBy: [], limit: 1 });
+    const solutions = scope.md.entity("solution") as EntityMetadata;
+    const used = await scope.store.countRows(scope.org, { entity: solutions, where: eq("publisherid", id), limit: 1 });
+    if (publisher && used > 0) throw new DataverseError(400, "0x8004F006", `Attempting to delete a restricted publisher: '${String(publisher.uniquename)}' publishes solutions of this org.`);
+    return;
+  }
+  if (entity.logicalName !== "role") return;
+  const [row] = await scope.store.selectRows(scope.org, { entity, columns: ["ismanaged", "name"], where: eq(entity.primaryIdAttribute, id), orderBy: [], limit: 1 });
+  if (row && (row.ismanaged === true || row.ismanaged === 1)) throw solutionErrors.managed(operation, "Role", String(row.name), id);
+}
 
 /**
  * Record writes with Dataverse semantics: Create (with lookups, deep insert and
@@ -190,6 +215,7 @@ export class RecordWriter {
     const assigns = record.binds.some((b) => b.navigation.attribute.type === "Owner");
     const writes = record.binds.some((b) => b.navigation.attribute.type !== "Owner") || record.deepSingles.length > 0 || Object.keys(record.values).some((k) => k !== entity.primaryIdAttribute);
     if (writes || !assigns) await this.authorize(scope, "Write", entity, id);
+    await refuseManaged(scope, entity, id, "Update");
     if (assigns) await this.authorize(scope, "Assign", entity, id);
     const values: Row = { ...record.values };
     delete values[entity.primaryIdAttribute];
@@ -213,6 +239,9 @@ export class RecordWriter {
     if (visited.has(id)) return;
     visited.add(id);
     await this.authorize(scope, "Delete", entity, id);
+    // Deleting a solution uninstalls it (a managed one with its components); see OrgSolutions.uninstall.
+    if (entity.logicalName === "solution") return this.service.solutions.uninstall(scope.org, id, scope.store);
+    await refuseManaged(scope, entity, id, "Delete");
     for (const rel of navigationFor(scope.md).referencing(entity)) {
       const child = scope.md.entity(rel.referencingEntity) as EntityMetadata;
       const where = eq(rel.referencingAttribute, id);

@@ -7,7 +7,7 @@ import { BUILTIN_ROLE, type LoadedEnvironment } from "./load.ts";
  * dependency order: tenants, users and groups, apps with assignments, secrets and certificates, consent (a service
  * principal in each consenting tenant, plus delegated `oauth2PermissionGrants`
  * for the app's `apiPermissions`), then per org: the org, custom tables and the columns and keys
- * added to standard tables, the lookup columns' one-to-many relationships, N:N relationships, business units, roles,
+ * added to standard tables, the lookup columns' one-to-many relationships, N:N relationships, solutions (ImportSolution), business units, roles,
  * interactive and application users with their roles, teams with members and roles, data rows in file order, and N:N links.
  * Meant for an empty store (the loader already checked every reference).
  * @param now start time (ms), the default start of secrets.
@@ -102,6 +102,11 @@ export async function applyEnvironment(env: LoadedEnvironment, identity: Identit
     // Lookup columns: their one-to-many relationships, parsed again against the org as it now is.
     for (const body of spec.tables.relationships) await dataverse.createRelationship(org, (md) => parseOneToManyDefinition(body, md));
     for (const body of spec.tables.manyToMany) await dataverse.createRelationship(org, (md, code) => parseManyToManyDefinition(body, md, code));
+    // Solutions, as ImportSolution installs them (each in one transaction; a failure stops the apply).
+    for (const solution of spec.solutions) {
+      const outcome = await dataverse.solutions.importSolution(org, solution.bytes);
+      if (outcome.error) throw new Error(`org ${spec.name}: importing ${solution.file} failed: ${outcome.error.message} (${outcome.error.code}; import job ${outcome.importJobId})`);
+    }
     for (const unit of spec.businessUnits) await dataverse.createBusinessUnit(org, { id: unit.id, name: unit.name, parentBusinessUnitId: unit.parentId });
     for (const role of spec.roles) await dataverse.createRole(org, { id: role.id, name: role.name, businessUnitId: role.businessUnitId, privileges: role.privileges });
     const roleId = (ref: string): string => {

@@ -42,8 +42,11 @@ export interface ExportOptions {
   batchSize?: number;
 }
 
-/** Tables of the org model itself: exported through the org's own keys, never as data rows. */
-const SYSTEM_TABLES = new Set(["organization", "transactioncurrency", "businessunit", "team", "systemuser", "role", "privilege", "roleprivileges", "systemuserroles", "teammembership", "teamroles", "principalobjectaccess"]);
+/**
+ * Tables of the org model itself: exported through the org's own keys, never as data rows. Solutions
+ * (publisher, solution, solutioncomponent, importjob) are not exported: a solution zip carries them.
+ */
+const SYSTEM_TABLES = new Set(["organization", "transactioncurrency", "businessunit", "team", "systemuser", "role", "privilege", "roleprivileges", "systemuserroles", "teammembership", "teamroles", "principalobjectaccess", "publisher", "solution", "solutioncomponent", "importjob", "asyncoperation"]);
 const STANDARD_NAMES = new Set(STANDARD_TABLES.map((t) => t.logicalName));
 /** Platform columns kept on export (the loader writes them as given); `versionnumber` is always new. */
 const KEPT_PLATFORM_COLUMNS = new Set(["createdon", "modifiedon", "createdby", "modifiedby"]);

@@ -3,7 +3,7 @@ import { dirname, extname, relative, resolve } from "node:path";
 import type { z } from "zod";
 import { newGuid } from "../common/ids.ts";
 import { unknownKeysMessage } from "../common/suggest.ts";
-import { defaultRoles, isLookupType, MISC_PRIVILEGES, parseEntityKey, privilegeDefinitions, privilegesFor, STANDARD_TABLES, type AttributeMetadata, type Depth, type EntityMetadata, type GlobalOptionSetMetadata } from "../dataverse/index.ts";
+import { defaultRoles, isLookupType, MISC_PRIVILEGES, parseEntityKey, parseSolutionZip, privilegeDefinitions, privilegesFor, STANDARD_TABLES, type AttributeMetadata, type Depth, type EntityMetadata, type GlobalOptionSetMetadata } from "../dataverse/index.ts";
 import { DYNAMICS_CRM_APP_ID, FIRST_PARTY_APPS, GLOBAL_ADMINISTRATOR_ROLE, MICROSOFT_GRAPH_APP_ID } from "../identity/index.ts";
 import { CONFIG_KEYS } from "../config/config.ts";
 import { parseCertificateCredential } from "../identity/index.ts";
@@ -108,6 +108,8 @@ export interface ResolvedOrg {
   tables: Pick<ResolvedTables, "custom" | "extensions" | "relationships" | "manyToMany">;
   /** N:N links: rows of intersect tables (`associations`), inserted after the data rows. */
   associations: { intersect: string; values: Record<string, string> }[];
+  /** Solution zips to import (after tables and relationships, before roles), in file order. */
+  solutions: { file: string; bytes: Uint8Array }[];
   /** Parents before children. */
   businessUnits: { id: string; name: string; parentId: string }[];
   roles: { id: string; name: string; businessUnitId: string; privileges: { name: string; depth: Depth }[] }[];
@@ -486,6 +488,7 @@ class Resolver {
       optionSets: [],
       tables: { custom: [], extensions: [], relationships: [], manyToMany: [] },
       associations: [],
+      solutions: [],
       businessUnits: [],
       roles: [],
       applicationUsers: [],
@@ -552,6 +555,28 @@ class Resolver {
         else privileges.push({ name, depth });
       }
       org.roles.push({ id, name: r.name, businessUnitId: bu(r.businessUnit, [...at, "businessUnit"]), privileges });
+    });
+    // Solutions: read now (a missing or unreadable file fails the load); their roles can be named below.
+    (o.solutions ?? []).forEach((file, i) => {
+      const at = [...where, "solutions", i];
+      const path = resolve(this.baseDir, file);
+      let bytes: Uint8Array;
+      try {
+        bytes = new Uint8Array(readFileSync(path));
+      } catch (error) {
+        this.fail(at, `cannot read the solution file ${file}: ${(error as Error).message}`);
+        return;
+      }
+      try {
+        for (const role of parseSolutionZip(bytes).roles) {
+          roleByName.set(role.name.toLowerCase(), role.id);
+          roleByName.set(role.id, role.id);
+        }
+      } catch (error) {
+        this.fail(at, `${file}: ${(error as Error).message}`);
+        return;
+      }
+      org.solutions.push({ file, bytes });
     });
     const roles = (names: string[] | undefined, at: Where): string[] =>
       (names ?? []).flatMap((name, i) => {

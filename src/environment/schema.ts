@@ -273,6 +273,7 @@ export const OrgSchema = z.strictObject({
   optionSets: z.record(z.string(), OptionSetSchema).optional().describe("Global option sets (choices) by name (publisher-prefixed, e.g. new_colors), for columns' `globalOptionSet`."),
   tables: z.record(z.string(), TableSchema).optional().describe("Custom tables, and extra columns and alternate keys of standard tables, by logical name. Created before roles, so roles can name their privileges (prvReadnew_project)."),
   manyToMany: z.record(z.string(), ManyToManySchema).optional().describe("N:N relationships by schema name (publisher-prefixed, e.g. new_project_contacts), created after the tables."),
+  solutions: z.array(nonEmpty).optional().describe("Solution zip files (relative to this file), imported in order after the file's option sets, tables and relationships and before its roles, as ImportSolution does. Application users, users and teams may name the solutions' roles."),
   associations: z
     .record(z.string(), z.array(z.tuple([nonEmpty, nonEmpty])))
     .optional()

@@ -1,4 +1,5 @@
 import { dv, DataverseError } from "../errors.ts";
+import { solutionErrors } from "../solutions/service.ts";
 import { metadataErrors, parseAttributeDefinition, parseEntityDefinition } from "../metadata/custom.ts";
 import { parseManyToManyDefinition, parseOneToManyDefinition, relationshipBodyType } from "../metadata/relationships.ts";
 import { filterObjects, parseMetadataQuery, selectProperties, type ExpandItem, type MetadataQuery } from "../metadata/query.ts";
@@ -232,6 +233,24 @@ async function readDefinitions(request: MetadataRequest, parts: Segment[]): Prom
   throw dv.segmentNotFound(nav.name);
 }
 
+/**
+ * The unmanaged solution a create names with the `MSCRM.SolutionUniqueName` header (the new table,
+ * relationship or global option set joins it, as well as the Default solution), checked before
+ * anything is created (learn.microsoft.com/power-apps/developer/data-platform/webapi/create-update-entity-definitions-using-web-api).
+ * @throws DataverseError 404 for an unknown solution, 400 `0x8004F024` for a managed one.
+ */
+async function requestedSolution(request: MetadataRequest): Promise<((componentType: number, componentId: string) => Promise<void>) | undefined> {
+  const name = request.headers["mscrm.solutionuniquename"];
+  if (typeof name !== "string" || name.trim() === "") return undefined;
+  const { solutions } = request.services.service;
+  const solution = await solutions.findSolution(request.org, name.trim(), request.store);
+  if (!solution) throw new DataverseError(404, "0x80040217", `solution With Name = ${name.trim()} Does Not Exist`);
+  if (solution.ismanaged === true || solution.ismanaged === 1) throw solutionErrors.managedSolution(String(solution.uniquename));
+  return async (componentType, componentId) => {
+    await solutions.addComponent(request.org, { solutionUniqueName: String(solution.uniquename), componentType, componentId }, request.store);
+  };
+}
+
 function notImplemented(what: string): DataverseError {
   return new DataverseError(501, "0x80060888", `${what} is not supported by orgbox yet.`);
 }
@@ -248,12 +267,15 @@ async function writeDefinitions(request: MetadataRequest, parts: Segment[]): Pro
   }
   if (request.method === "DELETE" && root?.key !== undefined && !nav) {
     await request.security.assertNamedPrivilege("prvDeleteEntity");
-    await service.deleteCustomTable(org, findEntity(request.md, root.key).logicalName, store);
+    const entity = findEntity(request.md, root.key);
+    await service.solutions.assertNotManaged(org, entityMetadataId(entity), "Delete", "Entity", entity.logicalName, store);
+    await service.deleteCustomTable(org, entity.logicalName, store);
     return { status: 204, headers: {} };
   }
   if (request.method === "DELETE" && root?.key !== undefined && nav?.name === "Attributes" && nav.key !== undefined && !third) {
     await request.security.assertNamedPrivilege("prvDeleteAttribute");
     const entity = findEntity(request.md, root.key);
+    await service.solutions.assertNotManaged(org, entityMetadataId(entity), "Delete", "Attribute", `${entity.logicalName}.${nav.key}`, store);
     await service.deleteCustomColumn(org, entity.logicalName, findAttribute(request.md, entity, nav.key).logicalName, store);
     return { status: 204, headers: {} };
   }
@@ -261,7 +283,9 @@ async function writeDefinitions(request: MetadataRequest, parts: Segment[]): Pro
   if (!root || root.key === undefined) {
     if (nav) throw dv.segmentNotFound(nav.name);
     await request.security.assertNamedPrivilege("prvCreateEntity");
+    const join = await requestedSolution(request);
     const entity = await service.createCustomTable(org, (code) => parseEntityDefinition(request.body, code), store);
+    await join?.(1, entityMetadataId(entity));
     return { status: 204, headers: { "OData-EntityId": `${apiUrl}/EntityDefinitions(${entityMetadataId(entity)})` } };
   }
   if (nav?.name === "Attributes" && nav.key === undefined && !third) {
@@ -308,7 +332,9 @@ async function globalOptionSetDefinitions(request: MetadataRequest, parts: Segme
   if (request.method === "POST") {
     if (root.key !== undefined || castSegment) throw dv.methodNotAllowed(request.method);
     await request.security.assertNamedPrivilege("prvCreateEntity");
+    const join = await requestedSolution(request);
     const set = await request.services.service.createGlobalOptionSet(request.org, parseGlobalOptionSet(request.body), request.store);
+    await join?.(9, globalOptionSetId(set));
     return { status: 204, headers: { "OData-EntityId": `${apiUrl}/GlobalOptionSetDefinitions(${globalOptionSetId(set)})` } };
   }
   if (request.method === "DELETE") {
@@ -316,6 +342,7 @@ async function globalOptionSetDefinitions(request: MetadataRequest, parts: Segme
     await request.security.assertNamedPrivilege("prvDeleteEntity");
     const set = resolveGlobalOptionSet(md, root.key);
     if (!set) throw metadataErrors.optionSetNotFound(root.key);
+    await request.services.service.solutions.assertNotManaged(request.org, globalOptionSetId(set), "Delete", "OptionSet", set.name, request.store);
     await request.services.service.deleteGlobalOptionSet(request.org, set.name, request.store);
     return { status: 204, headers: {} };
   }
@@ -359,17 +386,20 @@ async function relationshipDefinitions(request: MetadataRequest, parts: Segment[
     if (root.key !== undefined || castSegment) throw dv.methodNotAllowed(request.method);
     await request.security.assertNamedPrivilege("prvCreateEntity");
     const type = relationshipBodyType(request.body);
+    const join = await requestedSolution(request);
     const relationship = await request.services.service.createRelationship(
       request.org,
       (current, code) => (type === "ManyToManyRelationshipMetadata" ? parseManyToManyDefinition(request.body, current, code) : parseOneToManyDefinition(request.body, current)),
       request.store,
     );
+    await join?.(10, metadataId("relationship", relationship.schemaName));
     return { status: 204, headers: { "OData-EntityId": `${apiUrl}/RelationshipDefinitions(${metadataId("relationship", relationship.schemaName)})` } };
   }
   if (request.method === "DELETE") {
     if (root.key === undefined || castSegment) throw dv.methodNotAllowed(request.method);
     await request.security.assertNamedPrivilege("prvDeleteEntity");
     const found = findRelationship(allRelationships(md, navigationFor(md)), root.key, undefined);
+    await request.services.service.solutions.assertNotManaged(request.org, String(found.object.MetadataId), "Delete", "EntityRelationship", String(found.object.SchemaName), request.store);
     await request.services.service.deleteRelationship(request.org, String(found.object.SchemaName), request.store);
     return { status: 204, headers: {} };
   }

@@ -481,6 +481,135 @@ const DEFINED_TABLES: EntityMetadata[] = [
   }),
 ];
 
+const flag = (name: string, display: string, o: AttrOptions = {}): AttributeMetadata => attr(name, "Boolean", display, { options: options([0, "No"], [1, "Yes"]), ...o });
+
+/**
+ * `solutioncomponent.componenttype` values, as Dataverse numbers them
+ * (learn.microsoft.com/power-apps/developer/data-platform/reference/entities/solutioncomponent#componenttype-choicesoptions).
+ */
+export const COMPONENT_TYPE = {
+  Entity: 1,
+  Attribute: 2,
+  Relationship: 3,
+  OptionSet: 9,
+  EntityRelationship: 10,
+  EntityKey: 14,
+  Role: 20,
+  RolePrivilege: 21,
+  SavedQuery: 26,
+  SystemForm: 60,
+} as const;
+
+const COMPONENT_TYPE_OPTIONS: OptionMetadata[] = Object.entries(COMPONENT_TYPE).map(([label, value]) => ({ value, label }));
+
+/**
+ * The solution tables: `publisher`, `solution`, `solutioncomponent` and `importjob`, with the columns
+ * Dataverse documents for them that orgbox uses
+ * (learn.microsoft.com/power-apps/developer/data-platform/reference/entities/{publisher,solution,solutioncomponent,importjob}).
+ * Organization-owned (privileges `prvReadSolution`, `prvCreatePublisher`, …: None or Global). See src/dataverse/solutions/.
+ */
+const SOLUTION_TABLES: EntityMetadata[] = [
+  table({
+    logicalName: "publisher",
+    entitySetName: "publishers",
+    displayName: "Publisher",
+    displayCollectionName: "Publishers",
+    primaryNameAttribute: "friendlyname",
+    ownershipType: "OrganizationOwned",
+    objectTypeCode: 7101,
+    columns: [
+      str("uniquename", "Name", 256, { requiredLevel: "ApplicationRequired", isValidForUpdate: false }),
+      str("friendlyname", "Display Name", 256, { requiredLevel: "ApplicationRequired" }),
+      str("customizationprefix", "Prefix", 8, { requiredLevel: "ApplicationRequired" }),
+      attr("customizationoptionvalueprefix", "Integer", "Choice Value Prefix", { minValue: 10000, maxValue: 99999 }),
+      attr("description", "Memo", "Description", { maxLength: 2000 }),
+      str("emailaddress", "Email", 100),
+      str("supportingwebsiteurl", "Website", 200),
+      flag("isreadonly", "Is Read-Only Publisher", system),
+    ],
+  }),
+  table({
+    logicalName: "solution",
+    entitySetName: "solutions",
+    displayName: "Solution",
+    displayCollectionName: "Solutions",
+    primaryNameAttribute: "friendlyname",
+    ownershipType: "OrganizationOwned",
+    objectTypeCode: 7100,
+    columns: [
+      str("uniquename", "Name", 65, { requiredLevel: "ApplicationRequired", isValidForUpdate: false }),
+      str("friendlyname", "Display Name", 256, { requiredLevel: "ApplicationRequired" }),
+      str("version", "Version", 256, { requiredLevel: "ApplicationRequired" }),
+      attr("publisherid", "Lookup", "Publisher", { targets: ["publisher"], requiredLevel: "ApplicationRequired" }),
+      attr("description", "Memo", "Description", { maxLength: 2000 }),
+      flag("ismanaged", "Package Type", { ...system, options: [{ value: 0, label: "Unmanaged" }, { value: 1, label: "Managed" }] }),
+      flag("isvisible", "Is Visible Outside Platform", system),
+      attr("installedon", "DateTime", "Installed On", { ...system, dateTimeBehavior: "UserLocal" }),
+      attr("solutiontype", "Picklist", "Solution Type", { ...system, options: [{ value: 0, label: "None" }, { value: 1, label: "Snapshot" }, { value: 2, label: "Internal" }] }),
+    ],
+  }),
+  table({
+    logicalName: "solutioncomponent",
+    entitySetName: "solutioncomponents",
+    displayName: "Solution Component",
+    displayCollectionName: "Solution Components",
+    primaryNameAttribute: "solutioncomponentid",
+    ownershipType: "OrganizationOwned",
+    objectTypeCode: 7103,
+    schemaName: "SolutionComponent",
+    columns: [
+      attr("solutionid", "Lookup", "Solution", { ...system, targets: ["solution"] }),
+      attr("componenttype", "Picklist", "Object Type Code", { ...system, options: COMPONENT_TYPE_OPTIONS }),
+      attr("objectid", "Uniqueidentifier", "Regarding", system),
+      attr("rootcomponentbehavior", "Picklist", "Root Component Behavior", { ...system, options: [{ value: 0, label: "Include Subcomponents" }, { value: 1, label: "Do not include subcomponents" }, { value: 2, label: "Include As Shell Only" }] }),
+      flag("ismetadata", "Is this component metadata", system),
+    ],
+  }),
+  table({
+    logicalName: "importjob",
+    entitySetName: "importjobs",
+    displayName: "Import Job",
+    displayCollectionName: "Import Jobs",
+    primaryNameAttribute: "name",
+    ownershipType: "OrganizationOwned",
+    objectTypeCode: 4428,
+    schemaName: "ImportJob",
+    columns: [
+      str("name", "Name", 256, system),
+      str("solutionname", "Solution Name", 256, system),
+      attr("solutionid", "Uniqueidentifier", "Solution", system),
+      attr("data", "Memo", "Data", { ...system, maxLength: 1073741823 }),
+      attr("progress", "Double", "Progress", { ...system, precision: 2 }),
+      attr("startedon", "DateTime", "Started On", { ...system, dateTimeBehavior: "UserLocal" }),
+      attr("completedon", "DateTime", "Completed On", { ...system, dateTimeBehavior: "UserLocal" }),
+      str("operationcontext", "Operation Context", 256, system),
+    ],
+  }),
+  table({
+    // System jobs: what `ImportSolutionAsync` / `ExportSolutionAsync` answer with (learn.microsoft.com/power-apps/developer/data-platform/reference/entities/asyncoperation).
+    logicalName: "asyncoperation",
+    entitySetName: "asyncoperations",
+    displayName: "System Job",
+    displayCollectionName: "System Jobs",
+    primaryNameAttribute: "name",
+    ownershipType: "OrganizationOwned",
+    objectTypeCode: 4700,
+    schemaName: "AsyncOperation",
+    columns: [
+      str("name", "System Job Name", 256, system),
+      attr("operationtype", "Picklist", "System Job Type", { ...system, options: options([203, "Import Solution"], [204, "Export Solution"]) }),
+      attr("message", "Memo", "Message", { ...system, maxLength: 1073741823 }),
+      attr("friendlymessage", "Memo", "Friendly message", { ...system, maxLength: 1073741823 }),
+      attr("data", "Memo", "Data", { ...system, maxLength: 1073741823 }),
+      attr("startedon", "DateTime", "Started On", { ...system, dateTimeBehavior: "UserLocal" }),
+      attr("completedon", "DateTime", "Completed On", { ...system, dateTimeBehavior: "UserLocal" }),
+      ...stateStatus([[0, "Ready"], [1, "Suspended"], [2, "Locked"], [3, "Completed"]], [[0, "Waiting For Resources"], [10, "Waiting"], [20, "In Progress"], [21, "Pausing"], [22, "Canceling"], [30, "Succeeded"], [31, "Failed"], [32, "Canceled"]]).map((a) => ({ ...a, ...system })),
+    ],
+  }),
+];
+
+DEFINED_TABLES.push(...SOLUTION_TABLES);
+
 const DEFINED_NAMES: ReadonlySet<string> = new Set(DEFINED_TABLES.map((t) => t.logicalName));
 
 /**

@@ -1,6 +1,9 @@
 import type { Clock } from "../../common/clock.ts";
 import { columnsAdded, definitionErrors } from "../metadata/custom.ts";
 import { validateKey } from "../metadata/keys.ts";
+import { globalOptionSetId } from "../metadata/option-sets.ts";
+import { entityMetadataId, metadataId } from "../metadata/wire.ts";
+import { newGuid } from "../../common/ids.ts";
 import type { OrgMetadata } from "../metadata/registry.ts";
 import type { ManyToManyPlan, OneToManyPlan } from "../metadata/relationships.ts";
 import type { AttributeMetadata, EntityKeyMetadata, EntityMetadata, GlobalOptionSetMetadata, RelationshipMetadata } from "../metadata/types.ts";
@@ -49,6 +52,7 @@ export class OrgCustomization {
       await outer.transaction(async (store) => {
         await store.createRecordTable(org, entity);
         await store.saveEntityDefinition(org, entity, this.clock.now());
+        await addToDefaultSolution(org, md, store, this.records, 1, entityMetadataId(entity));
         const admins = await store.selectRows(org, { entity: md.entity("role") as EntityMetadata, columns: ["roleid"], where: eqExpr("roletemplateid", SYSTEM_ADMINISTRATOR_TEMPLATE_ID), orderBy: [] });
         // A table sharing privileges (a custom activity table: `…Activity`) adds none the org does not have.
         const wanted = privilegesFor(entity);
@@ -121,6 +125,7 @@ export class OrgCustomization {
       await outer.transaction(async (store) => {
         await store.dropRecordTable(org, entity);
         await store.deleteEntityDefinition(org, entity.logicalName);
+        await removeFromSolutions(org, md, store, entityMetadataId(entity));
         for (const r of own) await store.deleteRelationshipDefinition(org, r.schemaName);
         if (privileges.length > 0 && !md.entities().some((e) => e !== entity && privilegesFor(e).some((p) => privileges.includes(privilegeId(p.name))))) {
           await store.deleteRows(org, md.entity("roleprivileges") as EntityMetadata, { kind: "in", column: "privilegeid", values: privileges });
@@ -188,6 +193,7 @@ export class OrgCustomization {
           await store.dropRecordTable(org, intersect);
           await store.deleteEntityDefinition(org, intersect.logicalName);
           await store.deleteRelationshipDefinition(org, manyToMany.schemaName);
+          await removeFromSolutions(org, md, store, metadataId("relationship", manyToMany.schemaName));
         });
         return;
       }
@@ -202,6 +208,7 @@ export class OrgCustomization {
         await store.dropColumn(org, entity, lookup);
         await store.saveEntityDefinition(org, { ...entity, attributes: entity.attributes.filter((a) => a !== lookup) }, this.clock.now());
         await store.deleteRelationshipDefinition(org, definition.schemaName);
+        await removeFromSolutions(org, md, store, metadataId("relationship", definition.schemaName));
       });
     } finally {
       this.runtime.forgetMetadata(org);
@@ -219,7 +226,10 @@ export class OrgCustomization {
     const users = md.entities().flatMap((e) => e.attributes.filter((a) => a.globalOptionSet === set.name).map((a) => `column ${e.logicalName}.${a.logicalName}`));
     if (users.length > 0) throw definitionErrors.dependency(`OptionSet(${set.name})`, users);
     try {
-      await outer.deleteOptionSetDefinition(org, set.name);
+      await outer.transaction(async (store) => {
+        await store.deleteOptionSetDefinition(org, set.name);
+        await removeFromSolutions(org, md, store, globalOptionSetId(set));
+      });
     } finally {
       this.runtime.forgetMetadata(org);
     }
@@ -300,6 +310,7 @@ export class OrgCustomization {
           await this.addCustomColumn(org, plan.relationship.referencingEntity, plan.lookup, store);
         }
         await store.saveRelationshipDefinition(org, plan.relationship, this.clock.now());
+        await addToDefaultSolution(org, md, store, this.records, 10, metadataId("relationship", plan.relationship.schemaName));
       });
     } finally {
       this.runtime.forgetMetadata(org);
@@ -318,12 +329,34 @@ export class OrgCustomization {
     const md = await this.runtime.loadMetadata(org, outer);
     if (md.optionSet(optionSet.name)) throw definitionErrors.duplicate(`An option set with the name '${optionSet.name}' already exists. Specify a unique name.`);
     try {
-      await outer.saveOptionSetDefinition(org, optionSet, this.clock.now());
+      await outer.transaction(async (store) => {
+        await store.saveOptionSetDefinition(org, optionSet, this.clock.now());
+        await addToDefaultSolution(org, md, store, this.records, 9, globalOptionSetId(optionSet));
+      });
     } finally {
       this.runtime.forgetMetadata(org);
     }
     return optionSet;
   }
+}
+
+/** The `Default` solution's id (the same in every environment; see src/dataverse/solutions/service.ts). */
+const DEFAULT_SOLUTION_ID = "fd140aaf-4df4-11dd-bd17-0019b9312238";
+
+/**
+ * Unmanaged customizations live in the Default solution: a new table, relationship or global option set
+ * joins its component list (`solutioncomponent`, componenttype 1, 10 or 9), in the caller's transaction.
+ */
+async function addToDefaultSolution(org: Org, md: OrgMetadata, store: DataverseStore, records: RecordStamping, componentType: number, objectId: string): Promise<void> {
+  const sc = md.entity("solutioncomponent");
+  if (!sc) return;
+  await store.insertRow(org, sc, records.stampNew(sc, { solutioncomponentid: newGuid(), solutionid: DEFAULT_SOLUTION_ID, componenttype: componentType, objectid: objectId, rootcomponentbehavior: 0, ismetadata: true }));
+}
+
+/** A deleted component leaves every solution's component list. */
+async function removeFromSolutions(org: Org, md: OrgMetadata, store: DataverseStore, objectId: string): Promise<void> {
+  const sc = md.entity("solutioncomponent");
+  if (sc) await store.deleteRows(org, sc, eqExpr("objectid", objectId));
 }
 
 /** The object type code of the org's next custom table (custom tables start at 10000). */

@@ -30,7 +30,8 @@ const READ_EVERYWHERE = ["organization", "businessunit", "systemuser", "team", "
  *
  * Activity tables share the `…Activity` privileges and notes use `…Note`, so a role that covers
  * user-owned tables covers them through those (each privilege once per role).
- * - **System Customizer**: reads every table (Global); full rights on its own records (Basic) of user-owned tables.
+ * - **System Customizer**: reads every table (Global); full rights on its own records (Basic) of user-owned tables;
+ *   imports and exports solutions (`prvImportCustomization`, `prvExportCustomization`).
  * - **Basic User**: own records (Basic) of user-owned tables, reads them at business-unit depth (Local);
  *   reads users, teams, business units, currencies and the organization (Global), roles (Local).
  * - **Delegate**: `prvActOnBehalfOfAnotherUser` only (impersonation).
@@ -51,7 +52,13 @@ export function defaultRoles(entities: readonly EntityMetadata[]): DefaultRole[]
     {
       name: "System Customizer",
       templateId: "",
-      privileges: [...withPrivileges.map((e) => ({ name: privilegeName("Read", e), depth: "Global" as const })), ...own(["Create", "Write", "Delete", "Append", "AppendTo", "Assign", "Share"], "Basic")],
+      privileges: [
+        ...withPrivileges.map((e) => ({ name: privilegeName("Read", e), depth: "Global" as const })),
+        ...own(["Create", "Write", "Delete", "Append", "AppendTo", "Assign", "Share"], "Basic"),
+        // Customizers move solutions between environments (learn.microsoft.com/power-platform/admin/database-security).
+        { name: "prvImportCustomization", depth: "Global" as const },
+        { name: "prvExportCustomization", depth: "Global" as const },
+      ],
     },
     {
       name: "Basic User",

@@ -8,6 +8,7 @@ import type { DataverseService } from "../service.ts";
 import { ReadScope, type DataverseStore, type Expr } from "../store.ts";
 import { parseReference } from "../validation.ts";
 import { SecurityContext } from "./context.ts";
+import { solutionErrors } from "../solutions/service.ts";
 import { ACCESS_RIGHTS, DEPTH, DEPTHS, privilegesFor, widestDepth, type Depth, type PrivilegeVerb } from "./privileges.ts";
 
 /**
@@ -328,8 +329,9 @@ function addPrivilegesRole(service: DataverseService, defaultStore: DataverseSto
       const privileges = bodyOf(ctx, "AddPrivilegesRole").Privileges;
       if (!Array.isArray(privileges) || privileges.length === 0) throw invalid(`AddPrivilegesRole needs Privileges: a non-empty array of {"PrivilegeId":"<guid>","Depth":"Global"}.`);
       await inEnv(service, defaultStore, ctx, async (env) => {
-        await requireRow(env, role.entity, role.id);
+        const row = await requireRow(env, role.entity, role.id, ["ismanaged", "name"]);
         await env.security.assertRecordAccess("Write", role.entity, role.id);
+        if (row.ismanaged === true || row.ismanaged === 1) throw solutionErrors.managed("Update", "Role", String(row.name), role.id);
         const rp = table(env.md, "roleprivileges");
         for (const item of privileges as Record<string, unknown>[]) {
           const depth = parseDepth(item?.Depth);

@@ -79,9 +79,10 @@ export function privilegeDefinitions(entities: readonly EntityMetadata[]): Privi
 
 /**
  * Misc privileges that are not per table. `prvReadEntity`, `prvCreateEntity` and `prvCreateAttribute`
- * guard table definitions (reading them, `POST EntityDefinitions`, `POST …/Attributes`).
+ * guard table definitions (reading them, `POST EntityDefinitions`, `POST …/Attributes`);
+ * `prvImportCustomization` / `prvExportCustomization` guard `ImportSolution` / `ExportSolution`.
  */
-export const MISC_PRIVILEGES = ["prvActOnBehalfOfAnotherUser", "prvBulkDelete", "prvReadEntity", "prvCreateEntity", "prvCreateAttribute", "prvDeleteEntity", "prvDeleteAttribute"] as const;
+export const MISC_PRIVILEGES = ["prvActOnBehalfOfAnotherUser", "prvBulkDelete", "prvReadEntity", "prvCreateEntity", "prvCreateAttribute", "prvDeleteEntity", "prvDeleteAttribute", "prvImportCustomization", "prvExportCustomization"] as const;
 
 /** Depths from narrowest to widest. */
 export const DEPTHS: readonly Depth[] = ["Basic", "Local", "Deep", "Global"];

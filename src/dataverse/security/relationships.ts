@@ -2,6 +2,7 @@ import type { Org, Row } from "../model.ts";
 import type { DataverseService } from "../service.ts";
 import type { DataverseStore } from "../store.ts";
 import { DEPTH } from "./privileges.ts";
+import { solutionErrors } from "../solutions/service.ts";
 
 /**
  * What the security model adds to an association of one of its N:N relationships. `ids` holds
@@ -25,6 +26,12 @@ export const MANY_TO_MANY_HOOKS: Readonly<Record<string, ManyToManyHooks>> = {
     beforeAssociate: (service, org, store, ids) => service.assertRoleAssignable(org, ids.systemuserid as string, ids.roleid as string, store),
   },
   roleprivileges_association: {
+    // A managed role's privileges change only with its solution (see solutionErrors.managed).
+    async beforeAssociate(service, org, store, ids) {
+      const roles = service.metadataFor(org).entity("role");
+      const [role] = roles ? await store.selectRows(org, { entity: roles, columns: ["ismanaged", "name"], where: { kind: "compare", op: "eq", left: { kind: "column", name: "roleid" }, right: { kind: "value", value: ids.roleid as string } }, orderBy: [], limit: 1 }) : [];
+      if (role && (role.ismanaged === true || role.ismanaged === 1)) throw solutionErrors.managed("Update", "Role", String(role.name), ids.roleid as string);
+    },
     async extraColumns(service, org, store, ids) {
       const privilege = await service.findPrivilege(org, ids.privilegeid as string, store);
       return { privilegedepthmask: privilege?.canBeBasic ? DEPTH.Basic : DEPTH.Global };
