@@ -9,6 +9,8 @@ import { sendWebApiUrlError, type Dataverse } from "../dataverse/index.ts";
 import { aad, aadErrorBody, type Identity } from "../identity/index.ts";
 import { createGraph, graphError, graphErrorBody } from "../graph/index.ts";
 import { registerAdmin, type Checkpoints } from "./admin.ts";
+import { DEMO } from "./demo.ts";
+import { registerPortal } from "../portal/server.ts";
 
 /**
  * Request-line plus header bytes a connection may send: room for the 32 KB (32,768-character) URLs
@@ -34,7 +36,7 @@ export interface HttpAppOptions {
 }
 
 /**
- * The fastify app: identity at `/`, Dataverse at `/org`, `GET /_orgbox/health`, the admin endpoints
+ * The fastify app: identity at `/`, Dataverse at `/org`, the admin portal at `/` (src/portal), `GET /_orgbox/health`, the admin endpoints
  * (`/_orgbox/…`, only with `adminKey`), and a 404 naming the method and path for anything else.
  */
 export async function createHttpApp(options: HttpAppOptions): Promise<FastifyInstance> {
@@ -86,6 +88,13 @@ export async function createHttpApp(options: HttpAppOptions): Promise<FastifyIns
   await app.register(async (scope) => dataverse.register(scope), { prefix: "/org" });
   const graph = createGraph(identity, clock);
   await app.register(async (scope) => graph.register(scope), { prefix: "/graph" });
+  await registerPortal(app, {
+    identity: identity.service,
+    listOrgs: () => dataverse.service.listOrgs(),
+    baseUrl,
+    ca: tls ? { pem: tls.caCert, path: tls.caCertPath } : undefined,
+    demo: async () => ((await identity.service.findTenant(DEMO.tenantId)) ? { tenantId: DEMO.tenantId, username: DEMO.admin.username, password: DEMO.admin.password, clientId: DEMO.app.clientId, clientSecret: DEMO.app.clientSecret } : undefined),
+  });
   app.setNotFoundHandler((request, reply) => reply.status(404).send({ error: "not_found", error_description: `orgbox has no endpoint at ${request.method} ${request.url.split("?")[0]}`, correlation_id: request.id }));
 
   return app;
