@@ -93,8 +93,10 @@ describe("portal: seed 003 (multi-tenant S2S) in the browser", () => {
     await b.getByRole("button", { name: "Save", exact: true }).click();
     await b.getByText("Saved 2 change(s).").waitFor();
     await shot(b, "role-editor");
-    // Round trip: what the grid shows after a reload is what the Web API holds.
-    await b.reload();
+    // Round trip: RetrieveRolePrivilegesRole returns the depths set in the grid, and the reloaded grid shows them.
+    const [retrieved] = await Promise.all([b.waitForResponse((r) => r.url().includes("RetrieveRolePrivilegesRole")), b.reload()]);
+    const held = ((await retrieved.json()) as { RolePrivileges: { PrivilegeName: string; Depth: string }[] }).RolePrivileges.map((p) => `${p.PrivilegeName}:${p.Depth}`);
+    expect(held).toEqual(["prvReadLead:Global", "prvWriteLead:Basic"]);
     await b.getByLabel("Search tables", { exact: true }).fill("Lead");
     await expect(b.getByLabel("Lead Read", { exact: true }).inputValue()).resolves.toBe("4");
     await expect(b.getByLabel("Lead Write", { exact: true }).inputValue()).resolves.toBe("1");

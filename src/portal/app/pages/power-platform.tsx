@@ -390,24 +390,17 @@ const LEVELS: readonly { label: string; depth: string | null; bit: number; can: 
 ];
 const PRIVILEGE_NAME = /^prv(Create|Read|Write|Delete|AppendTo|Append|Assign|Share)(.+)$/;
 
-/** The widest level of a depth mask (roles are cumulative). */
-function levelOf(mask: number): number {
-  for (let i = LEVELS.length - 1; i > 0; i--) if ((mask & (LEVELS[i] as { bit: number }).bit) !== 0) return i;
-  return 0;
-}
-
 /**
- * The role editor: tables × Create … Share, each cell an access level. Reads the role's privileges
- * (`roleprivilegescollection`), saves with `AddPrivilegesRole` (set levels) and disassociation from
- * `roleprivileges_association` (None).
+ * The role editor: tables × Create … Share, each cell an access level. Reads the role's privileges with
+ * `RetrieveRolePrivilegesRole()` and saves the whole grid with `ReplacePrivilegesRole` (None leaves a privilege out).
  */
 function RoleEditor({ org, roleId }: { org: Org; roleId: string }): ReactNode {
   const { info } = usePortal();
   const data = useLoad(async () => {
     const role = await webApi<Row>(info, org.url, "GET", `/roles(${roleId})?$select=name`);
     const privileges = await list(info, org, "/privileges?$select=name,canbebasic,canbelocal,canbedeep,canbeglobal");
-    const held = await list(info, org, `/roleprivilegescollection?$select=privilegedepthmask,_privilegeid_value&$filter=_roleid_value eq ${roleId}`);
-    return { role, privileges, held: new Map(held.map((h) => [String(h._privilegeid_value), levelOf(Number(h.privilegedepthmask))])) };
+    const held = await webApi<{ RolePrivileges: { PrivilegeId: string; Depth: string }[] }>(info, org.url, "GET", `/roles(${roleId})/Microsoft.Dynamics.CRM.RetrieveRolePrivilegesRole()`);
+    return { role, privileges, held: new Map(held.RolePrivileges.map((h) => [h.PrivilegeId, Math.max(0, LEVELS.findIndex((l) => l.depth === h.Depth))])) };
   }, [org.name, roleId]);
   const [edits, setEdits] = useState<Map<string, number>>(new Map());
   const [filter, setFilter] = useState("");
@@ -429,17 +422,17 @@ function RoleEditor({ org, roleId }: { org: Org; roleId: string }): ReactNode {
     setError(undefined);
     setSaved(undefined);
     try {
-      const add: { PrivilegeId: string; Depth: string; BusinessUnitId?: string }[] = [];
-      const remove: string[] = [];
+      // The role's privileges become exactly the grid: held ones with their edits, None left out.
+      const levels = new Map(data.data?.held);
+      let changed = 0;
       for (const [id, level] of edits) {
-        if (level === (data.data?.held.get(id) ?? 0)) continue;
-        if (level === 0) remove.push(id);
-        else add.push({ PrivilegeId: id, Depth: (LEVELS[level] as { depth: string }).depth });
+        if (level !== (levels.get(id) ?? 0)) changed++;
+        levels.set(id, level);
       }
-      if (add.length > 0) await webApi(info, org.url, "POST", `/roles(${roleId})/Microsoft.Dynamics.CRM.AddPrivilegesRole`, { Privileges: add });
-      for (const id of remove) await webApi(info, org.url, "DELETE", `/roles(${roleId})/roleprivileges_association(${id})/$ref`);
+      const privileges = [...levels].filter(([, level]) => level > 0).map(([id, level]) => ({ PrivilegeId: id, Depth: (LEVELS[level] as { depth: string }).depth }));
+      await webApi(info, org.url, "POST", `/roles(${roleId})/Microsoft.Dynamics.CRM.ReplacePrivilegesRole`, { Privileges: privileges });
       setEdits(new Map());
-      setSaved(`Saved ${add.length + remove.length} change(s).`);
+      setSaved(`Saved ${changed} change(s).`);
       data.reload();
     } catch (e) {
       setError(e);
