@@ -122,4 +122,46 @@ describe("portal: enterprise applications, users, groups, tools, and a user with
     await expect(checks.getByRole("row").filter({ hasText: "Signature" }).textContent()).resolves.toContain("Fail");
     await page.context().close();
   });
+  /** Presses Tab until the focused element's accessible name is `name` (at most `max` presses). */
+  async function tabTo(page: Page, name: string, max = 60): Promise<void> {
+    for (let i = 0; i < max; i++) {
+      await page.keyboard.press("Tab");
+      const focused = await page.evaluate(() => {
+        const el = document.activeElement as HTMLElement | null;
+        return el?.getAttribute("aria-label") ?? (el instanceof HTMLInputElement && el.labels?.[0] ? el.labels[0].textContent : el?.textContent) ?? "";
+      });
+      if (focused?.replace(/\s*\*\s*$/, "").trim() === name) return; // a required field's label ends in "*"
+    }
+    throw new Error(`'${name}' is not reachable with Tab`);
+  }
+
+  it("the landing page, the navigation and New registration work with the keyboard alone", { timeout: 120_000 }, async () => {
+    const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1400, height: 900 } });
+    const page = await context.newPage();
+    await page.goto(`${orgbox().url}/`);
+    await page.getByRole("heading", { name: "Tenants" }).waitFor();
+    await tabTo(page, `Sign in to ${DEMO.tenantDisplayName}`);
+    await page.keyboard.press("Enter");
+    await page.getByLabel("Email, phone, or Skype").fill(DEMO.admin.username);
+    await page.getByLabel("Password").fill(DEMO.admin.password);
+    await page.keyboard.press("Enter");
+    await page.getByRole("navigation", { name: "Portal navigation" }).waitFor();
+    await tabTo(page, "App registrations");
+    await page.keyboard.press("Enter");
+    await page.getByRole("table", { name: "All applications" }).waitFor();
+    await tabTo(page, "New registration");
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: "Register an application" }).waitFor();
+    await tabTo(page, "Name");
+    await page.keyboard.type("Keyboard app");
+    await page.keyboard.press("Tab");
+    await page.keyboard.press("ArrowDown");
+    await expect(page.getByRole("radio", { name: /Accounts in any organizational directory/ }).isChecked()).resolves.toBe(true);
+    await tabTo(page, "Register");
+    await page.keyboard.press("Enter");
+    await page.getByRole("textbox", { name: "Application (client) ID" }).waitFor();
+    const apps = await orgbox().identity.service.listApplications(DEMO.tenantId);
+    expect(apps.find((a) => a.displayName === "Keyboard app")?.signInAudience).toBe("AzureADMultipleOrgs");
+    await context.close();
+  });
 });
