@@ -126,10 +126,8 @@ describe("portal: enterprise applications, users, groups, tools, and a user with
   async function tabTo(page: Page, name: string, max = 60): Promise<void> {
     for (let i = 0; i < max; i++) {
       await page.keyboard.press("Tab");
-      const focused = await page.evaluate(() => {
-        const el = document.activeElement as HTMLElement | null;
-        return el?.getAttribute("aria-label") ?? (el instanceof HTMLInputElement && el.labels?.[0] ? el.labels[0].textContent : el?.textContent) ?? "";
-      });
+      // Evaluated in the page (a string: the test code has no DOM types): the focused element's label.
+      const focused = String(await page.evaluate("(() => { const el = document.activeElement; return (el && (el.getAttribute('aria-label') || (el.labels && el.labels[0] ? el.labels[0].textContent : el.textContent))) || ''; })()"));
       if (focused?.replace(/\s*\*\s*$/, "").trim() === name) return; // a required field's label ends in "*"
     }
     throw new Error(`'${name}' is not reachable with Tab`);
