@@ -11,6 +11,7 @@ import { createGraph, graphError, graphErrorBody } from "../graph/index.ts";
 import { registerAdmin, type Checkpoints } from "./admin.ts";
 import { DEMO } from "./demo.ts";
 import { registerPortal } from "../portal/server.ts";
+import { registerDenials } from "../portal/denials.ts";
 
 /**
  * Request-line plus header bytes a connection may send: room for the 32 KB (32,768-character) URLs
@@ -83,6 +84,13 @@ export async function createHttpApp(options: HttpAppOptions): Promise<FastifyIns
     });
   }
   app.get("/_orgbox/health", async () => ({ status: "ok" }));
+  // Before the surfaces: its onSend hook must reach every route.
+  registerDenials(app, {
+    clock,
+    verify: identity.verifier,
+    issuers: (tid) => [identity.urls.issuerV1(tid), identity.urls.issuerV2(tid)],
+    tenants: { orgTenant: async (name) => (await dataverse.service.findOrg(name))?.tenantId, tenant: async (segment) => (await identity.service.findTenant(segment))?.id },
+  });
   if (config.adminKey) await registerAdmin(app, config.adminKey, checkpoints, identity);
   await app.register(async (scope) => identity.register(scope));
   await app.register(async (scope) => dataverse.register(scope), { prefix: "/org" });

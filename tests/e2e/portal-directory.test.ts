@@ -53,6 +53,9 @@ describe("portal: enterprise applications, users, groups, tools, and a user with
     await expect(page.getByRole("alert").textContent()).resolves.toContain("403 Authorization_RequestDenied");
     const app = await orgbox().identity.service.findApplication(DEMO.app.clientId);
     expect(app?.isFallbackPublicClient).toBe(false);
+    // Recent denials are for directory readers: the member sees that refusal, too.
+    await page.getByRole("link", { name: "Recent denials" }).click();
+    await expect(page.getByRole("alert").textContent()).resolves.toContain("403 forbidden");
     await page.context().close();
   });
 
@@ -82,8 +85,8 @@ describe("portal: enterprise applications, users, groups, tools, and a user with
     await table.getByText("Group.ReadWrite.All", { exact: true }).waitFor();
     await expectAccessible(page, "enterprise app permissions");
     await page.getByRole("button", { name: "Revoke Group.ReadWrite.All" }).click();
-    await table.getByText("Group.Read.All", { exact: true }).waitFor();
-    await expect(table.textContent()).resolves.not.toContain("Group.ReadWrite.All");
+    await page.getByRole("button", { name: "Revoke Group.ReadWrite.All" }).waitFor({ state: "detached" });
+    await expect(table.textContent()).resolves.toContain("Group.Read.All");
     await page.context().close();
   });
 
@@ -120,6 +123,16 @@ describe("portal: enterprise applications, users, groups, tools, and a user with
     await page.getByLabel("Token (JWT)").fill(`${h}.${Buffer.from(JSON.stringify({ ...claims, roles: ["x"] })).toString("base64url")}.${s}`);
     await page.getByRole("button", { name: "Decode" }).click();
     await expect(checks.getByRole("row").filter({ hasText: "Signature" }).textContent()).resolves.toContain("Fail");
+
+    // Recent denials: the member's refused writes of the first test, with the caller and Graph's reason.
+    await page.getByRole("link", { name: "Recent denials" }).click();
+    const denials = page.getByRole("table", { name: "Recent denials" });
+    await denials.waitFor();
+    const row = denials.getByRole("row").filter({ hasText: "POST /graph/v1.0/users" });
+    await expect(row.textContent()).resolves.toContain("Authorization_RequestDenied");
+    await expect(row.textContent()).resolves.toContain(MEMBER.username);
+    await expectAccessible(page, "recent denials");
+    await shot(page, "recent-denials");
     await page.context().close();
   });
   /** Presses Tab until the focused element's accessible name is `name` (at most `max` presses). */

@@ -50,3 +50,11 @@ export async function webApi<T = Record<string, unknown>>(info: PortalInfo, orgU
   const headers = { "OData-MaxVersion": "4.0", "OData-Version": "4.0", Prefer: 'odata.include-annotations="*",return=representation' };
   return (await send(`${orgUrl}/api/data/v9.2${path}`, await accessToken(info, orgUrl), method, body, headers)) as T;
 }
+
+/** Calls one of orgbox's own `/_orgbox/…` endpoints that take the signed-in user's Graph token. @throws ApiError. */
+export async function orgboxApi<T = Record<string, unknown>>(info: PortalInfo, path: string): Promise<T> {
+  const response = await fetch(`${info.identityUrl}${path}`, { headers: { authorization: `Bearer ${await accessToken(info, "graph")}`, accept: "application/json" }, credentials: "omit" });
+  const body = (await response.json()) as Record<string, unknown>;
+  if (!response.ok) throw new ApiError(response.status, String(body.error ?? response.status), String(body.error_description ?? ""));
+  return body as T;
+}

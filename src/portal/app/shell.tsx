@@ -6,7 +6,7 @@ import { AppRegistrations, NewRegistration } from "./pages/app-registrations.tsx
 import { AppDetail } from "./pages/app-detail.tsx";
 import { EnterpriseApps, EnterpriseAppDetail, Groups, Users } from "./pages/directory.tsx";
 import { PowerPlatform } from "./pages/power-platform.tsx";
-import { GetToken, TokenDecoder } from "./pages/tools.tsx";
+import { GetToken, RecentDenials, TokenDecoder } from "./pages/tools.tsx";
 import { ErrorBar, usePortal, useRoute } from "./ui.tsx";
 
 const NAV_LINK = { display: "block", padding: "6px 12px", color: "#242424", textDecoration: "none", borderRadius: 4 } as const;
@@ -68,6 +68,7 @@ function Page({ route }: { route: string[] }): ReactNode {
   if (area === "ppac" && section) return <PowerPlatform org={section} route={route.slice(2)} />;
   if (area === "tools" && section === "decoder") return <TokenDecoder />;
   if (area === "tools" && section === "token") return <GetToken />;
+  if (area === "tools" && section === "denials") return <RecentDenials />;
   return <Landing />;
 }
 
@@ -121,6 +122,7 @@ export function Shell({ signInError }: { signInError: unknown }): ReactNode {
             <NavSection title="Tools">
               <NavLink href="#/tools/decoder" label="Token decoder" current={here === "#/tools/decoder"} />
               <NavLink href="#/tools/token" label="Get a token" current={here === "#/tools/token"} />
+              <NavLink href="#/tools/denials" label="Recent denials" current={here === "#/tools/denials"} />
             </NavSection>
           </nav>
         )}

@@ -1,7 +1,8 @@
 import { Button, Field, Input, Select, Table, TableBody, TableCell, TableHeader, TableHeaderCell, TableRow, Text, Textarea } from "@fluentui/react-components";
 import { useState, type ReactNode } from "react";
+import { orgboxApi } from "../api.ts";
 import { jwtPayload, type PortalInfo } from "../auth.ts";
-import { CopyField, ErrorBar, PageTitle, useAccount, usePortal } from "../ui.tsx";
+import { CopyField, ErrorBar, Loading, PageTitle, useAccount, useLoad, usePortal } from "../ui.tsx";
 
 const GRAPH_AUDIENCES = ["https://graph.microsoft.com", "https://graph.microsoft.com/", "00000003-0000-0000-c000-000000000000"];
 
@@ -208,6 +209,76 @@ export function GetToken(): ReactNode {
         </Button>
       )}
       <CopyField label="curl" value={curl} />
+    </div>
+  );
+}
+
+interface Denial {
+  at: string;
+  surface: string;
+  method: string;
+  path: string;
+  status: number;
+  code: string;
+  message: string;
+  correlationId: string;
+  caller: { tid?: string; appid?: string; oid?: string; upn?: string } | null;
+}
+
+/** Recent denials: the last 401/403s of identity, Graph and Dataverse in this directory (`GET /_orgbox/denials`). */
+export function RecentDenials(): ReactNode {
+  const { info } = usePortal();
+  const denials = useLoad(() => orgboxApi<{ value: Denial[] }>(info, "/_orgbox/denials"), []);
+  return (
+    <div>
+      <PageTitle title="Recent denials" trail={[{ label: "Home", href: "#/" }]} />
+      <Text as="p">The last 401 and 403 answers of each surface for this directory (kept in memory, 50 per surface). The caller is what the refused token claimed.</Text>
+      <Button onClick={denials.reload}>Refresh</Button>
+      <ErrorBar error={denials.error} />
+      {!denials.data && !denials.error && <Loading />}
+      {denials.data && (
+        <Table aria-label="Recent denials" size="small" style={{ marginTop: 8 }}>
+          <TableHeader>
+            <TableRow>
+              <TableHeaderCell>When (UTC)</TableHeaderCell>
+              <TableHeaderCell>Surface</TableHeaderCell>
+              <TableHeaderCell>Request</TableHeaderCell>
+              <TableHeaderCell>Status</TableHeaderCell>
+              <TableHeaderCell>Reason</TableHeaderCell>
+              <TableHeaderCell>Caller</TableHeaderCell>
+              <TableHeaderCell>Correlation ID</TableHeaderCell>
+            </TableRow>
+          </TableHeader>
+          <TableBody>
+            {denials.data.value.length === 0 && (
+              <TableRow>
+                <TableCell colSpan={7}>No denials recorded for this directory.</TableCell>
+              </TableRow>
+            )}
+            {denials.data.value.map((d) => (
+              <TableRow key={`${d.correlationId}-${d.at}`}>
+                <TableCell>{d.at.replace("T", " ").replace("Z", "")}</TableCell>
+                <TableCell>{d.surface === "dataverse" ? "Dataverse" : d.surface === "graph" ? "Microsoft Graph" : "Identity"}</TableCell>
+                <TableCell>
+                  <code>
+                    {d.method} {d.path}
+                  </code>
+                </TableCell>
+                <TableCell>{d.status}</TableCell>
+                <TableCell>
+                  <strong>{d.code}</strong> {d.message}
+                </TableCell>
+                <TableCell>
+                  <span style={{ wordBreak: "break-all" }}>{d.caller ? (d.caller.upn ?? d.caller.appid ?? d.caller.oid ?? "") : "anonymous"}</span>
+                </TableCell>
+                <TableCell>
+                  <code>{d.correlationId}</code>
+                </TableCell>
+              </TableRow>
+            ))}
+          </TableBody>
+        </Table>
+      )}
     </div>
   );
 }
