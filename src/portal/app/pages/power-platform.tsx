@@ -559,9 +559,12 @@ function TableRows({ org, logicalName }: { org: Org; logicalName: string }): Rea
     [org.name, logicalName],
   );
   const attributes = ((meta.data?.Attributes as Row[] | undefined) ?? []).filter((a) => !String(a.LogicalName).endsWith("_base")).sort((a, b) => String(a.LogicalName).localeCompare(String(b.LogicalName)));
-  const columns = attributes.filter((a) => !["Virtual", "EntityName", "PartyList"].includes(String(a.AttributeType))).slice(0, 6).map((a) => String(a.LogicalName));
+  // The columns a model-driven view shows first where the table has them, then other text columns.
+  const usual = ["subject", "name", "fullname", "companyname", "emailaddress1", "telephone1", "statecode", "createdon"];
+  const readable = attributes.filter((a) => !["Virtual", "EntityName", "PartyList", "Lookup", "Owner", "Customer"].includes(String(a.AttributeType)));
+  const columns = [...usual.filter((c) => readable.some((a) => a.LogicalName === c)), ...readable.filter((a) => a.AttributeType === "String" && !String(a.LogicalName).startsWith("address")).map((a) => String(a.LogicalName))];
   const primary = meta.data ? [String(meta.data.PrimaryNameAttribute ?? ""), String(meta.data.PrimaryIdAttribute)].filter(Boolean) : [];
-  const shown = [...new Set([...primary, ...columns])].filter((c) => attributes.some((a) => a.LogicalName === c && a.AttributeType !== "Lookup")).slice(0, 6);
+  const shown = [...new Set([...primary, ...columns])].filter((c) => readable.some((a) => a.LogicalName === c)).slice(0, 6);
   const rows = useLoad(
     async () => (meta.data ? (await webApi<{ value: Row[] }>(info, org.url, "GET", `/${String(meta.data.EntitySetName)}?$select=${shown.join(",")}&$top=50${applied ? `&$filter=${encodeURIComponent(applied)}` : ""}`)).value : []),
     [meta.data ? "ready" : "", applied, shown.join(",")],
