@@ -139,5 +139,20 @@ describe("portal: seed 000 in the browser", () => {
     const leads = await fetch(`${orgbox().apiUrl}/leads?$select=subject&$top=3`, { headers: { authorization: `Bearer ${user!.accessToken}`, accept: "application/json" } });
     expect(leads.status).toBe(200);
     expect(((await leads.json()) as { value: unknown[] }).value).toHaveLength(3);
+
+    // Manifest (the seed's other way to allow public client flows): the JSON editor saves through Graph.
+    await page.getByRole("navigation", { name: "Manage" }).getByRole("link", { name: "Manifest" }).click();
+    const editor = page.getByLabel("Manifest (JSON)");
+    const manifest = JSON.parse(await editor.inputValue()) as Record<string, unknown>;
+    expect(manifest).toMatchObject({ appId: clientId, isFallbackPublicClient: true });
+    await editor.fill("{ not json");
+    await page.getByRole("button", { name: "Save" }).click();
+    await expect(page.getByRole("alert").textContent()).resolves.toContain("The manifest is not valid JSON");
+    await editor.fill(JSON.stringify({ ...manifest, isFallbackPublicClient: false }, null, 2));
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByText("Successfully updated Seed 000 client (isFallbackPublicClient).").waitFor();
+    expect((await orgbox().identity.service.findApplication(clientId))?.isFallbackPublicClient).toBe(false);
+    await expectAccessible(page, "manifest");
+    await shot(page, "manifest");
   });
 });
