@@ -13,7 +13,7 @@ export default defineConfig({
   resolve: { alias: [{ find: /^orgbox$/, replacement: resolve(import.meta.dirname, "src/index.ts") }] },
   test: {
     include: ["src/**/*.test.ts", "tests/**/*.test.ts"],
-    globalSetup: ["tests/global-setup.ts"],
+    globalSetup: ["tests/global-setup.ts", "tests/portal-setup.ts"],
     pool: "forks",
     testTimeout: 30_000,
     hookTimeout: 30_000,

@@ -91,6 +91,20 @@ export class IdentityService {
   }
 
   /**
+   * Registers (or brings up to date) one of orgbox's own first-party client apps, such as the
+   * "orgbox portal": an app owned by the first-party tenant, so no tenant can delete or change it.
+   * Writes only when the stored registration differs from `app`.
+   * @throws DirectoryError 400 when `app.tenantId` is not the first-party tenant.
+   */
+  async ensureFirstPartyClient(app: Application): Promise<Application> {
+    if (app.tenantId !== FIRST_PARTY_TENANT_ID) throw new DirectoryError(`'${app.displayName}' is not owned by the first-party tenant`);
+    const existing = await this.store.findApplicationByAppId(app.appId);
+    if (!existing) await this.store.createApplication(app, this.clock.now());
+    else if (JSON.stringify(existing) !== JSON.stringify({ ...existing, ...app })) await this.store.updateApplication({ ...existing, ...app });
+    return app;
+  }
+
+  /**
    * Grants application permissions (app roles) of `resourceAppId` to `clientAppId`'s service
    * principal in a tenant, as admin consent does: one app role assignment per role, skipping
    * existing ones. Source: learn.microsoft.com/graph/api/serviceprincipal-post-approleassignedto.

@@ -18,6 +18,9 @@ import { addFaultHook, type FaultInjector } from "./faults.ts";
 import { armRoutes } from "../arm/index.ts";
 import type { TimeTravel } from "./time-travel.ts";
 import { registerAccessLog } from "./access-log.ts";
+import { DEMO } from "./demo.ts";
+import { registerPortal } from "../portal/server.ts";
+import { registerDenials } from "../portal/denials.ts";
 
 /**
  * Request-line plus header bytes a connection may send: room for the 32 KB (32,768-character) URLs
@@ -87,7 +90,7 @@ function routeCloudHost(req: CloudTagged, res: ServerResponse, orgForHost: (host
 }
 
 /**
- * The fastify app: identity at `/`, Dataverse at `/org`, `GET /_orgbox/health` (`{status: "ok", pid}`), the admin endpoints
+ * The fastify app: identity at `/`, Dataverse at `/org`, the admin portal at `/` (src/portal), `GET /_orgbox/health` (`{status: "ok", pid}`), the admin endpoints
  * (`/_orgbox/…`, only with `adminKey`), and a 404 naming the method and path for anything else.
  */
 export async function createHttpApp(options: HttpAppOptions): Promise<FastifyInstance> {
@@ -164,12 +167,26 @@ export async function createHttpApp(options: HttpAppOptions): Promise<FastifyIns
   if (faults) addFaultHook(app, faults, { clock, baseUrl });
   // `pid`: which process answered (`start --workers` runs several behind one port).
   app.get("/_orgbox/health", async () => ({ status: "ok", pid: process.pid }));
+  // Before the surfaces: its onSend hook must reach every route.
+  registerDenials(app, {
+    clock,
+    verify: identity.verifier,
+    issuers: (tid) => identity.urls.acceptedIssuers(tid),
+    tenants: { orgTenant: async (name) => (await dataverse.service.findOrg(name))?.tenantId, tenant: async (segment) => (await identity.service.findTenant(segment))?.id },
+  });
   if (config.adminKey) await registerAdmin(app, { key: config.adminKey, checkpoints, identity, orgToken: orgManagementToken(identity, dataverse, (org) => `${baseUrl()}/org/${org.name}`), ...(faults ? { faults } : {}), ...(timeTravel ? { timeTravel } : {}) });
   await app.register(async (scope) => identity.register(scope));
   await app.register(async (scope) => dataverse.register(scope), { prefix: "/org" });
   const graph = createGraph(identity, clock);
   await app.register(async (scope) => graph.register(scope), { prefix: "/graph" });
   await app.register(async (scope) => armRoutes(scope, identity), { prefix: "/arm" });
+  await registerPortal(app, {
+    identity: identity.service,
+    listOrgs: () => dataverse.service.listOrgs(),
+    baseUrl,
+    ca: tls && "caCert" in tls ? { pem: (tls as LocalTls).caCert, path: (tls as LocalTls).caCertPath } : undefined,
+    demo: async () => ((await identity.service.findTenant(DEMO.tenantId)) ? { tenantId: DEMO.tenantId, username: DEMO.admin.username, password: DEMO.admin.password, clientId: DEMO.app.clientId, clientSecret: DEMO.app.clientSecret } : undefined),
+  });
   app.setNotFoundHandler((request, reply) => reply.status(404).send({ error: "not_found", error_description: `orgbox has no endpoint at ${request.method} ${request.url.split("?")[0]}`, correlation_id: request.id }));
 
   return app;

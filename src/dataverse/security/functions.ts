@@ -9,12 +9,12 @@ import { ReadScope, type DataverseStore, type Expr } from "../store.ts";
 import { parseReference } from "../validation.ts";
 import { SecurityContext } from "./context.ts";
 import { solutionErrors } from "../solutions/service.ts";
-import { ACCESS_RIGHTS, DEPTH, DEPTHS, privilegesFor, widestDepth, type Depth, type PrivilegeVerb } from "./privileges.ts";
+import { ACCESS_RIGHTS, DEPTH, DEPTHS, SYSTEM_ADMINISTRATOR_TEMPLATE_ID, privilegesFor, widestDepth, type Depth, type PrivilegeVerb } from "./privileges.ts";
 
 /**
  * The security messages of the Web API: sharing (`GrantAccess`, `ModifyAccess`, `RevokeAccess`),
  * `RetrievePrincipalAccess`, `RetrieveUserPrivileges`, team membership (`AddMembersTeam`,
- * `RemoveMembersTeam`) and `AddPrivilegesRole`
+ * `RemoveMembersTeam`), `AddPrivilegesRole`, `ReplacePrivilegesRole` and `RetrieveRolePrivilegesRole`
  * (learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/{grantaccess,modifyaccess,revokeaccess,
  * retrieveprincipalaccess,retrieveuserprivileges,addmembersteam,removememembersteam,addprivilegesrole}).
  */
@@ -316,35 +316,75 @@ function teamMembers(service: DataverseService, defaultStore: DataverseStore, na
 }
 
 /**
- * `roles(<id>)/Microsoft.Dynamics.CRM.AddPrivilegesRole {"Privileges":[{"PrivilegeId":…,"Depth":"Global",…}]}`:
- * adds privileges to a role at a depth (a privilege the role already has gets the new depth). Needs Write on the role.
+ * Writes `Privileges` (`[{"PrivilegeId":…,"Depth":"Global",…}]`, a `RolePrivilege` collection) to a role: each
+ * privilege at its depth, a privilege the role already has gets the new depth; with `replace`, the role's other
+ * privileges are removed first (in the same transaction). Needs Write on the role.
+ * @throws DataverseError 400 for an empty list, a missing `PrivilegeId`, an unknown depth or one the privilege cannot have; 404 for an unknown role or privilege.
  */
-function addPrivilegesRole(service: DataverseService, defaultStore: DataverseStore): Operation {
+function writeRolePrivileges(service: DataverseService, defaultStore: DataverseStore, name: "AddPrivilegesRole" | "ReplacePrivilegesRole"): Operation {
   return {
-    name: "AddPrivilegesRole",
+    name,
     kind: "action",
     boundTo: "role",
     async invoke(ctx) {
-      const role = boundTarget(ctx, "AddPrivilegesRole");
-      const privileges = bodyOf(ctx, "AddPrivilegesRole").Privileges;
-      if (!Array.isArray(privileges) || privileges.length === 0) throw invalid(`AddPrivilegesRole needs Privileges: a non-empty array of {"PrivilegeId":"<guid>","Depth":"Global"}.`);
+      const role = boundTarget(ctx, name);
+      const privileges = bodyOf(ctx, name).Privileges;
+      if (!Array.isArray(privileges) || (name === "AddPrivilegesRole" && privileges.length === 0)) throw invalid(`${name} needs Privileges: a${name === "AddPrivilegesRole" ? " non-empty" : "n"} array of {"PrivilegeId":"<guid>","Depth":"Global"}.`);
       await inEnv(service, defaultStore, ctx, async (env) => {
-        const row = await requireRow(env, role.entity, role.id, ["ismanaged", "name"]);
+        const row = await requireRow(env, role.entity, role.id, ["ismanaged", "name", "roletemplateid"]);
         await env.security.assertRecordAccess("Write", role.entity, role.id);
         if (row.ismanaged === true || row.ismanaged === 1) throw solutionErrors.managed("Update", "Role", String(row.name), role.id);
+        // Emptying System Administrator would lock every administrator out of the org.
+        if (name === "ReplacePrivilegesRole" && String(row.roletemplateid ?? "").toLowerCase() === SYSTEM_ADMINISTRATOR_TEMPLATE_ID) throw invalid("The privileges of the System Administrator role cannot be replaced.");
         const rp = table(env.md, "roleprivileges");
+        const wanted: { privilegeId: string; depth: Depth }[] = [];
         for (const item of privileges as Record<string, unknown>[]) {
           const depth = parseDepth(item?.Depth);
           if (typeof item?.PrivilegeId !== "string") throw invalid("Each RolePrivilege needs PrivilegeId (a GUID).");
           const privilege = await requireRow(env, table(env.md, "privilege"), item.PrivilegeId.toLowerCase(), ["name", "canbebasic", "canbelocal", "canbedeep", "canbeglobal"]);
           const allowed = privilege[`canbe${depth.toLowerCase()}`];
           if (!(allowed === 1 || allowed === true)) throw invalid(`The privilege ${String(privilege.name)} cannot be given at ${depth} depth.`);
-          const where = and(eq("roleid", role.id), eq("privilegeid", String(privilege.privilegeid)));
+          wanted.push({ privilegeId: String(privilege.privilegeid), depth });
+        }
+        if (name === "ReplacePrivilegesRole") await env.store.deleteRows(env.ctx.org, rp, eq("roleid", role.id));
+        for (const { privilegeId, depth } of wanted) {
+          const where = and(eq("roleid", role.id), eq("privilegeid", privilegeId));
           if ((await env.store.countRows(env.ctx.org, { entity: rp, where, limit: 1 })) > 0) await env.store.updateRows(env.ctx.org, rp, where, { privilegedepthmask: DEPTH[depth] });
-          else await env.store.insertRow(env.ctx.org, rp, { roleprivilegeid: newGuid(), roleid: role.id, privilegeid: String(privilege.privilegeid), privilegedepthmask: DEPTH[depth] });
+          else await env.store.insertRow(env.ctx.org, rp, { roleprivilegeid: newGuid(), roleid: role.id, privilegeid: privilegeId, privilegedepthmask: DEPTH[depth] });
         }
       });
       return undefined;
+    },
+  };
+}
+
+/**
+ * `roles(<id>)/Microsoft.Dynamics.CRM.RetrieveRolePrivilegesRole()` → `{"RolePrivileges":[{"Depth":"Global",
+ * "PrivilegeId":…,"BusinessUnitId":…,"PrivilegeName":…}]}`: the role's own privileges, each at its widest depth,
+ * with the role's business unit, by privilege name
+ * (learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/retrieveroleprivilegesrole). Needs Read on the role.
+ */
+function retrieveRolePrivilegesRole(service: DataverseService, defaultStore: DataverseStore): Operation {
+  return {
+    name: "RetrieveRolePrivilegesRole",
+    kind: "function",
+    boundTo: "role",
+    async invoke(ctx, args) {
+      if (args.trim() !== "") throw dv.querySyntax("RetrieveRolePrivilegesRole takes no parameters");
+      const role = boundTarget(ctx, "RetrieveRolePrivilegesRole");
+      const privileges = await inEnv(service, defaultStore, ctx, async (env) => {
+        const row = await requireRow(env, role.entity, role.id, ["businessunitid"]);
+        await env.security.assertRecordAccess("Read", role.entity, role.id);
+        const rows = await env.store.selectRows(env.ctx.org, {
+          entity: table(env.md, "roleprivileges"),
+          columns: ["privilegeid", "privilegedepthmask"],
+          related: [{ alias: "privilegename", column: "privilegeid", target: table(env.md, "privilege"), targetColumn: "name", scope: ReadScope.system("privilege names of a role the caller may read (privilege is organization-owned reference data)") }],
+          where: eq("roleid", role.id),
+          orderBy: [],
+        });
+        return rows.map((r) => ({ Depth: widestDepth(Number(r.privilegedepthmask)) ?? "Basic", PrivilegeId: String(r.privilegeid), BusinessUnitId: String(row.businessunitid), PrivilegeName: String(r.privilegename) })).sort((a, b) => a.PrivilegeName.localeCompare(b.PrivilegeName));
+      });
+      return { "@odata.context": `${ctx.apiUrl}/$metadata#${NS}RetrieveRolePrivilegesRoleResponse`, RolePrivileges: privileges };
     },
   };
 }
@@ -359,6 +399,8 @@ export function securityOperations(service: DataverseService, defaultStore: Data
     retrieveUserPrivileges(service, defaultStore),
     teamMembers(service, defaultStore, "AddMembersTeam"),
     teamMembers(service, defaultStore, "RemoveMembersTeam"),
-    addPrivilegesRole(service, defaultStore),
+    writeRolePrivileges(service, defaultStore, "AddPrivilegesRole"),
+    writeRolePrivileges(service, defaultStore, "ReplacePrivilegesRole"),
+    retrieveRolePrivilegesRole(service, defaultStore),
   ];
 }
