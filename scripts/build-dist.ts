@@ -25,5 +25,7 @@ const DIST = join(ROOT, "dist");
 rmSync(DIST, { recursive: true, force: true });
 const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
 execFileSync(process.execPath, [tsc, "-p", join(ROOT, "tsconfig.build.json")], { cwd: ROOT, stdio: "inherit" });
-cpSync(SRC, DIST, { recursive: true, filter: (path) => statSync(path).isDirectory() || !/\.[cm]?ts$/.test(path) });
+// Not the portal's browser sources (src/portal/app): esbuild bundles them into dist/portal (build:portal).
+const PORTAL_APP = join(SRC, "portal", "app");
+cpSync(SRC, DIST, { recursive: true, filter: (path) => path !== PORTAL_APP && (statSync(path).isDirectory() || !/\.[cm]?tsx?$/.test(path)) });
 process.stdout.write(`built ${DIST}\n`);
