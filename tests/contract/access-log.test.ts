@@ -67,7 +67,9 @@ describe("access log and refusals (info level)", () => {
     const res = await fetch(`${orgbox.apiUrl}/WhoAmI`, { headers: { authorization: `Bearer ${graphToken}` } });
     expect(res.status).toBe(401);
     const message = ((await res.json()) as { error: { message: string } }).error.message;
-    expect(message).toBe(`The access token is not valid for this organization: the token's 'aud' claim is not valid here: it is "https://graph.microsoft.com"; accepted: "${orgbox.orgUrl}", "${orgbox.orgUrl}/".`);
+    // The org's path URL first, then its cloud host URLs (reached through the proxy).
+    expect(message).toMatch(/^The access token is not valid for this organization: the token's 'aud' claim is not valid here: it is "https:\/\/graph\.microsoft\.com"; accepted: /);
+    expect(message).toContain(`accepted: "${orgbox.orgUrl}", "${orgbox.orgUrl}/", "https://contoso.crm.dynamics.com"`);
     const line = accessLines().find((l) => l.correlationId === res.headers.get("REQ_ID"));
     expect(line).toMatchObject({ status: 401, reason: message, clientId: DEMO.app.clientId });
     expect(line?.msg).toContain(`refused: ${message}`);
@@ -89,7 +91,9 @@ describe("access log and refusals (info level)", () => {
     const api = await fetch(`${orgbox.apiUrl}/WhoAmI`, { headers: { authorization: `Bearer ${access_token}` } });
     expect(api.status).toBe(401);
     const message = ((await api.json()) as { error: { message: string } }).error.message;
-    expect(message).toContain(`the token's 'iss' claim is not valid here: it is "${orgbox.url}/sts/${other.id}/"; accepted: "${orgbox.url}/sts/${DEMO.tenantId}/", "${orgbox.url}/${DEMO.tenantId}/v2.0".`);
+    expect(message).toContain(`the token's 'iss' claim is not valid here: it is "${orgbox.url}/sts/${other.id}/"; accepted: "${orgbox.url}/sts/${DEMO.tenantId}/", "${orgbox.url}/${DEMO.tenantId}/v2.0"`);
+    // Also the cloud issuers a token asked for through the proxy carries.
+    expect(message).toContain(`"https://sts.windows.net/${DEMO.tenantId}/"`);
     expect(accessLines().find((l) => l.correlationId === api.headers.get("REQ_ID"))).toMatchObject({ status: 401, reason: message });
   });
 

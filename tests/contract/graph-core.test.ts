@@ -95,7 +95,7 @@ describe("Graph core", () => {
   it("400 Request_UnsupportedQuery for unsupported query options and operators; Request_BadRequest for bad values", async () => {
     const o = orgbox();
     const token = await graphToken(o);
-    for (const query of ["$search=\"displayName:x\"", "$expand=owners", "$filter=displayName gt 'a'", "$filter=contains(displayName,'a')", "$orderby=appId", "$skip=2"]) {
+    for (const query of ["$search=\"displayName:x\"", "$expand=owners($filter=id eq 'x')", "$filter=displayName gt 'a'", "$filter=contains(displayName,'a')", "$orderby=appId", "$skip=2"]) {
       const res = await graph(o, token, "GET", `applications?${query}`);
       expect(res.status, query).toBe(400);
       expect(res.body.error?.code, query).toBe("Request_UnsupportedQuery");
