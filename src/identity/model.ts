@@ -70,7 +70,8 @@ export interface Application {
   signInAudience: SignInAudience;
   identifierUris: string[];
   /** `web.implicitGrantSettings` is stored and returned by the Graph API (orgbox issues no implicit-flow tokens). */
-  web: { redirectUris: string[]; implicitGrantSettings?: ImplicitGrantSettings };
+  /** `web.logoutUrl`: the front-channel logout URL, stored and returned by the Graph API (orgbox's sign-out does not call it). */
+  web: { redirectUris: string[]; implicitGrantSettings?: ImplicitGrantSettings; logoutUrl?: string };
   spa: { redirectUris: string[] };
   publicClient: { redirectUris: string[] };
   /** The manifest's `allowPublicClient`. */

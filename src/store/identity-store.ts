@@ -97,6 +97,7 @@ export class SqlIdentityStore implements IdentityStore {
         group_membership_claims: app.groupMembershipClaims ?? null,
         requested_access_token_version: app.api.requestedAccessTokenVersion ?? null,
         web_implicit_grant_settings: app.web.implicitGrantSettings ? json(app.web.implicitGrantSettings) : null,
+        web_logout_url: app.web.logoutUrl ?? null,
         created_at: now,
       })
       .execute();
@@ -803,6 +804,7 @@ export class SqlIdentityStore implements IdentityStore {
           group_membership_claims: app.groupMembershipClaims ?? null,
           requested_access_token_version: app.api.requestedAccessTokenVersion ?? null,
           web_implicit_grant_settings: app.web.implicitGrantSettings ? json(app.web.implicitGrantSettings) : null,
+        web_logout_url: app.web.logoutUrl ?? null,
         })
         .where("id", "=", app.id.toLowerCase())
         .execute();
@@ -1093,7 +1095,11 @@ function toApplication(row: Selectable<Schema["applications"]>): Application {
     displayName: row.display_name,
     signInAudience: row.sign_in_audience as Application["signInAudience"],
     identifierUris: parse(row.identifier_uris),
-    web: row.web_implicit_grant_settings ? { redirectUris: parse(row.web_redirect_uris), implicitGrantSettings: parse(row.web_implicit_grant_settings) } : { redirectUris: parse(row.web_redirect_uris) },
+    web: {
+      redirectUris: parse(row.web_redirect_uris),
+      ...(row.web_implicit_grant_settings ? { implicitGrantSettings: parse<NonNullable<Application["web"]["implicitGrantSettings"]>>(row.web_implicit_grant_settings) } : {}),
+      ...(row.web_logout_url ? { logoutUrl: row.web_logout_url } : {}),
+    },
     spa: { redirectUris: parse(row.spa_redirect_uris) },
     publicClient: { redirectUris: parse(row.public_client_redirect_uris) },
     isFallbackPublicClient: row.is_fallback_public_client === 1,

@@ -49,6 +49,8 @@ export interface Schema {
     requested_access_token_version: number | null;
     /** `web.implicitGrantSettings` JSON (migration 011); null: both off. */
     web_implicit_grant_settings: Generated<string | null>;
+    /** `web.logoutUrl` (migration 017); null: none. */
+    web_logout_url: Generated<string | null>;
     created_at: number;
   };
   /** Index of `applications.identifier_uris`, lower-case, for resource lookup. */

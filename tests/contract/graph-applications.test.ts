@@ -151,6 +151,9 @@ describe("Graph applications", () => {
       [{ api: { requestedAccessTokenVersion: 3 } }, "requestedAccessTokenVersion"],
       [{ groupMembershipClaims: "DirectoryRole" }, "groupMembershipClaims"],
       [{ requiredResourceAccess: [{ resourceAppId: "nope", resourceAccess: [] }] }, "resourceAppId"],
+      [{ web: { logoutUrl: "http://app.example/logout" } }, "logoutUrl"],
+      [{ web: { logoutUrl: "not a url" } }, "logoutUrl"],
+      [{ web: { logoutUrl: 42 } }, "logoutUrl"],
     ];
     for (const [body, named] of cases) {
       const res = await patch(body);
@@ -167,6 +170,15 @@ describe("Graph applications", () => {
     expect(read.identifierUris).toEqual([`api://${String(app.appId)}`]);
     expect(read.spa.redirectUris).toEqual(["http://localhost:5173"]);
     expect(read.web.implicitGrantSettings).toEqual({ enableAccessTokenIssuance: false, enableIdTokenIssuance: true });
+    // The front-channel logout URL (Authentication › Front-channel logout URL): set, kept by other PATCHes, cleared with null.
+    expect((await patch({ web: { logoutUrl: "https://app.example/signout-oidc" } })).status).toBe(204);
+    expect((await patch({ web: { redirectUris: ["https://app.example/signin-oidc"] } })).status).toBe(204);
+    const web = async () => ((await graph(o, token, "GET", `applications/${String(app.id)}?$select=web`)).body as unknown as { web: { logoutUrl: string | null; redirectUris: string[] } }).web;
+    expect(await web()).toMatchObject({ logoutUrl: "https://app.example/signout-oidc", redirectUris: ["https://app.example/signin-oidc"] });
+    expect((await patch({ web: { logoutUrl: null } })).status).toBe(204);
+    expect((await web()).logoutUrl).toBeNull();
+    expect((await patch({ web: { logoutUrl: "http://localhost:5000/signout-oidc" } })).status).toBe(204);
+    expect((await web()).logoutUrl).toBe("http://localhost:5000/signout-oidc");
     const other = (await graph(o, token, "POST", "applications", { displayName: "Clash" })).body;
     const clash = await graph(o, token, "PATCH", `applications/${String(other.id)}`, { identifierUris: [`api://${String(app.appId)}`] });
     expect(clash.body.error?.message).toContain("identifierUris");

@@ -175,7 +175,7 @@ describe("portal: enterprise applications, users, groups, tools, and a user with
     expect(apps.find((a) => a.displayName === "Keyboard app")?.signInAudience).toBe("AzureADMultipleOrgs");
     await context.close();
   });
-  it("Power Platform admin: Users, Business units, Tables (columns, rows with a filter, the Web API's error for a bad one)", { timeout: 120_000 }, async () => {
+  it("Power Platform admin: Users, Business units, Teams, Tables (columns, rows with a filter, the Web API's error for a bad one)", { timeout: 120_000 }, async () => {
     const page = await signedIn(DEMO.admin.username, DEMO.admin.password);
     await page.getByRole("navigation", { name: "Portal navigation" }).getByRole("link", { name: "Contoso" }).click();
     await page.getByRole("link", { name: "Users", exact: true }).last().click();
@@ -185,6 +185,12 @@ describe("portal: enterprise applications, users, groups, tools, and a user with
     await page.getByRole("link", { name: "Business units" }).click();
     await page.getByRole("table", { name: "Business units" }).getByText(DEMO.org.rootBusinessUnitId).waitFor();
     await expectAccessible(page, "business units");
+    await page.getByRole("link", { name: "Settings" }).click();
+    await page.getByRole("link", { name: "Teams" }).click();
+    const teams = page.getByRole("table", { name: "Teams" });
+    await teams.getByText("(default)").first().waitFor();
+    expect(await teams.getByRole("row").filter({ hasText: "(default)" }).first().textContent()).toContain("Owner");
+    await expectAccessible(page, "teams");
     await page.getByRole("link", { name: "Settings" }).click();
     await page.getByRole("link", { name: "Tables" }).click();
     await page.getByRole("table", { name: "Tables" }).getByRole("link", { name: "Lead", exact: true }).click();

@@ -82,8 +82,11 @@ describe("portal: seed 000 in the browser", () => {
     await page.getByLabel("Add URI", { exact: true }).fill("http://localhost/seed000");
     await page.getByRole("button", { name: "Configure" }).click();
     await page.getByRole("switch", { name: /Allow public client flows/ }).check();
+    await page.getByLabel("Front-channel logout URL").fill("https://localhost:44300/signout-oidc");
     await page.getByRole("button", { name: "Save" }).click();
     await page.getByText("Successfully updated the application's authentication settings.").waitFor();
+    // Saved through Graph: the registration holds it.
+    expect((await orgbox().identity.directory.findApplicationByAppId(clientId))?.web.logoutUrl).toBe("https://localhost:44300/signout-oidc");
     await expectAccessible(page, "authentication");
     await shot(page, "authentication");
 

@@ -24,6 +24,8 @@ export async function portalSignIn(page: Page, url: string, tenantName: string, 
 export async function expectAccessible(page: Page, name: string): Promise<void> {
   // A dialog that just closed: Fluent takes aria-hidden off #root a moment after it leaves; check the settled page.
   if ((await page.getByRole("dialog").count()) === 0) await page.locator("#root[aria-hidden]").waitFor({ state: "detached" });
+  // Fluent fades dialogs and panels in and out: colours measured mid-transition fail color-contrast. Let them finish.
+  await page.evaluate("Promise.all(document.getAnimations().map((a) => a.finished.catch(() => undefined)))");
   const results = await new AxeBuilder({ page }).exclude("[data-tabster-dummy]").analyze();
   const bad = results.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
   expect(bad.map((v) => `${name}: ${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`)).toEqual([]);

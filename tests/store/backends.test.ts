@@ -104,7 +104,7 @@ describe.each(BACKENDS)("store on $name", (backend) => {
     const again = await openDatabase(place.location);
     try {
       const migrations = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(again.db);
-      expect(migrations.rows.map((r) => r.name)).toEqual(["001_identity", "002_dataverse", "003_identity_sessions", "004_identity_credentials", "005_identity_consent", "006_identity_groups", "007_dataverse_relationships", "008_dataverse_option_sets", "009_dataverse_deletions", "010_identity_refresh_families_and_lockout", "011_identity_application_owners", "012_identity_service_principal_graph", "013_identity_directory_graph", "014_orgbox_clock", "015_identity_interaction_requirements", "016_store_changes"]);
+      expect(migrations.rows.map((r) => r.name)).toEqual(["001_identity", "002_dataverse", "003_identity_sessions", "004_identity_credentials", "005_identity_consent", "006_identity_groups", "007_dataverse_relationships", "008_dataverse_option_sets", "009_dataverse_deletions", "010_identity_refresh_families_and_lockout", "011_identity_application_owners", "012_identity_service_principal_graph", "013_identity_directory_graph", "014_orgbox_clock", "015_identity_interaction_requirements", "016_store_changes", "017_identity_web_logout_url"]);
       expect(await new SqlDataverseStore(again.db, again.adapter).findOrg("STORETEST")).toEqual(org);
     } finally {
       await again.close();

@@ -38,6 +38,32 @@ const OWNERS_QUERY: QuerySupport = { typeName: "microsoft.graph.directoryObject"
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
+/**
+ * `web.logoutUrl` (the front-channel logout URL): null clears it; otherwise an absolute https URL, or http
+ * on localhost, of at most 256 characters, as the Azure portal validates it
+ * (learn.microsoft.com/entra/identity-platform/v2-protocols-oidc#single-sign-out).
+ * @throws GraphError 400 naming the property.
+ */
+function logoutUrl(value: unknown): string | undefined {
+  if (value === null || value === "") return undefined;
+  if (typeof value !== "string" || value.length > 256) throw graphError.badRequest("Invalid value specified for property 'logoutUrl' of resource 'Application': a URL of at most 256 characters is expected.");
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw graphError.badRequest(`Invalid value specified for property 'logoutUrl' of resource 'Application': '${value}' is not an absolute URL.`);
+  }
+  const local = url.hostname === "localhost" || url.hostname === "127.0.0.1";
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && local)) throw graphError.badRequest("Invalid value specified for property 'logoutUrl' of resource 'Application': it must use https (http only on localhost).");
+  return value;
+}
+
+/** `web` with `logoutUrl` set, or without it. */
+function withLogoutUrl(web: Application["web"], url: string | undefined): Application["web"] {
+  const { logoutUrl: _previous, ...rest } = web;
+  return url === undefined ? rest : { ...rest, logoutUrl: url };
+}
+
 /** A certificate's SHA-1 thumbprint (hex) as Graph's `customKeyIdentifier` (Edm.Binary, base64). */
 const thumbprintBinary = (hex: string): string => Buffer.from(hex, "hex").toString("base64");
 
@@ -98,7 +124,7 @@ export function applicationJson(app: Application, passwords: PasswordCredential[
     verifiedPublisher: { displayName: null, verifiedPublisherId: null, addedDateTime: null },
     web: {
       homePageUrl: null,
-      logoutUrl: null,
+      logoutUrl: app.web.logoutUrl ?? null,
       redirectUris: app.web.redirectUris,
       implicitGrantSettings: { enableAccessTokenIssuance: app.web.implicitGrantSettings?.enableAccessTokenIssuance ?? false, enableIdTokenIssuance: app.web.implicitGrantSettings?.enableIdTokenIssuance ?? false },
       redirectUriSettings: app.web.redirectUris.map((uri, index) => ({ uri, index })),
@@ -294,7 +320,8 @@ function applyBody(app: Application, body: unknown): Application {
       case "web": {
         if (!isObject(value)) invalid(key, "An object is expected.");
         onlyKeys(value, ["redirectUris", "implicitGrantSettings", "homePageUrl", "logoutUrl", "redirectUriSettings"], "microsoft.graph.webApplication");
-        for (const k of ["homePageUrl", "logoutUrl", "redirectUriSettings"]) if (value[k] !== undefined && value[k] !== null) throw graphError.badRequest(`Property 'web.${k}' is not supported by orgbox.`);
+        for (const k of ["homePageUrl", "redirectUriSettings"]) if (value[k] !== undefined && value[k] !== null) throw graphError.badRequest(`Property 'web.${k}' is not supported by orgbox.`);
+        if (value.logoutUrl !== undefined) next.web = withLogoutUrl(next.web, logoutUrl(value.logoutUrl));
         if (value.redirectUris !== undefined) next.web.redirectUris = stringArray(value.redirectUris, "web.redirectUris", redirectUri("web"));
         if (value.implicitGrantSettings !== undefined) {
           const g = value.implicitGrantSettings;

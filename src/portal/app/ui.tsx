@@ -110,6 +110,30 @@ export function CopyField({ label, value }: { label: string; value: string }): R
 }
 
 /** A page heading with an optional breadcrumb trail (plain links). */
+/**
+ * The "Manage" menu of a resource's blade (App registrations, Enterprise applications): one link per tab
+ * under `base` (`#/entra/apps/{id}`), the current one marked `aria-current="page"`.
+ */
+export function ManageNav({ tabs, base, current }: { tabs: readonly (readonly [string, string])[]; base: string; current: string }): ReactNode {
+  return (
+    <nav aria-label="Manage" style={{ width: 200, flexShrink: 0 }}>
+      <ul style={{ listStyle: "none", padding: 0, margin: 0 }}>
+        {tabs.map(([key, label]) => (
+          <li key={key}>
+            <a
+              href={`${base}/${key}`}
+              aria-current={key === current ? "page" : undefined}
+              style={{ display: "block", padding: "6px 10px", color: "#242424", textDecoration: "none", background: key === current ? "#ebf3fc" : undefined, fontWeight: key === current ? 600 : 400 }}
+            >
+              {label}
+            </a>
+          </li>
+        ))}
+      </ul>
+    </nav>
+  );
+}
+
 export function PageTitle({ title, trail = [] }: { title: string; trail?: { label: string; href: string }[] }): ReactNode {
   return (
     <header style={{ marginBottom: 12 }}>

@@ -15,6 +15,7 @@ import * as m013 from "./013_identity_directory_graph.ts";
 import * as m014 from "./014_orgbox_clock.ts";
 import * as m015 from "./015_identity_interaction_requirements.ts";
 import * as m016 from "./016_store_changes.ts";
+import * as m017 from "./017_identity_web_logout_url.ts";
 
 /** Numbered migrations, applied in key order on every start. Never edit a landed one; add the next number. */
 export const migrations: Record<string, Migration> = {
@@ -34,4 +35,5 @@ export const migrations: Record<string, Migration> = {
   "014_orgbox_clock": m014,
   "015_identity_interaction_requirements": m015,
   "016_store_changes": m016,
+  "017_identity_web_logout_url": m017,
 };

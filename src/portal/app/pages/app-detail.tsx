@@ -5,7 +5,7 @@ import {
 import { useEffect, useState, type ReactNode } from "react";
 import { ApiError, graph, graphList } from "../api.ts";
 import type { PortalInfo } from "../auth.ts";
-import { CopyField, ErrorBar, Loading, PageTitle, shortDate, useAccount, useLoad, usePortal, useTenantName } from "../ui.tsx";
+import { CopyField, ErrorBar, Loading, ManageNav, PageTitle, shortDate, useAccount, useLoad, usePortal, useTenantName } from "../ui.tsx";
 import { audienceLabel, platformLabel, type GraphApplication, type Platform } from "./app-registrations.tsx";
 
 const DYNAMICS_CRM = "00000007-0000-0000-c000-000000000000";
@@ -35,21 +35,7 @@ export function AppDetail({ objectId, tab }: { objectId: string; tab: string }):
         ]}
       />
       <div style={{ display: "flex", gap: 24 }}>
-        <nav aria-label="Manage" style={{ width: 200, flexShrink: 0 }}>
-          <ul style={{ listStyle: "none", padding: 0, margin: 0 }}>
-            {TABS.map(([key, label]) => (
-              <li key={key}>
-                <a
-                  href={`#/entra/apps/${objectId}/${key}`}
-                  aria-current={key === tab ? "page" : undefined}
-                  style={{ display: "block", padding: "6px 10px", color: "#242424", textDecoration: "none", background: key === tab ? "#ebf3fc" : undefined, fontWeight: key === tab ? 600 : 400 }}
-                >
-                  {label}
-                </a>
-              </li>
-            ))}
-          </ul>
-        </nav>
+        <ManageNav tabs={TABS} base={`#/entra/apps/${objectId}`} current={tab} />
         <section style={{ flex: 1, minWidth: 0 }} aria-label={title}>
           <ErrorBar error={app.error} />
           {!app.data && !app.error && <Loading />}

@@ -4,7 +4,7 @@ import {
 } from "@fluentui/react-components";
 import { useState, type ReactNode } from "react";
 import { graph, graphList } from "../api.ts";
-import { CopyField, ErrorBar, Loading, PageTitle, useAccount, useLoad, usePortal, useTenantName } from "../ui.tsx";
+import { CopyField, ErrorBar, Loading, ManageNav, PageTitle, useAccount, useLoad, usePortal, useTenantName } from "../ui.tsx";
 
 interface ServicePrincipal {
   id: string;
@@ -73,21 +73,7 @@ export function EnterpriseAppDetail({ id, tab }: { id: string; tab: string }): R
     <div>
       <PageTitle title={sp.data ? `${sp.data.displayName} | ${title}` : title} trail={[HOME, { label: "Enterprise applications", href: "#/entra/enterprise" }]} />
       <div style={{ display: "flex", gap: 24 }}>
-        <nav aria-label="Manage" style={{ width: 200, flexShrink: 0 }}>
-          <ul style={{ listStyle: "none", padding: 0, margin: 0 }}>
-            {SP_TABS.map(([key, label]) => (
-              <li key={key}>
-                <a
-                  href={`#/entra/enterprise/${id}/${key}`}
-                  aria-current={key === tab ? "page" : undefined}
-                  style={{ display: "block", padding: "6px 10px", color: "#242424", textDecoration: "none", background: key === tab ? "#ebf3fc" : undefined, fontWeight: key === tab ? 600 : 400 }}
-                >
-                  {label}
-                </a>
-              </li>
-            ))}
-          </ul>
-        </nav>
+        <ManageNav tabs={SP_TABS} base={`#/entra/enterprise/${id}`} current={tab} />
         <section style={{ flex: 1, minWidth: 0 }} aria-label={title}>
           <ErrorBar error={sp.error} />
           {!sp.data && !sp.error && <Loading />}

@@ -28,6 +28,7 @@ const SETTINGS: readonly [string, string][] = [
   ["users", "Users"],
   ["roles", "Security roles"],
   ["businessunits", "Business units"],
+  ["teams", "Teams"],
   ["tables", "Tables"],
 ];
 
@@ -71,6 +72,7 @@ export function PowerPlatform({ org: name, route }: { org: string; route: string
       {page === "roles" && !id && <SecurityRoles org={org} />}
       {page === "roles" && id && <RoleEditor org={org} roleId={id} />}
       {page === "businessunits" && <BusinessUnits org={org} />}
+      {page === "teams" && <Teams org={org} />}
       {page === "tables" && !id && <Tables org={org} />}
       {page === "tables" && id && <TableRows org={org} logicalName={id} />}
     </div>
@@ -289,6 +291,49 @@ function BusinessUnits({ org }: { org: Org }): ReactNode {
                 </TableCell>
               </TableRow>
             ))}
+          </TableBody>
+        </Table>
+      )}
+    </div>
+  );
+}
+
+/**
+ * Settings → Users + permissions → Teams: each team with its type, business unit and members
+ * (`teams` with `teammembership_association` expanded), the org's default teams marked.
+ */
+function Teams({ org }: { org: Org }): ReactNode {
+  const { info } = usePortal();
+  const teams = useLoad(() => list(info, org, "/teams?$select=name,teamtype,isdefault,_businessunitid_value&$orderby=name&$expand=teammembership_association($select=fullname)"), [org.name]);
+  return (
+    <div>
+      <ErrorBar error={teams.error} />
+      {!teams.data && !teams.error && <Loading />}
+      {teams.data && (
+        <Table aria-label="Teams" size="small">
+          <TableHeader>
+            <TableRow>
+              <TableHeaderCell>Team name</TableHeaderCell>
+              <TableHeaderCell>Team type</TableHeaderCell>
+              <TableHeaderCell>Business unit</TableHeaderCell>
+              <TableHeaderCell>Members</TableHeaderCell>
+            </TableRow>
+          </TableHeader>
+          <TableBody>
+            {teams.data.map((t) => {
+              const members = (t.teammembership_association as Record<string, unknown>[] | undefined) ?? [];
+              return (
+                <TableRow key={String(t.teamid)}>
+                  <TableCell>
+                    {String(t.name)}
+                    {t.isdefault === true ? " (default)" : ""}
+                  </TableCell>
+                  <TableCell>{String(t["teamtype@OData.Community.Display.V1.FormattedValue"] ?? t.teamtype ?? "")}</TableCell>
+                  <TableCell>{String(t["_businessunitid_value@OData.Community.Display.V1.FormattedValue"] ?? "")}</TableCell>
+                  <TableCell>{members.map((m) => String(m.fullname)).join(", ") || "—"}</TableCell>
+                </TableRow>
+              );
+            })}
           </TableBody>
         </Table>
       )}
