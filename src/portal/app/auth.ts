@@ -162,5 +162,6 @@ export function signOut(info: PortalInfo): void {
   accessTokens.clear();
   sessionStorage.removeItem(SESSION);
   const tenant = session?.tenantId ?? "organizations";
-  location.assign(`${info.identityUrl}/${tenant}/oauth2/v2.0/logout?post_logout_redirect_uri=${encodeURIComponent(redirectUri())}`);
+  // client_id names the app whose registered redirect URIs post_logout_redirect_uri must be one of (OIDC RP-Initiated Logout §2).
+  location.assign(`${info.identityUrl}/${tenant}/oauth2/v2.0/logout?client_id=${encodeURIComponent(info.portalClientId)}&post_logout_redirect_uri=${encodeURIComponent(redirectUri())}`);
 }
