@@ -98,7 +98,7 @@ async function startWorkers(storeUrl: string, workers: number, caDir: string): P
   await probe.connect();
   await probe.end();
   const cli = resolve(import.meta.dirname, "../bin/orgbox.js");
-  const child = spawn(process.execPath, [cli, "start", "--store-url", storeUrl, "--workers", String(workers), "--port", "0", "--ca-dir", caDir, "--json", "--log-level", "silent"], { env: { ...process.env, ORGBOX_JSON: "" }, stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, [cli, "start", "--store-url", storeUrl, "--workers", String(workers), "--port", "0", "--ca-dir", caDir, "--json", "--log-level", "silent", "--no-service-protection", "--no-proxy"], { env: { ...process.env, ORGBOX_JSON: "" }, stdio: ["ignore", "pipe", "inherit"] });
   const [line] = (await once(createInterface({ input: child.stdout as NodeJS.ReadableStream }), "line")) as [string];
   return { child, ready: JSON.parse(line) as Ready };
 }
