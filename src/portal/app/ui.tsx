@@ -87,6 +87,16 @@ export function Loading({ label = "Loading…" }: { label?: string }): ReactNode
 }
 
 /** A read-only value with a "Copy to clipboard" button, as the portal shows ids. */
+/** What a {@link useLoad} read shows until it has data: the API's error, or a spinner while it loads. */
+export function LoadState({ state }: { state: { data: unknown; error: unknown } }): ReactNode {
+  return (
+    <>
+      <ErrorBar error={state.error} />
+      {!state.data && !state.error && <Loading />}
+    </>
+  );
+}
+
 export function CopyField({ label, value }: { label: string; value: string }): ReactNode {
   const [copied, setCopied] = useState(false);
   return (

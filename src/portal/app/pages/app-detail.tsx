@@ -5,7 +5,7 @@ import {
 import { useEffect, useState, type ReactNode } from "react";
 import { ApiError, graph, graphList } from "../api.ts";
 import type { PortalInfo } from "../auth.ts";
-import { CopyField, ErrorBar, Loading, ManageNav, PageTitle, shortDate, useAccount, useLoad, usePortal, useTenantName } from "../ui.tsx";
+import { CopyField, ErrorBar, Loading, LoadState, ManageNav, PageTitle, shortDate, useAccount, useLoad, usePortal, useTenantName } from "../ui.tsx";
 import { audienceLabel, platformLabel, type GraphApplication, type Platform } from "./app-registrations.tsx";
 
 const DYNAMICS_CRM = "00000007-0000-0000-c000-000000000000";
@@ -37,8 +37,7 @@ export function AppDetail({ objectId, tab }: { objectId: string; tab: string }):
       <div style={{ display: "flex", gap: 24 }}>
         <ManageNav tabs={TABS} base={`#/entra/apps/${objectId}`} current={tab} />
         <section style={{ flex: 1, minWidth: 0 }} aria-label={title}>
-          <ErrorBar error={app.error} />
-          {!app.data && !app.error && <Loading />}
+          <LoadState state={app} />
           {app.data && tab === "overview" && <Overview app={app.data} />}
           {app.data && tab === "authentication" && <Authentication app={app.data} reload={app.reload} />}
           {app.data && tab === "credentials" && <Credentials app={app.data} reload={app.reload} />}

@@ -1,7 +1,7 @@
 import { Button, Field, Input, Link, Radio, RadioGroup, Select, Tab, TabList, Table, TableBody, TableCell, TableHeader, TableHeaderCell, TableRow, Text } from "@fluentui/react-components";
 import { useState, type ReactNode } from "react";
 import { graph, graphList } from "../api.ts";
-import { ErrorBar, Loading, PageTitle, navigate, shortDate, useAccount, useLoad, usePortal, useTenantName } from "../ui.tsx";
+import { ErrorBar, LoadState, navigate, PageTitle, shortDate, useAccount, useLoad, usePortal, useTenantName } from "../ui.tsx";
 
 /** The Graph `application` fields the pages read. */
 export interface GraphApplication {
@@ -57,8 +57,7 @@ export function AppRegistrations(): ReactNode {
         <Tab value="all">All applications</Tab>
         <Tab value="owned">Owned applications</Tab>
       </TabList>
-      <ErrorBar error={apps.error} />
-      {!apps.data && !apps.error && <Loading />}
+      <LoadState state={apps} />
       {apps.data && (
         <Table aria-label={tab === "all" ? "All applications" : "Owned applications"} size="small" style={{ marginTop: 8 }}>
           <TableHeader>

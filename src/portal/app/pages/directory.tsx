@@ -4,7 +4,7 @@ import {
 } from "@fluentui/react-components";
 import { useState, type ReactNode } from "react";
 import { graph, graphList } from "../api.ts";
-import { CopyField, ErrorBar, Loading, ManageNav, PageTitle, useAccount, useLoad, usePortal, useTenantName } from "../ui.tsx";
+import { CopyField, ErrorBar, Loading, LoadState, ManageNav, PageTitle, useAccount, useLoad, usePortal, useTenantName } from "../ui.tsx";
 
 interface ServicePrincipal {
   id: string;
@@ -25,8 +25,7 @@ export function EnterpriseApps(): ReactNode {
   return (
     <div>
       <PageTitle title="Enterprise applications" trail={[HOME]} />
-      <ErrorBar error={sps.error} />
-      {!sps.data && !sps.error && <Loading />}
+      <LoadState state={sps} />
       {sps.data && (
         <Table aria-label="All applications" size="small">
           <TableHeader>
@@ -75,8 +74,7 @@ export function EnterpriseAppDetail({ id, tab }: { id: string; tab: string }): R
       <div style={{ display: "flex", gap: 24 }}>
         <ManageNav tabs={SP_TABS} base={`#/entra/enterprise/${id}`} current={tab} />
         <section style={{ flex: 1, minWidth: 0 }} aria-label={title}>
-          <ErrorBar error={sp.error} />
-          {!sp.data && !sp.error && <Loading />}
+          <LoadState state={sp} />
           {sp.data && tab === "properties" && <Properties sp={sp.data} reload={sp.reload} />}
           {sp.data && tab === "users" && <UsersAndGroups sp={sp.data} />}
           {sp.data && tab === "permissions" && <Permissions sp={sp.data} />}

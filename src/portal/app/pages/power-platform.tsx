@@ -5,7 +5,7 @@ import {
 import { useMemo, useState, type ReactNode } from "react";
 import { graphList, webApi } from "../api.ts";
 import type { PortalInfo } from "../auth.ts";
-import { ErrorBar, Loading, PageTitle, navigate, useLoad, usePortal } from "../ui.tsx";
+import { ErrorBar, Loading, LoadState, navigate, PageTitle, useLoad, usePortal } from "../ui.tsx";
 
 type Org = PortalInfo["orgs"][number];
 type Row = Record<string, unknown>;
@@ -94,8 +94,7 @@ function ApplicationUsers({ org }: { org: Org }): ReactNode {
         </Button>
         <Button onClick={users.reload}>Refresh</Button>
       </div>
-      <ErrorBar error={users.error} />
-      {!users.data && !users.error && <Loading />}
+      <LoadState state={users} />
       {users.data && (
         <Table aria-label="Application users" size="small">
           <TableHeader>
@@ -235,8 +234,7 @@ function OrgUsers({ org }: { org: Org }): ReactNode {
   const users = useLoad(() => list(info, org, "/systemusers?$select=fullname,domainname,azureactivedirectoryobjectid,isdisabled&$filter=applicationid eq null&$orderby=fullname"), [org.name]);
   return (
     <div>
-      <ErrorBar error={users.error} />
-      {!users.data && !users.error && <Loading />}
+      <LoadState state={users} />
       {users.data && (
         <Table aria-label="Users" size="small">
           <TableHeader>
@@ -270,8 +268,7 @@ function BusinessUnits({ org }: { org: Org }): ReactNode {
   const units = useLoad(() => list(info, org, "/businessunits?$select=name,_parentbusinessunitid_value&$orderby=name"), [org.name]);
   return (
     <div>
-      <ErrorBar error={units.error} />
-      {!units.data && !units.error && <Loading />}
+      <LoadState state={units} />
       {units.data && (
         <Table aria-label="Business units" size="small">
           <TableHeader>
@@ -307,8 +304,7 @@ function Teams({ org }: { org: Org }): ReactNode {
   const teams = useLoad(() => list(info, org, "/teams?$select=name,teamtype,isdefault,_businessunitid_value&$orderby=name&$expand=teammembership_association($select=fullname)"), [org.name]);
   return (
     <div>
-      <ErrorBar error={teams.error} />
-      {!teams.data && !teams.error && <Loading />}
+      <LoadState state={teams} />
       {teams.data && (
         <Table aria-label="Teams" size="small">
           <TableHeader>
@@ -559,8 +555,7 @@ function Tables({ org }: { org: Org }): ReactNode {
   }, [org.name]);
   return (
     <div>
-      <ErrorBar error={tables.error} />
-      {!tables.data && !tables.error && <Loading />}
+      <LoadState state={tables} />
       {tables.data && (
         <Table aria-label="Tables" size="small">
           <TableHeader>
@@ -616,8 +611,7 @@ function TableRows({ org, logicalName }: { org: Org; logicalName: string }): Rea
   );
   return (
     <div>
-      <ErrorBar error={meta.error} />
-      {!meta.data && !meta.error && <Loading />}
+      <LoadState state={meta} />
       {meta.data && (
         <div>
           <h2 style={{ fontSize: 18 }}>{logicalName}</h2>

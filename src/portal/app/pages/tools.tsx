@@ -2,7 +2,7 @@ import { Button, Field, Input, Select, Table, TableBody, TableCell, TableHeader,
 import { useState, type ReactNode } from "react";
 import { orgboxApi } from "../api.ts";
 import { jwtPayload, type PortalInfo } from "../auth.ts";
-import { CopyField, ErrorBar, Loading, PageTitle, useAccount, useLoad, usePortal } from "../ui.tsx";
+import { CopyField, ErrorBar, LoadState, PageTitle, useAccount, useLoad, usePortal } from "../ui.tsx";
 
 const GRAPH_AUDIENCES = ["https://graph.microsoft.com", "https://graph.microsoft.com/", "00000003-0000-0000-c000-000000000000"];
 
@@ -234,8 +234,7 @@ export function RecentDenials(): ReactNode {
       <PageTitle title="Recent denials" trail={[{ label: "Home", href: "#/" }]} />
       <Text as="p">The last 401 and 403 answers of each surface for this directory (kept in memory, 50 per surface). The caller is what the refused token claimed.</Text>
       <Button onClick={denials.reload}>Refresh</Button>
-      <ErrorBar error={denials.error} />
-      {!denials.data && !denials.error && <Loading />}
+      <LoadState state={denials} />
       {denials.data && (
         <Table aria-label="Recent denials" size="small" style={{ marginTop: 8 }}>
           <TableHeader>
